@@ -1,0 +1,58 @@
+// One schema over the WHARF_* environment: every key has a default and a doc line; the result is frozen.
+import path from 'node:path';
+import { z } from 'zod';
+
+const schema = z.object({
+  /** TCP port the HTTP server listens on. */
+  WHARF_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Address to bind; 0.0.0.0 serves every interface. */
+  WHARF_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Folder for the embedded database and the blob store. */
+  WHARF_DATA: z.string().min(1).default('./data'),
+  /** Public URL of this server (e.g. https://wharf.example.com); by default taken from each request's Host. */
+  WHARF_BASE_URL: z.string().url().optional(),
+  /** sqlite:PATH (default: DATA/wharf.db) or postgres://user@host:port/db for scale-out. */
+  WHARF_DATABASE_URL: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite: or postgres://').optional(),
+  /** pino log level. */
+  WHARF_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Largest npm publish body accepted, in bytes (the tarball travels base64-encoded inside it). */
+  WHARF_NPM_MAX_BODY: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
+  /** How often buffered download counts are written to the database, in milliseconds. */
+  WHARF_DOWNLOAD_FLUSH_MS: z.coerce.number().int().positive().default(5000),
+  /** Days a deleted package or version can still be restored. */
+  WHARF_RESTORE_DAYS: z.coerce.number().int().positive().default(30),
+});
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  dataDir: string;
+  baseUrl: string | undefined;
+  databaseUrl: string;
+  logLevel: z.infer<typeof schema>['WHARF_LOG_LEVEL'];
+  npmMaxBody: number;
+  downloadFlushMs: number;
+  restoreDays: number;
+}>;
+
+/** Validates the environment once; throws an Error listing every bad key. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.WHARF_DATA);
+  return Object.freeze({
+    port: e.WHARF_PORT,
+    host: e.WHARF_HOST,
+    dataDir,
+    baseUrl: e.WHARF_BASE_URL?.replace(/\/+$/, ''),
+    databaseUrl: e.WHARF_DATABASE_URL ?? `sqlite:${path.join(dataDir, 'wharf.db')}`,
+    logLevel: e.WHARF_LOG_LEVEL,
+    npmMaxBody: e.WHARF_NPM_MAX_BODY,
+    downloadFlushMs: e.WHARF_DOWNLOAD_FLUSH_MS,
+    restoreDays: e.WHARF_RESTORE_DAYS,
+  });
+}

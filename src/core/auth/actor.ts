@@ -1,0 +1,26 @@
+// Who is making a request, as every format and the REST API see it.
+import type { Scope } from './tokens.ts';
+
+export interface UserRef {
+  id: number;
+  name: string;
+  isAdmin: boolean;
+}
+
+export type Actor =
+  | { kind: 'anonymous' }
+  /** A person, through a personal token (scopes capped) or a password/session (all scopes). */
+  | { kind: 'user'; user: UserRef; scopes: ReadonlySet<Scope>; tokenId: number | null }
+  /** A CI job: bound to one repository, it writes that repository's packages and reads what it was granted. */
+  | { kind: 'job'; repositoryId: number; repositoryOwnerId: number; repositoryName: string; scopes: ReadonlySet<Scope>; tokenId: number };
+
+export const anonymous: Actor = Object.freeze({ kind: 'anonymous' });
+
+export const ALL_SCOPES: ReadonlySet<Scope> = new Set<Scope>(['read:packages', 'write:packages', 'delete:packages']);
+
+/** The display name of an actor (npm whoami, audit fields). */
+export function actorName(a: Actor): string | null {
+  if (a.kind === 'user') return a.user.name;
+  if (a.kind === 'job') return `job:${a.repositoryName}`;
+  return null;
+}

@@ -1,0 +1,57 @@
+// Credentials → Actor. Accepts what the clients send: `Bearer TOKEN` (npm, REST, OCI), `Basic user:TOKEN`
+// or `Basic user:password` (Maven, Gradle, NuGet, gem URLs), and a bare token (RubyGems' Authorization header).
+import { createHash } from 'node:crypto';
+import type { Identity } from '../identity/identity.ts';
+import { unauthorized } from '../errors.ts';
+import { ALL_SCOPES, anonymous, type Actor } from './actor.ts';
+import type { TokenService } from './token-service.ts';
+import { looksLikeToken } from './tokens.ts';
+
+const PASSWORD_CACHE_MS = 5 * 60_000;
+
+export class Authenticator {
+  /** sha256(user:password) → user, so Basic-with-password clients don't pay scrypt on every request. */
+  private readonly passwordCache = new Map<string, { actor: Actor; until: number }>();
+
+  constructor(private readonly tokens: TokenService, private readonly identity: Identity) {}
+
+  /** The actor for an Authorization header; anonymous when absent; Unauthorized when present but wrong. */
+  async fromAuthorization(header: string | undefined): Promise<Actor> {
+    if (!header) return anonymous;
+    const sp = header.indexOf(' ');
+    const scheme = sp > 0 ? header.slice(0, sp).toLowerCase() : '';
+    const value = sp > 0 ? header.slice(sp + 1).trim() : header.trim();
+    if (scheme === 'bearer' || scheme === 'token' || (scheme === '' && looksLikeToken(value))) {
+      const actor = await this.tokens.authenticate(value);
+      if (!actor) throw unauthorized('bad credentials: the token is unknown, expired or revoked');
+      return actor;
+    }
+    if (scheme === 'basic') {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 0) throw unauthorized('bad credentials');
+      const user = decoded.slice(0, colon);
+      const secret = decoded.slice(colon + 1);
+      if (looksLikeToken(secret)) {
+        const actor = await this.tokens.authenticate(secret);
+        if (!actor) throw unauthorized('bad credentials: the token is unknown, expired or revoked');
+        return actor;
+      }
+      return this.password(user, secret);
+    }
+    throw unauthorized('unsupported authorization scheme');
+  }
+
+  /** Signs a user in with a password (all scopes: it is the person themself). */
+  async password(user: string, password: string): Promise<Actor> {
+    const key = createHash('sha256').update(`${user}\0${password}`).digest('hex');
+    const hit = this.passwordCache.get(key);
+    if (hit && hit.until > Date.now()) return hit.actor;
+    const owner = await this.identity.checkPassword(user, password);
+    if (!owner) throw unauthorized('bad credentials');
+    const actor: Actor = { kind: 'user', user: { id: owner.id, name: owner.name, isAdmin: owner.is_admin === 1 }, scopes: ALL_SCOPES, tokenId: null };
+    if (this.passwordCache.size > 1000) this.passwordCache.clear();
+    this.passwordCache.set(key, { actor, until: Date.now() + PASSWORD_CACHE_MS });
+    return actor;
+  }
+}

@@ -1,0 +1,145 @@
+// Personal access tokens and job tokens: mint (shown once), list, revoke, and turn a presented token into an Actor.
+import type { Db } from '../../db/database.ts';
+import type { Token } from '../../db/tables.ts';
+import { nowIso } from '../clock.ts';
+import { invalid, notFound } from '../errors.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { Actor } from './actor.ts';
+import { hashToken, looksLikeToken, mintToken, parseScopes, sameHash, type Scope } from './tokens.ts';
+
+export interface TokenInfo {
+  id: number;
+  name: string;
+  kind: 'pat' | 'job';
+  scopes: Scope[];
+  token_prefix: string;
+  repository_id: number | null;
+  expires_at: string | null;
+  last_used_at: string | null;
+  created_at: string;
+}
+
+const info = (t: Token): TokenInfo => ({
+  id: t.id,
+  name: t.name,
+  kind: t.kind,
+  scopes: t.scopes.split(',').filter(Boolean) as Scope[],
+  token_prefix: t.token_prefix,
+  repository_id: t.repository_id,
+  expires_at: t.expires_at,
+  last_used_at: t.last_used_at,
+  created_at: t.created_at,
+});
+
+export class TokenService {
+  /** last_used_at is written in batches, never on the request path. */
+  private readonly used = new Map<number, string>();
+
+  constructor(private readonly db: Db, private readonly identity: Identity) {}
+
+  /** Mints a personal access token for a user; returns the clear token once. */
+  async createPersonal(userName: string, opts: { scopes: string; name?: string; expiresInMs?: number | null }): Promise<{ token: string; info: TokenInfo }> {
+    const user = await this.identity.requireUser(userName);
+    const scopes = [...parseScopesOrInvalid(opts.scopes)];
+    if (!scopes.length) throw invalid('a token needs at least one scope');
+    return this.insert({ kind: 'pat', userId: user.id, name: opts.name ?? 'token', scopes, repositoryId: null, expiresInMs: opts.expiresInMs ?? null });
+  }
+
+  /** Mints a short-lived job token bound to a repository (default one hour). */
+  async createJob(repoSlug: string, opts: { ttlMs?: number; createdBy?: number | null } = {}): Promise<{ token: string; info: TokenInfo }> {
+    const repo = await this.identity.requireRepo(repoSlug);
+    const ttl = opts.ttlMs ?? 3600_000;
+    if (ttl <= 0 || ttl > 7 * 864e5) throw invalid('job token ttl must be between 1s and 7d');
+    return this.insert({ kind: 'job', userId: opts.createdBy ?? null, name: `job:${repo.owner_name}/${repo.name}`, scopes: ['read:packages', 'write:packages'], repositoryId: repo.id, expiresInMs: ttl });
+  }
+
+  private async insert(v: { kind: 'pat' | 'job'; userId: number | null; name: string; scopes: Scope[]; repositoryId: number | null; expiresInMs: number | null }) {
+    const token = mintToken(v.kind);
+    const row = await this.db
+      .insertInto('tokens')
+      .values({
+        user_id: v.userId,
+        kind: v.kind,
+        name: v.name,
+        token_hash: hashToken(token),
+        token_prefix: token.slice(0, 8),
+        scopes: v.scopes.join(','),
+        repository_id: v.repositoryId,
+        expires_at: v.expiresInMs != null ? nowIso(Date.now() + v.expiresInMs) : null,
+        revoked_at: null,
+        last_used_at: null,
+        created_at: nowIso(),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return { token, info: info(row) };
+  }
+
+  async listForUser(userId: number): Promise<TokenInfo[]> {
+    const rows = await this.db.selectFrom('tokens').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).orderBy('id').execute();
+    return rows.map(info);
+  }
+
+  /** Revokes a token given the token itself or its numeric id; `ownerId` limits it to that user's tokens. */
+  async revoke(tokenOrId: string | number, ownerId?: number): Promise<TokenInfo> {
+    let q = this.db.selectFrom('tokens').selectAll();
+    if (typeof tokenOrId === 'number' || /^\d+$/.test(tokenOrId)) q = q.where('id', '=', Number(tokenOrId));
+    else q = q.where('token_hash', '=', hashToken(tokenOrId));
+    if (ownerId !== undefined) q = q.where('user_id', '=', ownerId);
+    const row = await q.executeTakeFirst();
+    if (!row) throw notFound('no such token');
+    await this.db.updateTable('tokens').set({ revoked_at: nowIso() }).where('id', '=', row.id).where('revoked_at', 'is', null).execute();
+    return info(row);
+  }
+
+  /**
+   * The actor a presented token stands for, or null when it is unknown, expired or revoked.
+   * One indexed lookup by hash; no password hashing per request.
+   */
+  async authenticate(token: string): Promise<Actor | null> {
+    if (!looksLikeToken(token)) return null;
+    const hash = hashToken(token);
+    const row = await this.db
+      .selectFrom('tokens')
+      .leftJoin('owners', 'owners.id', 'tokens.user_id')
+      .leftJoin('repositories', 'repositories.id', 'tokens.repository_id')
+      .leftJoin('owners as repo_owner', 'repo_owner.id', 'repositories.owner_id')
+      .select([
+        'tokens.id', 'tokens.kind', 'tokens.token_hash', 'tokens.scopes', 'tokens.expires_at', 'tokens.revoked_at', 'tokens.repository_id',
+        'owners.id as user_id', 'owners.name as user_name', 'owners.is_admin',
+        'repositories.owner_id as repo_owner_id', 'repositories.name as repo_name', 'repo_owner.name as repo_owner_name',
+      ])
+      .where('tokens.token_hash', '=', hash)
+      .executeTakeFirst();
+    if (!row || !sameHash(row.token_hash, hash)) return null;
+    if (row.revoked_at) return null;
+    const now = nowIso();
+    if (row.expires_at && row.expires_at <= now) return null;
+    this.used.set(row.id, now);
+    const scopes = parseScopes(row.scopes);
+    if (row.kind === 'job') {
+      if (row.repository_id == null || row.repo_owner_id == null) return null;
+      return { kind: 'job', repositoryId: row.repository_id, repositoryOwnerId: row.repo_owner_id, repositoryName: `${row.repo_owner_name}/${row.repo_name}`, scopes, tokenId: row.id };
+    }
+    if (row.user_id == null || row.user_name == null) return null;
+    return { kind: 'user', user: { id: row.user_id, name: row.user_name, isAdmin: row.is_admin === 1 }, scopes, tokenId: row.id };
+  }
+
+  /** Writes buffered last_used_at values. */
+  async flush(): Promise<void> {
+    if (!this.used.size) return;
+    const batch = [...this.used];
+    this.used.clear();
+    await this.db.transaction().execute(async (trx) => {
+      for (const [id, at] of batch) await trx.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+    });
+  }
+}
+
+function parseScopesOrInvalid(list: string): Set<Scope> {
+  try {
+    return parseScopes(list);
+  } catch (e) {
+    throw invalid((e as Error).message);
+  }
+}

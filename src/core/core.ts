@@ -1,0 +1,68 @@
+// The core, assembled from its parts: plain TypeScript with its dependencies passed in (no HTTP here).
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { openDatabase, type Db, type DialectName } from '../db/database.ts';
+import { Authenticator } from './auth/authenticate.ts';
+import { Authorizer } from './auth/authorize.ts';
+import { TokenService } from './auth/token-service.ts';
+import type { BlobStore } from './blobs/blob-store.ts';
+import { FsBlobStore } from './blobs/fs-store.ts';
+import { Events } from './events.ts';
+import { Identity } from './identity/identity.ts';
+import { DownloadCounter } from './model/downloads.ts';
+import { Packages } from './model/packages.ts';
+import { Publisher } from './publish.ts';
+
+export interface Core {
+  config: Config;
+  db: Db;
+  dialect: DialectName;
+  blobs: BlobStore;
+  identity: Identity;
+  tokens: TokenService;
+  authn: Authenticator;
+  authz: Authorizer;
+  packages: Packages;
+  publisher: Publisher;
+  downloads: DownloadCounter;
+  events: Events;
+  /** Writes buffered counters (downloads, token use). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds the core over an open database and blob store. */
+export function createCore(deps: { config: Config; db: Db; dialect: DialectName; blobs: BlobStore; logger?: Logger }): Core {
+  const { config, db, dialect, blobs } = deps;
+  const events = new Events((err) => deps.logger?.error({ err }, 'event listener failed'));
+  const identity = new Identity(db);
+  const tokens = new TokenService(db, identity);
+  const downloads = new DownloadCounter(db);
+  let closed = false;
+  const core: Core = {
+    config, db, dialect, blobs, identity, tokens, events, downloads,
+    authn: new Authenticator(tokens, identity),
+    authz: new Authorizer(db),
+    packages: new Packages(db),
+    publisher: new Publisher(db, events, config.restoreDays),
+    async flush() {
+      await downloads.flush();
+      await tokens.flush();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await core.flush().catch((err) => deps.logger?.error({ err }, 'final flush failed'));
+      await db.destroy();
+    },
+  };
+  return core;
+}
+
+/** Opens the configured database and blob store and builds the core. */
+export async function openCore(config: Config, logger?: Logger): Promise<Core> {
+  const { db, dialect } = await openDatabase(config.databaseUrl);
+  const blobs = new FsBlobStore(path.join(config.dataDir, 'blobs'));
+  return createCore({ config, db, dialect, blobs, logger });
+}

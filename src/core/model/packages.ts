@@ -1,0 +1,161 @@
+// Queries over the generic package model: packages, versions, files, tags, access grants, downloads.
+import { sql } from 'kysely';
+import type { Db } from '../../db/database.ts';
+import type { Package, PackageFile, PackageVersion, Role } from '../../db/tables.ts';
+
+export type PackageRow = Package & { owner_name: string; owner_kind: 'user' | 'org' };
+
+export interface ListOptions {
+  type?: string;
+  includeDeleted?: boolean;
+  limit: number;
+  offset: number;
+}
+
+export class Packages {
+  constructor(private readonly db: Db) {}
+
+  private base() {
+    return this.db
+      .selectFrom('packages')
+      .innerJoin('owners', 'owners.id', 'packages.owner_id')
+      .selectAll('packages')
+      .select(['owners.name as owner_name', 'owners.kind as owner_kind']);
+  }
+
+  /** A live package by owner name, type and name (case-insensitive), or undefined. */
+  async find(ownerName: string, type: string, name: string, opts: { includeDeleted?: boolean } = {}): Promise<PackageRow | undefined> {
+    let q = this.base().where('owners.lower_name', '=', ownerName.toLowerCase()).where('packages.type', '=', type).where('packages.lower_name', '=', name.toLowerCase());
+    if (!opts.includeDeleted) q = q.where('packages.deleted_at', 'is', null);
+    return q.executeTakeFirst();
+  }
+
+  async byId(id: number): Promise<PackageRow | undefined> {
+    return this.base().where('packages.id', '=', id).executeTakeFirst();
+  }
+
+  /** Packages of one owner, newest first. */
+  async listByOwner(ownerId: number, opts: ListOptions): Promise<PackageRow[]> {
+    let q = this.base().where('packages.owner_id', '=', ownerId);
+    if (opts.type) q = q.where('packages.type', '=', opts.type);
+    if (!opts.includeDeleted) q = q.where('packages.deleted_at', 'is', null);
+    return q.orderBy('packages.updated_at', 'desc').orderBy('packages.id', 'desc').limit(opts.limit).offset(opts.offset).execute();
+  }
+
+  /** Packages linked to a repository. */
+  async listByRepository(repositoryId: number): Promise<PackageRow[]> {
+    return this.base().where('packages.repository_id', '=', repositoryId).where('packages.deleted_at', 'is', null).orderBy('packages.lower_name').execute();
+  }
+
+  /** Live packages whose name or description matches `text`, for search (the caller filters by access). */
+  async search(type: string | undefined, text: string, limit: number, offset: number): Promise<PackageRow[]> {
+    const like = `%${text.toLowerCase().replace(/[%_\\]/g, (c) => '\\' + c)}%`;
+    let q = this.base().where('packages.deleted_at', 'is', null);
+    if (type) q = q.where('packages.type', '=', type);
+    if (text) {
+      q = q.where((eb) =>
+        eb.or([
+          eb(sql`lower(owners.name || '/' || packages.name)`, 'like', sql`${like} escape '\\'`),
+          eb(sql`lower(packages.metadata)`, 'like', sql`${like} escape '\\'`),
+        ]),
+      );
+    }
+    return q.orderBy('packages.updated_at', 'desc').limit(limit).offset(offset).execute();
+  }
+
+  async versions(packageId: number, opts: { includeDeleted?: boolean } = {}): Promise<PackageVersion[]> {
+    let q = this.db.selectFrom('package_versions').selectAll().where('package_id', '=', packageId);
+    if (!opts.includeDeleted) q = q.where('deleted_at', 'is', null);
+    return q.orderBy('id').execute();
+  }
+
+  async version(packageId: number, version: string, opts: { includeDeleted?: boolean } = {}): Promise<PackageVersion | undefined> {
+    let q = this.db.selectFrom('package_versions').selectAll().where('package_id', '=', packageId).where('lower_version', '=', version.toLowerCase());
+    if (!opts.includeDeleted) q = q.where('deleted_at', 'is', null);
+    return q.executeTakeFirst();
+  }
+
+  async versionById(id: number): Promise<PackageVersion | undefined> {
+    return this.db.selectFrom('package_versions').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async files(versionId: number): Promise<PackageFile[]> {
+    return this.db.selectFrom('package_files').selectAll().where('version_id', '=', versionId).orderBy('id').execute();
+  }
+
+  /** A file of a live version, by version and file name; with the blob's extra digests. */
+  async file(packageId: number, version: string, fileName: string) {
+    return this.db
+      .selectFrom('package_files')
+      .innerJoin('package_versions', 'package_versions.id', 'package_files.version_id')
+      .innerJoin('blobs', 'blobs.digest', 'package_files.blob_digest')
+      .select(['package_files.id', 'package_files.version_id', 'package_files.name', 'package_files.blob_digest', 'package_files.size', 'package_files.content_type', 'blobs.sha1', 'blobs.sha512'])
+      .where('package_versions.package_id', '=', packageId)
+      .where('package_versions.lower_version', '=', version.toLowerCase())
+      .where('package_versions.deleted_at', 'is', null)
+      .where('package_files.lower_name', '=', fileName.toLowerCase())
+      .executeTakeFirst();
+  }
+
+  /** Every file of every live version of a package, with blob digests (one query for a whole document). */
+  async allFiles(packageId: number) {
+    return this.db
+      .selectFrom('package_files')
+      .innerJoin('package_versions', 'package_versions.id', 'package_files.version_id')
+      .innerJoin('blobs', 'blobs.digest', 'package_files.blob_digest')
+      .select(['package_files.version_id', 'package_files.name', 'package_files.size', 'package_files.blob_digest', 'package_files.is_primary', 'blobs.sha1', 'blobs.sha512'])
+      .where('package_versions.package_id', '=', packageId)
+      .where('package_versions.deleted_at', 'is', null)
+      .execute();
+  }
+
+  /** Tags → live version strings. */
+  async tags(packageId: number): Promise<{ name: string; version: string; version_id: number }[]> {
+    return this.db
+      .selectFrom('package_tags')
+      .innerJoin('package_versions', 'package_versions.id', 'package_tags.version_id')
+      .select(['package_tags.name', 'package_versions.version', 'package_tags.version_id'])
+      .where('package_tags.package_id', '=', packageId)
+      .where('package_versions.deleted_at', 'is', null)
+      .orderBy('package_tags.name')
+      .execute();
+  }
+
+  async access(packageId: number): Promise<{ user_id: number | null; user_name: string | null; repository_id: number | null; repository: string | null; role: Role }[]> {
+    return this.db
+      .selectFrom('package_access')
+      .leftJoin('owners', 'owners.id', 'package_access.user_id')
+      .leftJoin('repositories', 'repositories.id', 'package_access.repository_id')
+      .leftJoin('owners as ro', 'ro.id', 'repositories.owner_id')
+      .select(['package_access.user_id', 'owners.name as user_name', 'package_access.repository_id', sql<string | null>`ro.name || '/' || repositories.name`.as('repository'), 'package_access.role'])
+      .where('package_access.package_id', '=', packageId)
+      .execute();
+  }
+
+  /** Download counts per version id (flushed counts; the in-memory buffer is added by the caller). */
+  async downloadsByVersion(packageId: number): Promise<Map<number, number>> {
+    const rows = await this.db
+      .selectFrom('downloads')
+      .innerJoin('package_versions', 'package_versions.id', 'downloads.version_id')
+      .select(['downloads.version_id', sql<number>`sum(downloads.count)`.as('n')])
+      .where('package_versions.package_id', '=', packageId)
+      .groupBy('downloads.version_id')
+      .execute();
+    return new Map(rows.map((r) => [r.version_id, Number(r.n)]));
+  }
+
+  /** Daily downloads of a package over the last `days` days. */
+  async downloadsByDay(packageId: number, days: number): Promise<{ day: string; count: number }[]> {
+    const since = new Date(Date.now() - days * 864e5).toISOString().slice(0, 10);
+    const rows = await this.db
+      .selectFrom('downloads')
+      .innerJoin('package_versions', 'package_versions.id', 'downloads.version_id')
+      .select(['downloads.day', sql<number>`sum(downloads.count)`.as('count')])
+      .where('package_versions.package_id', '=', packageId)
+      .where('downloads.day', '>=', since)
+      .groupBy('downloads.day')
+      .orderBy('downloads.day')
+      .execute();
+    return rows.map((r) => ({ day: r.day, count: Number(r.count) }));
+  }
+}

@@ -1,0 +1,224 @@
+// Every change to packages, one transaction each. Content is already durable in the blob store when these run;
+// events fire after commit. A unique violation (same version twice) is a Conflict, never a 500.
+import { sql } from 'kysely';
+import type { Db } from '../db/database.ts';
+import { isUniqueViolation } from '../db/database.ts';
+import type { Package, PackageVersion, Role, Visibility } from '../db/tables.ts';
+import type { Actor } from './auth/actor.ts';
+import { actorName } from './auth/actor.ts';
+import type { StagedBlob } from './blobs/blob-store.ts';
+import { nowIso } from './clock.ts';
+import { conflict, invalid, notFound } from './errors.ts';
+import type { Events } from './events.ts';
+
+export interface NewFile {
+  name: string;
+  blob: StagedBlob;
+  contentType: string;
+  primary?: boolean;
+}
+
+export interface NewVersion {
+  ownerId: number;
+  type: string;
+  name: string;
+  version: string;
+  /** Normalized form used for uniqueness (defaults to lower-cased version). */
+  normalizedVersion?: string;
+  metadata: unknown;
+  /** Merged into the package's metadata (format-owned JSON). */
+  packageMetadata?: Record<string, unknown>;
+  files: NewFile[];
+  /** Tags to point at this version. */
+  tags?: string[];
+  /** Repository to link a newly created package to. */
+  repositoryId: number | null;
+  actor: Actor;
+}
+
+const userIdOf = (a: Actor) => (a.kind === 'user' ? a.user.id : null);
+
+export class Publisher {
+  constructor(private readonly db: Db, private readonly events: Events, private readonly restoreDays: number) {}
+
+  private bump(trx: Db, packageId: number) {
+    return trx.updateTable('packages').set((eb) => ({ revision: eb('revision', '+', 1), updated_at: nowIso() })).where('id', '=', packageId).execute();
+  }
+
+  /**
+   * Creates a version (and its package when new): commits the staged blobs, then writes every row in one
+   * transaction. Exactly one of concurrent publishes of the same version wins; the others get Conflict.
+   */
+  async createVersion(v: NewVersion): Promise<{ pkg: Package; version: PackageVersion; createdPackage: boolean }> {
+    for (const f of v.files) await f.blob.commit();
+    const now = nowIso();
+    const result = await this.db.transaction().execute(async (trx) => {
+      for (const f of v.files) {
+        await trx
+          .insertInto('blobs')
+          .values({ digest: f.blob.digest, size: f.blob.size, sha1: f.blob.extra.sha1 ?? null, sha512: f.blob.extra.sha512 ?? null, md5: f.blob.extra.md5 ?? null, created_at: now })
+          .onConflict((oc) => oc.column('digest').doNothing())
+          .execute();
+      }
+      const lower = v.name.toLowerCase();
+      const inserted = await trx
+        .insertInto('packages')
+        .values({
+          owner_id: v.ownerId, type: v.type, name: v.name, lower_name: lower,
+          // A package not linked to a repository is private until its owner makes it public (as on GitHub).
+          visibility: 'private', repository_id: v.repositoryId, inherit_access: 1,
+          metadata: JSON.stringify(v.packageMetadata ?? {}), revision: 1, created_at: now, updated_at: now, deleted_at: null,
+        })
+        .onConflict((oc) => oc.columns(['owner_id', 'type', 'lower_name']).doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      let pkg = inserted ?? (await trx.selectFrom('packages').selectAll().where('owner_id', '=', v.ownerId).where('type', '=', v.type).where('lower_name', '=', lower).executeTakeFirstOrThrow());
+      const createdPackage = !!inserted;
+      if (createdPackage && v.actor.kind === 'user' && v.actor.user.id !== v.ownerId) {
+        // A member publishing into an org administers what they created (GitHub gives the publisher admin).
+        await trx.insertInto('package_access').values({ package_id: pkg.id, user_id: v.actor.user.id, repository_id: null, role: 'admin' }).execute();
+      }
+      if (pkg.deleted_at) {
+        // Publishing into a deleted package revives it; its old versions stay deleted (restorable on their own).
+        await trx.updateTable('package_versions').set({ deleted_at: pkg.deleted_at }).where('package_id', '=', pkg.id).where('deleted_at', 'is', null).execute();
+        await trx.updateTable('packages').set({ deleted_at: null }).where('id', '=', pkg.id).execute();
+      }
+      if (!createdPackage && v.packageMetadata) {
+        const merged = { ...JSON.parse(pkg.metadata), ...v.packageMetadata };
+        await trx.updateTable('packages').set({ metadata: JSON.stringify(merged) }).where('id', '=', pkg.id).execute();
+      }
+      let version: PackageVersion;
+      try {
+        version = await trx
+          .insertInto('package_versions')
+          .values({
+            package_id: pkg.id, version: v.version, lower_version: (v.normalizedVersion ?? v.version).toLowerCase(), metadata: JSON.stringify(v.metadata),
+            created_by: userIdOf(v.actor), created_at: now, updated_at: now, deleted_at: null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      } catch (e) {
+        if (isUniqueViolation(e)) throw conflict(`version ${v.version} of ${v.name} already exists`, 'EPUBLISHCONFLICT');
+        throw e;
+      }
+      for (const f of v.files) {
+        await trx
+          .insertInto('package_files')
+          .values({ version_id: version.id, name: f.name, lower_name: f.name.toLowerCase(), blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, is_primary: f.primary ? 1 : 0, created_at: now })
+          .execute();
+      }
+      for (const tag of v.tags ?? []) await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
+      await this.bump(trx as unknown as Db, pkg.id);
+      pkg = await trx.selectFrom('packages').selectAll().where('id', '=', pkg.id).executeTakeFirstOrThrow();
+      return { pkg, version, createdPackage };
+    });
+    this.events.emit({ type: 'version.published', packageId: result.pkg.id, versionId: result.version.id, actor: actorName(v.actor) });
+    return result;
+  }
+
+  private upsertTag(trx: Db, packageId: number, name: string, versionId: number) {
+    return trx
+      .insertInto('package_tags')
+      .values({ package_id: packageId, name, version_id: versionId, updated_at: nowIso() })
+      .onConflict((oc) => oc.columns(['package_id', 'name']).doUpdateSet({ version_id: versionId, updated_at: nowIso() }))
+      .execute();
+  }
+
+  /** Points a tag at a live version of the package. */
+  async setTag(packageId: number, tag: string, version: string, actor: Actor): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const v = await trx.selectFrom('package_versions').select('id').where('package_id', '=', packageId).where('lower_version', '=', version.toLowerCase()).where('deleted_at', 'is', null).executeTakeFirst();
+      if (!v) throw notFound(`version ${version} not found`);
+      await this.upsertTag(trx as unknown as Db, packageId, tag, v.id);
+      await this.bump(trx as unknown as Db, packageId);
+    });
+    this.events.emit({ type: 'tag.set', packageId, tag, actor: actorName(actor) });
+  }
+
+  async removeTag(packageId: number, tag: string, actor: Actor): Promise<void> {
+    const r = await this.db.transaction().execute(async (trx) => {
+      const res = await trx.deleteFrom('package_tags').where('package_id', '=', packageId).where('name', '=', tag).executeTakeFirst();
+      await this.bump(trx as unknown as Db, packageId);
+      return res;
+    });
+    if (!Number(r.numDeletedRows)) throw notFound(`tag ${tag} not found`);
+    this.events.emit({ type: 'tag.removed', packageId, tag, actor: actorName(actor) });
+  }
+
+  /** Replaces a version's format metadata (e.g. npm deprecate); the version's content never changes. */
+  async updateVersionMetadata(packageId: number, versionId: number, metadata: unknown, actor: Actor): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('package_versions').set({ metadata: JSON.stringify(metadata), updated_at: nowIso() }).where('id', '=', versionId).execute();
+      await this.bump(trx as unknown as Db, packageId);
+    });
+    this.events.emit({ type: 'version.updated', packageId, versionId, actor: actorName(actor) });
+  }
+
+  /** Soft-deletes a version: it stops installing at once and can be restored for `restoreDays`. */
+  async deleteVersion(packageId: number, versionId: number, actor: Actor): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const r = await trx.updateTable('package_versions').set({ deleted_at: nowIso() }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
+      if (!Number(r.numUpdatedRows)) throw notFound('version not found');
+      await this.bump(trx as unknown as Db, packageId);
+    });
+    this.events.emit({ type: 'version.deleted', packageId, versionId, actor: actorName(actor) });
+  }
+
+  async restoreVersion(packageId: number, versionId: number, actor: Actor): Promise<void> {
+    const cutoff = nowIso(Date.now() - this.restoreDays * 864e5);
+    await this.db.transaction().execute(async (trx) => {
+      const r = await trx.updateTable('package_versions').set({ deleted_at: null }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
+      if (!Number(r.numUpdatedRows)) throw notFound(`no deleted version restorable within ${this.restoreDays} days`);
+      await this.bump(trx as unknown as Db, packageId);
+    });
+    this.events.emit({ type: 'version.restored', packageId, versionId, actor: actorName(actor) });
+  }
+
+  async deletePackage(packageId: number, actor: Actor): Promise<void> {
+    const r = await this.db.updateTable('packages').set((eb) => ({ deleted_at: nowIso(), revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
+    if (!Number(r.numUpdatedRows)) throw notFound('package not found');
+    this.events.emit({ type: 'package.deleted', packageId, actor: actorName(actor) });
+  }
+
+  async restorePackage(packageId: number, actor: Actor): Promise<void> {
+    const cutoff = nowIso(Date.now() - this.restoreDays * 864e5);
+    const r = await this.db.updateTable('packages').set((eb) => ({ deleted_at: null, revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
+    if (!Number(r.numUpdatedRows)) throw notFound(`no deleted package restorable within ${this.restoreDays} days`);
+    this.events.emit({ type: 'package.restored', packageId, actor: actorName(actor) });
+  }
+
+  /** Changes visibility, linked repository and/or access inheritance. */
+  async updateSettings(packageId: number, s: { visibility?: Visibility; repositoryId?: number | null; inheritAccess?: boolean }, actor: Actor): Promise<void> {
+    const set: Record<string, unknown> = { revision: sql`revision + 1`, updated_at: nowIso() };
+    if (s.visibility !== undefined) set.visibility = s.visibility;
+    if (s.repositoryId !== undefined) set.repository_id = s.repositoryId;
+    if (s.inheritAccess !== undefined) set.inherit_access = s.inheritAccess ? 1 : 0;
+    await this.db.updateTable('packages').set(set).where('id', '=', packageId).execute();
+    this.events.emit({ type: 'package.updated', packageId, actor: actorName(actor) });
+  }
+
+  /** Grants a user or a repository a role on a package (replacing an earlier grant). */
+  async grant(packageId: number, who: { userId: number } | { repositoryId: number }, role: Role): Promise<void> {
+    const user_id = 'userId' in who ? who.userId : null;
+    const repository_id = 'repositoryId' in who ? who.repositoryId : null;
+    await this.db.transaction().execute(async (trx) => {
+      let q = trx.deleteFrom('package_access').where('package_id', '=', packageId);
+      q = user_id != null ? q.where('user_id', '=', user_id) : q.where('repository_id', '=', repository_id);
+      await q.execute();
+      await trx.insertInto('package_access').values({ package_id: packageId, user_id, repository_id, role }).execute();
+    });
+  }
+
+  async revoke(packageId: number, who: { userId: number } | { repositoryId: number }): Promise<void> {
+    let q = this.db.deleteFrom('package_access').where('package_id', '=', packageId);
+    q = 'userId' in who ? q.where('user_id', '=', who.userId) : q.where('repository_id', '=', who.repositoryId);
+    const r = await q.executeTakeFirst();
+    if (!Number(r.numDeletedRows)) throw notFound('no such grant');
+  }
+}
+
+/** Checks a tag name: letters, digits, '.', '_', '-', not a valid semver-like version (npm's rule). */
+export function checkTagName(tag: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(tag)) throw invalid(`invalid tag name "${tag}"`);
+  return tag;
+}

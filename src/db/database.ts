@@ -1,0 +1,49 @@
+// Opens the database named by a URL (sqlite:PATH or postgres://…) behind one Kysely type, and migrates it.
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { Migrations } from './migrations.ts';
+import type { Database } from './tables.ts';
+
+export type Db = Kysely<Database>;
+export type DialectName = 'sqlite' | 'postgres';
+
+// int8 (counts, sums, bigint ids) arrive as strings from node-postgres; every value we keep fits a JS number.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+/** Opens (creating if needed) and migrates the database at `url`. */
+export async function openDatabase(url: string): Promise<{ db: Db; dialect: DialectName }> {
+  let db: Db;
+  let dialect: DialectName;
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length);
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const sqlite = new SQLite(file);
+    sqlite.pragma('journal_mode = WAL');
+    // FULL: a committed publish survives power loss, not only a crash of the process.
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    // The CLI and the server share the file; writers wait for each other instead of failing.
+    sqlite.pragma('busy_timeout = 10000');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    dialect = 'sqlite';
+  } else {
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }) });
+    dialect = 'postgres';
+  }
+  const migrator = new Migrator({ db, provider: new Migrations(dialect) });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw error;
+  }
+  return { db, dialect };
+}
+
+/** True when `err` is a unique-constraint violation on either dialect. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

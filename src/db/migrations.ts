@@ -1,0 +1,155 @@
+// Every schema change, in order. One set for SQLite and PostgreSQL: only the id column type differs.
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+
+type Dialect = 'sqlite' | 'postgres';
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const id = dialect === 'postgres' ? 'bigserial' : 'integer';
+  const big = 'bigint';
+  return {
+    '0001-core': {
+      async up(db: Kysely<any>) {
+        const withId = (name: string) =>
+          db.schema.createTable(name).addColumn('id', sql.raw(id) as any, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()));
+
+        await withId('owners')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('lower_name', 'text', (c) => c.notNull().unique())
+          .addColumn('email', 'text')
+          .addColumn('password_hash', 'text')
+          .addColumn('is_admin', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema.createTable('org_members')
+          .addColumn('org_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('user_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('org_members_pk', ['org_id', 'user_id'])
+          .execute();
+
+        await withId('repositories')
+          .addColumn('owner_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('lower_name', 'text', (c) => c.notNull())
+          .addColumn('visibility', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('repositories_owner_name', ['owner_id', 'lower_name'])
+          .execute();
+
+        await db.schema.createTable('repo_collaborators')
+          .addColumn('repository_id', big, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+          .addColumn('user_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('repo_collaborators_pk', ['repository_id', 'user_id'])
+          .execute();
+
+        await withId('tokens')
+          .addColumn('user_id', big, (c) => c.references('owners.id').onDelete('cascade'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('token_prefix', 'text', (c) => c.notNull())
+          .addColumn('scopes', 'text', (c) => c.notNull())
+          .addColumn('repository_id', big, (c) => c.references('repositories.id').onDelete('cascade'))
+          .addColumn('expires_at', 'text')
+          .addColumn('revoked_at', 'text')
+          .addColumn('last_used_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await withId('packages')
+          .addColumn('owner_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('lower_name', 'text', (c) => c.notNull())
+          .addColumn('visibility', 'text', (c) => c.notNull())
+          .addColumn('repository_id', big, (c) => c.references('repositories.id').onDelete('set null'))
+          .addColumn('inherit_access', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('metadata', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('revision', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('deleted_at', 'text')
+          .addUniqueConstraint('packages_owner_type_name', ['owner_id', 'type', 'lower_name'])
+          .execute();
+        await db.schema.createIndex('packages_repository').on('packages').column('repository_id').execute();
+
+        await withId('package_versions')
+          .addColumn('package_id', big, (c) => c.notNull().references('packages.id').onDelete('cascade'))
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('lower_version', 'text', (c) => c.notNull())
+          .addColumn('metadata', 'text', (c) => c.notNull())
+          .addColumn('created_by', big, (c) => c.references('owners.id').onDelete('set null'))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('deleted_at', 'text')
+          .addUniqueConstraint('package_versions_package_version', ['package_id', 'lower_version'])
+          .execute();
+
+        await db.schema.createTable('blobs')
+          .addColumn('digest', 'text', (c) => c.primaryKey())
+          .addColumn('size', big, (c) => c.notNull())
+          .addColumn('sha1', 'text')
+          .addColumn('sha512', 'text')
+          .addColumn('md5', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await withId('package_files')
+          .addColumn('version_id', big, (c) => c.notNull().references('package_versions.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('lower_name', 'text', (c) => c.notNull())
+          .addColumn('blob_digest', 'text', (c) => c.notNull().references('blobs.digest'))
+          .addColumn('size', big, (c) => c.notNull())
+          .addColumn('content_type', 'text', (c) => c.notNull())
+          .addColumn('is_primary', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('package_files_version_name', ['version_id', 'lower_name'])
+          .execute();
+        await db.schema.createIndex('package_files_blob').on('package_files').column('blob_digest').execute();
+
+        await db.schema.createTable('package_tags')
+          .addColumn('package_id', big, (c) => c.notNull().references('packages.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('version_id', big, (c) => c.notNull().references('package_versions.id').onDelete('cascade'))
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('package_tags_pk', ['package_id', 'name'])
+          .execute();
+
+        await withId('package_properties')
+          .addColumn('ref_type', 'text', (c) => c.notNull())
+          .addColumn('ref_id', big, (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('package_properties_ref').on('package_properties').columns(['ref_type', 'ref_id', 'name']).execute();
+        await db.schema.createIndex('package_properties_value').on('package_properties').columns(['name', 'value']).execute();
+
+        await db.schema.createTable('package_access')
+          .addColumn('package_id', big, (c) => c.notNull().references('packages.id').onDelete('cascade'))
+          .addColumn('user_id', big, (c) => c.references('owners.id').onDelete('cascade'))
+          .addColumn('repository_id', big, (c) => c.references('repositories.id').onDelete('cascade'))
+          .addColumn('role', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('package_access_user').on('package_access').columns(['package_id', 'user_id']).unique().where(sql.ref('user_id'), 'is not', null).execute();
+        await db.schema.createIndex('package_access_repo').on('package_access').columns(['package_id', 'repository_id']).unique().where(sql.ref('repository_id'), 'is not', null).execute();
+
+        await db.schema.createTable('downloads')
+          .addColumn('version_id', big, (c) => c.notNull().references('package_versions.id').onDelete('cascade'))
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addColumn('count', big, (c) => c.notNull())
+          .addPrimaryKeyConstraint('downloads_pk', ['version_id', 'day'])
+          .execute();
+      },
+    },
+  };
+}
+
+export class Migrations implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations() {
+    return migrations(this.dialect);
+  }
+}

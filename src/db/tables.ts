@@ -1,0 +1,159 @@
+// Row types of every table. Timestamps are ISO-8601 UTC strings (sortable as text on both dialects).
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+export type Visibility = 'public' | 'private' | 'internal';
+export type Role = 'read' | 'write' | 'admin';
+
+export interface OwnersTable {
+  id: Generated<number>;
+  kind: 'user' | 'org';
+  name: string;
+  lower_name: string;
+  email: string | null;
+  password_hash: string | null;
+  is_admin: number;
+  created_at: string;
+}
+
+export interface OrgMembersTable {
+  org_id: number;
+  user_id: number;
+  role: 'owner' | 'member';
+}
+
+export interface RepositoriesTable {
+  id: Generated<number>;
+  owner_id: number;
+  name: string;
+  lower_name: string;
+  visibility: Visibility;
+  created_at: string;
+}
+
+export interface RepoCollaboratorsTable {
+  repository_id: number;
+  user_id: number;
+  role: Role;
+}
+
+export interface TokensTable {
+  id: Generated<number>;
+  /** The user the token acts for; for a job token, the user who minted it (or null from the CLI). */
+  user_id: number | null;
+  kind: 'pat' | 'job';
+  name: string;
+  /** sha256 hex of the whole token: tokens are high-entropy, so a fast hash is enough and keeps checks cheap. */
+  token_hash: string;
+  /** First characters of the token, to recognise it in lists. */
+  token_prefix: string;
+  scopes: string;
+  repository_id: number | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  created_at: string;
+}
+
+export interface PackagesTable {
+  id: Generated<number>;
+  owner_id: number;
+  type: string;
+  name: string;
+  lower_name: string;
+  visibility: Visibility;
+  repository_id: number | null;
+  inherit_access: number;
+  /** Format-owned JSON (npm: description, readme of latest, …). */
+  metadata: string;
+  /** Bumped by every change; caches of derived documents key on it. */
+  revision: number;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface PackageVersionsTable {
+  id: Generated<number>;
+  package_id: number;
+  version: string;
+  lower_version: string;
+  metadata: string;
+  created_by: number | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface PackageFilesTable {
+  id: Generated<number>;
+  version_id: number;
+  name: string;
+  lower_name: string;
+  blob_digest: string;
+  size: number;
+  content_type: string;
+  is_primary: number;
+  created_at: string;
+}
+
+export interface BlobsTable {
+  digest: string;
+  size: number;
+  sha1: string | null;
+  sha512: string | null;
+  md5: string | null;
+  created_at: string;
+}
+
+export interface PackageTagsTable {
+  package_id: number;
+  name: string;
+  version_id: number;
+  updated_at: string;
+}
+
+export interface PackagePropertiesTable {
+  id: Generated<number>;
+  ref_type: 'package' | 'version' | 'file';
+  ref_id: number;
+  name: string;
+  value: string;
+}
+
+export interface PackageAccessTable {
+  package_id: number;
+  user_id: number | null;
+  repository_id: number | null;
+  role: Role;
+}
+
+export interface DownloadsTable {
+  version_id: number;
+  day: string;
+  count: number;
+}
+
+export interface Database {
+  owners: OwnersTable;
+  org_members: OrgMembersTable;
+  repositories: RepositoriesTable;
+  repo_collaborators: RepoCollaboratorsTable;
+  tokens: TokensTable;
+  packages: PackagesTable;
+  package_versions: PackageVersionsTable;
+  package_files: PackageFilesTable;
+  blobs: BlobsTable;
+  package_tags: PackageTagsTable;
+  package_properties: PackagePropertiesTable;
+  package_access: PackageAccessTable;
+  downloads: DownloadsTable;
+}
+
+export type Owner = Selectable<OwnersTable>;
+export type Repository = Selectable<RepositoriesTable>;
+export type Token = Selectable<TokensTable>;
+export type Package = Selectable<PackagesTable>;
+export type PackageVersion = Selectable<PackageVersionsTable>;
+export type PackageFile = Selectable<PackageFilesTable>;
+export type Blob = Selectable<BlobsTable>;
+export type NewPackage = Insertable<PackagesTable>;
