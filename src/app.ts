@@ -1,0 +1,27 @@
+// The Fastify root: authentication for every request, each format under its prefix, the REST API, health.
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Core } from './core/core.ts';
+import { formats } from './formats/index.ts';
+import { installAuthentication } from './http/actor.ts';
+import { restApi } from './http/rest/index.ts';
+
+export async function buildApp(core: Core, logger?: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger,
+    // Per-request logs cost more than a packument GET; errors and 5xx are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Publish bodies and blobs are streamed by their routes; this only bounds the JSON the REST API parses.
+    bodyLimit: 1024 * 1024,
+    routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
+    forceCloseConnections: true,
+  }) as unknown as FastifyInstance;
+  installAuthentication(app, core);
+  app.get('/healthz', async () => {
+    await core.db.selectFrom('owners').select('id').limit(1).execute();
+    return { status: 'ok' };
+  });
+  for (const f of formats) await app.register((scope) => f.register(scope, core), { prefix: f.prefix });
+  await app.register((scope) => restApi(scope, core), { prefix: '/api/v1' });
+  return app;
+}

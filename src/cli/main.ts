@@ -1,0 +1,55 @@
+// `wharf NOUN VERB ...`: admin commands over the core, one file per noun. Output: only what was asked for
+// (a token prints as the token alone), errors on stderr with exit code 1 (2 for usage).
+import { loadConfig } from '../config.ts';
+import { openCore, type Core } from '../core/core.ts';
+import { isWharfError } from '../core/errors.ts';
+import { orgCommands } from './orgs.ts';
+import { packageCommands } from './packages.ts';
+import { repoCommands } from './repos.ts';
+import { tokenCommands } from './tokens.ts';
+import { userCommands } from './users.ts';
+import { UsageError } from './args.ts';
+
+export type Command = (core: Core, args: string[], out: (line: string) => void) => Promise<void>;
+
+const nouns: Record<string, { usage: string; verbs: Record<string, Command> }> = {
+  user: userCommands,
+  org: orgCommands,
+  repo: repoCommands,
+  token: tokenCommands,
+  package: packageCommands,
+};
+
+function usage(): string {
+  return ['usage: wharf NOUN VERB [args]', ...Object.values(nouns).map((n) => n.usage)].join('\n');
+}
+
+export async function main(argv: string[], out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<number> {
+  const [noun, verb, ...rest] = argv;
+  if (!noun || noun === 'help' || noun === '--help' || noun === '-h') {
+    out(usage());
+    return noun ? 0 : 2;
+  }
+  const n = nouns[noun];
+  const cmd = n?.verbs[verb ?? ''];
+  if (!cmd) {
+    process.stderr.write(`wharf: unknown command "${[noun, verb].filter(Boolean).join(' ')}"\n${n ? n.usage : usage()}\n`);
+    return 2;
+  }
+  let core: Core | undefined;
+  try {
+    const config = loadConfig();
+    core = await openCore(config);
+    await cmd(core, rest, out);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`wharf: ${e.message}\n${n.usage}\n`);
+      return 2;
+    }
+    process.stderr.write(`wharf: ${isWharfError(e) || e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  } finally {
+    await core?.close();
+  }
+}

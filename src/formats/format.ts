@@ -1,0 +1,15 @@
+// What a format is: a protocol front-end mounted under its prefix, over the core.
+import type { FastifyInstance } from 'fastify';
+import type { Core } from '../core/core.ts';
+import type { PackageRow } from '../core/model/packages.ts';
+
+export interface Format {
+  /** The package type stored in the model ('npm', 'container', 'maven', 'nuget', 'rubygems'). */
+  readonly type: string;
+  /** URL prefix of the protocol routes, e.g. '/npm'. */
+  readonly prefix: string;
+  /** Registers the protocol routes, in their own encapsulated Fastify context (own parsers, own error format). */
+  register(app: FastifyInstance, core: Core): Promise<void>;
+  /** How to install a package, for the REST API and the web UI (baseUrl without a trailing slash). */
+  describe(pkg: PackageRow, version: string | null, baseUrl: string): { install: string; setup?: string };
+}

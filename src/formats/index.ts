@@ -1,0 +1,9 @@
+// The only list of formats. Adding a format = a folder under formats/ + one line here + its end-to-end test.
+import type { Format } from './format.ts';
+import { npmFormat } from './npm/format.ts';
+
+export const formats: readonly Format[] = [npmFormat];
+
+export function formatOf(type: string): Format | undefined {
+  return formats.find((f) => f.type === type);
+}

@@ -1,0 +1,406 @@
+// The npm registry API under /npm: packuments, tarballs, publish, dist-tags, deprecate, unpublish, search,
+// whoami and legacy login, as the npm CLI (and pnpm, yarn) speak it. Scoped names arrive as @scope%2fname.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import semver from 'semver';
+import type { Actor } from '../../core/auth/actor.ts';
+import type { Action } from '../../core/auth/authorize.ts';
+import type { StagedBlob } from '../../core/blobs/blob-store.ts';
+import type { Core } from '../../core/core.ts';
+import { conflict, forbidden, invalid, notFound, unauthorized, WharfError } from '../../core/errors.ts';
+import type { PackageRow } from '../../core/model/packages.ts';
+import type { PackageVersion } from '../../db/tables.ts';
+import { baseUrlOf } from '../../http/actor.ts';
+import { readJson } from '../../http/body.ts';
+import { npmErrorHandler } from './errors.ts';
+import { checkDistTag, checkNpmVersion, parseNpmName, tarballName, type NpmName } from './names.ts';
+import { abbreviatedPackument, fullPackument, revString, type PackumentInput } from './packument.ts';
+import { LARGE_STRING_PLACEHOLDER, parsePublishBody } from './publish-body.ts';
+import { DEFAULT_LIMITS, TarballInspector, type TarballFacts } from './tarball.ts';
+import { PackumentCache } from './cache.ts';
+
+const TYPE = 'npm';
+const CORGI = 'application/vnd.npm.install-v1+json';
+const MAX_DOCUMENT = 32 * 1024 * 1024;
+
+type Params = Record<string, string>;
+
+export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void> {
+  const cache = new PackumentCache(64 * 1024 * 1024);
+
+  // Bodies stay streams here: publish bodies can be huge and are parsed as they arrive.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+  app.setErrorHandler(npmErrorHandler);
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }));
+
+  /** The package `full` names, if the actor may `action` on it; anonymous misses look like private packages. */
+  async function loadPackage(actor: Actor, n: NpmName, action: Action): Promise<PackageRow> {
+    const pkg = await core.packages.find(n.scope, TYPE, n.name);
+    if (!pkg) throw actor.kind === 'anonymous' ? unauthorized() : notFound(`package ${n.full} not found`);
+    await core.authz.authorize(actor, action, pkg);
+    return pkg;
+  }
+
+  /** `@scope%2fname` in one segment, or `@scope` + `name` in two. */
+  const nameOf = (p: Params): NpmName => parseNpmName(p.scope !== undefined ? `${p.scope}/${p.name}` : p.pkg);
+
+  async function packumentInput(req: FastifyRequest, pkg: PackageRow, n: NpmName): Promise<PackumentInput> {
+    const base = baseUrlOf(core, req);
+    const [versions, tags] = await Promise.all([core.packages.versions(pkg.id), core.packages.tags(pkg.id)]);
+    return {
+      full: n.full, revision: pkg.revision, createdAt: pkg.created_at, updatedAt: pkg.updated_at, versions, tags,
+      tarballUrl: (v) => `${base}/npm/${n.full}/-/${tarballName(n, v)}`,
+    };
+  }
+
+  // ---- reading ----------------------------------------------------------------------------------------------
+
+  async function getPackument(req: FastifyRequest, reply: FastifyReply, n: NpmName) {
+    const pkg = await loadPackage(req.actor, n, 'read');
+    const abbreviated = (req.headers.accept ?? '').includes(CORGI) && !(req.query as Params).write;
+    const base = baseUrlOf(core, req);
+    const key = `${pkg.id}|${abbreviated ? 'a' : 'f'}|${base}`;
+    let entry = cache.get(key, pkg.revision);
+    if (!entry) {
+      const input = await packumentInput(req, pkg, n);
+      const doc = abbreviated ? abbreviatedPackument(input) : fullPackument(input);
+      const body = Buffer.from(JSON.stringify(doc));
+      entry = { revision: pkg.revision, body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
+      cache.set(key, entry);
+    }
+    reply.header('etag', entry.etag).header('cache-control', 'private, max-age=0, must-revalidate');
+    if (req.headers['if-none-match'] === entry.etag) return reply.code(304).send();
+    return reply.type(abbreviated ? CORGI : 'application/json').send(entry.body);
+  }
+
+  async function getTarball(req: FastifyRequest, reply: FastifyReply, n: NpmName, file: string) {
+    const pkg = await loadPackage(req.actor, n, 'read');
+    const prefix = `${n.name}-`;
+    if (!file.startsWith(prefix) || !file.endsWith('.tgz')) throw notFound('tarball not found');
+    const version = file.slice(prefix.length, -4);
+    const f = await core.packages.file(pkg.id, version, file);
+    if (!f) throw notFound('tarball not found');
+    const stream = await core.blobs.open(f.blob_digest);
+    core.downloads.record(f.version_id);
+    const visibility = await core.authz.effectiveVisibility(pkg);
+    return reply
+      .type('application/octet-stream')
+      .header('content-length', f.size)
+      .header('etag', `"${f.blob_digest}"`)
+      .header('cache-control', visibility === 'public' ? 'public, max-age=31536000, immutable' : 'private, max-age=31536000, immutable')
+      .send(stream);
+  }
+
+  // One segment (@scope%2fname) and two (@scope/name) forms, for every route that names a package.
+  app.get('/-/ping', async () => ({}));
+  app.get('/:pkg', (req, reply) => getPackument(req, reply, nameOf(req.params as Params)));
+  app.get('/:scope/:name', async (req, reply) => {
+    const p = req.params as Params;
+    // `@scope%2fname/1.0.0` decodes to a scope holding a slash: a request for one version's document.
+    if (p.scope.includes('/')) return getVersionDoc(req, reply, parseNpmName(p.scope), p.name);
+    return getPackument(req, reply, nameOf(p));
+  });
+  app.get('/:pkg/-/:file', (req, reply) => getTarball(req, reply, nameOf(req.params as Params), (req.params as Params).file));
+  app.get('/:scope/:name/-/:file', (req, reply) => getTarball(req, reply, nameOf(req.params as Params), (req.params as Params).file));
+
+  async function getVersionDoc(req: FastifyRequest, reply: FastifyReply, n: NpmName, spec: string) {
+    const pkg = await loadPackage(req.actor, n, 'read');
+    const doc = fullPackument(await packumentInput(req, pkg, n)) as { versions: Record<string, unknown>; 'dist-tags': Record<string, string> };
+    const version = doc['dist-tags'][spec] ?? spec;
+    const v = doc.versions[version];
+    if (!v) throw notFound(`version ${spec} of ${n.full} not found`);
+    return reply.send(v);
+  }
+
+  // ---- publishing and updating ------------------------------------------------------------------------------
+
+  /** Streams the tarball through the inspector into the blob store. */
+  async function storeTarball(bytes: Readable): Promise<{ staged: StagedBlob; facts: TarballFacts }> {
+    const inspector = new TarballInspector(DEFAULT_LIMITS);
+    bytes.on('error', (e) => inspector.destroy(e));
+    bytes.pipe(inspector);
+    const staged = await core.blobs.put(inspector, { extraDigests: ['sha1', 'sha512'], maxSize: core.config.npmMaxBody });
+    try {
+      return { staged, facts: await inspector.facts };
+    } catch (e) {
+      await staged.cancel();
+      throw e;
+    }
+  }
+
+  async function putPackage(req: FastifyRequest, reply: FastifyReply, n: NpmName, urlRev: string | null) {
+    const actor = req.actor;
+    if (actor.kind === 'anonymous') throw unauthorized('you must be logged in to publish packages');
+    const owner = await core.identity.findOwner(n.scope);
+    if (!owner) throw notFound(`no user or organization named "${n.scope}": the scope must be a Wharf owner`);
+    // Check what we can before accepting a body that may be hundreds of megabytes.
+    const existing = await core.packages.find(n.scope, TYPE, n.name);
+    if (existing) await core.authz.authorize(actor, 'write', existing);
+    else if (actor.kind === 'job') {
+      if (owner.id !== actor.repositoryOwnerId) throw forbidden(`a job token of ${actor.repositoryName} may not publish to @${n.scope}`);
+    } else await core.authz.authorizeCreate(actor, owner, null);
+
+    let tarball: { staged: StagedBlob; facts: TarballFacts } | null = null;
+    try {
+      const { doc, large } = await parsePublishBody(req.body as Readable, { maxBody: core.config.npmMaxBody, maxDocument: MAX_DOCUMENT }, storeTarball);
+      tarball = large;
+      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw invalid('the package document must be a JSON object');
+      const d = doc as Record<string, any>;
+      if (d.name !== undefined && d.name !== n.full) throw invalid(`the document's name "${d.name}" does not match the URL's "${n.full}"`);
+      const attachments = d._attachments && typeof d._attachments === 'object' ? Object.entries(d._attachments as Record<string, any>) : [];
+      if (attachments.length) {
+        const result = await publishVersion(req, n, owner, d, attachments, tarball);
+        tarball = null; // committed, or cancelled by publishVersion
+        return reply.code(201).send(result);
+      }
+      if (tarball) throw invalid('a large string outside _attachments');
+      if (!existing) throw notFound(`package ${n.full} not found`);
+      await updatePackage(actor, existing, d, urlRev);
+      return reply.code(200).send({ ok: true, id: n.full });
+    } finally {
+      if (tarball) await tarball.staged.cancel();
+    }
+  }
+
+  async function publishVersion(req: FastifyRequest, n: NpmName, owner: { id: number; kind: 'user' | 'org'; name: string }, d: Record<string, any>, attachments: [string, any][], large: { staged: StagedBlob; facts: TarballFacts } | null) {
+    const actor = req.actor;
+    const versionKeys = Object.keys(d.versions ?? {});
+    if (versionKeys.length !== 1 || attachments.length !== 1) throw invalid('a publish must carry exactly one version and one tarball');
+    const version = checkNpmVersion(versionKeys[0]);
+    const manifest = d.versions[version] as Record<string, any>;
+    if (!manifest || typeof manifest !== 'object') throw invalid('the version document must be an object');
+    if (manifest.name !== n.full) throw invalid(`versions["${version}"].name must be "${n.full}"`);
+    if (manifest.version !== version) throw invalid(`versions["${version}"].version must be "${version}"`);
+    const [[, att]] = attachments;
+    if (!att || typeof att !== 'object') throw invalid('the attachment must be an object');
+
+    let stored = large;
+    if (att.data === LARGE_STRING_PLACEHOLDER) {
+      if (!stored) throw invalid('attachment data is missing');
+    } else {
+      if (stored) throw invalid('a large string outside the attachment data');
+      if (typeof att.data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(att.data) || att.data.length % 4) throw invalid('attachment data is not valid base64');
+      stored = await storeTarball(Readable.from([Buffer.from(att.data, 'base64')]));
+    }
+    const { staged, facts } = stored;
+    try {
+      if (att.length !== undefined && Number(att.length) !== staged.size) throw invalid(`attachment length ${att.length} does not match its ${staged.size} bytes`);
+      // The client declared what it sent: the bytes must be exactly those.
+      const integrity = `sha512-${Buffer.from(staged.extra.sha512!, 'hex').toString('base64')}`;
+      const dist = (manifest.dist ?? {}) as Record<string, unknown>;
+      if (typeof dist.integrity === 'string' && dist.integrity.split(/\s+/).some((h) => h.startsWith('sha512-')) && !dist.integrity.split(/\s+/).includes(integrity)) {
+        throw invalid(`integrity mismatch: the tarball's ${integrity} is not the declared ${dist.integrity}`, 'EINTEGRITY');
+      }
+      if (typeof dist.shasum === 'string' && dist.shasum !== staged.extra.sha1) throw invalid(`shasum mismatch: the tarball's sha1 is ${staged.extra.sha1}, not the declared ${dist.shasum}`, 'EINTEGRITY');
+      if (facts.manifest.name !== n.full || facts.manifest.version !== version) {
+        throw invalid(`the tarball's package.json says ${String(facts.manifest.name)}@${String(facts.manifest.version)}, not ${n.full}@${version}`);
+      }
+      const tags = Object.entries((d['dist-tags'] ?? {}) as Record<string, unknown>);
+      for (const [tag, v] of tags) {
+        checkDistTag(tag);
+        if (v !== version) throw invalid(`dist-tag ${tag} must point at the published version ${version}`);
+      }
+      const tagNames = tags.length ? tags.map(([t]) => t) : ['latest'];
+
+      const existing = await core.packages.find(n.scope, TYPE, n.name, { includeDeleted: true });
+      const repoUrl = typeof manifest.repository === 'string' ? manifest.repository : manifest.repository?.url;
+      const repo = await core.identity.repoForSourceUrl(owner.id, repoUrl);
+      if (!existing || existing.deleted_at) {
+        if (existing) await core.authz.authorize(actor, 'write', { ...existing, deleted_at: null } as PackageRow);
+        else await core.authz.authorizeCreate(actor, owner, repo?.id ?? null);
+      } else await core.authz.authorize(actor, 'write', existing);
+
+      const { _attachments: _a, ...clean } = manifest;
+      for (const k of Object.keys(clean)) if (k.startsWith('_') && !['_nodeVersion', '_npmVersion', '_hasShrinkwrap'].includes(k)) delete clean[k];
+      const readme = typeof manifest.readme === 'string' ? manifest.readme : typeof d.readme === 'string' ? d.readme : undefined;
+      const metadata = {
+        ...clean,
+        _id: `${n.full}@${version}`,
+        ...(readme !== undefined ? { readme } : {}),
+        _npmUser: { name: actor.kind === 'user' ? actor.user.name : actor.kind === 'job' ? `job:${actor.repositoryName}` : 'anonymous' },
+        dist: { integrity, shasum: staged.extra.sha1, fileCount: facts.fileCount, unpackedSize: facts.unpackedSize },
+      };
+      const packageMetadata = tagNames.includes('latest')
+        ? { description: typeof manifest.description === 'string' ? manifest.description : '', keywords: Array.isArray(manifest.keywords) ? manifest.keywords : [], latest: version }
+        : undefined;
+      const { pkg } = await core.publisher.createVersion({
+        ownerId: owner.id, type: TYPE, name: n.name, version, metadata, packageMetadata,
+        files: [{ name: tarballName(n, version), blob: staged, contentType: 'application/octet-stream', primary: true }],
+        tags: tagNames, repositoryId: repo?.id ?? null, actor,
+      });
+      return { ok: true, id: n.full, rev: revString(pkg.revision), success: true };
+    } catch (e) {
+      await staged.cancel();
+      if (e instanceof WharfError && e.kind === 'Conflict') throw conflict(`cannot publish over the previously published versions: ${version}`, 'EPUBLISHCONFLICT');
+      throw e;
+    }
+  }
+
+  /**
+   * A PUT without a tarball: npm deprecate (changed `deprecated` fields), unpublish of a version (versions
+   * missing from the document) and dist-tag edits. Each change is authorized for what it is.
+   */
+  async function updatePackage(actor: Actor, pkg: PackageRow, d: Record<string, any>, urlRev: string | null) {
+    const current = revString(pkg.revision);
+    const rev = urlRev ?? (typeof d._rev === 'string' ? d._rev : null);
+    if (rev && rev !== current) throw conflict('document update conflict: the package changed, fetch it and retry');
+    if (!d.versions || typeof d.versions !== 'object') throw invalid('the document has no versions');
+    const live = await core.packages.versions(pkg.id);
+    const byVersion = new Map<string, PackageVersion>(live.map((v) => [v.version, v]));
+    for (const key of Object.keys(d.versions)) if (!byVersion.has(key)) throw invalid(`version ${key} cannot be added without its tarball`);
+    const removed = live.filter((v) => !(v.version in d.versions));
+    const changed: { v: PackageVersion; meta: Record<string, unknown> }[] = [];
+    for (const [key, doc] of Object.entries(d.versions as Record<string, any>)) {
+      const v = byVersion.get(key)!;
+      const meta = JSON.parse(v.metadata) as Record<string, unknown>;
+      const want = typeof doc?.deprecated === 'string' && doc.deprecated !== '' ? doc.deprecated : undefined;
+      if (want === meta.deprecated) continue;
+      if (want === undefined) delete meta.deprecated;
+      else meta.deprecated = want;
+      changed.push({ v, meta });
+    }
+    if (removed.length) await core.authz.authorize(actor, 'delete', pkg);
+    if (changed.length) await core.authz.authorize(actor, 'write', pkg);
+    for (const { v, meta } of changed) await core.publisher.updateVersionMetadata(pkg.id, v.id, meta, actor);
+    for (const v of removed) await core.publisher.deleteVersion(pkg.id, v.id, actor);
+    if (d['dist-tags'] && typeof d['dist-tags'] === 'object') {
+      const tags = await core.packages.tags(pkg.id);
+      const want = d['dist-tags'] as Record<string, unknown>;
+      for (const t of tags) {
+        if (!(t.name in want) && t.name !== 'latest') {
+          await core.authz.authorize(actor, 'write', pkg);
+          await core.publisher.removeTag(pkg.id, t.name, actor);
+        }
+      }
+      for (const [name, version] of Object.entries(want)) {
+        if (typeof version !== 'string' || tags.some((t) => t.name === name && t.version === version)) continue;
+        if (!byVersion.has(version) || removed.some((r) => r.version === version)) continue;
+        await core.authz.authorize(actor, 'write', pkg);
+        await core.publisher.setTag(pkg.id, checkDistTag(name), version, actor);
+      }
+    }
+  }
+
+  app.put('/:pkg', (req, reply) => putPackage(req, reply, nameOf(req.params as Params), null));
+  app.put('/:pkg/-rev/:rev', (req, reply) => putPackage(req, reply, nameOf(req.params as Params), (req.params as Params).rev));
+
+  // npm unpublish --force: the whole package.
+  app.delete('/:pkg/-rev/:rev', async (req) => {
+    const n = nameOf(req.params as Params);
+    const pkg = await loadPackage(req.actor, n, 'delete');
+    await core.publisher.deletePackage(pkg.id, req.actor);
+    return { ok: true };
+  });
+
+  // The last step of unpublishing one version: its tarball.
+  async function deleteTarball(req: FastifyRequest, n: NpmName, file: string) {
+    const pkg = await loadPackage(req.actor, n, 'delete');
+    const prefix = `${n.name}-`;
+    if (!file.startsWith(prefix) || !file.endsWith('.tgz')) throw notFound('tarball not found');
+    const v = await core.packages.version(pkg.id, file.slice(prefix.length, -4), { includeDeleted: true });
+    if (!v) throw notFound('tarball not found');
+    if (!v.deleted_at) await core.publisher.deleteVersion(pkg.id, v.id, req.actor);
+    return { ok: true };
+  }
+  app.delete('/:pkg/-/:file/-rev/:rev', (req) => deleteTarball(req, nameOf(req.params as Params), (req.params as Params).file));
+  app.delete('/:scope/:name/-/:file/-rev/:rev', (req) => deleteTarball(req, nameOf(req.params as Params), (req.params as Params).file));
+
+  // ---- dist-tags --------------------------------------------------------------------------------------------
+
+  const tagsOf = async (pkg: PackageRow) => Object.fromEntries((await core.packages.tags(pkg.id)).map((t) => [t.name, t.version]));
+  app.get('/-/package/:pkg/dist-tags', async (req) => tagsOf(await loadPackage(req.actor, nameOf(req.params as Params), 'read')));
+  app.put('/-/package/:pkg/dist-tags/:tag', async (req, reply) => {
+    const pkg = await loadPackage(req.actor, nameOf(req.params as Params), 'write');
+    const tag = checkDistTag((req.params as Params).tag);
+    const version = await readJson(req.body as Readable, 4096);
+    if (typeof version !== 'string') throw invalid('the body must be a JSON string naming a version');
+    await core.publisher.setTag(pkg.id, tag, version, req.actor);
+    return reply.code(201).send({ ok: true, ...(await tagsOf(pkg)) });
+  });
+  app.delete('/-/package/:pkg/dist-tags/:tag', async (req) => {
+    const pkg = await loadPackage(req.actor, nameOf(req.params as Params), 'write');
+    const tag = (req.params as Params).tag;
+    if (tag === 'latest') throw invalid('the latest tag cannot be removed');
+    await core.publisher.removeTag(pkg.id, tag, req.actor);
+    return { ok: true, ...(await tagsOf(pkg)) };
+  });
+
+  // ---- users, tokens, search --------------------------------------------------------------------------------
+
+  app.get('/-/whoami', async (req) => {
+    const a = req.actor;
+    if (a.kind === 'anonymous') throw unauthorized('you are not logged in');
+    return { username: a.kind === 'user' ? a.user.name : `job:${a.repositoryName}` };
+  });
+
+  // npm 11 tries web login first; a 404 sends it to the legacy username/password prompts below.
+  app.post('/-/v1/login', async (_req, reply) => reply.code(404).send({ error: 'web login is not available: use npm login --auth-type=legacy' }));
+
+  // Legacy login (npm login / adduser): a password buys a token with the packages scopes. No sign-up here.
+  app.put('/-/user/:id', async (req, reply) => {
+    const id = (req.params as Params).id;
+    const m = /^org\.couchdb\.user:(.+)$/.exec(id);
+    if (!m) throw notFound();
+    const body = (await readJson(req.body as Readable, 64 * 1024)) as Record<string, unknown>;
+    const name = typeof body?.name === 'string' ? body.name : m[1];
+    if (typeof body?.password !== 'string' || !body.password) throw unauthorized('a password is required');
+    const actor = await core.authn.password(name, body.password);
+    if (actor.kind !== 'user') throw unauthorized();
+    const { token } = await core.tokens.createPersonal(actor.user.name, { scopes: 'read:packages,write:packages,delete:packages', name: 'npm login' });
+    return reply.code(201).send({ ok: true, id, rev: '_we_dont_use_revs_any_more', token });
+  });
+
+  // npm logout revokes the token it was using.
+  app.delete('/-/user/token/:token', async (req) => {
+    const a = req.actor;
+    if (a.kind !== 'user') throw unauthorized();
+    await core.tokens.revoke((req.params as Params).token, a.user.id);
+    return { ok: true };
+  });
+
+  // npm audit is not a registry feature here: report no advisories instead of failing installs.
+  app.post('/-/npm/v1/security/advisories/bulk', async () => ({}));
+  app.post('/-/npm/v1/security/audits/quick', async () => ({ advisories: {}, metadata: { vulnerabilities: {} } }));
+
+  app.get('/-/v1/search', async (req) => {
+    const q = req.query as Params;
+    const size = Math.min(Math.max(Number(q.size) || 20, 1), 250);
+    const from = Math.max(Number(q.from) || 0, 0);
+    const text = String(q.text ?? '').split(/\s+/).filter((w) => w && !w.includes(':')).join(' ');
+    const base = baseUrlOf(core, req);
+    const objects = [];
+    let offset = 0;
+    let skipped = 0;
+    // Filter by access in pages, so a user sees exactly the packages they may read.
+    while (objects.length < size) {
+      const page = await core.packages.search(TYPE, text, 200, offset);
+      if (!page.length) break;
+      offset += page.length;
+      for (const pkg of page) {
+        if (!(await core.authz.canRead(req.actor, pkg))) continue;
+        if (skipped < from) {
+          skipped += 1;
+          continue;
+        }
+        const meta = JSON.parse(pkg.metadata) as { description?: string; keywords?: string[]; latest?: string };
+        const full = `@${pkg.owner_name.toLowerCase()}/${pkg.name}`;
+        objects.push({
+          package: {
+            name: full, scope: pkg.owner_name.toLowerCase(), version: meta.latest ?? '', description: meta.description ?? '',
+            keywords: meta.keywords ?? [], date: pkg.updated_at, links: { npm: `${base}/${pkg.owner_name}/-/packages/npm/${pkg.name}` },
+            publisher: { username: pkg.owner_name }, maintainers: [{ username: pkg.owner_name }],
+          },
+          score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
+          searchScore: 1,
+        });
+        if (objects.length >= size) break;
+      }
+    }
+    return { objects, total: objects.length + skipped, time: new Date().toUTCString() };
+  });
+}
+
+/** Sorts versions newest first by semver (for the REST API and UI). */
+export const bySemverDesc = (a: string, b: string) => (semver.valid(a) && semver.valid(b) ? semver.rcompare(a, b) : b.localeCompare(a));

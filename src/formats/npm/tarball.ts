@@ -1,0 +1,114 @@
+// Checks an npm tarball while it streams to the blob store: it must be gzip, a well-formed tar whose entries stay
+// inside the package root, within limits of entries and inflated size, with a package.json at its root dir.
+import { Transform, type TransformCallback } from 'node:stream';
+import { createGunzip, type Gunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import { invalid, tooLarge } from '../../core/errors.ts';
+
+export interface TarballLimits {
+  maxEntries: number;
+  maxUnpacked: number;
+  maxManifest: number;
+}
+
+export const DEFAULT_LIMITS: TarballLimits = { maxEntries: 100_000, maxUnpacked: 4 * 1024 ** 3, maxManifest: 1024 * 1024 };
+
+export interface TarballFacts {
+  manifest: Record<string, unknown>;
+  fileCount: number;
+  unpackedSize: number;
+}
+
+/**
+ * A pass-through that inspects the bytes flowing through it. `facts` settles once the stream has ended and
+ * the archive was read to its end; any problem errors the stream (so the upload is cancelled) with a clear message.
+ */
+export class TarballInspector extends Transform {
+  readonly facts: Promise<TarballFacts>;
+  private readonly gunzip: Gunzip;
+  private failure: Error | null = null;
+
+  constructor(limits: TarballLimits = DEFAULT_LIMITS) {
+    super({ highWaterMark: 1 << 20 });
+    this.gunzip = createGunzip();
+    const extract = tar.extract();
+    let entries = 0;
+    let unpacked = 0;
+    let manifestText: string | null = null;
+    let root: string | null = null;
+
+    this.facts = new Promise<TarballFacts>((resolve, reject) => {
+      const fail = (e: Error) => {
+        if (this.failure) return;
+        this.failure = e;
+        reject(e);
+        this.gunzip.destroy();
+        extract.destroy();
+      };
+      this.gunzip.on('error', (e) => fail(invalid(`tarball is not valid gzip: ${e.message}`)));
+      extract.on('error', (e) => fail(invalid(`tarball is not a valid tar archive: ${e.message}`)));
+      extract.on('entry', (header, stream, next) => {
+        entries += 1;
+        if (entries > limits.maxEntries) return fail(tooLarge(`tarball has more than ${limits.maxEntries} entries`));
+        const name = header.name.replace(/\\/g, '/');
+        const parts = name.split('/');
+        if (name.startsWith('/') || parts.includes('..') || /^[A-Za-z]:/.test(name)) {
+          return fail(invalid(`tarball entry "${header.name}" points outside the package`));
+        }
+        if (header.type === 'symlink' || header.type === 'link') {
+          const target = (header.linkname ?? '').replace(/\\/g, '/');
+          if (target.startsWith('/') || target.split('/').includes('..')) return fail(invalid(`tarball link "${header.name}" points outside the package`));
+        }
+        const top = parts[0];
+        const isManifest = header.type === 'file' && parts.length === 2 && parts[1] === 'package.json' && (root === null || root === top);
+        const buf: Buffer[] = [];
+        let size = 0;
+        stream.on('data', (data: unknown) => {
+          const c = data as Buffer;
+          unpacked += c.length;
+          if (unpacked > limits.maxUnpacked) return fail(tooLarge(`tarball unpacks to more than ${limits.maxUnpacked} bytes`));
+          if (isManifest && manifestText === null) {
+            size += c.length;
+            if (size > limits.maxManifest) return fail(tooLarge('package.json is too large'));
+            buf.push(c);
+          }
+        });
+        stream.on('end', () => {
+          if (isManifest && manifestText === null) {
+            manifestText = Buffer.concat(buf).toString('utf8');
+            root = top;
+          }
+          next();
+        });
+      });
+      extract.on('finish', () => {
+        if (this.failure) return;
+        if (manifestText === null) return fail(invalid('tarball has no package.json in its root folder'));
+        let manifest: unknown;
+        try {
+          manifest = JSON.parse(manifestText);
+        } catch {
+          return fail(invalid('package.json in the tarball is not valid JSON'));
+        }
+        if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) return fail(invalid('package.json in the tarball is not an object'));
+        resolve({ manifest: manifest as Record<string, unknown>, fileCount: entries, unpackedSize: unpacked });
+      });
+    });
+    this.facts.catch(() => {});
+    this.gunzip.pipe(extract);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.failure) return cb(this.failure);
+    this.push(chunk);
+    if (this.gunzip.write(chunk)) cb();
+    else this.gunzip.once('drain', () => cb(this.failure));
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.failure) return cb(this.failure);
+    this.gunzip.end();
+    // The upload only completes once the archive was read to its end: a truncated tarball fails here.
+    this.facts.then(() => cb(), (e) => cb(e));
+  }
+}

@@ -1,0 +1,24 @@
+// Puts the request's Actor on every request, once, before any route runs.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Actor } from '../core/auth/actor.ts';
+import { anonymous } from '../core/auth/actor.ts';
+import type { Core } from '../core/core.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: Actor;
+  }
+}
+
+export function installAuthentication(app: FastifyInstance, core: Core): void {
+  app.decorateRequest('actor', null as never);
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    req.actor = anonymous;
+    req.actor = await core.authn.fromAuthorization(req.headers.authorization);
+  });
+}
+
+/** The server's public base URL: WHARF_BASE_URL, else what the client used to reach us. */
+export function baseUrlOf(core: Core, req: FastifyRequest): string {
+  return core.config.baseUrl ?? `${req.protocol}://${req.headers.host ?? `localhost:${core.config.port}`}`;
+}
