@@ -49,6 +49,9 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(source: Readable, options: PutOptions = {}): Promise<StagedBlob> {
+    // The source may fail while the temp file is being opened: keep that error for pipeline() to report.
+    const early = () => {};
+    source.on('error', early);
     const tmp = path.join(this.tmpDir, randomUUID());
     const fh = await fsp.open(tmp, 'wx', 0o644);
     const extras: ExtraDigest[] = options.extraDigests ?? [];
@@ -61,6 +64,7 @@ export class FsBlobStore implements BlobStore {
     };
     try {
       await pipeline(source, sink);
+      source.off('error', early);
       await fh.sync();
     } catch (err) {
       await fh.close().catch(() => {});

@@ -1,0 +1,78 @@
+// The suite every BlobStore driver passes (the fs driver now, S3 later): one test file per driver calls it.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import type { BlobStore } from '../../src/core/blobs/blob-store.ts';
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const read = async (s: Readable) => Buffer.concat(await s.toArray());
+
+export function blobStoreContract(name: string, make: () => Promise<{ store: BlobStore; cleanup(): Promise<void> }>) {
+  describe(`BlobStore contract: ${name}`, () => {
+    test('put → commit stores content under its sha256 with the extra digests asked for', async () => {
+      const { store, cleanup } = await make();
+      const data = randomBytes(300_000);
+      const staged = await store.put(Readable.from([data.subarray(0, 1000), data.subarray(1000)]), { extraDigests: ['sha1', 'sha512', 'md5'] });
+      assert.equal(staged.digest, sha256(data));
+      assert.equal(staged.size, data.length);
+      assert.equal(staged.extra.sha1, createHash('sha1').update(data).digest('hex'));
+      assert.equal(staged.extra.sha512, createHash('sha512').update(data).digest('hex'));
+      assert.equal(staged.extra.md5, createHash('md5').update(data).digest('hex'));
+      assert.equal(await store.stat(staged.digest), null, 'not visible before commit');
+      await staged.commit();
+      await staged.commit(); // idempotent
+      assert.deepEqual(await store.stat(staged.digest), { size: data.length });
+      assert.deepEqual(await read(await store.open(staged.digest)), data);
+      assert.deepEqual(await read(await store.open(staged.digest, { start: 10, end: 19 })), data.subarray(10, 20));
+      await cleanup();
+    });
+
+    test('cancel drops staged content and is safe to call twice or after commit', async () => {
+      const { store, cleanup } = await make();
+      const staged = await store.put(Readable.from([Buffer.from('cancel me')]));
+      await staged.cancel();
+      await staged.cancel();
+      await staged.commit(); // after cancel: nothing to commit
+      assert.equal(await store.stat(staged.digest), null);
+      const kept = await store.put(Readable.from([Buffer.from('keep me')]));
+      await kept.commit();
+      await kept.cancel();
+      assert.ok(await store.stat(kept.digest));
+      await cleanup();
+    });
+
+    test('the same content twice is stored once', async () => {
+      const { store, cleanup } = await make();
+      const a = await store.put(Readable.from([Buffer.from('same')]));
+      const b = await store.put(Readable.from([Buffer.from('same')]));
+      await a.commit();
+      await b.commit();
+      assert.equal(a.digest, b.digest);
+      assert.deepEqual(await read(await store.open(a.digest)), Buffer.from('same'));
+      await cleanup();
+    });
+
+    test('maxSize fails the put while streaming (TooLarge) and leaves nothing behind', async () => {
+      const { store, cleanup } = await make();
+      await assert.rejects(store.put(Readable.from([randomBytes(1000), randomBytes(1000)]), { maxSize: 1500 }), (e: any) => e.kind === 'TooLarge');
+      await cleanup();
+    });
+
+    test('a failing source rejects the put', async () => {
+      const { store, cleanup } = await make();
+      const src = new Readable({ read() {} });
+      src.push(Buffer.from('partial'));
+      setImmediate(() => src.destroy(new Error('client went away')));
+      await assert.rejects(store.put(src), /client went away/);
+      await cleanup();
+    });
+
+    test('open of missing content is NotFound; malformed digests are refused', async () => {
+      const { store, cleanup } = await make();
+      await assert.rejects(store.open(`sha256:${'0'.repeat(64)}`), (e: any) => e.kind === 'NotFound');
+      await assert.rejects(async () => store.open('sha256:../../etc/passwd'), /bad digest/);
+      await cleanup();
+    });
+  });
+}

@@ -1,0 +1,215 @@
+// The generic model and the one authorize function, proven on every database dialect.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../src/config.ts';
+import { ALL_SCOPES, anonymous, type Actor } from '../../src/core/auth/actor.ts';
+import { parseScopes } from '../../src/core/auth/tokens.ts';
+import { openCore, type Core } from '../../src/core/core.ts';
+import { WharfError } from '../../src/core/errors.ts';
+import { createDatabase, dialects, type TestDatabase } from '../helpers/databases.ts';
+import { tempDir } from '../helpers/wharf.ts';
+
+for (const dialect of dialects()) {
+  describe(`model and authorize on ${dialect}`, () => {
+    let core: Core;
+    let db: TestDatabase;
+    const users: Record<string, Actor> = {};
+
+    const userActor = async (name: string, scopes = ALL_SCOPES, admin = false): Promise<Actor> => {
+      const o = await core.identity.createUser({ name, isAdmin: admin });
+      return { kind: 'user', user: { id: o.id, name: o.name, isAdmin: admin }, scopes, tokenId: null };
+    };
+    const blob = (content = randomBytes(64)) => core.blobs.put(Readable.from([content]), { extraDigests: ['sha1', 'sha512'] });
+    const publish = async (actor: Actor, owner: string, name: string, version: string, repositoryId: number | null = null) => {
+      const o = await core.identity.requireOwner(owner);
+      return core.publisher.createVersion({
+        ownerId: o.id, type: 'test', name, version, metadata: { version }, files: [{ name: `${name}-${version}.bin`, blob: await blob(), contentType: 'application/octet-stream', primary: true }],
+        tags: ['latest'], repositoryId, actor,
+      });
+    };
+
+    before(async () => {
+      const dir = tempDir();
+      db = await createDatabase(dialect, dir);
+      core = await openCore(loadConfig({ WHARF_DATA: dir, WHARF_DATABASE_URL: db.url }));
+      users.alice = await userActor('alice');
+      users.bob = await userActor('bob');
+      users.carol = await userActor('carol');
+      users.root = await userActor('root', ALL_SCOPES, true);
+      await core.identity.createOrg('acme', 'alice');
+      await core.identity.addOrgMember('acme', 'bob', 'member');
+    });
+    after(async () => {
+      await core.close();
+      await db.drop();
+    });
+
+    test('50 concurrent publishes of distinct versions all land, with no lost update', async () => {
+      const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => publish(users.alice, 'alice', 'many', `1.0.${i}`)));
+      assert.deepEqual(results.filter((r) => r.status === 'rejected'), []);
+      const pkg = (await core.packages.find('alice', 'test', 'many'))!;
+      assert.equal((await core.packages.versions(pkg.id)).length, 50);
+      assert.equal(pkg.revision, 51, 'every publish bumped the revision once');
+    });
+
+    test('10 concurrent publishes of the same version: exactly one wins, the rest are Conflict', async () => {
+      const results = await Promise.allSettled(Array.from({ length: 10 }, () => publish(users.alice, 'alice', 'race', '1.0.0')));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as WharfError).kind, 'Conflict', String(r.reason));
+      const pkg = (await core.packages.find('alice', 'test', 'race'))!;
+      assert.equal((await core.packages.versions(pkg.id)).length, 1);
+    });
+
+    test('delete hides a version, restore brings it back within the window, not after', async () => {
+      const { pkg, version } = await publish(users.alice, 'alice', 'gone', '1.0.0');
+      await core.publisher.deleteVersion(pkg.id, version.id, users.alice);
+      assert.equal(await core.packages.version(pkg.id, '1.0.0'), undefined);
+      assert.equal(await core.packages.file(pkg.id, '1.0.0', 'gone-1.0.0.bin'), undefined);
+      await core.publisher.restoreVersion(pkg.id, version.id, users.alice);
+      assert.ok(await core.packages.version(pkg.id, '1.0.0'));
+      await core.publisher.deleteVersion(pkg.id, version.id, users.alice);
+      await core.db.updateTable('package_versions').set({ deleted_at: new Date(Date.now() - 31 * 864e5).toISOString() }).where('id', '=', version.id).execute();
+      await assert.rejects(core.publisher.restoreVersion(pkg.id, version.id, users.alice), (e: any) => e.kind === 'NotFound');
+      // An unpublished version can never be published again: versions are immutable.
+      await assert.rejects(publish(users.alice, 'alice', 'gone', '1.0.0'), (e: any) => e.kind === 'Conflict');
+    });
+
+    test('tags point at live versions; deleting a package hides it until restored', async () => {
+      const { pkg } = await publish(users.alice, 'alice', 'tagged', '1.0.0');
+      await publish(users.alice, 'alice', 'tagged', '2.0.0');
+      await core.publisher.setTag(pkg.id, 'stable', '1.0.0', users.alice);
+      assert.deepEqual((await core.packages.tags(pkg.id)).map((t) => [t.name, t.version]), [['latest', '2.0.0'], ['stable', '1.0.0']]);
+      await assert.rejects(core.publisher.setTag(pkg.id, 'x', '9.9.9', users.alice), (e: any) => e.kind === 'NotFound');
+      await core.publisher.removeTag(pkg.id, 'stable', users.alice);
+      await core.publisher.deletePackage(pkg.id, users.alice);
+      assert.equal(await core.packages.find('alice', 'test', 'tagged'), undefined);
+      await core.publisher.restorePackage(pkg.id, users.alice);
+      assert.ok(await core.packages.find('alice', 'test', 'tagged'));
+    });
+
+    test('the same content published twice is one blob', async () => {
+      const content = randomBytes(128);
+      const o = await core.identity.requireOwner('alice');
+      for (const v of ['1.0.0', '1.0.1']) {
+        await core.publisher.createVersion({ ownerId: o.id, type: 'test', name: 'dedup', version: v, metadata: {}, files: [{ name: `f-${v}`, blob: await blob(content), contentType: 'x', primary: true }], repositoryId: null, actor: users.alice });
+      }
+      const pkg = (await core.packages.find('alice', 'test', 'dedup'))!;
+      const files = await core.packages.allFiles(pkg.id);
+      assert.equal(files.length, 2);
+      assert.equal(files[0].blob_digest, files[1].blob_digest);
+      const blobs = await core.db.selectFrom('blobs').selectAll().where('digest', '=', files[0].blob_digest).execute();
+      assert.equal(blobs.length, 1);
+    });
+
+    describe('authorize', () => {
+      test('a new unlinked package is private: owner admin, others NotFound, anonymous Unauthorized', async () => {
+        const { pkg } = await publish(users.alice, 'alice', 'secret', '1.0.0');
+        assert.equal(pkg.visibility, 'private');
+        assert.equal(await core.authz.authorize(users.alice, 'admin', pkg), 'admin');
+        await assert.rejects(core.authz.authorize(users.bob, 'read', pkg), (e: any) => e.kind === 'NotFound');
+        await assert.rejects(core.authz.authorize(anonymous, 'read', pkg), (e: any) => e.kind === 'Unauthorized');
+        assert.equal(await core.authz.authorize(users.root, 'delete', pkg), 'admin', 'site admins');
+      });
+
+      test('public is readable by all, internal by signed-in actors only; reading is not writing', async () => {
+        const { pkg } = await publish(users.alice, 'alice', 'vis', '1.0.0');
+        await core.publisher.updateSettings(pkg.id, { visibility: 'public' }, users.alice);
+        let p = (await core.packages.byId(pkg.id))!;
+        assert.equal(await core.authz.authorize(anonymous, 'read', p), 'read');
+        await assert.rejects(core.authz.authorize(users.bob, 'write', p), (e: any) => e.kind === 'Forbidden');
+        await assert.rejects(core.authz.authorize(anonymous, 'write', p), (e: any) => e.kind === 'Unauthorized');
+        await core.publisher.updateSettings(pkg.id, { visibility: 'internal' }, users.alice);
+        p = (await core.packages.byId(pkg.id))!;
+        assert.equal(await core.authz.authorize(users.bob, 'read', p), 'read');
+        await assert.rejects(core.authz.authorize(anonymous, 'read', p), (e: any) => e.kind === 'Unauthorized');
+      });
+
+      test('token scopes cap everything', async () => {
+        const { pkg } = await publish(users.alice, 'alice', 'scoped', '1.0.0');
+        const readOnly: Actor = { ...(users.alice as any), scopes: parseScopes('read:packages') };
+        const noDelete: Actor = { ...(users.alice as any), scopes: parseScopes('write:packages') };
+        assert.equal(await core.authz.authorize(readOnly, 'read', pkg), 'admin');
+        await assert.rejects(core.authz.authorize(readOnly, 'write', pkg), /write:packages/);
+        await assert.rejects(core.authz.authorize(noDelete, 'delete', pkg), /delete:packages/);
+        await assert.rejects(core.authz.authorizeCreate(readOnly, (await core.identity.requireOwner('alice')), null), (e: any) => e.kind === 'Forbidden');
+      });
+
+      test('orgs: owners administer, members may create packages and administer what they created', async () => {
+        const acme = await core.identity.requireOrg('acme');
+        await core.authz.authorizeCreate(users.bob, acme, null);
+        await assert.rejects(core.authz.authorizeCreate(users.carol, acme, null), (e: any) => e.kind === 'Forbidden');
+        await assert.rejects(core.authz.authorizeCreate(users.bob, await core.identity.requireOwner('carol'), null), (e: any) => e.kind === 'Forbidden');
+        const { pkg } = await publish(users.bob, 'acme', 'tool', '1.0.0');
+        assert.equal(await core.authz.authorize(users.bob, 'admin', pkg), 'admin');
+        assert.equal(await core.authz.authorize(users.alice, 'admin', pkg), 'admin');
+        await assert.rejects(core.authz.authorize(users.carol, 'read', pkg), (e: any) => e.kind === 'NotFound');
+      });
+
+      test('a linked package inherits its repository: visibility and collaborators; inheritance off uses package grants', async () => {
+        const repo = await core.identity.createRepo('alice', 'linked', 'private');
+        const { pkg } = await publish(users.alice, 'alice', 'linked-pkg', '1.0.0', repo.id);
+        await assert.rejects(core.authz.authorize(users.carol, 'read', pkg), (e: any) => e.kind === 'NotFound');
+        await core.identity.grantRepo('alice/linked', 'carol', 'write');
+        assert.equal(await core.authz.authorize(users.carol, 'write', pkg), 'write');
+        await assert.rejects(core.authz.authorize(users.carol, 'delete', pkg), (e: any) => e.kind === 'Forbidden');
+        await core.identity.setRepoVisibility(repo.id, 'public');
+        assert.equal(await core.authz.authorize(anonymous, 'read', pkg), 'read');
+        // Inheritance off: the package's own visibility (private) and grants apply.
+        await core.publisher.updateSettings(pkg.id, { inheritAccess: false }, users.alice);
+        const p = (await core.packages.byId(pkg.id))!;
+        await assert.rejects(core.authz.authorize(anonymous, 'read', p), (e: any) => e.kind === 'Unauthorized');
+        await assert.rejects(core.authz.authorize(users.carol, 'read', p), (e: any) => e.kind === 'NotFound');
+        await core.publisher.grant(p.id, { userId: (users.carol as any).user.id }, 'read');
+        assert.equal(await core.authz.authorize(users.carol, 'read', p), 'read');
+        await assert.rejects(core.authz.authorize(users.carol, 'write', p), (e: any) => e.kind === 'Forbidden');
+      });
+
+      test('job tokens write their repository\'s packages, read what it was granted, nothing else', async () => {
+        const repo = await core.identity.createRepo('alice', 'ci', 'private');
+        const other = await core.identity.createRepo('alice', 'other', 'private');
+        const job: Actor = { kind: 'job', repositoryId: repo.id, repositoryOwnerId: repo.owner_id, repositoryName: 'alice/ci', scopes: parseScopes('read:packages,write:packages'), tokenId: 0 };
+        const alice = await core.identity.requireOwner('alice');
+        await core.authz.authorizeCreate(job, alice, repo.id);
+        await assert.rejects(core.authz.authorizeCreate(job, alice, other.id), (e: any) => e.kind === 'Forbidden');
+        await assert.rejects(core.authz.authorizeCreate(job, alice, null), (e: any) => e.kind === 'Forbidden');
+        await assert.rejects(core.authz.authorizeCreate(job, await core.identity.requireOwner('bob'), repo.id), (e: any) => e.kind === 'Forbidden');
+        const { pkg: own } = await publish(job, 'alice', 'ci-pkg', '1.0.0', repo.id);
+        assert.equal(await core.authz.authorize(job, 'write', own), 'write');
+        await assert.rejects(core.authz.authorize(job, 'delete', own), (e: any) => e.kind === 'Forbidden');
+        const { pkg: lib } = await publish(users.alice, 'alice', 'lib', '1.0.0', other.id);
+        await assert.rejects(core.authz.authorize(job, 'read', lib), (e: any) => e.kind === 'NotFound');
+        await core.publisher.updateSettings(lib.id, { inheritAccess: false }, users.alice);
+        await core.publisher.grant(lib.id, { repositoryId: repo.id }, 'read');
+        assert.equal(await core.authz.authorize(job, 'read', (await core.packages.byId(lib.id))!), 'read');
+        await assert.rejects(core.authz.authorize(job, 'write', (await core.packages.byId(lib.id))!), (e: any) => e.kind === 'Forbidden');
+      });
+    });
+
+    test('a repository URL links by its last two path segments, under the same owner only', async () => {
+      const repo = await core.identity.createRepo('alice', 'hello');
+      const alice = await core.identity.requireOwner('alice');
+      for (const url of ['https://github.com/alice/hello.git', 'git+ssh://git@host/alice/hello', 'git@github.com:alice/hello.git', 'github:alice/hello', 'https://gitlab.example/group/ALICE/Hello/']) {
+        assert.equal((await core.identity.repoForSourceUrl(alice.id, url))?.id, repo.id, url);
+      }
+      for (const url of ['https://github.com/bob/hello', 'https://github.com/alice/nope', 'hello', '', null]) {
+        assert.equal(await core.identity.repoForSourceUrl(alice.id, url), undefined, String(url));
+      }
+    });
+
+    test('tokens: only a hash is stored; expired and revoked tokens stop working', async () => {
+      const { token, info } = await core.tokens.createPersonal('carol', { scopes: 'read:packages' });
+      assert.match(token, /^whp_[0-9A-Za-z]{36}$/);
+      const rows = await core.db.selectFrom('tokens').selectAll().where('id', '=', info.id).execute();
+      assert.ok(!JSON.stringify(rows).includes(token.slice(4)), 'the clear token is nowhere in the row');
+      assert.equal(((await core.tokens.authenticate(token)) as any).user.name, 'carol');
+      assert.equal(await core.tokens.authenticate(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A')), null, 'bad checksum');
+      await core.tokens.revoke(token);
+      assert.equal(await core.tokens.authenticate(token), null);
+      const short = await core.tokens.createPersonal('carol', { scopes: 'read:packages', expiresInMs: 1 });
+      await new Promise((r) => setTimeout(r, 5));
+      assert.equal(await core.tokens.authenticate(short.token), null);
+    });
+  });
+}

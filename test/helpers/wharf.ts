@@ -1,0 +1,136 @@
+// Starting Wharf for tests: in-process on a random port (fast, for protocol and API suites on both databases),
+// or as a real child process (`node src/main.ts`, as `npm start` runs it) for end-to-end tests with real clients.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { openCore, type Core } from '../../src/core/core.ts';
+import { createDatabase, type TestDatabase } from './databases.ts';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export interface TestServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  core: Core;
+  app: FastifyInstance;
+  db: TestDatabase;
+  /** Runs a `wharf` CLI command against the same database. */
+  cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Creates a user and a token with the given scopes; returns the token. */
+  userWithToken(name: string, scopes?: string, opts?: { admin?: boolean; password?: string }): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function tempDir(prefix = 'wharf-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Runs bin/wharf.mjs with the given environment. */
+export function runCli(env: Record<string, string>, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/wharf.mjs'), ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+/** Wharf in this process, on a random port, with a temp data dir and a fresh database of `dialect`. */
+export async function startWharf(opts: { dialect?: 'sqlite' | 'postgres'; env?: Record<string, string> } = {}): Promise<TestServer> {
+  const dataDir = tempDir();
+  const db = await createDatabase(opts.dialect ?? 'sqlite', dataDir);
+  const env = { WHARF_DATA: dataDir, WHARF_DATABASE_URL: db.url, WHARF_LOG_LEVEL: 'silent', WHARF_PORT: '0', WHARF_DOWNLOAD_FLUSH_MS: '100', ...opts.env };
+  const config = loadConfig(env);
+  const core = await openCore(config);
+  const app = await buildApp(core);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as net.AddressInfo).port;
+  const server: TestServer = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    core,
+    app,
+    db,
+    cli: (args, stdin) => runCli(env, args, stdin),
+    async userWithToken(name, scopes = 'read:packages,write:packages,delete:packages', o = {}) {
+      await core.identity.createUser({ name, isAdmin: o.admin, password: o.password ?? null, email: `${name}@example.com` });
+      return (await core.tokens.createPersonal(name, { scopes })).token;
+    },
+    async stop() {
+      await app.close();
+      await core.close();
+      await db.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+export interface ChildServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  env: Record<string, string>;
+  proc: ChildProcess;
+  cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+/** Wharf as a separate process, started as `npm start` does, with the embedded defaults under a temp WHARF_DATA. */
+export async function spawnWharf(extraEnv: Record<string, string> = {}): Promise<ChildServer> {
+  const dataDir = tempDir();
+  const port = await freePort();
+  const env = { WHARF_DATA: dataDir, WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn', WHARF_DOWNLOAD_FLUSH_MS: '100', ...extraEnv };
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout!.on('data', (d) => (log += d));
+  proc.stderr!.on('data', (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`wharf exited early:\n${log}`);
+    try {
+      const r = await fetch(`${url}/healthz`);
+      if (r.ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`wharf did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    port,
+    dataDir,
+    env,
+    proc,
+    cli: (args, stdin) => runCli(env, args, stdin),
+    async stop() {
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((r) => proc.once('exit', r));
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
