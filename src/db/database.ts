@@ -30,7 +30,10 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     dialect = 'sqlite';
   } else {
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }) });
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection dropped by the server (restart, failover) must not crash the process: the pool replaces it.
+    pool.on('error', (err) => process.emitWarning(`PostgreSQL idle connection error: ${err.message}`));
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
   }
   const migrator = new Migrator({ db, provider: new Migrations(dialect) });
