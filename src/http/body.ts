@@ -7,12 +7,10 @@ export async function readSmallBody(stream: Readable | undefined | null, limit: 
   if (!stream || typeof (stream as Readable)[Symbol.asyncIterator] !== 'function') return Buffer.alloc(0);
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const c of stream) {
+  // Not destroyed on an early return: the error response must reach the client first.
+  for await (const c of stream.iterator({ destroyOnReturn: false })) {
     size += (c as Buffer).length;
-    if (size > limit) {
-      stream.destroy();
-      throw tooLarge(`request body exceeds ${limit} bytes`);
-    }
+    if (size > limit) throw tooLarge(`request body exceeds ${limit} bytes`);
     parts.push(c as Buffer);
   }
   return Buffer.concat(parts);

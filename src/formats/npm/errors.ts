@@ -5,6 +5,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isWharfError } from '../../core/errors.ts';
 
 export function npmErrorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {
+  // A refused upload is not read to its end: close the connection after answering, so it is not reused mid-body.
+  if (!req.raw.complete) reply.header('connection', 'close');
   if (isWharfError(err)) {
     if (err.kind === 'Unauthorized') reply.header('www-authenticate', 'Bearer realm="Wharf"');
     return reply.code(err.status).send({ error: err.message, ...(err.code ? { code: err.code } : {}) });

@@ -38,8 +38,15 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
   /** The package `full` names, if the actor may `action` on it; anonymous misses look like private packages. */
   async function loadPackage(actor: Actor, n: NpmName, action: Action): Promise<PackageRow> {
     const pkg = await core.packages.find(n.scope, TYPE, n.name);
-    if (!pkg) throw actor.kind === 'anonymous' ? unauthorized() : notFound(`package ${n.full} not found`);
-    await core.authz.authorize(actor, action, pkg);
+    const missing = () => (actor.kind === 'anonymous' ? unauthorized() : notFound(`package ${n.full} not found`));
+    if (!pkg) throw missing();
+    try {
+      await core.authz.authorize(actor, action, pkg);
+    } catch (e) {
+      // Same answer, word for word, as for a package that does not exist.
+      if (e instanceof WharfError && e.kind === 'NotFound') throw missing();
+      throw e;
+    }
     return pkg;
   }
 
@@ -144,7 +151,9 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
 
     let tarball: { staged: StagedBlob; facts: TarballFacts } | null = null;
     try {
-      const { doc, large } = await parsePublishBody(req.body as Readable, { maxBody: core.config.npmMaxBody, maxDocument: MAX_DOCUMENT }, storeTarball);
+      // Not destroyed on an early error: the error response must reach the client before the connection closes.
+      const body = (req.body as Readable).iterator({ destroyOnReturn: false });
+      const { doc, large } = await parsePublishBody(body, { maxBody: core.config.npmMaxBody, maxDocument: MAX_DOCUMENT }, storeTarball);
       tarball = large;
       if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw invalid('the package document must be a JSON object');
       const d = doc as Record<string, any>;

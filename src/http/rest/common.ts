@@ -10,6 +10,7 @@ import { baseUrlOf } from '../actor.ts';
 
 /** Errors as GitHub writes them: `{ message }`; 5xx details only in the log. */
 export function restErrorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {
+  if (!req.raw.complete) reply.header('connection', 'close');
   if (isWharfError(err)) {
     const message = err.kind === 'Unauthorized' && err.message === 'authentication required' ? 'Requires authentication' : err.kind === 'NotFound' && err.message === 'not found' ? 'Not Found' : err.message;
     if (err.kind === 'Unauthorized') reply.header('www-authenticate', 'Bearer realm="Wharf"');
