@@ -27,7 +27,7 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     sqlite.pragma('foreign_keys = ON');
     // The CLI and the server share the file; writers wait for each other instead of failing.
     sqlite.pragma('busy_timeout = 10000');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
     dialect = 'sqlite';
   } else {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -43,6 +43,26 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     throw error;
   }
   return { db, dialect };
+}
+
+/**
+ * better-sqlite3 with prepared statements reused: Kysely prepares every query anew, which costs as much as
+ * running it on the hot paths (packument GET, publish). Statements are used synchronously, so sharing is safe.
+ */
+function cachingStatements(sqlite: SQLite.Database) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let st = cache.get(sql);
+      if (!st) {
+        st = sqlite.prepare(sql);
+        if (cache.size >= 500) cache.delete(cache.keys().next().value!);
+        cache.set(sql, st);
+      }
+      return st;
+    },
+  };
 }
 
 /** True when `err` is a unique-constraint violation on either dialect. */

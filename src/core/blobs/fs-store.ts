@@ -37,6 +37,8 @@ class HashingFileSink extends Writable {
 
 export class FsBlobStore implements BlobStore {
   private readonly tmpDir: string;
+  /** Fan-out directories known to exist (at most 256), to skip a mkdir per commit. */
+  private readonly dirs = new Set<string>();
   constructor(private readonly root: string) {
     this.tmpDir = path.join(root, 'tmp');
     fs.mkdirSync(this.tmpDir, { recursive: true });
@@ -84,7 +86,10 @@ export class FsBlobStore implements BlobStore {
       commit: async () => {
         if (done) return;
         const dir = path.dirname(target);
-        await fsp.mkdir(dir, { recursive: true });
+        if (!this.dirs.has(dir)) {
+          await fsp.mkdir(dir, { recursive: true });
+          this.dirs.add(dir);
+        }
         // Same content already stored: keep the existing file (content-addressed, so identical).
         if (fs.existsSync(target)) {
           await cancel();
