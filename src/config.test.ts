@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadConfig } from './config.ts';
+
+test('defaults: port 8080, ./data, SQLite inside it', () => {
+  const c = loadConfig({});
+  assert.equal(c.port, 8080);
+  assert.equal(c.dataDir, path.resolve('data'));
+  assert.equal(c.databaseUrl, `sqlite:${path.resolve('data', 'wharf.db')}`);
+  assert.ok(Object.isFrozen(c));
+});
+
+test('every bad key is named in one clear error', () => {
+  assert.throws(
+    () => loadConfig({ WHARF_PORT: 'eighty', WHARF_DATABASE_URL: 'mysql://x', WHARF_BASE_URL: 'not a url' }),
+    (e: Error) => /WHARF_PORT/.test(e.message) && /WHARF_DATABASE_URL: must start with sqlite: or postgres:\/\//.test(e.message) && /WHARF_BASE_URL/.test(e.message),
+  );
+});
+
+test('base URL loses its trailing slash; postgres URLs are taken as they are', () => {
+  const c = loadConfig({ WHARF_BASE_URL: 'https://pkg.example.com/', WHARF_DATABASE_URL: 'postgres://u@h:5432/db' });
+  assert.equal(c.baseUrl, 'https://pkg.example.com');
+  assert.equal(c.databaseUrl, 'postgres://u@h:5432/db');
+});
