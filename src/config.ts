@@ -19,6 +19,14 @@ const schema = z.object({
   WHARF_NPM_MAX_BODY: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
   /** How often buffered download counts are written to the database, in milliseconds. */
   WHARF_DOWNLOAD_FLUSH_MS: z.coerce.number().int().positive().default(5000),
+  /** Largest container blob (layer) accepted, in bytes. */
+  WHARF_MAX_BLOB_SIZE: z.coerce.number().int().positive().default(10 * 1024 ** 3),
+  /** Largest container manifest accepted, in bytes (the OCI spec suggests 4 MiB). */
+  WHARF_MAX_MANIFEST_SIZE: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  /** Idle time after which an unfinished container upload is removed, in seconds. */
+  WHARF_UPLOAD_EXPIRY_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  /** How often garbage collection runs in the server, in seconds (0: only `wharf gc`). */
+  WHARF_GC_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(6 * 3600),
   /** Days a deleted package or version can still be restored. */
   WHARF_RESTORE_DAYS: z.coerce.number().int().positive().default(30),
 });
@@ -33,6 +41,10 @@ export type Config = Readonly<{
   npmMaxBody: number;
   downloadFlushMs: number;
   restoreDays: number;
+  maxBlobSize: number;
+  maxManifestSize: number;
+  uploadExpirySeconds: number;
+  gcIntervalSeconds: number;
 }>;
 
 /** Validates the environment once; throws an Error listing every bad key. */
@@ -54,5 +66,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     npmMaxBody: e.WHARF_NPM_MAX_BODY,
     downloadFlushMs: e.WHARF_DOWNLOAD_FLUSH_MS,
     restoreDays: e.WHARF_RESTORE_DAYS,
+    maxBlobSize: e.WHARF_MAX_BLOB_SIZE,
+    maxManifestSize: e.WHARF_MAX_MANIFEST_SIZE,
+    uploadExpirySeconds: e.WHARF_UPLOAD_EXPIRY_SECONDS,
+    gcIntervalSeconds: e.WHARF_GC_INTERVAL_SECONDS,
   });
 }

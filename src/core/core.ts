@@ -5,9 +5,11 @@ import type { Config } from '../config.ts';
 import { openDatabase, type Db, type DialectName } from '../db/database.ts';
 import { Authenticator } from './auth/authenticate.ts';
 import { Authorizer } from './auth/authorize.ts';
+import { RegistryTokens } from './auth/registry-tokens.ts';
 import { TokenService } from './auth/token-service.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { FsBlobStore } from './blobs/fs-store.ts';
+import { UploadSessions } from './blobs/uploads.ts';
 import { Events } from './events.ts';
 import { Identity } from './identity/identity.ts';
 import { DownloadCounter } from './model/downloads.ts';
@@ -22,6 +24,8 @@ export interface Core {
   identity: Identity;
   tokens: TokenService;
   authn: Authenticator;
+  registryTokens: RegistryTokens;
+  uploads: UploadSessions;
   authz: Authorizer;
   packages: Packages;
   publisher: Publisher;
@@ -39,10 +43,13 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   const identity = new Identity(db);
   const tokens = new TokenService(db, identity);
   const downloads = new DownloadCounter(db);
+  const registryTokens = new RegistryTokens(db);
   let closed = false;
   const core: Core = {
     config, db, dialect, blobs, identity, tokens, events, downloads,
-    authn: new Authenticator(tokens, identity),
+    authn: new Authenticator(tokens, identity, registryTokens),
+    registryTokens,
+    uploads: new UploadSessions(db, blobs, config.maxBlobSize),
     authz: new Authorizer(db),
     packages: new Packages(db),
     publisher: new Publisher(db, events, config.restoreDays),

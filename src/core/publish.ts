@@ -11,9 +11,15 @@ import { nowIso } from './clock.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import type { Events } from './events.ts';
 
+/** Content already in the store (e.g. an OCI layer a manifest refers to). */
+export interface StoredBlob {
+  digest: string;
+  size: number;
+}
+
 export interface NewFile {
   name: string;
-  blob: StagedBlob;
+  blob: StagedBlob | StoredBlob;
   contentType: string;
   primary?: boolean;
 }
@@ -45,44 +51,87 @@ export class Publisher {
     return trx.updateTable('packages').set((eb) => ({ revision: eb('revision', '+', 1), updated_at: nowIso() })).where('id', '=', packageId).execute();
   }
 
+  /** Records stored blobs (idempotent). */
+  private async insertBlobs(trx: Db, blobs: (StagedBlob | StoredBlob)[], now: string) {
+    for (const b of blobs) {
+      const extra = 'extra' in b ? b.extra : {};
+      await trx
+        .insertInto('blobs')
+        .values({ digest: b.digest, size: b.size, sha1: extra.sha1 ?? null, sha512: extra.sha512 ?? null, md5: extra.md5 ?? null, created_at: now })
+        .onConflict((oc) => oc.column('digest').doNothing())
+        .execute();
+    }
+  }
+
+  /** The package, created when missing (private, linked to `repositoryId`) or revived when deleted. */
+  private async upsertPackage(trx: Db, v: { ownerId: number; type: string; name: string; repositoryId: number | null; actor: Actor; packageMetadata?: Record<string, unknown> }, now: string) {
+    const lower = v.name.toLowerCase();
+    const inserted = await trx
+      .insertInto('packages')
+      .values({
+        owner_id: v.ownerId, type: v.type, name: v.name, lower_name: lower,
+        // A package not linked to a repository is private until its owner makes it public (as on GitHub).
+        visibility: 'private', repository_id: v.repositoryId, inherit_access: 1,
+        metadata: JSON.stringify(v.packageMetadata ?? {}), revision: 1, created_at: now, updated_at: now, deleted_at: null,
+      })
+      .onConflict((oc) => oc.columns(['owner_id', 'type', 'lower_name']).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    const pkg = inserted ?? (await trx.selectFrom('packages').selectAll().where('owner_id', '=', v.ownerId).where('type', '=', v.type).where('lower_name', '=', lower).executeTakeFirstOrThrow());
+    if (inserted && v.actor.kind === 'user' && v.actor.user.id !== v.ownerId) {
+      // A member publishing into an org administers what they created (GitHub gives the publisher admin).
+      await trx.insertInto('package_access').values({ package_id: pkg.id, user_id: v.actor.user.id, repository_id: null, role: 'admin' }).execute();
+    }
+    if (pkg.deleted_at) {
+      // Publishing into a deleted package revives it; its old versions stay deleted (restorable on their own).
+      await trx.updateTable('package_versions').set({ deleted_at: pkg.deleted_at }).where('package_id', '=', pkg.id).where('deleted_at', 'is', null).execute();
+      await trx.updateTable('packages').set({ deleted_at: null }).where('id', '=', pkg.id).execute();
+    }
+    return { pkg, created: !!inserted };
+  }
+
+  /** The package (created or revived as a publish would), for protocols that upload content before versions. */
+  async ensurePackage(v: { ownerId: number; type: string; name: string; repositoryId: number | null; actor: Actor }): Promise<{ pkg: Package; created: boolean }> {
+    return this.db.transaction().execute((trx) => this.upsertPackage(trx as unknown as Db, v, nowIso()));
+  }
+
+  /**
+   * Keeps a blob with a package outside any version (an OCI layer uploaded or mounted before its manifest).
+   * Commits a staged blob first. Garbage collection treats these as references.
+   */
+  async attachBlob(packageId: number, blob: StagedBlob | StoredBlob): Promise<void> {
+    if ('commit' in blob) await blob.commit();
+    const now = nowIso();
+    await this.db.transaction().execute(async (trx) => {
+      await this.insertBlobs(trx as unknown as Db, [blob], now);
+      const has = await trx.selectFrom('package_properties').select('id').where('ref_type', '=', 'package').where('ref_id', '=', packageId).where('name', '=', 'blob').where('value', '=', blob.digest).executeTakeFirst();
+      if (!has) await trx.insertInto('package_properties').values({ ref_type: 'package', ref_id: packageId, name: 'blob', value: blob.digest }).execute();
+    });
+  }
+
+  /** Drops a package's hold on a blob (the content itself goes at garbage collection, if nothing else holds it). */
+  async detachBlob(packageId: number, digest: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('package_properties').where('ref_type', '=', 'package').where('ref_id', '=', packageId).where('name', '=', 'blob').where('value', '=', digest).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Sets format facts on a version, for lookups (e.g. the OCI subject a manifest refers to). */
+  async setVersionProperty(versionId: number, name: string, value: string): Promise<void> {
+    await this.db.insertInto('package_properties').values({ ref_type: 'version', ref_id: versionId, name, value }).execute();
+  }
+
   /**
    * Creates a version (and its package when new): commits the staged blobs, then writes every row in one
    * transaction. Exactly one of concurrent publishes of the same version wins; the others get Conflict.
    */
   async createVersion(v: NewVersion): Promise<{ pkg: Package; version: PackageVersion; createdPackage: boolean }> {
-    for (const f of v.files) await f.blob.commit();
+    for (const f of v.files) if ('commit' in f.blob) await f.blob.commit();
     const now = nowIso();
     const result = await this.db.transaction().execute(async (trx) => {
-      for (const f of v.files) {
-        await trx
-          .insertInto('blobs')
-          .values({ digest: f.blob.digest, size: f.blob.size, sha1: f.blob.extra.sha1 ?? null, sha512: f.blob.extra.sha512 ?? null, md5: f.blob.extra.md5 ?? null, created_at: now })
-          .onConflict((oc) => oc.column('digest').doNothing())
-          .execute();
-      }
-      const lower = v.name.toLowerCase();
-      const inserted = await trx
-        .insertInto('packages')
-        .values({
-          owner_id: v.ownerId, type: v.type, name: v.name, lower_name: lower,
-          // A package not linked to a repository is private until its owner makes it public (as on GitHub).
-          visibility: 'private', repository_id: v.repositoryId, inherit_access: 1,
-          metadata: JSON.stringify(v.packageMetadata ?? {}), revision: 1, created_at: now, updated_at: now, deleted_at: null,
-        })
-        .onConflict((oc) => oc.columns(['owner_id', 'type', 'lower_name']).doNothing())
-        .returningAll()
-        .executeTakeFirst();
-      let pkg = inserted ?? (await trx.selectFrom('packages').selectAll().where('owner_id', '=', v.ownerId).where('type', '=', v.type).where('lower_name', '=', lower).executeTakeFirstOrThrow());
-      const createdPackage = !!inserted;
-      if (createdPackage && v.actor.kind === 'user' && v.actor.user.id !== v.ownerId) {
-        // A member publishing into an org administers what they created (GitHub gives the publisher admin).
-        await trx.insertInto('package_access').values({ package_id: pkg.id, user_id: v.actor.user.id, repository_id: null, role: 'admin' }).execute();
-      }
-      if (pkg.deleted_at) {
-        // Publishing into a deleted package revives it; its old versions stay deleted (restorable on their own).
-        await trx.updateTable('package_versions').set({ deleted_at: pkg.deleted_at }).where('package_id', '=', pkg.id).where('deleted_at', 'is', null).execute();
-        await trx.updateTable('packages').set({ deleted_at: null }).where('id', '=', pkg.id).execute();
-      }
+      await this.insertBlobs(trx as unknown as Db, v.files.map((f) => f.blob), now);
+      const up = await this.upsertPackage(trx as unknown as Db, v, now);
+      let pkg = up.pkg;
+      const createdPackage = up.created;
       if (!createdPackage && v.packageMetadata) {
         const merged = { ...JSON.parse(pkg.metadata), ...v.packageMetadata };
         await trx.updateTable('packages').set({ metadata: JSON.stringify(merged) }).where('id', '=', pkg.id).execute();
@@ -164,8 +213,9 @@ export class Publisher {
     this.events.emit({ type: 'version.deleted', packageId, versionId, actor: actorName(actor) });
   }
 
-  async restoreVersion(packageId: number, versionId: number, actor: Actor): Promise<void> {
-    const cutoff = nowIso(Date.now() - this.restoreDays * 864e5);
+  /** Restores a deleted version; `anyAge` ignores the restore window (a client pushing the same content again). */
+  async restoreVersion(packageId: number, versionId: number, actor: Actor, anyAge = false): Promise<void> {
+    const cutoff = anyAge ? '' : nowIso(Date.now() - this.restoreDays * 864e5);
     await this.db.transaction().execute(async (trx) => {
       const r = await trx.updateTable('package_versions').set({ deleted_at: null }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound(`no deleted version restorable within ${this.restoreDays} days`);

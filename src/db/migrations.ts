@@ -144,6 +144,26 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002-uploads-and-keys': {
+      async up(db: Kysely<any>) {
+        // Resumable blob uploads (OCI): the bytes live in the blob store's uploads folder, the session here.
+        await db.schema.createTable('upload_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('package_id', big, (c) => c.notNull().references('packages.id').onDelete('cascade'))
+          .addColumn('size', big, (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        // Keys Wharf generates to sign short-lived registry tokens; shared by every node through the database.
+        await db.schema.createTable('signing_keys')
+          .addColumn('kid', 'text', (c) => c.primaryKey())
+          .addColumn('algorithm', 'text', (c) => c.notNull())
+          .addColumn('private_jwk', 'text', (c) => c.notNull())
+          .addColumn('public_jwk', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

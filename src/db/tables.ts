@@ -133,7 +133,25 @@ export interface DownloadsTable {
   count: number;
 }
 
+export interface UploadSessionsTable {
+  id: string;
+  package_id: number;
+  size: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  algorithm: string;
+  private_jwk: string;
+  public_jwk: string;
+  created_at: string;
+}
+
 export interface Database {
+  upload_sessions: UploadSessionsTable;
+  signing_keys: SigningKeysTable;
   owners: OwnersTable;
   org_members: OrgMembersTable;
   repositories: RepositoriesTable;

@@ -1,4 +1,5 @@
 // Who is making a request, as every format and the REST API see it.
+import type { RepositoryAccess } from './registry-tokens.ts';
 import type { Scope } from './tokens.ts';
 
 export interface UserRef {
@@ -10,9 +11,11 @@ export interface UserRef {
 export type Actor =
   | { kind: 'anonymous' }
   /** A person, through a personal token (scopes capped) or a password/session (all scopes). */
-  | { kind: 'user'; user: UserRef; scopes: ReadonlySet<Scope>; tokenId: number | null }
+  | { kind: 'user'; user: UserRef; scopes: ReadonlySet<Scope>; tokenId: number | null; registry?: RepositoryAccess[] }
   /** A CI job: bound to one repository, it writes that repository's packages and reads what it was granted. */
-  | { kind: 'job'; repositoryId: number; repositoryOwnerId: number; repositoryName: string; scopes: ReadonlySet<Scope>; tokenId: number };
+  | { kind: 'job'; repositoryId: number; repositoryOwnerId: number; repositoryName: string; scopes: ReadonlySet<Scope>; tokenId: number; registry?: RepositoryAccess[] };
+// `registry`: present when the actor came from a registry token (Docker token auth); it narrows what the
+// actor may do to the repository actions granted when the token was issued.
 
 export const anonymous: Actor = Object.freeze({ kind: 'anonymous' });
 

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Identity } from '../identity/identity.ts';
 import { unauthorized } from '../errors.ts';
 import { ALL_SCOPES, anonymous, type Actor } from './actor.ts';
+import { looksLikeJwt, type RegistryTokens } from './registry-tokens.ts';
 import type { TokenService } from './token-service.ts';
 import { looksLikeToken } from './tokens.ts';
 
@@ -13,7 +14,7 @@ export class Authenticator {
   /** sha256(user:password) → user, so Basic-with-password clients don't pay scrypt on every request. */
   private readonly passwordCache = new Map<string, { actor: Actor; until: number }>();
 
-  constructor(private readonly tokens: TokenService, private readonly identity: Identity) {}
+  constructor(private readonly tokens: TokenService, private readonly identity: Identity, private readonly registryTokens: RegistryTokens) {}
 
   /** The actor for an Authorization header; anonymous when absent; Unauthorized when present but wrong. */
   async fromAuthorization(header: string | undefined): Promise<Actor> {
@@ -21,6 +22,7 @@ export class Authenticator {
     const sp = header.indexOf(' ');
     const scheme = sp > 0 ? header.slice(0, sp).toLowerCase() : '';
     const value = sp > 0 ? header.slice(sp + 1).trim() : header.trim();
+    if (scheme === 'bearer' && looksLikeJwt(value)) return this.fromRegistryToken(value);
     if (scheme === 'bearer' || scheme === 'token' || (scheme === '' && looksLikeToken(value))) {
       const actor = await this.tokens.authenticate(value);
       if (!actor) throw unauthorized('bad credentials: the token is unknown, expired or revoked');
@@ -40,6 +42,22 @@ export class Authenticator {
       return this.password(user, secret);
     }
     throw unauthorized('unsupported authorization scheme');
+  }
+
+  /** A registry token: valid only while the token it was issued from is, and narrowed to what it grants. */
+  private async fromRegistryToken(jwt: string): Promise<Actor> {
+    const claims = await this.registryTokens.verify(jwt);
+    if (!claims) throw unauthorized('the registry token is invalid or expired');
+    const who = claims.wharf;
+    if (who.kind === 'anonymous') return anonymous;
+    let actor: Actor | null = null;
+    if (who.tid != null) actor = await this.tokens.authenticateById(who.tid);
+    else if (who.kind === 'user') {
+      const u = await this.identity.ownerById(who.uid);
+      if (u?.kind === 'user') actor = { kind: 'user', user: { id: u.id, name: u.name, isAdmin: u.is_admin === 1 }, scopes: ALL_SCOPES, tokenId: null };
+    }
+    if (!actor || actor.kind === 'anonymous') throw unauthorized('the credentials behind this registry token are no longer valid');
+    return { ...actor, registry: claims.access };
   }
 
   /** Signs a user in with a password (all scopes: it is the person themself). */

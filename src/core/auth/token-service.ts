@@ -98,8 +98,16 @@ export class TokenService {
    */
   async authenticate(token: string): Promise<Actor | null> {
     if (!looksLikeToken(token)) return null;
-    const hash = hashToken(token);
-    const row = await this.db
+    return this.lookup(hashToken(token), null);
+  }
+
+  /** The actor for a token id (a registry token names the token it was issued from); null if no longer valid. */
+  async authenticateById(id: number): Promise<Actor | null> {
+    return this.lookup(null, id);
+  }
+
+  private async lookup(hash: string | null, id: number | null): Promise<Actor | null> {
+    let q = this.db
       .selectFrom('tokens')
       .leftJoin('owners', 'owners.id', 'tokens.user_id')
       .leftJoin('repositories', 'repositories.id', 'tokens.repository_id')
@@ -109,9 +117,9 @@ export class TokenService {
         'owners.id as user_id', 'owners.name as user_name', 'owners.is_admin',
         'repositories.owner_id as repo_owner_id', 'repositories.name as repo_name', 'repo_owner.name as repo_owner_name',
       ])
-      .where('tokens.token_hash', '=', hash)
-      .executeTakeFirst();
-    if (!row || !sameHash(row.token_hash, hash)) return null;
+    q = hash !== null ? q.where('tokens.token_hash', '=', hash) : q.where('tokens.id', '=', id!);
+    const row = await q.executeTakeFirst();
+    if (!row || (hash !== null && !sameHash(row.token_hash, hash))) return null;
     if (row.revoked_at) return null;
     const now = nowIso();
     if (row.expires_at && row.expires_at <= now) return null;

@@ -38,6 +38,26 @@ export interface BlobStore {
   remove(digest: string): Promise<void>;
   /** A local path for zero-copy sends, when the driver has one. */
   localPath?(digest: string): string;
+
+  // Resumable uploads (OCI chunked uploads): content appended in order under an upload id, then finished
+  // into a staged blob. The bytes survive a restart; any node sharing the store can resume.
+  /** Appends `source` at `offset`, which must equal the bytes received so far; returns the new size. */
+  appendUpload(id: string, source: Readable, offset: number, maxSize: number): Promise<number>;
+  /** Bytes received so far, or null for an unknown upload. */
+  uploadSize(id: string): Promise<number | null>;
+  /** Hashes and fsyncs the upload and stages it as a blob (commit() renames it into place). */
+  finishUpload(id: string, options?: { extraDigests?: ExtraDigest[] }): Promise<StagedBlob>;
+  removeUpload(id: string): Promise<void>;
+  /** Every upload with its last change, for cleaning up abandoned ones. */
+  listUploads(): Promise<{ id: string; modifiedMs: number }[]>;
+  /** Every committed digest with its modification time (for garbage collection). */
+  listBlobs(): AsyncIterable<{ digest: string; modifiedMs: number }>;
+}
+
+/** Upload ids are UUIDs: they name files, so nothing else is accepted. */
+export function checkUploadId(id: string): string {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) throw new Error(`bad upload id: ${id}`);
+  return id;
 }
 
 /** `sha256:<64 hex>` and nothing else: digests reach file paths, so they are checked strictly. */

@@ -1,6 +1,7 @@
 // Filesystem layout of the blob store:
 //   ROOT/sha256/<first two hex>/<64 hex>   committed content, never modified
 //   ROOT/tmp/<random>                      content being received; renamed into place once hashed and fsynced
+//   ROOT/uploads/<uuid>                    resumable uploads (OCI), appended in order, finished into a blob
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -8,7 +9,7 @@ import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { notFound, tooLarge } from '../errors.ts';
-import { type BlobStore, type ByteRange, type ExtraDigest, type PutOptions, type StagedBlob, parseDigest } from './blob-store.ts';
+import { type BlobStore, type ByteRange, type ExtraDigest, type PutOptions, type StagedBlob, checkUploadId, parseDigest } from './blob-store.ts';
 
 /** Writes to an open file handle, hashing every chunk on the way, and enforcing a size limit. */
 class HashingFileSink extends Writable {
@@ -39,9 +40,15 @@ export class FsBlobStore implements BlobStore {
   private readonly tmpDir: string;
   /** Fan-out directories known to exist (at most 256), to skip a mkdir per commit. */
   private readonly dirs = new Set<string>();
+  private readonly uploadsDir: string;
+  /** Running sha256 of uploads appended through this process, so finishing needs no second read. */
+  private readonly running = new Map<string, { size: number; hash: Hash }>();
+
   constructor(private readonly root: string) {
     this.tmpDir = path.join(root, 'tmp');
+    this.uploadsDir = path.join(root, 'uploads');
     fs.mkdirSync(this.tmpDir, { recursive: true });
+    fs.mkdirSync(this.uploadsDir, { recursive: true });
     fs.mkdirSync(path.join(root, 'sha256'), { recursive: true });
   }
 
@@ -50,37 +57,109 @@ export class FsBlobStore implements BlobStore {
     return path.join(this.root, 'sha256', hex.slice(0, 2), hex);
   }
 
-  async put(source: Readable, options: PutOptions = {}): Promise<StagedBlob> {
-    // The source may fail while the temp file is being opened: keep that error for pipeline() to report.
+  private uploadPath(id: string): string {
+    return path.join(this.uploadsDir, checkUploadId(id));
+  }
+
+  async appendUpload(id: string, source: Readable, offset: number, maxSize: number): Promise<number> {
+    const file = this.uploadPath(id);
     const early = () => {};
     source.on('error', early);
-    const tmp = path.join(this.tmpDir, randomUUID());
-    const fh = await fsp.open(tmp, 'wx', 0o644);
-    const extras: ExtraDigest[] = options.extraDigests ?? [];
-    const sink = new HashingFileSink(fh, ['sha256', ...extras], options.maxSize ?? Number.MAX_SAFE_INTEGER);
+    const fh = await fsp.open(file, 'a');
+    try {
+      const { size } = await fh.stat();
+      if (size !== offset) throw Object.assign(new Error(`upload is at ${size}, not ${offset}`), { code: 'EOFFSET', size });
+      // Continue the running hash when this process saw every earlier byte; else finishUpload re-reads the file.
+      const run = this.running.get(id);
+      const hash = run && run.size === size ? run.hash : size === 0 ? createHash('sha256') : undefined;
+      this.running.delete(id);
+      const sink = new HashingFileSink(fh, [], maxSize - size);
+      if (hash) sink.hashes.set('sha256', hash);
+      await pipeline(source, sink);
+      source.off('error', early);
+      const newSize = size + sink.size;
+      if (hash) this.running.set(id, { size: newSize, hash });
+      return newSize;
+    } catch (e) {
+      this.running.delete(id);
+      // A failed append may have written part of its chunk: cut the file back to where the chunk began.
+      await fh.truncate(offset).catch(() => {});
+      throw e;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async uploadSize(id: string): Promise<number | null> {
+    try {
+      return (await fsp.stat(this.uploadPath(id))).size;
+    } catch {
+      return null;
+    }
+  }
+
+  async finishUpload(id: string, options: { extraDigests?: ExtraDigest[] } = {}): Promise<StagedBlob> {
+    const file = this.uploadPath(id);
+    const size = (await fsp.stat(file)).size;
+    const run = this.running.get(id);
+    this.running.delete(id);
+    const extras = options.extraDigests ?? [];
+    let sha256: string;
+    const extra: Partial<Record<ExtraDigest, string>> = {};
+    if (run && run.size === size && !extras.length) {
+      sha256 = run.hash.digest('hex');
+    } else {
+      // Resumed on another node or after a restart: hash what is on disk.
+      const hashes = new Map<string, Hash>(['sha256', ...extras].map((a) => [a, createHash(a)]));
+      for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) for (const h of hashes.values()) h.update(chunk as Buffer);
+      sha256 = hashes.get('sha256')!.digest('hex');
+      for (const a of extras) extra[a] = hashes.get(a)!.digest('hex');
+    }
+    const fh = await fsp.open(file, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return this.staged(file, `sha256:${sha256}`, size, extra);
+  }
+
+  async removeUpload(id: string): Promise<void> {
+    this.running.delete(id);
+    await fsp.rm(this.uploadPath(id), { force: true });
+  }
+
+  async listUploads(): Promise<{ id: string; modifiedMs: number }[]> {
+    const out = [];
+    for (const name of await fsp.readdir(this.uploadsDir)) {
+      const st = await fsp.stat(path.join(this.uploadsDir, name)).catch(() => null);
+      if (st) out.push({ id: name, modifiedMs: st.mtimeMs });
+    }
+    return out;
+  }
+
+  async *listBlobs(): AsyncIterable<{ digest: string; modifiedMs: number }> {
+    const root = path.join(this.root, 'sha256');
+    for (const dir of await fsp.readdir(root)) {
+      for (const hex of await fsp.readdir(path.join(root, dir)).catch(() => [] as string[])) {
+        const st = await fsp.stat(path.join(root, dir, hex)).catch(() => null);
+        if (st && /^[a-f0-9]{64}$/.test(hex)) yield { digest: `sha256:${hex}`, modifiedMs: st.mtimeMs };
+      }
+    }
+  }
+
+  /** A staged blob over a finished temp file: commit() renames it into the content-addressed layout. */
+  private staged(tmp: string, digest: string, size: number, extra: Partial<Record<ExtraDigest, string>>): StagedBlob {
+    const target = this.localPath(digest);
     let done = false;
     const cancel = async () => {
       if (done) return;
       done = true;
       await fsp.rm(tmp, { force: true });
     };
-    try {
-      await pipeline(source, sink);
-      source.off('error', early);
-      await fh.sync();
-    } catch (err) {
-      await fh.close().catch(() => {});
-      await cancel();
-      throw err;
-    }
-    await fh.close();
-    const digest = `sha256:${sink.hashes.get('sha256')!.digest('hex')}`;
-    const extra: Partial<Record<ExtraDigest, string>> = {};
-    for (const a of extras) extra[a] = sink.hashes.get(a)!.digest('hex');
-    const target = this.localPath(digest);
     return {
       digest,
-      size: sink.size,
+      size,
       extra,
       cancel,
       commit: async () => {
@@ -106,6 +185,30 @@ export class FsBlobStore implements BlobStore {
         }
       },
     };
+  }
+
+  async put(source: Readable, options: PutOptions = {}): Promise<StagedBlob> {
+    // The source may fail while the temp file is being opened: keep that error for pipeline() to report.
+    const early = () => {};
+    source.on('error', early);
+    const tmp = path.join(this.tmpDir, randomUUID());
+    const fh = await fsp.open(tmp, 'wx', 0o644);
+    const extras: ExtraDigest[] = options.extraDigests ?? [];
+    const sink = new HashingFileSink(fh, ['sha256', ...extras], options.maxSize ?? Number.MAX_SAFE_INTEGER);
+    try {
+      await pipeline(source, sink);
+      source.off('error', early);
+      await fh.sync();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    const digest = `sha256:${sink.hashes.get('sha256')!.digest('hex')}`;
+    const extra: Partial<Record<ExtraDigest, string>> = {};
+    for (const a of extras) extra[a] = sink.hashes.get(a)!.digest('hex');
+    return this.staged(tmp, digest, sink.size, extra);
   }
 
   async open(digest: string, range?: ByteRange): Promise<Readable> {

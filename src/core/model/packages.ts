@@ -55,7 +55,7 @@ export class Packages {
     if (text) {
       q = q.where((eb) =>
         eb.or([
-          eb(sql`lower(owners.name || '/' || packages.name)`, 'like', sql`${like} escape '\\'`),
+          eb(sql`lower('@' || owners.name || '/' || packages.name)`, 'like', sql`${like} escape '\\'`),
           eb(sql`lower(packages.metadata)`, 'like', sql`${like} escape '\\'`),
         ]),
       );
@@ -106,6 +106,43 @@ export class Packages {
       .select(['package_files.version_id', 'package_files.name', 'package_files.size', 'package_files.blob_digest', 'package_files.is_primary', 'blobs.sha1', 'blobs.sha512'])
       .where('package_versions.package_id', '=', packageId)
       .where('package_versions.deleted_at', 'is', null)
+      .execute();
+  }
+
+  /** Is the blob held by the package: attached to it, or a file of one of its live versions? Returns its size. */
+  async heldBlob(packageId: number, digest: string): Promise<{ size: number } | undefined> {
+    const attached = await this.db
+      .selectFrom('package_properties')
+      .innerJoin('blobs', 'blobs.digest', 'package_properties.value')
+      .select('blobs.size')
+      .where('package_properties.ref_type', '=', 'package')
+      .where('package_properties.ref_id', '=', packageId)
+      .where('package_properties.name', '=', 'blob')
+      .where('package_properties.value', '=', digest)
+      .executeTakeFirst();
+    if (attached) return attached;
+    return this.db
+      .selectFrom('package_files')
+      .innerJoin('package_versions', 'package_versions.id', 'package_files.version_id')
+      .select('package_files.size')
+      .where('package_versions.package_id', '=', packageId)
+      .where('package_versions.deleted_at', 'is', null)
+      .where('package_files.blob_digest', '=', digest)
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  /** Live versions carrying a version property `name` = `value` (e.g. OCI manifests whose subject is a digest). */
+  async versionsWithProperty(packageId: number, name: string, value: string): Promise<PackageVersion[]> {
+    return this.db
+      .selectFrom('package_versions')
+      .innerJoin('package_properties', (j) => j.onRef('package_properties.ref_id', '=', 'package_versions.id').on('package_properties.ref_type', '=', 'version'))
+      .selectAll('package_versions')
+      .where('package_versions.package_id', '=', packageId)
+      .where('package_versions.deleted_at', 'is', null)
+      .where('package_properties.name', '=', name)
+      .where('package_properties.value', '=', value)
+      .orderBy('package_versions.id')
       .execute();
   }
 

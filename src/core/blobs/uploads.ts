@@ -1,0 +1,101 @@
+// Resumable upload sessions (OCI chunked uploads): a row per session in the database, the bytes in the blob
+// store's uploads folder, so a session survives a restart and can be resumed on any node sharing both.
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Db } from '../../db/database.ts';
+import { nowIso } from '../clock.ts';
+import { WharfError, invalid, notFound } from '../errors.ts';
+import type { BlobStore, StagedBlob } from './blob-store.ts';
+
+export class UploadSessions {
+  /** One append at a time per session in this process (chunks must land in order). */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly db: Db, private readonly store: BlobStore, private readonly maxBlobSize: number) {}
+
+  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    this.locks.set(id, next);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(id) === next) this.locks.delete(id);
+    }
+  }
+
+  /** Starts an upload into a package (an OCI repository). */
+  async create(packageId: number): Promise<{ id: string; size: number }> {
+    const id = randomUUID();
+    await this.store.appendUpload(id, Readable.from([]), 0, this.maxBlobSize);
+    const now = nowIso();
+    await this.db.insertInto('upload_sessions').values({ id, package_id: packageId, size: 0, created_at: now, updated_at: now }).execute();
+    return { id, size: 0 };
+  }
+
+  /** The session, if it belongs to that package; NotFound otherwise (an id from another repository is unknown here). */
+  async get(id: string, packageId: number): Promise<{ id: string; size: number }> {
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw notFound('upload not found');
+    const row = await this.db.selectFrom('upload_sessions').select(['id', 'size']).where('id', '=', id).where('package_id', '=', packageId).executeTakeFirst();
+    if (!row) throw notFound('upload not found');
+    const size = await this.store.uploadSize(id);
+    if (size === null) throw notFound('upload not found');
+    return { id, size };
+  }
+
+  /** Appends a chunk that must start at `offset` (null: wherever the upload is). Returns the new size. */
+  async append(id: string, packageId: number, source: Readable, offset: number | null): Promise<number> {
+    return this.locked(id, async () => {
+      const s = await this.get(id, packageId);
+      const at = offset ?? s.size;
+      if (at !== s.size) throw new WharfError('Invalid', `chunk starts at ${at} but the upload is at ${s.size}`, 'RANGE');
+      try {
+        const size = await this.store.appendUpload(id, source, at, this.maxBlobSize);
+        await this.db.updateTable('upload_sessions').set({ size, updated_at: nowIso() }).where('id', '=', id).execute();
+        return size;
+      } catch (e) {
+        if ((e as { code?: string }).code === 'EOFFSET') throw new WharfError('Invalid', (e as Error).message, 'RANGE');
+        throw e;
+      }
+    });
+  }
+
+  /** Ends the upload: the content must hash to `digest`, else nothing is kept (DIGEST_INVALID). */
+  async finish(id: string, packageId: number, digest: string): Promise<StagedBlob> {
+    return this.locked(id, async () => {
+      await this.get(id, packageId);
+      const staged = await this.store.finishUpload(id);
+      await this.db.deleteFrom('upload_sessions').where('id', '=', id).execute();
+      if (staged.digest !== digest) {
+        await staged.cancel();
+        throw invalid(`content digest ${staged.digest} does not match ${digest}`, 'DIGEST_INVALID');
+      }
+      return staged;
+    });
+  }
+
+  async cancel(id: string, packageId: number): Promise<void> {
+    await this.get(id, packageId);
+    await this.db.deleteFrom('upload_sessions').where('id', '=', id).execute();
+    await this.store.removeUpload(id);
+  }
+
+  /** Removes sessions idle for longer than `maxIdleMs`, and upload files no session knows. Returns how many. */
+  async cleanup(maxIdleMs: number): Promise<number> {
+    const cutoff = Date.now() - maxIdleMs;
+    const stale = await this.db.selectFrom('upload_sessions').select('id').where('updated_at', '<', nowIso(cutoff)).execute();
+    for (const { id } of stale) {
+      await this.db.deleteFrom('upload_sessions').where('id', '=', id).execute();
+      await this.store.removeUpload(id);
+    }
+    let removed = stale.length;
+    const known = new Set((await this.db.selectFrom('upload_sessions').select('id').execute()).map((r) => r.id));
+    for (const u of await this.store.listUploads()) {
+      if (!known.has(u.id) && u.modifiedMs < cutoff) {
+        await this.store.removeUpload(u.id).catch(() => {});
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+}
