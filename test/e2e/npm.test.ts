@@ -153,6 +153,31 @@ describe('npm CLI against Wharf', { timeout: 600_000 }, () => {
     assert.match(denied.output, /E404/); // a private package: carol cannot even see it
   });
 
+  test('a consumer with a warm cache sees new versions and tags (revalidation, no stale packument)', T, async () => {
+    await publish(alice, pkgDir({ name: '@alice/fresh', version: '1.0.0' }));
+    const proj = project();
+    ok(await consumer.npm(['install', '@alice/fresh'], proj), 'npm install');
+    assert.deepEqual(json(ok(await consumer.npm(['view', '@alice/fresh', 'versions', '--json']), 'view')), ['1.0.0']);
+
+    await publish(alice, pkgDir({ name: '@alice/fresh', version: '1.0.1' }));
+    assert.deepEqual(json(ok(await consumer.npm(['view', '@alice/fresh', 'versions', '--json']), 'view')), ['1.0.0', '1.0.1']);
+    ok(await consumer.npm(['update'], proj), 'npm update');
+    assert.equal(installed(proj, '@alice/fresh'), mainOf('@alice/fresh', '1.0.1'));
+    const outdated = await consumer.npm(['outdated', '--json'], proj);
+    assert.deepEqual(JSON.parse(outdated.stdout || '{}'), {});
+
+    ok(await alice.npm(['dist-tag', 'add', '@alice/fresh@1.0.0', 'lts']), 'dist-tag add');
+    assert.equal(json(ok(await consumer.npm(['view', '@alice/fresh@lts', 'version', '--json']), 'view @lts')), '1.0.0');
+  });
+
+  test('npm dist-tag add for a version that does not exist fails', T, async () => {
+    await publish(alice, pkgDir({ name: '@alice/tags2', version: '1.0.0' }));
+    const r = await alice.npm(['dist-tag', 'add', '@alice/tags2@9.9.9', 'next']);
+    assert.notEqual(r.code, 0, r.output);
+    const tags = json(ok(await consumer.npm(['view', '@alice/tags2', 'dist-tags', '--json']), 'view dist-tags'));
+    assert.deepEqual(tags, { latest: '1.0.0' });
+  });
+
   test('npm deprecate: npm view shows it and npm install warns', T, async () => {
     await publish(alice, pkgDir({ name: '@alice/old', version: '1.0.0' }));
     await publish(alice, pkgDir({ name: '@alice/old', version: '1.0.1' }));
@@ -168,10 +193,21 @@ describe('npm CLI against Wharf', { timeout: 600_000 }, () => {
     assert.match(r.output, /deprecated @alice\/old@1\.0\.0: use 1\.0\.1 instead/);
     assert.equal(installed(proj, '@alice/old'), mainOf('@alice/old', '1.0.0'));
 
+    // A range deprecates every version it matches.
+    ok(await alice.npm(['deprecate', '@alice/old', 'the whole package is old']), 'npm deprecate (all versions)');
+    const all = json(ok(await consumer.npm(['view', '@alice/old', '--json']), 'npm view'));
+    assert.equal(all.deprecated, 'the whole package is old');
+    const d101 = json(ok(await consumer.npm(['view', '@alice/old@1.0.1', 'deprecated', '--json']), 'npm view 1.0.1 deprecated'));
+    assert.equal(d101, 'the whole package is old');
+
     // Un-deprecating with an empty message.
-    ok(await alice.npm(['deprecate', '@alice/old@1.0.0', '']), 'npm deprecate ""');
-    const cleared = await consumer.npm(['view', '@alice/old@1.0.0', 'deprecated', '--json']);
-    assert.equal(cleared.stdout.trim(), '');
+    ok(await alice.npm(['deprecate', '@alice/old', '']), 'npm deprecate ""');
+    for (const v of ['1.0.0', '1.0.1']) {
+      const cleared = await consumer.npm(['view', `@alice/old@${v}`, 'deprecated', '--json']);
+      assert.equal(cleared.stdout.trim(), '', `${v} is no longer deprecated`);
+    }
+    const quiet = ok(await consumer.npm(['install', '@alice/old@1.0.0'], project()), 'install after un-deprecating');
+    assert.doesNotMatch(quiet.output, /deprecated/);
   });
 
   test('npm unpublish of one version removes it, the others remain', T, async () => {
@@ -246,6 +282,15 @@ describe('npm CLI against Wharf', { timeout: 600_000 }, () => {
     assert.deepEqual(await names(carol), ['@alice/findme-public']);
     assert.deepEqual(await names(anon), ['@alice/findme-public']);
 
+    // By scope and by full name.
+    const byName = ok(await anon.npm(['search', '@alice/findme-public', '--registry', anon.registry, '--json']), 'npm search by name');
+    assert.deepEqual(json<{ name: string }[]>(byName).map((p) => p.name), ['@alice/findme-public']);
+    const byScope = json<{ name: string }[]>(ok(await anon.npm(['search', '@alice', '--registry', anon.registry, '--json']), 'npm search by scope')).map((p) => p.name);
+    assert.ok(byScope.includes('@alice/findme-public'), `search by scope: ${byScope}`);
+    assert.ok(!byScope.includes('@alice/findme-private'), `search by scope: ${byScope}`);
+    const none = ok(await carol.npm(['search', 'findme-private', '--registry', carol.registry, '--json']), 'npm search for a private name');
+    assert.deepEqual(json(none), []);
+
     const human = ok(await alice.npm(['search', 'zebrafish', '--registry', alice.registry]), 'npm search (table)');
     assert.match(human.stdout, /@alice\/findme-public/);
     assert.match(human.stdout, /zebrafish public/);
@@ -277,6 +322,22 @@ describe('npm CLI against Wharf', { timeout: 600_000 }, () => {
     ok(await c.npm(['logout', '--registry', c.registry]), 'npm logout');
     const res = await fetch(`${server.url}/npm/-/whoami`, { headers: { authorization: `Bearer ${m![1].trim()}` } });
     assert.equal(res.status, 401, 'the token is revoked after npm logout');
+  });
+
+  test('npm publish --access public and --tag work; a package removed with --force can be published again', T, async () => {
+    ok(await alice.npm(['publish', '--access', 'public'], pkgDir({ name: '@alice/access', version: '1.0.0' })), 'npm publish --access public');
+    ok(await alice.npm(['publish', '--tag', 'next'], pkgDir({ name: '@alice/access', version: '1.1.0' })), 'npm publish --tag next');
+    const tags = json(ok(await consumer.npm(['view', '@alice/access', 'dist-tags', '--json']), 'view dist-tags'));
+    assert.deepEqual(tags, { latest: '1.0.0', next: '1.1.0' });
+
+    ok(await alice.npm(['unpublish', '@alice/access', '--force']), 'npm unpublish --force');
+    ok(await alice.npm(['publish'], pkgDir({ name: '@alice/access', version: '2.0.0' })), 'publish a new version after the package was removed');
+    const v = json(ok(await consumer.npm(['view', '@alice/access', '--json']), 'view'));
+    assert.deepEqual(v.versions, ['2.0.0']);
+    assert.deepEqual(v['dist-tags'], { latest: '2.0.0' });
+    const proj = project();
+    ok(await consumer.npm(['install', '@alice/access'], proj), 'install');
+    assert.equal(installed(proj, '@alice/access'), mainOf('@alice/access', '2.0.0'));
   });
 
   test('republishing an existing version fails', T, async () => {
@@ -352,8 +413,15 @@ describe('npm CLI against Wharf', { timeout: 600_000 }, () => {
     anon.freshCache();
     const a = await anon.npm(['install', '@alice/private'], proj);
     assert.notEqual(a.code, 0, a.output);
-    assert.match(a.output, /E401|npm login/);
+    assert.match(a.output, /E401/);
+    assert.match(a.output, /npm login/);
     assert.equal(fs.existsSync(path.join(proj, 'node_modules/@alice/private')), false);
+
+    // Anonymous asking for a missing package gets the same answer (no existence leak).
+    const av = await anon.npm(['view', '@alice/private']);
+    assert.match(av.output, /E401/);
+    const am = await anon.npm(['view', '@alice/no-such-package']);
+    assert.match(am.output, /E401/);
 
     // Signed in without access: indistinguishable from a missing package.
     const c = await carol.npm(['install', '@alice/private'], proj);
@@ -382,6 +450,54 @@ describe('npm CLI against Wharf', { timeout: 600_000 }, () => {
     assert.match(again.output, /E401|npm login/);
   });
 
+  test('internal packages install for any signed-in user, not anonymously', T, async () => {
+    await publish(alice, pkgDir({ name: '@alice/internal', version: '1.0.0' }));
+    await wharf(server, ['package', 'visibility', 'npm', 'alice/internal', 'internal']);
+    const proj = project();
+    ok(await carol.npm(['install', '@alice/internal'], proj), 'carol installs an internal package');
+    assert.equal(installed(proj, '@alice/internal'), mainOf('@alice/internal', '1.0.0'));
+    anon.freshCache();
+    const a = await anon.npm(['install', '@alice/internal'], project());
+    assert.notEqual(a.code, 0, a.output);
+    assert.match(a.output, /E401|npm login/);
+  });
+
+  test('a package linked to a private repository inherits its access grants', T, async () => {
+    await publish(alice, pkgDir({ name: '@alice/team', version: '1.0.0', repository: 'git+https://github.com/alice/secret.git' }));
+    const before = await carol.npm(['install', '@alice/team'], project());
+    assert.match(before.output, /E404/);
+    await wharf(server, ['repo', 'grant', 'alice/secret', 'carol', '--role', 'read']);
+    const proj = project();
+    ok(await carol.npm(['install', '@alice/team'], proj), 'carol installs after a read grant on the repository');
+    assert.equal(installed(proj, '@alice/team'), mainOf('@alice/team', '1.0.0'));
+    // read is not write.
+    const pub = await carol.npm(['publish'], pkgDir({ name: '@alice/team', version: '1.0.1', repository: 'https://github.com/alice/secret' }));
+    assert.notEqual(pub.code, 0, pub.output);
+    assert.match(pub.output, /E403/);
+    // write is.
+    await wharf(server, ['repo', 'grant', 'alice/secret', 'carol', '--role', 'write']);
+    ok(await carol.npm(['publish'], pkgDir({ name: '@alice/team', version: '1.0.1', repository: 'https://github.com/alice/secret' })), 'carol publishes with write');
+    const v = json(ok(await consumer.npm(['view', '@alice/team', 'versions', '--json']), 'npm view versions'));
+    assert.deepEqual(v, ['1.0.0', '1.0.1']);
+  });
+
+  test('token scopes cap what npm can do: no delete:packages, no unpublish', T, async () => {
+    await publish(alice, pkgDir({ name: '@alice/keep', version: '1.0.0' }));
+    await publish(alice, pkgDir({ name: '@alice/keep', version: '1.0.1' }));
+    const rw = client(await wharf(server, ['token', 'create', 'alice', '--scopes', 'read:packages,write:packages']));
+    const one = await rw.npm(['unpublish', '@alice/keep@1.0.0']);
+    assert.notEqual(one.code, 0, one.output);
+    assert.match(one.output, /E403/);
+    const all = await rw.npm(['unpublish', '@alice/keep', '--force']);
+    assert.notEqual(all.code, 0, all.output);
+    assert.match(all.output, /E403/);
+    const v = json(ok(await consumer.npm(['view', '@alice/keep', 'versions', '--json']), 'npm view versions'));
+    assert.deepEqual(v, ['1.0.0', '1.0.1']);
+    // It can still publish and deprecate (write:packages).
+    ok(await rw.npm(['publish'], pkgDir({ name: '@alice/keep', version: '1.0.2' })), 'publish with write:packages');
+    ok(await rw.npm(['deprecate', '@alice/keep@1.0.0', 'old']), 'deprecate with write:packages');
+  });
+
   test('a job token publishes a package linked to its repository and installs it', T, async () => {
     const job = client(await wharf(server, ['token', 'create-job', 'alice/hello']));
     await publish(job, pkgDir({ name: '@alice/from-ci', version: '1.0.0', repository: 'git+https://github.com/alice/hello.git' }));
@@ -401,6 +517,15 @@ describe('npm CLI against Wharf', { timeout: 600_000 }, () => {
     const bob = await jobBob.npm(['publish'], pkgDir({ name: '@bob/from-ci', version: '1.0.0' }));
     assert.notEqual(bob.code, 0, bob.output);
     assert.match(bob.output, /E403/);
+
+    // It reads what its repository was granted, and not other private packages.
+    await publish(alice, pkgDir({ name: '@alice/shared-lib', version: '1.0.0' }));
+    const before = await job.npm(['install', '@alice/shared-lib'], project());
+    assert.match(before.output, /E404/);
+    await wharf(server, ['package', 'grant', 'npm', 'alice/shared-lib', 'alice/hello', '--role', 'read']);
+    const granted = project();
+    ok(await job.npm(['install', '@alice/shared-lib'], granted), 'the job installs a package granted to its repository');
+    assert.equal(installed(granted, '@alice/shared-lib'), mainOf('@alice/shared-lib', '1.0.0'));
 
     // Revoked: it stops working.
     await wharf(server, ['token', 'revoke', tokenOf(job)]);
