@@ -45,7 +45,7 @@ function bigTarball(version: string): Readable {
 
 /** Base64-encodes a stream in 3-byte groups. */
 function base64(): Transform {
-  let rest = Buffer.alloc(0);
+  let rest: Buffer = Buffer.alloc(0);
   return new Transform({
     transform(chunk: Buffer, _e, cb) {
       const all = rest.length ? Buffer.concat([rest, chunk]) : chunk;
