@@ -2,6 +2,7 @@
 import pino from 'pino';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
+import { collectGarbage } from './core/blobs/gc.ts';
 import { openCore } from './core/core.ts';
 
 async function main() {
@@ -17,6 +18,13 @@ async function main() {
   const app = await buildApp(core, logger);
   const flusher = setInterval(() => core.flush().catch((err) => logger.error({ err }, 'flush failed')), config.downloadFlushMs);
   flusher.unref();
+  // Scheduled garbage collection (also `wharf gc`); abandoned uploads expire with it.
+  const gc = config.gcIntervalSeconds
+    ? setInterval(() => {
+        collectGarbage(core).then((report) => logger.info({ gc: report }, 'garbage collected'), (err) => logger.error({ err }, 'garbage collection failed'));
+      }, config.gcIntervalSeconds * 1000)
+    : null;
+  gc?.unref();
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -24,6 +32,7 @@ async function main() {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     clearInterval(flusher);
+    if (gc) clearInterval(gc);
     await app.close().catch((err) => logger.error({ err }, 'close failed'));
     await core.close();
     process.exit(0);

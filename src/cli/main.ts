@@ -3,6 +3,7 @@
 import { loadConfig } from '../config.ts';
 import { openCore, type Core } from '../core/core.ts';
 import { isWharfError } from '../core/errors.ts';
+import { gcCommands } from './gc.ts';
 import { orgCommands } from './orgs.ts';
 import { packageCommands } from './packages.ts';
 import { repoCommands } from './repos.ts';
@@ -18,6 +19,7 @@ const nouns: Record<string, { usage: string; verbs: Record<string, Command> }> =
   repo: repoCommands,
   token: tokenCommands,
   package: packageCommands,
+  gc: gcCommands,
 };
 
 function usage(): string {
@@ -25,6 +27,8 @@ function usage(): string {
 }
 
 export async function main(argv: string[], out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<number> {
+  // `wharf gc [--dry-run]` reads better than `wharf gc run`: a noun with one verb may omit it.
+  if (argv[0] === 'gc' && (argv.length === 1 || argv[1].startsWith('-'))) argv = ['gc', 'run', ...argv.slice(1)];
   const [noun, verb, ...rest] = argv;
   if (!noun || noun === 'help' || noun === '--help' || noun === '-h') {
     out(usage());

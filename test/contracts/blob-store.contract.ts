@@ -8,7 +8,7 @@ import type { BlobStore } from '../../src/core/blobs/blob-store.ts';
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const read = async (s: Readable) => Buffer.concat(await s.toArray());
 
-export function blobStoreContract(name: string, make: () => Promise<{ store: BlobStore; cleanup(): Promise<void> }>) {
+export function blobStoreContract(name: string, make: () => Promise<{ store: BlobStore; cleanup(): Promise<void>; reopen?(): BlobStore }>) {
   describe(`BlobStore contract: ${name}`, () => {
     test('put → commit stores content under its sha256 with the extra digests asked for', async () => {
       const { store, cleanup } = await make();
@@ -65,6 +65,27 @@ export function blobStoreContract(name: string, make: () => Promise<{ store: Blo
       src.push(Buffer.from('partial'));
       setImmediate(() => src.destroy(new Error('client went away')));
       await assert.rejects(store.put(src), /client went away/);
+      await cleanup();
+    });
+
+    test('uploads append in order, refuse a wrong offset, and finish into a blob — also after a restart', async () => {
+      const { store, cleanup, reopen } = await make();
+      const id = 'c0ffee00-0000-4000-8000-000000000001';
+      const data = randomBytes(10_000);
+      assert.equal(await store.appendUpload(id, Readable.from([data.subarray(0, 4000)]), 0, 1e9), 4000);
+      await assert.rejects(store.appendUpload(id, Readable.from([data.subarray(4000)]), 3000, 1e9), (e: any) => e.code === 'EOFFSET');
+      assert.equal(await store.uploadSize(id), 4000, 'a refused chunk leaves nothing');
+      // A restart (or another node) continues the same upload without the in-memory hash.
+      const again = reopen ? reopen() : store;
+      assert.equal(await again.appendUpload(id, Readable.from([data.subarray(4000)]), 4000, 1e9), 10_000);
+      const staged = await again.finishUpload(id);
+      assert.equal(staged.digest, sha256(data));
+      await staged.commit();
+      assert.deepEqual(await read(await again.open(staged.digest)), data);
+      assert.equal(await again.uploadSize(id), null);
+      await assert.rejects(store.appendUpload(id, Readable.from([Buffer.alloc(600)]), 0, 500), (e: any) => e.kind === 'TooLarge');
+      await store.removeUpload(id);
+      await assert.rejects(async () => store.uploadSize('../../etc/passwd'), /bad upload id/);
       await cleanup();
     });
 

@@ -8,6 +8,7 @@ blobStoreContract('filesystem', async () => {
   const dir = tempDir('wharf-blobs-');
   return {
     store: new FsBlobStore(dir),
+    reopen: () => new FsBlobStore(dir),
     async cleanup() {
       // Nothing may be left in tmp/ once every put has been committed or cancelled.
       const left = fs.readdirSync(path.join(dir, 'tmp'));

@@ -66,9 +66,12 @@ export class FsBlobStore implements BlobStore {
     const early = () => {};
     source.on('error', early);
     const fh = await fsp.open(file, 'a');
+    const { size } = await fh.stat();
+    if (size !== offset) {
+      await fh.close();
+      throw Object.assign(new Error(`upload is at ${size}, not ${offset}`), { code: 'EOFFSET', size });
+    }
     try {
-      const { size } = await fh.stat();
-      if (size !== offset) throw Object.assign(new Error(`upload is at ${size}, not ${offset}`), { code: 'EOFFSET', size });
       // Continue the running hash when this process saw every earlier byte; else finishUpload re-reads the file.
       const run = this.running.get(id);
       const hash = run && run.size === size ? run.hash : size === 0 ? createHash('sha256') : undefined;
@@ -83,7 +86,7 @@ export class FsBlobStore implements BlobStore {
     } catch (e) {
       this.running.delete(id);
       // A failed append may have written part of its chunk: cut the file back to where the chunk began.
-      await fh.truncate(offset).catch(() => {});
+      await fh.truncate(size).catch(() => {});
       throw e;
     } finally {
       await fh.close();
@@ -169,10 +172,15 @@ export class FsBlobStore implements BlobStore {
           await fsp.mkdir(dir, { recursive: true });
           this.dirs.add(dir);
         }
-        // Same content already stored: keep the existing file (content-addressed, so identical).
+        // Same content already stored: keep the existing file (content-addressed, so identical), and mark it
+        // as just written so garbage collection's grace period protects it until the metadata refers to it.
         if (fs.existsSync(target)) {
+          const now = new Date();
+          await fsp.utimes(target, now, now).catch(() => {});
           await cancel();
-          return;
+          if (fs.existsSync(target)) return;
+          // Collected in between: the temp file is gone, so the caller must retry (rare, and reported).
+          throw new Error(`blob ${digest} was garbage-collected while being committed`);
         }
         await fsp.rename(tmp, target);
         done = true;

@@ -1,0 +1,92 @@
+// Garbage collection on every dialect: only what nothing refers to goes, and only after its grace period.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../src/config.ts';
+import { ALL_SCOPES, type Actor } from '../../src/core/auth/actor.ts';
+import { collectGarbage } from '../../src/core/blobs/gc.ts';
+import { openCore, type Core } from '../../src/core/core.ts';
+import { createDatabase, dialects, type TestDatabase } from '../helpers/databases.ts';
+import { tempDir } from '../helpers/wharf.ts';
+
+for (const dialect of dialects()) {
+  describe(`garbage collection on ${dialect}`, () => {
+    let core: Core;
+    let db: TestDatabase;
+    let alice: Actor;
+    const old = new Date(Date.now() - 2 * 3600_000);
+    const stored = async (age: 'old' | 'new') => {
+      const s = await core.blobs.put(Readable.from([randomBytes(100)]));
+      await s.commit();
+      if (age === 'old') fs.utimesSync(core.blobs.localPath!(s.digest), old, old);
+      return s;
+    };
+    before(async () => {
+      const dir = tempDir();
+      db = await createDatabase(dialect, dir);
+      core = await openCore(loadConfig({ WHARF_DATA: dir, WHARF_DATABASE_URL: db.url }));
+      const u = await core.identity.createUser({ name: 'alice' });
+      alice = { kind: 'user', user: { id: u.id, name: 'alice', isAdmin: false }, scopes: ALL_SCOPES, tokenId: null };
+    });
+    after(async () => {
+      await core.close();
+      await db.drop();
+    });
+
+    test('unreferenced old blobs go; referenced, held and recent ones stay; --dry-run only reports', async () => {
+      const inVersion = await stored('old');
+      const held = await stored('old');
+      const orphan = await stored('old');
+      const recentOrphan = await stored('new');
+      const { pkg } = await core.publisher.createVersion({ ownerId: (alice as any).user.id, type: 'test', name: 'p', version: '1', metadata: {}, files: [{ name: 'f', blob: inVersion, contentType: 'x' }], repositoryId: null, actor: alice });
+      await core.publisher.attachBlob(pkg.id, { digest: held.digest, size: held.size });
+      await core.db.updateTable('blobs').set({ created_at: old.toISOString() }).execute();
+
+      const dry = await collectGarbage(core, { dryRun: true });
+      assert.equal(dry.removedBlobs, 1);
+      assert.ok(await core.blobs.stat(orphan.digest), 'dry run removes nothing');
+
+      const r = await collectGarbage(core);
+      assert.equal(r.removedBlobs, 1);
+      assert.equal(r.freedBytes, 100);
+      assert.equal(await core.blobs.stat(orphan.digest), null);
+      for (const kept of [inVersion, held, recentOrphan]) assert.ok(await core.blobs.stat(kept.digest), kept.digest);
+    });
+
+    test('a version deleted past the restore window is purged, then its blob can go', async () => {
+      const blob = await stored('old');
+      const { pkg, version } = await core.publisher.createVersion({ ownerId: (alice as any).user.id, type: 'test', name: 'q', version: '1', metadata: {}, files: [{ name: 'f', blob, contentType: 'x' }], repositoryId: null, actor: alice });
+      await core.publisher.deleteVersion(pkg.id, version.id, alice);
+      assert.equal((await collectGarbage(core)).purgedVersions, 0, 'still restorable');
+      await core.db.updateTable('package_versions').set({ deleted_at: new Date(Date.now() - 31 * 864e5).toISOString() }).where('id', '=', version.id).execute();
+      await core.db.updateTable('blobs').set({ created_at: old.toISOString() }).where('digest', '=', blob.digest).execute();
+      const r = await collectGarbage(core);
+      assert.equal(r.purgedVersions, 1);
+      assert.equal(await core.packages.versionById(version.id), undefined);
+      assert.equal(await core.blobs.stat(blob.digest), null);
+    });
+
+    test('committing content identical to an old unreferenced blob refreshes it, so a collection does not take it', async () => {
+      const content = randomBytes(64);
+      const first = await core.blobs.put(Readable.from([content]));
+      await first.commit();
+      fs.utimesSync(core.blobs.localPath!(first.digest), old, old);
+      const again = await core.blobs.put(Readable.from([content]));
+      await again.commit(); // what a concurrent push does just before its metadata transaction
+      await collectGarbage(core);
+      assert.ok(await core.blobs.stat(first.digest));
+    });
+
+    test('abandoned uploads expire', async () => {
+      const { pkg } = await core.publisher.ensurePackage({ ownerId: (alice as any).user.id, type: 'test', name: 'uploads', repositoryId: null, actor: alice });
+      const s = await core.uploads.create(pkg.id);
+      await core.uploads.append(s.id, pkg.id, Readable.from([Buffer.from('abc')]), 0);
+      await core.db.updateTable('upload_sessions').set({ updated_at: new Date(Date.now() - 2 * 864e5).toISOString() }).where('id', '=', s.id).execute();
+      const r = await collectGarbage(core);
+      assert.equal(r.expiredUploads, 1);
+      await assert.rejects(core.uploads.get(s.id, pkg.id), (e: any) => e.kind === 'NotFound');
+    });
+  });
+}
