@@ -94,8 +94,9 @@ export class FsBlobStore implements BlobStore {
   }
 
   async uploadSize(id: string): Promise<number | null> {
+    const file = this.uploadPath(id);
     try {
-      return (await fsp.stat(this.uploadPath(id))).size;
+      return (await fsp.stat(file)).size;
     } catch {
       return null;
     }
