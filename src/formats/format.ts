@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../core/core.ts';
 import type { PackageRow } from '../core/model/packages.ts';
+import type { PackageVersion } from '../db/tables.ts';
 
 export interface Format {
   /** The package type stored in the model ('npm', 'container', 'maven', 'nuget', 'rubygems'). */
@@ -12,4 +13,6 @@ export interface Format {
   register(app: FastifyInstance, core: Core): Promise<void>;
   /** How to install a package, for the REST API and the web UI (baseUrl without a trailing slash). */
   describe(pkg: PackageRow, version: string | null, baseUrl: string): { install: string; setup?: string };
+  /** Format facts about a version for the REST API's `metadata` (GitHub's shape: `{ container: { tags } }`). */
+  versionMetadata?(version: PackageVersion, tags: string[]): Record<string, unknown>;
 }

@@ -1,6 +1,6 @@
 // The container format: the OCI distribution API under /v2, and how to pull an image.
 import type { Format } from '../format.ts';
-import { ociRoutes } from './routes.ts';
+import { ociRoutes, type VersionMeta } from './routes.ts';
 
 export const ociFormat: Format = {
   type: 'container',
@@ -10,5 +10,17 @@ export const ociFormat: Format = {
     const host = baseUrl.replace(/^https?:\/\//, '');
     const ref = `${host}/${pkg.owner_name.toLowerCase()}/${pkg.name}${version ? `@${version}` : ':latest'}`;
     return { install: `docker pull ${ref}`, setup: `docker login ${host} -u USERNAME --password-stdin   # a token with read:packages\npodman pull ${ref}` };
+  },
+  versionMetadata(version, tags) {
+    const m = JSON.parse(version.metadata) as VersionMeta;
+    return {
+      container: { tags },
+      media_type: m.mediaType,
+      size: m.size + (m.layers ?? []).reduce((n, l) => n + l.size, 0) + (m.config?.size ?? 0),
+      ...(m.artifactType ? { artifact_type: m.artifactType } : {}),
+      ...(m.subject ? { subject: m.subject } : {}),
+      ...(m.manifests ? { platforms: m.manifests.map((c) => ({ digest: c.digest, ...(c.platform ?? {}) })) } : {}),
+      ...(m.layers ? { layers: m.layers.map((l) => ({ digest: l.digest, size: l.size, media_type: l.mediaType })) } : {}),
+    };
   },
 };

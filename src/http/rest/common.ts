@@ -121,7 +121,7 @@ export function versionJson(pkg: PackageRow, v: PackageVersion, base: string, do
     updated_at: v.updated_at,
     ...(v.deleted_at ? { deleted_at: v.deleted_at } : {}),
     download_count: downloads,
-    metadata: { package_type: pkg.type, tags },
+    metadata: { package_type: pkg.type, tags, ...formatOf(pkg.type)?.versionMetadata?.(v, tags) },
   };
 }
 
