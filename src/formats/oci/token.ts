@@ -6,12 +6,32 @@ import type { Actor } from '../../core/auth/actor.ts';
 import type { Action } from '../../core/auth/authorize.ts';
 import type { RegistryClaims, RepositoryAccess } from '../../core/auth/registry-tokens.ts';
 import type { Core } from '../../core/core.ts';
+import type { PackageRow } from '../../core/model/packages.ts';
 import { parseOciName } from './names.ts';
 
 const TTL_SECONDS = 300;
 const ACTIONS: Record<string, Action> = { pull: 'read', push: 'write', delete: 'delete' };
 
 export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<void> {
+  /** May the actor do `action` (pull, push, delete) on the repository (`pkg` undefined: it does not exist yet)? */
+  async function may(actor: Actor, owner: string, pkg: PackageRow | undefined, action: string): Promise<boolean> {
+    try {
+      if (pkg) {
+        await core.authz.authorize(actor, ACTIONS[action], pkg);
+        return true;
+      }
+      // A repository that does not exist yet: pushing creates it under its owner.
+      if (action !== 'push') return false;
+      const o = await core.identity.findOwner(owner);
+      if (!o) return false;
+      if (actor.kind === 'job') return o.id === actor.repositoryOwnerId;
+      await core.authz.authorizeCreate(actor, o, null);
+      return true;
+    } catch {
+      return false; // not allowed: left out of the token, as the Docker token spec says
+    }
+  }
+
   /** The subset of `wanted` actions the actor may do on the repository. */
   async function allowed(actor: Actor, name: string, wanted: string[]): Promise<string[]> {
     let n;
@@ -20,27 +40,13 @@ export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<v
     } catch {
       return [];
     }
-    const all = wanted.includes('*') ? ['pull', 'push', 'delete'] : wanted.filter((a) => a in ACTIONS);
     const pkg = await core.packages.find(n.owner, 'container', n.name);
     const out: string[] = [];
-    for (const a of all) {
-      try {
-        if (pkg) await core.authz.authorize(actor, ACTIONS[a], pkg);
-        else if (a === 'push') {
-          // A repository that does not exist yet: push means creating it under its owner.
-          const owner = await core.identity.findOwner(n.owner);
-          if (!owner) continue;
-          if (actor.kind === 'job') {
-            if (owner.id !== actor.repositoryOwnerId) continue;
-          } else await core.authz.authorizeCreate(actor, owner, null);
-        } else if (a !== 'pull') continue;
-        else continue;
-        out.push(a);
-      } catch {
-        // not allowed: left out of the token, as the Docker token spec says
-      }
+    for (const a of wanted.includes('*') ? Object.keys(ACTIONS) : wanted.filter((w) => w in ACTIONS)) {
+      if (await may(actor, n.owner, pkg, a)) out.push(a);
     }
-    if (pkg === undefined && out.includes('push') && !out.includes('pull')) out.unshift('pull');
+    // Who may create a repository may also look into it while pushing (blob HEADs before uploads).
+    if (!pkg && out.includes('push')) out.unshift('pull');
     return out;
   }
 
