@@ -271,6 +271,9 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
     const found = await findManifest(pkg, ref);
     if (!found) throw ociError('NotFound', 'MANIFEST_UNKNOWN', `manifest ${ref} not found in ${n.full}`);
     const { version, meta } = found;
+    if (!acceptable(req.headers.accept, meta.mediaType)) {
+      throw ociError('NotFound', 'MANIFEST_UNKNOWN', `manifest ${ref} is a ${meta.mediaType}, which the Accept header does not allow`);
+    }
     reply.type(meta.mediaType).header('docker-content-digest', version.version).header('etag', `"${version.version}"`).header('content-length', meta.size);
     if (head) return reply.code(200).send();
     core.downloads.record(version.id);
@@ -313,12 +316,16 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
       if (existing.deleted_at) await core.publisher.restoreVersion(pkg.id, existing.id, req.actor, true);
       return existing;
     }
-    // An image names its source repository in a config label; a new image links to it (as on GitHub).
+    // An image names its source repository in a config label; a new image links to it (as on GitHub). An image
+    // a job creates is linked to the job's repository from its first blob; a label naming another one is refused.
     const live = await core.packages.versions(pkg.id);
-    if (pkg.repository_id == null && !live.length && m.config) {
+    if (!live.length && m.config) {
       const source = await sourceLabel(m.config);
       const repo = source ? await core.identity.repoForSourceUrl(pkg.owner_id, source) : undefined;
-      if (repo) {
+      if (repo && req.actor.kind === 'job' && repo.id !== req.actor.repositoryId) {
+        throw ociError('Forbidden', 'DENIED', `the image's source label names ${source}, but this job token belongs to ${req.actor.repositoryName}`);
+      }
+      if (repo && pkg.repository_id == null) {
         await core.publisher.updateSettings(pkg.id, { repositoryId: repo.id }, req.actor);
         pkg = (await core.packages.byId(pkg.id))!;
       }
@@ -457,6 +464,17 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
       throw ociError('NotFound', 'NAME_UNKNOWN', 'not found');
     },
   });
+}
+
+/**
+ * Content negotiation: a client that lists manifest types in Accept gets only one of those (distribution answers
+ * MANIFEST_UNKNOWN rather than a type the client cannot parse). No Accept, a wildcard or plain JSON take anything.
+ */
+export function acceptable(accept: string | undefined, mediaType: string): boolean {
+  if (!accept) return true;
+  const types = accept.split(',').map((t) => t.split(';')[0].trim().toLowerCase()).filter(Boolean);
+  if (!types.length || types.some((t) => t === '*/*' || t === 'application/json' || t === mediaType)) return true;
+  return !types.some((t) => ALL_MANIFEST_TYPES.includes(t));
 }
 
 /** `Range: bytes=a-b` → inclusive range; null when absent; 'invalid' when unsatisfiable. */
