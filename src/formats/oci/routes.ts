@@ -125,8 +125,8 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
     if (q.mount) {
       const digest = checkDigest(q.mount);
       // Mount only from a repository the actor may read and that holds the blob; otherwise a normal upload.
-      if (q.from && (await mountable(req.actor, q.from, digest))) {
-        const held = (await heldAnywhere(q.from, digest))!;
+      const held = q.from ? await mountable(req.actor, q.from, digest) : undefined;
+      if (held) {
         await core.publisher.attachBlob(pkg.id, { digest, size: held.size });
         return reply.code(201).header('location', blobLocation(n, digest)).header('docker-content-digest', digest).header('content-length', 0).send();
       }
@@ -161,7 +161,8 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
     }
   }
 
-  async function heldAnywhere(fullName: string, digest: string) {
+  /** The blob (with its size) in repository `fullName`, if the actor may read that repository and it holds the blob. */
+  async function mountable(actor: Actor, fullName: string, digest: string): Promise<{ size: number } | undefined> {
     let from: OciName;
     try {
       from = parseOciName(fullName);
@@ -169,23 +170,12 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
       return undefined;
     }
     const pkg = await core.packages.find(from.owner, TYPE, from.name);
-    return pkg ? core.packages.heldBlob(pkg.id, digest) : undefined;
-  }
-
-  async function mountable(actor: Actor, fullName: string, digest: string): Promise<boolean> {
-    let from: OciName;
-    try {
-      from = parseOciName(fullName);
-    } catch {
-      return false;
-    }
-    const pkg = await core.packages.find(from.owner, TYPE, from.name);
-    if (!pkg || !(await core.authz.canRead(actor, pkg))) return false;
+    if (!pkg || !(await core.authz.canRead(actor, pkg))) return undefined;
     if (actor.kind !== 'anonymous' && actor.registry) {
       const g = actor.registry.find((a) => a.name === from.full);
-      if (!g || !(g.actions.includes('pull') || g.actions.includes('*'))) return false;
+      if (!g || !(g.actions.includes('pull') || g.actions.includes('*'))) return undefined;
     }
-    return !!(await core.packages.heldBlob(pkg.id, digest));
+    return core.packages.heldBlob(pkg.id, digest);
   }
 
   /** `Content-Range: start-end` of a chunk, or null when absent (a streamed chunk goes at the end). */
