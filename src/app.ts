@@ -5,6 +5,7 @@ import type { Core } from './core/core.ts';
 import { formats } from './formats/index.ts';
 import { installAuthentication } from './http/actor.ts';
 import { restApi } from './http/rest/index.ts';
+import { webhookPayloads } from './http/webhook-payload.ts';
 
 export async function buildApp(core: Core, logger?: Logger): Promise<FastifyInstance> {
   const app = Fastify({
@@ -17,6 +18,7 @@ export async function buildApp(core: Core, logger?: Logger): Promise<FastifyInst
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
   installAuthentication(app, core);
+  core.webhooks.builder = webhookPayloads(core);
   app.get('/healthz', async () => {
     await core.db.selectFrom('owners').select('id').limit(1).execute();
     return { status: 'ok' };

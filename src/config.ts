@@ -27,6 +27,14 @@ const schema = z.object({
   WHARF_UPLOAD_EXPIRY_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   /** How often garbage collection runs in the server, in seconds (0: only `wharf gc`). */
   WHARF_GC_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(6 * 3600),
+  /** Hosts or CIDRs webhooks may target although private (loopback, link-local, private ranges are refused otherwise). */
+  WHARF_WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
+  /** Seconds before the first retry of a failed webhook delivery; each later retry waits twice as long. */
+  WHARF_WEBHOOK_RETRY_SECONDS: z.coerce.number().positive().default(10),
+  /** Attempts before a delivery is given up (it can still be redelivered by hand). */
+  WHARF_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().positive().default(8),
+  /** Timeout of one delivery, in milliseconds. */
+  WHARF_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Days a deleted package or version can still be restored. */
   WHARF_RESTORE_DAYS: z.coerce.number().int().positive().default(30),
 });
@@ -45,6 +53,10 @@ export type Config = Readonly<{
   maxManifestSize: number;
   uploadExpirySeconds: number;
   gcIntervalSeconds: number;
+  webhookAllowedHosts: string[];
+  webhookRetrySeconds: number;
+  webhookMaxAttempts: number;
+  webhookTimeoutMs: number;
 }>;
 
 /** Validates the environment once; throws an Error listing every bad key. */
@@ -70,5 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxManifestSize: e.WHARF_MAX_MANIFEST_SIZE,
     uploadExpirySeconds: e.WHARF_UPLOAD_EXPIRY_SECONDS,
     gcIntervalSeconds: e.WHARF_GC_INTERVAL_SECONDS,
+    webhookAllowedHosts: e.WHARF_WEBHOOK_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
+    webhookRetrySeconds: e.WHARF_WEBHOOK_RETRY_SECONDS,
+    webhookMaxAttempts: e.WHARF_WEBHOOK_MAX_ATTEMPTS,
+    webhookTimeoutMs: e.WHARF_WEBHOOK_TIMEOUT_MS,
   });
 }

@@ -16,6 +16,7 @@ async function main() {
   const logger = pino({ level: config.logLevel, base: { service: 'wharf' } });
   const core = await openCore(config, logger);
   const app = await buildApp(core, logger);
+  core.webhooks.start();
   const flusher = setInterval(() => core.flush().catch((err) => logger.error({ err }, 'flush failed')), config.downloadFlushMs);
   flusher.unref();
   // Scheduled garbage collection (also `wharf gc`); abandoned uploads expire with it.

@@ -10,7 +10,8 @@ import { TokenService } from './auth/token-service.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { FsBlobStore } from './blobs/fs-store.ts';
 import { UploadSessions } from './blobs/uploads.ts';
-import { Events } from './events.ts';
+import { Events } from './events/events.ts';
+import { Webhooks } from './events/webhooks.ts';
 import { Identity } from './identity/identity.ts';
 import { DownloadCounter } from './model/downloads.ts';
 import { Packages } from './model/packages.ts';
@@ -26,6 +27,7 @@ export interface Core {
   authn: Authenticator;
   registryTokens: RegistryTokens;
   uploads: UploadSessions;
+  webhooks: Webhooks;
   authz: Authorizer;
   packages: Packages;
   publisher: Publisher;
@@ -44,12 +46,16 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   const tokens = new TokenService(db, identity);
   const downloads = new DownloadCounter(db);
   const registryTokens = new RegistryTokens(db);
+  const webhooks = new Webhooks(db, config, deps.logger);
+  // Hooks hear of every change after it committed; a slow or dead endpoint never slows the change itself.
+  events.on((e) => webhooks.enqueue(e).then(() => undefined));
   let closed = false;
   const core: Core = {
     config, db, dialect, blobs, identity, tokens, events, downloads,
     authn: new Authenticator(tokens, identity, registryTokens),
     registryTokens,
     uploads: new UploadSessions(db, blobs, config.maxBlobSize),
+    webhooks,
     authz: new Authorizer(db),
     packages: new Packages(db),
     publisher: new Publisher(db, events, config.restoreDays),
@@ -60,6 +66,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     async close() {
       if (closed) return;
       closed = true;
+      webhooks.stop();
       await core.flush().catch((err) => deps.logger?.error({ err }, 'final flush failed'));
       await db.destroy();
     },

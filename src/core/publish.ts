@@ -9,7 +9,7 @@ import { actorName } from './auth/actor.ts';
 import type { StagedBlob } from './blobs/blob-store.ts';
 import { nowIso } from './clock.ts';
 import { conflict, invalid, notFound } from './errors.ts';
-import type { Events } from './events.ts';
+import type { Events } from './events/events.ts';
 
 /** Content already in the store (e.g. an OCI layer a manifest refers to). */
 export interface StoredBlob {

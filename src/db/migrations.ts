@@ -164,6 +164,45 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0003-webhooks': {
+      async up(db: Kysely<any>) {
+        const withId = (name: string) =>
+          db.schema.createTable(name).addColumn('id', sql.raw(id) as any, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()));
+        // A hook sits on an owner (user or org) or on a repository.
+        await withId('webhooks')
+          .addColumn('owner_id', big, (c) => c.references('owners.id').onDelete('cascade'))
+          .addColumn('repository_id', big, (c) => c.references('repositories.id').onDelete('cascade'))
+          .addColumn('url', 'text', (c) => c.notNull())
+          .addColumn('secret', 'text')
+          .addColumn('content_type', 'text', (c) => c.notNull())
+          .addColumn('events', 'text', (c) => c.notNull())
+          .addColumn('active', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        // The durable delivery queue and log: a row per delivery (its id is X-GitHub-Delivery, kept by retries).
+        await db.schema.createTable('webhook_deliveries')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('hook_id', big, (c) => c.notNull().references('webhooks.id').onDelete('cascade'))
+          .addColumn('event', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_at', 'text')
+          .addColumn('claimed_until', 'text')
+          .addColumn('response_status', 'integer')
+          .addColumn('response_body', 'text')
+          .addColumn('error', 'text')
+          .addColumn('duration_ms', 'integer')
+          .addColumn('redelivery', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('delivered_at', 'text')
+          .execute();
+        await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['status', 'next_attempt_at']).execute();
+        await db.schema.createIndex('webhook_deliveries_hook').on('webhook_deliveries').columns(['hook_id', 'created_at']).execute();
+      },
+    },
   };
 }
 

@@ -149,7 +149,42 @@ export interface SigningKeysTable {
   created_at: string;
 }
 
+export interface WebhooksTable {
+  id: Generated<number>;
+  owner_id: number | null;
+  repository_id: number | null;
+  url: string;
+  secret: string | null;
+  content_type: 'json' | 'form';
+  /** JSON array of event names ('package'). */
+  events: string;
+  active: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  hook_id: number;
+  event: string;
+  action: string;
+  payload: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: string | null;
+  claimed_until: string | null;
+  response_status: number | null;
+  response_body: string | null;
+  error: string | null;
+  duration_ms: number | null;
+  redelivery: number;
+  created_at: string;
+  delivered_at: string | null;
+}
+
 export interface Database {
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
   upload_sessions: UploadSessionsTable;
   signing_keys: SigningKeysTable;
   owners: OwnersTable;
@@ -175,3 +210,5 @@ export type PackageVersion = Selectable<PackageVersionsTable>;
 export type PackageFile = Selectable<PackageFilesTable>;
 export type Blob = Selectable<BlobsTable>;
 export type NewPackage = Insertable<PackagesTable>;
+export type Webhook = Selectable<WebhooksTable>;
+export type WebhookDelivery = Selectable<WebhookDeliveriesTable>;

@@ -24,7 +24,8 @@ export interface TestServer {
   cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Creates a user and a token with the given scopes; returns the token. */
   userWithToken(name: string, scopes?: string, opts?: { admin?: boolean; password?: string }): Promise<string>;
-  stop(): Promise<void>;
+  /** Stops the server; `keep` leaves its data and database for a restart (`startWharf({ reuse })`). */
+  stop(opts?: { keep?: boolean }): Promise<void>;
 }
 
 export function tempDir(prefix = 'wharf-test-'): string {
@@ -57,13 +58,14 @@ export function runCli(env: Record<string, string>, args: string[], stdin?: stri
 }
 
 /** Wharf in this process, on a random port, with a temp data dir and a fresh database of `dialect`. */
-export async function startWharf(opts: { dialect?: 'sqlite' | 'postgres'; env?: Record<string, string> } = {}): Promise<TestServer> {
-  const dataDir = tempDir();
-  const db = await createDatabase(opts.dialect ?? 'sqlite', dataDir);
+export async function startWharf(opts: { dialect?: 'sqlite' | 'postgres'; env?: Record<string, string>; reuse?: Pick<TestServer, 'dataDir' | 'db'> } = {}): Promise<TestServer> {
+  const dataDir = opts.reuse?.dataDir ?? tempDir();
+  const db = opts.reuse?.db ?? (await createDatabase(opts.dialect ?? 'sqlite', dataDir));
   const env = { WHARF_DATA: dataDir, WHARF_DATABASE_URL: db.url, WHARF_LOG_LEVEL: 'silent', WHARF_PORT: '0', WHARF_DOWNLOAD_FLUSH_MS: '100', ...opts.env };
   const config = loadConfig(env);
   const core = await openCore(config);
   const app = await buildApp(core);
+  core.webhooks.start(100);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as net.AddressInfo).port;
   const server: TestServer = {
@@ -78,9 +80,10 @@ export async function startWharf(opts: { dialect?: 'sqlite' | 'postgres'; env?: 
       await core.identity.createUser({ name, isAdmin: o.admin, password: o.password ?? null, email: `${name}@example.com` });
       return (await core.tokens.createPersonal(name, { scopes })).token;
     },
-    async stop() {
+    async stop(o = {}) {
       await app.close();
       await core.close();
+      if (o.keep) return;
       await db.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },

@@ -2,14 +2,27 @@
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../core/core.ts';
 import { restErrorHandler } from './common.ts';
+import { hookRoutes } from './hooks.ts';
 import { identityRoutes } from './identity.ts';
 import { packageRoutes } from './packages.ts';
 import { tokenRoutes } from './tokens.ts';
 
 export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   app.setErrorHandler(restErrorHandler);
+  // Clients often send Content-Type: application/json on a DELETE or POST with no body: that is no body, not an error.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, text, done) => {
+    const body = String(text);
+    if (!body.trim()) return done(null, undefined);
+    try {
+      done(null, JSON.parse(body));
+    } catch {
+      done(Object.assign(new Error('the request body is not valid JSON'), { statusCode: 400 }), undefined);
+    }
+  });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ message: 'Not Found' }));
   await identityRoutes(app, core);
   await tokenRoutes(app, core);
   await packageRoutes(app, core);
+  await hookRoutes(app, core);
 }

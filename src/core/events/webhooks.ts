@@ -1,0 +1,283 @@
+// Webhooks on owners and repositories, delivered like GitHub's: JSON with X-GitHub-Event, X-GitHub-Delivery
+// and X-Hub-Signature-256 (HMAC-SHA256 of the body). Deliveries are queued in the database (they survive a
+// restart and any node may send them), sent with a timeout, retried with exponential backoff (a retry keeps its
+// delivery id), logged, and can be redelivered. Publishing never waits for a hook.
+import { createHmac, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.ts';
+import type { Db } from '../../db/database.ts';
+import type { Webhook, WebhookDelivery } from '../../db/tables.ts';
+import { nowIso } from '../clock.ts';
+import { invalid, notFound } from '../errors.ts';
+import type { PackageEvent } from './events.ts';
+import { AddressPolicy } from './ssrf.ts';
+
+export const HOOK_EVENTS = ['package', '*'] as const;
+
+export interface HookScope {
+  ownerId?: number;
+  repositoryId?: number;
+}
+
+export interface HookInput {
+  url: string;
+  secret?: string | null;
+  contentType?: 'json' | 'form';
+  events?: string[];
+  active?: boolean;
+}
+
+/** Turns a domain event into GitHub's `package` payload, or null when no hook should hear of it. */
+export type PayloadBuilder = (e: PackageEvent) => Promise<{ action: string; ownerId: number; repositoryId: number | null; payload: unknown } | null>;
+
+const MAX_REDIRECTS = 3;
+const RESPONSE_LOG_BYTES = 4096;
+
+function checkUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw invalid(`invalid webhook URL "${url}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalid('a webhook URL must be http or https');
+  if (u.username || u.password) throw invalid('put webhook credentials in its secret, not its URL');
+  return u.toString();
+}
+
+function checkEvents(events: string[] | undefined): string[] {
+  const list = events?.length ? events : ['package'];
+  for (const e of list) if (!(HOOK_EVENTS as readonly string[]).includes(e)) throw invalid(`unknown webhook event "${e}" (known: ${HOOK_EVENTS.join(', ')})`);
+  return list;
+}
+
+export class Webhooks {
+  private readonly policy: AddressPolicy;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  builder: PayloadBuilder | null = null;
+
+  constructor(private readonly db: Db, private readonly config: Config, private readonly logger?: Logger) {
+    this.policy = new AddressPolicy(config.webhookAllowedHosts);
+  }
+
+  // ---- hooks ----
+
+  async create(scope: HookScope, input: HookInput): Promise<Webhook> {
+    const now = nowIso();
+    return this.db
+      .insertInto('webhooks')
+      .values({
+        owner_id: scope.repositoryId ? null : (scope.ownerId ?? null), repository_id: scope.repositoryId ?? null, url: checkUrl(input.url), secret: input.secret || null,
+        content_type: input.contentType === 'form' ? 'form' : 'json', events: JSON.stringify(checkEvents(input.events)), active: input.active === false ? 0 : 1, created_at: now, updated_at: now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  async list(scope: HookScope): Promise<Webhook[]> {
+    let q = this.db.selectFrom('webhooks').selectAll();
+    q = scope.repositoryId ? q.where('repository_id', '=', scope.repositoryId) : q.where('owner_id', '=', scope.ownerId!).where('repository_id', 'is', null);
+    return q.orderBy('id').execute();
+  }
+
+  async get(scope: HookScope, id: number): Promise<Webhook> {
+    const hook = (await this.list(scope)).find((h) => h.id === id);
+    if (!hook) throw notFound('hook not found');
+    return hook;
+  }
+
+  async update(scope: HookScope, id: number, input: Partial<HookInput>): Promise<Webhook> {
+    await this.get(scope, id);
+    const set: Record<string, unknown> = { updated_at: nowIso() };
+    if (input.url !== undefined) set.url = checkUrl(input.url);
+    if (input.secret !== undefined) set.secret = input.secret || null;
+    if (input.contentType !== undefined) set.content_type = input.contentType === 'form' ? 'form' : 'json';
+    if (input.events !== undefined) set.events = JSON.stringify(checkEvents(input.events));
+    if (input.active !== undefined) set.active = input.active ? 1 : 0;
+    await this.db.updateTable('webhooks').set(set).where('id', '=', id).execute();
+    return this.get(scope, id);
+  }
+
+  async remove(scope: HookScope, id: number): Promise<void> {
+    await this.get(scope, id);
+    await this.db.deleteFrom('webhooks').where('id', '=', id).execute();
+  }
+
+  async deliveries(hookId: number, limit = 100): Promise<WebhookDelivery[]> {
+    return this.db.selectFrom('webhook_deliveries').selectAll().where('hook_id', '=', hookId).orderBy('created_at', 'desc').limit(limit).execute();
+  }
+
+  async delivery(hookId: number, id: string): Promise<WebhookDelivery> {
+    const d = await this.db.selectFrom('webhook_deliveries').selectAll().where('hook_id', '=', hookId).where('id', '=', id).executeTakeFirst();
+    if (!d) throw notFound('delivery not found');
+    return d;
+  }
+
+  /** Sends a delivery's payload again, as a new delivery marked as a redelivery. */
+  async redeliver(hookId: number, id: string): Promise<WebhookDelivery> {
+    const d = await this.delivery(hookId, id);
+    const row = { ...d, id: randomUUID(), status: 'pending' as const, attempts: 0, next_attempt_at: nowIso(), claimed_until: null, response_status: null, response_body: null, error: null, duration_ms: null, redelivery: 1, created_at: nowIso(), delivered_at: null };
+    await this.db.insertInto('webhook_deliveries').values(row).execute();
+    this.kick();
+    return row;
+  }
+
+  // ---- queueing ----
+
+  /** Queues a delivery to every active hook of the event's owner and linked repository. Called after commit. */
+  async enqueue(e: PackageEvent): Promise<number> {
+    if (!this.builder) return 0;
+    const built = await this.builder(e);
+    if (!built) return 0;
+    let q = this.db.selectFrom('webhooks').selectAll().where('active', '=', 1);
+    q = q.where((eb) => {
+      const ors = [eb.and([eb('owner_id', '=', built.ownerId), eb('repository_id', 'is', null)])];
+      if (built.repositoryId != null) ors.push(eb('repository_id', '=', built.repositoryId));
+      return eb.or(ors);
+    });
+    const hooks = (await q.execute()).filter((h) => (JSON.parse(h.events) as string[]).some((ev) => ev === 'package' || ev === '*'));
+    const now = nowIso();
+    for (const h of hooks) {
+      await this.db
+        .insertInto('webhook_deliveries')
+        .values({ id: randomUUID(), hook_id: h.id, event: 'package', action: built.action, payload: JSON.stringify(built.payload), status: 'pending', attempts: 0, next_attempt_at: now, claimed_until: null, response_status: null, response_body: null, error: null, duration_ms: null, redelivery: 0, created_at: now, delivered_at: null })
+        .execute();
+    }
+    if (hooks.length) this.kick();
+    return hooks.length;
+  }
+
+  // ---- delivering ----
+
+  /** Starts the delivery loop (every node may run one: deliveries are claimed atomically). */
+  start(pollMs = 1000): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.kick(), pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Runs a delivery pass now, unless one is running. */
+  kick(): void {
+    if (this.running) return;
+    this.running = true;
+    this.deliverDue()
+      .catch((err) => this.logger?.error({ err }, 'webhook delivery pass failed'))
+      .finally(() => (this.running = false));
+  }
+
+  /** Delivers every due delivery; returns how many were attempted. */
+  async deliverDue(): Promise<number> {
+    let attempted = 0;
+    for (;;) {
+      const now = nowIso();
+      const due = await this.db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
+        .orderBy('next_attempt_at')
+        .limit(20)
+        .execute();
+      if (!due.length) return attempted;
+      await Promise.all(due.map(async (d) => {
+        // Claim it: another node (or pass) that got here first wins.
+        const until = nowIso(Date.now() + this.config.webhookTimeoutMs * (MAX_REDIRECTS + 2));
+        const claimed = await this.db
+          .updateTable('webhook_deliveries')
+          .set({ claimed_until: until })
+          .where('id', '=', d.id)
+          .where('status', '=', 'pending')
+          .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
+          .executeTakeFirst();
+        if (!Number(claimed.numUpdatedRows)) return;
+        attempted += 1;
+        await this.attempt(d);
+      }));
+    }
+  }
+
+  private async attempt(d: WebhookDelivery): Promise<void> {
+    const hook = await this.db.selectFrom('webhooks').selectAll().where('id', '=', d.hook_id).executeTakeFirst();
+    if (!hook) return;
+    const body = hook.content_type === 'form' ? `payload=${encodeURIComponent(d.payload)}` : d.payload;
+    const headers: Record<string, string> = {
+      'content-type': hook.content_type === 'form' ? 'application/x-www-form-urlencoded' : 'application/json',
+      'user-agent': 'GitHub-Hookshot/wharf',
+      'x-github-event': d.event,
+      'x-github-delivery': d.id,
+      'x-github-hook-id': String(hook.id),
+      'x-github-hook-installation-target-type': hook.repository_id ? 'repository' : 'organization',
+    };
+    if (hook.secret) {
+      headers['x-hub-signature-256'] = `sha256=${createHmac('sha256', hook.secret).update(body).digest('hex')}`;
+      headers['x-hub-signature'] = `sha1=${createHmac('sha1', hook.secret).update(body).digest('hex')}`;
+    }
+    const started = Date.now();
+    let status: number | null = null;
+    let responseBody: string | null = null;
+    let error: string | null = null;
+    try {
+      const r = await this.post(hook.url, headers, body);
+      status = r.status;
+      responseBody = r.body;
+      if (status < 200 || status >= 300) error = `HTTP ${status}`;
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    const attempts = d.attempts + 1;
+    const ok = error === null;
+    const giveUp = !ok && attempts >= this.config.webhookMaxAttempts;
+    await this.db
+      .updateTable('webhook_deliveries')
+      .set({
+        status: ok ? 'delivered' : giveUp ? 'failed' : 'pending',
+        attempts,
+        next_attempt_at: ok || giveUp ? null : nowIso(Date.now() + this.config.webhookRetrySeconds * 1000 * 2 ** (attempts - 1)),
+        claimed_until: null,
+        response_status: status,
+        response_body: responseBody,
+        error,
+        duration_ms: Date.now() - started,
+        delivered_at: ok ? nowIso() : null,
+      })
+      .where('id', '=', d.id)
+      .execute();
+    if (!ok) this.logger?.warn({ hook: hook.id, delivery: d.id, attempts, error }, giveUp ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
+  }
+
+  /** POSTs with the address policy applied to every connection, following at most a few redirects. */
+  private async post(url: string, headers: Record<string, string>, body: string, redirects = 0): Promise<{ status: number; body: string }> {
+    const u = new URL(url);
+    // An address literal never goes through DNS lookup, so it is checked here.
+    const literal = u.hostname.replace(/^\[|\]$/g, '');
+    if (net.isIP(literal) && !this.policy.allows(literal, literal)) {
+      throw new Error(`webhook target ${literal} is a private or special address; allow it with WHARF_WEBHOOK_ALLOWED_HOSTS`);
+    }
+    const mod = u.protocol === 'https:' ? https : http;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = mod.request(u, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: this.policy.lookup as never, timeout: this.config.webhookTimeoutMs }, resolve);
+      req.on('timeout', () => req.destroy(new Error(`timed out after ${this.config.webhookTimeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+    let text = '';
+    for await (const c of res) if (text.length < RESPONSE_LOG_BYTES) text += c;
+    const status = res.statusCode ?? 0;
+    if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
+      if (redirects >= MAX_REDIRECTS) throw new Error('too many redirects');
+      // The redirect target goes through the same address policy.
+      return this.post(new URL(res.headers.location, u).toString(), headers, body, redirects + 1);
+    }
+    return { status, body: text.slice(0, RESPONSE_LOG_BYTES) };
+  }
+}

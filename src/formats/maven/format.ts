@@ -1,0 +1,34 @@
+// The Maven format: a Maven repository under /maven (per repository and per owner), and how to depend on a package.
+import type { Format } from '../format.ts';
+import { splitPackageName } from './coordinates.ts';
+import { mavenRoutes } from './routes.ts';
+
+/**
+ * WHARF_MAVEN_SNAPSHOT_KEEP: how many builds of each SNAPSHOT version to keep (0, the default, keeps all).
+ * Read once here until the core's config schema carries format settings.
+ */
+const snapshotKeep = Math.max(0, Number.parseInt(process.env.WHARF_MAVEN_SNAPSHOT_KEEP ?? '0', 10) || 0);
+
+export const mavenFormat: Format = {
+  type: 'maven',
+  prefix: '/maven',
+  register: mavenRoutes({ snapshotKeep }),
+  describe(pkg, version, baseUrl) {
+    const { groupId, artifactId } = splitPackageName(pkg.name);
+    const v = version ?? 'VERSION';
+    const url = `${baseUrl}/maven/${pkg.owner_name}`;
+    return {
+      install:
+        `<dependency>\n  <groupId>${groupId}</groupId>\n  <artifactId>${artifactId}</artifactId>\n  <version>${v}</version>\n</dependency>\n\n` +
+        `// Gradle\nimplementation '${groupId}:${artifactId}:${v}'`,
+      setup:
+        `<!-- pom.xml (credentials: a <server> with id "wharf" in ~/.m2/settings.xml, password = a token with read:packages) -->\n` +
+        `<repositories>\n  <repository>\n    <id>wharf</id>\n    <url>${url}</url>\n  </repository>\n</repositories>\n\n` +
+        `// build.gradle\nrepositories {\n  maven {\n    url '${url}'\n    credentials { username = 'USERNAME'; password = System.getenv('WHARF_TOKEN') }\n  }\n}`,
+    };
+  },
+  versionMetadata(version) {
+    const m = JSON.parse(version.metadata) as { pom?: Record<string, unknown> };
+    return m.pom ? { maven: m.pom } : {};
+  },
+};

@@ -1,0 +1,197 @@
+// Webhooks: GitHub-shaped payloads and headers for every package event, signatures, retries that keep their
+// delivery id, a queue that survives a restart, redelivery, and no requests to private addresses unless allowed.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { dialects } from '../helpers/databases.ts';
+import { publish } from '../helpers/npm-body.ts';
+import { startWharf, type TestServer } from '../helpers/wharf.ts';
+
+interface Received {
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: any;
+}
+
+const open = new Set<http.Server>();
+after(() => Promise.all([...open].map((s) => new Promise((r) => s.close(r)))));
+
+/** A webhook receiver on 127.0.0.1 that answers `status()` (and can be slow); closed at the end of the file. */
+async function receiver(status: () => number = () => 200, delayMs = 0) {
+  const got: Received[] = [];
+  const server = http.createServer(async (req, res) => {
+    let body = '';
+    for await (const c of req) body += c;
+    got.push({ headers: req.headers, body, json: JSON.parse(body) });
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+    res.statusCode = status();
+    res.end('thanks');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  open.add(server);
+  const close = () => {
+    open.delete(server);
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  };
+  return { got, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, close };
+}
+
+async function until<T>(what: string, fn: () => T | Promise<T>, ms = 8000): Promise<NonNullable<T>> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const dialect of dialects()) {
+  describe(`webhooks on ${dialect}`, () => {
+    let s: TestServer;
+    let token: string;
+    const env = { WHARF_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WHARF_WEBHOOK_RETRY_SECONDS: '0.2' };
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${s.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+    const createHook = async (path: string, url: string, secret = 's3cret') => {
+      const r = await api(path, { method: 'POST', body: JSON.stringify({ config: { url, secret, content_type: 'json' }, events: ['package'], active: true }) });
+      assert.equal(r.status, 201, await r.clone().text());
+      return r.json();
+    };
+
+    before(async () => {
+      s = await startWharf({ dialect, env });
+      token = await s.userWithToken('alice');
+      await s.core.identity.createRepo('alice', 'hello', 'public');
+    });
+    after(() => s.stop());
+
+    test('a repository hook receives published, updated, deleted and restored, signed like GitHub', async () => {
+      const rx = await receiver();
+      const hook = await createHook('/repos/alice/hello/hooks', rx.url);
+      assert.equal(hook.config.secret, '********', 'the secret is never shown again');
+      assert.equal((await publish(s.url, token, '@alice/hooked', '1.0.0', { repository: 'https://github.com/alice/hello.git', description: 'd' })).status, 201);
+      const first = await until('published', () => rx.got.find((g) => g.json.action === 'published'));
+      assert.equal(first.headers['x-github-event'], 'package');
+      assert.match(String(first.headers['x-github-delivery']), /^[0-9a-f-]{36}$/);
+      assert.equal(first.headers['x-hub-signature-256'], `sha256=${createHmac('sha256', 's3cret').update(first.body).digest('hex')}`);
+      assert.equal(first.json.package.name, 'hooked');
+      assert.equal(first.json.package.package_type, 'npm');
+      assert.equal(first.json.package.owner.login, 'alice');
+      assert.equal(first.json.package.package_version.version, '1.0.0');
+      assert.equal(first.json.package.package_version.package_files[0].name, 'hooked-1.0.0.tgz');
+      assert.match(first.json.package.package_version.installation_command, /npm install @alice\/hooked@1.0.0/);
+      assert.equal(first.json.repository.full_name, 'alice/hello');
+      assert.equal(first.json.sender.login, 'alice');
+
+      const tag = await fetch(`${s.url}/npm/-/package/@alice%2fhooked/dist-tags/beta`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '"1.0.0"' });
+      assert.equal(tag.status, 201);
+      await until('updated', () => rx.got.find((g) => g.json.action === 'updated'));
+      const versions = await (await api('/users/alice/packages/npm/hooked/versions')).json();
+      assert.equal((await api(`/users/alice/packages/npm/hooked/versions/${versions[0].id}`, { method: 'DELETE' })).status, 204);
+      await until('deleted', () => rx.got.find((g) => g.json.action === 'deleted'));
+      assert.equal((await api(`/users/alice/packages/npm/hooked/versions/${versions[0].id}/restore`, { method: 'POST' })).status, 204);
+      await until('restored', () => rx.got.find((g) => g.json.action === 'restored'));
+
+      const deliveries = await (await api(`/repos/alice/hello/hooks/${hook.id}/deliveries`)).json();
+      assert.ok(deliveries.length >= 4);
+      assert.ok(deliveries.every((d: any) => d.status_code === 200 && d.state === 'delivered'));
+      await rx.close();
+    });
+
+    test('a failing receiver gets retries with the same delivery id; redelivery sends it again', async () => {
+      let calls = 0;
+      const rx = await receiver(() => (++calls <= 2 ? 500 : 200));
+      const hook = await createHook('/users/alice/hooks', rx.url);
+      assert.equal((await publish(s.url, token, '@alice/flaky', '1.0.0')).status, 201);
+      await until('third attempt', () => rx.got.length >= 3);
+      const ids = new Set(rx.got.map((g) => g.headers['x-github-delivery']));
+      assert.equal(ids.size, 1, 'retries keep the delivery id');
+      const [d] = await (await api(`/users/alice/hooks/${hook.id}/deliveries`)).json();
+      assert.equal(d.attempts, 3);
+      assert.equal(d.state, 'delivered');
+      const full = await (await api(`/users/alice/hooks/${hook.id}/deliveries/${d.id}`)).json();
+      assert.equal(full.request.payload.package.name, 'flaky');
+      assert.equal((await api(`/users/alice/hooks/${hook.id}/deliveries/${d.id}/attempts`, { method: 'POST' })).status, 202);
+      await until('redelivery', () => rx.got.length >= 4);
+      assert.notEqual(rx.got[3].headers['x-github-delivery'], rx.got[0].headers['x-github-delivery']);
+      assert.equal((await api(`/users/alice/hooks/${hook.id}`, { method: 'DELETE' })).status, 204);
+      await rx.close();
+    });
+
+    test('a slow endpoint never slows a publish', async () => {
+      const rx = await receiver(() => 200, 3000);
+      const hook = await createHook('/users/alice/hooks', rx.url);
+      const t0 = Date.now();
+      assert.equal((await publish(s.url, token, '@alice/slowhook', '1.0.0')).status, 201);
+      assert.ok(Date.now() - t0 < 1500, `publish took ${Date.now() - t0} ms`);
+      await until('delivery', () => rx.got.length >= 1);
+      await api(`/users/alice/hooks/${hook.id}`, { method: 'DELETE' });
+      await rx.close();
+    });
+
+    test('only admins of the repository or owner manage hooks; others get 404', async () => {
+      const bob = await s.userWithToken('bob');
+      const r = await fetch(`${s.url}/api/v1/repos/alice/hello/hooks`, { headers: { authorization: `Bearer ${bob}` } });
+      assert.equal(r.status, 403, 'a public repository is visible, but its hooks are for admins');
+      assert.equal((await fetch(`${s.url}/api/v1/users/alice/hooks`, { headers: { authorization: `Bearer ${bob}` } })).status, 404);
+      const bad = await api('/users/alice/hooks', { method: 'POST', body: JSON.stringify({ config: { url: 'ftp://x/' } }) });
+      assert.equal(bad.status, 400);
+    });
+  });
+}
+
+describe('webhook safety and durability', () => {
+  test('hooks may not reach private addresses unless allowed; the refusal is logged on the delivery', async () => {
+    const s = await startWharf({ env: { WHARF_WEBHOOK_RETRY_SECONDS: '30' } });
+    const rx = await receiver();
+    try {
+      const token = await s.userWithToken('alice');
+      for (const url of [rx.url, rx.url.replace('127.0.0.1', 'localhost')]) {
+        const r = await fetch(`${s.url}/api/v1/users/alice/hooks`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ config: { url } }) });
+        assert.equal(r.status, 201);
+      }
+      assert.equal((await publish(s.url, token, '@alice/ssrf', '1.0.0')).status, 201);
+      const hooks = await (await fetch(`${s.url}/api/v1/users/alice/hooks`, { headers: { authorization: `Bearer ${token}` } })).json();
+      for (const h of hooks) {
+        const d = await until('a failed attempt', async () => {
+          const [x] = await (await fetch(`${s.url}/api/v1/users/alice/hooks/${h.id}/deliveries`, { headers: { authorization: `Bearer ${token}` } })).json();
+          return x?.attempts ? x : null;
+        });
+        assert.match(d.status, /private or special address/);
+      }
+      assert.equal(rx.got.length, 0, 'nothing reached the private address');
+    } finally {
+      await rx.close();
+      await s.stop();
+    }
+  });
+
+  test('the queue survives a restart: a delivery pending when the server stops is sent after it starts', async () => {
+    const env = { WHARF_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WHARF_WEBHOOK_RETRY_SECONDS: '0.3' };
+    let s = await startWharf({ env });
+    let up = false;
+    const rx = await receiver(() => (up ? 200 : 503));
+    const token = await s.userWithToken('alice');
+    await fetch(`${s.url}/api/v1/users/alice/hooks`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ config: { url: rx.url } }) });
+    assert.equal((await publish(s.url, token, '@alice/durable', '1.0.0')).status, 201);
+    await until('a failed first attempt', () => rx.got.length >= 1);
+    const keep = { dataDir: s.dataDir, db: s.db };
+    await s.stop({ keep: true });
+    up = true;
+    const seen = rx.got.length;
+    s = await startWharf({ env, reuse: keep });
+    try {
+      await until('delivery after restart', () => rx.got.length > seen);
+      const last = rx.got[rx.got.length - 1];
+      assert.equal(last.headers['x-github-delivery'], rx.got[0].headers['x-github-delivery']);
+      assert.equal(last.json.package.name, 'durable');
+    } finally {
+      await rx.close();
+      await s.stop();
+    }
+  });
+});
