@@ -231,11 +231,16 @@ export function mavenRoutes(options: MavenOptions) {
         }
         return { t, pkg };
       }
-      if (t.repo && actor.kind === 'user' && !actor.user.isAdmin && !(await core.authz.repoRole(t.repo.id, actor.user.id))) {
-        // A repository the person cannot see is not there.
-        throw notFound(`repository ${owner.name}/${t.repo.name} not found`);
+      if (!t.repo) {
+        // A new package links to the repository of its URL: the owner-wide root resolves, and deploys only to
+        // packages that exist (a mistyped repository name must not turn into a group segment of a new package).
+        throw notFound(`no repository named ${owner.name}/${segments(req)[1]}: deploy new packages to ${baseUrlOf(core, req)}/maven/${owner.name}/REPOSITORY`);
       }
-      await core.authz.authorizeCreate(actor, owner, t.repo?.id ?? (actor.kind === 'job' ? actor.repositoryId : null));
+      if (actor.kind === 'user' && !actor.user.isAdmin && !(await core.authz.repoRole(t.repo.id, actor.user.id))) {
+        // A repository the person cannot see is not there.
+        throw notFound(`no repository named ${owner.name}/${t.repo.name}`);
+      }
+      await core.authz.authorizeCreate(actor, owner, t.repo.id);
       return { t, pkg: undefined };
     }
 
@@ -290,11 +295,9 @@ export function mavenRoutes(options: MavenOptions) {
           const got = algo === 'sha256' ? staged.digest.slice(7) : staged.extra[algo];
           if (v.trim().toLowerCase() !== got) throw invalid(`checksum mismatch: the body's ${algo} is ${got}, the ${h} header says ${v}`);
         }
-        let repositoryId = t.repo?.id ?? (req.actor.kind === 'job' ? req.actor.repositoryId : null);
-        if (!pkg && repositoryId === null && pom) repositoryId = (await core.identity.repoForSourceUrl(t.owner.id, pom.scmUrl ?? pom.url))?.id ?? null;
         const facts = pom ? { name: pom.name, description: pom.description, url: pom.url, licenses: pom.licenses, packaging: pom.packaging } : undefined;
         await store.putFile({
-          ownerId: t.owner.id, packageId: pkg?.id ?? null, repositoryId, name: packageName(p.groupId, p.artifactId), version: p.version, snapshot,
+          ownerId: t.owner.id, packageId: pkg?.id ?? null, repositoryId: t.repo?.id ?? pkg?.repository_id ?? null, name: packageName(p.groupId, p.artifactId), version: p.version, snapshot,
           file: p.file, blob: staged, contentType: contentTypeOf(p.file), primary: !!pom,
           versionMetadata: facts ? { pom: facts } : undefined,
           packageMetadata: facts ? { description: facts.description ?? '', name: facts.name, url: facts.url, licenses: facts.licenses, latest: p.version } : undefined,

@@ -184,6 +184,11 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
     if (!h) return null;
     const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/\d+|\/\*)?$/.exec(String(h));
     if (!m || Number(m[2]) < Number(m[1])) throw new WharfError('Invalid', `invalid Content-Range "${h}"`, 'RANGE');
+    // The range is inclusive on both ends and must describe exactly the bytes sent.
+    const length = req.headers['content-length'];
+    if (length !== undefined && Number(length) !== Number(m[2]) - Number(m[1]) + 1) {
+      throw new WharfError('Invalid', `Content-Range ${h} does not match Content-Length ${length}`, 'RANGE');
+    }
     return Number(m[1]);
   }
 
@@ -390,8 +395,9 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
   async function listTags(req: FastifyRequest, reply: FastifyReply, n: OciName) {
     const pkg = await repository(req, n, 'read');
     const q = req.query as Q;
-    let tags = (await core.packages.tags(pkg.id)).map((t) => t.name).sort();
-    if (q.last) tags = tags.filter((t) => t > q.last!);
+    // Lexical order, case-insensitive as the spec words it (ties by bytes, so the order is total for `last`).
+    let tags = (await core.packages.tags(pkg.id)).map((t) => t.name).sort(tagOrder);
+    if (q.last) tags = tags.filter((t) => tagOrder(t, q.last!) > 0);
     if (q.n !== undefined) {
       const count = Number(q.n);
       if (!Number.isInteger(count) || count < 0) throw ociError('Invalid', 'PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer');
@@ -410,12 +416,14 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
     const manifests: Descriptor[] = [];
     for (const v of await core.packages.versionsWithProperty(pkg.id, 'oci.subject', digest)) {
       const meta = JSON.parse(v.metadata) as VersionMeta;
-      const type = meta.artifactType ?? meta.config?.mediaType ?? meta.mediaType;
+      // An image manifest without artifactType is typed by its config; an index without one has none.
+      const type = meta.artifactType ?? meta.config?.mediaType;
       if (artifactType && type !== artifactType) continue;
-      manifests.push({ mediaType: meta.mediaType, digest: v.version, size: meta.size, artifactType: type, ...(meta.annotations ? { annotations: meta.annotations } : {}) });
+      manifests.push({ mediaType: meta.mediaType, digest: v.version, size: meta.size, ...(type ? { artifactType: type } : {}), ...(meta.annotations ? { annotations: meta.annotations } : {}) });
     }
     if (artifactType) reply.header('oci-filters-applied', 'artifactType');
-    return reply.type(MEDIA.ociIndex).send({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests });
+    // Serialized here so the Content-Type carries no charset parameter (the spec names the exact type).
+    return reply.header('content-type', MEDIA.ociIndex).send(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests })));
   }
 
   // ---- routing: names contain slashes, so the path is matched from its end ------------------------------------
@@ -465,6 +473,14 @@ export function acceptable(accept: string | undefined, mediaType: string): boole
   const types = accept.split(',').map((t) => t.split(';')[0].trim().toLowerCase()).filter(Boolean);
   if (!types.length || types.some((t) => t === '*/*' || t === 'application/json' || t === mediaType)) return true;
   return !types.some((t) => ALL_MANIFEST_TYPES.includes(t));
+}
+
+/** Case-insensitive lexical order of tags, ties broken by bytes. */
+export function tagOrder(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  if (x !== y) return x < y ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** `Range: bytes=a-b` → inclusive range; null when absent; 'invalid' when unsatisfiable. */
