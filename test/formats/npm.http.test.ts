@@ -1,6 +1,6 @@
 // The npm registry protocol over HTTP, with hostile inputs: every bad publish gets npm's error format and writes nothing.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createVerify } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -177,6 +177,28 @@ for (const dialect of dialects()) {
       assert.equal((await del('latest')).status, 400);
       assert.equal((await del('beta')).status, 200);
       assert.deepEqual(await (await get('/npm/-/package/@alice%2ffirst/dist-tags', alice)).json(), { latest: '1.1.0' });
+    });
+
+    test('registry signatures: every version is signed over name@version:integrity, verifiable with /-/npm/v1/keys as npm does', async () => {
+      const { keys } = await (await get('/npm/-/npm/v1/keys')).json();
+      assert.equal(keys.length, 1);
+      assert.equal(keys[0].keytype, 'ecdsa-sha2-nistp256');
+      assert.match(keys[0].keyid, /^SHA256:/);
+      const pem = `-----BEGIN PUBLIC KEY-----\n${keys[0].key}\n-----END PUBLIC KEY-----`;
+      const doc = await (await get('/npm/@alice%2ffirst', alice)).json();
+      for (const [version, v] of Object.entries<any>(doc.versions)) {
+        const [sig] = v.dist.signatures;
+        assert.equal(sig.keyid, keys[0].keyid);
+        // What pacote does under `npm audit signatures`.
+        const verifier = createVerify('SHA256');
+        verifier.end(`@alice/first@${version}:${v.dist.integrity}`);
+        assert.ok(verifier.verify(pem, sig.sig, 'base64'), `signature of ${version}`);
+        const tampered = createVerify('SHA256');
+        tampered.end(`@alice/first@${version}:sha512-${'A'.repeat(86)}==`);
+        assert.equal(tampered.verify(pem, sig.sig, 'base64'), false);
+      }
+      const abbrev = await (await get('/npm/@alice%2ffirst', alice, 'application/vnd.npm.install-v1+json')).json();
+      assert.ok(abbrev.versions['1.0.0'].dist.signatures[0].sig);
     });
 
     test('download counts are recorded per version without a write per request', async () => {

@@ -29,7 +29,8 @@ export class RegistryTokens {
 
   private load() {
     this.keys ??= (async () => {
-      let row = await this.db.selectFrom('signing_keys').selectAll().orderBy('created_at').limit(1).executeTakeFirst();
+      const oldest = () => this.db.selectFrom('signing_keys').selectAll().where('algorithm', '=', ALG).orderBy('created_at').limit(1).executeTakeFirst();
+      let row = await oldest();
       if (!row) {
         const { privateKey, publicKey } = await generateKeyPair(ALG, { extractable: true });
         const kid = randomUUID();
@@ -39,7 +40,7 @@ export class RegistryTokens {
           .onConflict((oc) => oc.column('kid').doNothing())
           .execute();
         // Two nodes may have raced: everyone uses the oldest key.
-        row = await this.db.selectFrom('signing_keys').selectAll().orderBy('created_at').limit(1).executeTakeFirstOrThrow();
+        row = (await oldest())!;
       }
       return {
         kid: row.kid,

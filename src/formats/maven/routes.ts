@@ -23,6 +23,10 @@ const TYPE = 'maven';
 const PREFIX = '/maven/';
 /** A mismatching checksum removes its file only while the upload is fresh: never an old, verified file. */
 const CHECKSUM_WINDOW_MS = 60 * 60 * 1000;
+/** Small metadata files served from memory: at most this big each, and this much in all. */
+const SMALL_FILE = 64 * 1024;
+const SMALL_CACHE = 32 * 1024 * 1024;
+const SMALL_EXTENSIONS = /\.(pom|module|asc)$/;
 
 export interface MavenOptions {
   /** Keep the newest N builds of each SNAPSHOT version (0 keeps all). */
@@ -151,6 +155,26 @@ export function mavenRoutes(options: MavenOptions) {
       return null;
     }
 
+    // POMs, Gradle module files and signatures are small metadata every resolve reads: they are kept in memory
+    // by digest (content-addressed, so never stale), bounded in total. Jars and everything else stream.
+    const small = new Map<string, Buffer>();
+    let smallBytes = 0;
+    async function smallFile(digest: string): Promise<Buffer> {
+      const hit = small.get(digest);
+      if (hit) return hit;
+      const parts: Buffer[] = [];
+      for await (const c of await core.blobs.open(digest)) parts.push(c as Buffer);
+      const buf = Buffer.concat(parts);
+      while (smallBytes + buf.length > SMALL_CACHE && small.size) {
+        const [k, v] = small.entries().next().value!;
+        small.delete(k);
+        smallBytes -= v.length;
+      }
+      small.set(digest, buf);
+      smallBytes += buf.length;
+      return buf;
+    }
+
     /** A stored file's checksum, computing (and recording) it when its blob was stored without it. */
     async function fileDigest(f: StoredFile, algo: ChecksumAlgo): Promise<string> {
       if (algo === 'sha256') return f.blob_digest.slice('sha256:'.length);
@@ -195,10 +219,10 @@ export function mavenRoutes(options: MavenOptions) {
       if (f.md5) reply.header('x-checksum-md5', f.md5);
       if (head) return reply.send();
       if (req.headers['if-none-match'] === `"${f.blob_digest.slice(7)}"`) return reply.code(304).send();
-      const stream = await core.blobs.open(f.blob_digest);
       // One download per resolution: every resolver fetches the POM once per version.
       if (p.file.endsWith('.pom')) core.downloads.record(f.version_id);
-      return reply.send(stream);
+      if (f.size <= SMALL_FILE && SMALL_EXTENSIONS.test(p.file)) return reply.send(await smallFile(f.blob_digest));
+      return reply.send(await core.blobs.open(f.blob_digest));
     }
 
     app.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler: read });

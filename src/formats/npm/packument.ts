@@ -12,6 +12,8 @@ export interface PackumentInput {
   tags: { name: string; version: string }[];
   /** Tarball URL of a version. */
   tarballUrl: (version: string) => string;
+  /** Registry signatures of a version (`name@version:integrity`), by version. */
+  signatures?: Map<string, { keyid: string; sig: string }[]>;
 }
 
 /** Fields the abbreviated document keeps for each version (npm's registry API, "abbreviated metadata"). */
@@ -37,7 +39,8 @@ export function distTags(input: Pick<PackumentInput, 'tags' | 'versions'>): Reco
 
 function versionDoc(v: PackageVersion, input: PackumentInput): Record<string, any> {
   const m = JSON.parse(v.metadata) as Record<string, any>;
-  return { ...m, dist: { ...m.dist, tarball: input.tarballUrl(v.version) } };
+  const signatures = input.signatures?.get(v.version);
+  return { ...m, dist: { ...m.dist, tarball: input.tarballUrl(v.version), ...(signatures ? { signatures } : {}) } };
 }
 
 /** The full packument. */

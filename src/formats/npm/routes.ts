@@ -19,6 +19,7 @@ import { abbreviatedPackument, fullPackument, revString, type PackumentInput } f
 import { LARGE_STRING_PLACEHOLDER, parsePublishBody } from './publish-body.ts';
 import { DEFAULT_LIMITS, TarballInspector, type TarballFacts } from './tarball.ts';
 import { PackumentCache } from './cache.ts';
+import { NpmSigner } from './signatures.ts';
 
 const TYPE = 'npm';
 const CORGI = 'application/vnd.npm.install-v1+json';
@@ -28,6 +29,7 @@ type Params = Record<string, string>;
 
 export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void> {
   const cache = new PackumentCache(64 * 1024 * 1024);
+  const signer = new NpmSigner(core.db);
 
   // Bodies stay streams here: publish bodies can be huge and are parsed as they arrive.
   app.removeAllContentTypeParsers();
@@ -56,8 +58,13 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
   async function packumentInput(req: FastifyRequest, pkg: PackageRow, n: NpmName): Promise<PackumentInput> {
     const base = baseUrlOf(core, req);
     const [versions, tags] = await Promise.all([core.packages.versions(pkg.id), core.packages.tags(pkg.id)]);
+    const signatures = new Map<string, { keyid: string; sig: string }[]>();
+    for (const v of versions) {
+      const integrity = (JSON.parse(v.metadata) as { dist?: { integrity?: string } }).dist?.integrity;
+      if (integrity) signatures.set(v.version, await signer.signatures(`${n.full}@${v.version}`, integrity));
+    }
     return {
-      full: n.full, revision: pkg.revision, createdAt: pkg.created_at, updatedAt: pkg.updated_at, versions, tags,
+      full: n.full, revision: pkg.revision, createdAt: pkg.created_at, updatedAt: pkg.updated_at, versions, tags, signatures,
       tarballUrl: (v) => `${base}/npm/${n.full}/-/${tarballName(n, v)}`,
     };
   }
@@ -368,6 +375,9 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     await core.tokens.revoke((req.params as Params).token, a.user.id);
     return { ok: true };
   });
+
+  // The public keys `npm audit signatures` verifies dist.signatures with.
+  app.get('/-/npm/v1/keys', async () => ({ keys: await signer.keys() }));
 
   // npm audit is not a registry feature here: report no advisories instead of failing installs.
   app.post('/-/npm/v1/security/advisories/bulk', async () => ({}));
