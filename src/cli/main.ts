@@ -7,6 +7,7 @@ import { gcCommands } from './gc.ts';
 import { orgCommands } from './orgs.ts';
 import { packageCommands } from './packages.ts';
 import { repoCommands } from './repos.ts';
+import { signingCommands } from './signing.ts';
 import { tokenCommands } from './tokens.ts';
 import { userCommands } from './users.ts';
 import { UsageError } from './args.ts';
@@ -20,6 +21,7 @@ const nouns: Record<string, { usage: string; verbs: Record<string, Command> }> =
   token: tokenCommands,
   package: packageCommands,
   gc: gcCommands,
+  signing: signingCommands,
 };
 
 function usage(): string {

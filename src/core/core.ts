@@ -12,6 +12,7 @@ import { FsBlobStore } from './blobs/fs-store.ts';
 import { UploadSessions } from './blobs/uploads.ts';
 import { Events } from './events/events.ts';
 import { Webhooks } from './events/webhooks.ts';
+import { SigningTrust } from './signing/trust.ts';
 import { Identity } from './identity/identity.ts';
 import { DownloadCounter } from './model/downloads.ts';
 import { Packages } from './model/packages.ts';
@@ -28,6 +29,7 @@ export interface Core {
   registryTokens: RegistryTokens;
   uploads: UploadSessions;
   webhooks: Webhooks;
+  signing: SigningTrust;
   authz: Authorizer;
   packages: Packages;
   publisher: Publisher;
@@ -56,6 +58,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     registryTokens,
     uploads: new UploadSessions(db, blobs, config.maxBlobSize),
     webhooks,
+    signing: new SigningTrust(db, identity),
     authz: new Authorizer(db),
     packages: new Packages(db),
     publisher: new Publisher(db, events, config.restoreDays),

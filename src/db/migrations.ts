@@ -203,6 +203,26 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('webhook_deliveries_hook').on('webhook_deliveries').columns(['hook_id', 'created_at']).execute();
       },
     },
+    '0005-signing': {
+      async up(db: Kysely<any>) {
+        const withId = (name: string) =>
+          db.schema.createTable(name).addColumn('id', sql.raw(id) as any, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()));
+        // Public keys trusted to sign an owner's images (package_name null) or one image.
+        await withId('trusted_keys')
+          .addColumn('owner_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('package_name', 'text')
+          .addColumn('public_pem', 'text', (c) => c.notNull())
+          .addColumn('fingerprint', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        // "Require signed images" for an owner or one image.
+        await withId('signing_policies')
+          .addColumn('owner_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('package_name', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -182,7 +182,25 @@ export interface WebhookDeliveriesTable {
   delivered_at: string | null;
 }
 
+export interface TrustedKeysTable {
+  id: Generated<number>;
+  owner_id: number;
+  package_name: string | null;
+  public_pem: string;
+  fingerprint: string;
+  created_at: string;
+}
+
+export interface SigningPoliciesTable {
+  id: Generated<number>;
+  owner_id: number;
+  package_name: string | null;
+  created_at: string;
+}
+
 export interface Database {
+  trusted_keys: TrustedKeysTable;
+  signing_policies: SigningPoliciesTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   upload_sessions: UploadSessionsTable;

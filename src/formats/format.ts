@@ -15,4 +15,6 @@ export interface Format {
   describe(pkg: PackageRow, version: string | null, baseUrl: string): { install: string; setup?: string };
   /** Format facts about a version for the REST API's `metadata` (GitHub's shape: `{ container: { tags } }`). */
   versionMetadata?(version: PackageVersion, tags: string[]): Record<string, unknown>;
+  /** Facts that cost a lookup (e.g. whether an image is signed), for one version's page and API detail. */
+  versionFacts?(core: Core, pkg: PackageRow, version: PackageVersion): Promise<Record<string, unknown>>;
 }

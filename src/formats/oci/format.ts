@@ -1,6 +1,8 @@
 // The container format: the OCI distribution API under /v2, and how to pull an image.
 import type { Format } from '../format.ts';
+import { parseOciName } from './names.ts';
 import { ociRoutes, type VersionMeta } from './routes.ts';
+import { verifyImage } from './signatures.ts';
 
 export const ociFormat: Format = {
   type: 'container',
@@ -10,6 +12,10 @@ export const ociFormat: Format = {
     const host = baseUrl.replace(/^https?:\/\//, '');
     const ref = `${host}/${pkg.owner_name.toLowerCase()}/${pkg.name}${version ? `@${version}` : ':latest'}`;
     return { install: `docker pull ${ref}`, setup: `docker login ${host} -u USERNAME --password-stdin   # a token with read:packages\npodman pull ${ref}` };
+  },
+  async versionFacts(core, pkg, version) {
+    const signature = await verifyImage(core, pkg, parseOciName(`${pkg.owner_name.toLowerCase()}/${pkg.name}`), version.version);
+    return { container: { signature } };
   },
   versionMetadata(version, tags) {
     const m = JSON.parse(version.metadata) as VersionMeta;

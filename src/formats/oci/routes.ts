@@ -15,6 +15,7 @@ import { readSmallBody } from '../../http/body.ts';
 import { ociErrorHandler } from './errors.ts';
 import { ALL_MANIFEST_TYPES, MEDIA, parseManifest, type Descriptor, type ParsedManifest } from './manifests.ts';
 import { checkDigest, checkTag, isDigest, ociError, parseOciName, parseReference, type OciName } from './names.ts';
+import { isSignatureManifest, verifyImage } from './signatures.ts';
 import { tokenEndpoint } from './token.ts';
 
 const TYPE = 'container';
@@ -269,10 +270,27 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
     if (!acceptable(req.headers.accept, meta.mediaType)) {
       throw ociError('NotFound', 'MANIFEST_UNKNOWN', `manifest ${ref} is a ${meta.mediaType}, which the Accept header does not allow`);
     }
+    await enforceSignaturePolicy(pkg, n, version, meta);
     reply.type(meta.mediaType).header('docker-content-digest', version.version).header('etag', `"${version.version}"`).header('content-length', meta.size);
     if (head) return reply.code(200).send();
     core.downloads.record(version.id);
     return reply.code(200).send(await core.blobs.open(version.version));
+  }
+
+  /**
+   * "Require signed images": a manifest pulls only when a trusted key signed it, or it is a child of a signed
+   * index, or it is a signature itself. Pushes are never blocked (the signature arrives after the image).
+   */
+  async function enforceSignaturePolicy(pkg: PackageRow, n: OciName, version: PackageVersion, meta: VersionMeta) {
+    if (!(await core.signing.required(pkg.owner_id, pkg.name))) return;
+    if (isSignatureManifest(meta)) return;
+    const own = await verifyImage(core, pkg, n, version.version);
+    if (own.state === 'signed') return;
+    for (const parent of await core.packages.versions(pkg.id)) {
+      const pm = JSON.parse(parent.metadata) as VersionMeta;
+      if (pm.manifests?.some((c) => c.digest === version.version) && (await verifyImage(core, pkg, n, parent.version)).state === 'signed') return;
+    }
+    throw ociError('Forbidden', 'DENIED', `${n.full}@${version.version} is not signed by a trusted key (${own.state === 'invalid' ? own.detail : 'unsigned'}); this registry requires signed images`);
   }
 
   async function putManifest(req: FastifyRequest, reply: FastifyReply, n: OciName, ref: string) {

@@ -123,10 +123,13 @@ export async function packageRoutes(app: FastifyInstance, core: Core): Promise<v
       const v = await versionFor(req, pkg);
       if (v.deleted_at) await core.authz.authorize(req.actor, 'delete', pkg);
       const [downloads, tags, files] = await Promise.all([core.packages.downloadsByVersion(pkg.id), core.packages.tags(pkg.id), core.packages.files(v.id)]);
-      return {
-        ...versionJson(pkg, v, baseUrlOf(core, req), (downloads.get(v.id) ?? 0) + core.downloads.pendingFor(v.id), tags.filter((t) => t.version_id === v.id).map((t) => t.name)),
-        files: files.map((f) => ({ name: f.name, size: f.size, digest: f.blob_digest, content_type: f.content_type })),
-      };
+      const json = versionJson(pkg, v, baseUrlOf(core, req), (downloads.get(v.id) ?? 0) + core.downloads.pendingFor(v.id), tags.filter((t) => t.version_id === v.id).map((t) => t.name));
+      const facts = (await formatOf(pkg.type)?.versionFacts?.(core, pkg, v)) ?? {};
+      for (const [k, val] of Object.entries(facts)) {
+        const cur = (json.metadata as Record<string, unknown>)[k];
+        (json.metadata as Record<string, unknown>)[k] = cur && typeof cur === 'object' && val && typeof val === 'object' ? { ...cur, ...val } : val;
+      }
+      return { ...json, files: files.map((f) => ({ name: f.name, size: f.size, digest: f.blob_digest, content_type: f.content_type })) };
     });
     app.delete(oneVersion, async (req, reply) => {
       const pkg = await packageFor(req, kind);

@@ -1,0 +1,82 @@
+// Which keys are trusted to sign an owner's (or one image's) content, and where signatures are required.
+// Verification itself belongs to the format that knows the signature format (OCI: cosign simple signing).
+import { createHash } from 'node:crypto';
+import type { Db } from '../../db/database.ts';
+import { nowIso } from '../clock.ts';
+import { invalid, notFound } from '../errors.ts';
+import type { Identity } from '../identity/identity.ts';
+import { parsePublicKey } from './cosign-keys.ts';
+
+export interface TrustedKey {
+  id: number;
+  fingerprint: string;
+  publicPem: string;
+  scope: string;
+}
+
+/** `SHA256:` + base64 of the key's SPKI DER hash: how keys are named in the API and on pages. */
+export function fingerprintOf(publicPem: string): string {
+  const der = parsePublicKey(publicPem).export({ type: 'spki', format: 'der' });
+  return `SHA256:${createHash('sha256').update(der).digest('base64').replace(/=+$/, '')}`;
+}
+
+export class SigningTrust {
+  constructor(private readonly db: Db, private readonly identity: Identity) {}
+
+  /** `OWNER` or `OWNER/IMAGE` → owner and package name (null for the whole owner). */
+  private async scope(target: string): Promise<{ ownerId: number; packageName: string | null }> {
+    const [owner, ...rest] = target.split('/');
+    const o = await this.identity.requireOwner(owner);
+    return { ownerId: o.id, packageName: rest.length ? rest.join('/') : null };
+  }
+
+  async trust(target: string, publicPem: string): Promise<TrustedKey> {
+    let fingerprint: string;
+    try {
+      fingerprint = fingerprintOf(publicPem);
+    } catch (e) {
+      throw invalid(`not a usable public key: ${(e as Error).message}`);
+    }
+    const { ownerId, packageName } = await this.scope(target);
+    const row = await this.db.insertInto('trusted_keys').values({ owner_id: ownerId, package_name: packageName, public_pem: publicPem, fingerprint, created_at: nowIso() }).returningAll().executeTakeFirstOrThrow();
+    return { id: row.id, fingerprint, publicPem, scope: target };
+  }
+
+  async untrust(target: string, fingerprint: string): Promise<void> {
+    const { ownerId, packageName } = await this.scope(target);
+    let q = this.db.deleteFrom('trusted_keys').where('owner_id', '=', ownerId).where('fingerprint', '=', fingerprint);
+    q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
+    if (!Number((await q.executeTakeFirst()).numDeletedRows)) throw notFound('no such trusted key');
+  }
+
+  /** Keys trusted for a package: the owner's and the package's own. */
+  async keysFor(ownerId: number, packageName: string): Promise<TrustedKey[]> {
+    const rows = await this.db
+      .selectFrom('trusted_keys')
+      .selectAll()
+      .where('owner_id', '=', ownerId)
+      .where((eb) => eb.or([eb('package_name', 'is', null), eb('package_name', '=', packageName)]))
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, fingerprint: r.fingerprint, publicPem: r.public_pem, scope: r.package_name ?? '' }));
+  }
+
+  async setRequired(target: string, required: boolean): Promise<void> {
+    const { ownerId, packageName } = await this.scope(target);
+    let q = this.db.deleteFrom('signing_policies').where('owner_id', '=', ownerId);
+    q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
+    await q.execute();
+    if (required) await this.db.insertInto('signing_policies').values({ owner_id: ownerId, package_name: packageName, created_at: nowIso() }).execute();
+  }
+
+  /** Must content of this package be signed by a trusted key to be pulled? */
+  async required(ownerId: number, packageName: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('signing_policies')
+      .select('id')
+      .where('owner_id', '=', ownerId)
+      .where((eb) => eb.or([eb('package_name', 'is', null), eb('package_name', '=', packageName)]))
+      .executeTakeFirst();
+    return !!row;
+  }
+}
