@@ -98,13 +98,41 @@ export function mavenRoutes(options: MavenOptions) {
 
     // ---- reading ----------------------------------------------------------------------------------------------
 
-    /** The package a GET names, if the actor may read it. A repository root serves only the packages linked to it. */
-    async function readTarget(req: FastifyRequest): Promise<{ t: Target; pkg: PackageRow }> {
-      const { owner, list } = await candidates(req);
+    /**
+     * The package a GET names, if the actor may read it. A repository root serves only the packages linked to
+     * it. Both readings of the path (below OWNER/REPO, below OWNER) are looked up in one query: this runs for
+     * every file a build resolves.
+     */
+    async function readTarget(req: FastifyRequest): Promise<{ path: MavenPath; pkg: PackageRow }> {
+      const segs = segments(req);
+      if (segs.length < 4) throw notFound('not a Maven file path');
+      const readings: { repo: string | null; path: MavenPath; name: string }[] = [];
+      let error: unknown = null;
+      for (const [repo, rest] of [[segs[1].toLowerCase(), segs.slice(2)], [null, segs.slice(1)]] as const) {
+        try {
+          const path = parseMavenPath(rest);
+          readings.push({ repo, path, name: packageName(path.groupId, path.artifactId).toLowerCase() });
+        } catch (e) {
+          error ??= e;
+        }
+      }
+      if (!readings.length) throw error;
+      const rows = await core.db
+        .selectFrom('packages')
+        .innerJoin('owners', 'owners.id', 'packages.owner_id')
+        .leftJoin('repositories', 'repositories.id', 'packages.repository_id')
+        .selectAll('packages')
+        .select(['owners.name as owner_name', 'owners.kind as owner_kind', 'repositories.lower_name as repo_name'])
+        .where('owners.lower_name', '=', segs[0].toLowerCase())
+        .where('packages.type', '=', TYPE)
+        .where('packages.lower_name', 'in', readings.map((r) => r.name))
+        .where('packages.deleted_at', 'is', null)
+        .execute();
       let hidden = false;
-      for (const t of list) {
-        const pkg = await core.packages.find(owner.name, TYPE, packageName(t.path.groupId, t.path.artifactId));
-        if (!pkg || (t.repo && pkg.repository_id !== t.repo.id)) continue;
+      for (const r of readings) {
+        const row = rows.find((x) => x.lower_name === r.name && (r.repo === null || x.repo_name === r.repo));
+        if (!row) continue;
+        const { repo_name: _, ...pkg } = row;
         try {
           await core.authz.authorize(req.actor, 'read', pkg);
         } catch (e) {
@@ -115,12 +143,12 @@ export function mavenRoutes(options: MavenOptions) {
           }
           throw e;
         }
-        return { t, pkg };
+        return { path: r.path, pkg };
       }
       // Nothing there. Anonymous clients get the challenge (a private package looks missing), except below a
       // public repository's root, which holds public packages: there a clean 404 lets Gradle and Maven move
       // on to their next repository instead of failing on a 401 they have no credentials for.
-      if (req.actor.kind === 'anonymous' && list[0].repo?.visibility === 'public' && !hidden) throw notFound('not found');
+      if (req.actor.kind === 'anonymous' && !hidden && (await core.identity.findRepo(segs[0], segs[1]))?.visibility === 'public') throw notFound('not found');
       throw deny(req);
     }
 
@@ -188,8 +216,7 @@ export function mavenRoutes(options: MavenOptions) {
     }
 
     async function read(req: FastifyRequest, reply: FastifyReply) {
-      const { t, pkg } = await readTarget(req);
-      const p = t.path;
+      const { path: p, pkg } = await readTarget(req);
       const head = req.method === 'HEAD';
       if (p.kind !== 'file') {
         const doc = await metadataDoc(pkg, p);
