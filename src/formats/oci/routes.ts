@@ -418,7 +418,7 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
     if (q.last) tags = tags.filter((t) => tagOrder(t, q.last!) > 0);
     if (q.n !== undefined) {
       const count = Number(q.n);
-      if (!Number.isInteger(count) || count < 0) throw ociError('Invalid', 'PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer');
+      if (!Number.isInteger(count) || count < 0) throw ociError('Invalid', 'UNSUPPORTED', 'n must be a non-negative integer');
       if (tags.length > count && count > 0) {
         tags = tags.slice(0, count);
         reply.header('link', `</v2/${n.full}/tags/list?n=${count}&last=${encodeURIComponent(tags[tags.length - 1])}>; rel="next"`);
@@ -504,7 +504,9 @@ export function tagOrder(a: string, b: string): number {
 /** `Range: bytes=a-b` → inclusive range; null when absent; 'invalid' when unsatisfiable. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'invalid' {
   if (!header) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  // RFC 9110: a range unit we do not know, or several ranges, may be ignored (the whole blob is sent).
+  if (!/^bytes=/i.test(header.trim()) || header.includes(',')) return null;
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
   let start: number;
   let end: number;
