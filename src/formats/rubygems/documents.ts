@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { deflateSync, gzipSync } from 'node:zlib';
 import type { GemSpec, Requirement } from './gemspec.ts';
 import { dump, RHash, RUserDefined, RUserMarshal, RObject, sym, type RValue } from './marshal.ts';
-import { compareVersions, isPrerelease, versionKey } from './names.ts';
+import { canonicalSegments, compareSegments, compareVersions, isPrerelease, versionKey } from './names.ts';
 
 /** What the model keeps about a version (package_versions.metadata): its spec and the .gem's digest. */
 export interface GemVersionMeta extends Omit<GemSpec, 'name'> {
@@ -90,7 +90,13 @@ const requirement = (r: Requirement) => new RUserMarshal('Gem::Requirement', [r.
 
 /** specs.4.8 tuples `[name, Gem::Version, platform]`, sorted, Marshal-dumped and gzipped. */
 export function specsIndex(versions: GemVersion[]): Buffer {
-  const tuples: RValue[] = [...versions].sort(byNameVersionPlatform).map((v) => [v.name, gemVersion(v.meta.version), v.meta.platform]);
+  // Sorted as byNameVersionPlatform, with each version's segments computed once.
+  const keyed = versions.map((v) => ({ v, segs: canonicalSegments(v.meta.version) }));
+  keyed.sort((a, b) => {
+    if (a.v.name !== b.v.name) return a.v.name < b.v.name ? -1 : 1;
+    return compareSegments(a.segs, b.segs) || byNameVersionPlatform(a.v, b.v);
+  });
+  const tuples: RValue[] = keyed.map(({ v }) => [v.name, gemVersion(v.meta.version), v.meta.platform]);
   return gzipSync(dump(tuples));
 }
 

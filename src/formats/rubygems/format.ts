@@ -15,7 +15,7 @@ export const rubygemsFormat: Format = {
       install: `gem install ${pkg.name}${v ? ` -v ${v}` : ''} --source ${src}/`,
       setup:
         `# Gemfile\nsource "${src}" do\n  gem "${pkg.name}"${v ? `, "${v}"` : ''}\nend\n` +
-        `# private gems: bundle config set --global ${new URL(baseUrl).host} USERNAME:TOKEN  (or BUNDLE_${host}=USERNAME:TOKEN)\n` +
+        `# private gems: bundle config set --global ${new URL(baseUrl).hostname} USERNAME:TOKEN  (or BUNDLE_${host}=USERNAME:TOKEN)\n` +
         `# push: GEM_HOST_API_KEY=TOKEN gem push NAME.gem --host ${src}`,
     };
   },

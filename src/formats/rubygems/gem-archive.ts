@@ -90,18 +90,38 @@ export class GemInspector extends Transform {
           });
           stream.on('end', () => next());
         });
+        // Done once both the entry was read to its end and the inner tar was read to its end. Bytes after the
+        // gzip member (which RubyGems ignores too) are hashed but not inflated: zlib takes no more input then.
+        let entryEnded = false;
+        let innerDone = false;
+        let gzEnded = false;
+        const maybeDone = () => {
+          if (entryEnded && innerDone && !this.failure) done();
+        };
         inner.on('finish', () => {
-          if (!this.failure) done();
+          innerDone = true;
+          maybeDone();
         });
+        const stopInflating = () => {
+          gzEnded = true;
+          entry.resume();
+        };
+        gunzip.on('end', stopInflating);
+        gunzip.on('close', stopInflating);
         gunzip.pipe(inner);
         entry.on('data', (c: Buffer) => {
           for (const h of hashes) h.update(c);
+          if (gzEnded) return;
           if (!gunzip.write(c)) {
             entry.pause();
             gunzip.once('drain', () => entry.resume());
           }
         });
-        entry.on('end', () => gunzip.end());
+        entry.on('end', () => {
+          entryEnded = true;
+          if (!gzEnded) gunzip.end();
+          maybeDone();
+        });
       };
 
       outer.on('error', (e) => fail(invalid(`not a valid .gem: the archive is not a readable tar (${e.message})`)));

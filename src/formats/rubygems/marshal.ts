@@ -54,15 +54,37 @@ function sameKey(a: RValue, b: RValue): boolean {
 // ---- writing ------------------------------------------------------------------------------------------------
 
 class Writer {
-  private readonly parts: Buffer[] = [];
+  /** One growing buffer: index documents hold tens of thousands of small values. */
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private len = 0;
   private readonly symbols = new Map<string, number>();
 
+  private ensure(n: number) {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
   bytes(b: Buffer | number[]) {
-    this.parts.push(Buffer.isBuffer(b) ? b : Buffer.from(b));
+    this.ensure(b.length);
+    if (Buffer.isBuffer(b)) b.copy(this.buf, this.len);
+    else for (let i = 0; i < b.length; i++) this.buf[this.len + i] = b[i];
+    this.len += b.length;
   }
 
   byte(n: number) {
-    this.parts.push(Buffer.from([n]));
+    this.ensure(1);
+    this.buf[this.len++] = n;
+  }
+
+  /** A length-prefixed UTF-8 string, written in place. */
+  utf8(s: string) {
+    const n = Buffer.byteLength(s, 'utf8');
+    this.long(n);
+    this.ensure(n);
+    this.buf.write(s, this.len, 'utf8');
+    this.len += n;
   }
 
   /** Marshal's variable-length integer (w_long): -123..122 in one byte, else 1–4 little-endian bytes after a length. */
@@ -96,7 +118,7 @@ class Writer {
     }
     this.symbols.set(name, this.symbols.size);
     this.byte(0x3a); // ':'
-    this.rawString(Buffer.from(name, 'utf8'));
+    this.utf8(name);
   }
 
   integer(n: number | bigint) {
@@ -134,7 +156,7 @@ class Writer {
       // A UTF-8 String: 'I' + '"' + bytes + one ivar, E (the encoding is UTF-8) = true.
       this.byte(0x49);
       this.byte(0x22);
-      this.rawString(Buffer.from(v, 'utf8'));
+      this.utf8(v);
       this.long(1);
       this.symbol('E');
       this.byte(0x54);
@@ -194,7 +216,7 @@ class Writer {
   }
 
   result(): Buffer {
-    return Buffer.concat(this.parts);
+    return Buffer.from(this.buf.subarray(0, this.len));
   }
 }
 

@@ -34,10 +34,10 @@ export const versionKey = (version: string, platform: string) => (platform === '
 /** NAME-VERSION[-PLATFORM]: the .gem and .gemspec.rz file names. */
 export const fullName = (name: string, version: string, platform: string) => `${name}-${versionKey(version, platform)}`;
 
-type Segment = number | string;
+export type Segment = number | string;
 
 /** Gem::Version#canonical_segments: numbers and letter runs; trailing zeros dropped from release and prerelease parts. */
-function canonicalSegments(version: string): Segment[] {
+export function canonicalSegments(version: string): Segment[] {
   const segs: Segment[] = (version.match(/[0-9]+|[A-Za-z]+/g) ?? []).map((s) => (/^[0-9]/.test(s) ? Number(s) : s));
   const firstString = segs.findIndex((s) => typeof s === 'string');
   const release = firstString < 0 ? segs : segs.slice(0, firstString);
@@ -52,8 +52,11 @@ function canonicalSegments(version: string): Segment[] {
 
 /** Gem::Version#<=>: 1.0 == 1.0.0; 1.0.a < 1.0 (a letter segment sorts before any number). */
 export function compareVersions(a: string, b: string): number {
-  const l = canonicalSegments(a);
-  const r = canonicalSegments(b);
+  return compareSegments(canonicalSegments(a), canonicalSegments(b));
+}
+
+/** compareVersions over precomputed canonical segments (for sorting many versions). */
+export function compareSegments(l: Segment[], r: Segment[]): number {
   const n = Math.max(l.length, r.length);
   for (let i = 0; i < n; i++) {
     const x = l[i] ?? 0;

@@ -1,6 +1,7 @@
 // A RubyGems source per owner under /rubygems/OWNER, as gem (RubyGems 3.3) and Bundler (2.3) speak it:
 //   POST   /api/v1/gems                    push (raw .gem body; `Authorization: <token>` verbatim)
 //   DELETE /api/v1/gems/yank               yank (form: gem_name, version, platform)
+//   POST   /api/v1/api_key                 gem signin (Basic user:password → a token)
 //   GET    /api/v1/gems/NAME.json, /api/v1/versions/NAME.json, /api/v1/versions/NAME/latest.json
 //   GET    /versions, /info/NAME, /names   compact index (ETag = "MD5", Repr-Digest, Range)
 //   GET    /api/v1/dependencies?gems=      dependency API (Marshal), and .json
@@ -249,13 +250,53 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
     }
   }
 
+  /**
+   * Refuses, before a byte of the body is read, an actor who could push no gem at all to `owner`: the gem's
+   * name is inside the upload, so the full decision (authorize / authorizeCreate) comes once it is parsed.
+   * Never stricter than that decision: whoever may create packages under the owner passes, and so does a user
+   * granted write on one of the owner's gems or repositories (a linked gem inherits that role).
+   */
+  async function mayPushTo(actor: Actor, owner: Owner): Promise<void> {
+    if (actor.kind === 'anonymous') throw unauthorized();
+    if (!actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope');
+    if (actor.kind === 'job') {
+      if (actor.repositoryOwnerId !== owner.id) throw forbidden(`a job token of ${actor.repositoryName} may not push gems to ${owner.name}`);
+      return;
+    }
+    try {
+      await core.authz.authorizeCreate(actor, owner, null);
+      return;
+    } catch (e) {
+      if (!(e instanceof WharfError && e.kind === 'Forbidden')) throw e;
+    }
+    const uid = actor.user.id;
+    const granted = await core.db
+      .selectFrom('package_access')
+      .innerJoin('packages', 'packages.id', 'package_access.package_id')
+      .select('packages.id')
+      .where('packages.owner_id', '=', owner.id)
+      .where('packages.type', '=', TYPE)
+      .where('package_access.user_id', '=', uid)
+      .where('package_access.role', 'in', ['write', 'admin'])
+      .executeTakeFirst();
+    if (granted) return;
+    const collaborator = await core.db
+      .selectFrom('repo_collaborators')
+      .innerJoin('repositories', 'repositories.id', 'repo_collaborators.repository_id')
+      .select('repositories.id')
+      .where('repositories.owner_id', '=', owner.id)
+      .where('repo_collaborators.user_id', '=', uid)
+      .where('repo_collaborators.role', 'in', ['write', 'admin'])
+      .executeTakeFirst();
+    if (!collaborator) throw forbidden(`you may not push gems to ${owner.name}`);
+  }
+
   app.post('/:owner/api/v1/gems', async (req, reply) => {
     const actor = req.actor;
     if (actor.kind === 'anonymous') throw unauthorized('pushing a gem needs an API key: a Wharf token with the write:packages scope (GEM_HOST_API_KEY)');
     const owner = await ownerOf((req.params as Params).owner);
     // What can be decided from the owner alone is decided before reading the body.
-    if (!actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope');
-    if (actor.kind === 'job' && actor.repositoryOwnerId !== owner.id) throw forbidden(`a job token of ${actor.repositoryName} may not push gems to ${owner.name}`);
+    await mayPushTo(actor, owner);
 
     const { staged, facts } = await storeGem((req.body as Readable | undefined) ?? Readable.from([]));
     try {
@@ -285,6 +326,18 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
       throw e;
     }
   });
+
+  // gem signin: Basic user:password buys an API key (a personal token with the packages scopes), as
+  // npm login does. A token is not exchanged for another one: that would let a narrow token widen its scopes.
+  const apiKey = async (req: FastifyRequest, reply: FastifyReply) => {
+    const actor = req.actor;
+    if (actor.kind !== 'user') throw unauthorized('gem signin needs your Wharf user name and password');
+    if (actor.tokenId !== null) throw forbidden('gem signin takes a password; a token is already an API key');
+    const { token } = await core.tokens.createPersonal(actor.user.name, { scopes: 'read:packages,write:packages,delete:packages', name: 'gem signin' });
+    return reply.type('text/plain; charset=utf-8').send(token);
+  };
+  app.post('/:owner/api/v1/api_key', apiKey);
+  app.get('/:owner/api/v1/api_key', apiKey);
 
   const republished = (name: string, key: string) =>
     conflict(`Repushing of gem versions is not allowed: ${name} (${key}) already exists. Please bump the version number and push a new gem.`);

@@ -4,6 +4,7 @@
 // and /versions and /info/NAME are always built from the same snapshot of a gem (the MD5 in /versions is
 // that of the /info body served for the same revision).
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Actor } from '../../core/auth/actor.ts';
 import type { Core } from '../../core/core.ts';
 import type { Owner, Visibility } from '../../db/tables.ts';
@@ -68,6 +69,9 @@ class Lru<V> {
 export class GemSource {
   private readonly entries = new Lru<GemEntry>(20_000);
   private readonly docs = new Lru<Doc>(256);
+  /** Readable sets of anonymous readers and of owners, by owner fingerprint (they depend on nothing else). */
+  private readonly readableSets = new Lru<GemPackage[]>(1024);
+  private readonly docKeys = new WeakMap<GemPackage[], string>();
 
   constructor(private readonly core: Core) {}
 
@@ -95,8 +99,41 @@ export class GemSource {
    */
   async readable(actor: Actor, owner: Owner): Promise<GemPackage[]> {
     if (actor.kind !== 'anonymous' && !actor.scopes.has('read:packages')) return [];
-    const all = (await this.packagesQuery().where('packages.owner_id', '=', owner.id).where('packages.deleted_at', 'is', null).orderBy('packages.lower_name').execute()) as GemPackage[];
     const ownerSelf = actor.kind === 'user' && (actor.user.isAdmin || actor.user.id === owner.id);
+    const cls = actor.kind === 'anonymous' ? 'anonymous' : ownerSelf ? 'owner' : null;
+    if (!cls) return this.computeReadable(actor, owner, false);
+    const key = `${owner.id}|${cls}|${await this.fingerprint(owner.id)}`;
+    const hit = this.readableSets.get(key);
+    if (hit) return hit;
+    const set = await this.computeReadable(actor, owner, ownerSelf);
+    this.readableSets.set(key, set);
+    return set;
+  }
+
+  /**
+   * Changes whenever what any reader of the owner's gems may see changes: a package added, changed (every
+   * change bumps its revision, visibility and links included), deleted or purged, or a linked repository's
+   * visibility changed. One aggregate row instead of every package.
+   */
+  private async fingerprint(ownerId: number): Promise<string> {
+    const r = await this.core.db
+      .selectFrom('packages')
+      .leftJoin('repositories', 'repositories.id', 'packages.repository_id')
+      .select([
+        sql<number>`count(*)`.as('n'),
+        sql<number>`coalesce(sum(packages.revision), 0)`.as('revisions'),
+        sql<number>`coalesce(max(packages.id), 0)`.as('last'),
+        sql<number>`coalesce(sum(case repositories.visibility when 'public' then repositories.id when 'internal' then -repositories.id else 0 end), 0)`.as('repos'),
+        sql<number>`coalesce(sum(case repositories.visibility when 'public' then 1 when 'internal' then 1000000 else 0 end), 0)`.as('open'),
+      ])
+      .where('packages.owner_id', '=', ownerId)
+      .where('packages.type', '=', TYPE)
+      .executeTakeFirstOrThrow();
+    return `${r.n}:${r.revisions}:${r.last}:${r.repos}:${r.open}`;
+  }
+
+  private async computeReadable(actor: Actor, owner: Owner, ownerSelf: boolean): Promise<GemPackage[]> {
+    const all = (await this.packagesQuery().where('packages.owner_id', '=', owner.id).where('packages.deleted_at', 'is', null).orderBy('packages.lower_name').execute()) as GemPackage[];
     const out: GemPackage[] = [];
     for (const p of all) {
       const visibility = p.inherit_access && p.repository_id != null && p.repo_visibility ? p.repo_visibility : p.visibility;
@@ -111,6 +148,7 @@ export class GemSource {
     const stale = pkgs.filter((p) => this.entries.get(String(p.id))?.revision !== p.revision);
     if (stale.length) {
       const byPackage = new Map<number, GemVersion[]>(stale.map((p) => [p.id, []]));
+      const nameOf = new Map(stale.map((p) => [p.id, p.name]));
       for (let i = 0; i < stale.length; i += 500) {
         const ids = stale.slice(i, i + 500).map((p) => p.id);
         const rows = await this.core.db
@@ -120,10 +158,7 @@ export class GemSource {
           .where('deleted_at', 'is', null)
           .orderBy('id')
           .execute();
-        for (const r of rows) {
-          const pkg = stale.find((p) => p.id === r.package_id)!;
-          byPackage.get(r.package_id)!.push({ name: pkg.name, meta: JSON.parse(r.metadata) as GemVersionMeta, createdAt: r.created_at });
-        }
+        for (const r of rows) byPackage.get(r.package_id)!.push({ name: nameOf.get(r.package_id)!, meta: JSON.parse(r.metadata) as GemVersionMeta, createdAt: r.created_at });
       }
       for (const p of stale) {
         const versions = byPackage.get(p.id)!;
@@ -143,7 +178,12 @@ export class GemSource {
 
   /** A document over a set of gems, cached by kind and the gems' (id, revision) pairs. */
   async document(kind: string, owner: Owner, pkgs: GemPackage[], build: (entries: GemEntry[]) => Buffer): Promise<Doc> {
-    const key = `${kind}|${owner.id}|${createHash('sha256').update(pkgs.map((p) => `${p.id}:${p.revision}`).join(',')).digest('base64')}`;
+    let set = this.docKeys.get(pkgs);
+    if (!set) {
+      set = createHash('sha256').update(pkgs.map((p) => `${p.id}:${p.revision}`).join(',')).digest('base64');
+      this.docKeys.set(pkgs, set);
+    }
+    const key = `${kind}|${owner.id}|${set}`;
     const hit = this.docs.get(key);
     if (hit) return hit;
     const doc = makeDoc(build(await this.entriesOf(pkgs)));
