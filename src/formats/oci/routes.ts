@@ -274,7 +274,7 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
     reply.type(meta.mediaType).header('docker-content-digest', version.version).header('etag', `"${version.version}"`).header('content-length', meta.size);
     if (head) return reply.code(200).send();
     core.downloads.record(version.id);
-    return reply.code(200).send(await core.blobs.open(version.version));
+    return reply.code(200).send(await manifestBytes(version.version));
   }
 
   /**
@@ -291,6 +291,23 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
       if (pm.manifests?.some((c) => c.digest === version.version) && (await verifyImage(core, pkg, n, parent.version)).state === 'signed') return;
     }
     throw ociError('Forbidden', 'DENIED', `${n.full}@${version.version} is not signed by a trusted key (${own.state === 'invalid' ? own.detail : 'unsigned'}); this registry requires signed images`);
+  }
+
+  // Manifests are small, immutable (content-addressed) and read on every pull: keep the hot ones in memory.
+  const manifestCache = new Map<string, Buffer>();
+  let manifestCacheBytes = 0;
+  async function manifestBytes(digest: string): Promise<Buffer> {
+    const hit = manifestCache.get(digest);
+    if (hit) return hit;
+    const bytes = await readSmallBody(await core.blobs.open(digest), core.config.maxManifestSize);
+    manifestCache.set(digest, bytes);
+    manifestCacheBytes += bytes.length;
+    for (const [k, v] of manifestCache) {
+      if (manifestCacheBytes <= 32 * 1024 * 1024) break;
+      manifestCache.delete(k);
+      manifestCacheBytes -= v.length;
+    }
+    return bytes;
   }
 
   async function putManifest(req: FastifyRequest, reply: FastifyReply, n: OciName, ref: string) {
