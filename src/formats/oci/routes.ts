@@ -63,7 +63,6 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
   /** The repository's package, if the actor may `action` on it. NAME_UNKNOWN for what the actor may not see. */
   async function repository(req: FastifyRequest, n: OciName, action: Action): Promise<PackageRow> {
     req.ociScope = { name: n.full, actions: action === 'read' ? 'pull' : action === 'delete' ? 'delete' : 'pull,push' };
-    checkGrant(req.actor, n, action);
     const pkg = await core.packages.find(n.owner, TYPE, n.name);
     const unknown = () => (req.actor.kind === 'anonymous' ? unauthorized() : ociError('NotFound', 'NAME_UNKNOWN', `repository ${n.full} not found`));
     if (!pkg) throw unknown();
@@ -71,23 +70,26 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
       await core.authz.authorize(req.actor, action, pkg);
     } catch (e) {
       if (e instanceof WharfError && e.kind === 'NotFound') throw unknown();
+      if (e instanceof WharfError && e.kind === 'Forbidden') throw ociError('Forbidden', 'DENIED', e.message);
       throw e;
     }
+    // The person may, but their registry token was issued for less: 401 sends the client for a wider token.
+    checkGrant(req.actor, n, action);
     return pkg;
   }
 
   /** The repository's package for a push, created (private) on the first push if the actor may create it. */
   async function pushTarget(req: FastifyRequest, n: OciName): Promise<PackageRow> {
     req.ociScope = { name: n.full, actions: 'pull,push' };
-    checkGrant(req.actor, n, 'write');
     const existing = await core.packages.find(n.owner, TYPE, n.name);
     if (existing) {
       try {
         await core.authz.authorize(req.actor, 'write', existing);
       } catch (e) {
-        if (e instanceof WharfError && e.kind === 'NotFound') throw ociError('Forbidden', 'DENIED', `you may not push to ${n.full}`);
+        if (e instanceof WharfError && (e.kind === 'NotFound' || e.kind === 'Forbidden')) throw ociError('Forbidden', 'DENIED', `you may not push to ${n.full}`);
         throw e;
       }
+      checkGrant(req.actor, n, 'write');
       return existing;
     }
     const owner = await core.identity.findOwner(n.owner);
@@ -104,6 +106,7 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
         throw e;
       }
     }
+    checkGrant(actor, n, 'write');
     await core.publisher.ensurePackage({ ownerId: owner.id, type: TYPE, name: n.name, repositoryId: actor.kind === 'job' ? actor.repositoryId : null, actor });
     return (await core.packages.find(n.owner, TYPE, n.name))!;
   }
