@@ -32,9 +32,13 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
   // `wharf gc [--dry-run]` reads better than `wharf gc run`: a noun with one verb may omit it.
   if (argv[0] === 'gc' && (argv.length === 1 || argv[1].startsWith('-'))) argv = ['gc', 'run', ...argv.slice(1)];
   const [noun, verb, ...rest] = argv;
-  if (!noun || noun === 'help' || noun === '--help' || noun === '-h') {
+  if (!noun) {
+    process.stderr.write(usage() + '\n');
+    return 2;
+  }
+  if (noun === 'help' || noun === '--help' || noun === '-h') {
     out(usage());
-    return noun ? 0 : 2;
+    return 0;
   }
   const n = nouns[noun];
   const cmd = n?.verbs[verb ?? ''];

@@ -1,7 +1,7 @@
-import { checkRole, checkVisibility } from '../core/identity/identity.ts';
+import { ROLES, VISIBILITIES } from '../core/identity/identity.ts';
 import { packageSettings } from '../core/package-settings.ts';
 import type { Command } from './main.ts';
-import { parse, UsageError } from './args.ts';
+import { oneOf, parse, UsageError } from './args.ts';
 
 const split = (slug: string) => {
   const [owner, name, ...rest] = slug.split('/');
@@ -12,19 +12,21 @@ const split = (slug: string) => {
 const visibility: Command = async (core, args, out) => {
   const { pos } = parse(args, {}, ['TYPE', 'OWNER/NAME', 'VISIBILITY']);
   const { owner, name } = split(pos[1]);
+  const v = oneOf(pos[2], VISIBILITIES, 'VISIBILITY');
   const s = packageSettings(core);
   const pkg = await s.require(owner, pos[0], name);
-  await s.update(pkg, { visibility: checkVisibility(pos[2]) }, null);
+  await s.update(pkg, { visibility: v }, null);
   out(`${pos[0]} package ${owner}/${name} is now ${pos[2]}`);
 };
 
 const grant: Command = async (core, args, out) => {
   const { values, pos } = parse(args, { role: { type: 'string' } }, ['TYPE', 'OWNER/NAME', 'USER|OWNER/REPO']);
   if (!values.role) throw new UsageError('--role read|write|admin is required');
+  const role = oneOf(values.role, ROLES, '--role');
   const { owner, name } = split(pos[1]);
   const s = packageSettings(core);
   const pkg = await s.require(owner, pos[0], name);
-  await s.grant(pkg, pos[2], checkRole(values.role));
+  await s.grant(pkg, pos[2], role);
   out(`${pos[2]} has ${values.role} on ${pos[0]} package ${owner}/${name}`);
 };
 

@@ -1,26 +1,27 @@
-import { checkRole, checkVisibility } from '../core/identity/identity.ts';
+import { ROLES, VISIBILITIES } from '../core/identity/identity.ts';
 import type { Command } from './main.ts';
-import { parse, UsageError } from './args.ts';
+import { oneOf, parse, UsageError } from './args.ts';
 
 const create: Command = async (core, args, out) => {
   const { values, pos } = parse(args, { visibility: { type: 'string' } }, ['OWNER/NAME']);
   const [owner, name, ...rest] = pos[0].split('/');
   if (!owner || !name || rest.length) throw new UsageError('expected OWNER/NAME');
-  const repo = await core.identity.createRepo(owner, name, checkVisibility(values.visibility ?? 'public'));
+  const repo = await core.identity.createRepo(owner, name, oneOf(values.visibility ?? 'public', VISIBILITIES, '--visibility'));
   out(`created repository ${owner}/${repo.name} (${repo.visibility})`);
 };
 
 const grant: Command = async (core, args, out) => {
   const { values, pos } = parse(args, { role: { type: 'string' } }, ['OWNER/NAME', 'USER']);
   if (!values.role) throw new UsageError('--role read|write|admin is required');
-  await core.identity.grantRepo(pos[0], pos[1], checkRole(values.role));
+  await core.identity.grantRepo(pos[0], pos[1], oneOf(values.role, ROLES, '--role'));
   out(`${pos[1]} has ${values.role} on ${pos[0]}`);
 };
 
 const visibility: Command = async (core, args, out) => {
   const { pos } = parse(args, {}, ['OWNER/NAME', 'VISIBILITY']);
+  const v = oneOf(pos[1], VISIBILITIES, 'VISIBILITY');
   const repo = await core.identity.requireRepo(pos[0]);
-  await core.identity.setRepoVisibility(repo.id, checkVisibility(pos[1]));
+  await core.identity.setRepoVisibility(repo.id, v);
   out(`${pos[0]} is now ${pos[1]}`);
 };
 

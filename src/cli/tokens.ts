@@ -1,4 +1,4 @@
-import { parseDuration } from '../core/auth/tokens.ts';
+import { parseDuration, parseScopes } from '../core/auth/tokens.ts';
 import type { Command } from './main.ts';
 import { parse, UsageError } from './args.ts';
 
@@ -13,11 +13,13 @@ const duration = (s: string) => {
 const create: Command = async (core, args, out) => {
   const { values, pos } = parse(args, { scopes: { type: 'string' }, 'expires-in': { type: 'string' }, name: { type: 'string' } }, ['USER']);
   if (!values.scopes) throw new UsageError('--scopes is required, e.g. read:packages,write:packages');
-  const { token } = await core.tokens.createPersonal(pos[0], {
-    scopes: values.scopes,
-    name: values.name,
-    expiresInMs: values['expires-in'] ? duration(values['expires-in']) : null,
-  });
+  try {
+    if (!parseScopes(values.scopes).size) throw new Error('--scopes names no scope');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const expiresInMs = values['expires-in'] ? duration(values['expires-in']) : null;
+  const { token } = await core.tokens.createPersonal(pos[0], { scopes: values.scopes, name: values.name, expiresInMs });
   out(token);
 };
 

@@ -36,10 +36,18 @@ export function requireAdmin(actor: Actor) {
   return a;
 }
 
-/** page / per_page → limit, offset; per_page at most 100 (GitHub's cap). */
+/**
+ * A numeric id from the URL, or -1 (which matches nothing) when it is not one: PostgreSQL rejects `NaN`, `1.5`
+ * or a number past bigint in a query, which would be a 500 instead of a 404.
+ */
+export function idParam(v: string | undefined): number {
+  return v !== undefined && /^[1-9][0-9]{0,14}$/.test(v) ? Number(v) : -1;
+}
+
+/** page / per_page → limit, offset; per_page at most 100 (GitHub's cap), page bounded so the offset fits a bigint. */
 export function pageOf(req: FastifyRequest): { page: number; perPage: number; limit: number; offset: number } {
   const q = req.query as Record<string, string>;
-  const page = Math.max(1, Math.floor(Number(q.page ?? 1)) || 1);
+  const page = Math.min(1_000_000, Math.max(1, Math.floor(Number(q.page ?? 1)) || 1));
   const perPage = Math.min(100, Math.max(1, Math.floor(Number(q.per_page ?? 30)) || 30));
   return { page, perPage, limit: perPage + 1, offset: (page - 1) * perPage };
 }
@@ -84,7 +92,7 @@ export const repoJson = (r: Repository, ownerName: string, ownerKind: 'user' | '
 
 export const ownerSegment = (pkg: { owner_kind: 'user' | 'org' }) => (pkg.owner_kind === 'org' ? 'orgs' : 'users');
 
-export async function packageJson(core: Core, pkg: PackageRow, base: string, extra: { versionCount?: number; downloads?: number } = {}) {
+export async function packageJson(core: Core, pkg: PackageRow, base: string, extra: { versionCount?: number; downloads?: number; latest?: string | null } = {}) {
   const repo = pkg.repository_id != null ? await core.identity.repoById(pkg.repository_id) : undefined;
   const visibility = await core.authz.effectiveVisibility(pkg);
   const fmt = formatOf(pkg.type);
@@ -105,7 +113,7 @@ export async function packageJson(core: Core, pkg: PackageRow, base: string, ext
     repository: repo ? repoJson(repo, repo.owner_name, pkg.owner_kind, base) : null,
     description: meta.description ?? null,
     download_count: extra.downloads,
-    install: fmt ? fmt.describe(pkg, meta.latest ?? null, base) : undefined,
+    install: fmt ? fmt.describe(pkg, extra.latest !== undefined ? extra.latest : (meta.latest ?? null), base) : undefined,
   };
 }
 

@@ -5,7 +5,7 @@ import type { HookInput, HookScope } from '../../core/events/webhooks.ts';
 import { forbidden, invalid, notFound } from '../../core/errors.ts';
 import type { Webhook, WebhookDelivery } from '../../db/tables.ts';
 import { baseUrlOf } from '../actor.ts';
-import { bodyObject, requireUser } from './common.ts';
+import { bodyObject, idParam, requireUser } from './common.ts';
 
 type P = Record<string, string>;
 
@@ -77,7 +77,7 @@ export async function hookRoutes(app: FastifyInstance, core: Core): Promise<void
   for (const [prefix, kind] of [['/repos/:owner/:repo', 'repos'], ['/orgs/:owner', 'orgs'], ['/users/:owner', 'users']] as const) {
     const list = `${prefix}/hooks`;
     const one = `${list}/:id`;
-    const idOf = (req: FastifyRequest) => Number((req.params as P).id) || -1;
+    const idOf = (req: FastifyRequest) => idParam((req.params as P).id);
     const urlOf = (req: FastifyRequest, path: string, id: number) => `${baseUrlOf(core, req)}${path}/${id}`;
 
     app.get(list, async (req) => {

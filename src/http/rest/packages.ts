@@ -8,7 +8,7 @@ import { packageSettings } from '../../core/package-settings.ts';
 import type { Owner } from '../../db/tables.ts';
 import { formatOf } from '../../formats/index.ts';
 import { baseUrlOf } from '../actor.ts';
-import { bodyObject, packageJson, pageOf, requireUser, sendPage, str, versionJson } from './common.ts';
+import { bodyObject, idParam, packageJson, pageOf, requireUser, sendPage, str, versionJson } from './common.ts';
 
 type P = Record<string, string>;
 type Kind = 'users' | 'orgs' | 'user';
@@ -42,7 +42,13 @@ export async function packageRoutes(app: FastifyInstance, core: Core): Promise<v
     const [versions, downloads] = await Promise.all([core.packages.versions(pkg.id), core.packages.downloadsByVersion(pkg.id)]);
     let total = 0;
     for (const v of versions) total += (downloads.get(v.id) ?? 0) + core.downloads.pendingFor(v.id);
-    return packageJson(core, pkg, baseUrlOf(core, req), { versionCount: versions.length, downloads: total });
+    // The latest recorded at publish may since have been deleted: never offer a version that does not install.
+    let latest = (JSON.parse(pkg.metadata) as { latest?: string }).latest;
+    if (latest !== undefined && !versions.some((v) => v.version === latest)) {
+      const tag = (await core.packages.tags(pkg.id)).find((t) => t.name === 'latest');
+      latest = tag?.version ?? versions.at(-1)?.version;
+    }
+    return packageJson(core, pkg, baseUrlOf(core, req), { versionCount: versions.length, downloads: total, latest: latest ?? null });
   }
 
   // Owners: /users/:owner, /orgs/:owner, and /user (the signed-in user).
@@ -114,7 +120,7 @@ export async function packageRoutes(app: FastifyInstance, core: Core): Promise<v
 
     const oneVersion = `${one}/versions/:id`;
     const versionFor = async (req: FastifyRequest, pkg: PackageRow) => {
-      const v = await core.packages.versionById(Number((req.params as P).id));
+      const v = await core.packages.versionById(idParam((req.params as P).id));
       if (!v || v.package_id !== pkg.id) throw notFound('Version not found.');
       return v;
     };

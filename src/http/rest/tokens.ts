@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseDuration, parseScopes } from '../../core/auth/tokens.ts';
 import type { Core } from '../../core/core.ts';
 import { forbidden, invalid } from '../../core/errors.ts';
-import { bodyObject, requireAdmin, requireUser } from './common.ts';
+import { bodyObject, idParam, requireAdmin, requireUser } from './common.ts';
 
 type P = Record<string, string>;
 
@@ -38,7 +38,7 @@ export async function tokenRoutes(app: FastifyInstance, core: Core): Promise<voi
   });
   app.delete('/user/tokens/:id', async (req, reply) => {
     const a = requireUser(req.actor);
-    await core.tokens.revoke(Number((req.params as P).id) || -1, a.user.id);
+    await core.tokens.revoke(idParam((req.params as P).id), a.user.id);
     return reply.code(204).send();
   });
   // Admins mint tokens for others (what `wharf token create USER` does locally).
@@ -48,7 +48,7 @@ export async function tokenRoutes(app: FastifyInstance, core: Core): Promise<voi
   });
   app.delete('/admin/tokens/:id', async (req, reply) => {
     requireAdmin(req.actor);
-    await core.tokens.revoke(Number((req.params as P).id) || -1);
+    await core.tokens.revoke(idParam((req.params as P).id));
     return reply.code(204).send();
   });
 }

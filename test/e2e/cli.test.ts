@@ -1,0 +1,301 @@
+// The `wharf` admin CLI (bin/wharf.mjs), run as a real process against the database of a running server:
+// every command of the issue's section 2, what it prints (a token prints as the token alone), its exit codes
+// (2 for usage, 1 for errors, with a message on stderr), and that the server sees its effects at once.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { dialects } from '../helpers/databases.ts';
+import { publishNpm, type NpmPublishOptions } from '../helpers/npm-publish.ts';
+import { startWharf, type TestServer } from '../helpers/wharf.ts';
+
+type Json = any;
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/** Runs `fn` over `items`, `n` at a time (each CLI run is a Node process; this machine has few cores). */
+async function inBatches<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += n) out.push(...(await Promise.all(items.slice(i, i + n).map(fn))));
+  return out;
+}
+
+for (const dialect of dialects()) {
+  describe(`wharf CLI on ${dialect}, with the server running`, () => {
+    let s: TestServer;
+    let aliceToken: string;
+
+    before(async () => {
+      s = await startWharf({ dialect });
+    });
+    after(() => s.stop());
+
+    /** `wharf ARGS` must succeed, print nothing on stderr; returns stdout. */
+    async function wharf(args: string[], stdin?: string): Promise<string> {
+      const r = await s.cli(args, stdin);
+      assert.equal(r.code, 0, `wharf ${args.join(' ')} → exit ${r.code}\n${r.stderr}`);
+      assert.equal(r.stderr, '', `wharf ${args.join(' ')} wrote to stderr`);
+      return r.stdout;
+    }
+    /** `wharf ARGS` must fail with `code`, a message on stderr and nothing on stdout. */
+    async function wharfFails(args: string[], code: number, message: RegExp, stdin?: string) {
+      const r = await s.cli(args, stdin);
+      assert.equal(r.code, code, `wharf ${args.join(' ')} → exit ${r.code}, expected ${code}\n${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, message, `wharf ${args.join(' ')}: stderr`);
+      assert.equal(r.stdout, '', `wharf ${args.join(' ')}: nothing on stdout`);
+    }
+
+    const api = (path: string, auth: string | null, init: { method?: string; body?: unknown } = {}) =>
+      fetch(`${s.url}/api/v1${path}`, {
+        method: init.method ?? 'GET',
+        headers: { ...(auth ? { authorization: auth.includes(' ') ? auth : `Bearer ${auth}` } : {}), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+      });
+    async function json(r: Response | Promise<Response>, status: number): Promise<Json> {
+      const res = await r;
+      const text = await res.text();
+      assert.equal(res.status, status, `${res.url} → ${res.status} ${text}`);
+      return text ? JSON.parse(text) : undefined;
+    }
+    const publish = async (token: string | null, o: NpmPublishOptions, status = 201) => {
+      const r = await publishNpm(s.url, token, o);
+      assert.equal(r.status, status, `publish @${o.scope}/${o.name}@${o.version} → ${r.status} ${await r.text()}`);
+    };
+    const packumentStatus = async (scope: string, name: string, token: string | null) => {
+      const r = await fetch(`${s.url}/npm/@${scope}%2f${name}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      await r.arrayBuffer();
+      return r.status;
+    };
+    /** A personal token minted by the CLI (stdout is the token and a newline, nothing else). */
+    const tokenFor = async (user: string, scopes = 'read:packages,write:packages,delete:packages', extra: string[] = []) => {
+      const out = await wharf(['token', 'create', user, '--scopes', scopes, ...extra]);
+      assert.match(out, /^whp_[0-9A-Za-z]{36}\n$/, 'only the token is printed');
+      return out.trim();
+    };
+
+    test('user create NAME --admin --email E --password-stdin → the password works as Basic auth on /api/v1/user', async () => {
+      const out = await wharf(['user', 'create', 'alice', '--admin', '--email', 'alice@example.com', '--password-stdin'], 'correct horse battery staple\n');
+      assert.equal(out, 'created user alice (admin)\n');
+      const me = await json(api('/user', basic('alice', 'correct horse battery staple')), 200);
+      assert.equal(me.login, 'alice');
+      assert.equal(me.site_admin, true);
+      assert.equal(me.email, 'alice@example.com');
+      await json(api('/user', basic('alice', 'correct horse battery staple\n')), 401);
+      await json(api('/user', basic('alice', 'wrong')), 401);
+
+      assert.equal(await wharf(['user', 'create', 'bob']), 'created user bob\n');
+      assert.equal(await wharf(['user', 'create', 'carol', '--email', 'carol@example.com']), 'created user carol\n');
+      // No password was set: none signs in.
+      await json(api('/user', basic('bob', '')), 401);
+      assert.equal((await json(api('/users/bob', null), 200)).login, 'bob', 'the server sees the new user at once');
+    });
+
+    test('token create USER --scopes … prints only the token; --name and --expires-in are kept; the server accepts it at once', async () => {
+      aliceToken = await tokenFor('alice', 'read:packages,write:packages,delete:packages', ['--name', 'laptop', '--expires-in', '30d']);
+      const me = await json(api('/user', aliceToken), 200);
+      assert.equal(me.login, 'alice');
+      const listed = (await json(api('/user/tokens', aliceToken), 200) as Json[]).find((t) => t.name === 'laptop');
+      assert.ok(listed, 'listed by its --name');
+      assert.deepEqual([...listed.scopes].sort(), ['delete:packages', 'read:packages', 'write:packages']);
+      const ttl = Date.parse(listed.expires_at) - Date.now();
+      assert.ok(ttl > 29.9 * 864e5 && ttl <= 30 * 864e5, `expires_at ${listed.expires_at}`);
+
+      const forever = await tokenFor('bob', 'read:packages');
+      const bobs: Json[] = await json(api('/user/tokens', forever), 200);
+      assert.equal(bobs.length, 1);
+      assert.equal(bobs[0].expires_at, null, 'no --expires-in: no expiry');
+      assert.deepEqual(bobs[0].scopes, ['read:packages']);
+      // Its scopes cap it: a read:packages token cannot publish.
+      await publish(forever, { scope: 'bob', name: 'nope', version: '1.0.0' }, 403);
+    });
+
+    test('token list USER shows ids, prefixes, names and scopes, never the secret', async () => {
+      const out = await wharf(['token', 'list', 'alice']);
+      const line = out.split('\n').find((l) => l.split('\t')[2] === 'laptop');
+      assert.ok(line, out);
+      const [id, prefix] = line.split('\t');
+      assert.match(id, /^\d+$/);
+      assert.ok(aliceToken.startsWith(prefix.replace('…', '')));
+      assert.ok(!out.includes(aliceToken.slice(8)), 'no secret in the list');
+    });
+
+    test('org create NAME --owner USER; org add-member ORG USER [--role owner|member] → the server sees them at once', async () => {
+      assert.equal(await wharf(['org', 'create', 'acme', '--owner', 'alice']), 'created organization acme owned by alice\n');
+      assert.equal((await json(api('/orgs/acme', null), 200)).type, 'Organization');
+      const bob = await tokenFor('bob');
+      await publish(bob, { scope: 'acme', name: 'tool', version: '1.0.0' }, 403);
+
+      assert.equal(await wharf(['org', 'add-member', 'acme', 'bob']), 'bob is now member of acme\n');
+      await publish(bob, { scope: 'acme', name: 'tool', version: '1.0.0' });
+      const members: Json[] = await json(api('/orgs/acme/members', aliceToken), 200);
+      assert.deepEqual(members.map((m) => [m.login, m.role]), [['alice', 'admin'], ['bob', 'member']]);
+      await json(api('/orgs/acme/memberships/carol', bob, { method: 'PUT', body: {} }), 403);
+
+      assert.equal(await wharf(['org', 'add-member', 'acme', 'bob', '--role', 'owner']), 'bob is now owner of acme\n');
+      await json(api('/orgs/acme/memberships/carol', bob, { method: 'PUT', body: {} }), 200);
+      assert.deepEqual((await json(api('/orgs/acme/members', bob), 200) as Json[]).map((m) => [m.login, m.role]), [['alice', 'admin'], ['bob', 'admin'], ['carol', 'member']]);
+    });
+
+    test('repo create OWNER/NAME [--visibility]; repo grant OWNER/NAME USER --role → visibility and collaborators apply at once', async () => {
+      assert.equal(await wharf(['repo', 'create', 'alice/secret', '--visibility', 'private']), 'created repository alice/secret (private)\n');
+      const bob = await tokenFor('bob', 'read:packages');
+      assert.equal((await json(api('/repos/alice/secret', aliceToken), 200)).visibility, 'private');
+      await json(api('/repos/alice/secret', bob), 404);
+      await json(api('/repos/alice/secret', null), 404);
+
+      assert.equal(await wharf(['repo', 'grant', 'alice/secret', 'bob', '--role', 'read']), 'bob has read on alice/secret\n');
+      assert.equal((await json(api('/repos/alice/secret', bob), 200)).full_name, 'alice/secret');
+      const collaborators: Json[] = await json(api('/repos/alice/secret/collaborators', aliceToken), 200);
+      assert.deepEqual(collaborators.map((c) => [c.login, c.role_name]), [['bob', 'read']]);
+      await wharf(['repo', 'grant', 'alice/secret', 'bob', '--role', 'admin']);
+      assert.deepEqual((await json(api('/repos/alice/secret/collaborators', bob), 200) as Json[]).map((c) => c.role_name), ['admin']);
+
+      assert.equal(await wharf(['repo', 'create', 'alice/app']), 'created repository alice/app (public)\n');
+      assert.equal((await json(api('/repos/alice/app', null), 200)).visibility, 'public');
+      assert.equal(await wharf(['repo', 'create', 'acme/site', '--visibility', 'internal']), 'created repository acme/site (internal)\n');
+      await json(api('/repos/acme/site', null), 404);
+      assert.equal((await json(api('/repos/acme/site', bob), 200)).visibility, 'internal');
+    });
+
+    test('package visibility TYPE OWNER/NAME public|internal|private → anonymous and other users see it change at once', async () => {
+      await publish(aliceToken, { scope: 'alice', name: 'hello', version: '1.0.0' });
+      const bob = await tokenFor('bob', 'read:packages');
+      assert.equal(await packumentStatus('alice', 'hello', null), 401, 'a new unlinked package is private');
+      assert.equal(await packumentStatus('alice', 'hello', bob), 404);
+
+      assert.equal(await wharf(['package', 'visibility', 'npm', 'alice/hello', 'public']), 'npm package alice/hello is now public\n');
+      assert.equal(await packumentStatus('alice', 'hello', null), 200);
+      const tgz = await fetch(`${s.url}/npm/@alice/hello/-/hello-1.0.0.tgz`);
+      assert.equal(tgz.status, 200);
+      await tgz.arrayBuffer();
+      assert.equal((await json(api('/users/alice/packages/npm/hello', null), 200)).visibility, 'public');
+
+      await wharf(['package', 'visibility', 'npm', 'alice/hello', 'internal']);
+      assert.equal(await packumentStatus('alice', 'hello', null), 401);
+      assert.equal(await packumentStatus('alice', 'hello', bob), 200);
+
+      await wharf(['package', 'visibility', 'npm', 'alice/hello', 'private']);
+      assert.equal(await packumentStatus('alice', 'hello', bob), 404);
+      assert.equal(await packumentStatus('alice', 'hello', aliceToken), 200);
+    });
+
+    test('package grant TYPE OWNER/NAME USER --role read|write → that user reads, then publishes; package revoke → 404 again', async () => {
+      await publish(aliceToken, { scope: 'alice', name: 'granted', version: '1.0.0' });
+      const carol = await tokenFor('carol');
+      assert.equal(await packumentStatus('alice', 'granted', carol), 404);
+
+      assert.equal(await wharf(['package', 'grant', 'npm', 'alice/granted', 'carol', '--role', 'read']), 'carol has read on npm package alice/granted\n');
+      assert.equal(await packumentStatus('alice', 'granted', carol), 200);
+      await publish(carol, { scope: 'alice', name: 'granted', version: '1.1.0' }, 403);
+      await wharf(['package', 'grant', 'npm', 'alice/granted', 'carol', '--role', 'write']);
+      await publish(carol, { scope: 'alice', name: 'granted', version: '1.1.0' });
+      const access = await json(api('/users/alice/packages/npm/granted/access', aliceToken), 200);
+      assert.deepEqual(access.users, [{ login: 'carol', role: 'write' }]);
+
+      await wharf(['package', 'revoke', 'npm', 'alice/granted', 'carol']);
+      assert.equal(await packumentStatus('alice', 'granted', carol), 404);
+    });
+
+    test('package grant TYPE OWNER/NAME OWNER/REPO --role read → that repository\'s job token reads the package', async () => {
+      await publish(aliceToken, { scope: 'alice', name: 'shared-lib', version: '1.0.0' });
+      await wharf(['repo', 'create', 'alice/consumer', '--visibility', 'private']);
+      const job = (await wharf(['token', 'create-job', 'alice/consumer'])).trim();
+      assert.equal(await packumentStatus('alice', 'shared-lib', job), 404);
+
+      assert.equal(await wharf(['package', 'grant', 'npm', 'alice/shared-lib', 'alice/consumer', '--role', 'read']), 'alice/consumer has read on npm package alice/shared-lib\n');
+      assert.equal(await packumentStatus('alice', 'shared-lib', job), 200);
+      const access = await json(api('/users/alice/packages/npm/shared-lib/access', aliceToken), 200);
+      assert.deepEqual(access.repositories, [{ full_name: 'alice/consumer', role: 'read' }]);
+      await publish(job, { scope: 'alice', name: 'shared-lib', version: '1.0.1' }, 403);
+    });
+
+    test('token create-job OWNER/REPO --ttl 1h prints only a whj_ token; it publishes packages linked to that repository only; token revoke TOKEN → 401', async () => {
+      const out = await wharf(['token', 'create-job', 'alice/app', '--ttl', '1h']);
+      assert.match(out, /^whj_[0-9A-Za-z]{36}\n$/, 'only the token is printed');
+      const job = out.trim();
+      const row = await s.core.db.selectFrom('tokens').selectAll().where('kind', '=', 'job').orderBy('id', 'desc').executeTakeFirstOrThrow();
+      const ttl = Date.parse(row.expires_at!) - Date.now();
+      assert.ok(ttl > 55 * 60e3 && ttl <= 60 * 60e3, `expires_at ${row.expires_at}`);
+
+      await publish(job, { scope: 'alice', name: 'app', version: '1.0.0', repository: 'git+https://github.com/alice/app.git' });
+      assert.equal((await json(api('/users/alice/packages/npm/app', aliceToken), 200)).repository.full_name, 'alice/app');
+      await publish(job, { scope: 'alice', name: 'not-the-app', version: '1.0.0' }, 403);
+      await publish(job, { scope: 'alice', name: 'secret-pkg', version: '1.0.0', repository: 'https://github.com/alice/secret' }, 403);
+      await publish(job, { scope: 'acme', name: 'app', version: '1.0.0', repository: 'https://github.com/alice/app' }, 403);
+
+      const revoked = await wharf(['token', 'revoke', job]);
+      assert.equal(revoked, `revoked token ${row.id} (job:alice/app)\n`);
+      await publish(job, { scope: 'alice', name: 'app', version: '1.0.1', repository: 'https://github.com/alice/app' }, 401);
+    });
+
+    test('token create-job --ttl 1s → the token stops working at its TTL', async () => {
+      const job = (await wharf(['token', 'create-job', 'alice/app', '--ttl', '1s'])).trim();
+      await new Promise((r) => setTimeout(r, 1100));
+      await publish(job, { scope: 'alice', name: 'app', version: '2.0.0', repository: 'https://github.com/alice/app' }, 401);
+      const r = await fetch(`${s.url}/npm/-/whoami`, { headers: { authorization: `Bearer ${job}` } });
+      assert.equal(r.status, 401);
+    });
+
+    test('token revoke ID → that token gets 401; other tokens keep working', async () => {
+      const victim = await tokenFor('carol', 'read:packages', ['--name', 'to-revoke']);
+      const keeper = await tokenFor('carol', 'read:packages');
+      const id = ((await json(api('/user/tokens', victim), 200)) as Json[]).find((t) => t.name === 'to-revoke').id;
+      assert.equal(await wharf(['token', 'revoke', String(id)]), `revoked token ${id} (to-revoke)\n`);
+      await json(api('/user', victim), 401);
+      assert.equal((await json(api('/user', keeper), 200)).login, 'carol');
+      assert.ok(!((await json(api('/user/tokens', keeper), 200)) as Json[]).some((t) => t.id === id));
+    });
+
+    test('usage errors exit 2 with the usage on stderr, and change nothing', async () => {
+      const cases: [string[], RegExp, string?][] = [
+        [[], /usage: wharf NOUN VERB/],
+        [['frobnicate'], /unknown command "frobnicate"/],
+        [['user', 'create'], /expected NAME/],
+        [['user', 'create', 'x1', '--bogus'], /Unknown option '--bogus'/],
+        [['user', 'create', 'x1', '--password-stdin'], /empty password/, ''],
+        [['org', 'create', 'x1'], /--owner USER is required/],
+        [['org', 'add-member', 'acme', 'carol', '--role', 'boss'], /--role must be owner or member/],
+        [['repo', 'create', 'noslash'], /expected OWNER\/NAME/],
+        [['repo', 'create', 'alice/x1', '--visibility', 'secret'], /--visibility must be one of public, private, internal/],
+        [['repo', 'grant', 'alice/secret', 'carol'], /--role read\|write\|admin is required/],
+        [['token', 'create', 'alice'], /--scopes is required/],
+        [['token', 'create', 'alice', '--scopes', 'root'], /unknown scope: root/],
+        [['token', 'create', 'alice', '--scopes', 'read:packages', '--expires-in', 'forever'], /bad duration/],
+        [['token', 'create-job', 'alice/app', '--ttl', 'soon'], /bad duration/],
+        [['package', 'visibility', 'npm', 'alice/hello', 'secret'], /VISIBILITY must be one of/],
+        [['package', 'grant', 'npm', 'alice/hello', 'carol'], /--role read\|write\|admin is required/],
+        [['package', 'grant', 'npm', 'alice/hello', 'carol', '--role', 'owner'], /--role must be one of/],
+      ];
+      await inBatches(cases, 4, ([args, message, stdin]) => wharfFails(args, 2, message, stdin));
+      await json(api('/users/x1', null), 404);
+      await json(api('/repos/alice/x1', aliceToken), 404);
+      assert.equal(await packumentStatus('alice', 'hello', null), 401, 'still private');
+      assert.equal((await s.cli(['help'])).code, 0, '`wharf help` is not an error');
+    });
+
+    test('unknown users, owners, repositories, packages and tokens exit 1 with a message on stderr', async () => {
+      const cases: [string[], RegExp][] = [
+        [['token', 'create', 'ghost', '--scopes', 'read:packages'], /no user named "ghost"/],
+        [['org', 'create', 'ghostorg', '--owner', 'ghost'], /no user named "ghost"/],
+        [['org', 'add-member', 'acme', 'ghost'], /no user named "ghost"/],
+        [['repo', 'create', 'ghost/x'], /no user or organization named "ghost"/],
+        [['repo', 'grant', 'alice/secret', 'ghost', '--role', 'read'], /no user named "ghost"/],
+        [['token', 'create-job', 'alice/nothing'], /no repository alice\/nothing/],
+        [['package', 'grant', 'npm', 'alice/hello', 'ghost', '--role', 'read'], /no user named "ghost"/],
+        [['package', 'visibility', 'npm', 'alice/nothing', 'public'], /no npm package alice\/nothing/],
+        [['token', 'revoke', 'whp_000000000000000000000000000000000000'], /no such token/],
+        [['user', 'create', 'alice'], /already taken/],
+      ];
+      await inBatches(cases, 4, ([args, message]) => wharfFails(args, 1, message));
+      await json(api('/orgs/ghostorg', null), 404);
+    });
+
+    test('the CLI works with the server stopped; the restarted server sees its changes', async () => {
+      await s.stop({ keep: true });
+      await wharf(['user', 'create', 'dave']);
+      const token = await tokenFor('dave', 'read:packages');
+      await wharf(['package', 'visibility', 'npm', 'alice/hello', 'public']);
+      s = await startWharf({ reuse: s });
+      assert.equal((await json(api('/user', token), 200)).login, 'dave');
+      assert.equal(await packumentStatus('alice', 'hello', null), 200);
+      assert.equal((await json(api('/user', aliceToken), 200)).login, 'alice', 'tokens survive a restart');
+    });
+  });
+}
