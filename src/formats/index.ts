@@ -4,8 +4,9 @@ import { rubygemsFormat } from './rubygems/format.ts';
 import { npmFormat } from './npm/format.ts';
 import { ociFormat } from './oci/format.ts';
 import { mavenFormat } from './maven/format.ts';
+import { nugetFormat } from './nuget/format.ts';
 
-export const formats: readonly Format[] = [npmFormat, ociFormat, mavenFormat, rubygemsFormat];
+export const formats: readonly Format[] = [npmFormat, ociFormat, mavenFormat, rubygemsFormat, nugetFormat];
 
 export function formatOf(type: string): Format | undefined {
   return formats.find((f) => f.type === type);

@@ -272,8 +272,8 @@ for (const dialect of dialects()) {
       const cases: [string, () => Promise<{ body: Buffer; token?: string | null; owner?: string }>, number, RegExp][] = [
         ['anonymous', async () => ({ body: await buildGem({ name: 'anon', version: '1.0' }), token: null }), 401, /needs an API key/],
         ['a read-only token', async () => ({ body: await buildGem({ name: 'ro', version: '1.0' }), token: aliceRead }), 403, /write:packages/],
-        ["bob pushing to alice's source", async () => ({ body: await buildGem({ name: 'bobs', version: '1.0' }), token: bob }), 403, /you may not push gems to alice/],
-        ["bob pushing a version of alice's gem", async () => ({ body: await buildGem({ name: 'hello', version: '3.0' }), token: bob }), 403, /you may not push gems to alice/],
+        ["bob pushing to alice's source", async () => ({ body: await buildGem({ name: 'bobs', version: '1.0' }), token: bob }), 403, /you may not publish packages to alice/],
+        ["bob pushing a version of alice's gem", async () => ({ body: await buildGem({ name: 'hello', version: '3.0' }), token: bob }), 403, /you may not publish packages to alice/],
         ['an unknown owner', async () => ({ body: await buildGem({ name: 'x', version: '1.0' }), owner: 'nobody' }), 404, /no user or organization named "nobody"/],
         ['an empty body', async () => ({ body: Buffer.alloc(0) }), 400, /not a valid \.gem|metadata\.gz is missing/],
         ['not a tar', async () => ({ body: Buffer.from('GIF89a'.repeat(200)) }), 400, /not a valid \.gem/],

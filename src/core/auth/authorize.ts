@@ -7,7 +7,7 @@
 // for credentials) — a private package is indistinguishable from a missing one.
 import type { Db } from '../../db/database.ts';
 import type { Owner, Package, Role, Visibility } from '../../db/tables.ts';
-import { forbidden, notFound, unauthorized } from '../errors.ts';
+import { WharfError, forbidden, notFound, unauthorized } from '../errors.ts';
 import type { Actor } from './actor.ts';
 import type { Scope } from './tokens.ts';
 
@@ -96,11 +96,63 @@ export class Authorizer {
     throw forbidden(`you may not publish packages to ${owner.name}`);
   }
 
+  /**
+   * Before reading an upload that names its package inside (gems, nupkgs): could the actor write any package
+   * of `type` under `owner`? Creating there, or a write grant on one of its packages or repositories, is enough;
+   * the package itself is authorized once the upload is parsed.
+   */
+  async authorizePushUnder(actor: Actor, owner: Pick<Owner, 'id' | 'kind' | 'name'>, type: string): Promise<void> {
+    if (actor.kind === 'anonymous') throw unauthorized();
+    if (!actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope');
+    if (actor.kind === 'job') {
+      if (actor.repositoryOwnerId !== owner.id) throw forbidden(`a job token of ${actor.repositoryName} may not publish to ${owner.name}`);
+      return;
+    }
+    try {
+      await this.authorizeCreate(actor, owner, null);
+      return;
+    } catch (e) {
+      if (!(e instanceof WharfError && e.kind === 'Forbidden')) throw e;
+    }
+    const uid = actor.user.id;
+    const granted = await this.db
+      .selectFrom('package_access')
+      .innerJoin('packages', 'packages.id', 'package_access.package_id')
+      .select('packages.id')
+      .where('packages.owner_id', '=', owner.id)
+      .where('packages.type', '=', type)
+      .where('package_access.user_id', '=', uid)
+      .where('package_access.role', 'in', ['write', 'admin'])
+      .executeTakeFirst();
+    if (granted) return;
+    const collaborator = await this.db
+      .selectFrom('repo_collaborators')
+      .innerJoin('repositories', 'repositories.id', 'repo_collaborators.repository_id')
+      .select('repositories.id')
+      .where('repositories.owner_id', '=', owner.id)
+      .where('repo_collaborators.user_id', '=', uid)
+      .where('repo_collaborators.role', 'in', ['write', 'admin'])
+      .executeTakeFirst();
+    if (!collaborator) throw forbidden(`you may not publish packages to ${owner.name}`);
+  }
+
   /** Site admins, the user themself, and owners of an org manage that owner (repos, members, hooks). */
   async canManageOwner(actor: Actor, owner: Pick<Owner, 'id' | 'kind'>): Promise<boolean> {
     if (actor.kind !== 'user') return false;
     if (actor.user.isAdmin || actor.user.id === owner.id) return true;
     return owner.kind === 'org' && (await this.isOrgOwner(owner.id, actor.user.id));
+  }
+
+  /**
+   * May `actor` see a repository (its page, the packages linked to it)? Public ones: everyone; internal: any
+   * signed-in actor; private: site admins and those with a role on it; a job: its own repository.
+   */
+  async canReadRepo(actor: Actor, repo: { id: number; visibility: Visibility }): Promise<boolean> {
+    if (repo.visibility === 'public') return true;
+    if (actor.kind === 'job') return repo.visibility === 'internal' || actor.repositoryId === repo.id;
+    if (actor.kind !== 'user') return false;
+    if (repo.visibility === 'internal' || actor.user.isAdmin) return true;
+    return (await this.repoRole(repo.id, actor.user.id)) !== null;
   }
 
   /** The user's role on a repository (owner and org owners: admin; org members: read; collaborators: theirs). */

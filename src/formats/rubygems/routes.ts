@@ -256,47 +256,14 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
    * Never stricter than that decision: whoever may create packages under the owner passes, and so does a user
    * granted write on one of the owner's gems or repositories (a linked gem inherits that role).
    */
-  async function mayPushTo(actor: Actor, owner: Owner): Promise<void> {
-    if (actor.kind === 'anonymous') throw unauthorized();
-    if (!actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope');
-    if (actor.kind === 'job') {
-      if (actor.repositoryOwnerId !== owner.id) throw forbidden(`a job token of ${actor.repositoryName} may not push gems to ${owner.name}`);
-      return;
-    }
-    try {
-      await core.authz.authorizeCreate(actor, owner, null);
-      return;
-    } catch (e) {
-      if (!(e instanceof WharfError && e.kind === 'Forbidden')) throw e;
-    }
-    const uid = actor.user.id;
-    const granted = await core.db
-      .selectFrom('package_access')
-      .innerJoin('packages', 'packages.id', 'package_access.package_id')
-      .select('packages.id')
-      .where('packages.owner_id', '=', owner.id)
-      .where('packages.type', '=', TYPE)
-      .where('package_access.user_id', '=', uid)
-      .where('package_access.role', 'in', ['write', 'admin'])
-      .executeTakeFirst();
-    if (granted) return;
-    const collaborator = await core.db
-      .selectFrom('repo_collaborators')
-      .innerJoin('repositories', 'repositories.id', 'repo_collaborators.repository_id')
-      .select('repositories.id')
-      .where('repositories.owner_id', '=', owner.id)
-      .where('repo_collaborators.user_id', '=', uid)
-      .where('repo_collaborators.role', 'in', ['write', 'admin'])
-      .executeTakeFirst();
-    if (!collaborator) throw forbidden(`you may not push gems to ${owner.name}`);
-  }
+
 
   app.post('/:owner/api/v1/gems', async (req, reply) => {
     const actor = req.actor;
     if (actor.kind === 'anonymous') throw unauthorized('pushing a gem needs an API key: a Wharf token with the write:packages scope (GEM_HOST_API_KEY)');
     const owner = await ownerOf((req.params as Params).owner);
     // What can be decided from the owner alone is decided before reading the body.
-    await mayPushTo(actor, owner);
+    await core.authz.authorizePushUnder(actor, owner, TYPE);
 
     const { staged, facts } = await storeGem((req.body as Readable | undefined) ?? Readable.from([]));
     try {

@@ -1,0 +1,98 @@
+// Reads a .nupkg (a zip) safely from a byte range of a file: bounded entry count and declared and inflated
+// sizes, no absolute or `..` entry names (yauzl refuses them), exactly one .nuspec at the root. Only the
+// .nuspec and the README are inflated, each bounded while streaming.
+import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import yauzl from 'yauzl';
+import { invalid, tooLarge } from '../../core/errors.ts';
+import { MAX_NUSPEC_BYTES, parseNuspec, type Nuspec } from './nuspec.ts';
+
+export interface NupkgLimits {
+  maxEntries: number;
+  /** Sum of the entries' declared uncompressed sizes. */
+  maxInflated: number;
+  maxReadme: number;
+}
+export const DEFAULT_NUPKG_LIMITS: NupkgLimits = { maxEntries: 20_000, maxInflated: 4 * 1024 ** 3, maxReadme: 512 * 1024 };
+
+export interface NupkgFacts {
+  nuspec: Nuspec;
+  nuspecXml: Buffer;
+  readme?: string;
+  /** Target frameworks: those of dependency groups and of lib/, ref/ and build/ folders. */
+  frameworks: string[];
+  files: number;
+}
+
+class RangeReader extends yauzl.RandomAccessReader {
+  constructor(private readonly file: string, private readonly offset: number) {
+    super();
+  }
+  override _readStreamForRange(start: number, end: number): Readable {
+    return fs.createReadStream(this.file, { start: this.offset + start, end: this.offset + end - 1 });
+  }
+}
+
+function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (entry.uncompressedSize > max) return reject(tooLarge(`${entry.fileName} is larger than ${max} bytes`));
+    zip.openReadStream(entry, (err, stream) => {
+      if (err || !stream) return reject(invalid(`cannot read ${entry.fileName}: ${err?.message}`));
+      const chunks: Buffer[] = [];
+      let n = 0;
+      stream.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n > max) stream.destroy(tooLarge(`${entry.fileName} is larger than ${max} bytes`));
+        else chunks.push(c);
+      });
+      stream.on('error', (e) => reject(e instanceof Error && 'kind' in e ? e : invalid(`the .nupkg is corrupt: ${e.message}`)));
+      stream.on('end', () => resolve(Buffer.concat(chunks)));
+    });
+  });
+}
+
+/** Inspects the .nupkg stored at `file` from `offset` for `length` bytes. */
+export async function readNupkg(file: string, offset: number, length: number, limits: NupkgLimits = DEFAULT_NUPKG_LIMITS): Promise<NupkgFacts> {
+  const reader = new RangeReader(file, offset);
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+    yauzl.fromRandomAccessReader(reader, length, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false }, (err, z) =>
+      err || !z ? reject(invalid(`the upload is not a valid .nupkg (zip): ${err?.message}`)) : resolve(z),
+    ),
+  );
+  try {
+    if (zip.entryCount > limits.maxEntries) throw invalid(`the .nupkg has more than ${limits.maxEntries} entries`);
+    const entries: yauzl.Entry[] = [];
+    let inflated = 0;
+    await new Promise<void>((resolve, reject) => {
+      zip.on('entry', (e: yauzl.Entry) => {
+        inflated += e.uncompressedSize;
+        if (inflated > limits.maxInflated) return reject(tooLarge('the .nupkg inflates past the size limit'));
+        if (e.fileName.includes('\\')) return reject(invalid(`the .nupkg entry ${e.fileName} has a backslash`));
+        entries.push(e);
+        zip.readEntry();
+      });
+      zip.on('end', () => resolve());
+      zip.on('error', (e: Error) => reject(invalid(`the .nupkg is corrupt: ${e.message}`)));
+      zip.readEntry();
+    });
+    const specs = entries.filter((e) => !e.fileName.includes('/') && e.fileName.toLowerCase().endsWith('.nuspec'));
+    if (specs.length !== 1) throw invalid(`a .nupkg holds exactly one .nuspec at its root (found ${specs.length})`);
+    const nuspecXml = await readEntry(zip, specs[0], MAX_NUSPEC_BYTES);
+    const nuspec = parseNuspec(nuspecXml.toString('utf8').replace(/^\uFEFF/, ''));
+    let readme: string | undefined;
+    if (nuspec.readme) {
+      const want = nuspec.readme.replace(/\\/g, '/').replace(/^\/+/, '').toLowerCase();
+      const e = entries.find((x) => x.fileName.toLowerCase() === want);
+      if (!e) throw invalid(`the README ${nuspec.readme} named in the .nuspec is not in the package`);
+      readme = (await readEntry(zip, e, limits.maxReadme)).toString('utf8');
+    }
+    const frameworks = new Set(nuspec.dependencyGroups.map((g) => g.targetFramework).filter(Boolean));
+    for (const e of entries) {
+      const m = /^(?:lib|ref|build|buildTransitive|contentFiles\/[^/]+)\/([^/]+)\//i.exec(e.fileName);
+      if (m && m[1] !== 'any') frameworks.add(decodeURIComponent(m[1]));
+    }
+    return { nuspec, nuspecXml, readme, frameworks: [...frameworks].sort(), files: entries.length };
+  } finally {
+    zip.close();
+  }
+}

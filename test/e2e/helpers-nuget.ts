@@ -1,0 +1,57 @@
+// NuGet.exe 5.8 (npm package nuget-exe, run on mono from apt `nuget`) for the end-to-end tests: its own HOME,
+// NUGET_PACKAGES and NuGet.Config per client, so no cache or credential leaks between runs.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, tempDir } from '../helpers/wharf.ts';
+import { cleanEnv, run, type RunResult } from './helpers-npm.ts';
+
+const NUGET_EXE_VERSION = '5.8.0';
+
+/** The path of nuget-5.8.0.exe: WHARF_NUGET_EXE, else the project's devDependency nuget-exe (installed by npm ci). */
+export function nugetExe(): string {
+  const given = process.env.WHARF_NUGET_EXE;
+  if (given && fs.existsSync(given)) return given;
+  const exe = path.join(ROOT, 'node_modules/nuget-exe', `nuget-${NUGET_EXE_VERSION}.exe`);
+  if (!fs.existsSync(exe)) throw new Error(`NuGet.exe ${NUGET_EXE_VERSION} is missing at ${exe}: run npm ci (nuget-exe is a devDependency)`);
+  return exe;
+}
+
+/** One person's machine running NuGet.exe. */
+export class NuGetClient {
+  readonly home = tempDir('wharf-nuget-home-');
+  readonly config = path.join(this.home, 'NuGet.Config');
+  readonly env: Record<string, string>;
+
+  constructor(readonly exe: string, source: string, creds?: { user: string; token: string }) {
+    this.env = { ...cleanEnv(), HOME: this.home, NUGET_PACKAGES: path.join(this.home, 'packages'), MONO_ENV_OPTIONS: '' };
+    const credsXml = creds
+      ? `<packageSourceCredentials><wharf><add key="Username" value="${creds.user}" /><add key="ClearTextPassword" value="${creds.token}" /></wharf></packageSourceCredentials>`
+      : '';
+    fs.writeFileSync(this.config, `<?xml version="1.0" encoding="utf-8"?>\n<configuration><packageSources><clear /><add key="wharf" value="${source}" /></packageSources>${credsXml}</configuration>\n`);
+  }
+
+  /** Runs nuget.exe in `cwd` (default: HOME), never interactive. */
+  nuget(args: string[], cwd = this.home): Promise<RunResult> {
+    return run('mono', [this.exe, ...args, '-NonInteractive', '-ConfigFile', this.config], { cwd, env: this.env, timeoutMs: 120_000 });
+  }
+
+  /** Writes a .nuspec and a content file into a temp dir and packs it; returns the .nupkg path. */
+  async pack(id: string, version: string, opts: { deps?: [string, string][]; repository?: string } = {}): Promise<string> {
+    const dir = tempDir('wharf-nuget-pack-');
+    fs.writeFileSync(path.join(dir, 'hello.txt'), `${id} ${version}\n`);
+    const deps = opts.deps?.length ? `<dependencies><group targetFramework="net472">${opts.deps.map(([d, v]) => `<dependency id="${d}" version="${v}" />`).join('')}</group></dependencies>` : '';
+    fs.writeFileSync(
+      path.join(dir, `${id}.nuspec`),
+      `<?xml version="1.0" encoding="utf-8"?>\n<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd"><metadata>` +
+        `<id>${id}</id><version>${version}</version><authors>alice</authors><description>The ${id} package</description>` +
+        (opts.repository ? `<repository type="git" url="${opts.repository}" />` : '') +
+        `${deps}</metadata><files><file src="hello.txt" target="content/hello.txt" /></files></package>\n`,
+    );
+    const r = await this.nuget(['pack', `${id}.nuspec`, '-OutputDirectory', 'out'], dir);
+    if (r.code !== 0) throw new Error(`nuget pack failed:\n${r.output}`);
+    const out = path.join(dir, 'out');
+    return path.join(out, fs.readdirSync(out).find((f) => f.endsWith('.nupkg'))!);
+  }
+}
