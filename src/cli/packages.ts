@@ -3,9 +3,12 @@ import { packageSettings } from '../core/package-settings.ts';
 import type { Command } from './main.ts';
 import { oneOf, parse, UsageError } from './args.ts';
 
+/** OWNER/NAME, where a container name may have more segments (alice/team/app). */
 const split = (slug: string) => {
-  const [owner, name, ...rest] = slug.split('/');
-  if (!owner || !name || rest.length) throw new UsageError(`expected OWNER/NAME, got "${slug}"`);
+  const i = slug.indexOf('/');
+  const owner = slug.slice(0, i);
+  const name = slug.slice(i + 1);
+  if (i <= 0 || !name || name.split('/').some((p) => !p)) throw new UsageError(`expected OWNER/NAME, got "${slug}"`);
   return { owner, name };
 };
 

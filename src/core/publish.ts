@@ -64,14 +64,14 @@ export class Publisher {
   }
 
   /** The package, created when missing (private, linked to `repositoryId`) or revived when deleted. */
-  private async upsertPackage(trx: Db, v: { ownerId: number; type: string; name: string; repositoryId: number | null; actor: Actor; packageMetadata?: Record<string, unknown> }, now: string) {
+  private async upsertPackage(trx: Db, v: { ownerId: number; type: string; name: string; repositoryId: number | null; inheritAccess?: boolean; actor: Actor; packageMetadata?: Record<string, unknown> }, now: string) {
     const lower = v.name.toLowerCase();
     const inserted = await trx
       .insertInto('packages')
       .values({
         owner_id: v.ownerId, type: v.type, name: v.name, lower_name: lower,
         // A package not linked to a repository is private until its owner makes it public (as on GitHub).
-        visibility: 'private', repository_id: v.repositoryId, inherit_access: 1,
+        visibility: 'private', repository_id: v.repositoryId, inherit_access: v.inheritAccess === false ? 0 : 1,
         metadata: JSON.stringify(v.packageMetadata ?? {}), revision: 1, created_at: now, updated_at: now, deleted_at: null,
       })
       .onConflict((oc) => oc.columns(['owner_id', 'type', 'lower_name']).doNothing())
@@ -91,7 +91,7 @@ export class Publisher {
   }
 
   /** The package (created or revived as a publish would), for protocols that upload content before versions. */
-  async ensurePackage(v: { ownerId: number; type: string; name: string; repositoryId: number | null; actor: Actor }): Promise<{ pkg: Package; created: boolean }> {
+  async ensurePackage(v: { ownerId: number; type: string; name: string; repositoryId: number | null; inheritAccess?: boolean; actor: Actor }): Promise<{ pkg: Package; created: boolean }> {
     return this.db.transaction().execute((trx) => this.upsertPackage(trx as unknown as Db, v, nowIso()));
   }
 

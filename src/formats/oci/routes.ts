@@ -107,7 +107,9 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
       }
     }
     checkGrant(actor, n, 'write');
-    await core.publisher.ensurePackage({ ownerId: owner.id, type: TYPE, name: n.name, repositoryId: actor.kind === 'job' ? actor.repositoryId : null, actor });
+    // A job's new image is tied to its repository (so the job may keep pushing to it) but does not inherit the
+    // repository's visibility until its manifest confirms the link: blobs of a refused push stay private.
+    await core.publisher.ensurePackage({ ownerId: owner.id, type: TYPE, name: n.name, repositoryId: actor.kind === 'job' ? actor.repositoryId : null, inheritAccess: actor.kind !== 'job', actor });
     return (await core.packages.find(n.owner, TYPE, n.name))!;
   }
 
@@ -362,6 +364,11 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
         await core.publisher.updateSettings(pkg.id, { repositoryId: repo.id }, req.actor);
         pkg = (await core.packages.byId(pkg.id))!;
       }
+    }
+    if (!live.length && req.actor.kind === 'job' && pkg.repository_id === req.actor.repositoryId && !pkg.inherit_access) {
+      // The job's first image of this name: now it is linked for good and inherits, as on GitHub.
+      await core.publisher.updateSettings(pkg.id, { inheritAccess: true }, req.actor);
+      pkg = (await core.packages.byId(pkg.id))!;
     }
     // A job may only push images linked to its repository (or granted to it).
     try {
