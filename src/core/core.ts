@@ -41,7 +41,7 @@ export interface Core {
 }
 
 /** Builds the core over an open database and blob store. */
-export function createCore(deps: { config: Config; db: Db; dialect: DialectName; blobs: BlobStore; logger?: Logger }): Core {
+export function createCore(deps: { config: Config; db: Db; dialect: DialectName; blobs: BlobStore; logger?: Logger; durable?: () => Promise<void> }): Core {
   const { config, db, dialect, blobs } = deps;
   const events = new Events((err) => deps.logger?.error({ err }, 'event listener failed'));
   const identity = new Identity(db);
@@ -61,7 +61,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     signing: new SigningTrust(db, identity),
     authz: new Authorizer(db),
     packages: new Packages(db),
-    publisher: new Publisher(db, events, config.restoreDays),
+    publisher: new Publisher(db, events, config.restoreDays, deps.durable),
     async flush() {
       await downloads.flush();
       await tokens.flush();
@@ -71,6 +71,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
       closed = true;
       webhooks.stop();
       await core.flush().catch((err) => deps.logger?.error({ err }, 'final flush failed'));
+      await deps.durable?.().catch((err) => deps.logger?.error({ err }, 'final sync failed'));
       await db.destroy();
     },
   };
@@ -79,7 +80,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
 
 /** Opens the configured database and blob store and builds the core. */
 export async function openCore(config: Config, logger?: Logger): Promise<Core> {
-  const { db, dialect } = await openDatabase(config.databaseUrl);
+  const { db, dialect, durable } = await openDatabase(config.databaseUrl);
   const blobs = new FsBlobStore(path.join(config.dataDir, 'blobs'));
-  return createCore({ config, db, dialect, blobs, logger });
+  return createCore({ config, db, dialect, blobs, logger, durable });
 }

@@ -45,7 +45,13 @@ export interface NewVersion {
 const userIdOf = (a: Actor) => (a.kind === 'user' ? a.user.id : null);
 
 export class Publisher {
-  constructor(private readonly db: Db, private readonly events: Events, private readonly restoreDays: number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly events: Events,
+    private readonly restoreDays: number,
+    /** Resolves once committed changes are on disk; awaited before a change is acknowledged. */
+    private readonly durable: () => Promise<void> = async () => {},
+  ) {}
 
   private bump(trx: Db, packageId: number) {
     return trx.updateTable('packages').set((eb) => ({ revision: eb('revision', '+', 1), updated_at: nowIso() })).where('id', '=', packageId).execute();
@@ -107,6 +113,7 @@ export class Publisher {
       const has = await trx.selectFrom('package_properties').select('id').where('ref_type', '=', 'package').where('ref_id', '=', packageId).where('name', '=', 'blob').where('value', '=', blob.digest).executeTakeFirst();
       if (!has) await trx.insertInto('package_properties').values({ ref_type: 'package', ref_id: packageId, name: 'blob', value: blob.digest }).execute();
     });
+    await this.durable();
   }
 
   /** Drops a package's hold on a blob (the content itself goes at garbage collection, if nothing else holds it). */
@@ -161,6 +168,7 @@ export class Publisher {
       pkg = await trx.selectFrom('packages').selectAll().where('id', '=', pkg.id).executeTakeFirstOrThrow();
       return { pkg, version, createdPackage };
     });
+    await this.durable();
     this.events.emit({ type: 'version.published', packageId: result.pkg.id, versionId: result.version.id, actor: actorName(v.actor) });
     return result;
   }
@@ -181,6 +189,7 @@ export class Publisher {
       await this.upsertTag(trx as unknown as Db, packageId, tag, v.id);
       await this.bump(trx as unknown as Db, packageId);
     });
+    await this.durable();
     this.events.emit({ type: 'tag.set', packageId, tag, actor: actorName(actor) });
   }
 
@@ -191,6 +200,7 @@ export class Publisher {
       return res;
     });
     if (!Number(r.numDeletedRows)) throw notFound(`tag ${tag} not found`);
+    await this.durable();
     this.events.emit({ type: 'tag.removed', packageId, tag, actor: actorName(actor) });
   }
 
@@ -200,6 +210,7 @@ export class Publisher {
       await trx.updateTable('package_versions').set({ metadata: JSON.stringify(metadata), updated_at: nowIso() }).where('id', '=', versionId).execute();
       await this.bump(trx as unknown as Db, packageId);
     });
+    await this.durable();
     this.events.emit({ type: 'version.updated', packageId, versionId, actor: actorName(actor) });
   }
 
@@ -210,6 +221,7 @@ export class Publisher {
       if (!Number(r.numUpdatedRows)) throw notFound('version not found');
       await this.bump(trx as unknown as Db, packageId);
     });
+    await this.durable();
     this.events.emit({ type: 'version.deleted', packageId, versionId, actor: actorName(actor) });
   }
 
@@ -221,12 +233,14 @@ export class Publisher {
       if (!Number(r.numUpdatedRows)) throw notFound(`no deleted version restorable within ${this.restoreDays} days`);
       await this.bump(trx as unknown as Db, packageId);
     });
+    await this.durable();
     this.events.emit({ type: 'version.restored', packageId, versionId, actor: actorName(actor) });
   }
 
   async deletePackage(packageId: number, actor: Actor): Promise<void> {
     const r = await this.db.updateTable('packages').set((eb) => ({ deleted_at: nowIso(), revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
     if (!Number(r.numUpdatedRows)) throw notFound('package not found');
+    await this.durable();
     this.events.emit({ type: 'package.deleted', packageId, actor: actorName(actor) });
   }
 
@@ -234,6 +248,7 @@ export class Publisher {
     const cutoff = nowIso(Date.now() - this.restoreDays * 864e5);
     const r = await this.db.updateTable('packages').set((eb) => ({ deleted_at: null, revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
     if (!Number(r.numUpdatedRows)) throw notFound(`no deleted package restorable within ${this.restoreDays} days`);
+    await this.durable();
     this.events.emit({ type: 'package.restored', packageId, actor: actorName(actor) });
   }
 
@@ -244,6 +259,7 @@ export class Publisher {
     if (s.repositoryId !== undefined) set.repository_id = s.repositoryId;
     if (s.inheritAccess !== undefined) set.inherit_access = s.inheritAccess ? 1 : 0;
     await this.db.updateTable('packages').set(set).where('id', '=', packageId).execute();
+    await this.durable();
     this.events.emit({ type: 'package.updated', packageId, actor: actorName(actor) });
   }
 

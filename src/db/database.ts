@@ -13,17 +13,48 @@ export type DialectName = 'sqlite' | 'postgres';
 // int8 (counts, sums, bigint ids) arrive as strings from node-postgres; every value we keep fits a JS number.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-/** Opens (creating if needed) and migrates the database at `url`. */
-export async function openDatabase(url: string): Promise<{ db: Db; dialect: DialectName }> {
+/**
+ * Opens (creating if needed) and migrates the database at `url`. `durable()` resolves once every transaction
+ * committed so far is on disk: callers await it before acknowledging a change.
+ */
+export async function openDatabase(url: string): Promise<{ db: Db; dialect: DialectName; durable: () => Promise<void> }> {
   let db: Db;
   let dialect: DialectName;
+  let durable = async () => {};
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     const sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');
-    // FULL: a committed publish survives power loss, not only a crash of the process.
-    sqlite.pragma('synchronous = FULL');
+    // Commits do not fsync on the event loop (better-sqlite3 is synchronous, so FULL would block every request
+    // for the length of a disk flush); instead durable() fsyncs the write-ahead log in libuv's thread pool, and
+    // every change is acknowledged only after it. Concurrent commits share one flush (group commit), and an
+    // acknowledged change survives power loss as with synchronous = FULL.
+    sqlite.pragma('synchronous = NORMAL');
+    if (file !== ':memory:') {
+      const wal = `${path.resolve(file)}-wal`;
+      let running: Promise<void> | null = null;
+      let next: Promise<void> | null = null;
+      const flush = async () => {
+        const fh = await fs.promises.open(wal, 'r').catch(() => null);
+        if (!fh) return; // no WAL yet: nothing uncheckpointed to flush
+        try {
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      };
+      const start = () => (running = flush().finally(() => (running = null)));
+      durable = () => {
+        if (!running) return start();
+        // The flush under way may have begun before the caller's commit: wait for one that begins after it.
+        next ??= running.catch(() => {}).then(() => {
+          next = null;
+          return start();
+        });
+        return next;
+      };
+    }
     sqlite.pragma('foreign_keys = ON');
     // The CLI and the server share the file; writers wait for each other instead of failing.
     sqlite.pragma('busy_timeout = 10000');
@@ -42,7 +73,7 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     await db.destroy();
     throw error;
   }
-  return { db, dialect };
+  return { db, dialect, durable };
 }
 
 /**
