@@ -6,6 +6,7 @@ import { formats } from './formats/index.ts';
 import { installAuthentication } from './http/actor.ts';
 import { restApi } from './http/rest/index.ts';
 import { webhookPayloads } from './http/webhook-payload.ts';
+import { webUi } from './web/web.ts';
 
 export async function buildApp(core: Core, logger?: Logger): Promise<FastifyInstance> {
   const app = Fastify({
@@ -25,5 +26,6 @@ export async function buildApp(core: Core, logger?: Logger): Promise<FastifyInst
   });
   for (const f of formats) await app.register((scope) => f.register(scope, core), { prefix: f.prefix });
   await app.register((scope) => restApi(scope, core), { prefix: '/api/v1' });
+  await app.register((scope) => webUi(scope, core));
   return app;
 }

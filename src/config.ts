@@ -37,6 +37,8 @@ const schema = z.object({
   WHARF_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Days a deleted package or version can still be restored. */
   WHARF_RESTORE_DAYS: z.coerce.number().int().positive().default(30),
+  /** Whether people may create their own account on the web UI's sign-up page (open) or only admins add users (closed). */
+  WHARF_SIGNUP: z.enum(['open', 'closed']).default('closed'),
 });
 
 export type Config = Readonly<{
@@ -57,6 +59,7 @@ export type Config = Readonly<{
   webhookRetrySeconds: number;
   webhookMaxAttempts: number;
   webhookTimeoutMs: number;
+  signup: 'open' | 'closed';
 }>;
 
 /** Validates the environment once; throws an Error listing every bad key. */
@@ -86,5 +89,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookRetrySeconds: e.WHARF_WEBHOOK_RETRY_SECONDS,
     webhookMaxAttempts: e.WHARF_WEBHOOK_MAX_ATTEMPTS,
     webhookTimeoutMs: e.WHARF_WEBHOOK_TIMEOUT_MS,
+    signup: e.WHARF_SIGNUP,
   });
 }

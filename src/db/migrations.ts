@@ -223,6 +223,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006-sessions': {
+      async up(db: Kysely<any>) {
+        // Web UI sign-ins. The cookie holds a random secret; only its sha256 is stored here.
+        await db.schema.createTable('sessions')
+          .addColumn('id_hash', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
+      },
+    },
   };
 }
 

@@ -198,7 +198,16 @@ export interface SigningPoliciesTable {
   created_at: string;
 }
 
+/** A web UI sign-in: only sha256(cookie value) is stored, so a database leak yields no usable session. */
+export interface SessionsTable {
+  id_hash: string;
+  user_id: number;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
+  sessions: SessionsTable;
   trusted_keys: TrustedKeysTable;
   signing_policies: SigningPoliciesTable;
   webhooks: WebhooksTable;

@@ -181,6 +181,19 @@ export class Packages {
     return new Map(rows.map((r) => [r.version_id, Number(r.n)]));
   }
 
+  /** Total flushed downloads per package id, for the given packages (one query; for sorting search results). */
+  async downloadTotals(packageIds: number[]): Promise<Map<number, number>> {
+    if (!packageIds.length) return new Map();
+    const rows = await this.db
+      .selectFrom('downloads')
+      .innerJoin('package_versions', 'package_versions.id', 'downloads.version_id')
+      .select(['package_versions.package_id', sql<number>`sum(downloads.count)`.as('n')])
+      .where('package_versions.package_id', 'in', packageIds)
+      .groupBy('package_versions.package_id')
+      .execute();
+    return new Map(rows.map((r) => [r.package_id, Number(r.n)]));
+  }
+
   /** Daily downloads of a package over the last `days` days. */
   async downloadsByDay(packageId: number, days: number): Promise<{ day: string; count: number }[]> {
     const since = new Date(Date.now() - days * 864e5).toISOString().slice(0, 10);

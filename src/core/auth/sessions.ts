@@ -1,0 +1,58 @@
+// Web UI sign-ins. The browser holds a random secret in an HttpOnly cookie; the database holds only its sha256
+// (as for tokens: the secret has 256 bits of entropy, so a fast hash suffices and a leaked table opens nothing).
+// A session is the person themself (all scopes), so it is only ever read by the web UI, never by a format or the
+// REST API: a cookie sent along by a browser must not authorize a cross-site `PUT /npm/...`.
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import type { Db } from '../../db/database.ts';
+import { nowIso } from '../clock.ts';
+import { ALL_SCOPES, type Actor } from './actor.ts';
+
+/** How long a sign-in lasts. */
+export const SESSION_TTL_MS = 14 * 864e5;
+
+const hashOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
+
+export class Sessions {
+  constructor(private readonly db: Db, private readonly ttlMs = SESSION_TTL_MS) {}
+
+  /** Starts a session for a user; returns the secret for the cookie (shown to nobody else, stored hashed). */
+  async create(userId: number): Promise<{ secret: string; expiresAt: string }> {
+    const secret = randomBytes(32).toString('base64url');
+    const expiresAt = nowIso(Date.now() + this.ttlMs);
+    await this.db.insertInto('sessions').values({ id_hash: hashOf(secret), user_id: userId, created_at: nowIso(), expires_at: expiresAt }).execute();
+    // Expired rows of this user go now: no background job needed, and the table stays small.
+    await this.db.deleteFrom('sessions').where('user_id', '=', userId).where('expires_at', '<=', nowIso()).execute();
+    return { secret, expiresAt };
+  }
+
+  /** The signed-in user for a cookie secret, or null when unknown or expired. One indexed lookup. */
+  async actorFor(secret: string): Promise<Actor | null> {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(secret)) return null;
+    const row = await this.db
+      .selectFrom('sessions')
+      .innerJoin('owners', 'owners.id', 'sessions.user_id')
+      .select(['owners.id', 'owners.name', 'owners.is_admin', 'owners.kind', 'sessions.expires_at'])
+      .where('sessions.id_hash', '=', hashOf(secret))
+      .executeTakeFirst();
+    if (!row || row.kind !== 'user' || row.expires_at <= nowIso()) return null;
+    return { kind: 'user', user: { id: row.id, name: row.name, isAdmin: row.is_admin === 1 }, scopes: ALL_SCOPES, tokenId: null };
+  }
+
+  /** Ends a session (sign out). */
+  async destroy(secret: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id_hash', '=', hashOf(secret)).execute();
+  }
+
+  /** Ends every session of a user (e.g. after a password change). */
+  async destroyAll(userId: number): Promise<void> {
+    await this.db.deleteFrom('sessions').where('user_id', '=', userId).execute();
+  }
+}
+
+/**
+ * The CSRF token for forms shown with this cookie secret: an HMAC keyed by the secret, so it needs no storage and
+ * a cross-site page, which cannot read the HttpOnly cookie, cannot compute it.
+ */
+export function csrfTokenFor(secret: string): string {
+  return createHmac('sha256', secret).update('wharf csrf v1').digest('base64url');
+}

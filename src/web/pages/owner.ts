@@ -1,0 +1,151 @@
+// Owner pages (a user's or an org's packages and repositories), org settings (members and roles), and a
+// repository's page (the packages linked to it).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { forbidden, invalid, isWharfError, notFound } from '../../core/errors.ts';
+import type { Owner } from '../../db/tables.ts';
+import { formats } from '../../formats/index.ts';
+import { banner, visibilityBadge } from '../components.ts';
+import { html, seg } from '../html.ts';
+import { csrfField, layout } from '../layout.ts';
+import type { Web } from '../web.ts';
+import { packageList, readable, summarize } from './listing.ts';
+
+type P = Record<string, string>;
+
+export async function ownerPages(app: FastifyInstance, web: Web): Promise<void> {
+  const { core } = web;
+
+  async function ownerOf(req: FastifyRequest): Promise<Owner> {
+    const owner = await core.identity.findOwner((req.params as P).owner);
+    if (!owner) throw notFound();
+    return owner;
+  }
+
+  app.get('/:owner', async (req, reply) => {
+    const owner = await ownerOf(req);
+    const type = formats.some((f) => f.type === (req.query as P).type) ? (req.query as P).type : undefined;
+    const rows = await readable(core, req.actor, await core.packages.listByOwner(owner.id, { type, limit: 5000, offset: 0 }));
+    const items = await summarize(core, rows);
+    const repos = [];
+    for (const r of await core.identity.listRepos(owner.id)) if (await core.authz.canReadRepo(req.actor, r)) repos.push(r);
+    const isMember = owner.kind === 'org' && req.actor.kind === 'user' && (req.actor.user.isAdmin || (await core.identity.orgRole(owner.id, req.actor.user.id)) !== null);
+    const ctx = web.ctx(req, reply);
+    return web.send(
+      reply,
+      layout(ctx, {
+        title: owner.name,
+        main: html`<header class="owner-head">
+  <div class="avatar" aria-hidden="true">${owner.name.slice(0, 1).toUpperCase()}</div>
+  <div><h1>${owner.name}</h1><p class="muted">${owner.kind === 'org' ? 'Organization' : 'User'}${isMember ? html` · <a href="/${seg(owner.name)}/-/settings">Members and roles</a>` : ''}</p></div>
+</header>
+<div class="columns">
+<section aria-labelledby="pk-h" class="main-col">
+  <div class="section-head"><h2 id="pk-h">Packages</h2>
+  <nav class="chips" aria-label="Filter by type"><a href="/${seg(owner.name)}"${!type ? html` aria-current="page"` : ''}>All</a>${formats.map((f) => html`<a href="/${seg(owner.name)}?type=${seg(f.type)}"${type === f.type ? html` aria-current="page"` : ''}>${f.type}</a>`)}</nav></div>
+  ${packageList(items, { showOwner: false, empty: `${owner.name} has no packages you may see${type ? ` of type ${type}` : ''}.` })}
+</section>
+<aside aria-labelledby="repo-h" class="side-col">
+  <h2 id="repo-h">Repositories</h2>
+  ${repos.length ? html`<ul class="plain">${repos.map((r) => html`<li><a href="/${seg(owner.name)}/${seg(r.name)}">${r.name}</a> ${visibilityBadge(r.visibility)}</li>`)}</ul>` : html`<p class="muted">None.</p>`}
+</aside>
+</div>`,
+      }),
+    );
+  });
+
+  // ---- org settings: members and roles ----
+  async function orgFor(req: FastifyRequest) {
+    const org = await ownerOf(req);
+    if (org.kind !== 'org') throw notFound();
+    const a = web.requireUser(req);
+    const role = await core.identity.orgRole(org.id, a.user.id);
+    if (!role && !a.user.isAdmin) throw notFound();
+    return { org, canManage: await core.authz.canManageOwner(req.actor, org) };
+  }
+
+  async function orgSettings(req: FastifyRequest, reply: Parameters<Web['send']>[0], msg: { error?: string; notice?: string } = {}, status = 200) {
+    const { org, canManage } = await orgFor(req);
+    const members = await core.identity.listOrgMembers(org.id);
+    const ctx = web.ctx(req, reply);
+    return web.send(
+      reply,
+      layout(ctx, {
+        title: `${org.name} · members`,
+        main: html`<p class="crumbs"><a href="/${seg(org.name)}">${org.name}</a> / Settings</p>
+<h1>Members and roles</h1>
+<p class="lead">Owners administer the organization and all its packages; members may publish packages to it and read its internal and private repositories' packages they are granted.</p>
+${msg.notice ? banner('notice', msg.notice) : ''}${msg.error ? banner('error', msg.error) : ''}
+<div class="scroll"><table class="list">
+<thead><tr><th scope="col">Member</th><th scope="col">Role</th>${canManage ? html`<th scope="col"><span class="sr-only">Actions</span></th>` : ''}</tr></thead>
+<tbody>${members.map((m) => html`<tr><td><a href="/${seg(m.name)}">${m.name}</a></td>
+<td>${canManage
+  ? html`<form class="inline" action="/${seg(org.name)}/-/settings/members" method="post">${csrfField(ctx)}<input type="hidden" name="user" value="${m.name}">
+  <label class="sr-only" for="role-${m.id}">Role of ${m.name}</label>
+  <select id="role-${m.id}" name="role"><option value="member"${m.role === 'member' ? html` selected` : ''}>Member</option><option value="owner"${m.role === 'owner' ? html` selected` : ''}>Owner</option></select>
+  <button class="small" type="submit" aria-label="Save role of ${m.name}">Save</button></form>`
+  : m.role === 'owner' ? 'Owner' : 'Member'}</td>
+${canManage ? html`<td><form action="/${seg(org.name)}/-/settings/members/remove" method="post">${csrfField(ctx)}<input type="hidden" name="user" value="${m.name}"><button class="danger small" type="submit" aria-label="Remove ${m.name} from ${org.name}">Remove</button></form></td>` : ''}
+</tr>`)}</tbody></table></div>
+${canManage
+  ? html`<section class="card" aria-labelledby="add-h"><h2 id="add-h">Add a member</h2>
+<form class="row" action="/${seg(org.name)}/-/settings/members" method="post">${csrfField(ctx)}
+  <div class="field grow"><label for="add-user">Username</label><input id="add-user" name="user" required autocomplete="off"></div>
+  <div class="field"><label for="add-role">Role</label><select id="add-role" name="role"><option value="member">Member</option><option value="owner">Owner</option></select></div>
+  <div class="field"><button class="primary" type="submit">Add</button></div>
+</form></section>`
+  : html`<p class="muted">Only owners of ${org.name} can change its members.</p>`}`,
+      }),
+      status,
+    );
+  }
+
+  app.get('/:owner/-/settings', async (req, reply) => orgSettings(req, reply, { notice: (req.query as P).done ? 'Members updated.' : undefined }));
+
+  const change = (fn: (orgName: string, user: string, f: URLSearchParams, orgId: number) => Promise<void>) => async (req: FastifyRequest, reply: Parameters<Web['send']>[0]) => {
+    const { org, canManage } = await orgFor(req);
+    if (!canManage) throw forbidden(`only owners of ${org.name} can change its members`);
+    const f = web.form(req);
+    try {
+      await fn(org.name, (f.get('user') ?? '').trim(), f, org.id);
+    } catch (e) {
+      if (!isWharfError(e) || e.status >= 500) throw e;
+      return orgSettings(req, reply, { error: e.message }, e.status);
+    }
+    return web.redirect(reply, `/${seg(org.name)}/-/settings?done=1`);
+  };
+  /** An org always keeps an owner: nobody can lock everyone out by demoting or removing the last one. */
+  const keepsAnOwner = async (orgId: number, user: string) => {
+    const owners = (await core.identity.listOrgMembers(orgId)).filter((m) => m.role === 'owner');
+    if (owners.length === 1 && owners[0].name.toLowerCase() === user.toLowerCase()) throw invalid('an organization needs at least one owner: make someone else an owner first');
+  };
+  app.post('/:owner/-/settings/members', change(async (org, user, f, orgId) => {
+    const role = f.get('role');
+    if (role !== 'owner' && role !== 'member') throw invalid('role must be owner or member');
+    if (role === 'member') await keepsAnOwner(orgId, user);
+    await core.identity.addOrgMember(org, user, role);
+  }));
+  app.post('/:owner/-/settings/members/remove', change(async (org, user, _f, orgId) => {
+    await keepsAnOwner(orgId, user);
+    await core.identity.removeOrgMember(org, user);
+  }));
+
+  // ---- a repository: the packages linked to it ----
+  app.get('/:owner/:repo', async (req, reply) => {
+    const p = req.params as P;
+    const repo = await core.identity.findRepo(p.owner, p.repo);
+    if (!repo || !(await core.authz.canReadRepo(req.actor, repo))) throw notFound();
+    const rows = await readable(core, req.actor, await core.packages.listByRepository(repo.id));
+    const items = await summarize(core, rows);
+    const ctx = web.ctx(req, reply);
+    return web.send(
+      reply,
+      layout(ctx, {
+        title: `${repo.owner_name}/${repo.name}`,
+        main: html`<p class="crumbs"><a href="/${seg(repo.owner_name)}">${repo.owner_name}</a> /</p>
+<h1>${repo.name} ${visibilityBadge(repo.visibility)}</h1>
+<h2>Packages linked to this repository</h2>
+${packageList(items, { empty: 'No package you may see is linked to this repository.' })}`,
+      }),
+    );
+  });
+}

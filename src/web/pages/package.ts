@@ -1,0 +1,190 @@
+// The package page: name, type, visibility, linked repository, README, install command, versions with tags and
+// downloads, a downloads chart, and the format's facts for one version. Everything format-specific comes from
+// the Format (describe, versionMetadata, versionFacts); this file never looks at the package type's value.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Actor } from '../../core/auth/actor.ts';
+import type { Action } from '../../core/auth/authorize.ts';
+import type { Core } from '../../core/core.ts';
+import { notFound } from '../../core/errors.ts';
+import type { PackageRow } from '../../core/model/packages.ts';
+import type { PackageVersion } from '../../db/tables.ts';
+import { formatOf } from '../../formats/index.ts';
+import { banner, copyBlock, count, downloadsChart, factsView, packagePath, typeIcon, visibilityBadge, when } from '../components.ts';
+import { html, seg, type Html } from '../html.ts';
+import { layout } from '../layout.ts';
+import { renderMarkdown } from '../markdown.ts';
+import type { Web } from '../web.ts';
+import { safeJson } from './listing.ts';
+import { confirmDeletePage, settingsGet, settingsPost } from './package-settings.ts';
+
+/** May the actor do `action` on the package? (core.authz decides; this only turns its answer into a boolean.) */
+export async function may(core: Core, actor: Actor, action: Action, pkg: PackageRow): Promise<boolean> {
+  try {
+    await core.authz.authorize(actor, action, pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The package a URL names, if the actor may read it; a deleted one only for those who may restore it.
+ * Anything else is a 404, the same as a package that does not exist.
+ */
+export async function packageFor(core: Core, actor: Actor, owner: string, type: string, name: string): Promise<PackageRow> {
+  if (!formatOf(type)) throw notFound();
+  const pkg = await core.packages.find(owner, type, name, { includeDeleted: true });
+  if (!pkg || !(await core.authz.canRead(actor, pkg))) throw notFound();
+  if (pkg.deleted_at && !(await may(core, actor, 'delete', pkg))) throw notFound();
+  return pkg;
+}
+
+/** The version a package's install command names by default: the recorded latest while it is live (as the REST API does). */
+export function defaultVersion(pkg: PackageRow, versions: PackageVersion[], tags: { name: string; version: string }[]): { install: string | null; shown: PackageVersion | undefined } {
+  const latest = safeJson(pkg.metadata).latest;
+  const live = (v: string) => versions.find((x) => x.version === v);
+  if (typeof latest === 'string' && live(latest)) return { install: latest, shown: live(latest) };
+  const tagged = tags.find((t) => t.name === 'latest');
+  const fallback = (tagged && live(tagged.version)) ?? versions.at(-1);
+  // Without a recorded latest, the format's own default applies where a 'latest' tag exists (an image's
+  // :latest); otherwise the newest version is named, so the command shown always installs something.
+  return { install: typeof latest === 'string' || !tagged ? (fallback?.version ?? null) : null, shown: fallback };
+}
+
+/** A long version string (a digest) shortened for lists; the full value in a title. */
+function versionLabel(v: string): Html {
+  if (/^[a-z0-9]+:[a-f0-9]{32,}$/.test(v)) return html`<code title="${v}">${v.slice(0, v.indexOf(':') + 13)}…</code>`;
+  return html`${v}`;
+}
+
+/** Splits /OWNER/-/packages/TYPE/NAME/... into decoded segments after "packages". */
+export function packageSegments(url: string): string[] | null {
+  const pathOnly = url.split('?')[0];
+  const i = pathOnly.indexOf('/-/packages/');
+  if (i < 0) return null;
+  try {
+    return pathOnly.slice(i + '/-/packages/'.length).split('/').filter((s, j, a) => s !== '' || j < a.length - 1).map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+}
+
+export async function packagePages(app: FastifyInstance, web: Web): Promise<void> {
+  const { core } = web;
+
+  async function dispatch(req: FastifyRequest, reply: FastifyReply) {
+    const parts = packageSegments(req.url);
+    if (!parts || parts.length < 2) throw notFound();
+    const [type, name, ...rest] = parts;
+    const owner = (req.params as { owner: string }).owner;
+    const pkg = await packageFor(core, req.actor, owner, type, name);
+    if (rest[0] === '-' && rest.length === 2) {
+      if (rest[1] === 'settings') return req.method === 'POST' ? settingsPost(web, req, reply, pkg) : settingsGet(web, req, reply, pkg);
+      if (rest[1] === 'delete' && req.method === 'GET') return confirmDeletePage(web, req, reply, pkg);
+      throw notFound();
+    }
+    if (req.method !== 'GET' || rest.length > 1) throw notFound();
+    return packagePage(req, reply, pkg, rest[0]);
+  }
+  app.get('/:owner/-/packages/*', dispatch);
+  app.post('/:owner/-/packages/*', dispatch);
+
+  async function packagePage(req: FastifyRequest, reply: FastifyReply, pkg: PackageRow, versionParam: string | undefined) {
+    const fmt = formatOf(pkg.type)!;
+    const days = (req.query as Record<string, string>).days === '90' ? 90 : 30;
+    const [versions, tags, downloads, daily, visibility, isAdmin] = await Promise.all([
+      core.packages.versions(pkg.id),
+      core.packages.tags(pkg.id),
+      core.packages.downloadsByVersion(pkg.id),
+      core.packages.downloadsByDay(pkg.id, days),
+      core.authz.effectiveVisibility(pkg),
+      may(core, req.actor, 'admin', pkg),
+    ]);
+    let shown: PackageVersion | undefined;
+    let installVersion: string | null;
+    if (versionParam !== undefined) {
+      shown = versions.find((v) => v.version === versionParam) ?? versions.find((v) => v.lower_version === versionParam.toLowerCase());
+      if (!shown) throw notFound();
+      installVersion = shown.version;
+    } else {
+      ({ shown, install: installVersion } = defaultVersion(pkg, versions, tags));
+    }
+    const repo = pkg.repository_id != null ? await core.identity.repoById(pkg.repository_id) : undefined;
+    const showRepo = repo && (await core.authz.canReadRepo(req.actor, repo));
+
+    const tagsOf = new Map<number, string[]>();
+    for (const t of tags) tagsOf.set(t.version_id, [...(tagsOf.get(t.version_id) ?? []), t.name]);
+    const dl = (id: number) => (downloads.get(id) ?? 0) + core.downloads.pendingFor(id);
+    let total = 0;
+    for (const v of versions) total += dl(v.id);
+
+    const base = web.ctx(req, reply).base;
+    const install = fmt.describe(pkg, installVersion, base);
+    const pkgMeta = safeJson(pkg.metadata);
+    const shownMeta = shown ? safeJson(shown.metadata) : {};
+    const description = typeof pkgMeta.description === 'string' ? pkgMeta.description : '';
+    const readme = typeof shownMeta.readme === 'string' && shownMeta.readme.trim() ? shownMeta.readme : description;
+
+    let facts: Record<string, unknown> = {};
+    if (shown) {
+      facts = { ...(fmt.versionMetadata?.(shown, tagsOf.get(shown.id) ?? []) ?? {}) };
+      const extra = (await fmt.versionFacts?.(core, pkg, shown).catch(() => ({}))) ?? {};
+      for (const [k, val] of Object.entries(extra)) {
+        const cur = facts[k];
+        facts[k] = cur && typeof cur === 'object' && val && typeof val === 'object' ? { ...cur, ...val } : val;
+      }
+    }
+
+    const ordered = [...versions].reverse();
+    const ctx = web.ctx(req, reply);
+    const path = packagePath(pkg);
+    const title = `${pkg.owner_name}/${pkg.name}`;
+    return web.send(
+      reply,
+      layout(ctx, {
+        title: shown && versionParam !== undefined ? `${title} ${shown.version}` : title,
+        wide: true,
+        main: html`<p class="crumbs"><a href="/${seg(pkg.owner_name)}">${pkg.owner_name}</a> / packages</p>
+<header class="pkg-title">
+  <h1>${typeIcon(pkg.type)} <span class="pkg-fullname">${pkg.name}</span> ${visibilityBadge(visibility)}</h1>
+  ${description ? html`<p class="lead">${description}</p>` : ''}
+  <p class="meta">${showRepo ? html`<span>Repository <a href="/${seg(repo!.owner_name)}/${seg(repo!.name)}">${repo!.owner_name}/${repo!.name}</a></span>` : ''}<span>${count(versions.length)} ${versions.length === 1 ? 'version' : 'versions'}</span><span>${count(total)} downloads</span><span>Updated ${when(pkg.updated_at)}</span>${isAdmin ? html`<a class="button small" href="${path}/-/settings">Package settings</a>` : ''}</p>
+</header>
+${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.deleted_at)}. It no longer installs. ${isAdmin ? html`<a href="${path}/-/settings#danger">Restore it</a>` : ''}`) : ''}
+<div class="columns">
+<div class="main-col">
+  <section aria-labelledby="install-h" class="card">
+    <h2 id="install-h">Install${shown && versionParam !== undefined ? html` <span class="muted">${versionLabel(shown.version)}</span>` : ''}</h2>
+    ${copyBlock('install-cmd', 'Install command', install.install)}
+    ${install.setup ? html`<details class="setup"><summary>Set up your client</summary>${copyBlock('setup-cmd', 'Client setup', install.setup)}</details>` : ''}
+  </section>
+  ${readme ? html`<section aria-labelledby="readme-h" class="readme card"><h2 id="readme-h" class="sr-only">README</h2><div class="markdown">${renderMarkdown(readme)}</div></section>` : ''}
+  ${shown && Object.keys(facts).length
+    ? html`<section aria-labelledby="facts-h" class="card"><h2 id="facts-h">Details of ${versionLabel(shown.version)}</h2>${factsView(facts)}</section>`
+    : ''}
+</div>
+<aside class="side-col">
+  <section aria-labelledby="dl-h" class="card">
+    <h2 id="dl-h">Downloads</h2>
+    <nav class="chips" aria-label="Chart period"><a href="${path}${versionParam !== undefined ? `/${seg(versionParam)}` : ''}?days=30"${days === 30 ? html` aria-current="page"` : ''}>30 days</a><a href="${path}${versionParam !== undefined ? `/${seg(versionParam)}` : ''}?days=90"${days === 90 ? html` aria-current="page"` : ''}>90 days</a></nav>
+    ${downloadsChart(daily, days)}
+  </section>
+  <section aria-labelledby="tags-h" class="card">
+    <h2 id="tags-h">Tags</h2>
+    ${tags.length ? html`<ul class="plain tags">${tags.map((t) => html`<li><span class="tag">${t.name}</span> → <a href="${path}/${seg(t.version)}">${versionLabel(t.version)}</a></li>`)}</ul>` : html`<p class="muted">No tags.</p>`}
+  </section>
+</aside>
+</div>
+<section aria-labelledby="versions-h" class="card">
+  <h2 id="versions-h">Versions <span class="muted">(${count(versions.length)})</span></h2>
+  ${ordered.length
+    ? html`<div class="scroll"><table class="list versions">
+<thead><tr><th scope="col">Version</th><th scope="col">Tags</th><th scope="col">Published</th><th scope="col" class="num">Downloads</th></tr></thead>
+<tbody>${ordered.map((v) => html`<tr${shown?.id === v.id ? html` class="current"` : ''}><td><a href="${path}/${seg(v.version)}">${versionLabel(v.version)}</a></td><td>${(tagsOf.get(v.id) ?? []).map((t) => html`<span class="tag">${t}</span> `)}</td><td>${when(v.created_at)}</td><td class="num">${count(dl(v.id))}</td></tr>`)}</tbody>
+</table></div>`
+    : html`<p class="muted">No live versions.${isAdmin ? html` Deleted ones can be restored in <a href="${path}/-/settings">settings</a>.` : ''}</p>`}
+</section>`,
+      }),
+    );
+  }
+}
