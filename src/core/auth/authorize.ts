@@ -73,6 +73,21 @@ export class Authorizer {
     return role;
   }
 
+  /**
+   * Authorizes `action` on a package looked up by name: a missing package and one the actor may not read both
+   * throw `missing()` (each protocol's own "not found", or its challenge for anonymous clients), word for word.
+   */
+  async authorizeFound<T extends PackageRef>(actor: Actor, action: Action, pkg: T | undefined, missing: () => Error): Promise<T> {
+    if (!pkg) throw missing();
+    try {
+      await this.authorize(actor, action, pkg);
+    } catch (e) {
+      if (e instanceof WharfError && e.kind === 'NotFound') throw missing();
+      throw e;
+    }
+    return pkg;
+  }
+
   /** True when `actor` may read `pkg` (for filtering lists and search). */
   async canRead(actor: Actor, pkg: PackageRef): Promise<boolean> {
     if (actor.kind !== 'anonymous' && !actor.scopes.has('read:packages')) return false;

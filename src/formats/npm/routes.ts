@@ -39,17 +39,8 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
 
   /** The package `full` names, if the actor may `action` on it; anonymous misses look like private packages. */
   async function loadPackage(actor: Actor, n: NpmName, action: Action): Promise<PackageRow> {
-    const pkg = await core.packages.find(n.scope, TYPE, n.name);
     const missing = () => (actor.kind === 'anonymous' ? unauthorized() : notFound(`package ${n.full} not found`));
-    if (!pkg) throw missing();
-    try {
-      await core.authz.authorize(actor, action, pkg);
-    } catch (e) {
-      // Same answer, word for word, as for a package that does not exist.
-      if (e instanceof WharfError && e.kind === 'NotFound') throw missing();
-      throw e;
-    }
-    return pkg;
+    return core.authz.authorizeFound(actor, action, await core.packages.find(n.scope, TYPE, n.name), missing);
   }
 
   /** `@scope%2fname` in one segment, or `@scope` + `name` in two. */

@@ -74,15 +74,7 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
   /** The package, if the actor may `action` on it; what it may not read looks missing (anonymous: a challenge). */
   async function loadPackage(actor: Actor, owner: Owner, id: string, action: Action): Promise<PackageRow> {
     const missing = () => (actor.kind === 'anonymous' ? unauthorized('this NuGet source needs credentials') : notFound(`package ${id} not found`));
-    const pkg = await core.packages.find(owner.name, TYPE, id);
-    if (!pkg) throw missing();
-    try {
-      await core.authz.authorize(actor, action, pkg);
-    } catch (e) {
-      if (e instanceof WharfError && e.kind === 'NotFound') throw missing();
-      throw e;
-    }
-    return pkg;
+    return core.authz.authorizeFound(actor, action, await core.packages.find(owner.name, TYPE, id), missing);
   }
 
   async function versionRows(pkg: PackageRow): Promise<(NuGetVersionRow & { versionId: number })[]> {

@@ -47,15 +47,7 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
   /** The gem, if the actor may `action` on it; what it may not read looks missing (anonymous: a challenge). */
   async function loadGem(actor: Actor, owner: Owner, name: string, action: Action): Promise<GemPackage> {
     const missing = () => (actor.kind === 'anonymous' ? unauthorized('this gem source needs credentials') : notFound(`gem ${name} not found`));
-    const pkg = await source.find(owner.id, name);
-    if (!pkg) throw missing();
-    try {
-      await core.authz.authorize(actor, action, pkg);
-    } catch (e) {
-      if (e instanceof WharfError && e.kind === 'NotFound') throw missing();
-      throw e;
-    }
-    return pkg;
+    return core.authz.authorizeFound(actor, action, await source.find(owner.id, name), missing);
   }
 
   /** Sends a document with the validators Bundler uses: ETag (MD5), Repr-Digest/Digest, If-None-Match, Range. */
