@@ -11,8 +11,8 @@ export interface Format {
   readonly prefix: string;
   /** Registers the protocol routes, in their own encapsulated Fastify context (own parsers, own error format). */
   register(app: FastifyInstance, core: Core): Promise<void>;
-  /** How to install a package, for the REST API and the web UI (baseUrl without a trailing slash). */
-  describe(pkg: PackageRow, version: string | null, baseUrl: string): { install: string; setup?: string };
+  /** How to install a package, for the REST API and the web UI (baseUrl without a trailing slash; `tags`: the version's tags). */
+  describe(pkg: PackageRow, version: string | null, baseUrl: string, tags?: string[]): { install: string; setup?: string };
   /** Format facts about a version for the REST API's `metadata` (GitHub's shape: `{ container: { tags } }`). */
   versionMetadata?(version: PackageVersion, tags: string[]): Record<string, unknown>;
   /** Facts that cost a lookup (e.g. whether an image is signed), for one version's page and API detail. */

@@ -8,9 +8,11 @@ export const ociFormat: Format = {
   type: 'container',
   prefix: '/v2',
   register: ociRoutes,
-  describe(pkg, version, baseUrl) {
+  describe(pkg, version, baseUrl, tags) {
     const host = baseUrl.replace(/^https?:\/\//, '');
-    const ref = `${host}/${pkg.owner_name.toLowerCase()}/${pkg.name}${version ? `@${version}` : ':latest'}`;
+    // A tag reads better than a digest (`docker pull host/alice/app:1`); a digest pins an untagged version.
+    const tag = tags?.find((t) => !/^sha256-[a-f0-9]{64}(\.\w+)?$/.test(t));
+    const ref = `${host}/${pkg.owner_name.toLowerCase()}/${pkg.name}${tag ? `:${tag}` : version ? `@${version}` : ':latest'}`;
     return { install: `docker pull ${ref}`, setup: `docker login ${host} -u USERNAME --password-stdin   # a token with read:packages\npodman pull ${ref}` };
   },
   async versionFacts(core, pkg, version) {

@@ -119,7 +119,8 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
     for (const v of versions) total += dl(v.id);
 
     const base = web.ctx(req, reply).base;
-    const install = fmt.describe(pkg, installVersion, base);
+    const installId = versions.find((v) => v.version === installVersion)?.id;
+    const install = fmt.describe(pkg, installVersion, base, installId !== undefined ? tagsOf.get(installId) : undefined);
     const pkgMeta = safeJson(pkg.metadata);
     const shownMeta = shown ? safeJson(shown.metadata) : {};
     const description = typeof pkgMeta.description === 'string' ? pkgMeta.description : '';
