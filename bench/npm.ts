@@ -1,0 +1,649 @@
+// npm registry benchmark: Wharf against Verdaccio 6.8.0, back to back in one run on this machine.
+//
+//   npm run bench                       full run: 200 packages x 50 versions, 10 s per load phase, 200 MB tarball
+//   npm run bench -- --quick            smoke run: 20 x 10, 3 s phases, 20 MB tarball
+//   npm run bench -- --only=wharf       skip Verdaccio (or --only=verdaccio to skip Wharf)
+//   other knobs: --repeat=N (median of N measurements per phase) --packages=N --versions=N --seconds=N
+//                --warmup=N --connections=N --big-mb=N --publish-packages=N --keep (keep the scratch data)
+//                --cpu-prof (Wharf runs with node --cpu-prof; profile in bench/.work/prof, see bench/profile-top.ts)
+//                --wait-idle=S (before each measurement wait up to S seconds for the machine to go idle; 0 = off;
+//                default 30 in full runs, 0 with --quick)
+//
+// Not a test: it prints a markdown table (also written to bench/.work/last-run.md). See docs/performance.md.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { agent, getJson, request, sleep } from './lib/http.ts';
+import { measure, type LoadResult } from './lib/load.ts';
+import { escapeName, packageName, publishMany, publishStreamed, versionAt, type Registry } from './lib/npm-publish.ts';
+import { cpuSeconds, describe, descendants, freePort, machineBusyOver, resetPeakRss, sampleRss, statusBytes, stopAll, tail, type ServerProcess } from './lib/proc.ts';
+import { MB, table, type Row } from './lib/report.ts';
+import { writeBigTarball } from './lib/tarball.ts';
+import { ensureVerdaccio, seedStorage, startVerdaccio, VERDACCIO_VERSION, verdaccioToken, waitVerdaccio, writeConfig } from './lib/verdaccio.ts';
+import { startWharf, waitWharf, wharfToken } from './lib/wharf.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BENCH = path.join(ROOT, 'bench');
+const WORK = path.join(BENCH, '.work');
+const PEERS = path.join(BENCH, '.peers');
+
+// ---------------------------------------------------------------------------------------------- options
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const num = (name: string, dflt: number) => {
+  const v = opt(name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && name !== 'wait-idle')) throw new Error(`--${name}=${v}: expected a positive number`);
+  return n;
+};
+for (const a of argv) {
+  if (!/^--(quick|keep|help|cpu-prof|(only|packages|versions|seconds|warmup|connections|big-mb|publish-packages|repeat|wait-idle)=.+)$/.test(a)) {
+    console.error(`unknown argument ${a}; see the header of bench/npm.ts`);
+    process.exit(2);
+  }
+}
+if (flag('help')) {
+  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 13).join('\n'));
+  process.exit(0);
+}
+const quick = flag('quick');
+const only = opt('only');
+if (only && only !== 'wharf' && only !== 'verdaccio') throw new Error(`--only=${only}: expected wharf or verdaccio`);
+const O = {
+  quick,
+  packages: num('packages', quick ? 20 : 200),
+  versions: num('versions', quick ? 10 : 50),
+  publishPackages: num('publish-packages', 8), // publish-rate subset: this many packages x `versions`, 8 workers
+  publishConcurrency: 8,
+  connections: num('connections', 64),
+  warmup: num('warmup', quick ? 1 : 2),
+  seconds: num('seconds', quick ? 3 : 10),
+  bigMb: num('big-mb', quick ? 20 : 200),
+  repeat: Math.round(num('repeat', 1)),
+  keep: flag('keep'),
+  cpuProf: flag('cpu-prof'),
+  waitIdle: num('wait-idle', quick ? 0 : 30),
+  runWharf: only !== 'verdaccio',
+  runVerdaccio: only !== 'wharf',
+};
+
+const SCOPE = 'bench';
+const names = Array.from({ length: O.packages }, (_, i) => packageName(SCOPE, i));
+/** Fresh package names for the publish-rate measurement number `round`. */
+const pubNames = (round: number) => Array.from({ length: O.publishPackages }, (_, i) => `@${SCOPE}/pub${round * O.publishPackages + i}`);
+
+const t0 = Date.now();
+const log = (s: string) => console.error(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}`);
+
+const ACCEPT_FULL = 'application/json';
+const ACCEPT_CORGI = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
+const NPM_HEADERS = { 'user-agent': `npm/11.19.1 node/${process.version} linux x64 workspaces/false`, 'npm-command': 'install' };
+
+// ---------------------------------------------------------------------------------------------- results
+
+interface Rate {
+  versions: number;
+  seconds: number;
+  perSecond: number;
+  cpuSeconds: number;
+  perCpuSecond: number;
+}
+
+interface ServerResult {
+  seed?: Rate; // Wharf only: the whole data set over HTTP
+  seedNote: string;
+  publish: Rate; // same subset shape on both
+  publishExisting: Rate; // one more version into each seeded package, after the GET phases
+  full: LoadResult;
+  abbrev: LoadResult;
+  tarball: LoadResult;
+  sizes: { full: number; abbrev: number; tarball: number };
+  peakRssPublish: number; // VmHWM after start, seeding (Wharf) and publishing
+  peakRssLoad?: number; // VmHWM during the GET load phases (reset before them)
+  big?: BigResult;
+}
+
+interface BigResult {
+  tarballBytes: number;
+  bodyBytes: number;
+  publishSeconds: number;
+  downloadSeconds: number;
+  rssBefore: number;
+  peakPublish: number;
+  peakDownload: number;
+  samples: number;
+}
+
+// ---------------------------------------------------------------------------------------------- servers
+
+/** A running server under test. */
+interface Target {
+  label: 'Wharf' | 'Verdaccio';
+  reg: Registry;
+  origin: string;
+  proc: ServerProcess;
+  seed?: Rate;
+  seedNote: string;
+}
+
+const auth = (reg: Registry) => ({ authorization: `Bearer ${reg.token}` });
+
+function noteChildren(t: Target) {
+  const kids = descendants(t.proc.pid);
+  if (kids.length) log(`  note: ${t.label} pid ${t.proc.pid} has child processes (their CPU is counted too): ${kids.map(describe).join('; ')}`);
+}
+
+async function startVerdaccioTarget(tmp: string): Promise<Target> {
+  log(`Verdaccio ${VERDACCIO_VERSION}`);
+  const bin = ensureVerdaccio(path.join(PEERS, 'verdaccio'), log);
+  const dir = path.join(tmp, 'verdaccio');
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const config = writeConfig(dir, port);
+
+  log(`  seeding its storage directly: ${O.packages} packages x ${O.versions} versions`);
+  const s0 = Date.now();
+  await seedStorage(path.join(dir, 'storage'), `${origin}/`, names, O.versions);
+  const seedNote = `written to storage in ${((Date.now() - s0) / 1000).toFixed(1)} s, not over HTTP`;
+
+  const proc = startVerdaccio(bin, config, dir, WORK);
+  try {
+    await waitVerdaccio(origin, proc);
+    const token = await verdaccioToken(origin, SCOPE);
+    // A JWT (three base64url parts): with security.api.jwt Verdaccio checks an HMAC, not bcrypt, per request.
+    if (!/^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(token)) throw new Error('verdaccio did not hand out a JWT: check security.api.jwt in its config');
+    const t: Target = { label: 'Verdaccio', reg: { label: 'verdaccio', url: `${origin}/`, token }, origin, proc, seedNote };
+    log(`  up on ${origin}, pid ${proc.pid}`);
+    noteChildren(t);
+    return t;
+  } catch (e) {
+    log(`verdaccio log tail:\n${tail(proc.logFile)}`);
+    throw e;
+  }
+}
+
+async function startWharfTarget(tmp: string): Promise<Target> {
+  log('Wharf');
+  const data = path.join(tmp, 'wharf-data');
+  fs.mkdirSync(data, { recursive: true });
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const profDir = path.join(WORK, 'prof');
+  if (O.cpuProf) log(`  Wharf runs with --cpu-prof: the profile goes to ${path.relative(ROOT, profDir)} when it stops`);
+  const proc = startWharf(ROOT, data, port, WORK, O.cpuProf ? profDir : undefined);
+  try {
+    await waitWharf(origin, proc);
+    const t: Target = { label: 'Wharf', reg: { label: 'wharf', url: `${origin}/npm/`, token: wharfToken(ROOT, data, port, SCOPE) }, origin, proc, seedNote: 'over HTTP, one version per PUT' };
+    log(`  up on ${origin}, pid ${proc.pid}`);
+    noteChildren(t);
+    await waitIdle();
+    log(`  seeding over HTTP: ${O.packages} packages x ${O.versions} versions, ${O.publishConcurrency} workers`);
+    t.seed = await timedPublish(t, names, O.versions, 'seed');
+    log(`    ${t.seed.perSecond.toFixed(1)} versions/s, ${t.seed.perCpuSecond.toFixed(1)} per server CPU-s`);
+    return t;
+  } catch (e) {
+    log(`wharf log tail:\n${tail(proc.logFile)}`);
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- steps
+
+function alive(t: Target, what: string) {
+  if (!t.proc.alive()) throw new Error(`${t.label} (pid ${t.proc.pid}) ended during ${what}: ${t.proc.exitInfo()}\n${tail(t.proc.logFile)}`);
+}
+
+async function timedPublish(t: Target, list: string[], versions: number, label: string, first = 0): Promise<Rate> {
+  const total = list.length * versions;
+  let done = 0;
+  let nextReport = 0.1;
+  const cpu0 = cpuSeconds(t.proc.pid);
+  const start = process.hrtime.bigint();
+  await publishMany(
+    t.reg,
+    list,
+    versions,
+    O.publishConcurrency,
+    () => {
+      done++;
+      if (done / total >= nextReport && total >= 1000) {
+        log(`  ${label}: ${done}/${total} versions`);
+        nextReport += 0.1;
+      }
+    },
+    first,
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = cpuSeconds(t.proc.pid) - cpu0;
+  alive(t, label);
+  return { versions: total, seconds, perSecond: total / seconds, cpuSeconds: cpu, perCpuSecond: total / cpu };
+}
+
+/**
+ * On a shared machine: before a measurement, wait (at most `O.waitIdle` seconds) until the last second was at most
+ * 10% busy. Our own servers are idle between measurements, so what is busy is someone else.
+ */
+async function waitIdle() {
+  if (!O.waitIdle) return;
+  const deadline = Date.now() + O.waitIdle * 1000;
+  let busy = await machineBusyOver(1000);
+  if (busy <= 0.1) return;
+  log(`  (machine ${(busy * 100).toFixed(0)}% busy with other work: waiting up to ${O.waitIdle} s for it to go idle)`);
+  while (busy > 0.1 && Date.now() < deadline) busy = await machineBusyOver(1000);
+  log(`  (${busy <= 0.1 ? 'idle now' : `still ${(busy * 100).toFixed(0)}% busy, measuring anyway`})`);
+}
+
+function median<T>(runs: T[], key: (t: T) => number): T {
+  const sorted = [...runs].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/**
+ * Runs `step` for every target, `O.repeat` times, alternating between the servers (V W V W …) so that whatever
+ * else the machine does hits both alike; returns the median run per target.
+ */
+async function alternate<T>(targets: Target[], key: (r: T) => number, step: (t: Target, round: number) => Promise<T>): Promise<Map<Target, T>> {
+  const runs = new Map<Target, T[]>(targets.map((t) => [t, []]));
+  for (let round = 0; round < O.repeat; round++) {
+    for (const t of targets) {
+      await waitIdle();
+      runs.get(t)!.push(await step(t, round));
+    }
+  }
+  return new Map(targets.map((t) => [t, median(runs.get(t)!, key)]));
+}
+
+/** The publish-rate measurement on fresh packages (the same shape on both servers). */
+function publishRates(targets: Target[]) {
+  return alternate(targets, (r: Rate) => r.perSecond, async (t, round) => {
+    const r = await timedPublish(t, pubNames(round), O.versions, 'publish');
+    log(`  ${t.label} publish, ${O.publishPackages} packages x ${O.versions} versions, ${O.publishConcurrency} workers${rounds(round)}: ${r.perSecond.toFixed(1)} versions/s, ${r.perCpuSecond.toFixed(1)} per server CPU-s`);
+    return r;
+  });
+}
+
+const rounds = (round: number) => (O.repeat > 1 ? ` (${round + 1}/${O.repeat})` : '');
+
+/**
+ * One more version into each of the seeded packages, after the GET phases: what a publish costs once a package has
+ * history (Verdaccio rewrites the whole package.json every time). Once per server: it changes the data.
+ */
+async function publishIntoExisting(t: Target): Promise<Rate> {
+  const r = await timedPublish(t, names, 1, 'publish-existing', O.versions);
+  log(`  ${t.label} publish into existing packages, 1 new version into each of ${names.length}: ${r.perSecond.toFixed(1)} versions/s, ${r.perCpuSecond.toFixed(1)} per server CPU-s`);
+  return r;
+}
+
+interface Survey {
+  packumentPaths: string[];
+  tarballPaths: string[];
+  sizes: { full: number; abbrev: number; tarball: number };
+}
+
+/** Reads every packument once: checks it (version count, both representations) and collects the tarball paths. */
+async function survey(t: Target): Promise<Survey> {
+  const { reg, origin } = t;
+  const tarballPaths: string[] = [];
+  const packumentPaths = names.map((n) => `${new URL(reg.url).pathname}${escapeName(n)}`);
+  for (const [i, name] of names.entries()) {
+    const r = await getJson(`${origin}${packumentPaths[i]}`, { ...auth(reg), accept: ACCEPT_FULL });
+    if (r.status !== 200) throw new Error(`${t.label}: GET ${name} -> ${r.status} ${JSON.stringify(r.json).slice(0, 200)}`);
+    const versions = Object.keys(r.json.versions ?? {});
+    if (versions.length !== O.versions) throw new Error(`${t.label}: ${name} has ${versions.length} versions, expected ${O.versions}`);
+    for (const v of versions) {
+      const u = new URL(r.json.versions[v].dist.tarball);
+      if (u.origin !== origin) throw new Error(`${t.label}: tarball URL ${u} is not on ${origin}`);
+      tarballPaths.push(u.pathname + u.search);
+    }
+  }
+  // One of each in detail: sizes, content types, integrity of a tarball.
+  const full = await request('GET', `${origin}${packumentPaths[0]}`, { headers: { ...auth(reg), accept: ACCEPT_FULL } });
+  const abbrev = await request('GET', `${origin}${packumentPaths[0]}`, { headers: { ...auth(reg), accept: ACCEPT_CORGI } });
+  if (!String(abbrev.headers['content-type']).startsWith('application/vnd.npm.install-v1+json')) {
+    log(`  WARNING ${t.label}: abbreviated packument answered with content-type ${abbrev.headers['content-type']}`);
+  }
+  const doc = JSON.parse(full.body.toString('utf8'));
+  const v0 = versionAt(0);
+  const tgz = await request('GET', `${origin}${new URL(doc.versions[v0].dist.tarball).pathname}`, { headers: { ...auth(reg), accept: '*/*' } });
+  const integrity = `sha512-${createHash('sha512').update(tgz.body).digest('base64')}`;
+  if (tgz.status !== 200 || integrity !== doc.versions[v0].dist.integrity) throw new Error(`${t.label}: tarball of ${names[0]}@${v0}: status ${tgz.status}, integrity mismatch`);
+  return { packumentPaths, tarballPaths, sizes: { full: full.body.length, abbrev: abbrev.body.length, tarball: tgz.body.length } };
+}
+
+/** The directly written Verdaccio packages must look exactly like ones Verdaccio stored itself. */
+async function checkSeededShape(t: Target) {
+  for (const accept of [ACCEPT_FULL, ACCEPT_CORGI]) {
+    const seeded = await getJson(`${t.origin}/${escapeName(names[0])}`, { ...auth(t.reg), accept });
+    const published = await getJson(`${t.origin}/${escapeName(pubNames(0)[0])}`, { ...auth(t.reg), accept });
+    const diff = firstDifference(shape(seeded.json), shape(published.json));
+    if (diff) throw new Error(`verdaccio: a seeded packument differs from a published one (${accept}) at ${diff}`);
+  }
+  log('  Verdaccio: seeded packuments have the same shape as HTTP-published ones (full and abbreviated)');
+}
+
+type PhaseName = 'full' | 'abbrev' | 'tarball';
+const PHASES: { name: PhaseName; label: string; accept: string; paths: (s: Survey) => string[] }[] = [
+  { name: 'full', label: 'packument GET, full JSON', accept: ACCEPT_FULL, paths: (s) => s.packumentPaths },
+  { name: 'abbrev', label: 'packument GET, abbreviated', accept: ACCEPT_CORGI, paths: (s) => s.packumentPaths },
+  { name: 'tarball', label: 'tarball GET', accept: '*/*', paths: (s) => s.tarballPaths },
+];
+
+async function loadPhase(t: Target, survey: Survey, phase: (typeof PHASES)[number], round: number): Promise<LoadResult> {
+  alive(t, `the start of ${phase.label}`);
+  const r = await measure({
+    origin: t.origin,
+    connections: O.connections,
+    warmupSeconds: round === 0 ? O.warmup : 0,
+    seconds: O.seconds,
+    pid: t.proc.pid,
+    paths: phase.paths(survey),
+    headers: { ...NPM_HEADERS, ...auth(t.reg), accept: phase.accept },
+  }).catch((e) => {
+    alive(t, phase.label); // a vanished /proc/PID is the server having ended: say so
+    throw e;
+  });
+  const bad = r.non2xx + r.errors ? ` (non-2xx ${r.non2xx}, errors ${r.errors}: ${JSON.stringify(r.statusCodes)})` : '';
+  log(
+    `  ${t.label} ${phase.label}${rounds(round)}: ${r.rps.toFixed(0)} rps, p50 ${r.p50} ms, p99 ${r.p99} ms, ${(r.bytesPerSecond / MB).toFixed(1)} MB/s; ` +
+      `server ${r.cpuSeconds.toFixed(2)} CPU-s (${r.reqPerCpuSecond.toFixed(0)} req/CPU-s), load generator ${r.loadgenCpuSeconds.toFixed(2)}, ` +
+      `other processes ${r.otherCpuSeconds.toFixed(2)} CPU-s, machine ${(r.machineBusy * 100).toFixed(0)}% busy${bad}`,
+  );
+  alive(t, phase.label);
+  return r;
+}
+
+/** Types in place of values, keys sorted: two packuments of the same shape compare equal. */
+function shape(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(shape);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [/^\d+\.\d+\.\d+$/.test(k) ? '<version>' : k, shape((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v === null ? 'null' : typeof v;
+}
+
+function firstDifference(a: unknown, b: unknown, at = ''): string | undefined {
+  if (JSON.stringify(a) === JSON.stringify(b)) return undefined;
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) {
+      const d = firstDifference((a as any)[k], (b as any)[k], `${at}.${k}`);
+      if (d) return d;
+    }
+  }
+  return `${at || '.'}: ${JSON.stringify(a)?.slice(0, 80)} vs ${JSON.stringify(b)?.slice(0, 80)}`;
+}
+
+/** The whole comparison: both servers up, every measurement alternating between them. */
+async function benchAll(tmp: string): Promise<{ w?: ServerResult; v?: ServerResult }> {
+  const targets: Target[] = [];
+  if (O.runVerdaccio) targets.push(await startVerdaccioTarget(tmp));
+  if (O.runWharf) targets.push(await startWharfTarget(tmp));
+  const vt = targets.find((t) => t.label === 'Verdaccio');
+
+  log(`publish rate: ${O.publishPackages} new packages x ${O.versions} versions, ${O.publishConcurrency} workers, on each server`);
+  const publish = await publishRates(targets);
+  const peakRssPublish = new Map(targets.map((t) => [t, statusBytes(t.proc.pid, 'VmHWM')]));
+
+  const surveys = new Map<Target, Survey>();
+  for (const t of targets) surveys.set(t, await survey(t));
+  if (vt) await checkSeededShape(vt);
+
+  const reset = new Map(targets.map((t) => [t, resetPeakRss(t.proc.pid)]));
+  const load = new Map<PhaseName, Map<Target, LoadResult>>();
+  for (const phase of PHASES) {
+    log(`${phase.label}: c=${O.connections}, ${O.warmup} s warm-up + ${O.seconds} s${O.repeat > 1 ? `, ${O.repeat} rounds` : ''}, alternating servers`);
+    load.set(phase.name, await alternate(targets, (r: LoadResult) => r.rps, (t, round) => loadPhase(t, surveys.get(t)!, phase, round)));
+  }
+  const peakRssLoad = new Map(targets.map((t) => [t, reset.get(t) ? statusBytes(t.proc.pid, 'VmHWM') : undefined]));
+
+  log(`publish into existing packages: 1 new version into each of ${names.length} packages with ${O.versions} versions, ${O.publishConcurrency} workers`);
+  const existing = new Map<Target, Rate>();
+  for (const t of targets) {
+    await waitIdle();
+    existing.set(t, await publishIntoExisting(t));
+  }
+
+  const out: { w?: ServerResult; v?: ServerResult } = {};
+  for (const t of targets) {
+    const r: ServerResult = {
+      seed: t.seed,
+      seedNote: t.seedNote,
+      publish: publish.get(t)!,
+      publishExisting: existing.get(t)!,
+      full: load.get('full')!.get(t)!,
+      abbrev: load.get('abbrev')!.get(t)!,
+      tarball: load.get('tarball')!.get(t)!,
+      sizes: surveys.get(t)!.sizes,
+      peakRssPublish: peakRssPublish.get(t)!,
+      peakRssLoad: peakRssLoad.get(t),
+    };
+    if (t.label === 'Wharf') {
+      if (vt) await vt.proc.stop(); // the big-tarball step measures Wharf alone
+      r.big = await bigTarball(t.reg, t.origin, t.proc, tmp);
+      out.w = r;
+    } else out.v = r;
+  }
+  for (const t of targets) await t.proc.stop();
+  return out;
+}
+
+/** RSS stays flat with big content: publish one big tarball (streamed body), then download it once. */
+async function bigTarball(reg: Registry, origin: string, proc: ServerProcess, tmp: string): Promise<BigResult> {
+  const name = `@${SCOPE}/big`;
+  const version = '1.0.0';
+  const file = path.join(tmp, 'big.tgz');
+  log(`  big tarball: building ${O.bigMb} MB`);
+  const d = await writeBigTarball(file, name, version, O.bigMb * MB);
+  await waitIdle();
+
+  // Baseline: the idle server after the load phases, sampled for a second.
+  await sleep(500);
+  const idle = sampleRss(proc.pid, 50);
+  await sleep(1000);
+  const rssBefore = idle.stop().peak;
+
+  log(`  big tarball: publishing ${(d.length / MB).toFixed(1)} MB (streamed JSON body, base64)`);
+  const pubSampler = sampleRss(proc.pid, 50);
+  let start = process.hrtime.bigint();
+  const bodyBytes = await publishStreamed(reg, name, version, file, d);
+  const publishSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const pub = pubSampler.stop();
+
+  const doc = await getJson(`${reg.url}${escapeName(name)}`, { ...auth(reg), accept: ACCEPT_FULL });
+  if (doc.status !== 200) throw new Error(`wharf: GET ${name} after the big publish -> ${doc.status}`);
+  const tarballUrl = new URL(doc.json.versions[version].dist.tarball);
+  log('  big tarball: downloading it once');
+  const sha512 = createHash('sha512');
+  let got = 0;
+  const dlSampler = sampleRss(proc.pid, 50);
+  start = process.hrtime.bigint();
+  const r = await request('GET', `${origin}${tarballUrl.pathname}`, {
+    headers: { ...auth(reg), accept: '*/*' },
+    timeoutMs: 600_000,
+    discard: (c) => {
+      sha512.update(c);
+      got += c.length;
+    },
+  });
+  const downloadSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const dl = dlSampler.stop();
+  if (r.status !== 200 || got !== d.length || `sha512-${sha512.digest('base64')}` !== d.integrity) {
+    throw new Error(`wharf: big tarball download: status ${r.status}, ${got} of ${d.length} bytes, integrity ${got === d.length ? 'mismatch' : 'not checked'}`);
+  }
+  fs.rmSync(file, { force: true });
+  log(`    (this bench process: peak RSS ${(statusBytes(process.pid, 'VmHWM') / MB).toFixed(0)} MB over the whole run)`);
+  log(`    publish ${(d.length / MB / publishSeconds).toFixed(1)} MB/s, download ${(d.length / MB / downloadSeconds).toFixed(1)} MB/s; RSS ${(rssBefore / MB).toFixed(0)} MB before, peak ${(pub.peak / MB).toFixed(0)} MB publishing, ${(dl.peak / MB).toFixed(0)} MB downloading`);
+  return { tarballBytes: d.length, bodyBytes, publishSeconds, downloadSeconds, rssBefore, peakPublish: pub.peak, peakDownload: dl.peak, samples: pub.samples + dl.samples };
+}
+
+// ---------------------------------------------------------------------------------------------- report
+
+function rows(w?: ServerResult, v?: ServerResult): Row[] {
+  const c = O.connections;
+  const both = (f: (r: ServerResult) => number | undefined) => ({ wharf: w && f(w), verdaccio: v && f(v) });
+  const out: Row[] = [
+    { metric: `packument GET, full JSON, c=${c}`, unit: 'rps', ...both((r) => r.full.rps), ratio: true, target: { minRatio: 4 } },
+    { metric: 'packument GET, full JSON, p99', unit: 'ms', ...both((r) => r.full.p99), ratio: true, better: 'lower', target: { maxWharf: 50 } },
+    { metric: 'packument GET, full JSON, req per server CPU-s', ...both((r) => r.full.reqPerCpuSecond), ratio: true, target: { minRatio: 5 } },
+    { metric: `packument GET, abbreviated, c=${c}`, unit: 'rps', ...both((r) => r.abbrev.rps), ratio: true, target: { minRatio: 4 } },
+    { metric: 'packument GET, abbreviated, p99', unit: 'ms', ...both((r) => r.abbrev.p99), ratio: true, better: 'lower', target: { maxWharf: 50 } },
+    { metric: 'packument GET, abbreviated, req per server CPU-s', ...both((r) => r.abbrev.reqPerCpuSecond), ratio: true, target: { minRatio: 5 } },
+    { metric: `tarball GET (~${Math.round((w ?? v)!.sizes.tarball / 1024)} KB), c=${c}`, unit: 'MB/s', digits: 1, ...both((r) => r.tarball.bytesPerSecond / MB), ratio: true, target: { minRatio: 3 } },
+    { metric: 'tarball GET, requests', unit: 'rps', ...both((r) => r.tarball.rps), ratio: true },
+    { metric: 'tarball GET, p99', unit: 'ms', ...both((r) => r.tarball.p99), ratio: true, better: 'lower' },
+    { metric: 'tarball GET, req per server CPU-s', ...both((r) => r.tarball.reqPerCpuSecond), ratio: true },
+    {
+      metric: `publish, ${O.publishPackages} pkgs x ${O.versions} versions, ${O.publishConcurrency} workers`,
+      unit: 'versions/s',
+      digits: 1,
+      ...both((r) => r.publish.perSecond),
+      ratio: true,
+      target: { minRatio: 5 },
+    },
+    { metric: 'publish, versions per server CPU-s', digits: 1, ...both((r) => r.publish.perCpuSecond), ratio: true },
+    {
+      metric: `publish into existing packages, 1 new version into each of ${O.packages} pkgs with ${O.versions} versions, ${O.publishConcurrency} workers`,
+      unit: 'versions/s',
+      digits: 1,
+      ...both((r) => r.publishExisting.perSecond),
+      ratio: true,
+    },
+    {
+      metric: `seed ${O.packages} pkgs x ${O.versions} versions, ${O.publishConcurrency} workers`,
+      unit: 'versions/s',
+      digits: 1,
+      wharf: w?.seed?.perSecond,
+      verdaccio: undefined,
+      note: v ? `Verdaccio ${v.seedNote}` : undefined,
+    },
+    { metric: 'peak RSS (VmHWM) during the GET load phases', unit: 'MB', ...both((r) => (r.peakRssLoad === undefined ? undefined : r.peakRssLoad / MB)), ratio: true, better: 'lower' },
+    {
+      metric: 'peak RSS (VmHWM) from start through publishing',
+      unit: 'MB',
+      ...both((r) => r.peakRssPublish / MB),
+      note: 'Wharf: includes seeding over HTTP',
+    },
+    { metric: 'response size: full packument', unit: 'KB', digits: 1, ...both((r) => r.sizes.full / 1024), ratio: true },
+    { metric: 'response size: abbreviated packument', unit: 'KB', digits: 1, ...both((r) => r.sizes.abbrev / 1024), ratio: true },
+  ];
+  if (w?.big) {
+    const b = w.big;
+    const size = `${(b.tarballBytes / MB).toFixed(0)} MB tarball`;
+    out.push(
+      { metric: `${size}: publish (streamed ${(b.bodyBytes / MB).toFixed(0)} MB JSON body)`, unit: 'MB/s', digits: 1, wharf: b.tarballBytes / MB / b.publishSeconds },
+      { metric: `${size}: download`, unit: 'MB/s', digits: 1, wharf: b.tarballBytes / MB / b.downloadSeconds },
+      { metric: `${size}: server RSS before (idle)`, unit: 'MB', wharf: b.rssBefore / MB },
+      { metric: `${size}: peak RSS while publishing (50 ms samples)`, unit: 'MB', wharf: b.peakPublish / MB },
+      { metric: `${size}: peak RSS while downloading`, unit: 'MB', wharf: b.peakDownload / MB },
+    );
+  }
+  return out;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return `${cpus.length} vCPU (${cpus[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Linux ${os.release()}, Node ${process.version}`;
+}
+
+function cpuNote(label: string, r?: ServerResult): string[] {
+  if (!r) return [];
+  const p = (l: LoadResult) =>
+    `${(l.machineBusy * 100).toFixed(0)}% (server ${l.cpuSeconds.toFixed(1)}, load generator ${l.loadgenCpuSeconds.toFixed(1)}, other processes ${l.otherCpuSeconds.toFixed(1)} CPU-s)`;
+  return [`- ${label}: machine CPU busy (all cores) during full / abbreviated / tarball GET: ${p(r.full)} / ${p(r.abbrev)} / ${p(r.tarball)}.`];
+}
+
+/** Phases where other processes took more than 15% of the machine: their rps and p99 are suspect. */
+function noiseNote(w?: ServerResult, v?: ServerResult): string[] {
+  const cores = os.cpus().length;
+  const noisy: string[] = [];
+  for (const [label, r] of [['Wharf', w], ['Verdaccio', v]] as const) {
+    if (!r) continue;
+    for (const [phase, l] of [['full packument', r.full], ['abbreviated packument', r.abbrev], ['tarball', r.tarball]] as const) {
+      const share = l.otherCpuSeconds / (O.seconds * cores);
+      if (share > 0.15) noisy.push(`${label} ${phase} (${(share * 100).toFixed(0)}%)`);
+    }
+  }
+  return noisy.length ? [`- Noisy: other processes took more than 15% of the machine during ${noisy.join(', ')}; compare req per server CPU-s there.`] : [];
+}
+
+function errorsNote(label: string, r?: ServerResult): string[] {
+  if (!r) return [];
+  const out: string[] = [];
+  for (const [phase, l] of [['full packument', r.full], ['abbreviated packument', r.abbrev], ['tarball', r.tarball]] as const) {
+    if (l.non2xx || l.errors) out.push(`- ${label}, ${phase}: ${l.non2xx} non-2xx responses and ${l.errors} errors/timeouts (${JSON.stringify(l.statusCodes)}); the rates above count them.`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------- main
+
+async function main() {
+  fs.mkdirSync(WORK, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-bench-'));
+  const cleanup = () => {
+    if (!O.keep) fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${sig}: stopping the servers`);
+    void stopAll().finally(() => {
+      cleanup();
+      process.exit(130);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  log(`npm registry benchmark (${O.quick ? 'quick' : 'full'}): ${O.packages} packages x ${O.versions} versions, c=${O.connections}, ${O.warmup}+${O.seconds} s per phase; ${machine()}; scratch ${tmp}`);
+  const idleBusy = await machineBusyOver(1000);
+  const busyNote = `machine ${(idleBusy * 100).toFixed(0)}% busy (all cores) in the second before the run`;
+  log(busyNote);
+  if (idleBusy > 0.1) log('  WARNING: something else is using the CPU; the figures will be noisy (ratios and req per CPU-s hold up better)');
+  let v: ServerResult | undefined;
+  let w: ServerResult | undefined;
+  try {
+    ({ w, v } = await benchAll(tmp));
+  } finally {
+    await stopAll();
+    agent.destroy();
+    cleanup();
+  }
+
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const md = [
+    `## npm registry: Wharf vs Verdaccio ${VERDACCIO_VERSION} (${O.quick ? 'quick run' : 'full run'})`,
+    '',
+    `${date}; ${machine()}; load generator (autocannon) on the same machine.`,
+    `${O.packages} packages x ${O.versions} versions (~${Math.round(((w ?? v)!.sizes.tarball) / 1024)} KB tarballs), random package per request, authenticated (Bearer),`,
+    `c=${O.connections}, ${O.warmup} s warm-up + ${O.seconds} s measured per phase${O.repeat > 1 ? `, median of ${O.repeat}` : ''}; both servers up, measured alternately (one at a time).`,
+    `Server CPU = utime+stime of the server process (and any children) from /proc/PID/stat; ${busyNote}.`,
+    '',
+    table(rows(w, v)),
+    '',
+    ...noiseNote(w, v),
+    ...cpuNote('Wharf', w),
+    ...cpuNote('Verdaccio', v),
+    ...errorsNote('Wharf', w),
+    ...errorsNote('Verdaccio', v),
+  ].join('\n');
+  fs.writeFileSync(path.join(WORK, 'last-run.md'), md + '\n');
+  console.log(`\n${md}\n`);
+  log(`written to ${path.relative(process.cwd(), path.join(WORK, 'last-run.md'))}`);
+}
+
+main().catch(async (e) => {
+  console.error(`bench failed: ${(e as Error).stack ?? e}`);
+  await stopAll();
+  process.exit(1);
+});

@@ -1,0 +1,833 @@
+// OCI registry benchmark: Wharf's container registry against the CNCF distribution registry (Debian's
+// docker-registry 2.8), side by side in one run on this machine (each phase runs on Wharf, then on distribution).
+//
+//   node --import tsx bench/oci.ts                 full run: 1 MiB / 64 MiB / 1 GiB blobs, 10 s load phases
+//   node --import tsx bench/oci.ts --quick         smoke run: 1 MiB / 16 MiB / 64 MiB blobs, 3 s load phases
+//   node --import tsx bench/oci.ts --only=wharf    skip distribution (or --only=distribution to skip Wharf)
+//   other knobs: --seconds=N --warmup=N --connections=N (manifest phases) --keep (keep the scratch data)
+//                --cpu-prof (Wharf runs with node --cpu-prof; profile in bench/.work/oci-prof, see bench/profile-top.ts)
+//                --skip-skopeo
+//
+// What it measures (see docs/performance.md and issue 3 for the targets):
+//   - blob upload MiB/s, as clients do it (POST, PATCH with the whole blob, PUT ?digest=) and monolithic
+//     (POST ?digest= with the body); 1 MiB, 64 MiB and 1 GiB, one stream and 16 concurrent (1 MiB, 64 MiB)
+//   - blob download MiB/s, one stream and 16 concurrent
+//   - manifest GET rps (autocannon) and HEAD rps (a keep-alive node:http loop: autocannon 8+ never completes HEAD
+//     responses that carry a Content-Length) at c=64, with p99
+//   - server RSS growth (VmRSS sampled every 50 ms) during a 1 GiB upload
+//   - 64 concurrent pulls (manifest + config + layers, every digest checked): errors
+//   - skopeo copy push and pull of a 5-layer x 50 MiB image built with umoci
+//   - and per phase the server's CPU seconds (utime+stime from /proc/PID/stat): MiB or requests per CPU-second
+//
+// Wharf gets HTTP Basic (user bench + a personal access token) on every request; distribution runs without auth.
+// Not a test: it prints a markdown table (also written to bench/.work/last-oci-run.md).
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { distributionVersion, startDistribution, waitDistribution, type DistributionProcess } from './lib/distribution.ts';
+import { measure } from './lib/load.ts';
+import { cpuSeconds, freePort, machineBusyOver, sampleRss, statusBytes, stopAll, tail, type ServerProcess } from './lib/proc.ts';
+import { startWharf, waitWharf, wharfToken } from './lib/wharf.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const WORK_ROOT = path.join(ROOT, 'bench', '.work');
+const MiB = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------- options
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const num = (name: string, dflt: number) => {
+  const v = opt(name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}=${v}: expected a positive number`);
+  return n;
+};
+for (const a of argv) {
+  if (!/^--(quick|keep|help|cpu-prof|skip-skopeo|(only|seconds|warmup|connections)=.+)$/.test(a)) {
+    console.error(`unknown argument ${a}; see the header of bench/oci.ts`);
+    process.exit(2);
+  }
+}
+if (flag('help')) {
+  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 25).join('\n'));
+  process.exit(0);
+}
+const quick = flag('quick');
+const only = opt('only');
+if (only && only !== 'wharf' && only !== 'distribution') throw new Error(`--only=${only}: expected wharf or distribution`);
+const O = {
+  quick,
+  small: 1 * MiB,
+  medium: quick ? 16 * MiB : 64 * MiB,
+  big: quick ? 64 * MiB : 1024 * MiB,
+  smallCount: quick ? 32 : 128, // 1 MiB blobs, one stream
+  smallConcCount: quick ? 64 : 512, // 1 MiB blobs over 16 streams
+  mediumCount: quick ? 2 : 4, // medium blobs, one stream
+  concurrency: 16,
+  connections: num('connections', 64),
+  seconds: num('seconds', quick ? 3 : 10),
+  warmup: num('warmup', quick ? 1 : 2),
+  manifests: 20,
+  pulls: 64,
+  pullLayers: 3,
+  pullLayerSize: quick ? 1 * MiB : 4 * MiB,
+  skopeoLayers: 5,
+  skopeoLayerSize: quick ? 8 * MiB : 50 * MiB,
+  skopeoRounds: quick ? 1 : 2,
+  keep: flag('keep'),
+  cpuProf: flag('cpu-prof'),
+  skopeo: !flag('skip-skopeo'),
+  runWharf: only !== 'distribution',
+  runDistribution: only !== 'wharf',
+};
+const sizeName = (n: number) => (n >= 1024 * MiB ? `${n / (1024 * MiB)} GiB` : `${n / MiB} MiB`);
+
+const t0 = Date.now();
+const log = (s: string) => console.error(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}`);
+
+// ---------------------------------------------------------------------------------------------- HTTP client
+
+/** Its own agent: the shared bench/lib/http.ts agent allows 16 sockets, the pull and HEAD phases need 64+. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  bytes: number;
+  sha256?: string;
+}
+
+interface CallOptions {
+  headers?: Record<string, string | number>;
+  /** A buffer, or a function giving the chunks to stream (with Content-Length set by the caller). */
+  body?: Buffer | string | (() => Iterable<Buffer>);
+  /** What to do with the response body: keep it (default), count it, or count and hash it. */
+  sink?: 'keep' | 'discard' | 'hash';
+  timeoutMs?: number;
+}
+
+function call(method: string, target: string, opts: CallOptions = {}): Promise<Reply> {
+  const url = new URL(target);
+  if (url.hostname !== '127.0.0.1') throw new Error(`bench only talks to 127.0.0.1, not ${url.hostname}`);
+  return new Promise<Reply>((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers: opts.headers, timeout: opts.timeoutMs ?? 600_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      const hash = opts.sink === 'hash' ? createHash('sha256') : undefined;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (hash) hash.update(c);
+        else if (opts.sink !== 'discard') chunks.push(c);
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), bytes, sha256: hash ? `sha256:${hash.digest('hex')}` : undefined }),
+      );
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${target}: timed out`)));
+    req.on('error', reject);
+    const body = opts.body;
+    if (body === undefined) req.end();
+    else if (typeof body === 'string' || Buffer.isBuffer(body)) req.end(body);
+    else {
+      (async () => {
+        for (const chunk of body()) {
+          if (req.destroyed) return;
+          if (!req.write(chunk)) await once(req, 'drain');
+        }
+        req.end();
+      })().catch((err) => req.destroy(err));
+    }
+  });
+}
+
+function expect(r: Reply, status: number, what: string) {
+  if (r.status !== status) throw new Error(`${what}: HTTP ${r.status} (wanted ${status}): ${r.body.toString('utf8').slice(0, 300)}`);
+}
+
+// ---------------------------------------------------------------------------------------------- content
+
+/** 8 MiB of random bytes; blob `id` is made of slices of it, each stamped with (id, chunk index): unique content. */
+const RANDOM = randomBytes(8 * MiB);
+const CHUNK = MiB;
+let nextBlobId = 1;
+
+interface Blob {
+  id: number;
+  size: number;
+  digest: string;
+  chunks: () => Iterable<Buffer>;
+}
+
+function* blobChunks(id: number, size: number): Iterable<Buffer> {
+  for (let off = 0, i = 0; off < size; off += CHUNK, i++) {
+    const n = Math.min(CHUNK, size - off);
+    const start = (i * CHUNK) % RANDOM.length;
+    const c = Buffer.allocUnsafe(n);
+    RANDOM.copy(c, 0, start, start + n);
+    if (n >= 16) {
+      c.writeUInt32BE(id, 0);
+      c.writeUInt32BE(i, 4);
+      c.writeUInt32BE(0x77686172, 8); // "whar"
+      c.writeUInt32BE(size >>> 0, 12);
+    }
+    yield c;
+  }
+}
+
+/** A new blob of `size` bytes; its digest is computed here, before any timing. */
+function newBlob(size: number): Blob {
+  const id = nextBlobId++;
+  const h = createHash('sha256');
+  for (const c of blobChunks(id, size)) h.update(c);
+  return { id, size, digest: `sha256:${h.digest('hex')}`, chunks: () => blobChunks(id, size) };
+}
+
+function bufferBlob(buf: Buffer): Blob {
+  return { id: 0, size: buf.length, digest: `sha256:${createHash('sha256').update(buf).digest('hex')}`, chunks: () => [buf] };
+}
+
+// ---------------------------------------------------------------------------------------------- registries
+
+interface Target {
+  key: 'wharf' | 'distribution';
+  label: string;
+  origin: string;
+  pid: number;
+  auth: Record<string, string>;
+  /** skopeo --creds value, when the registry wants credentials. */
+  creds?: string;
+  alive(): boolean;
+  logFile: string;
+}
+
+const OCTET = 'application/octet-stream';
+const MEDIA = {
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  config: 'application/vnd.oci.image.config.v1+json',
+  layer: 'application/vnd.oci.image.layer.v1.tar+gzip',
+};
+const ACCEPT = [
+  MEDIA.manifest,
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ');
+
+/** Resolves a Location header against the registry origin (distribution answers absolute URLs, Wharf paths). */
+function resolveLocation(t: Target, loc: string | string[] | undefined, what: string): string {
+  if (typeof loc !== 'string' || !loc) throw new Error(`${what}: no Location header`);
+  const u = new URL(loc, t.origin);
+  if (u.origin !== t.origin) throw new Error(`${what}: Location ${loc} is not on ${t.origin}`);
+  return u.toString();
+}
+
+const withQuery = (url: string, q: string) => `${url}${url.includes('?') ? '&' : '?'}${q}`;
+
+/** The upload clients do (containers/image, containerd, docker): POST, PATCH with the whole blob, PUT ?digest=. */
+async function uploadPatch(t: Target, repo: string, b: Blob): Promise<void> {
+  const start = await call('POST', `${t.origin}/v2/${repo}/blobs/uploads/`, { headers: { ...t.auth, 'content-length': 0 } });
+  expect(start, 202, `POST upload to ${t.label}`);
+  const loc = resolveLocation(t, start.headers.location, 'POST upload');
+  const patch = await call('PATCH', loc, { headers: { ...t.auth, 'content-type': OCTET, 'content-length': b.size }, body: b.chunks });
+  expect(patch, 202, `PATCH upload to ${t.label}`);
+  const loc2 = resolveLocation(t, patch.headers.location, 'PATCH upload');
+  const put = await call('PUT', withQuery(loc2, `digest=${encodeURIComponent(b.digest)}`), { headers: { ...t.auth, 'content-length': 0 } });
+  expect(put, 201, `PUT upload to ${t.label}`);
+}
+
+/** Monolithic upload: POST ?digest= with the whole blob. 'unsupported' when the registry answers 202 (it ignored the body). */
+async function uploadMonolithic(t: Target, repo: string, b: Blob): Promise<void | 'unsupported'> {
+  const r = await call('POST', `${t.origin}/v2/${repo}/blobs/uploads/?digest=${encodeURIComponent(b.digest)}`, {
+    headers: { ...t.auth, 'content-type': OCTET, 'content-length': b.size },
+    body: b.chunks,
+  });
+  if (r.status === 202) {
+    // An upload session was opened and the body ignored: cancel the session.
+    try {
+      await call('DELETE', resolveLocation(t, r.headers.location, 'monolithic POST'), { headers: t.auth });
+    } catch {
+      /* best effort */
+    }
+    return 'unsupported';
+  }
+  expect(r, 201, `monolithic POST to ${t.label}`);
+}
+
+async function putManifest(t: Target, repo: string, ref: string, body: Buffer): Promise<string> {
+  const r = await call('PUT', `${t.origin}/v2/${repo}/manifests/${ref}`, { headers: { ...t.auth, 'content-type': MEDIA.manifest, 'content-length': body.length }, body });
+  expect(r, 201, `PUT manifest ${repo}:${ref} to ${t.label}`);
+  return String(r.headers['docker-content-digest'] ?? '');
+}
+
+/** Pushes an image (config + layers) with `uploadPatch` and tags it; returns the manifest bytes. */
+async function pushImage(t: Target, repo: string, tag: string, layers: Blob[], annotation: string): Promise<Buffer> {
+  const config = bufferBlob(
+    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } })),
+  );
+  for (const b of [config, ...layers]) {
+    const head = await call('HEAD', `${t.origin}/v2/${repo}/blobs/${b.digest}`, { headers: t.auth });
+    if (head.status !== 200) await uploadPatch(t, repo, b);
+  }
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.manifest,
+      config: { mediaType: MEDIA.config, digest: config.digest, size: config.size },
+      layers: layers.map((l) => ({ mediaType: MEDIA.layer, digest: l.digest, size: l.size })),
+      annotations: { 'org.opencontainers.image.description': annotation, 'org.opencontainers.image.created': new Date(0).toISOString() },
+    }),
+  );
+  await putManifest(t, repo, tag, manifest);
+  return manifest;
+}
+
+// ---------------------------------------------------------------------------------------------- measurements
+
+interface Throughput {
+  bytes: number;
+  seconds: number;
+  mibps: number;
+  cpu: number;
+  mibPerCpu: number;
+}
+
+/** Runs `work` on `items` with `concurrency` workers; throughput and the server's CPU seconds over the whole run. */
+async function timed<T>(t: Target, items: T[], concurrency: number, bytesOf: (x: T) => number, work: (x: T) => Promise<unknown>): Promise<Throughput> {
+  const cpu0 = cpuSeconds(t.pid);
+  const start = process.hrtime.bigint();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = cpuSeconds(t.pid) - cpu0;
+  const bytes = items.reduce((a, x) => a + bytesOf(x), 0);
+  return { bytes, seconds, mibps: bytes / MiB / seconds, cpu, mibPerCpu: cpu > 0 ? bytes / MiB / cpu : NaN };
+}
+
+async function download(t: Target, repo: string, b: Blob): Promise<void> {
+  const r = await call('GET', `${t.origin}/v2/${repo}/blobs/${b.digest}`, { headers: t.auth, sink: 'discard' });
+  if (r.status !== 200 || r.bytes !== b.size) throw new Error(`GET blob ${b.digest} from ${t.label}: HTTP ${r.status}, ${r.bytes} of ${b.size} bytes`);
+}
+
+interface LatencyResult {
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  cpu: number;
+  reqPerCpu: number;
+}
+
+/** HEAD at `connections` concurrency on keep-alive sockets for `seconds` (autocannon 8+ hangs on HEAD + Content-Length). */
+async function headLoop(t: Target, paths: string[], headers: Record<string, string>, connections: number, seconds: number, pid?: number): Promise<LatencyResult> {
+  const headAgent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
+  const latencies: number[] = [];
+  let errors = 0;
+  const cpu0 = pid ? cpuSeconds(pid) : 0;
+  const start = process.hrtime.bigint();
+  const deadline = Date.now() + seconds * 1000;
+  const one = (p: string) =>
+    new Promise<number>((resolve) => {
+      const req = http.request(`${t.origin}${p}`, { method: 'HEAD', agent: headAgent, headers, timeout: 30_000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(0));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => resolve(0));
+      req.end();
+    });
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (Date.now() < deadline) {
+        const s = process.hrtime.bigint();
+        const status = await one(paths[Math.floor(Math.random() * paths.length)]);
+        latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
+        if (status !== 200) errors++;
+      }
+    }),
+  );
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = pid ? cpuSeconds(pid) - cpu0 : 0;
+  headAgent.destroy();
+  latencies.sort((a, b) => a - b);
+  const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { requests: latencies.length, rps: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99), errors, cpu, reqPerCpu: cpu > 0 ? latencies.length / cpu : NaN };
+}
+
+/** One pull as a client does it: the manifest by tag, then the config and every layer, each checked against its digest. */
+async function pullOnce(t: Target, repo: string, tag: string): Promise<{ bytes: number; errors: string[] }> {
+  const errors: string[] = [];
+  let bytes = 0;
+  try {
+    const m = await call('GET', `${t.origin}/v2/${repo}/manifests/${tag}`, { headers: { ...t.auth, accept: ACCEPT } });
+    if (m.status !== 200) return { bytes, errors: [`manifest HTTP ${m.status}`] };
+    const digest = `sha256:${createHash('sha256').update(m.body).digest('hex')}`;
+    if (m.headers['docker-content-digest'] !== digest) errors.push(`manifest digest header ${m.headers['docker-content-digest']} != ${digest}`);
+    bytes += m.body.length;
+    const doc = JSON.parse(m.body.toString('utf8'));
+    for (const d of [doc.config, ...doc.layers] as { digest: string; size: number }[]) {
+      const r = await call('GET', `${t.origin}/v2/${repo}/blobs/${d.digest}`, { headers: t.auth, sink: 'hash' });
+      bytes += r.bytes;
+      if (r.status !== 200) errors.push(`blob ${d.digest}: HTTP ${r.status}`);
+      else if (r.sha256 !== d.digest || r.bytes !== d.size) errors.push(`blob ${d.digest}: got ${r.bytes} bytes hashing to ${r.sha256}`);
+    }
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
+  return { bytes, errors };
+}
+
+// ---------------------------------------------------------------------------------------------- results
+
+type Key = Target['key'];
+type Cell = Partial<Record<Key, number>>;
+interface Row {
+  metric: string;
+  values: Cell;
+  unit: string;
+  digits?: number;
+  /** 'higher': ratio Wharf/distribution, higher is better; 'lower': lower is better (ratio still Wharf/distribution). */
+  better?: 'higher' | 'lower';
+  minRatio?: number;
+  maxWharf?: number;
+  /** Cell text for a registry that does not support the operation. */
+  na?: Partial<Record<Key, string>>;
+}
+const rows: Row[] = [];
+const notes: string[] = [];
+const row = (r: Row) => {
+  rows.push(r);
+  return r;
+};
+
+const fmt = (v: number | undefined, digits: number, unit: string) =>
+  v === undefined || Number.isNaN(v) ? '–' : `${v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}${unit ? ` ${unit}` : ''}`;
+
+function renderTable(): string {
+  const lines = ['| metric | Wharf | distribution 2.8 | ratio (Wharf/distribution) | target |', '|---|---:|---:|---:|---|'];
+  for (const r of rows) {
+    const w = r.values.wharf;
+    const d = r.values.distribution;
+    const digits = r.digits ?? 0;
+    const ratio = r.better && w !== undefined && d !== undefined && d > 0 && !Number.isNaN(w) ? w / d : undefined;
+    let ratioCell = ratio === undefined ? '' : `${ratio.toFixed(2)}×`;
+    if (ratio !== undefined && r.better === 'lower' && ratio > 0) ratioCell += ratio < 1 ? ` (${(1 / ratio).toFixed(1)}× lower)` : ' (lower is better)';
+    let target = '';
+    if (r.minRatio !== undefined) target = `≥ ${r.minRatio}×: ${ratio === undefined ? 'no figure' : ratio >= r.minRatio ? 'met' : 'MISSED'}`;
+    if (r.maxWharf !== undefined) {
+      const want = `< ${r.maxWharf}${r.unit ? ` ${r.unit}` : ''}`;
+      target = target ? `${target}; ${want}` : want;
+      target += w === undefined || Number.isNaN(w) ? '' : `: ${w < r.maxWharf ? 'met' : 'MISSED'}`;
+    }
+    const cellOf = (k: Key, v: number | undefined) => r.na?.[k] ?? fmt(v, digits, r.unit);
+    lines.push(`| ${r.metric} | ${cellOf('wharf', w)} | ${cellOf('distribution', d)} | ${ratioCell} | ${target} |`);
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------- servers
+
+let workDir = '';
+let wharfProc: ServerProcess | undefined;
+let distProc: DistributionProcess | undefined;
+let cleaned = false;
+
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  await Promise.all([wharfProc?.stop(), distProc?.stop()]);
+  await stopAll();
+  agent.destroy();
+  if (workDir && !O.keep) fs.rmSync(workDir, { recursive: true, force: true });
+  else if (workDir) log(`kept ${workDir}`);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    log(`${sig}: stopping the servers`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+function checkTools() {
+  const missing: string[] = [];
+  if (O.runDistribution && !distributionVersion()) missing.push('docker-registry (apt-get install -y docker-registry)');
+  if (O.skopeo) {
+    for (const tool of ['skopeo', 'umoci']) {
+      try {
+        execFileSync(tool, ['--version'], { stdio: 'ignore', timeout: 10_000 });
+      } catch {
+        missing.push(`${tool} (apt-get install -y ${tool})`);
+      }
+    }
+  }
+  if (missing.length) throw new Error(`missing: ${missing.join(', ')}`);
+}
+
+/** Free space check: each registry keeps every blob it is sent (two upload styles), plus the skopeo images. */
+function checkDisk() {
+  const perRegistry = 2 * (O.smallCount * O.small + O.smallConcCount * O.small + O.mediumCount * O.medium + O.concurrency * O.medium + O.big);
+  const registries = (O.runWharf ? 1 : 0) + (O.runDistribution ? 1 : 0);
+  const skopeo = O.skopeo ? O.skopeoRounds * O.skopeoLayers * O.skopeoLayerSize * (1 + 2 * registries + 2) : 0;
+  const need = perRegistry * registries + skopeo + 2 * 1024 * MiB;
+  const s = fs.statfsSync(WORK_ROOT);
+  const free = s.bavail * s.bsize;
+  log(`disk: ${(free / 1024 / MiB).toFixed(1)} GiB free under ${WORK_ROOT}, this run needs about ${(need / 1024 / MiB).toFixed(1)} GiB`);
+  if (free < need) throw new Error(`not enough disk space: ${(free / 1024 / MiB).toFixed(1)} GiB free, need ${(need / 1024 / MiB).toFixed(1)} GiB`);
+}
+
+async function startTargets(): Promise<Target[]> {
+  const targets: Target[] = [];
+  if (O.runWharf) {
+    const port = await freePort();
+    const data = path.join(workDir, 'wharf-data');
+    fs.mkdirSync(data, { recursive: true });
+    const profDir = O.cpuProf ? path.join(WORK_ROOT, 'oci-prof') : undefined;
+    if (profDir) fs.mkdirSync(profDir, { recursive: true });
+    wharfProc = startWharf(ROOT, data, port, workDir, profDir);
+    const origin = `http://127.0.0.1:${port}`;
+    await waitWharf(origin, wharfProc);
+    const token = wharfToken(ROOT, data, port, 'bench');
+    const p = wharfProc;
+    targets.push({
+      key: 'wharf', label: 'Wharf', origin, pid: p.pid, alive: p.alive, logFile: p.logFile,
+      auth: { authorization: `Basic ${Buffer.from(`bench:${token}`).toString('base64')}` }, creds: `bench:${token}`,
+    });
+    log(`Wharf on ${origin}, pid ${p.pid}`);
+  }
+  if (O.runDistribution) {
+    const port = await freePort();
+    distProc = startDistribution(workDir, port);
+    const origin = `http://127.0.0.1:${port}`;
+    await waitDistribution(origin, distProc);
+    const p = distProc;
+    targets.push({ key: 'distribution', label: 'distribution', origin, pid: p.pid, alive: p.alive, logFile: p.logFile, auth: {} });
+    log(`distribution (${distributionVersion()}) on ${origin}, pid ${p.pid}`);
+  }
+  return targets;
+}
+
+function checkAlive(targets: Target[]) {
+  for (const t of targets) if (!t.alive()) throw new Error(`${t.label} exited; log tail:\n${tail(t.logFile)}`);
+}
+
+// ---------------------------------------------------------------------------------------------- phases
+
+async function uploadPhases(targets: Target[]) {
+  type Case = { size: number; count: number; conc: number };
+  const cases: Case[] = [
+    { size: O.small, count: O.smallCount, conc: 1 },
+    { size: O.small, count: O.smallConcCount, conc: O.concurrency },
+    { size: O.medium, count: O.mediumCount, conc: 1 },
+    { size: O.medium, count: O.concurrency, conc: O.concurrency },
+    { size: O.big, count: 1, conc: 1 },
+  ];
+  const flows = [
+    { key: 'patch', label: 'POST, PATCH, PUT ?digest', run: uploadPatch },
+    { key: 'mono', label: 'monolithic POST ?digest', run: uploadMonolithic },
+  ] as const;
+  // Which registries take a monolithic POST: probe with one small blob.
+  const monoUnsupported = new Set<Key>();
+  for (const t of targets) {
+    if ((await uploadMonolithic(t, 'bench/probe', newBlob(O.small))) === 'unsupported') {
+      monoUnsupported.add(t.key);
+      notes.push(`${t.label} answers a monolithic POST ?digest= with 202 (it opens an upload session and ignores the body): no monolithic figures for it.`);
+    }
+  }
+  for (const flow of flows) {
+    for (const c of cases) {
+      const name = `${c.conc > 1 ? `${c.conc} × ` : ''}${sizeName(c.size)}`;
+      const speed = row({ metric: `upload ${name} (${flow.label}), ${c.conc > 1 ? `${c.conc} streams` : 'one stream'}`, values: {}, unit: 'MiB/s', digits: 0, better: 'higher', minRatio: 1.0, na: {} });
+      const perCpu = row({ metric: `  ↳ MiB per server CPU-s`, values: {}, unit: '', digits: 0, better: 'higher', na: {} });
+      const rss = c.size === O.big ? row({ metric: `server RSS growth during the ${sizeName(c.size)} upload (${flow.label})`, values: {}, unit: 'MiB', digits: 1, better: 'lower', maxWharf: flow.key === 'patch' ? 64 : undefined }) : undefined;
+      const rssPeak = rss ? row({ metric: '  ↳ server RSS peak (absolute)', values: {}, unit: 'MiB', digits: 0, better: 'lower' }) : undefined;
+      for (const t of targets) {
+        if (flow.key === 'mono' && monoUnsupported.has(t.key)) {
+          speed.na![t.key] = 'n/a (202)';
+          perCpu.na![t.key] = 'n/a';
+          if (rss) rss.na = { ...rss.na, [t.key]: 'n/a' };
+          if (rssPeak) rssPeak.na = { ...rssPeak.na, [t.key]: 'n/a' };
+          continue;
+        }
+        checkAlive([t]);
+        log(`${t.label}: upload ${name} × ${c.count} blobs (${flow.label})`);
+        const blobs = Array.from({ length: c.count }, () => newBlob(c.size));
+        const repo = `bench/up-${flow.key}-${c.size / MiB}m-${c.conc}`;
+        const rssBase = statusBytes(t.pid, 'VmRSS');
+        const sampler = rss ? sampleRss(t.pid, 50) : undefined;
+        const r = await timed(t, blobs, c.conc, (b) => b.size, (b) => flow.run(t, repo, b));
+        if (sampler) {
+          const s = sampler.stop();
+          rss!.values[t.key] = (s.peak - rssBase) / MiB;
+          rssPeak!.values[t.key] = s.peak / MiB;
+          log(`  RSS ${(rssBase / MiB).toFixed(0)} MiB before, peak ${(s.peak / MiB).toFixed(0)} MiB (${s.samples} samples)`);
+        }
+        speed.values[t.key] = r.mibps;
+        perCpu.values[t.key] = r.mibPerCpu;
+        log(`  ${r.mibps.toFixed(0)} MiB/s, ${r.cpu.toFixed(2)} server CPU-s (${r.mibPerCpu.toFixed(0)} MiB/CPU-s)`);
+        if (flow.key === 'patch') uploaded.set(`${t.key}:${c.size}:${c.conc}`, { repo, blobs });
+      }
+    }
+  }
+}
+
+const uploaded = new Map<string, { repo: string; blobs: Blob[] }>();
+
+async function downloadPhases(targets: Target[]) {
+  const cases = [
+    { size: O.small, conc: 1 },
+    { size: O.small, conc: O.concurrency },
+    { size: O.medium, conc: 1 },
+    { size: O.medium, conc: O.concurrency },
+    { size: O.big, conc: 1 },
+  ];
+  for (const c of cases) {
+    const name = `${c.conc > 1 ? `${c.conc} × ` : ''}${sizeName(c.size)}`;
+    const speed = row({ metric: `blob GET ${sizeName(c.size)}, ${c.conc > 1 ? `${c.conc} streams` : 'one stream'}`, values: {}, unit: 'MiB/s', digits: 0, better: 'higher', minRatio: 1.5 });
+    const perCpu = row({ metric: `  ↳ MiB per server CPU-s`, values: {}, unit: '', digits: 0, better: 'higher' });
+    for (const t of targets) {
+      checkAlive([t]);
+      const up = uploaded.get(`${t.key}:${c.size}:${c.conc}`);
+      if (!up) throw new Error(`no uploaded blobs for ${name} on ${t.label}`);
+      log(`${t.label}: GET ${name} (${up.blobs.length} blobs)`);
+      // Read every blob once untimed first, so both registries serve from the page cache.
+      await timed(t, up.blobs, c.conc, (b) => b.size, (b) => download(t, up.repo, b));
+      const r = await timed(t, up.blobs, c.conc, (b) => b.size, (b) => download(t, up.repo, b));
+      speed.values[t.key] = r.mibps;
+      perCpu.values[t.key] = r.mibPerCpu;
+      log(`  ${r.mibps.toFixed(0)} MiB/s, ${r.cpu.toFixed(2)} server CPU-s (${r.mibPerCpu.toFixed(0)} MiB/CPU-s)`);
+    }
+  }
+}
+
+async function manifestPhases(targets: Target[]) {
+  const repo = 'bench/manifests';
+  const layers = Array.from({ length: 3 }, () => newBlob(4096));
+  const paths = Array.from({ length: O.manifests }, (_, i) => `/v2/${repo}/manifests/t${i}`);
+  const get = {
+    rps: row({ metric: `manifest GET by tag, c=${O.connections} (${O.manifests} tags)`, values: {}, unit: 'rps', better: 'higher', minRatio: 1.5 }),
+    p99: row({ metric: '  ↳ p99 latency', values: {}, unit: 'ms', digits: 0, better: 'lower', maxWharf: 100 }),
+    cpu: row({ metric: '  ↳ requests per server CPU-s', values: {}, unit: '', better: 'higher' }),
+    err: row({ metric: '  ↳ errors and non-200 answers', values: {}, unit: '', maxWharf: 1 }),
+  };
+  const head = {
+    rps: row({ metric: `manifest HEAD by tag, c=${O.connections}`, values: {}, unit: 'rps', better: 'higher', minRatio: 1.5 }),
+    p99: row({ metric: '  ↳ p99 latency', values: {}, unit: 'ms', digits: 0, better: 'lower', maxWharf: 100 }),
+    cpu: row({ metric: '  ↳ requests per server CPU-s', values: {}, unit: '', better: 'higher' }),
+    err: row({ metric: '  ↳ errors and non-200 answers', values: {}, unit: '', maxWharf: 1 }),
+  };
+  for (const t of targets) {
+    checkAlive([t]);
+    log(`${t.label}: pushing ${O.manifests} tagged manifests to ${repo}`);
+    for (let i = 0; i < O.manifests; i++) await pushImage(t, repo, `t${i}`, layers, `bench image ${i}`);
+    const headers = { ...t.auth, accept: ACCEPT };
+    // Sanity check: every path answers 200 with the manifest.
+    for (const p of paths) expect(await call('GET', `${t.origin}${p}`, { headers }), 200, `GET ${p} on ${t.label}`);
+    log(`${t.label}: manifest GET, c=${O.connections}, ${O.warmup} s warm-up + ${O.seconds} s`);
+    const g = await measure({ origin: t.origin, paths, headers, connections: O.connections, warmupSeconds: O.warmup, seconds: O.seconds, pid: t.pid });
+    get.rps.values[t.key] = g.rps;
+    get.p99.values[t.key] = g.p99;
+    get.cpu.values[t.key] = g.reqPerCpuSecond;
+    get.err.values[t.key] = g.errors + g.non2xx;
+    log(`  ${g.rps.toFixed(0)} rps, p50 ${g.p50} ms, p99 ${g.p99} ms, ${g.cpuSeconds.toFixed(2)} server CPU-s, ${g.errors} errors, ${g.non2xx} non-2xx, machine ${(100 * g.machineBusy).toFixed(0)} % busy`);
+    log(`${t.label}: manifest HEAD, c=${O.connections}, ${O.warmup} s warm-up + ${O.seconds} s`);
+    await headLoop(t, paths, headers, O.connections, O.warmup);
+    const h = await headLoop(t, paths, headers, O.connections, O.seconds, t.pid);
+    head.rps.values[t.key] = h.rps;
+    head.p99.values[t.key] = h.p99;
+    head.cpu.values[t.key] = h.reqPerCpu;
+    head.err.values[t.key] = h.errors;
+    log(`  ${h.rps.toFixed(0)} rps, p50 ${h.p50.toFixed(1)} ms, p99 ${h.p99.toFixed(1)} ms, ${h.cpu.toFixed(2)} server CPU-s, ${h.errors} errors`);
+  }
+}
+
+async function pullPhase(targets: Target[]) {
+  const repo = 'bench/pull';
+  const layers = Array.from({ length: O.pullLayers }, () => newBlob(O.pullLayerSize));
+  const errs = row({ metric: `${O.pulls} concurrent pulls (manifest + config + ${O.pullLayers} × ${sizeName(O.pullLayerSize)}, digests checked): errors`, values: {}, unit: '', maxWharf: 1 });
+  const wall = row({ metric: '  ↳ wall time for all pulls', values: {}, unit: 's', digits: 2, better: 'lower' });
+  const speed = row({ metric: '  ↳ MiB/s', values: {}, unit: 'MiB/s', better: 'higher' });
+  for (const t of targets) {
+    checkAlive([t]);
+    await pushImage(t, repo, 'latest', layers, 'pull test');
+    log(`${t.label}: ${O.pulls} concurrent pulls`);
+    const cpu0 = cpuSeconds(t.pid);
+    const start = process.hrtime.bigint();
+    const results = await Promise.all(Array.from({ length: O.pulls }, () => pullOnce(t, repo, 'latest')));
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const cpu = cpuSeconds(t.pid) - cpu0;
+    const errors = results.flatMap((r) => r.errors);
+    const bytes = results.reduce((a, r) => a + r.bytes, 0);
+    errs.values[t.key] = errors.length;
+    wall.values[t.key] = seconds;
+    speed.values[t.key] = bytes / MiB / seconds;
+    log(`  ${errors.length} errors in ${seconds.toFixed(2)} s, ${(bytes / MiB / seconds).toFixed(0)} MiB/s, ${cpu.toFixed(2)} server CPU-s${errors.length ? `; first: ${errors[0]}` : ''}`);
+    if (errors.length) notes.push(`${t.label}, concurrent pulls: ${errors.length} errors, first: ${errors.slice(0, 3).join('; ')}`);
+  }
+}
+
+// ---- skopeo ------------------------------------------------------------------------------------------------------
+
+function run(cmd: string, args: string[], timeoutMs = 600_000): Promise<{ seconds: number }> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out = (out + c).slice(-4000)));
+    child.stderr.on('data', (c) => (out = (out + c).slice(-4000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ seconds: Number(process.hrtime.bigint() - start) / 1e9 });
+      else reject(new Error(`${cmd} ${args.join(' ')}: exit ${code ?? signal}\n${out}`));
+    });
+  });
+}
+
+/** An OCI image layout with `layers` random-content layers of `size` bytes each (umoci; uncompressed tars in, gzip layers out). */
+async function buildImage(dir: string, round: number): Promise<void> {
+  const layout = path.join(dir, `img${round}`);
+  await run('umoci', ['init', '--layout', layout]);
+  await run('umoci', ['new', '--image', `${layout}:1`]);
+  for (let i = 0; i < O.skopeoLayers; i++) {
+    const tarFile = path.join(dir, `layer-${round}-${i}.tar`);
+    fs.writeFileSync(tarFile, tarOf(`layer${i}.bin`, randomBytes(O.skopeoLayerSize)));
+    await run('umoci', ['raw', 'add-layer', '--image', `${layout}:1`, tarFile]);
+    fs.rmSync(tarFile);
+  }
+}
+
+/** A ustar archive holding one regular file. */
+function tarOf(name: string, content: Buffer): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, 'utf8');
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(content.length.toString(8).padStart(11, '0') + '\0', 124);
+  h.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, '0') + '\0', 136);
+  h.write('        ', 148);
+  h.write('0', 156);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  const pad = Buffer.alloc((512 - (content.length % 512)) % 512);
+  return Buffer.concat([h, content, pad, Buffer.alloc(1024)]);
+}
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) total += fs.statSync(path.join(e.parentPath ?? (e as any).path, e.name)).size;
+  }
+  return total;
+}
+
+async function skopeoPhase(targets: Target[]) {
+  const dir = path.join(workDir, 'skopeo');
+  fs.mkdirSync(dir, { recursive: true });
+  const what = `${O.skopeoLayers}-layer × ${sizeName(O.skopeoLayerSize)} image`;
+  log(`building ${O.skopeoRounds} ${what}(s) with umoci`);
+  for (let r = 0; r < O.skopeoRounds; r++) await buildImage(dir, r);
+  const imageBytes = dirBytes(path.join(dir, 'img0', 'blobs'));
+  const push = row({ metric: `skopeo copy push, ${what} (best of ${O.skopeoRounds})`, values: {}, unit: 's', digits: 2, better: 'lower' });
+  const pushCpu = row({ metric: '  ↳ server CPU-s per push', values: {}, unit: '', digits: 2, better: 'lower' });
+  const pull = row({ metric: `skopeo copy pull, same image (best of ${O.skopeoRounds})`, values: {}, unit: 's', digits: 2, better: 'lower' });
+  const pullCpu = row({ metric: '  ↳ server CPU-s per pull', values: {}, unit: '', digits: 2, better: 'lower' });
+  for (const t of targets) {
+    const host = t.origin.replace('http://', '');
+    const pushes: number[] = [];
+    const pulls: number[] = [];
+    const pushCpus: number[] = [];
+    const pullCpus: number[] = [];
+    for (let r = 0; r < O.skopeoRounds; r++) {
+      checkAlive([t]);
+      // A new repository and a new image each round, so no blob is already there or mountable.
+      const ref = `docker://${host}/bench/skopeo${r}:1`;
+      const creds = t.creds ? ['--dest-creds', t.creds] : [];
+      let cpu0 = cpuSeconds(t.pid);
+      const p = await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...creds, `oci:${path.join(dir, `img${r}`)}:1`, ref]);
+      pushCpus.push(cpuSeconds(t.pid) - cpu0);
+      pushes.push(p.seconds);
+      log(`${t.label}: skopeo push ${r}: ${p.seconds.toFixed(2)} s`);
+      const out = path.join(dir, `pull-${t.key}-${r}`);
+      const srcCreds = t.creds ? ['--src-creds', t.creds] : [];
+      cpu0 = cpuSeconds(t.pid);
+      const q = await run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', ...srcCreds, ref, `oci:${out}:1`]);
+      pullCpus.push(cpuSeconds(t.pid) - cpu0);
+      pulls.push(q.seconds);
+      const got = dirBytes(path.join(out, 'blobs'));
+      if (got < O.skopeoLayers * O.skopeoLayerSize) throw new Error(`skopeo pull from ${t.label}: only ${got} bytes of blobs`);
+      fs.rmSync(out, { recursive: true, force: true });
+      log(`${t.label}: skopeo pull ${r}: ${q.seconds.toFixed(2)} s`);
+    }
+    const best = (a: number[]) => Math.min(...a);
+    push.values[t.key] = best(pushes);
+    pushCpu.values[t.key] = pushCpus[pushes.indexOf(best(pushes))];
+    pull.values[t.key] = best(pulls);
+    pullCpu.values[t.key] = pullCpus[pulls.indexOf(best(pulls))];
+  }
+  notes.push(`skopeo image: ${(imageBytes / MiB).toFixed(0)} MiB of blobs (random content, gzip layers as umoci writes them); skopeo --dest-tls-verify=false first tries HTTPS, then plain HTTP, on both registries.`);
+}
+
+// ---------------------------------------------------------------------------------------------- main
+
+async function main() {
+  checkTools();
+  fs.mkdirSync(WORK_ROOT, { recursive: true });
+  checkDisk();
+  workDir = fs.mkdtempSync(path.join(WORK_ROOT, 'oci-'));
+  const busy = await machineBusyOver(1000);
+  log(`machine ${(100 * busy).toFixed(0)} % busy before the run (${os.cpus().length} CPUs); scratch ${workDir}`);
+  if (busy > 0.15) notes.push(`The machine was ${(100 * busy).toFixed(0)} % busy (all cores) in the second before the run: other work skews these figures; compare ratios and per-CPU-second figures, and rerun on a quiet machine for the record.`);
+  const targets = await startTargets();
+  await uploadPhases(targets);
+  await downloadPhases(targets);
+  await manifestPhases(targets);
+  await pullPhase(targets);
+  if (O.skopeo) await skopeoPhase(targets);
+  checkAlive(targets);
+
+  const rssAfter = targets.map((t) => `${t.label} ${(statusBytes(t.pid, 'VmRSS') / MiB).toFixed(0)} MiB`).join(', ');
+  const header = [
+    `# OCI registry benchmark: Wharf vs distribution (${new Date().toISOString()})`,
+    '',
+    `${O.quick ? 'Quick smoke run (smaller sizes, short phases): not for the record. ' : ''}Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ` +
+      `${distributionVersion() ?? 'distribution not run'}. Load generator on the same machine. Wharf: HTTP Basic (PAT) on every request; ` +
+      `distribution: no auth, filesystem storage, in-memory blob descriptor cache, access log off. MiB = 2^20 bytes. ` +
+      `Server CPU = utime+stime of the server process (/proc/PID/stat). RSS after the run: ${rssAfter}.`,
+    '',
+  ].join('\n');
+  const out = `${header}\n${renderTable()}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+  console.log(out);
+  fs.writeFileSync(path.join(WORK_ROOT, O.quick ? 'last-oci-quick.md' : 'last-oci-run.md'), out);
+  log(`written to bench/.work/${O.quick ? 'last-oci-quick.md' : 'last-oci-run.md'}`);
+}
+
+main()
+  .catch((e) => {
+    console.error(e instanceof Error ? e.stack : e);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);
