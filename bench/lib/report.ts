@@ -51,7 +51,7 @@ export function table(rows: Row[]): string {
     const ratio = ratioOf(r);
     const metric = r.note ? `${r.metric} (${r.note})` : r.metric;
     let cell = ratio === undefined ? '' : `${ratio.toFixed(2)}×`;
-    if (ratio !== undefined && r.better === 'lower' && ratio > 0 && ratio < 1) cell += ` (${(1 / ratio).toFixed(1)}× lower)`;
+    if (ratio !== undefined && r.better === 'lower' && ratio > 0 && ratio < 0.95) cell += ` (${(1 / ratio).toFixed(1)}× lower)`;
     lines.push(`| ${metric} | ${fmt(r.wharf, r.digits, r.unit)} | ${fmt(r.verdaccio, r.digits, r.unit)} | ${cell} | ${targetCell(r)} |`);
   }
   return lines.join('\n');
