@@ -223,7 +223,7 @@ export class FsBlobStore implements BlobStore {
   async open(digest: string, range?: ByteRange): Promise<Readable> {
     const file = this.localPath(digest);
     return new Promise((resolve, reject) => {
-      const s = fs.createReadStream(file, range ? { start: range.start, end: range.end, highWaterMark: 256 * 1024 } : { highWaterMark: 256 * 1024 });
+      const s = fs.createReadStream(file, range ? { start: range.start, end: range.end, highWaterMark: 64 * 1024 } : { highWaterMark: 64 * 1024 });
       s.once('open', () => resolve(s));
       s.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? notFound('blob not found') : e));
     });
