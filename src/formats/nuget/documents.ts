@@ -1,42 +1,27 @@
 // The NuGet v3 documents, built from the model: service index, flat-container version list, registration
 // index and leaves (pages always inlined), search and autocomplete results.
-import type { NuspecDependencyGroup } from './nuspec.ts';
+import type { Nuspec } from './nuspec.ts';
 import { compareVersions, isPrerelease } from './versions.ts';
 
-/** What a version's `metadata` holds (written at push, `listed` flipped by unlist/relist). */
-export interface NuGetVersionMeta {
-  id: string;
+/**
+ * What a version's `metadata` holds (written at push, `listed` flipped by unlist/relist): the .nuspec's fields,
+ * with the version normalized, the license and repository flattened, the README as text, and the package facts.
+ */
+export type NuGetVersionMeta = Omit<Nuspec, 'version' | 'license' | 'repository'> & {
   /** Normalized, prerelease case kept. */
   version: string;
   /** As written in the .nuspec. */
   originalVersion: string;
   listed: boolean;
   semVer2: boolean;
-  title?: string;
-  authors: string;
-  owners?: string;
-  description: string;
-  summary?: string;
-  releaseNotes?: string;
-  tags: string[];
-  language?: string;
-  projectUrl?: string;
-  iconUrl?: string;
-  icon?: string;
-  licenseUrl?: string;
   licenseExpression?: string;
   licenseFile?: string;
-  readme?: string;
   repositoryUrl?: string;
-  requireLicenseAcceptance: boolean;
-  minClientVersion?: string;
-  packageTypes: string[];
-  dependencyGroups: NuspecDependencyGroup[];
   frameworks: string[];
   /** base64 SHA-512 of the .nupkg (NuGet's packageHash). */
   sha512: string;
   size: number;
-}
+};
 
 export interface NuGetVersionRow {
   meta: NuGetVersionMeta;
