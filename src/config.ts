@@ -19,6 +19,10 @@ const schema = z.object({
   WHARF_NPM_MAX_BODY: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
   /** How often buffered download counts are written to the database, in milliseconds. */
   WHARF_DOWNLOAD_FLUSH_MS: z.coerce.number().int().positive().default(5000),
+  /** Memory for small package files kept by digest (npm tarballs, POMs, manifests ≤ 256 KiB), in MiB; 0 turns it off. */
+  WHARF_BLOB_CACHE_MB: z.coerce.number().int().min(0).default(64),
+  /** How many builds of each Maven SNAPSHOT version to keep (0 keeps all). */
+  WHARF_MAVEN_SNAPSHOT_KEEP: z.coerce.number().int().min(0).default(0),
   /** Largest container blob (layer) accepted, in bytes. */
   WHARF_MAX_BLOB_SIZE: z.coerce.number().int().positive().default(10 * 1024 ** 3),
   /** Largest container manifest accepted, in bytes (the OCI spec suggests 4 MiB). */
@@ -53,6 +57,8 @@ export type Config = Readonly<{
   restoreDays: number;
   maxBlobSize: number;
   maxManifestSize: number;
+  blobCacheBytes: number;
+  mavenSnapshotKeep: number;
   uploadExpirySeconds: number;
   gcIntervalSeconds: number;
   webhookAllowedHosts: string[];
@@ -83,6 +89,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     restoreDays: e.WHARF_RESTORE_DAYS,
     maxBlobSize: e.WHARF_MAX_BLOB_SIZE,
     maxManifestSize: e.WHARF_MAX_MANIFEST_SIZE,
+    blobCacheBytes: e.WHARF_BLOB_CACHE_MB * 1024 * 1024,
+    mavenSnapshotKeep: e.WHARF_MAVEN_SNAPSHOT_KEEP,
     uploadExpirySeconds: e.WHARF_UPLOAD_EXPIRY_SECONDS,
     gcIntervalSeconds: e.WHARF_GC_INTERVAL_SECONDS,
     webhookAllowedHosts: e.WHARF_WEBHOOK_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),

@@ -2,11 +2,13 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import type { ChangeGeneration } from '../db/changes.ts';
 import { openDatabase, type Db, type DialectName } from '../db/database.ts';
 import { Authenticator } from './auth/authenticate.ts';
 import { Authorizer } from './auth/authorize.ts';
 import { RegistryTokens } from './auth/registry-tokens.ts';
 import { TokenService } from './auth/token-service.ts';
+import { BlobCache } from './blobs/blob-cache.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { FsBlobStore } from './blobs/fs-store.ts';
 import { UploadSessions } from './blobs/uploads.ts';
@@ -22,7 +24,11 @@ export interface Core {
   config: Config;
   db: Db;
   dialect: DialectName;
+  /** Moves when committed data that read caches derive from may have changed (on any node). */
+  changes: ChangeGeneration;
   blobs: BlobStore;
+  /** Small content from memory, larger content streamed: what every download sends. */
+  blobCache: BlobCache;
   identity: Identity;
   tokens: TokenService;
   authn: Authenticator;
@@ -41,11 +47,11 @@ export interface Core {
 }
 
 /** Builds the core over an open database and blob store. */
-export function createCore(deps: { config: Config; db: Db; dialect: DialectName; blobs: BlobStore; logger?: Logger; durable?: () => Promise<void> }): Core {
-  const { config, db, dialect, blobs } = deps;
+export function createCore(deps: { config: Config; db: Db; dialect: DialectName; blobs: BlobStore; changes: ChangeGeneration; logger?: Logger; durable?: () => Promise<void> }): Core {
+  const { config, db, dialect, blobs, changes } = deps;
   const events = new Events((err) => deps.logger?.error({ err }, 'event listener failed'));
   const identity = new Identity(db);
-  const tokens = new TokenService(db, identity);
+  const tokens = new TokenService(db, identity, changes);
   const downloads = new DownloadCounter(db);
   const registryTokens = new RegistryTokens(db);
   const webhooks = new Webhooks(db, config, deps.logger);
@@ -53,14 +59,15 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   events.on((e) => webhooks.enqueue(e).then(() => undefined));
   let closed = false;
   const core: Core = {
-    config, db, dialect, blobs, identity, tokens, events, downloads,
+    config, db, dialect, changes, blobs, identity,
+    blobCache: new BlobCache(blobs, config.blobCacheBytes), tokens, events, downloads,
     authn: new Authenticator(tokens, identity, registryTokens),
     registryTokens,
     uploads: new UploadSessions(db, blobs, config.maxBlobSize),
     webhooks,
     signing: new SigningTrust(db, identity),
-    authz: new Authorizer(db),
-    packages: new Packages(db),
+    authz: new Authorizer(db, changes),
+    packages: new Packages(db, changes),
     publisher: new Publisher(db, events, config.restoreDays, deps.durable),
     async flush() {
       await downloads.flush();
@@ -80,7 +87,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
 
 /** Opens the configured database and blob store and builds the core. */
 export async function openCore(config: Config, logger?: Logger): Promise<Core> {
-  const { db, dialect, durable } = await openDatabase(config.databaseUrl);
+  const { db, dialect, durable, changes } = await openDatabase(config.databaseUrl);
   const blobs = new FsBlobStore(path.join(config.dataDir, 'blobs'));
-  return createCore({ config, db, dialect, blobs, logger, durable });
+  return createCore({ config, db, dialect, blobs, changes, logger, durable });
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { Changes, listenForChanges, observedDialect } from './changes.ts';
 import { Migrations } from './migrations.ts';
 import type { Database } from './tables.ts';
 
@@ -17,10 +18,11 @@ pg.types.setTypeParser(20, (v) => Number(v));
  * Opens (creating if needed) and migrates the database at `url`. `durable()` resolves once every transaction
  * committed so far is on disk: callers await it before acknowledging a change.
  */
-export async function openDatabase(url: string): Promise<{ db: Db; dialect: DialectName; durable: () => Promise<void> }> {
+export async function openDatabase(url: string): Promise<{ db: Db; dialect: DialectName; durable: () => Promise<void>; changes: Changes }> {
   let db: Db;
   let dialect: DialectName;
   let durable = async () => {};
+  const changes = new Changes();
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -58,13 +60,17 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     sqlite.pragma('foreign_keys = ON');
     // The CLI and the server share the file; writers wait for each other instead of failing.
     sqlite.pragma('busy_timeout = 10000');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+    // Commits by other processes on this file (the CLI while the server runs) move data_version.
+    const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+    changes.watchOtherProcesses(() => dataVersion.get());
+    db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: cachingStatements(sqlite) }), changes) });
     dialect = 'sqlite';
   } else {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
     // An idle connection dropped by the server (restart, failover) must not crash the process: the pool replaces it.
     pool.on('error', (err) => process.emitWarning(`PostgreSQL idle connection error: ${err.message}`));
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const stopListening = listenForChanges(changes, pool, () => new pg.Client({ connectionString: url }));
+    db = new Kysely<Database>({ dialect: observedDialect(new PostgresDialect({ pool }), changes, stopListening) });
     dialect = 'postgres';
   }
   const migrator = new Migrator({ db, provider: new Migrations(dialect) });
@@ -73,7 +79,7 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     await db.destroy();
     throw error;
   }
-  return { db, dialect, durable };
+  return { db, dialect, durable, changes };
 }
 
 /**

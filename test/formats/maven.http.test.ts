@@ -342,7 +342,8 @@ for (const dialect of dialects()) {
       // The same core behind a Maven context configured to keep 2 builds.
       const app = Fastify({ forceCloseConnections: true });
       installAuthentication(app, s.core);
-      await app.register((scope) => mavenRoutes({ snapshotKeep: 2 })(scope, s.core), { prefix: '/maven' });
+      const core = { ...s.core, config: { ...s.core.config, mavenSnapshotKeep: 2 } };
+      await app.register((scope) => mavenRoutes(scope, core), { prefix: '/maven' });
       await app.listen({ port: 0, host: '127.0.0.1' });
       const url = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`;
       try {

@@ -5,6 +5,7 @@
 //   linked to its repository and has the roles its repository was granted.
 // Whoever may not read a package gets NotFound (an anonymous client gets Unauthorized, so its client asks
 // for credentials) — a private package is indistinguishable from a missing one.
+import { GenerationCache, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Owner, Package, Role, Visibility } from '../../db/tables.ts';
 import { WharfError, forbidden, notFound, unauthorized } from '../errors.ts';
@@ -22,19 +23,33 @@ const max = (a: Role | null, b: Role | null): Role | null => (!a ? b : !b ? a : 
 export type PackageRef = Pick<Package, 'id' | 'owner_id' | 'visibility' | 'repository_id' | 'inherit_access'>;
 
 export class Authorizer {
-  constructor(private readonly db: Db) {}
+  /** Roles and repository visibilities, for the current change generation (any grant, membership or visibility change moves it). */
+  private readonly roles: GenerationCache<Role | null>;
+  private readonly repoVisibility: GenerationCache<Visibility | undefined>;
+
+  constructor(private readonly db: Db, changes: ChangeGeneration) {
+    this.roles = new GenerationCache(changes);
+    this.repoVisibility = new GenerationCache(changes);
+  }
 
   /** The visibility that applies: the linked repository's when the package inherits, else its own. */
   async effectiveVisibility(pkg: PackageRef): Promise<Visibility> {
     if (pkg.inherit_access && pkg.repository_id != null) {
-      const repo = await this.db.selectFrom('repositories').select('visibility').where('id', '=', pkg.repository_id).executeTakeFirst();
-      if (repo) return repo.visibility;
+      const id = pkg.repository_id;
+      const visibility = await this.repoVisibility.get(String(id), async () => (await this.db.selectFrom('repositories').select('visibility').where('id', '=', id).executeTakeFirst())?.visibility);
+      if (visibility) return visibility;
     }
     return pkg.visibility;
   }
 
   /** The actor's role on a package, before token scopes are applied; null when it may not even read. */
   async roleOn(actor: Actor, pkg: PackageRef): Promise<Role | null> {
+    const who = actor.kind === 'user' ? `u${actor.user.id}:${actor.user.isAdmin ? 1 : 0}` : actor.kind === 'job' ? `j${actor.repositoryId}` : 'a';
+    const key = `${who}|${pkg.id}|${pkg.owner_id}|${pkg.visibility}|${pkg.repository_id}|${pkg.inherit_access}`;
+    return this.roles.get(key, () => this.computeRole(actor, pkg));
+  }
+
+  private async computeRole(actor: Actor, pkg: PackageRef): Promise<Role | null> {
     const visibility = await this.effectiveVisibility(pkg);
     let role: Role | null = null;
     if (visibility === 'public') role = 'read';

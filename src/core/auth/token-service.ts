@@ -1,4 +1,5 @@
 // Personal access tokens and job tokens: mint (shown once), list, revoke, and turn a presented token into an Actor.
+import { GenerationCache, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Token } from '../../db/tables.ts';
 import { nowIso } from '../clock.ts';
@@ -6,6 +7,8 @@ import { invalid, notFound } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Actor } from './actor.ts';
 import { hashToken, looksLikeToken, mintToken, parseScopes, sameHash, type Scope } from './tokens.ts';
+
+type TokenRow = Awaited<ReturnType<TokenService['loadRow']>>;
 
 export interface TokenInfo {
   id: number;
@@ -35,7 +38,12 @@ export class TokenService {
   /** last_used_at is written in batches, never on the request path. */
   private readonly used = new Map<number, string>();
 
-  constructor(private readonly db: Db, private readonly identity: Identity) {}
+  /** Token rows by hash or id, for the current change generation (a revocation moves it). */
+  private readonly rows: GenerationCache<TokenRow | undefined>;
+
+  constructor(private readonly db: Db, private readonly identity: Identity, changes: ChangeGeneration) {
+    this.rows = new GenerationCache(changes);
+  }
 
   /** Mints a personal access token for a user; returns the clear token once. */
   async createPersonal(userName: string, opts: { scopes: string; name?: string; expiresInMs?: number | null }): Promise<{ token: string; info: TokenInfo }> {
@@ -107,18 +115,7 @@ export class TokenService {
   }
 
   private async lookup(hash: string | null, id: number | null): Promise<Actor | null> {
-    let q = this.db
-      .selectFrom('tokens')
-      .leftJoin('owners', 'owners.id', 'tokens.user_id')
-      .leftJoin('repositories', 'repositories.id', 'tokens.repository_id')
-      .leftJoin('owners as repo_owner', 'repo_owner.id', 'repositories.owner_id')
-      .select([
-        'tokens.id', 'tokens.kind', 'tokens.token_hash', 'tokens.scopes', 'tokens.expires_at', 'tokens.revoked_at', 'tokens.repository_id',
-        'owners.id as user_id', 'owners.name as user_name', 'owners.is_admin',
-        'repositories.owner_id as repo_owner_id', 'repositories.name as repo_name', 'repo_owner.name as repo_owner_name',
-      ])
-    q = hash !== null ? q.where('tokens.token_hash', '=', hash) : q.where('tokens.id', '=', id!);
-    const row = await q.executeTakeFirst();
+    const row = await this.rows.get(hash !== null ? `h${hash}` : `i${id}`, () => this.loadRow(hash, id));
     if (!row || (hash !== null && !sameHash(row.token_hash, hash))) return null;
     if (row.revoked_at) return null;
     const now = nowIso();
@@ -131,6 +128,21 @@ export class TokenService {
     }
     if (row.user_id == null || row.user_name == null) return null;
     return { kind: 'user', user: { id: row.user_id, name: row.user_name, isAdmin: row.is_admin === 1 }, scopes, tokenId: row.id };
+  }
+
+  private loadRow(hash: string | null, id: number | null) {
+    let q = this.db
+      .selectFrom('tokens')
+      .leftJoin('owners', 'owners.id', 'tokens.user_id')
+      .leftJoin('repositories', 'repositories.id', 'tokens.repository_id')
+      .leftJoin('owners as repo_owner', 'repo_owner.id', 'repositories.owner_id')
+      .select([
+        'tokens.id', 'tokens.kind', 'tokens.token_hash', 'tokens.scopes', 'tokens.expires_at', 'tokens.revoked_at', 'tokens.repository_id',
+        'owners.id as user_id', 'owners.name as user_name', 'owners.is_admin',
+        'repositories.owner_id as repo_owner_id', 'repositories.name as repo_name', 'repo_owner.name as repo_owner_name',
+      ])
+    q = hash !== null ? q.where('tokens.token_hash', '=', hash) : q.where('tokens.id', '=', id!);
+    return q.executeTakeFirst();
   }
 
   /** Writes buffered last_used_at values. */

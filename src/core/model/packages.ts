@@ -1,5 +1,6 @@
 // Queries over the generic package model: packages, versions, files, tags, access grants, downloads.
 import { sql } from 'kysely';
+import { GenerationCache, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Package, PackageFile, PackageVersion, Role } from '../../db/tables.ts';
 
@@ -12,8 +13,20 @@ export interface ListOptions {
   offset: number;
 }
 
+export type FileRow = NonNullable<Awaited<ReturnType<Packages['loadFile']>>>;
+
 export class Packages {
-  constructor(private readonly db: Db) {}
+  // Hot lookups (every download names a package and a file), cached for the current change generation. The
+  // cached rows are frozen: callers copy before changing anything.
+  private readonly found: GenerationCache<Readonly<PackageRow> | undefined>;
+  private readonly foundFiles: GenerationCache<Readonly<FileRow> | undefined>;
+  private readonly held: GenerationCache<{ size: number } | undefined>;
+
+  constructor(private readonly db: Db, changes: ChangeGeneration) {
+    this.found = new GenerationCache(changes);
+    this.foundFiles = new GenerationCache(changes);
+    this.held = new GenerationCache(changes);
+  }
 
   private base() {
     return this.db
@@ -25,6 +38,11 @@ export class Packages {
 
   /** A live package by owner name, type and name (case-insensitive), or undefined. */
   async find(ownerName: string, type: string, name: string, opts: { includeDeleted?: boolean } = {}): Promise<PackageRow | undefined> {
+    const key = `${ownerName.toLowerCase()}\0${type}\0${name.toLowerCase()}\0${opts.includeDeleted ? 1 : 0}`;
+    return this.found.get(key, async () => freeze(await this.loadPackage(ownerName, type, name, opts)));
+  }
+
+  private loadPackage(ownerName: string, type: string, name: string, opts: { includeDeleted?: boolean }): Promise<PackageRow | undefined> {
     let q = this.base().where('owners.lower_name', '=', ownerName.toLowerCase()).where('packages.type', '=', type).where('packages.lower_name', '=', name.toLowerCase());
     if (!opts.includeDeleted) q = q.where('packages.deleted_at', 'is', null);
     return q.executeTakeFirst();
@@ -84,7 +102,12 @@ export class Packages {
   }
 
   /** A file of a live version, by version and file name; with the blob's extra digests. */
-  async file(packageId: number, version: string, fileName: string) {
+  async file(packageId: number, version: string, fileName: string): Promise<FileRow | undefined> {
+    const key = `${packageId}\0${version.toLowerCase()}\0${fileName.toLowerCase()}`;
+    return this.foundFiles.get(key, async () => freeze(await this.loadFile(packageId, version, fileName)));
+  }
+
+  private loadFile(packageId: number, version: string, fileName: string) {
     return this.db
       .selectFrom('package_files')
       .innerJoin('package_versions', 'package_versions.id', 'package_files.version_id')
@@ -111,6 +134,10 @@ export class Packages {
 
   /** Is the blob held by the package: attached to it, or a file of one of its live versions? Returns its size. */
   async heldBlob(packageId: number, digest: string): Promise<{ size: number } | undefined> {
+    return this.held.get(`${packageId}\0${digest}`, () => this.loadHeldBlob(packageId, digest));
+  }
+
+  private async loadHeldBlob(packageId: number, digest: string): Promise<{ size: number } | undefined> {
     const attached = await this.db
       .selectFrom('package_properties')
       .innerJoin('blobs', 'blobs.digest', 'package_properties.value')
@@ -209,3 +236,5 @@ export class Packages {
     return rows.map((r) => ({ day: r.day, count: Number(r.count) }));
   }
 }
+
+const freeze = <T>(v: T): T => (v && typeof v === 'object' ? Object.freeze(v) : v);

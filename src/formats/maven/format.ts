@@ -3,16 +3,10 @@ import type { Format } from '../format.ts';
 import { splitPackageName } from './coordinates.ts';
 import { mavenRoutes } from './routes.ts';
 
-/**
- * WHARF_MAVEN_SNAPSHOT_KEEP: how many builds of each SNAPSHOT version to keep (0, the default, keeps all).
- * Read once here until the core's config schema carries format settings.
- */
-const snapshotKeep = Math.max(0, Number.parseInt(process.env.WHARF_MAVEN_SNAPSHOT_KEEP ?? '0', 10) || 0);
-
 export const mavenFormat: Format = {
   type: 'maven',
   prefix: '/maven',
-  register: mavenRoutes({ snapshotKeep }),
+  register: mavenRoutes,
   describe(pkg, version, baseUrl) {
     const { groupId, artifactId } = splitPackageName(pkg.name);
     const v = version ?? 'VERSION';

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.ts';
 import { conflict, invalid, notFound, unauthorized, WharfError } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
+import { GenerationCache } from '../../db/changes.ts';
 import type { Owner, Repository } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
 import { readSmallBody } from '../../http/body.ts';
@@ -23,21 +24,14 @@ const TYPE = 'maven';
 const PREFIX = '/maven/';
 /** A mismatching checksum removes its file only while the upload is fresh: never an old, verified file. */
 const CHECKSUM_WINDOW_MS = 60 * 60 * 1000;
-/** Small metadata files served from memory: at most this big each, and this much in all. */
-const SMALL_FILE = 64 * 1024;
-const SMALL_CACHE = 32 * 1024 * 1024;
-const SMALL_EXTENSIONS = /\.(pom|module|asc)$/;
-
-export interface MavenOptions {
-  /** Keep the newest N builds of each SNAPSHOT version (0 keeps all). */
-  snapshotKeep: number;
-}
 
 interface Target {
   owner: Owner;
   repo: Repository | null;
   path: MavenPath;
 }
+
+type TargetRow = PackageRow & { repo_name: string | null };
 
 interface CachedDoc {
   revision: number;
@@ -53,315 +47,297 @@ const contentTypeOf = (file: string) => CONTENT_TYPES[file.slice(file.lastIndexO
 
 const hexOf = (buf: Buffer, algo: ChecksumAlgo) => createHash(algo).update(buf).digest('hex');
 
-/** The Maven routes, with their options (read once at startup). */
-export function mavenRoutes(options: MavenOptions) {
-  return async function register(app: FastifyInstance, core: Core): Promise<void> {
-    const store = new MavenStore(core);
-    const docs = new Map<string, CachedDoc>();
+/** The Maven routes. */
+export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<void> {
+  /** Keep the newest N builds of each SNAPSHOT version (0 keeps all). */
+  const snapshotKeep = core.config.mavenSnapshotKeep;
+  const store = new MavenStore(core);
+  const docs = new Map<string, CachedDoc>();
+  // What a path resolves to, for the current change generation: every file of a build is resolved this way.
+  const targets = new GenerationCache<TargetRow[]>(core.changes);
 
-    // Bodies stay streams: jars go to the blob store as they arrive.
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-    app.setErrorHandler(mavenErrorHandler);
-    app.setNotFoundHandler((req, reply) => reply.code(404).type('text/plain').send(req.method === 'HEAD' ? undefined : 'not found\n'));
+  // Bodies stay streams: jars go to the blob store as they arrive.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+  app.setErrorHandler(mavenErrorHandler);
+  app.setNotFoundHandler((req, reply) => reply.code(404).type('text/plain').send(req.method === 'HEAD' ? undefined : 'not found\n'));
 
-    /** What an actor who may not see something gets: the challenge when anonymous, else plain not found. */
-    const deny = (req: FastifyRequest) => (req.actor.kind === 'anonymous' ? unauthorized('authentication required') : notFound('not found'));
+  /** What an actor who may not see something gets: the challenge when anonymous, else plain not found. */
+  const deny = (req: FastifyRequest) => (req.actor.kind === 'anonymous' ? unauthorized('authentication required') : notFound('not found'));
 
-    /** The segments below /maven/: OWNER, then REPO or the first group segment. */
-    function segments(req: FastifyRequest): string[] {
-      const raw = req.url.split('?')[0];
-      if (!raw.startsWith(PREFIX)) throw notFound();
-      return splitRawPath(raw.slice(PREFIX.length));
-    }
+  /** The segments below /maven/: OWNER, then REPO or the first group segment. */
+  function segments(req: FastifyRequest): string[] {
+    const raw = req.url.split('?')[0];
+    if (!raw.startsWith(PREFIX)) throw notFound();
+    return splitRawPath(raw.slice(PREFIX.length));
+  }
 
-    /** The candidate readings of a path: below OWNER/REPO when REPO is a repository of OWNER, and below OWNER. */
-    async function candidates(req: FastifyRequest): Promise<{ owner: Owner; list: Target[]; error: unknown }> {
-      const segs = segments(req);
-      if (segs.length < 4) throw notFound('not a Maven file path');
-      const owner = await core.identity.findOwner(segs[0]);
-      if (!owner) throw deny(req);
-      const repo = await core.identity.findRepo(owner.name, segs[1]);
-      const list: Target[] = [];
-      let error: unknown = null;
-      const readings: [Repository | null, string[]][] = repo ? [[repo, segs.slice(2)], [null, segs.slice(1)]] : [[null, segs.slice(1)]];
-      for (const [r, rest] of readings) {
-        try {
-          list.push({ owner, repo: r, path: parseMavenPath(rest) });
-        } catch (e) {
-          error ??= e;
-        }
-      }
-      if (!list.length) throw error;
-      return { owner, list, error };
-    }
-
-    // ---- reading ----------------------------------------------------------------------------------------------
-
-    /**
-     * The package a GET names, if the actor may read it. A repository root serves only the packages linked to
-     * it. Both readings of the path (below OWNER/REPO, below OWNER) are looked up in one query: this runs for
-     * every file a build resolves.
-     */
-    async function readTarget(req: FastifyRequest): Promise<{ path: MavenPath; pkg: PackageRow }> {
-      const segs = segments(req);
-      if (segs.length < 4) throw notFound('not a Maven file path');
-      const readings: { repo: string | null; path: MavenPath; name: string }[] = [];
-      let error: unknown = null;
-      for (const [repo, rest] of [[segs[1].toLowerCase(), segs.slice(2)], [null, segs.slice(1)]] as const) {
-        try {
-          const path = parseMavenPath(rest);
-          readings.push({ repo, path, name: packageName(path.groupId, path.artifactId).toLowerCase() });
-        } catch (e) {
-          error ??= e;
-        }
-      }
-      if (!readings.length) throw error;
-      const rows = await core.db
-        .selectFrom('packages')
-        .innerJoin('owners', 'owners.id', 'packages.owner_id')
-        .leftJoin('repositories', 'repositories.id', 'packages.repository_id')
-        .selectAll('packages')
-        .select(['owners.name as owner_name', 'owners.kind as owner_kind', 'repositories.lower_name as repo_name'])
-        .where('owners.lower_name', '=', segs[0].toLowerCase())
-        .where('packages.type', '=', TYPE)
-        .where('packages.lower_name', 'in', readings.map((r) => r.name))
-        .where('packages.deleted_at', 'is', null)
-        .execute();
-      let hidden = false;
-      for (const r of readings) {
-        const row = rows.find((x) => x.lower_name === r.name && (r.repo === null || x.repo_name === r.repo));
-        if (!row) continue;
-        const { repo_name: _, ...pkg } = row;
-        try {
-          await core.authz.authorize(req.actor, 'read', pkg);
-        } catch (e) {
-          // Same answer, word for word, as for a package that does not exist.
-          if (e instanceof WharfError && (e.kind === 'NotFound' || e.kind === 'Unauthorized')) {
-            hidden = true;
-            continue;
-          }
-          throw e;
-        }
-        return { path: r.path, pkg };
-      }
-      // Nothing there. Anonymous clients get the challenge (a private package looks missing), except below a
-      // public repository's root, which holds public packages: there a clean 404 lets Gradle and Maven move
-      // on to their next repository instead of failing on a 401 they have no credentials for.
-      if (req.actor.kind === 'anonymous' && !hidden && (await core.identity.findRepo(segs[0], segs[1]))?.visibility === 'public') throw notFound('not found');
-      throw deny(req);
-    }
-
-    function cached(key: string, revision: number, build: () => Promise<string | null>): Promise<CachedDoc | null> {
-      const hit = docs.get(key);
-      if (hit && hit.revision === revision) return Promise.resolve(hit);
-      return build().then((xml) => {
-        if (xml === null) return null;
-        const body = Buffer.from(xml);
-        const doc: CachedDoc = { revision, body, sums: { md5: hexOf(body, 'md5'), sha1: hexOf(body, 'sha1'), sha256: hexOf(body, 'sha256'), sha512: hexOf(body, 'sha512') } };
-        if (docs.size >= 10_000) docs.delete(docs.keys().next().value!);
-        docs.set(key, doc);
-        return doc;
-      });
-    }
-
-    async function metadataDoc(pkg: PackageRow, p: MavenPath): Promise<CachedDoc | null> {
-      if (p.kind === 'artifact-metadata') {
-        return cached(`${pkg.id}|a`, pkg.revision, async () => {
-          const versions = await core.packages.versions(pkg.id);
-          if (!versions.length) return null;
-          return artifactMetadata({ groupId: p.groupId, artifactId: p.artifactId, versions: versions.map((v) => v.version), lastUpdated: lastUpdatedOf(pkg.updated_at) });
-        });
-      }
-      if (p.kind === 'version-metadata') {
-        return cached(`${pkg.id}|v|${p.version}`, pkg.revision, async () => {
-          const files = await store.versionFiles(pkg.id, p.version);
-          if (!files.length) return null;
-          return snapshotMetadata({ groupId: p.groupId, artifactId: p.artifactId, version: p.version, files: files.map((f) => ({ name: f.name, createdAt: f.created_at })) });
-        });
-      }
-      return null;
-    }
-
-    // POMs, Gradle module files and signatures are small metadata every resolve reads: they are kept in memory
-    // by digest (content-addressed, so never stale), bounded in total. Jars and everything else stream.
-    const small = new Map<string, Buffer>();
-    let smallBytes = 0;
-    async function smallFile(digest: string): Promise<Buffer> {
-      const hit = small.get(digest);
-      if (hit) return hit;
-      const parts: Buffer[] = [];
-      for await (const c of await core.blobs.open(digest)) parts.push(c as Buffer);
-      const buf = Buffer.concat(parts);
-      while (smallBytes + buf.length > SMALL_CACHE && small.size) {
-        const [k, v] = small.entries().next().value!;
-        small.delete(k);
-        smallBytes -= v.length;
-      }
-      small.set(digest, buf);
-      smallBytes += buf.length;
-      return buf;
-    }
-
-    /** A stored file's checksum, computing (and recording) it when its blob was stored without it. */
-    async function fileDigest(f: StoredFile, algo: ChecksumAlgo): Promise<string> {
-      if (algo === 'sha256') return f.blob_digest.slice('sha256:'.length);
-      const known = f[algo];
-      if (known) return known;
-      const hashes = { md5: createHash('md5'), sha1: createHash('sha1'), sha512: createHash('sha512') };
-      for await (const chunk of await core.blobs.open(f.blob_digest)) for (const h of Object.values(hashes)) h.update(chunk as Buffer);
-      const d = { md5: hashes.md5.digest('hex'), sha1: hashes.sha1.digest('hex'), sha512: hashes.sha512.digest('hex') };
-      await store.fillDigests(f.blob_digest, d);
-      return d[algo];
-    }
-
-    async function read(req: FastifyRequest, reply: FastifyReply) {
-      const { path: p, pkg } = await readTarget(req);
-      const head = req.method === 'HEAD';
-      if (p.kind !== 'file') {
-        const doc = await metadataDoc(pkg, p);
-        if (!doc) throw notFound('no maven-metadata.xml here');
-        if (p.checksum) return reply.type('text/plain').header('content-length', doc.sums[p.checksum].length).send(head ? undefined : doc.sums[p.checksum]);
-        return reply
-          .type('application/xml')
-          .header('content-length', doc.body.length)
-          .header('cache-control', 'no-cache')
-          .header('x-checksum-sha1', doc.sums.sha1)
-          .header('x-checksum-md5', doc.sums.md5)
-          .send(head ? undefined : doc.body);
-      }
-      const f = await store.file(pkg.id, p.version, p.file);
-      if (!f) throw notFound(`${p.file} not found`);
-      if (p.checksum) {
-        const hex = await fileDigest(f, p.checksum);
-        return reply.type('text/plain').header('content-length', hex.length).send(head ? undefined : hex);
-      }
-      reply
-        .type(f.content_type)
-        .header('content-length', f.size)
-        .header('etag', `"${f.blob_digest.slice(7)}"`)
-        .header('last-modified', new Date(f.created_at).toUTCString())
-        .header('x-checksum-sha256', f.blob_digest.slice(7));
-      if (f.sha1) reply.header('x-checksum-sha1', f.sha1);
-      if (f.md5) reply.header('x-checksum-md5', f.md5);
-      if (head) return reply.send();
-      if (req.headers['if-none-match'] === `"${f.blob_digest.slice(7)}"`) return reply.code(304).send();
-      // One download per resolution: every resolver fetches the POM once per version.
-      if (p.file.endsWith('.pom')) core.downloads.record(f.version_id);
-      if (f.size <= SMALL_FILE && SMALL_EXTENSIONS.test(p.file)) return reply.send(await smallFile(f.blob_digest));
-      return reply.send(await core.blobs.open(f.blob_digest));
-    }
-
-    app.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler: read });
-
-    // ---- deploying --------------------------------------------------------------------------------------------
-
-    /** The request body as a stream that an early error does not destroy, so the error response still reaches the client. */
-    const body = (req: FastifyRequest): Readable => {
-      const raw = (req.body as Readable | undefined) ?? req.raw;
-      return Readable.from(raw.iterator({ destroyOnReturn: false }), { objectMode: false });
-    };
-    const smallBody = (req: FastifyRequest, limit: number) => readSmallBody((req.body as Readable | undefined) ?? req.raw, limit);
-
-    /**
-     * Where a PUT goes and the package it writes (undefined when new), once the actor may write it: existing
-     * packages need write access; new ones the right to create under OWNER, linked to REPO.
-     */
-    async function writeTarget(req: FastifyRequest): Promise<{ t: Target; pkg: PackageRow | undefined }> {
-      const actor = req.actor;
-      if (actor.kind === 'anonymous') throw unauthorized('authentication required to deploy');
-      const { owner, list } = await candidates(req);
-      const t = list[0];
-      const name = packageName(t.path.groupId, t.path.artifactId);
-      const pkg = await core.packages.find(owner.name, TYPE, name, { includeDeleted: true });
-      if (pkg) {
-        await core.authz.authorize(actor, 'write', { ...pkg, deleted_at: null } as PackageRow);
-        if (t.repo && pkg.repository_id !== t.repo.id) {
-          const linked = pkg.repository_id != null ? await core.identity.repoById(pkg.repository_id) : undefined;
-          throw conflict(`${name} is ${linked ? `linked to ${linked.owner_name}/${linked.name}: deploy to ${baseUrlOf(core, req)}/maven/${linked.owner_name}/${linked.name}` : `not linked to ${owner.name}/${t.repo.name}: deploy to ${baseUrlOf(core, req)}/maven/${owner.name}`}`);
-        }
-        return { t, pkg };
-      }
-      if (!t.repo) {
-        // A new package links to the repository of its URL: the owner-wide root resolves, and deploys only to
-        // packages that exist (a mistyped repository name must not turn into a group segment of a new package).
-        throw notFound(`no repository named ${owner.name}/${segments(req)[1]}: deploy new packages to ${baseUrlOf(core, req)}/maven/${owner.name}/REPOSITORY`);
-      }
-      if (actor.kind === 'user' && !actor.user.isAdmin && !(await core.authz.repoRole(t.repo.id, actor.user.id))) {
-        // A repository the person cannot see is not there.
-        throw notFound(`no repository named ${owner.name}/${t.repo.name}`);
-      }
-      await core.authz.authorizeCreate(actor, owner, t.repo.id);
-      return { t, pkg: undefined };
-    }
-
-    async function deploy(req: FastifyRequest, reply: FastifyReply) {
-      const { t, pkg } = await writeTarget(req);
-      const p = t.path;
-      if (p.kind !== 'file') {
-        // Wharf derives maven-metadata.xml from its model: what the client sends is checked for sense and dropped.
-        if (p.checksum) parseChecksumBody((await smallBody(req, 1024)).toString('latin1'), p.checksum);
-        else checkClientMetadata(await smallBody(req, MAX_METADATA), p);
-        return reply.code(201).send();
-      }
-      if (p.checksum) return putChecksum(req, reply, pkg, p, p.checksum);
-      return putFile(req, reply, t, pkg, p);
-    }
-
-    /** A checksum file: it must match the file it names, or that file is not kept. */
-    async function putChecksum(req: FastifyRequest, reply: FastifyReply, pkg: PackageRow | undefined, p: Extract<MavenPath, { kind: 'file' }>, algo: ChecksumAlgo) {
-      const want = parseChecksumBody((await smallBody(req, 1024)).toString('latin1'), algo);
-      const f = pkg ? await store.file(pkg.id, p.version, p.file) : undefined;
-      if (!pkg || !f) throw invalid(`${p.file}.${algo} names a file that was not uploaded`);
-      const got = await fileDigest(f, algo);
-      if (got !== want) {
-        if (Date.now() - Date.parse(f.created_at) < CHECKSUM_WINDOW_MS) await store.removeFile(pkg.id, f.id, f.version_id);
-        throw invalid(`checksum mismatch: ${p.file} has ${algo} ${got}, the uploaded checksum says ${want}; the file was not kept`);
-      }
-      return reply.code(201).send();
-    }
-
-    async function putFile(req: FastifyRequest, reply: FastifyReply, t: Target, pkg: PackageRow | undefined, p: Extract<MavenPath, { kind: 'file' }>) {
-      const snapshot = isSnapshot(p.version);
-      const name = parseFileName(p.artifactId, p.version, p.file);
-      // Refuse a release redeploy before accepting its body.
-      if (pkg && !snapshot && (await store.file(pkg.id, p.version, p.file))) {
-        throw conflict(`${p.file} already exists: release versions are immutable (deploy a new version)`);
-      }
-      let pom: PomFacts | undefined;
-      let source: Readable;
-      if (name.classifier === null && name.extension === 'pom') {
-        // POMs are small: read whole (bounded), checked against the path, then stored.
-        const buf = await smallBody(req, MAX_POM);
-        pom = parsePom(buf);
-        checkPomCoordinates(pom, p);
-        source = Readable.from([buf]);
-      } else source = body(req);
-      const staged = await core.blobs.put(source, { maxSize: core.config.maxBlobSize, extraDigests: ['sha1', 'sha512', 'md5'] });
+  /** The candidate readings of a path: below OWNER/REPO when REPO is a repository of OWNER, and below OWNER. */
+  async function candidates(req: FastifyRequest): Promise<{ owner: Owner; list: Target[]; error: unknown }> {
+    const segs = segments(req);
+    if (segs.length < 4) throw notFound('not a Maven file path');
+    const owner = await core.identity.findOwner(segs[0]);
+    if (!owner) throw deny(req);
+    const repo = await core.identity.findRepo(owner.name, segs[1]);
+    const list: Target[] = [];
+    let error: unknown = null;
+    const readings: [Repository | null, string[]][] = repo ? [[repo, segs.slice(2)], [null, segs.slice(1)]] : [[null, segs.slice(1)]];
+    for (const [r, rest] of readings) {
       try {
-        // Some clients (Artifactory-style) declare checksums in headers: the bytes must be exactly those.
-        for (const [h, algo] of [['x-checksum-sha1', 'sha1'], ['x-checksum-md5', 'md5'], ['x-checksum-sha256', 'sha256']] as const) {
-          const v = req.headers[h];
-          if (typeof v !== 'string') continue;
-          const got = algo === 'sha256' ? staged.digest.slice(7) : staged.extra[algo];
-          if (v.trim().toLowerCase() !== got) throw invalid(`checksum mismatch: the body's ${algo} is ${got}, the ${h} header says ${v}`);
-        }
-        const facts = pom ? { name: pom.name, description: pom.description, url: pom.url, licenses: pom.licenses, packaging: pom.packaging } : undefined;
-        await store.putFile({
-          ownerId: t.owner.id, packageId: pkg?.id ?? null, repositoryId: t.repo?.id ?? pkg?.repository_id ?? null, name: packageName(p.groupId, p.artifactId), version: p.version, snapshot,
-          file: p.file, blob: staged, contentType: contentTypeOf(p.file), primary: !!pom,
-          versionMetadata: facts ? { pom: facts } : undefined,
-          packageMetadata: facts ? { description: facts.description ?? '', name: facts.name, url: facts.url, licenses: facts.licenses, latest: p.version } : undefined,
-          actor: req.actor,
-        });
+        list.push({ owner, repo: r, path: parseMavenPath(rest) });
       } catch (e) {
-        await staged.cancel();
+        error ??= e;
+      }
+    }
+    if (!list.length) throw error;
+    return { owner, list, error };
+  }
+
+  // ---- reading ----------------------------------------------------------------------------------------------
+
+  /**
+   * The package a GET names, if the actor may read it. A repository root serves only the packages linked to
+   * it. Both readings of the path (below OWNER/REPO, below OWNER) are looked up in one query: this runs for
+   * every file a build resolves.
+   */
+  async function readTarget(req: FastifyRequest): Promise<{ path: MavenPath; pkg: PackageRow }> {
+    const segs = segments(req);
+    if (segs.length < 4) throw notFound('not a Maven file path');
+    const readings: { repo: string | null; path: MavenPath; name: string }[] = [];
+    let error: unknown = null;
+    for (const [repo, rest] of [[segs[1].toLowerCase(), segs.slice(2)], [null, segs.slice(1)]] as const) {
+      try {
+        const path = parseMavenPath(rest);
+        readings.push({ repo, path, name: packageName(path.groupId, path.artifactId).toLowerCase() });
+      } catch (e) {
+        error ??= e;
+      }
+    }
+    if (!readings.length) throw error;
+    const names = readings.map((r) => r.name);
+    const rows = await targets.get(`${segs[0].toLowerCase()}\0${names.join('\0')}`, () => core.db
+      .selectFrom('packages')
+      .innerJoin('owners', 'owners.id', 'packages.owner_id')
+      .leftJoin('repositories', 'repositories.id', 'packages.repository_id')
+      .selectAll('packages')
+      .select(['owners.name as owner_name', 'owners.kind as owner_kind', 'repositories.lower_name as repo_name'])
+      .where('owners.lower_name', '=', segs[0].toLowerCase())
+      .where('packages.type', '=', TYPE)
+      .where('packages.lower_name', 'in', names)
+      .where('packages.deleted_at', 'is', null)
+      .execute());
+    let hidden = false;
+    for (const r of readings) {
+      const row = rows.find((x) => x.lower_name === r.name && (r.repo === null || x.repo_name === r.repo));
+      if (!row) continue;
+      const { repo_name: _, ...pkg } = row;
+      try {
+        await core.authz.authorize(req.actor, 'read', pkg);
+      } catch (e) {
+        // Same answer, word for word, as for a package that does not exist.
+        if (e instanceof WharfError && (e.kind === 'NotFound' || e.kind === 'Unauthorized')) {
+          hidden = true;
+          continue;
+        }
         throw e;
       }
-      if (snapshot && name.build && options.snapshotKeep > 0 && pkg) await store.pruneSnapshots(pkg.id, p.version, p.artifactId, options.snapshotKeep);
+      return { path: r.path, pkg };
+    }
+    // Nothing there. Anonymous clients get the challenge (a private package looks missing), except below a
+    // public repository's root, which holds public packages: there a clean 404 lets Gradle and Maven move
+    // on to their next repository instead of failing on a 401 they have no credentials for.
+    if (req.actor.kind === 'anonymous' && !hidden && (await core.identity.findRepo(segs[0], segs[1]))?.visibility === 'public') throw notFound('not found');
+    throw deny(req);
+  }
+
+  function cached(key: string, revision: number, build: () => Promise<string | null>): Promise<CachedDoc | null> {
+    const hit = docs.get(key);
+    if (hit && hit.revision === revision) return Promise.resolve(hit);
+    return build().then((xml) => {
+      if (xml === null) return null;
+      const body = Buffer.from(xml);
+      const doc: CachedDoc = { revision, body, sums: { md5: hexOf(body, 'md5'), sha1: hexOf(body, 'sha1'), sha256: hexOf(body, 'sha256'), sha512: hexOf(body, 'sha512') } };
+      if (docs.size >= 10_000) docs.delete(docs.keys().next().value!);
+      docs.set(key, doc);
+      return doc;
+    });
+  }
+
+  async function metadataDoc(pkg: PackageRow, p: MavenPath): Promise<CachedDoc | null> {
+    if (p.kind === 'artifact-metadata') {
+      return cached(`${pkg.id}|a`, pkg.revision, async () => {
+        const versions = await core.packages.versions(pkg.id);
+        if (!versions.length) return null;
+        return artifactMetadata({ groupId: p.groupId, artifactId: p.artifactId, versions: versions.map((v) => v.version), lastUpdated: lastUpdatedOf(pkg.updated_at) });
+      });
+    }
+    if (p.kind === 'version-metadata') {
+      return cached(`${pkg.id}|v|${p.version}`, pkg.revision, async () => {
+        const files = await store.versionFiles(pkg.id, p.version);
+        if (!files.length) return null;
+        return snapshotMetadata({ groupId: p.groupId, artifactId: p.artifactId, version: p.version, files: files.map((f) => ({ name: f.name, createdAt: f.created_at })) });
+      });
+    }
+    return null;
+  }
+
+  /** A stored file's checksum, computing (and recording) it when its blob was stored without it. */
+  async function fileDigest(f: StoredFile, algo: ChecksumAlgo): Promise<string> {
+    if (algo === 'sha256') return f.blob_digest.slice('sha256:'.length);
+    const known = f[algo];
+    if (known) return known;
+    const hashes = { md5: createHash('md5'), sha1: createHash('sha1'), sha512: createHash('sha512') };
+    for await (const chunk of await core.blobs.open(f.blob_digest)) for (const h of Object.values(hashes)) h.update(chunk as Buffer);
+    const d = { md5: hashes.md5.digest('hex'), sha1: hashes.sha1.digest('hex'), sha512: hashes.sha512.digest('hex') };
+    await store.fillDigests(f.blob_digest, d);
+    return d[algo];
+  }
+
+  async function read(req: FastifyRequest, reply: FastifyReply) {
+    const { path: p, pkg } = await readTarget(req);
+    const head = req.method === 'HEAD';
+    if (p.kind !== 'file') {
+      const doc = await metadataDoc(pkg, p);
+      if (!doc) throw notFound('no maven-metadata.xml here');
+      if (p.checksum) return reply.type('text/plain').header('content-length', doc.sums[p.checksum].length).send(head ? undefined : doc.sums[p.checksum]);
+      return reply
+        .type('application/xml')
+        .header('content-length', doc.body.length)
+        .header('cache-control', 'no-cache')
+        .header('x-checksum-sha1', doc.sums.sha1)
+        .header('x-checksum-md5', doc.sums.md5)
+        .send(head ? undefined : doc.body);
+    }
+    const f = await store.file(pkg.id, p.version, p.file);
+    if (!f) throw notFound(`${p.file} not found`);
+    if (p.checksum) {
+      const hex = await fileDigest(f, p.checksum);
+      return reply.type('text/plain').header('content-length', hex.length).send(head ? undefined : hex);
+    }
+    reply
+      .type(f.content_type)
+      .header('content-length', f.size)
+      .header('etag', `"${f.blob_digest.slice(7)}"`)
+      .header('last-modified', new Date(f.created_at).toUTCString())
+      .header('x-checksum-sha256', f.blob_digest.slice(7));
+    if (f.sha1) reply.header('x-checksum-sha1', f.sha1);
+    if (f.md5) reply.header('x-checksum-md5', f.md5);
+    if (head) return reply.send();
+    if (req.headers['if-none-match'] === `"${f.blob_digest.slice(7)}"`) return reply.code(304).send();
+    // One download per resolution: every resolver fetches the POM once per version.
+    if (p.file.endsWith('.pom')) core.downloads.record(f.version_id);
+    return reply.send(await core.blobCache.content(f.blob_digest, f.size));
+  }
+
+  app.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler: read });
+
+  // ---- deploying --------------------------------------------------------------------------------------------
+
+  /** The request body as a stream that an early error does not destroy, so the error response still reaches the client. */
+  const body = (req: FastifyRequest): Readable => {
+    const raw = (req.body as Readable | undefined) ?? req.raw;
+    return Readable.from(raw.iterator({ destroyOnReturn: false }), { objectMode: false });
+  };
+  const smallBody = (req: FastifyRequest, limit: number) => readSmallBody((req.body as Readable | undefined) ?? req.raw, limit);
+
+  /**
+   * Where a PUT goes and the package it writes (undefined when new), once the actor may write it: existing
+   * packages need write access; new ones the right to create under OWNER, linked to REPO.
+   */
+  async function writeTarget(req: FastifyRequest): Promise<{ t: Target; pkg: PackageRow | undefined }> {
+    const actor = req.actor;
+    if (actor.kind === 'anonymous') throw unauthorized('authentication required to deploy');
+    const { owner, list } = await candidates(req);
+    const t = list[0];
+    const name = packageName(t.path.groupId, t.path.artifactId);
+    const pkg = await core.packages.find(owner.name, TYPE, name, { includeDeleted: true });
+    if (pkg) {
+      await core.authz.authorize(actor, 'write', { ...pkg, deleted_at: null } as PackageRow);
+      if (t.repo && pkg.repository_id !== t.repo.id) {
+        const linked = pkg.repository_id != null ? await core.identity.repoById(pkg.repository_id) : undefined;
+        throw conflict(`${name} is ${linked ? `linked to ${linked.owner_name}/${linked.name}: deploy to ${baseUrlOf(core, req)}/maven/${linked.owner_name}/${linked.name}` : `not linked to ${owner.name}/${t.repo.name}: deploy to ${baseUrlOf(core, req)}/maven/${owner.name}`}`);
+      }
+      return { t, pkg };
+    }
+    if (!t.repo) {
+      // A new package links to the repository of its URL: the owner-wide root resolves, and deploys only to
+      // packages that exist (a mistyped repository name must not turn into a group segment of a new package).
+      throw notFound(`no repository named ${owner.name}/${segments(req)[1]}: deploy new packages to ${baseUrlOf(core, req)}/maven/${owner.name}/REPOSITORY`);
+    }
+    if (actor.kind === 'user' && !actor.user.isAdmin && !(await core.authz.repoRole(t.repo.id, actor.user.id))) {
+      // A repository the person cannot see is not there.
+      throw notFound(`no repository named ${owner.name}/${t.repo.name}`);
+    }
+    await core.authz.authorizeCreate(actor, owner, t.repo.id);
+    return { t, pkg: undefined };
+  }
+
+  async function deploy(req: FastifyRequest, reply: FastifyReply) {
+    const { t, pkg } = await writeTarget(req);
+    const p = t.path;
+    if (p.kind !== 'file') {
+      // Wharf derives maven-metadata.xml from its model: what the client sends is checked for sense and dropped.
+      if (p.checksum) parseChecksumBody((await smallBody(req, 1024)).toString('latin1'), p.checksum);
+      else checkClientMetadata(await smallBody(req, MAX_METADATA), p);
       return reply.code(201).send();
     }
+    if (p.checksum) return putChecksum(req, reply, pkg, p, p.checksum);
+    return putFile(req, reply, t, pkg, p);
+  }
 
-    app.put('/*', deploy);
-  };
+  /** A checksum file: it must match the file it names, or that file is not kept. */
+  async function putChecksum(req: FastifyRequest, reply: FastifyReply, pkg: PackageRow | undefined, p: Extract<MavenPath, { kind: 'file' }>, algo: ChecksumAlgo) {
+    const want = parseChecksumBody((await smallBody(req, 1024)).toString('latin1'), algo);
+    const f = pkg ? await store.file(pkg.id, p.version, p.file) : undefined;
+    if (!pkg || !f) throw invalid(`${p.file}.${algo} names a file that was not uploaded`);
+    const got = await fileDigest(f, algo);
+    if (got !== want) {
+      if (Date.now() - Date.parse(f.created_at) < CHECKSUM_WINDOW_MS) await store.removeFile(pkg.id, f.id, f.version_id);
+      throw invalid(`checksum mismatch: ${p.file} has ${algo} ${got}, the uploaded checksum says ${want}; the file was not kept`);
+    }
+    return reply.code(201).send();
+  }
+
+  async function putFile(req: FastifyRequest, reply: FastifyReply, t: Target, pkg: PackageRow | undefined, p: Extract<MavenPath, { kind: 'file' }>) {
+    const snapshot = isSnapshot(p.version);
+    const name = parseFileName(p.artifactId, p.version, p.file);
+    // Refuse a release redeploy before accepting its body.
+    if (pkg && !snapshot && (await store.file(pkg.id, p.version, p.file))) {
+      throw conflict(`${p.file} already exists: release versions are immutable (deploy a new version)`);
+    }
+    let pom: PomFacts | undefined;
+    let source: Readable;
+    if (name.classifier === null && name.extension === 'pom') {
+      // POMs are small: read whole (bounded), checked against the path, then stored.
+      const buf = await smallBody(req, MAX_POM);
+      pom = parsePom(buf);
+      checkPomCoordinates(pom, p);
+      source = Readable.from([buf]);
+    } else source = body(req);
+    const staged = await core.blobs.put(source, { maxSize: core.config.maxBlobSize, extraDigests: ['sha1', 'sha512', 'md5'] });
+    try {
+      // Some clients (Artifactory-style) declare checksums in headers: the bytes must be exactly those.
+      for (const [h, algo] of [['x-checksum-sha1', 'sha1'], ['x-checksum-md5', 'md5'], ['x-checksum-sha256', 'sha256']] as const) {
+        const v = req.headers[h];
+        if (typeof v !== 'string') continue;
+        const got = algo === 'sha256' ? staged.digest.slice(7) : staged.extra[algo];
+        if (v.trim().toLowerCase() !== got) throw invalid(`checksum mismatch: the body's ${algo} is ${got}, the ${h} header says ${v}`);
+      }
+      const facts = pom ? { name: pom.name, description: pom.description, url: pom.url, licenses: pom.licenses, packaging: pom.packaging } : undefined;
+      await store.putFile({
+        ownerId: t.owner.id, packageId: pkg?.id ?? null, repositoryId: t.repo?.id ?? pkg?.repository_id ?? null, name: packageName(p.groupId, p.artifactId), version: p.version, snapshot,
+        file: p.file, blob: staged, contentType: contentTypeOf(p.file), primary: !!pom,
+        versionMetadata: facts ? { pom: facts } : undefined,
+        packageMetadata: facts ? { description: facts.description ?? '', name: facts.name, url: facts.url, licenses: facts.licenses, latest: p.version } : undefined,
+        actor: req.actor,
+      });
+    } catch (e) {
+      await staged.cancel();
+      throw e;
+    }
+    if (snapshot && name.build && snapshotKeep > 0 && pkg) await store.pruneSnapshots(pkg.id, p.version, p.artifactId, snapshotKeep);
+    return reply.code(201).send();
+  }
+
+  app.put('/*', deploy);
 }

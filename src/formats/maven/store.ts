@@ -6,6 +6,7 @@ import type { StagedBlob } from '../../core/blobs/blob-store.ts';
 import type { Actor } from '../../core/auth/actor.ts';
 import type { Core } from '../../core/core.ts';
 import { conflict, WharfError } from '../../core/errors.ts';
+import { GenerationCache } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import type { Package } from '../../db/tables.ts';
@@ -46,10 +47,19 @@ export interface NewMavenFile {
 }
 
 export class MavenStore {
-  constructor(private readonly core: Core) {}
+  /** File lookups for the current change generation (a deploy, delete or restore moves it). */
+  private readonly files: GenerationCache<StoredFile | undefined>;
+
+  constructor(private readonly core: Core) {
+    this.files = new GenerationCache(core.changes);
+  }
 
   /** A file of a live version, with the blob's digests. */
   async file(packageId: number, version: string, name: string): Promise<StoredFile | undefined> {
+    return this.files.get(`${packageId}\0${version.toLowerCase()}\0${name.toLowerCase()}`, () => this.loadFile(packageId, version, name));
+  }
+
+  private loadFile(packageId: number, version: string, name: string): Promise<StoredFile | undefined> {
     return this.core.db
       .selectFrom('package_files')
       .innerJoin('package_versions', 'package_versions.id', 'package_files.version_id')

@@ -87,7 +87,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     const version = file.slice(prefix.length, -4);
     const f = await core.packages.file(pkg.id, version, file);
     if (!f) throw notFound('tarball not found');
-    const stream = await core.blobs.open(f.blob_digest);
+    const content = await core.blobCache.content(f.blob_digest, f.size);
     core.downloads.record(f.version_id);
     const visibility = await core.authz.effectiveVisibility(pkg);
     return reply
@@ -95,7 +95,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
       .header('content-length', f.size)
       .header('etag', `"${f.blob_digest}"`)
       .header('cache-control', visibility === 'public' ? 'public, max-age=31536000, immutable' : 'private, max-age=31536000, immutable')
-      .send(stream);
+      .send(content);
   }
 
   // One segment (@scope%2fname) and two (@scope/name) forms, for every route that names a package.

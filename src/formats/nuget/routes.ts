@@ -124,7 +124,7 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
       .header('content-length', f.size)
       .header('etag', `"${f.blob_digest}"`)
       .header('cache-control', 'private, max-age=31536000, immutable')
-      .send(await core.blobs.open(f.blob_digest));
+      .send(await core.blobCache.content(f.blob_digest, f.size));
   });
 
   // ---- registration -----------------------------------------------------------------------------------------

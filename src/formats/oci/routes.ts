@@ -243,8 +243,7 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
       const stream = await core.blobs.open(digest, range);
       return reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${held.size}`).header('content-length', range.end - range.start + 1).send(stream);
     }
-    const stream = await core.blobs.open(digest);
-    return reply.code(200).header('content-length', held.size).send(stream);
+    return reply.code(200).header('content-length', held.size).send(await core.blobCache.content(digest, held.size));
   }
 
   async function deleteBlob(req: FastifyRequest, reply: FastifyReply, n: OciName, digestParam: string) {

@@ -156,14 +156,14 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
     if (!p.file.endsWith('.gem')) throw notFound(`${p.file} not found`);
     const owner = await ownerOf(p.owner);
     const f = await gemFile(req, owner, p.file);
-    const stream = await core.blobs.open(f.blob_digest);
+    const content = await core.blobCache.content(f.blob_digest, f.size);
     core.downloads.record(f.version_id);
     return reply
       .type('application/octet-stream')
       .header('content-length', f.size)
       .header('etag', `"${f.blob_digest}"`)
       .header('cache-control', 'private, max-age=31536000, immutable')
-      .send(stream);
+      .send(content);
   });
 
   // ---- dependency API ---------------------------------------------------------------------------------------
