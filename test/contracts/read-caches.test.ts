@@ -1,0 +1,125 @@
+// Read caches (token rows, package and file lookups, roles) never serve what another process or node has
+// changed: two cores over the same database stand for the server and the CLI (SQLite) or two nodes (PostgreSQL).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { CompiledQuery } from 'kysely';
+import { loadConfig } from '../../src/config.ts';
+import { ALL_SCOPES, anonymous, type Actor } from '../../src/core/auth/actor.ts';
+import { openCore, type Core } from '../../src/core/core.ts';
+import { isRelevantWrite } from '../../src/db/changes.ts';
+import { createDatabase, dialects, type TestDatabase } from '../helpers/databases.ts';
+import { tempDir } from '../helpers/wharf.ts';
+
+/** Polls `check` until it holds (another node hears of a change through NOTIFY, a few ms later). */
+async function eventually(check: () => Promise<boolean>, what: string, ms = 3000) {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) assert.fail(`not seen within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+for (const dialect of dialects()) {
+  describe(`read caches on ${dialect}: two processes over one database`, () => {
+    let a: Core; // the server, reading through its caches
+    let b: Core; // the CLI, or another node
+    let db: TestDatabase;
+    let alice: Actor;
+    let bob: Actor;
+    // SQLite: the other process's commit is visible at once (data_version); PostgreSQL: once NOTIFY arrives.
+    const seen = dialect === 'sqlite' ? async (check: () => Promise<boolean>, what: string) => assert.ok(await check(), what) : eventually;
+
+    before(async () => {
+      const dir = tempDir();
+      db = await createDatabase(dialect, dir);
+      a = await openCore(loadConfig({ WHARF_DATA: dir, WHARF_DATABASE_URL: db.url }));
+      b = await openCore(loadConfig({ WHARF_DATA: dir, WHARF_DATABASE_URL: db.url }));
+      const u = await a.identity.createUser({ name: 'alice' });
+      alice = { kind: 'user', user: { id: u.id, name: 'alice', isAdmin: false }, scopes: ALL_SCOPES, tokenId: null };
+      const v = await a.identity.createUser({ name: 'bob' });
+      bob = { kind: 'user', user: { id: v.id, name: 'bob', isAdmin: false }, scopes: ALL_SCOPES, tokenId: null };
+      // Let PostgreSQL's listeners connect before the first cached read.
+      if (dialect === 'postgres') await new Promise((r) => setTimeout(r, 300));
+    });
+    after(async () => {
+      await a.close();
+      await b.close();
+      await db.drop();
+    });
+
+    const publish = async (core: Core, name: string, version: string) =>
+      core.publisher.createVersion({
+        ownerId: alice.kind === 'user' ? alice.user.id : 0, type: 'test', name, version, metadata: {},
+        files: [{ name: `${name}-${version}.bin`, blob: await core.blobs.put(Readable.from([randomBytes(32)])), contentType: 'application/octet-stream' }],
+        repositoryId: null, actor: alice,
+      });
+
+    test('a token revoked by the other process stops working on this one', async () => {
+      const { token } = await b.tokens.createPersonal('alice', { name: 't', scopes: 'read:packages' });
+      for (let i = 0; i < 3; i++) assert.equal((await a.authn.fromAuthorization(`Bearer ${token}`)).kind, 'user', 'cached and reused');
+      await b.tokens.revoke(token);
+      await seen(async () => (await a.tokens.authenticate(token)) === null, 'revocation');
+      await assert.rejects(a.authn.fromAuthorization(`Bearer ${token}`), /revoked/);
+    });
+
+    test('a visibility change by the other process is what this one decides on', async () => {
+      await publish(a, 'vis', '1.0.0');
+      const pkg = (await a.packages.find('alice', 'test', 'vis'))!;
+      assert.equal(await a.authz.canRead(anonymous, pkg), false);
+      assert.equal(await a.authz.canRead(anonymous, (await a.packages.find('alice', 'test', 'vis'))!), false, 'cached');
+      await b.publisher.updateSettings(pkg.id, { visibility: 'public' }, alice);
+      await seen(async () => a.authz.canRead(anonymous, (await a.packages.find('alice', 'test', 'vis'))!), 'made public');
+      await b.publisher.updateSettings(pkg.id, { visibility: 'private' }, alice);
+      await seen(async () => !(await a.authz.canRead(anonymous, (await a.packages.find('alice', 'test', 'vis'))!)), 'made private again');
+    });
+
+    test('a grant and its removal by the other process', async () => {
+      const pkg = (await a.packages.find('alice', 'test', 'vis'))!;
+      assert.equal(await a.authz.canRead(bob, pkg), false);
+      await b.publisher.grant(pkg.id, { userId: bob.kind === 'user' ? bob.user.id : 0 }, 'read');
+      await seen(async () => a.authz.canRead(bob, (await a.packages.find('alice', 'test', 'vis'))!), 'granted');
+      await b.publisher.revoke(pkg.id, { userId: bob.kind === 'user' ? bob.user.id : 0 });
+      await seen(async () => !(await a.authz.canRead(bob, (await a.packages.find('alice', 'test', 'vis'))!)), 'revoked');
+    });
+
+    test('files published, deleted and restored elsewhere are found (or not) here', async () => {
+      const pkg = (await a.packages.find('alice', 'test', 'vis'))!;
+      assert.equal(await a.packages.file(pkg.id, '2.0.0', 'vis-2.0.0.bin'), undefined);
+      const { version } = await publish(b, 'vis', '2.0.0');
+      await seen(async () => (await a.packages.file(pkg.id, '2.0.0', 'vis-2.0.0.bin')) !== undefined, 'published');
+      await b.publisher.deleteVersion(pkg.id, version.id, alice);
+      await seen(async () => (await a.packages.file(pkg.id, '2.0.0', 'vis-2.0.0.bin')) === undefined, 'deleted');
+      await b.publisher.restoreVersion(pkg.id, version.id, alice);
+      await seen(async () => (await a.packages.file(pkg.id, '2.0.0', 'vis-2.0.0.bin')) !== undefined, 'restored');
+    });
+
+    test('this process sees its own changes at once', async () => {
+      const { token } = await a.tokens.createPersonal('alice', { name: 'own', scopes: 'read:packages' });
+      assert.ok(await a.tokens.authenticate(token));
+      await a.tokens.revoke(token);
+      assert.equal(await a.tokens.authenticate(token), null);
+      await publish(a, 'own', '1.0.0');
+      const pkg = (await a.packages.find('alice', 'test', 'own'))!;
+      assert.equal(await a.authz.canRead(anonymous, pkg), false);
+      await a.publisher.updateSettings(pkg.id, { visibility: 'public' }, alice);
+      assert.equal(await a.authz.canRead(anonymous, (await a.packages.find('alice', 'test', 'own'))!), true);
+    });
+  });
+}
+
+describe('which writes move the change generation', () => {
+  const q = (sql: string, query: object) => ({ ...CompiledQuery.raw(sql), query }) as unknown as CompiledQuery;
+  const table = (name: string) => ({ kind: 'TableNode', table: { identifier: { name } } });
+  test('writes to the model count; counters and bookkeeping do not', () => {
+    assert.equal(isRelevantWrite(q('insert into packages ...', { kind: 'InsertQueryNode', into: table('packages') })), true);
+    assert.equal(isRelevantWrite(q('update tokens set revoked_at', { kind: 'UpdateQueryNode', table: table('tokens'), updates: [{ column: { column: { name: 'revoked_at' } } }] })), true);
+    assert.equal(isRelevantWrite(q('update tokens set last_used_at', { kind: 'UpdateQueryNode', table: table('tokens'), updates: [{ column: { column: { name: 'last_used_at' } } }] })), false);
+    assert.equal(isRelevantWrite(q('insert into downloads', { kind: 'InsertQueryNode', into: table('downloads') })), false);
+    assert.equal(isRelevantWrite(q('delete from package_tags', { kind: 'DeleteQueryNode', from: { froms: [table('package_tags')] } })), true);
+    assert.equal(isRelevantWrite(q('select 1', { kind: 'SelectQueryNode' })), false);
+    assert.equal(isRelevantWrite(q('select 1', { kind: 'RawNode' })), false);
+    assert.equal(isRelevantWrite(q('update packages set x = 1', { kind: 'RawNode' })), true);
+  });
+});
