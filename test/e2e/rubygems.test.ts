@@ -42,7 +42,7 @@ describe('gem and bundle against Wharf', { timeout: 180_000 }, () => {
   ];
   const key = (g: GemDef) => `${g.name}-${g.version}${g.platform ? `-${g.platform}` : ''}`;
   const push = (c: GemClient, file: string, apiKey = aliceToken) => c.gem(['push', file, '--host', src], c.home, { GEM_HOST_API_KEY: apiKey });
-  /** `gem install` from Wharf only, with the full index (gem 3.3 never asks for the compact index here). */
+  /** `gem install` from Wharf only (gem 3.3 resolves through the compact index, since the source root answers its HEAD). */
   const install = (c: GemClient, args: string[], source = `${src}/`) => c.gem(['install', ...args, '--clear-sources', '--source', source, '--no-document']);
 
   before(async () => {
@@ -77,7 +77,7 @@ describe('gem and bundle against Wharf', { timeout: 180_000 }, () => {
     assert.notEqual(anon.code, 0);
   });
 
-  test('gem install (public, anonymous): dependencies resolve from the full index; prerelease and platform gems install', T, async () => {
+  test('gem install (public, anonymous): dependencies resolve; prerelease and platform gems install', T, async () => {
     const c = client();
     const r = ok(await install(c, ['fancy']), 'gem install fancy');
     assert.match(r.output, /Successfully installed greeter-1\.1\.0/);
@@ -87,14 +87,24 @@ describe('gem and bundle against Wharf', { timeout: 180_000 }, () => {
     ok(await install(c, ['greeter', '--pre', '-v', '2.0.0.pre']), 'gem install greeter --pre');
     assert.equal(ok(await c.required('greeter', '2.0.0.pre'), 'require greeter 2.0.0.pre').stdout, '2.0.0.pre ruby');
 
-    // RubyGems 3.3 resolves `gem install NAME` from a full index with platforms as Strings, which
-    // InstallerSet never matches against Gem::Platform.local: `gem fetch` (which does match them) takes the
-    // platform gem from the full index, then it installs from the file. Bundler installs it by name (below).
-    const f = ok(await c.gem(['fetch', 'native', '--clear-sources', '--source', `${src}/`], c.home), 'gem fetch native');
-    assert.match(f.output, /Downloaded native-1\.0\.0-x86_64-linux/);
-    const n = ok(await c.gem(['install', '--local', path.join(c.home, 'native-1.0.0-x86_64-linux.gem'), '--no-document']), 'gem install native');
+    // By name: gem resolves through the compact index (the source root answers its HEAD) and picks the
+    // gem built for this platform.
+    const n = ok(await install(c, ['native']), 'gem install native');
     assert.match(n.output, /Successfully installed native-1\.0\.0-x86_64-linux/);
     assert.equal(ok(await c.required('native'), 'require native').stdout, '1.0.0 x86_64-linux');
+  });
+
+  test('the full index: gem fetch, gem list --remote and gem search read specs.4.8.gz and the quick gemspecs', T, async () => {
+    const c = client();
+    const f = ok(await c.gem(['fetch', 'native', '--clear-sources', '--source', `${src}/`], c.home), 'gem fetch native');
+    assert.match(f.output, /Downloaded native-1\.0\.0-x86_64-linux/);
+    const g = ok(await c.gem(['fetch', 'greeter', '-v', '1.0.0', '--clear-sources', '--source', `${src}/`], c.home), 'gem fetch greeter 1.0.0');
+    assert.match(g.output, /Downloaded greeter-1\.0\.0/);
+    const l = ok(await c.gem(['list', '--remote', '--all', '--clear-sources', '--source', `${src}/`], c.home), 'gem list --remote');
+    assert.match(l.output, /greeter \(1\.1\.0, 1\.0\.0\)/);
+    assert.match(l.output, /native \(1\.0\.0 x86_64-linux\)/);
+    const p = ok(await c.gem(['search', 'gree', '--remote', '--prerelease', '--clear-sources', '--source', `${src}/`], c.home), 'gem search --prerelease');
+    assert.match(p.output, /greeter \(2\.0\.0\.pre\)/);
   });
 
   test('gem install of a private gem: refused anonymously, installed with credentials in the source URL', T, async () => {

@@ -124,8 +124,12 @@ for (const dialect of dialects()) {
       assert.equal((await get('/quick/Marshal.4.8/hello-9.9.9.gemspec.rz')).status, 404);
     });
 
-    test('HEAD of the source root is 404, so gem uses the full index', async () => {
-      assert.equal((await fetch(`${src()}/`, { method: 'HEAD' })).status, 404);
+    test('the source root answers HEAD (gem then resolves through the compact index); an unknown owner is 404', async () => {
+      assert.equal((await fetch(`${src()}/`, { method: 'HEAD' })).status, 200);
+      const root = await fetch(`${src()}/`);
+      assert.equal(root.status, 200);
+      assert.match(await root.text(), /compact index/);
+      assert.equal((await fetch(`${src().replace(/\/[^/]+$/, '/nobody-here')}/`, { method: 'HEAD' })).status, 404);
     });
 
     test('dependency API: Marshal and JSON; without gems= → 200 empty', async () => {

@@ -79,6 +79,18 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
   const releases = (vs: GemVersion[]) => vs.filter((v) => !isPrerelease(v.meta.version));
   const prereleases = (vs: GemVersion[]) => vs.filter((v) => isPrerelease(v.meta.version));
 
+  // ---- the source root -------------------------------------------------------------------------------------
+
+  // RubyGems (3.x) sends `HEAD <source>/` before resolving: a 2xx makes it resolve through the compact index
+  // (`info/NAME`), anything else through the full index (specs.4.8.gz), whose platform handling in RubyGems 3.3
+  // never matches a platform gem by name. Bundler asks for /versions directly.
+  app.get('/:owner', async (req, reply) => {
+    const owner = await ownerOf((req.params as Params).owner);
+    return reply
+      .type('text/plain; charset=utf-8')
+      .send(`RubyGems source of ${owner.name}: compact index at versions, info/NAME and names; full index at specs.4.8.gz; push to api/v1/gems.\n`);
+  });
+
   // ---- compact index ----------------------------------------------------------------------------------------
 
   app.get('/:owner/versions', async (req, reply) => {
