@@ -39,8 +39,10 @@ async function multipartRange(file: string, size: number, contentType: string): 
     const tailLen = Math.min(size - start, delim.length + 1024);
     const tail = Buffer.alloc(tailLen);
     await fd.read(tail, 0, tailLen, size - tailLen);
-    const close = tail.lastIndexOf(Buffer.concat([Buffer.from('\r\n'), delim]));
-    if (close < 0) throw invalid('the multipart body is not terminated');
+    // The delimiter is CRLF--boundary; nuget.exe 2.x on mono writes a bare LF (Environment.NewLine) before it.
+    const at = tail.lastIndexOf(delim);
+    if (at < 1 || tail[at - 1] !== 0x0a) throw invalid('the multipart body is not terminated');
+    const close = at >= 2 && tail[at - 2] === 0x0d ? at - 2 : at - 1;
     return { start, end: size - tailLen + close };
   } finally {
     await fd.close();

@@ -49,19 +49,7 @@ function inRange(version: string, range: string): boolean {
 
 export async function nugetV2Routes(app: FastifyInstance, feed: NuGetFeed): Promise<void> {
   const core = feed.core;
-  const v2urls = (req: FastifyRequest, owner: Owner) => new V2Urls(`${feed.urls(req, owner).base}/api/v2`);
-
-  // ---- writes: plain-text errors, as on the v3 publish endpoint (nuget.exe prints the status line) ----------
-
-  app.put('/:owner/api/v2', async (req, reply) => {
-    const { id, version } = await feed.push(req, (req.params as Params).owner);
-    return reply.code(201).type('text/plain; charset=utf-8').send(`Pushed ${id} ${version}\n`);
-  });
-  app.delete('/:owner/api/v2/:id/:version', async (req, reply) => {
-    const p = req.params as Params;
-    await feed.setListed(req, p.owner, p.id, p.version, false);
-    return reply.code(204).send();
-  });
+  const v2urls = (req: FastifyRequest, owner: Owner, signIn: boolean) => new V2Urls(`${feed.urls(req, owner).base}${signIn ? '/auth' : ''}/api/v2`);
 
   // ---- reads ------------------------------------------------------------------------------------------------
 
@@ -125,110 +113,139 @@ export async function nugetV2Routes(app: FastifyInstance, feed: NuGetFeed): Prom
     });
   }
 
-  await app.register(async (odata) => {
-    odata.setErrorHandler(odataErrorHandler);
+  /** The same feed twice: at api/v2 anyone may read what they may see; at auth/api/v2 every anonymous request is
+   *  challenged. nuget.exe 2.x sends a source's credentials only after a 401 on the feed URL itself (its OData
+   *  queries then reuse them), so a client that must sign in uses the second URL. */
+  for (const { prefix, signIn } of [{ prefix: '/:owner/api/v2', signIn: false }, { prefix: '/:owner/auth/api/v2', signIn: true }]) {
+    const challenge = async (req: FastifyRequest) => {
+      if (signIn && req.actor.kind === 'anonymous' && !req.headers['x-nuget-apikey']) throw unauthorized('this feed URL needs credentials: a Wharf user name and token');
+    };
 
-    odata.get('/:owner/api/v2', async (req, reply) => {
-      const owner = await feed.ownerOf((req.params as Params).owner);
-      return reply.type('application/atomsvc+xml;charset=utf-8').header('dataserviceversion', '1.0;').send(serviceDocument(v2urls(req, owner)));
-    });
+    // Writes answer plain-text errors, as the v3 publish endpoint does (nuget.exe prints the status line).
 
-    odata.get('/:owner/api/v2/package/:id/:version', async (req, reply) => {
+    app.put(`${prefix}`, { onRequest: challenge }, pushed);
+    async function pushed(req: FastifyRequest, reply: FastifyReply) {
+      const { id, version } = await feed.push(req, (req.params as Params).owner);
+      return reply.code(201).type('text/plain; charset=utf-8').send(`Pushed ${id} ${version}\n`);
+    }
+    app.delete(`${prefix}/:id/:version`, { onRequest: challenge }, unlisted);
+    async function unlisted(req: FastifyRequest, reply: FastifyReply) {
       const p = req.params as Params;
-      const pkg = await feed.loadPackage(req.actor, await feed.ownerOf(p.owner), p.id, 'read');
-      const v = parseVersion(p.version);
-      const row = v && (await feed.versionRows(pkg)).find((r) => r.meta.version.toLowerCase() === v.normalized.toLowerCase());
-      if (!row) throw notFound(`${pkg.name} ${p.version} not found`);
-      return sendFile(reply, pkg, row);
-    });
+      await feed.setListed(req, p.owner, p.id, p.version, false);
+      return reply.code(204).send();
+    }
 
-    odata.get('/:owner/api/v2/package/:id', async (req, reply) => {
-      const p = req.params as Params;
-      const pkg = await feed.loadPackage(req.actor, await feed.ownerOf(p.owner), p.id, 'read');
-      const entries = await entriesOf(pkg, true);
-      const latest = entries.find((e) => e.isLatest) ?? entries.find((e) => e.isAbsoluteLatest);
-      if (!latest) throw notFound(`${pkg.name} has no listed version`);
-      return sendFile(reply, pkg, latest.row);
-    });
+    if (signIn) {
+      app.put(`${prefix}/package`, { onRequest: challenge }, pushed);
+      app.delete(`${prefix}/package/:id/:version`, { onRequest: challenge }, unlisted);
+    }
 
-    odata.get('/:owner/api/v2/*', async (req, reply) => {
-      const owner = await feed.ownerOf((req.params as Params).owner);
-      const u = v2urls(req, owner);
-      const q = req.query as Query;
-      const rawPath = req.raw.url!.split('?')[0];
-      let rest: string;
-      try {
-        rest = decodeURIComponent(rawPath.slice(rawPath.indexOf('/api/v2/') + '/api/v2/'.length)).replace(/\/+$/, '');
-      } catch {
-        throw invalid('the path is not valid percent-encoding');
-      }
-      if (rest === '$metadata') return reply.type('application/xml;charset=utf-8').header('dataserviceversion', '1.0;').send(metadataDocument());
+    await app.register(async (odata) => {
+      odata.setErrorHandler(odataErrorHandler);
+      odata.addHook('onRequest', challenge);
 
-      const key = KEY.exec(rest);
-      if (key) {
-        const [id, version] = [key[1].replace(/''/g, "'"), key[2].replace(/''/g, "'")];
-        const pkg = await feed.loadPackage(req.actor, owner, id, 'read');
-        const v = parseVersion(version);
-        const entry = v && (await entriesOf(pkg, true)).find((e) => e.row.meta.version.toLowerCase() === v.normalized.toLowerCase());
-        if (!entry) throw notFound(`${pkg.name} ${version} not found`);
-        if (key[3]) return sendFile(reply, pkg, entry.row);
-        return reply.type(ATOM_ENTRY).header('dataserviceversion', '2.0;').send(entryDocument(u, entry));
-      }
+      odata.get(`${prefix}`, async (req, reply) => {
+        const owner = await feed.ownerOf((req.params as Params).owner);
+        return reply.type('application/atomsvc+xml;charset=utf-8').header('dataserviceversion', '1.0;').send(serviceDocument(v2urls(req, owner, signIn)));
+      });
 
-      const m = /^(Packages|FindPackagesById|Search|GetUpdates)(\(\))?(\/\$count)?$/.exec(rest);
-      if (!m || (m[1] !== 'Packages' && !m[2])) throw notFound(`${rest.slice(0, 100)} is not part of this feed`);
-      const [fn, path, countOnly] = [m[1], `${m[1]}${m[2] ?? ''}`, !!m[3]];
-      const semVer2 = wantsSemVer2(q);
-      const byIdThenVersion: OrderBy[] = [{ prop: 'Id', desc: false }, { prop: 'Version', desc: false }];
+      odata.get(`${prefix}/package/:id/:version`, async (req, reply) => {
+        const p = req.params as Params;
+        const pkg = await feed.loadPackage(req.actor, await feed.ownerOf(p.owner), p.id, 'read');
+        const v = parseVersion(p.version);
+        const row = v && (await feed.versionRows(pkg)).find((r) => r.meta.version.toLowerCase() === v.normalized.toLowerCase());
+        if (!row) throw notFound(`${pkg.name} ${p.version} not found`);
+        return sendFile(reply, pkg, row);
+      });
 
-      if (fn === 'FindPackagesById') {
-        const id = stringParam(q.id);
-        if (!id) throw invalid("FindPackagesById needs id='ID'");
-        const pkg = await core.packages.find(owner.name, TYPE, id);
-        let entries: V2Entry[] = [];
-        if (pkg && (await core.authz.canRead(req.actor, pkg))) entries = await entriesOf(pkg, semVer2);
-        // A package the client may not see looks missing; an anonymous client is challenged for credentials.
-        else if (req.actor.kind === 'anonymous') throw unauthorized('this NuGet source needs credentials');
-        return collection(req, reply, u, fn, path, entries, byIdThenVersion, countOnly);
-      }
+      odata.get(`${prefix}/package/:id`, async (req, reply) => {
+        const p = req.params as Params;
+        const pkg = await feed.loadPackage(req.actor, await feed.ownerOf(p.owner), p.id, 'read');
+        const entries = await entriesOf(pkg, true);
+        const latest = entries.find((e) => e.isLatest) ?? entries.find((e) => e.isAbsoluteLatest);
+        if (!latest) throw notFound(`${pkg.name} has no listed version`);
+        return sendFile(reply, pkg, latest.row);
+      });
 
-      const packages = await feed.readablePackages(req.actor, owner);
-      if (fn === 'Packages') {
-        const entries = (await Promise.all(packages.map((p) => entriesOf(p, semVer2)))).flat();
-        return collection(req, reply, u, fn, path, entries, byIdThenVersion, countOnly);
-      }
+      odata.get(`${prefix}/*`, async (req, reply) => {
+        const owner = await feed.ownerOf((req.params as Params).owner);
+        const u = v2urls(req, owner, signIn);
+        const q = req.query as Query;
+        const rawPath = req.raw.url!.split('?')[0];
+        let rest: string;
+        try {
+          rest = decodeURIComponent(rawPath.slice(rawPath.indexOf('/api/v2/') + '/api/v2/'.length)).replace(/\/+$/, '');
+        } catch {
+          throw invalid('the path is not valid percent-encoding');
+        }
+        if (rest === '$metadata') return reply.type('application/xml;charset=utf-8').header('dataserviceversion', '1.0;').send(metadataDocument());
 
-      if (fn === 'Search') {
-        const terms = stringParam(q.searchTerm) ?? '';
-        stringParam(q.targetFramework); // accepted; every version is offered whatever its frameworks
+        const key = KEY.exec(rest);
+        if (key) {
+          const [id, version] = [key[1].replace(/''/g, "'"), key[2].replace(/''/g, "'")];
+          const pkg = await feed.loadPackage(req.actor, owner, id, 'read');
+          const v = parseVersion(version);
+          const entry = v && (await entriesOf(pkg, true)).find((e) => e.row.meta.version.toLowerCase() === v.normalized.toLowerCase());
+          if (!entry) throw notFound(`${pkg.name} ${version} not found`);
+          if (key[3]) return sendFile(reply, pkg, entry.row);
+          return reply.type(ATOM_ENTRY).header('dataserviceversion', '2.0;').send(entryDocument(u, entry));
+        }
+
+        const m = /^(Packages|FindPackagesById|Search|GetUpdates)(\(\))?(\/\$count)?$/.exec(rest);
+        if (!m || (m[1] !== 'Packages' && !m[2])) throw notFound(`${rest.slice(0, 100)} is not part of this feed`);
+        const [fn, path, countOnly] = [m[1], `${m[1]}${m[2] ?? ''}`, !!m[3]];
+        const semVer2 = wantsSemVer2(q);
+        const byIdThenVersion: OrderBy[] = [{ prop: 'Id', desc: false }, { prop: 'Version', desc: false }];
+
+        if (fn === 'FindPackagesById') {
+          const id = stringParam(q.id);
+          if (!id) throw invalid("FindPackagesById needs id='ID'");
+          const pkg = await core.packages.find(owner.name, TYPE, id);
+          let entries: V2Entry[] = [];
+          if (pkg && (await core.authz.canRead(req.actor, pkg))) entries = await entriesOf(pkg, semVer2);
+          // A package the client may not see looks missing; an anonymous client is challenged for credentials.
+          else if (req.actor.kind === 'anonymous') throw unauthorized('this NuGet source needs credentials');
+          return collection(req, reply, u, fn, path, entries, byIdThenVersion, countOnly);
+        }
+
+        const packages = await feed.readablePackages(req.actor, owner);
+        if (fn === 'Packages') {
+          const entries = (await Promise.all(packages.map((p) => entriesOf(p, semVer2)))).flat();
+          return collection(req, reply, u, fn, path, entries, byIdThenVersion, countOnly);
+        }
+
+        if (fn === 'Search') {
+          const terms = stringParam(q.searchTerm) ?? '';
+          stringParam(q.targetFramework); // accepted; every version is offered whatever its frameworks
+          const prerelease = boolParam('includePrerelease', q.includePrerelease, false);
+          const entries = (await Promise.all(packages.map((p) => entriesOf(p, semVer2))))
+            .flat()
+            .filter((e) => e.row.meta.listed && (prerelease || !isPrerelease(e.row.meta.version)) && matches(terms, e));
+          return collection(req, reply, u, fn, path, entries, byIdThenVersion, countOnly);
+        }
+
+        // GetUpdates: for each packageIds[i] at versions[i], the newer listed versions (only the newest unless
+        // includeAllVersions), within versionConstraints[i] when given.
+        const ids = (stringParam(q.packageIds) ?? '').split('|').filter(Boolean);
+        const versions = (stringParam(q.versions) ?? '').split('|').filter(Boolean);
+        const constraints = (stringParam(q.versionConstraints) ?? '').split('|');
+        if (ids.length !== versions.length) throw invalid('GetUpdates needs as many versions as packageIds');
+        if (ids.length > 1000) throw invalid('GetUpdates takes at most 1000 packages');
         const prerelease = boolParam('includePrerelease', q.includePrerelease, false);
-        const entries = (await Promise.all(packages.map((p) => entriesOf(p, semVer2))))
-          .flat()
-          .filter((e) => e.row.meta.listed && (prerelease || !isPrerelease(e.row.meta.version)) && matches(terms, e));
-        return collection(req, reply, u, fn, path, entries, byIdThenVersion, countOnly);
-      }
-
-      // GetUpdates: for each packageIds[i] at versions[i], the newer listed versions (only the newest unless
-      // includeAllVersions), within versionConstraints[i] when given.
-      const ids = (stringParam(q.packageIds) ?? '').split('|').filter(Boolean);
-      const versions = (stringParam(q.versions) ?? '').split('|').filter(Boolean);
-      const constraints = (stringParam(q.versionConstraints) ?? '').split('|');
-      if (ids.length !== versions.length) throw invalid('GetUpdates needs as many versions as packageIds');
-      if (ids.length > 1000) throw invalid('GetUpdates takes at most 1000 packages');
-      const prerelease = boolParam('includePrerelease', q.includePrerelease, false);
-      const all = boolParam('includeAllVersions', q.includeAllVersions, false);
-      const found: V2Entry[] = [];
-      for (let i = 0; i < ids.length; i++) {
-        const current = parseVersion(versions[i]);
-        if (!current) throw invalid(`"${versions[i].slice(0, 60)}" is not a NuGet version`);
-        const pkg = packages.find((p) => p.lower_name === ids[i].toLowerCase());
-        if (!pkg) continue;
-        const newer = (await entriesOf(pkg, semVer2)).filter(
-          (e) => e.row.meta.listed && (prerelease || !isPrerelease(e.row.meta.version)) && compareVersions(e.row.meta.version, current.normalized) > 0 && inRange(e.row.meta.version, constraints[i] ?? ''),
-        );
-        found.push(...(all ? newer : newer.slice(-1)));
-      }
-      return collection(req, reply, u, fn, path, found, byIdThenVersion, countOnly);
+        const all = boolParam('includeAllVersions', q.includeAllVersions, false);
+        const found: V2Entry[] = [];
+        for (let i = 0; i < ids.length; i++) {
+          const current = parseVersion(versions[i]);
+          if (!current) throw invalid(`"${versions[i].slice(0, 60)}" is not a NuGet version`);
+          const pkg = packages.find((p) => p.lower_name === ids[i].toLowerCase());
+          if (!pkg) continue;
+          const newer = (await entriesOf(pkg, semVer2)).filter(
+            (e) => e.row.meta.listed && (prerelease || !isPrerelease(e.row.meta.version)) && compareVersions(e.row.meta.version, current.normalized) > 0 && inRange(e.row.meta.version, constraints[i] ?? ''),
+          );
+          found.push(...(all ? newer : newer.slice(-1)));
+        }
+        return collection(req, reply, u, fn, path, found, byIdThenVersion, countOnly);
+      });
     });
-  });
+  }
 }
