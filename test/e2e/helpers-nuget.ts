@@ -55,3 +55,59 @@ export class NuGetClient {
     return path.join(out, fs.readdirSync(out).find((f) => f.endsWith('.nupkg'))!);
   }
 }
+
+/** Debian's `nuget` (NuGet.exe 2.8.7 on mono, apt `nuget`): the v2-only client. */
+export const NUGET2 = process.env.WHARF_NUGET2 ?? '/usr/bin/nuget';
+
+/**
+ * One person's machine running nuget 2.8.7. Its quirks (CLIENTS.md §5): absolute file paths are mangled on mono,
+ * so files are passed relative to `cwd`; a 401 makes it prompt despite -NonInteractive, so stdin is empty;
+ * `nuget help <command>` never returns (never called); and `list` loops on newlines when the console has no
+ * width, so it runs in a pseudo-terminal (`script`) with a set size.
+ */
+export class NuGet2Client {
+  readonly home = tempDir('wharf-nuget2-home-');
+  readonly config = path.join(this.home, 'NuGet.Config');
+  readonly env: Record<string, string>;
+
+  constructor(readonly source: string, creds?: { user: string; token: string }) {
+    if (!fs.existsSync(NUGET2)) throw new Error(`nuget 2.8.7 is missing at ${NUGET2}: apt-get install -y nuget (.ci/run installs it)`);
+    this.env = { ...cleanEnv(), HOME: this.home, NUGET_PACKAGES: path.join(this.home, 'packages'), MONO_ENV_OPTIONS: '', TERM: 'xterm' };
+    const credsXml = creds
+      ? `<packageSourceCredentials><wharf><add key="Username" value="${creds.user}" /><add key="ClearTextPassword" value="${creds.token}" /></wharf></packageSourceCredentials>`
+      : '';
+    fs.writeFileSync(this.config, `<?xml version="1.0" encoding="utf-8"?>\n<configuration><packageSources><clear /><add key="wharf" value="${source}" /></packageSources>${credsXml}</configuration>\n`);
+  }
+
+  /** Runs nuget in `cwd` (default: HOME), never interactive, with this client's NuGet.Config (pack takes none). */
+  nuget(args: string[], cwd = this.home): Promise<RunResult> {
+    const config = args[0] === 'pack' ? [] : ['-ConfigFile', this.config];
+    return run(NUGET2, [...args, '-NonInteractive', ...config], { cwd, env: this.env, timeoutMs: 120_000 });
+  }
+
+  /** `nuget list` in a 200-column pseudo-terminal; returns the "Id Version" lines. */
+  async list(extra: string[] = []): Promise<{ result: RunResult; lines: string[] }> {
+    const cmd = [NUGET2, 'list', '-Source', this.source, ...extra, '-NonInteractive', '-ConfigFile', this.config].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const result = await run('script', ['-qec', `stty cols 200 rows 50; ${cmd}`, '/dev/null'], { cwd: this.home, env: this.env, timeoutMs: 120_000 });
+    // eslint-disable-next-line no-control-regex
+    const plain = result.output.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r/g, '');
+    return { result, lines: plain.split('\n').map((l) => l.trim()).filter((l) => /^[\w.-]+ \d[\w.+-]*$/.test(l)) };
+  }
+
+  /** Packs a .nuspec (content/hello.txt, projectUrl `repository` to link it) with nuget 2.8.7; returns the .nupkg's path. */
+  async pack(id: string, version: string, opts: { deps?: [string, string][]; repository?: string } = {}): Promise<string> {
+    const dir = tempDir('wharf-nuget2-pack-');
+    fs.writeFileSync(path.join(dir, 'hello.txt'), `${id} ${version}\n`);
+    const deps = opts.deps?.length ? `<dependencies>${opts.deps.map(([d, v]) => `<dependency id="${d}" version="${v}" />`).join('')}</dependencies>` : '';
+    fs.writeFileSync(
+      path.join(dir, `${id}.nuspec`),
+      `<?xml version="1.0" encoding="utf-8"?>\n<package xmlns="http://schemas.microsoft.com/packaging/2010/07/nuspec.xsd"><metadata>` +
+        `<id>${id}</id><version>${version}</version><authors>alice</authors><description>The ${id} package</description>` +
+        (opts.repository ? `<projectUrl>${opts.repository}</projectUrl>` : '') +
+        `${deps}</metadata><files><file src="hello.txt" target="content/hello.txt" /></files></package>\n`,
+    );
+    const r = await this.nuget(['pack', `${id}.nuspec`], dir);
+    if (r.code !== 0) throw new Error(`nuget pack failed:\n${r.output}`);
+    return path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.nupkg'))!);
+  }
+}

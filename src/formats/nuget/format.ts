@@ -1,4 +1,5 @@
-// The NuGet format: a v3 source per owner at /nuget/OWNER/index.json, and how to install a package from it.
+// The NuGet format: a v3 source per owner at /nuget/OWNER/index.json (and a v2 OData feed at /nuget/OWNER/api/v2),
+// and how to install a package from it.
 import type { Format } from '../format.ts';
 import type { NuGetVersionMeta } from './documents.ts';
 import { nugetRoutes } from './routes.ts';
@@ -14,7 +15,8 @@ export const nugetFormat: Format = {
       setup:
         `dotnet nuget add source ${src} --name wharf --username USERNAME --password TOKEN --store-password-in-clear-text\n` +
         `# push: dotnet nuget push NAME.nupkg --source ${src} --api-key TOKEN\n` +
-        `# nuget.exe: nuget install ${pkg.name}${version ? ` -Version ${version}` : ''} -Source ${src}`,
+        `# nuget.exe: nuget install ${pkg.name}${version ? ` -Version ${version}` : ''} -Source ${src}\n` +
+        `# nuget.exe 2.x, PowerShellGet (v2 feed): -Source ${baseUrl}/nuget/${pkg.owner_name}/api/v2 (signed in: ${baseUrl}/nuget/${pkg.owner_name}/auth/api/v2)`,
     };
   },
   versionMetadata(version) {

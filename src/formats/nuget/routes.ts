@@ -7,92 +7,29 @@
 //   GET    /v3/flat/ID/VERSION/ID.VERSION.nupkg, ID.nuspec the package and its manifest
 //   GET    /v3/registration/ID/index.json, /ID/VERSION.json registration (every variant shares it; pages inlined)
 //   GET    /v3/search, /v3/autocomplete                   search and autocomplete
-// Pushes are spooled to a temp file under the data dir, the .nupkg part is read in place (yauzl over a byte
-// range) and then streamed into the blob store; the temp file goes in `finally`.
-import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+// and the v2 OData feed for older clients under /api/v2 (v2.ts). Push and unlist are shared (feed.ts).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Actor } from '../../core/auth/actor.ts';
-import type { Action } from '../../core/auth/authorize.ts';
 import type { Core } from '../../core/core.ts';
-import { conflict, forbidden, invalid, notFound, tooLarge, unauthorized, WharfError } from '../../core/errors.ts';
-import type { PackageRow } from '../../core/model/packages.ts';
-import type { Owner } from '../../db/tables.ts';
-import { baseUrlOf } from '../../http/actor.ts';
-import { registrationIndex, registrationLeaf, searchResult, serviceIndex, sortVersions, Urls, visibleVersions, type NuGetVersionMeta, type NuGetVersionRow } from './documents.ts';
+import { notFound } from '../../core/errors.ts';
+import { registrationIndex, registrationLeaf, searchResult, serviceIndex, sortVersions, visibleVersions, type NuGetVersionMeta } from './documents.ts';
 import { nugetErrorHandler } from './errors.ts';
-import { readNupkg } from './nupkg.ts';
-import { checkId, isSemVer2, parseVersion } from './versions.ts';
+import { NuGetFeed, TYPE } from './feed.ts';
+import { nugetV2Routes } from './v2.ts';
+import { parseVersion } from './versions.ts';
 
-const TYPE = 'nuget';
 type Params = Record<string, string>;
-
-/** Finds the byte range of the first part of a multipart body spooled to `file` (NuGet sends exactly one). */
-async function multipartRange(file: string, size: number, contentType: string): Promise<{ start: number; end: number }> {
-  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
-  if (!m) throw invalid('multipart body without a boundary');
-  const delim = Buffer.from(`--${m[1] ?? m[2]}`);
-  const fd = await fs.promises.open(file, 'r');
-  try {
-    const headLen = Math.min(size, 64 * 1024);
-    const head = Buffer.alloc(headLen);
-    await fd.read(head, 0, headLen, 0);
-    const first = head.indexOf(delim);
-    if (first < 0) throw invalid('the multipart body has no part');
-    const hdrEnd = head.indexOf('\r\n\r\n', first);
-    if (hdrEnd < 0) throw invalid('the multipart part has no end of headers');
-    const start = hdrEnd + 4;
-    const tailLen = Math.min(size - start, delim.length + 1024);
-    const tail = Buffer.alloc(tailLen);
-    await fd.read(tail, 0, tailLen, size - tailLen);
-    const close = tail.lastIndexOf(Buffer.concat([Buffer.from('\r\n'), delim]));
-    if (close < 0) throw invalid('the multipart body is not terminated');
-    return { start, end: size - tailLen + close };
-  } finally {
-    await fd.close();
-  }
-}
 
 export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   app.setErrorHandler(nugetErrorHandler);
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('not found\n'));
-  const spool = path.join(core.config.dataDir, 'tmp', 'nuget');
-
-  const urls = (req: FastifyRequest, owner: Owner) => new Urls(`${baseUrlOf(core, req)}/nuget/${owner.name}`);
-
-  async function ownerOf(name: string): Promise<Owner> {
-    const owner = await core.identity.findOwner(name);
-    if (!owner) throw notFound(`no user or organization named "${name}"`);
-    return owner;
-  }
-
-  /** The package, if the actor may `action` on it; what it may not read looks missing (anonymous: a challenge). */
-  async function loadPackage(actor: Actor, owner: Owner, id: string, action: Action): Promise<PackageRow> {
-    const missing = () => (actor.kind === 'anonymous' ? unauthorized('this NuGet source needs credentials') : notFound(`package ${id} not found`));
-    return core.authz.authorizeFound(actor, action, await core.packages.find(owner.name, TYPE, id), missing);
-  }
-
-  async function versionRows(pkg: PackageRow): Promise<(NuGetVersionRow & { versionId: number })[]> {
-    const [vs, downloads] = await Promise.all([core.packages.versions(pkg.id), core.packages.downloadsByVersion(pkg.id)]);
-    return vs.map((v) => ({ versionId: v.id, meta: JSON.parse(v.metadata) as NuGetVersionMeta, createdAt: v.created_at, downloads: downloads.get(v.id) ?? 0 }));
-  }
-
-  /** NuGet.exe sends the API key in X-NuGet-ApiKey and no Authorization: the key is a Wharf token. */
-  async function writer(req: FastifyRequest): Promise<Actor> {
-    if (req.actor.kind !== 'anonymous') return req.actor;
-    const key = req.headers['x-nuget-apikey'];
-    if (typeof key === 'string' && key) {
-      const actor = await core.tokens.authenticate(key.trim());
-      if (!actor) throw unauthorized('the API key is not a valid Wharf token');
-      return actor;
-    }
-    throw unauthorized('pushing needs an API key: a Wharf token with the write:packages scope');
-  }
+  const feed = new NuGetFeed(core);
+  const urls = feed.urls.bind(feed);
+  const ownerOf = feed.ownerOf.bind(feed);
+  const loadPackage = feed.loadPackage.bind(feed);
+  const versionRows = feed.versionRows.bind(feed);
+  const readablePackages = feed.readablePackages.bind(feed);
 
   app.get('/:owner/index.json', async (req) => serviceIndex(urls(req, await ownerOf((req.params as Params).owner))));
 
@@ -145,13 +82,6 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
 
   // ---- search -----------------------------------------------------------------------------------------------
 
-  async function readablePackages(actor: Actor, owner: Owner): Promise<PackageRow[]> {
-    const all = await core.packages.listByOwner(owner.id, { type: TYPE, limit: 10_000, offset: 0 });
-    const out: PackageRow[] = [];
-    for (const p of all) if (await core.authz.canRead(actor, p)) out.push(p);
-    return out.sort((a, b) => a.lower_name.localeCompare(b.lower_name));
-  }
-
   function searchParams(req: FastifyRequest) {
     const q = req.query as Params;
     const skip = Math.max(0, Number(q.skip) || 0);
@@ -201,99 +131,20 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
 
   // ---- push, unlist, relist ---------------------------------------------------------------------------------
 
-  /** Refuses, before reading the body, an actor who could push no package to `owner` (the id is inside the upload). */
-
-
-  async function spoolBody(body: Readable, file: string, max: number): Promise<number> {
-    let n = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        n += chunk.length;
-        cb(n > max ? tooLarge(`the upload is larger than ${max} bytes`) : null, chunk);
-      },
-    });
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    await pipeline(body, counter, fs.createWriteStream(file, { flags: 'wx' }));
-    return n;
-  }
-
-  const push = async (req: FastifyRequest, reply: import('fastify').FastifyReply) => {
-    const actor = await writer(req);
-    const owner = await ownerOf((req.params as Params).owner);
-    await core.authz.authorizePushUnder(actor, owner, TYPE);
-    const tmp = path.join(spool, `${randomUUID()}.upload`);
-    try {
-      const size = await spoolBody((req.body as Readable | undefined) ?? Readable.from([]), tmp, core.config.maxBlobSize + 64 * 1024);
-      const ct = String(req.headers['content-type'] ?? '');
-      const { start, end } = /^multipart\//i.test(ct) ? await multipartRange(tmp, size, ct) : { start: 0, end: size };
-      if (end - start > core.config.maxBlobSize) throw tooLarge(`the package is larger than ${core.config.maxBlobSize} bytes`);
-      const facts = await readNupkg(tmp, start, end - start);
-      const spec = facts.nuspec;
-      const version = parseVersion(spec.version)!.normalized;
-      const id = spec.id;
-
-      const existing = await core.packages.find(owner.name, TYPE, id, { includeDeleted: true });
-      const repo = await core.identity.repoForSourceUrl(owner.id, spec.repository?.url ?? spec.projectUrl ?? null);
-      // Then on the package itself, now that its id is known.
-      if (existing) await core.authz.authorize(actor, 'write', existing);
-      else await core.authz.authorizeCreate(actor, owner, repo?.id ?? null);
-      if (existing && (await core.packages.version(existing.id, version, { includeDeleted: true }))) throw conflict(`${id} ${version} already exists: a version cannot be pushed twice`);
-      const name = existing?.name ?? id;
-
-      const nupkg = await core.blobs.put(fs.createReadStream(tmp, { start, end: end - 1 }), { maxSize: core.config.maxBlobSize, extraDigests: ['sha512'] });
-      const nuspecBlob = await core.blobs.put(Readable.from([facts.nuspecXml]), { maxSize: core.config.maxBlobSize });
-      try {
-        const meta: NuGetVersionMeta = {
-          id: name, version, originalVersion: spec.version, listed: true, semVer2: isSemVer2(spec.version),
-          title: spec.title, authors: spec.authors, owners: spec.owners, description: spec.description, summary: spec.summary, releaseNotes: spec.releaseNotes,
-          tags: spec.tags, language: spec.language, projectUrl: spec.projectUrl, iconUrl: spec.iconUrl, icon: spec.icon, licenseUrl: spec.licenseUrl,
-          licenseExpression: spec.license?.type === 'expression' ? spec.license.value : undefined,
-          licenseFile: spec.license?.type === 'file' ? spec.license.value : undefined,
-          readme: facts.readme, repositoryUrl: spec.repository?.url, requireLicenseAcceptance: spec.requireLicenseAcceptance,
-          minClientVersion: spec.minClientVersion, packageTypes: spec.packageTypes, dependencyGroups: spec.dependencyGroups, frameworks: facts.frameworks,
-          sha512: Buffer.from(nupkg.extra.sha512 ?? '', 'hex').toString('base64'), size: nupkg.size,
-        };
-        const lid = name.toLowerCase();
-        await core.publisher.createVersion({
-          ownerId: owner.id, type: TYPE, name, version, metadata: meta,
-          packageMetadata: parseVersion(version)!.release ? undefined : { description: spec.description, latest: version, readme: facts.readme },
-          files: [
-            { name: `${lid}.${version.toLowerCase()}.nupkg`, blob: nupkg, contentType: 'application/octet-stream', primary: true },
-            { name: `${lid}.nuspec`, blob: nuspecBlob, contentType: 'application/xml' },
-          ],
-          repositoryId: repo?.id ?? null, actor,
-        });
-      } catch (e) {
-        await nupkg.cancel();
-        await nuspecBlob.cancel();
-        if (e instanceof WharfError && e.kind === 'Conflict' && e.code === 'EPUBLISHCONFLICT') throw conflict(`${id} ${version} already exists: a version cannot be pushed twice`);
-        throw e;
-      }
-      return reply.code(201).type('text/plain; charset=utf-8').send(`Pushed ${name} ${version}\n`);
-    } finally {
-      await fs.promises.rm(tmp, { force: true });
-    }
-  };
-  app.put('/:owner/api/v2/package', push);
-
-  async function setListed(req: FastifyRequest, listed: boolean) {
-    const actor = await writer(req);
-    const p = req.params as Params;
-    const owner = await ownerOf(p.owner);
-    checkId(p.id);
-    const pkg = await loadPackage(actor, owner, p.id, 'delete');
-    const v = parseVersion(p.version);
-    const row = v && (await core.packages.version(pkg.id, v.normalized));
-    if (!row) throw notFound(`${pkg.name} ${p.version} not found`);
-    const meta = JSON.parse(row.metadata) as NuGetVersionMeta;
-    if (meta.listed !== listed) await core.publisher.updateVersionMetadata(pkg.id, row.id, { ...meta, listed }, actor);
-  }
+  app.put('/:owner/api/v2/package', async (req, reply) => {
+    const { id, version } = await feed.push(req, (req.params as Params).owner);
+    return reply.code(201).type('text/plain; charset=utf-8').send(`Pushed ${id} ${version}\n`);
+  });
   app.delete('/:owner/api/v2/package/:id/:version', async (req, reply) => {
-    await setListed(req, false);
+    const p = req.params as Params;
+    await feed.setListed(req, p.owner, p.id, p.version, false);
     return reply.code(204).send();
   });
   app.post('/:owner/api/v2/package/:id/:version', async (req, reply) => {
-    await setListed(req, true);
+    const p = req.params as Params;
+    await feed.setListed(req, p.owner, p.id, p.version, true);
     return reply.code(200).send();
   });
+
+  await nugetV2Routes(app, feed);
 }

@@ -1,0 +1,192 @@
+// What the v3 source and the v2 OData feed share: the owner and package look-ups (every access decision through
+// core authorize), the version rows the documents are built from, and the writes: push, unlist and relist.
+// Pushes are spooled to a temp file under the data dir (tmp/nuget/<uuid>.upload), the .nupkg part is read in
+// place (yauzl over a byte range) and then streamed into the blob store; the temp file goes in `finally`.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyRequest } from 'fastify';
+import type { Actor } from '../../core/auth/actor.ts';
+import type { Action } from '../../core/auth/authorize.ts';
+import type { Core } from '../../core/core.ts';
+import { conflict, invalid, notFound, tooLarge, unauthorized, WharfError } from '../../core/errors.ts';
+import type { PackageRow } from '../../core/model/packages.ts';
+import type { Owner } from '../../db/tables.ts';
+import { baseUrlOf } from '../../http/actor.ts';
+import { Urls, type NuGetVersionMeta, type NuGetVersionRow } from './documents.ts';
+import { readNupkg } from './nupkg.ts';
+import { checkId, isSemVer2, parseVersion } from './versions.ts';
+
+export const TYPE = 'nuget';
+
+/** Finds the byte range of the first part of a multipart body spooled to `file` (NuGet sends exactly one). */
+async function multipartRange(file: string, size: number, contentType: string): Promise<{ start: number; end: number }> {
+  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  if (!m) throw invalid('multipart body without a boundary');
+  const delim = Buffer.from(`--${m[1] ?? m[2]}`);
+  const fd = await fs.promises.open(file, 'r');
+  try {
+    const headLen = Math.min(size, 64 * 1024);
+    const head = Buffer.alloc(headLen);
+    await fd.read(head, 0, headLen, 0);
+    const first = head.indexOf(delim);
+    if (first < 0) throw invalid('the multipart body has no part');
+    const hdrEnd = head.indexOf('\r\n\r\n', first);
+    if (hdrEnd < 0) throw invalid('the multipart part has no end of headers');
+    const start = hdrEnd + 4;
+    const tailLen = Math.min(size - start, delim.length + 1024);
+    const tail = Buffer.alloc(tailLen);
+    await fd.read(tail, 0, tailLen, size - tailLen);
+    // The delimiter is CRLF--boundary; nuget.exe 2.x on mono writes a bare LF (Environment.NewLine) before it.
+    const at = tail.lastIndexOf(delim);
+    if (at < 1 || tail[at - 1] !== 0x0a) throw invalid('the multipart body is not terminated');
+    const close = at >= 2 && tail[at - 2] === 0x0d ? at - 2 : at - 1;
+    return { start, end: size - tailLen + close };
+  } finally {
+    await fd.close();
+  }
+}
+
+async function spoolBody(body: Readable, file: string, max: number): Promise<number> {
+  let n = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      cb(n > max ? tooLarge(`the upload is larger than ${max} bytes`) : null, chunk);
+    },
+  });
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  await pipeline(body, counter, fs.createWriteStream(file, { flags: 'wx' }));
+  return n;
+}
+
+export type NuGetRow = NuGetVersionRow & { versionId: number };
+
+/** The shared look-ups and writes of one Wharf's NuGet sources. */
+export class NuGetFeed {
+  private readonly spool: string;
+  constructor(readonly core: Core) {
+    this.spool = path.join(core.config.dataDir, 'tmp', 'nuget');
+  }
+
+  /** The URLs of `owner`'s source as this request reaches it. */
+  urls(req: FastifyRequest, owner: Owner): Urls {
+    return new Urls(`${baseUrlOf(this.core, req)}/nuget/${owner.name}`);
+  }
+
+  async ownerOf(name: string): Promise<Owner> {
+    const owner = await this.core.identity.findOwner(name);
+    if (!owner) throw notFound(`no user or organization named "${name}"`);
+    return owner;
+  }
+
+  /** The package, if the actor may `action` on it; what it may not read looks missing (anonymous: a challenge). */
+  async loadPackage(actor: Actor, owner: Owner, id: string, action: Action): Promise<PackageRow> {
+    const missing = () => (actor.kind === 'anonymous' ? unauthorized('this NuGet source needs credentials') : notFound(`package ${id} not found`));
+    return this.core.authz.authorizeFound(actor, action, await this.core.packages.find(owner.name, TYPE, id), missing);
+  }
+
+  async versionRows(pkg: PackageRow): Promise<NuGetRow[]> {
+    const [vs, downloads] = await Promise.all([this.core.packages.versions(pkg.id), this.core.packages.downloadsByVersion(pkg.id)]);
+    return vs.map((v) => ({ versionId: v.id, meta: JSON.parse(v.metadata) as NuGetVersionMeta, createdAt: v.created_at, downloads: downloads.get(v.id) ?? 0 }));
+  }
+
+  /** The owner's NuGet packages the actor may read, by lower-cased id. */
+  async readablePackages(actor: Actor, owner: Owner): Promise<PackageRow[]> {
+    const all = await this.core.packages.listByOwner(owner.id, { type: TYPE, limit: 10_000, offset: 0 });
+    const out: PackageRow[] = [];
+    for (const p of all) if (await this.core.authz.canRead(actor, p)) out.push(p);
+    return out.sort((a, b) => a.lower_name.localeCompare(b.lower_name));
+  }
+
+  /** NuGet clients send the API key in X-NuGet-ApiKey and no Authorization: the key is a Wharf token. */
+  async writer(req: FastifyRequest): Promise<Actor> {
+    if (req.actor.kind !== 'anonymous') return req.actor;
+    const key = req.headers['x-nuget-apikey'];
+    if (typeof key === 'string' && key) {
+      const actor = await this.core.tokens.authenticate(key.trim());
+      if (!actor) throw unauthorized('the API key is not a valid Wharf token');
+      return actor;
+    }
+    throw unauthorized('pushing needs an API key: a Wharf token with the write:packages scope');
+  }
+
+  /**
+   * Pushes the .nupkg in the request body (multipart with one part, as every NuGet client sends it, or the raw
+   * bytes) to `ownerName`'s source. Authorizes on the owner before reading the body, then on the package once
+   * its id is known; a version pushed before (even unlisted or deleted) is a Conflict.
+   */
+  async push(req: FastifyRequest, ownerName: string): Promise<{ id: string; version: string }> {
+    const core = this.core;
+    const actor = await this.writer(req);
+    const owner = await this.ownerOf(ownerName);
+    await core.authz.authorizePushUnder(actor, owner, TYPE);
+    const tmp = path.join(this.spool, `${randomUUID()}.upload`);
+    try {
+      const size = await spoolBody((req.body as Readable | undefined) ?? Readable.from([]), tmp, core.config.maxBlobSize + 64 * 1024);
+      const ct = String(req.headers['content-type'] ?? '');
+      const { start, end } = /^multipart\//i.test(ct) ? await multipartRange(tmp, size, ct) : { start: 0, end: size };
+      if (end - start > core.config.maxBlobSize) throw tooLarge(`the package is larger than ${core.config.maxBlobSize} bytes`);
+      const facts = await readNupkg(tmp, start, end - start);
+      const spec = facts.nuspec;
+      const version = parseVersion(spec.version)!.normalized;
+      const id = spec.id;
+
+      const existing = await core.packages.find(owner.name, TYPE, id, { includeDeleted: true });
+      const repo = await core.identity.repoForSourceUrl(owner.id, spec.repository?.url ?? spec.projectUrl ?? null);
+      // Then on the package itself, now that its id is known.
+      if (existing) await core.authz.authorize(actor, 'write', existing);
+      else await core.authz.authorizeCreate(actor, owner, repo?.id ?? null);
+      if (existing && (await core.packages.version(existing.id, version, { includeDeleted: true }))) throw conflict(`${id} ${version} already exists: a version cannot be pushed twice`);
+      const name = existing?.name ?? id;
+
+      const nupkg = await core.blobs.put(fs.createReadStream(tmp, { start, end: end - 1 }), { maxSize: core.config.maxBlobSize, extraDigests: ['sha512'] });
+      const nuspecBlob = await core.blobs.put(Readable.from([facts.nuspecXml]), { maxSize: core.config.maxBlobSize });
+      try {
+        const meta: NuGetVersionMeta = {
+          id: name, version, originalVersion: spec.version, listed: true, semVer2: isSemVer2(spec.version),
+          title: spec.title, authors: spec.authors, owners: spec.owners, description: spec.description, summary: spec.summary, releaseNotes: spec.releaseNotes,
+          tags: spec.tags, language: spec.language, projectUrl: spec.projectUrl, iconUrl: spec.iconUrl, icon: spec.icon, licenseUrl: spec.licenseUrl,
+          licenseExpression: spec.license?.type === 'expression' ? spec.license.value : undefined,
+          licenseFile: spec.license?.type === 'file' ? spec.license.value : undefined,
+          readme: facts.readme, repositoryUrl: spec.repository?.url, requireLicenseAcceptance: spec.requireLicenseAcceptance,
+          minClientVersion: spec.minClientVersion, packageTypes: spec.packageTypes, dependencyGroups: spec.dependencyGroups, frameworks: facts.frameworks,
+          sha512: Buffer.from(nupkg.extra.sha512 ?? '', 'hex').toString('base64'), size: nupkg.size,
+        };
+        const lid = name.toLowerCase();
+        await core.publisher.createVersion({
+          ownerId: owner.id, type: TYPE, name, version, metadata: meta,
+          packageMetadata: parseVersion(version)!.release ? undefined : { description: spec.description, latest: version, readme: facts.readme },
+          files: [
+            { name: `${lid}.${version.toLowerCase()}.nupkg`, blob: nupkg, contentType: 'application/octet-stream', primary: true },
+            { name: `${lid}.nuspec`, blob: nuspecBlob, contentType: 'application/xml' },
+          ],
+          repositoryId: repo?.id ?? null, actor,
+        });
+      } catch (e) {
+        await nupkg.cancel();
+        await nuspecBlob.cancel();
+        if (e instanceof WharfError && e.kind === 'Conflict' && e.code === 'EPUBLISHCONFLICT') throw conflict(`${id} ${version} already exists: a version cannot be pushed twice`);
+        throw e;
+      }
+      return { id: name, version };
+    } finally {
+      await fs.promises.rm(tmp, { force: true });
+    }
+  }
+
+  /** Unlists (`listed` false: hidden from search and "latest", still installable by version) or relists a version. */
+  async setListed(req: FastifyRequest, ownerName: string, id: string, version: string, listed: boolean): Promise<void> {
+    const actor = await this.writer(req);
+    const owner = await this.ownerOf(ownerName);
+    checkId(id);
+    const pkg = await this.loadPackage(actor, owner, id, 'delete');
+    const v = parseVersion(version);
+    const row = v && (await this.core.packages.version(pkg.id, v.normalized));
+    if (!row) throw notFound(`${pkg.name} ${version} not found`);
+    const meta = JSON.parse(row.metadata) as NuGetVersionMeta;
+    if (meta.listed !== listed) await this.core.publisher.updateVersionMetadata(pkg.id, row.id, { ...meta, listed }, actor);
+  }
+}
