@@ -75,7 +75,7 @@ export async function nugetV2Routes(app: FastifyInstance, feed: NuGetFeed): Prom
       .header('content-length', f.size)
       .header('content-disposition', `attachment; filename="${pkg.name}.${v}.nupkg"`)
       .header('etag', `"${f.blob_digest}"`)
-      .send(await core.blobs.open(f.blob_digest));
+      .send(await core.blobCache.content(f.blob_digest, f.size));
   }
 
   /** Answers a collection: $filter, $orderby, $inlinecount, /$count, $skip/$top, paged with a next link. */
