@@ -33,6 +33,7 @@ export interface NuGetVersionRow {
 export class Urls {
   constructor(readonly base: string) {}
   get publish() { return `${this.base}/api/v2/package`; }
+  get symbolPublish() { return `${this.base}/api/v2/symbolpackage`; }
   get flat() { return `${this.base}/v3/flat/`; }
   get registration() { return `${this.base}/v3/registration/`; }
   get search() { return `${this.base}/v3/search`; }
@@ -53,6 +54,7 @@ export function serviceIndex(u: Urls) {
     version: '3.0.0',
     resources: [
       r(u.publish, 'PackagePublish/2.0.0', 'Push (PUT multipart), delete = unlist (DELETE {id}/{version}), relist (POST {id}/{version})'),
+      r(u.symbolPublish, 'SymbolPackagePublish/4.9.0', 'Push a .snupkg (PUT multipart) for a pushed version; symbols are served at ../symbols/{file.pdb}/{key}/{file.pdb}'),
       r(u.flat, 'PackageBaseAddress/3.0.0', 'Flat container: {id}/index.json, {id}/{version}/{id}.{version}.nupkg and .nuspec'),
       ...['RegistrationsBaseUrl', 'RegistrationsBaseUrl/3.0.0-beta', 'RegistrationsBaseUrl/3.0.0-rc', 'RegistrationsBaseUrl/3.4.0', 'RegistrationsBaseUrl/3.6.0', 'RegistrationsBaseUrl/Versioned'].map((t) =>
         r(u.registration, t, 'Package metadata: {id}/index.json (SemVer 2 packages included)'),

@@ -25,6 +25,8 @@ import { baseUrlOf } from '../../http/actor.ts';
 import { registrationIndex, registrationLeaf, searchResult, serviceIndex, sortVersions, Urls, visibleVersions, type NuGetVersionMeta, type NuGetVersionRow } from './documents.ts';
 import { nugetErrorHandler } from './errors.ts';
 import { readNupkg } from './nupkg.ts';
+import type { NuGetContext } from './context.ts';
+import { symbolRoutes } from './symbols.ts';
 import { checkId, isSemVer2, parseVersion } from './versions.ts';
 
 const TYPE = 'nuget';
@@ -275,6 +277,9 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
     }
   };
   app.put('/:owner/api/v2/package', push);
+
+  const ctx: NuGetContext = { spool, urls, ownerOf, loadPackage, versionRows, writer, spoolBody, multipartRange };
+  symbolRoutes(app, core, ctx);
 
   async function setListed(req: FastifyRequest, listed: boolean) {
     const actor = await writer(req);
