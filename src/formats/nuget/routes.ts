@@ -5,7 +5,8 @@
 //   POST   /api/v2/package/ID/VERSION                      relist
 //   GET    /v3/flat/ID/index.json                          every version, lower-cased and normalized
 //   GET    /v3/flat/ID/VERSION/ID.VERSION.nupkg, ID.nuspec the package and its manifest
-//   GET    /v3/registration/ID/index.json, /ID/VERSION.json registration (every variant shares it; pages inlined)
+//   GET    /v3/registration[-semver2]/...                  registration hives (registration.ts)
+//   PUT    /api/v2/symbolpackage, GET /symbols/...         symbol packages and the symbol server (symbols.ts)
 //   GET    /v3/search, /v3/autocomplete                   search and autocomplete
 // Pushes are spooled to a temp file under the data dir, the .nupkg part is read in place (yauzl over a byte
 // range) and then streamed into the blob store; the temp file goes in `finally`.
@@ -22,11 +23,12 @@ import { conflict, forbidden, invalid, notFound, tooLarge, unauthorized, WharfEr
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { Owner } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
-import { registrationIndex, registrationLeaf, searchResult, serviceIndex, sortVersions, Urls, visibleVersions, type NuGetVersionMeta, type NuGetVersionRow } from './documents.ts';
+import { searchResult, serviceIndex, sortVersions, Urls, visibleVersions, type NuGetVersionMeta, type NuGetVersionRow } from './documents.ts';
 import { nugetErrorHandler } from './errors.ts';
 import { readNupkg } from './nupkg.ts';
 import type { NuGetContext } from './context.ts';
 import { symbolRoutes } from './symbols.ts';
+import { registrationRoutes } from './registration.ts';
 import { checkId, isSemVer2, parseVersion } from './versions.ts';
 
 const TYPE = 'nuget';
@@ -129,22 +131,6 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
       .send(await core.blobs.open(f.blob_digest));
   });
 
-  // ---- registration -----------------------------------------------------------------------------------------
-
-  app.get('/:owner/v3/registration/:id/:doc', async (req) => {
-    const p = req.params as Params;
-    const owner = await ownerOf(p.owner);
-    const pkg = await loadPackage(req.actor, owner, p.id, 'read');
-    const u = urls(req, owner);
-    const rows = await versionRows(pkg);
-    if (p.doc === 'index.json') return registrationIndex(u, pkg.name, rows);
-    if (!p.doc.endsWith('.json')) throw notFound(`${p.doc} not found`);
-    const v = parseVersion(p.doc.slice(0, -5));
-    const row = v && rows.find((r) => r.meta.version.toLowerCase() === v.normalized.toLowerCase());
-    if (!row) throw notFound(`version ${p.doc.slice(0, -5)} not found`);
-    return registrationLeaf(u, pkg.name, row);
-  });
-
   // ---- search -----------------------------------------------------------------------------------------------
 
   async function readablePackages(actor: Actor, owner: Owner): Promise<PackageRow[]> {
@@ -175,7 +161,7 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
   app.get('/:owner/v3/search', async (req) => {
     const owner = await ownerOf((req.params as Params).owner);
     const { q, skip, take, filter } = searchParams(req);
-    const u = urls(req, owner);
+    const u = urls(req, owner).inHive(filter.semVer2 ? 'registration-semver2' : 'registration');
     const hits = [];
     for (const pkg of await readablePackages(req.actor, owner)) {
       const vs = visibleVersions(await versionRows(pkg), filter);
@@ -280,6 +266,7 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
 
   const ctx: NuGetContext = { spool, urls, ownerOf, loadPackage, versionRows, writer, spoolBody, multipartRange };
   symbolRoutes(app, core, ctx);
+  registrationRoutes(app, core, ctx);
 
   async function setListed(req: FastifyRequest, listed: boolean) {
     const actor = await writer(req);
