@@ -16,7 +16,9 @@ export interface NuGetContext {
   urls(req: FastifyRequest, owner: Owner): Urls;
   /** The owner, or NotFound. */
   ownerOf(name: string): Promise<Owner>;
-  /** The package, if the actor may `action` on it; what it may not read looks missing (anonymous: a challenge). */
+  /** NotFound; a challenge to an anonymous client of a source that has non-public packages. */
+  hidden(actor: Actor, owner: Owner, message: string): Promise<Error>;
+  /** The package, if the actor may `action` on it; what it may not read looks missing (see `hidden`). */
   loadPackage(actor: Actor, owner: Owner, id: string, action: Action): Promise<PackageRow>;
   /** Every live version with its metadata and downloads. */
   versionRows(pkg: PackageRow): Promise<(NuGetVersionRow & { versionId: number })[]>;

@@ -75,10 +75,24 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
     return owner;
   }
 
-  /** The package, if the actor may `action` on it; what it may not read looks missing (anonymous: a challenge). */
+  /**
+   * What an actor is told about something it cannot see: NotFound, but an anonymous client of a source with
+   * non-public packages gets a challenge (NuGet sends credentials only after a 401), whether or not the thing
+   * exists. A source of public packages only answers 404, as a restore over several sources needs.
+   */
+  async function hidden(actor: Actor, owner: Owner, message: string): Promise<WharfError> {
+    if (actor.kind === 'anonymous' && (await core.authz.hasNonPublic(owner.id, TYPE))) return unauthorized('this NuGet source needs credentials');
+    return notFound(message);
+  }
+
+  /** The package, if the actor may `action` on it; what it may not read looks missing (see `hidden`). */
   async function loadPackage(actor: Actor, owner: Owner, id: string, action: Action): Promise<PackageRow> {
-    const missing = () => (actor.kind === 'anonymous' ? unauthorized('this NuGet source needs credentials') : notFound(`package ${id} not found`));
-    return core.authz.authorizeFound(actor, action, await core.packages.find(owner.name, TYPE, id), missing);
+    const HIDDEN = notFound(`package ${id} not found`);
+    try {
+      return await core.authz.authorizeFound(actor, action, await core.packages.find(owner.name, TYPE, id), () => HIDDEN);
+    } catch (e) {
+      throw e === HIDDEN ? await hidden(actor, owner, HIDDEN.message) : e;
+    }
   }
 
   async function versionRows(pkg: PackageRow): Promise<(NuGetVersionRow & { versionId: number })[]> {
@@ -264,7 +278,7 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
   };
   app.put('/:owner/api/v2/package', push);
 
-  const ctx: NuGetContext = { spool, urls, ownerOf, loadPackage, versionRows, writer, spoolBody, multipartRange };
+  const ctx: NuGetContext = { spool, urls, ownerOf, hidden, loadPackage, versionRows, writer, spoolBody, multipartRange };
   symbolRoutes(app, core, ctx);
   registrationRoutes(app, core, ctx);
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.ts';
-import { conflict, notFound, tooLarge, unauthorized, WharfError } from '../../core/errors.ts';
+import { conflict, notFound, tooLarge, WharfError } from '../../core/errors.ts';
 import type { NewFile } from '../../core/publish.ts';
 import { TYPE, type NuGetContext, type Params } from './context.ts';
 import { readSnupkg } from './snupkg.ts';
@@ -79,9 +79,9 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
   app.get('/:owner/symbols/:file/:key/:file2', async (req, reply) => {
     const p = req.params as Params;
     const owner = await ctx.ownerOf(p.owner);
-    const missing = () => (req.actor.kind === 'anonymous' ? unauthorized('this symbol server needs credentials') : notFound(`${p.file} not found`));
+    const missing = () => ctx.hidden(req.actor, owner, `${p.file} not found`);
     const file = p.file.toLowerCase();
-    if (file !== p.file2.toLowerCase() || !file.endsWith('.pdb') || !/^[0-9a-f]{32}ffffffff$/i.test(p.key)) throw missing();
+    if (file !== p.file2.toLowerCase() || !file.endsWith('.pdb') || !/^[0-9a-f]{32}ffffffff$/i.test(p.key)) throw await missing();
     const key = `${file}/${p.key.toLowerCase()}`;
     for (const v of await core.packages.versionsWithPropertyUnder(owner.id, TYPE, SYMBOL_PROPERTY, key)) {
       const pkg = await core.packages.byId(v.package_id);
@@ -95,6 +95,6 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
         .header('cache-control', 'private, max-age=31536000, immutable')
         .send(await core.blobs.open(f.blob_digest));
     }
-    throw missing();
+    throw await missing();
   });
 }
