@@ -1,8 +1,9 @@
 // NuGet symbols over HTTP, on every database: SymbolPackagePublish/4.9.0 in the service index, .snupkg pushes
 // (multipart with X-NuGet-ApiKey) for a pushed version, 409 on a second one, the .snupkg download, the SSQP
-// symbol server (`symbols/{file.pdb}/{guid}FFFFFFFF/{file.pdb}`) with access following the package, and hostile
-// symbol packages refused with nothing stored.
+// symbol server (`symbols/{file.pdb}/{guid}FFFFFFFF/{file.pdb}`, SymbolChecksum checked when sent) with access
+// following the package, and hostile symbol packages refused with nothing stored.
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -82,6 +83,14 @@ for (const dialect of dialects()) {
         assert.equal(r.status, 200, p);
         assert.deepEqual(Buffer.from(await r.arrayBuffer()), PDB);
       }
+      // SymbolChecksum: SHA-256 of the PDB with its 20-byte id zeroed, as an assembly's debug directory records it.
+      const id = pdbIdOf(GUID_BYTES);
+      const at = PDB.indexOf(id);
+      const sum = createHash('sha256').update(Buffer.concat([PDB.subarray(0, at), Buffer.alloc(20), PDB.subarray(at + 20)])).digest('hex');
+      const withSum = (c: string) => get(`/symbols/contoso.sym.pdb/${KEY}/contoso.sym.pdb`, { symbolchecksum: c, authorization: basic('alice', alice) });
+      assert.equal((await withSum(`SHA256:${sum.toUpperCase()}`)).status, 200);
+      assert.equal((await withSum(`SHA256:${'0'.repeat(64)};SHA256:${sum}`)).status, 200, 'one of several');
+      assert.equal((await withSum(`SHA256:${'0'.repeat(64)}`)).status, 404, 'not the PDB the assembly was built with');
       const other = await get(`/symbols/other.pdb/${KEY2}/other.pdb`);
       assert.deepEqual(Buffer.from(await other.arrayBuffer()), PDB2);
       assert.equal((await get(`/symbols/other.pdb/${KEY}/other.pdb`, { authorization: basic('alice', alice) })).status, 404, 'a key of another PDB');
@@ -92,6 +101,18 @@ for (const dialect of dialects()) {
       assert.equal(dl.status, 200);
       assert.equal(Buffer.from(await dl.arrayBuffer()).subarray(0, 2).toString(), 'PK');
       assert.equal((await get('/v3/symbol-packages/contoso.sym/1.0.0/contoso.sym.1.0.0.nupkg')).status, 404);
+    });
+
+    test('a PDB larger than the head kept for its id: stored whole, its checksum over every byte', async () => {
+      const id = pdbIdOf('aa'.repeat(16));
+      const big = buildPortablePdb(id, randomBytes(300_000));
+      assert.equal((await put('package', buildNupkg({ id: 'Big.Sym', version: '1.0.0', extra: '<repository url="https://github.com/alice/hello" />' }))).status, 201);
+      assert.equal((await pushSymbols(buildSnupkg('Big.Sym', '1.0.0', { 'lib/net6.0/Big.pdb': big }))).status, 201);
+      const at = big.indexOf(id);
+      const sum = createHash('sha256').update(Buffer.concat([big.subarray(0, at), Buffer.alloc(20), big.subarray(at + 20)])).digest('hex');
+      const r = await get(`/symbols/big.pdb/${'aa'.repeat(16)}FFFFFFFF/big.pdb`, { symbolchecksum: `SHA256:${sum}` });
+      assert.equal(r.status, 200);
+      assert.deepEqual(Buffer.from(await r.arrayBuffer()), big);
     });
 
     test('access follows the package: private symbols are 401 to anonymous, 404 to strangers; strangers may not push', async () => {

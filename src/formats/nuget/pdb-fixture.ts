@@ -7,8 +7,8 @@ function pad4(b: Buffer): Buffer {
   return b.length % 4 ? Buffer.concat([b, Buffer.alloc(4 - (b.length % 4))]) : b;
 }
 
-/** A portable PDB whose 20-byte id is `id` (a 16-byte GUID in its binary form, then a 4-byte stamp). */
-export function buildPortablePdb(id: Buffer): Buffer {
+/** A portable PDB whose 20-byte id is `id` (a 16-byte GUID in its binary form, then a 4-byte stamp); `blobs` fills its #Blob heap. */
+export function buildPortablePdb(id: Buffer, blobs: Buffer = Buffer.alloc(4)): Buffer {
   if (id.length !== 20) throw new Error('a PDB id is 20 bytes');
   const pdb = Buffer.concat([id, Buffer.alloc(4), Buffer.alloc(8)]); // EntryPoint 0, ReferencedTypeSystemTables 0
   const tables = Buffer.alloc(24);
@@ -21,7 +21,7 @@ export function buildPortablePdb(id: Buffer): Buffer {
     ['#Strings', Buffer.alloc(4)],
     ['#US', Buffer.alloc(4)],
     ['#GUID', Buffer.alloc(0)],
-    ['#Blob', Buffer.alloc(4)],
+    ['#Blob', blobs],
   ];
   const version = pad4(Buffer.from('PDB v1.00\0'));
   const headerLen = 16 + version.length + 4 + streams.reduce((n, [name]) => n + 8 + pad4(Buffer.from(name + '\0')).length, 0);

@@ -12,6 +12,8 @@ const MAX_STREAMS = 32;
 export interface PortablePdbId {
   /** The 20-byte PDB id, hex. */
   id: string;
+  /** Where the id sits in the file (a PDB checksum is taken with those 20 bytes zeroed). */
+  offset: number;
   /** The GUID (first 16 bytes) formatted as SSQP says: each integer field big-endian, lower-case hex, no dashes. */
   guid: string;
   /** The SSQP key of a portable PDB: GUID then the age FFFFFFFF (matched case-insensitively). */
@@ -51,7 +53,7 @@ export function portablePdbId(head: Buffer, name: string): PortablePdbId {
     if (offset + 20 > head.length) throw bad(`the #Pdb stream is not within the first ${head.length} bytes`);
     const id = head.subarray(offset, offset + 20);
     const guid = ssqpGuid(id);
-    return { id: id.toString('hex'), guid, key: `${guid}FFFFFFFF` };
+    return { id: id.toString('hex'), offset, guid, key: `${guid}FFFFFFFF` };
   }
   throw bad('no #Pdb stream');
 }

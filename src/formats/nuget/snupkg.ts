@@ -3,6 +3,7 @@
 // blob store as its own blob while the start of it is kept to read its PDB id, so a symbol-server lookup is a
 // database query, never an archive scan. Anything but PDBs and the package's own bookkeeping files is refused
 // (nuget.org's rule), as is a Windows PDB. On any failure every staged blob is cancelled.
+import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import yauzl from 'yauzl';
 import type { BlobStore, StagedBlob } from '../../core/blobs/blob-store.ts';
@@ -18,6 +19,8 @@ export interface SymbolFile {
   name: string;
   /** SSQP key: `{guid}FFFFFFFF`. */
   key: string;
+  /** SHA-256 of the PDB with its id zeroed, hex (the PdbChecksum debug directory entry's). */
+  checksum: string;
   blob: StagedBlob;
 }
 
@@ -37,26 +40,52 @@ function openZip(file: string, offset: number, length: number): Promise<yauzl.Zi
   );
 }
 
-/** Streams one PDB entry into the store, keeping its first bytes; returns the staged blob and that head. */
-function stagePdb(zip: yauzl.ZipFile, entry: yauzl.Entry, blobs: BlobStore, maxSize: number): Promise<{ blob: StagedBlob; head: Buffer }> {
+/**
+ * Streams one PDB entry into the store. Its start is held back until PDB_HEAD_BYTES (or the end) arrived, to
+ * read its id, then hashed with the id zeroed: that SHA-256 is the PDB checksum an assembly's debug directory
+ * records and debuggers send as `SymbolChecksum: SHA256:<hex>`. Returns the staged blob, SSQP key and checksum.
+ */
+function stagePdb(zip: yauzl.ZipFile, entry: yauzl.Entry, blobs: BlobStore, maxSize: number): Promise<{ blob: StagedBlob; key: string; checksum: string }> {
   return new Promise((resolve, reject) => {
     if (entry.uncompressedSize > maxSize) return reject(tooLarge(`${entry.fileName} is larger than ${maxSize} bytes`));
     zip.openReadStream(entry, (err, stream) => {
       if (err || !stream) return reject(invalid(`cannot read ${entry.fileName}: ${err?.message}`));
-      const head: Buffer[] = [];
-      let kept = 0;
-      const keep = new Transform({
+      const hash = createHash('sha256');
+      let held: Buffer[] | null = [];
+      let heldBytes = 0;
+      let key = '';
+      const release = () => {
+        const head = Buffer.concat(held!);
+        held = null;
+        const id = portablePdbId(head.subarray(0, PDB_HEAD_BYTES), entry.fileName);
+        key = id.key;
+        hash.update(Buffer.concat([head.subarray(0, id.offset), Buffer.alloc(20), head.subarray(id.offset + 20)]));
+      };
+      const tap = new Transform({
         transform(chunk: Buffer, _enc, cb) {
-          if (kept < PDB_HEAD_BYTES) {
-            const part = chunk.subarray(0, PDB_HEAD_BYTES - kept);
-            head.push(part);
-            kept += part.length;
+          try {
+            if (held) {
+              held.push(chunk);
+              heldBytes += chunk.length;
+              if (heldBytes >= PDB_HEAD_BYTES) release();
+            } else hash.update(chunk);
+            cb(null, chunk);
+          } catch (e) {
+            cb(e as Error);
           }
-          cb(null, chunk);
+        },
+        flush(cb) {
+          try {
+            if (held) release();
+            cb();
+          } catch (e) {
+            cb(e as Error);
+          }
         },
       });
-      stream.on('error', (e) => keep.destroy(e instanceof Error && 'kind' in e ? e : invalid(`the .snupkg is corrupt: ${e.message}`)));
-      blobs.put(stream.pipe(keep), { maxSize }).then((blob) => resolve({ blob, head: Buffer.concat(head) }), reject);
+      tap.on('error', () => stream.destroy());
+      stream.on('error', (e) => tap.destroy(e instanceof Error && 'kind' in e ? e : invalid(`the .snupkg is corrupt: ${e.message}`)));
+      blobs.put(stream.pipe(tap), { maxSize }).then((blob) => resolve({ blob, key, checksum: hash.digest('hex') }), reject);
     });
   });
 }
@@ -96,10 +125,8 @@ export async function readSnupkg(file: string, offset: number, length: number, b
       }
       if (!name.toLowerCase().endsWith('.pdb')) throw invalid(`a .snupkg holds only .pdb files: ${e.fileName} is not one`);
       if (!/^[^\s/\\]{1,200}$/.test(name)) throw invalid(`${e.fileName}: bad PDB file name`);
-      const { blob, head } = await stagePdb(zip, e, blobs, maxBlobSize);
-      pdbs.push({ path: e.fileName, name, key: '', blob });
-      const { key } = portablePdbId(head, e.fileName);
-      pdbs.at(-1)!.key = key;
+      const { blob, key, checksum } = await stagePdb(zip, e, blobs, maxBlobSize);
+      pdbs.push({ path: e.fileName, name, key, checksum, blob });
       // The same PDB copied under two frameworks is one symbol.
       const k = `${name.toLowerCase()}/${key.toLowerCase()}`;
       if (seen.has(k)) {

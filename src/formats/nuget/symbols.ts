@@ -3,7 +3,8 @@
 //   PUT /api/v2/symbolpackage[/]                           push a .snupkg (multipart, as PackagePublish) for a
 //                                                          version already pushed; 409 when it has symbols already
 //   GET /v3/symbol-packages/ID/VERSION/ID.VERSION.snupkg   the .snupkg
-//   GET /symbols/FILE.pdb/KEY/FILE.pdb                     a portable PDB by its SSQP key ({guid}FFFFFFFF)
+//   GET /symbols/FILE.pdb/KEY/FILE.pdb                     a portable PDB by its SSQP key ({guid}FFFFFFFF);
+//                                                          a SymbolChecksum header, when sent, must match
 // Files of a version with symbols: `ID.VERSION.snupkg`, and each PDB as `symbols/NAME/KEY/NAME` with a version
 // property `nuget.symbol` = `name/key` (lower-cased) that the symbol server looks up. Access follows the package.
 import { randomUUID } from 'node:crypto';
@@ -19,10 +20,17 @@ import { readSnupkg } from './snupkg.ts';
 import { parseVersion } from './versions.ts';
 
 export const SYMBOL_PROPERTY = 'nuget.symbol';
+/** `name/key sha256:<hex>`: the PDB checksum, checked against a request's SymbolChecksum header. */
+export const CHECKSUM_PROPERTY = 'nuget.symbolchecksum';
 export const snupkgName = (id: string, version: string) => `${id.toLowerCase()}.${version.toLowerCase()}.snupkg`;
 const pdbFileName = (name: string, key: string) => `symbols/${name}/${key}/${name}`;
 
 export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext): void {
+  async function matchesChecksum(packageId: number, versionId: number, key: string, wanted: string[]): Promise<boolean> {
+    for (const c of wanted) if ((await core.packages.versionsWithProperty(packageId, CHECKSUM_PROPERTY, `${key} ${c}`)).some((v) => v.id === versionId)) return true;
+    return false;
+  }
+
   const pushSymbols = async (req: FastifyRequest, reply: FastifyReply) => {
     const actor = await ctx.writer(req);
     const owner = await ctx.ownerOf((req.params as Params).owner);
@@ -50,7 +58,10 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
           { name, blob: snupkg, contentType: 'application/octet-stream' },
           ...facts.pdbs.map((p) => ({ name: pdbFileName(p.name, p.key), blob: p.blob, contentType: 'application/octet-stream' })),
         ];
-        const properties = facts.pdbs.map((p) => ({ name: SYMBOL_PROPERTY, value: `${p.name}/${p.key}`.toLowerCase() }));
+        const properties = facts.pdbs.flatMap((p) => [
+          { name: SYMBOL_PROPERTY, value: `${p.name}/${p.key}`.toLowerCase() },
+          { name: CHECKSUM_PROPERTY, value: `${p.name}/${p.key} sha256:${p.checksum}`.toLowerCase() },
+        ]);
         await core.publisher.addFiles(pkg.id, row.id, files, properties, actor);
         return reply.code(201).type('text/plain; charset=utf-8').send(`Pushed symbols of ${pkg.name} ${version} (${facts.pdbs.length} PDB${facts.pdbs.length === 1 ? '' : 's'})\n`);
       } catch (e) {
@@ -83,9 +94,16 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
     const file = p.file.toLowerCase();
     if (file !== p.file2.toLowerCase() || !file.endsWith('.pdb') || !/^[0-9a-f]{32}ffffffff$/i.test(p.key)) throw await missing();
     const key = `${file}/${p.key.toLowerCase()}`;
+    // Debuggers send the PDB checksums the assembly records (`SymbolChecksum: SHA256:<hex>[;…]`): a PDB that
+    // matches none of them is not the one the assembly was built with. Without the header, the key decides.
+    const wanted = String(req.headers.symbolchecksum ?? '')
+      .split(';')
+      .map((c) => c.trim().toLowerCase())
+      .filter((c) => /^sha256:[0-9a-f]{64}$/.test(c));
     for (const v of await core.packages.versionsWithPropertyUnder(owner.id, TYPE, SYMBOL_PROPERTY, key)) {
       const pkg = await core.packages.byId(v.package_id);
       if (!pkg || !(await core.authz.canRead(req.actor, pkg))) continue;
+      if (wanted.length && !(await matchesChecksum(pkg.id, v.id, key, wanted))) continue;
       const f = (await core.packages.files(v.id)).find((x) => x.lower_name === pdbFileName(file, p.key.toLowerCase()));
       if (!f) continue;
       return reply
