@@ -89,7 +89,7 @@ function dependencies(list: unknown): NuspecDependency[] {
 
 /**
  * Parses a .nuspec document; throws Invalid on anything a client could not install from. `symbols`: the
- * .nuspec of a .snupkg, which `nuget pack` writes without <authors> (and dotnet pack, without a description).
+ * .nuspec of a .snupkg, which `nuget pack` writes without <authors>; only its id and version matter.
  */
 export function parseNuspec(xml: string, opts: { symbols?: boolean } = {}): Nuspec {
   if (xml.length > MAX_NUSPEC_BYTES) throw invalid('the .nuspec is too large');
