@@ -173,6 +173,36 @@ export class Publisher {
     return result;
   }
 
+  /**
+   * Adds files (and lookup properties) to a live version, in one transaction: content attached after the fact,
+   * such as a NuGet symbol package. A file name the version already has is a Conflict (`EFILECONFLICT`).
+   */
+  async addFiles(packageId: number, versionId: number, files: NewFile[], properties: { name: string; value: string }[], actor: Actor): Promise<void> {
+    for (const f of files) if ('commit' in f.blob) await f.blob.commit();
+    const now = nowIso();
+    await this.db.transaction().execute(async (trx) => {
+      const v = await trx.selectFrom('package_versions').select('id').where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
+      if (!v) throw notFound('version not found');
+      await this.insertBlobs(trx as unknown as Db, files.map((f) => f.blob), now);
+      for (const f of files) {
+        try {
+          await trx
+            .insertInto('package_files')
+            .values({ version_id: versionId, name: f.name, lower_name: f.name.toLowerCase(), blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, is_primary: f.primary ? 1 : 0, created_at: now })
+            .execute();
+        } catch (e) {
+          if (isUniqueViolation(e)) throw conflict(`the version already has a file named ${f.name}`, 'EFILECONFLICT');
+          throw e;
+        }
+      }
+      for (const p of properties) await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: versionId, name: p.name, value: p.value }).execute();
+      await trx.updateTable('package_versions').set({ updated_at: now }).where('id', '=', versionId).execute();
+      await this.bump(trx as unknown as Db, packageId);
+    });
+    await this.durable();
+    this.events.emit({ type: 'version.updated', packageId, versionId, actor: actorName(actor) });
+  }
+
   private upsertTag(trx: Db, packageId: number, name: string, versionId: number) {
     return trx
       .insertInto('package_tags')

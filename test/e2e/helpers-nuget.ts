@@ -37,19 +37,29 @@ export class NuGetClient {
     return run('mono', [this.exe, ...args, '-NonInteractive', '-ConfigFile', this.config], { cwd, env: this.env, timeoutMs: 120_000 });
   }
 
-  /** Writes a .nuspec and a content file into a temp dir and packs it; returns the .nupkg path. */
-  async pack(id: string, version: string, opts: { deps?: [string, string][]; repository?: string } = {}): Promise<string> {
+  /**
+   * Writes a .nuspec and a content file into a temp dir and packs it; returns the .nupkg path. With `pdb`, the
+   * package also has lib/net472/ID.dll and ID.pdb and is packed with `-Symbols -SymbolPackageFormat snupkg`,
+   * so an ID.VERSION.snupkg sits next to the .nupkg.
+   */
+  async pack(id: string, version: string, opts: { deps?: [string, string][]; repository?: string; pdb?: Buffer } = {}): Promise<string> {
     const dir = tempDir('wharf-nuget-pack-');
     fs.writeFileSync(path.join(dir, 'hello.txt'), `${id} ${version}\n`);
+    if (opts.pdb) {
+      fs.writeFileSync(path.join(dir, `${id}.dll`), 'MZ');
+      fs.writeFileSync(path.join(dir, `${id}.pdb`), opts.pdb);
+    }
+    const libs = opts.pdb ? `<file src="${id}.dll" target="lib/net472/${id}.dll" /><file src="${id}.pdb" target="lib/net472/${id}.pdb" />` : '';
     const deps = opts.deps?.length ? `<dependencies><group targetFramework="net472">${opts.deps.map(([d, v]) => `<dependency id="${d}" version="${v}" />`).join('')}</group></dependencies>` : '';
     fs.writeFileSync(
       path.join(dir, `${id}.nuspec`),
       `<?xml version="1.0" encoding="utf-8"?>\n<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd"><metadata>` +
         `<id>${id}</id><version>${version}</version><authors>alice</authors><description>The ${id} package</description>` +
         (opts.repository ? `<repository type="git" url="${opts.repository}" />` : '') +
-        `${deps}</metadata><files><file src="hello.txt" target="content/hello.txt" /></files></package>\n`,
+        `${deps}</metadata><files><file src="hello.txt" target="content/hello.txt" />${libs}</files></package>\n`,
     );
-    const r = await this.nuget(['pack', `${id}.nuspec`, '-OutputDirectory', 'out'], dir);
+    const symbols = opts.pdb ? ['-Symbols', '-SymbolPackageFormat', 'snupkg'] : [];
+    const r = await this.nuget(['pack', `${id}.nuspec`, '-OutputDirectory', 'out', ...symbols], dir);
     if (r.code !== 0) throw new Error(`nuget pack failed:\n${r.output}`);
     const out = path.join(dir, 'out');
     return path.join(out, fs.readdirSync(out).find((f) => f.endsWith('.nupkg'))!);

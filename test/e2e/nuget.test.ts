@@ -1,7 +1,8 @@
 // End to end with NuGet.exe 5.8 (npm nuget-exe on mono) against Wharf started as `npm start` starts it:
-// nuget pack, push (X-NuGet-ApiKey), 409 on a re-push, install with a dependency (anonymously: the packages
-// are linked to a public repository), search, delete (unlist), and a private package: 401 without
-// credentials, installed with NuGet.Config packageSourceCredentials after the challenge.
+// nuget pack (with -Symbols -SymbolPackageFormat snupkg for one package), push (X-NuGet-ApiKey; the .snupkg
+// beside the .nupkg goes to SymbolPackagePublish), 409 on a re-push, install with a dependency (anonymously:
+// the packages are linked to a public repository), search, delete (unlist), and a private package: 401
+// without credentials, installed with NuGet.Config packageSourceCredentials after the challenge.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,8 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import { spawnWharf, type ChildServer } from '../helpers/wharf.ts';
 import { ok, userWithToken, wharf } from './helpers-npm.ts';
 import { NuGetClient, nugetExe } from './helpers-nuget.ts';
+import { buildPortablePdb, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
 
 const T = { timeout: 180_000 };
+const PDB = buildPortablePdb(pdbIdOf('f6727b490a39fc44878e5a2d63b6cc4b'));
+const PDB_KEY = '497b72f6390a44fc878e5a2d63b6cc4bFFFFFFFF';
 
 describe('NuGet.exe 5.8 against Wharf', { timeout: 600_000 }, () => {
   let server: ChildServer;
@@ -31,6 +35,7 @@ describe('NuGet.exe 5.8 against Wharf', { timeout: 600_000 }, () => {
     files.set('Contoso.Dep', await alice.pack('Contoso.Dep', '1.0.0', { repository: repo }));
     files.set('Contoso.App', await alice.pack('Contoso.App', '2.0.0', { repository: repo, deps: [['Contoso.Dep', '1.0.0']] }));
     files.set('Contoso.Secret', await alice.pack('Contoso.Secret', '1.0.0'));
+    files.set('Fabrikam.Sym', await alice.pack('Fabrikam.Sym', '1.0.0', { repository: repo, pdb: PDB }));
   });
   after(() => server?.stop());
 
@@ -38,6 +43,12 @@ describe('NuGet.exe 5.8 against Wharf', { timeout: 600_000 }, () => {
 
   test('nuget push with an API key → created; pushing the same version again fails (409)', T, async () => {
     for (const f of files.values()) ok(await alice.nuget(['push', f, '-Source', src, '-ApiKey', token]), `nuget push ${f}`);
+    // nuget pack put Fabrikam.Sym.1.0.0.snupkg next to the .nupkg and the source advertises SymbolPackagePublish:
+    // the push sent it too, and the symbol server serves its PDB by key.
+    assert.ok(fs.existsSync(files.get('Fabrikam.Sym')!.replace(/\.nupkg$/, '.snupkg')));
+    const pdb = await fetch(`${server.url}/nuget/alice/symbols/Fabrikam.Sym.pdb/${PDB_KEY}/Fabrikam.Sym.pdb`);
+    assert.equal(pdb.status, 200);
+    assert.deepEqual(Buffer.from(await pdb.arrayBuffer()), PDB);
     const again = await alice.nuget(['push', files.get('Contoso.Dep')!, '-Source', src, '-ApiKey', token]);
     assert.notEqual(again.code, 0);
     assert.match(again.output, /409|Conflict|already exists/i);

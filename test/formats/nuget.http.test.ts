@@ -61,7 +61,7 @@ for (const dialect of dialects()) {
       assert.equal(at('PackagePublish/2.0.0'), `${src()}/api/v2/package`);
       assert.equal(at('PackageBaseAddress/3.0.0'), `${src()}/v3/flat/`);
       assert.equal(at('RegistrationsBaseUrl/3.4.0'), `${src()}/v3/registration/`);
-      assert.equal(at('RegistrationsBaseUrl/3.6.0'), `${src()}/v3/registration/`);
+      assert.equal(at('RegistrationsBaseUrl/3.6.0'), `${src()}/v3/registration-semver2/`);
       assert.ok(at('SearchQueryService/3.5.0') && at('SearchAutocompleteService'));
       assert.equal((await fetch(`${s.url}/nuget/nobody/index.json`)).status, 404);
     });
@@ -102,7 +102,10 @@ for (const dialect of dialects()) {
     });
 
     test('registration index: pages inlined, catalogEntry with dependencies, packageContent, packageHash-free leaf', async () => {
-      const r = await get('/v3/registration/contoso.hello/index.json');
+      const legacy = (await (await get('/v3/registration/contoso.hello/index.json')).json()) as { items: { items: { catalogEntry: { version: string } }[] }[] };
+      assert.deepEqual(legacy.items[0].items.map((l) => l.catalogEntry.version), ['1.0.0', '1.2.0'], 'the legacy hive leaves 1.1.0-beta.1+build out');
+      assert.equal((await get('/v3/registration/contoso.hello/1.1.0-beta.1.json')).status, 404);
+      const r = await get('/v3/registration-semver2/contoso.hello/index.json');
       assert.equal(r.status, 200);
       const doc = (await r.json()) as { count: number; items: { items: { catalogEntry: { id: string; version: string; listed: boolean; dependencyGroups: { dependencies: { id: string; range: string }[] }[] }; packageContent: string }[] }[] };
       assert.equal(doc.count, 1);
@@ -111,6 +114,7 @@ for (const dialect of dialects()) {
       assert.equal(leaves[0].catalogEntry.id, 'Contoso.Hello');
       assert.deepEqual(leaves[1].catalogEntry.dependencyGroups[0].dependencies.map((d) => [d.id, d.range]), [['Contoso.Dep', '[1.0.0, )']]);
       assert.equal(leaves[2].packageContent, `${src()}/v3/flat/contoso.hello/1.2.0/contoso.hello.1.2.0.nupkg`);
+      assert.equal((await get('/v3/registration-semver2/contoso.hello/1.1.0-beta.1.json')).status, 200);
       const leaf = await get('/v3/registration/contoso.hello/1.2.0.json');
       assert.equal(leaf.status, 200);
     });
@@ -146,7 +150,7 @@ for (const dialect of dialects()) {
       const found = (await (await get('/v3/search?q=hello')).json()) as { data: { version: string }[] };
       assert.equal(found.data[0].version, '1.0.0');
       const reg = (await (await get('/v3/registration/contoso.hello/index.json')).json()) as { items: { items: { catalogEntry: { listed: boolean } }[] }[] };
-      assert.equal(reg.items[0].items[2].catalogEntry.listed, false);
+      assert.equal(reg.items[0].items.at(-1)!.catalogEntry.listed, false);
       assert.equal((await get('/v3/flat/contoso.hello/1.2.0/contoso.hello.1.2.0.nupkg')).status, 200);
       assert.equal((await fetch(`${src()}/api/v2/package/contoso.hello/1.2.0`, { method: 'POST', headers: { 'x-nuget-apikey': alice } })).status, 200);
       const back = (await (await get('/v3/search?q=hello')).json()) as { data: { version: string }[] };

@@ -42,6 +42,30 @@ export class Authorizer {
     return pkg.visibility;
   }
 
+  /**
+   * Does the owner have a live package of `type` that is not public (by its own visibility or its repository's)?
+   * A per-owner source (NuGet) challenges anonymous clients for what it cannot show only when it has
+   * something to hide, so a public source answers a plain 404 for a missing package.
+   */
+  async hasNonPublic(ownerId: number, type: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('packages')
+      .leftJoin('repositories', 'repositories.id', 'packages.repository_id')
+      .select('packages.id')
+      .where('packages.owner_id', '=', ownerId)
+      .where('packages.type', '=', type)
+      .where('packages.deleted_at', 'is', null)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('packages.inherit_access', '=', 1), eb('repositories.id', 'is not', null), eb('repositories.visibility', '!=', 'public')]),
+          eb.and([eb.or([eb('packages.inherit_access', '=', 0), eb('repositories.id', 'is', null)]), eb('packages.visibility', '!=', 'public')]),
+        ]),
+      )
+      .limit(1)
+      .executeTakeFirst();
+    return !!row;
+  }
+
   /** The actor's role on a package, before token scopes are applied; null when it may not even read. */
   async roleOn(actor: Actor, pkg: PackageRef): Promise<Role | null> {
     const who = actor.kind === 'user' ? `u${actor.user.id}:${actor.user.isAdmin ? 1 : 0}` : actor.kind === 'job' ? `j${actor.repositoryId}` : 'a';

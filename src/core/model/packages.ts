@@ -173,6 +173,24 @@ export class Packages {
       .execute();
   }
 
+  /** Live versions of an owner's live packages of `type` carrying a version property `name` = `value` (a symbol key). */
+  async versionsWithPropertyUnder(ownerId: number, type: string, name: string, value: string): Promise<(PackageVersion & { package_id: number })[]> {
+    return this.db
+      .selectFrom('package_properties')
+      .innerJoin('package_versions', 'package_versions.id', 'package_properties.ref_id')
+      .innerJoin('packages', 'packages.id', 'package_versions.package_id')
+      .selectAll('package_versions')
+      .where('package_properties.ref_type', '=', 'version')
+      .where('package_properties.name', '=', name)
+      .where('package_properties.value', '=', value)
+      .where('packages.owner_id', '=', ownerId)
+      .where('packages.type', '=', type)
+      .where('packages.deleted_at', 'is', null)
+      .where('package_versions.deleted_at', 'is', null)
+      .orderBy('package_versions.id')
+      .execute();
+  }
+
   /** Tags → live version strings. */
   async tags(packageId: number): Promise<{ name: string; version: string; version_id: number }[]> {
     return this.db

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { registrationIndex, searchResult, serviceIndex, Urls, visibleVersions, type NuGetVersionMeta, type NuGetVersionRow } from './documents.ts';
+import { searchResult, serviceIndex, Urls, visibleVersions, type NuGetVersionMeta, type NuGetVersionRow } from './documents.ts';
 
 const u = new Urls('http://h/nuget/alice');
 const row = (version: string, extra: Partial<NuGetVersionMeta> = {}): NuGetVersionRow => ({
@@ -13,16 +13,9 @@ test('serviceIndex advertises a RegistrationsBaseUrl variant nuget.exe 5.8 reads
   const types = serviceIndex(u).resources.map((r) => r['@type']);
   for (const t of ['PackagePublish/2.0.0', 'PackageBaseAddress/3.0.0', 'RegistrationsBaseUrl/3.0.0-beta', 'RegistrationsBaseUrl/3.4.0', 'RegistrationsBaseUrl/3.6.0', 'SearchQueryService/3.5.0', 'SearchAutocompleteService']) assert.ok(types.includes(t), t);
   assert.ok(serviceIndex(u).resources.find((r) => r['@type'] === 'PackageBaseAddress/3.0.0')!['@id'].endsWith('/'));
-});
-
-test('registrationIndex: one inlined page, versions in NuGet order, lower-cased content URLs', () => {
-  const idx = registrationIndex(u, 'Hello', [row('1.10.0'), row('1.2.0-Beta', { listed: false }), row('1.2.0')]);
-  assert.equal(idx.count, 1);
-  const page = idx.items[0];
-  assert.deepEqual(page.items.map((l) => l.catalogEntry.version), ['1.2.0-Beta', '1.2.0', '1.10.0']);
-  assert.equal(page.lower, '1.2.0-beta');
-  assert.equal(page.items[0].catalogEntry.listed, false);
-  assert.equal(page.items[0].packageContent, 'http://h/nuget/alice/v3/flat/hello/1.2.0-beta/hello.1.2.0-beta.nupkg');
+  const reg = (t: string) => serviceIndex(u).resources.find((r) => r['@type'] === t)!['@id'];
+  for (const t of ['RegistrationsBaseUrl', 'RegistrationsBaseUrl/3.0.0-beta', 'RegistrationsBaseUrl/3.0.0-rc', 'RegistrationsBaseUrl/3.4.0']) assert.equal(reg(t), 'http://h/nuget/alice/v3/registration/', t);
+  for (const t of ['RegistrationsBaseUrl/3.6.0', 'RegistrationsBaseUrl/Versioned']) assert.equal(reg(t), 'http://h/nuget/alice/v3/registration-semver2/', t);
 });
 
 test('search shows listed versions, prereleases and SemVer 2 only when asked', () => {

@@ -1,5 +1,5 @@
 // The NuGet v3 documents, built from the model: service index, flat-container version list, registration
-// index and leaves (pages always inlined), search and autocomplete results.
+// leaves (the paged index is in registration.ts), search and autocomplete results.
 import type { Nuspec } from './nuspec.ts';
 import { compareVersions, isPrerelease } from './versions.ts';
 
@@ -31,10 +31,13 @@ export interface NuGetVersionRow {
 
 /** The URLs of one owner's source (`base` = BASE/nuget/OWNER). */
 export class Urls {
-  constructor(readonly base: string) {}
+  /** `hive`: registration documents exclude SemVer 2.0.0 versions; registration-semver2 ones include them. */
+  constructor(readonly base: string, readonly hive: 'registration' | 'registration-semver2' = 'registration') {}
+  inHive(hive: Urls['hive']) { return new Urls(this.base, hive); }
   get publish() { return `${this.base}/api/v2/package`; }
+  get symbolPublish() { return `${this.base}/api/v2/symbolpackage`; }
   get flat() { return `${this.base}/v3/flat/`; }
-  get registration() { return `${this.base}/v3/registration/`; }
+  get registration() { return `${this.base}/v3/${this.hive}/`; }
   get search() { return `${this.base}/v3/search`; }
   get autocomplete() { return `${this.base}/v3/autocomplete`; }
   regIndex(id: string) { return `${this.registration}${id.toLowerCase()}/index.json`; }
@@ -53,10 +56,14 @@ export function serviceIndex(u: Urls) {
     version: '3.0.0',
     resources: [
       r(u.publish, 'PackagePublish/2.0.0', 'Push (PUT multipart), delete = unlist (DELETE {id}/{version}), relist (POST {id}/{version})'),
+      r(u.symbolPublish, 'SymbolPackagePublish/4.9.0', 'Push a .snupkg (PUT multipart) for a pushed version; symbols are served at ../symbols/{file.pdb}/{key}/{file.pdb}'),
       r(u.flat, 'PackageBaseAddress/3.0.0', 'Flat container: {id}/index.json, {id}/{version}/{id}.{version}.nupkg and .nuspec'),
-      ...['RegistrationsBaseUrl', 'RegistrationsBaseUrl/3.0.0-beta', 'RegistrationsBaseUrl/3.0.0-rc', 'RegistrationsBaseUrl/3.4.0', 'RegistrationsBaseUrl/3.6.0', 'RegistrationsBaseUrl/Versioned'].map((t) =>
-        r(u.registration, t, 'Package metadata: {id}/index.json (SemVer 2 packages included)'),
+      // As nuget.org: the legacy variants name a hive without SemVer 2.0.0 versions, 3.6.0 and Versioned one with them.
+      ...['RegistrationsBaseUrl', 'RegistrationsBaseUrl/3.0.0-beta', 'RegistrationsBaseUrl/3.0.0-rc', 'RegistrationsBaseUrl/3.4.0'].map((t) =>
+        r(u.inHive('registration').registration, t, 'Package metadata: {id}/index.json (SemVer 2.0.0 versions excluded)'),
       ),
+      r(u.inHive('registration-semver2').registration, 'RegistrationsBaseUrl/3.6.0', 'Package metadata: {id}/index.json (SemVer 2.0.0 versions included)'),
+      { ...r(u.inHive('registration-semver2').registration, 'RegistrationsBaseUrl/Versioned', 'Package metadata: {id}/index.json (SemVer 2.0.0 versions included)'), clientVersion: '4.3.0-alpha' },
       ...['SearchQueryService', 'SearchQueryService/3.0.0-beta', 'SearchQueryService/3.0.0-rc', 'SearchQueryService/3.5.0'].map((t) => r(u.search, t, 'Search')),
       ...['SearchAutocompleteService', 'SearchAutocompleteService/3.0.0-beta', 'SearchAutocompleteService/3.0.0-rc', 'SearchAutocompleteService/3.5.0'].map((t) => r(u.autocomplete, t, 'Autocomplete')),
     ],
@@ -103,7 +110,8 @@ function catalogEntry(u: Urls, id: string, v: NuGetVersionRow) {
   };
 }
 
-function leaf(u: Urls, id: string, v: NuGetVersionRow) {
+/** A registration leaf as a page lists it. */
+export function registrationItem(u: Urls, id: string, v: NuGetVersionRow) {
   return {
     '@id': u.regLeaf(id, v.meta.version),
     '@type': 'Package',
@@ -112,21 +120,6 @@ function leaf(u: Urls, id: string, v: NuGetVersionRow) {
     packageContent: u.content(id, v.meta.version),
     registration: u.regIndex(id),
   };
-}
-
-/** The registration index with one inlined page holding every version (listed or not), lowest first. */
-export function registrationIndex(u: Urls, id: string, versions: NuGetVersionRow[]) {
-  const vs = sortVersions(versions);
-  const page = {
-    '@id': `${u.regIndex(id)}#page/${vs[0]?.meta.version ?? ''}/${vs.at(-1)?.meta.version ?? ''}`,
-    '@type': 'catalog:CatalogPage',
-    count: vs.length,
-    lower: vs[0]?.meta.version.toLowerCase() ?? '',
-    upper: vs.at(-1)?.meta.version.toLowerCase() ?? '',
-    parent: u.regIndex(id),
-    items: vs.map((v) => leaf(u, id, v)),
-  };
-  return { '@id': u.regIndex(id), '@type': ['catalog:CatalogRoot', 'PackageRegistration', 'catalog:Permalink'], count: vs.length ? 1 : 0, items: vs.length ? [page] : [] };
 }
 
 /** A registration leaf (the document a leaf's @id names). */

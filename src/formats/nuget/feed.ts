@@ -17,9 +17,10 @@ import type { Owner } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
 import { Urls, type NuGetVersionMeta, type NuGetVersionRow } from './documents.ts';
 import { readNupkg } from './nupkg.ts';
+import { TYPE, type NuGetContext } from './context.ts';
 import { checkId, isSemVer2, parseVersion } from './versions.ts';
 
-export const TYPE = 'nuget';
+export { TYPE };
 
 /** Finds the byte range of the first part of a multipart body spooled to `file` (NuGet sends exactly one). */
 async function multipartRange(file: string, size: number, contentType: string): Promise<{ start: number; end: number }> {
@@ -65,8 +66,10 @@ async function spoolBody(body: Readable, file: string, max: number): Promise<num
 export type NuGetRow = NuGetVersionRow & { versionId: number };
 
 /** The shared look-ups and writes of one Wharf's NuGet sources. */
-export class NuGetFeed {
-  private readonly spool: string;
+export class NuGetFeed implements NuGetContext {
+  readonly spool: string;
+  readonly spoolBody = spoolBody;
+  readonly multipartRange = multipartRange;
   constructor(readonly core: Core) {
     this.spool = path.join(core.config.dataDir, 'tmp', 'nuget');
   }
@@ -82,10 +85,24 @@ export class NuGetFeed {
     return owner;
   }
 
-  /** The package, if the actor may `action` on it; what it may not read looks missing (anonymous: a challenge). */
+  /**
+   * What an actor is told about something it cannot see: NotFound, but an anonymous client of a source with
+   * non-public packages gets a challenge (NuGet sends credentials only after a 401), whether or not the thing
+   * exists. A source of public packages only answers 404, as a restore over several sources needs.
+   */
+  async hidden(actor: Actor, owner: Owner, message: string): Promise<WharfError> {
+    if (actor.kind === 'anonymous' && (await this.core.authz.hasNonPublic(owner.id, TYPE))) return unauthorized('this NuGet source needs credentials');
+    return notFound(message);
+  }
+
+  /** The package, if the actor may `action` on it; what it may not read looks missing (see `hidden`). */
   async loadPackage(actor: Actor, owner: Owner, id: string, action: Action): Promise<PackageRow> {
-    const missing = () => (actor.kind === 'anonymous' ? unauthorized('this NuGet source needs credentials') : notFound(`package ${id} not found`));
-    return this.core.authz.authorizeFound(actor, action, await this.core.packages.find(owner.name, TYPE, id), missing);
+    const HIDDEN = notFound(`package ${id} not found`);
+    try {
+      return await this.core.authz.authorizeFound(actor, action, await this.core.packages.find(owner.name, TYPE, id), () => HIDDEN);
+    } catch (e) {
+      throw e === HIDDEN ? await this.hidden(actor, owner, HIDDEN.message) : e;
+    }
   }
 
   async versionRows(pkg: PackageRow): Promise<NuGetRow[]> {

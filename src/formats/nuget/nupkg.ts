@@ -24,7 +24,7 @@ export interface NupkgFacts {
   files: number;
 }
 
-class RangeReader extends yauzl.RandomAccessReader {
+export class RangeReader extends yauzl.RandomAccessReader {
   constructor(private readonly file: string, private readonly offset: number) {
     super();
   }
@@ -33,7 +33,7 @@ class RangeReader extends yauzl.RandomAccessReader {
   }
 }
 
-function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, max: number): Promise<Buffer> {
+export function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (entry.uncompressedSize > max) return reject(tooLarge(`${entry.fileName} is larger than ${max} bytes`));
     zip.openReadStream(entry, (err, stream) => {

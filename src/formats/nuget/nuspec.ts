@@ -87,8 +87,11 @@ function dependencies(list: unknown): NuspecDependency[] {
   });
 }
 
-/** Parses a .nuspec document; throws Invalid on anything a client could not install from. */
-export function parseNuspec(xml: string): Nuspec {
+/**
+ * Parses a .nuspec document; throws Invalid on anything a client could not install from. `symbols`: the
+ * .nuspec of a .snupkg, which `nuget pack` writes without <authors>; only its id and version matter.
+ */
+export function parseNuspec(xml: string, opts: { symbols?: boolean } = {}): Nuspec {
   if (xml.length > MAX_NUSPEC_BYTES) throw invalid('the .nuspec is too large');
   // No DTD, hence no entity: both are how XML parsers are attacked, and no .nuspec needs them.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw invalid('the .nuspec may not declare a DTD or entities');
@@ -106,8 +109,8 @@ export function parseNuspec(xml: string): Nuspec {
   if (!parseVersion(version)) throw invalid(`the .nuspec version "${version.slice(0, 140)}" is not a valid NuGet version`);
   const description = text(meta.description) ?? '';
   const authors = text(meta.authors) ?? '';
-  if (!description) throw invalid('the .nuspec has no <description>');
-  if (!authors) throw invalid('the .nuspec has no <authors>');
+  if (!description && !opts.symbols) throw invalid('the .nuspec has no <description>');
+  if (!authors && !opts.symbols) throw invalid('the .nuspec has no <authors>');
 
   const deps = nodes(meta.dependencies)[0];
   const dependencyGroups: NuspecDependencyGroup[] = [];

@@ -5,15 +5,18 @@
 //   POST   /api/v2/package/ID/VERSION                      relist
 //   GET    /v3/flat/ID/index.json                          every version, lower-cased and normalized
 //   GET    /v3/flat/ID/VERSION/ID.VERSION.nupkg, ID.nuspec the package and its manifest
-//   GET    /v3/registration/ID/index.json, /ID/VERSION.json registration (every variant shares it; pages inlined)
+//   GET    /v3/registration[-semver2]/...                  registration hives (registration.ts)
+//   PUT    /api/v2/symbolpackage, GET /symbols/...         symbol packages and the symbol server (symbols.ts)
 //   GET    /v3/search, /v3/autocomplete                   search and autocomplete
 // and the v2 OData feed for older clients under /api/v2 (v2.ts). Push and unlist are shared (feed.ts).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.ts';
 import { notFound } from '../../core/errors.ts';
-import { registrationIndex, registrationLeaf, searchResult, serviceIndex, sortVersions, visibleVersions, type NuGetVersionMeta } from './documents.ts';
+import { searchResult, serviceIndex, sortVersions, visibleVersions, type NuGetVersionMeta } from './documents.ts';
 import { nugetErrorHandler } from './errors.ts';
 import { NuGetFeed, TYPE } from './feed.ts';
+import { registrationRoutes } from './registration.ts';
+import { symbolRoutes } from './symbols.ts';
 import { nugetV2Routes } from './v2.ts';
 import { parseVersion } from './versions.ts';
 
@@ -64,22 +67,6 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
       .send(await core.blobCache.content(f.blob_digest, f.size));
   });
 
-  // ---- registration -----------------------------------------------------------------------------------------
-
-  app.get('/:owner/v3/registration/:id/:doc', async (req) => {
-    const p = req.params as Params;
-    const owner = await ownerOf(p.owner);
-    const pkg = await loadPackage(req.actor, owner, p.id, 'read');
-    const u = urls(req, owner);
-    const rows = await versionRows(pkg);
-    if (p.doc === 'index.json') return registrationIndex(u, pkg.name, rows);
-    if (!p.doc.endsWith('.json')) throw notFound(`${p.doc} not found`);
-    const v = parseVersion(p.doc.slice(0, -5));
-    const row = v && rows.find((r) => r.meta.version.toLowerCase() === v.normalized.toLowerCase());
-    if (!row) throw notFound(`version ${p.doc.slice(0, -5)} not found`);
-    return registrationLeaf(u, pkg.name, row);
-  });
-
   // ---- search -----------------------------------------------------------------------------------------------
 
   function searchParams(req: FastifyRequest) {
@@ -103,7 +90,7 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
   app.get('/:owner/v3/search', async (req) => {
     const owner = await ownerOf((req.params as Params).owner);
     const { q, skip, take, filter } = searchParams(req);
-    const u = urls(req, owner);
+    const u = urls(req, owner).inHive(filter.semVer2 ? 'registration-semver2' : 'registration');
     const hits = [];
     for (const pkg of await readablePackages(req.actor, owner)) {
       const vs = visibleVersions(await versionRows(pkg), filter);
@@ -146,5 +133,7 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
     return reply.code(200).send();
   });
 
+  symbolRoutes(app, core, feed);
+  registrationRoutes(app, core, feed);
   await nugetV2Routes(app, feed);
 }
