@@ -4,6 +4,7 @@
 //   npm run bench:rubygems                  full run: 500 gems x 20 versions, 2 s warm-up + 10 s per phase, median of 3
 //   npm run bench:rubygems -- --quick       smoke run: 50 gems x 10 versions, 1 + 3 s phases, one repeat
 //   knobs: --gems=N --versions=N --seconds=N --warmup=N --connections=N --repeat=N --rebuilds=N --keep
+//          --only=versions,info,specs,latest,gem (a subset of the load phases) --no-rebuild (skip the rebuild timing)
 //          --wait-idle=S (before each measurement wait up to S s for the machine to go idle; default 30, 0 with --quick)
 //          --cpu-prof (Wharf runs under node --cpu-prof into bench/.work/rubygems-prof; see bench/profile-top.ts)
 //
@@ -35,12 +36,15 @@ const num = (n: string, d: number) => {
   return v === undefined ? d : Number(v);
 };
 for (const a of argv) {
-  if (!/^--(quick|keep|cpu-prof|(gems|versions|seconds|warmup|connections|repeat|rebuilds|wait-idle)=\d+)$/.test(a)) {
+  if (!/^--(quick|keep|cpu-prof|no-rebuild|(gems|versions|seconds|warmup|connections|repeat|rebuilds|wait-idle)=\d+|only=[a-z,]+)$/.test(a)) {
     console.error(`unknown argument ${a}; see the header of bench/rubygems.ts`);
     process.exit(2);
   }
 }
 const quick = flag('quick');
+const PHASES = ['versions', 'info', 'specs', 'latest', 'gem'];
+const only = (argv.find((a) => a.startsWith('--only='))?.slice(7) ?? PHASES.join(',')).split(',');
+for (const o of only) if (!PHASES.includes(o)) throw new Error(`--only: unknown phase ${o} (${PHASES.join(', ')})`);
 const O = {
   gems: num('gems', quick ? 50 : 500),
   versions: num('versions', quick ? 10 : 20),
@@ -48,7 +52,7 @@ const O = {
   warmup: num('warmup', quick ? 1 : 2),
   connections: num('connections', 64),
   repeat: num('repeat', quick ? 1 : 3),
-  rebuilds: num('rebuilds', quick ? 3 : 10),
+  rebuilds: flag('no-rebuild') ? 0 : num('rebuilds', quick ? 3 : 10),
   waitIdle: num('wait-idle', quick ? 0 : 30),
 };
 const OWNER = 'bench';
@@ -152,12 +156,12 @@ async function main() {
   const p = `/rubygems/${OWNER}`;
   const all = Array.from({ length: O.gems }, (_, i) => i);
   const phases = [
-    { name: `GET /versions (${(sizes.versions / 1024).toFixed(0)} KB)`, paths: [`${p}/versions`] },
-    { name: `GET /info/NAME, random gem (${(sizes.info / 1024).toFixed(1)} KB)`, paths: all.map((i) => `${p}/info/${gemName(i)}`) },
-    { name: `GET specs.4.8.gz (${(sizes.specs / 1024).toFixed(0)} KB)`, paths: [`${p}/specs.4.8.gz`] },
-    { name: `GET latest_specs.4.8.gz (${(sizes.latest / 1024).toFixed(0)} KB)`, paths: [`${p}/latest_specs.4.8.gz`] },
-    { name: `GET .gem, random file (${(sizes.gem / 1024).toFixed(0)} KB)`, paths: all.flatMap((i) => Array.from({ length: O.versions }, (_, v) => `${p}/gems/${gemName(i)}-${versionAt(v)}.gem`)) },
-  ];
+    { key: 'versions', name: `GET /versions (${(sizes.versions / 1024).toFixed(0)} KB)`, paths: [`${p}/versions`] },
+    { key: 'info', name: `GET /info/NAME, random gem (${(sizes.info / 1024).toFixed(1)} KB)`, paths: all.map((i) => `${p}/info/${gemName(i)}`) },
+    { key: 'specs', name: `GET specs.4.8.gz (${(sizes.specs / 1024).toFixed(0)} KB)`, paths: [`${p}/specs.4.8.gz`] },
+    { key: 'latest', name: `GET latest_specs.4.8.gz (${(sizes.latest / 1024).toFixed(0)} KB)`, paths: [`${p}/latest_specs.4.8.gz`] },
+    { key: 'gem', name: `GET .gem, random file (${(sizes.gem / 1024).toFixed(0)} KB)`, paths: all.flatMap((i) => Array.from({ length: O.versions }, (_, v) => `${p}/gems/${gemName(i)}-${versionAt(v)}.gem`)) },
+  ].filter((ph) => only.includes(ph.key));
   const results: PhaseResult[] = [];
   for (const ph of phases) results.push(await comparePhase(ph, servers, { ...O, log }));
   await nginx.stop();
@@ -173,8 +177,8 @@ async function main() {
     { name: 'latest_specs.4.8.gz', rel: () => 'latest_specs.4.8.gz', shows: specsShow },
   ];
   const rebuild: Record<string, { push: number[]; first: number[]; second: number[] }> = {};
-  log(`index rebuild after a push: ${O.rebuilds} pushes per document`);
-  await waitIdle(O.waitIdle, log);
+  if (O.rebuilds) log(`index rebuild after a push: ${O.rebuilds} pushes per document`);
+  if (O.rebuilds) await waitIdle(O.waitIdle, log);
   const busy0 = machineJiffies();
   for (let k = 0; k < O.rebuilds; k++) {
     for (const [d, doc] of docs.entries()) {
@@ -214,12 +218,14 @@ async function main() {
     '| phase | Wharf | nginx (static files) | rps ratio | req/CPU-s ratio |',
     '|---|---|---|---:|---:|',
     ...loadRows(results),
+    ...(!O.rebuilds ? [] : [
     '',
     `Index rebuild after a push (${O.rebuilds} pushes per document, one request at a time; median / max; machine ${(rbBusy * 100).toFixed(0)}% busy meanwhile):`,
     '',
     '| document | push (POST .gem) | first GET after the push (rebuild) | second GET (cached) |',
     '|---|---:|---:|---:|',
     ...Object.entries(rebuild).map(([name, e]) => `| ${name} | ${ms(median(e.push))} / ${ms(Math.max(...e.push))} | ${ms(median(e.first))} / ${ms(Math.max(...e.first))} | ${ms(median(e.second))} / ${ms(Math.max(...e.second))} |`),
+    ]),
     '',
     'Machine busyness per measurement (all cores; CPU-seconds of the server, the load generator and everything else):',
     '',
