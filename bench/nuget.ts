@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildNupkg } from '../src/formats/nuget/nupkg-fixture.ts';
-import { busyLines, comparePhase, loadRows, machine, pool, type PhaseResult, type Target } from './lib/compare.ts';
+import { busyLines, comparePhase, loadRows, machine, median, pool, type PhaseResult, type Target } from './lib/compare.ts';
 import { agent, request } from './lib/http.ts';
 import { startNginx, waitOk } from './lib/nginx.ts';
 import { freePort, machineBusyOver, runNode, stopAll } from './lib/proc.ts';
@@ -189,6 +189,17 @@ async function main() {
   ].filter((ph) => only.includes(ph.key));
   const results: PhaseResult[] = [];
   for (const ph of phases) results.push(await comparePhase(ph, servers, { ...O, log }));
+  // One request at a time: what a single search costs when nothing queues behind it.
+  const searchOne: number[] = [];
+  if (only.includes('search')) {
+    for (const q of queries.slice(0, 5)) {
+      const t = performance.now();
+      const r = await request('GET', `${wharfOrigin}${searchPath(q)}`);
+      if (r.status !== 200) throw new Error(`search ?q=${q}: ${r.status}`);
+      searchOne.push(performance.now() - t);
+    }
+    log(`search one at a time: ${searchOne.map((x) => x.toFixed(0)).join(', ')} ms`);
+  }
   await nginx.stop();
   await stopAll();
   agent.destroy();
@@ -205,6 +216,7 @@ async function main() {
     '| phase | Wharf | nginx (static files) | rps ratio | req/CPU-s ratio |',
     '|---|---|---|---:|---:|',
     ...loadRows(results),
+    ...(searchOne.length ? ['', `Search on Wharf one request at a time (no concurrency), 5 queries: median ${median(searchOne).toFixed(0)} ms, max ${Math.max(...searchOne).toFixed(0)} ms.`] : []),
     '',
     'Machine busyness per measurement (all cores; CPU-seconds of the server, the load generator and everything else):',
     '',
