@@ -133,6 +133,12 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
 
   /** The live .gem file of the owner with this exact name, with its gem and version. */
   async function findGemFile(owner: Owner, fileName: string) {
+    // NAME-VERSION[-PLATFORM]: a version starts with a digit, so the gem's name is one of the prefixes that end
+    // before a "-digit". Narrowing to those names lets the lookup go through the packages index instead of
+    // probing every file of every gem of the owner.
+    const lower = fileName.toLowerCase();
+    const names = [...lower.matchAll(/-(?=[0-9])/g)].map((m) => lower.slice(0, m.index));
+    if (!names.length) return undefined;
     return core.db
       .selectFrom('package_files')
       .innerJoin('package_versions', 'package_versions.id', 'package_files.version_id')
@@ -140,9 +146,10 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
       .select(['package_files.version_id', 'package_files.blob_digest', 'package_files.size', 'package_versions.metadata', 'packages.name'])
       .where('packages.owner_id', '=', owner.id)
       .where('packages.type', '=', TYPE)
+      .where('packages.lower_name', 'in', names)
       .where('packages.deleted_at', 'is', null)
       .where('package_versions.deleted_at', 'is', null)
-      .where('package_files.lower_name', '=', fileName.toLowerCase())
+      .where('package_files.lower_name', '=', lower)
       .executeTakeFirst();
   }
 
