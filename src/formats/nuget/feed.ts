@@ -65,9 +65,13 @@ async function spoolBody(body: Readable, file: string, max: number): Promise<num
 
 export type NuGetRow = NuGetVersionRow & { versionId: number };
 
+/** How stale the download counts in cached version rows may get. */
+const ROWS_TTL_MS = 10_000;
+
 /** The shared look-ups and writes of one Wharf's NuGet sources. */
 export class NuGetFeed implements NuGetContext {
   readonly spool: string;
+  private readonly rows = new Map<number, { revision: number; at: number; rows: NuGetRow[] }>();
   readonly spoolBody = spoolBody;
   readonly multipartRange = multipartRange;
   constructor(readonly core: Core) {
@@ -105,9 +109,19 @@ export class NuGetFeed implements NuGetContext {
     }
   }
 
+  /**
+   * Every live version with its metadata and downloads. Kept per package revision (a push, unlist or delete
+   * bumps it, on any node), with download counts at most ROWS_TTL_MS old: flat container, registration and
+   * search documents are all built from these rows, for every package a search covers.
+   */
   async versionRows(pkg: PackageRow): Promise<NuGetRow[]> {
+    const hit = this.rows.get(pkg.id);
+    if (hit && hit.revision === pkg.revision && Date.now() - hit.at < ROWS_TTL_MS) return hit.rows;
     const [vs, downloads] = await Promise.all([this.core.packages.versions(pkg.id), this.core.packages.downloadsByVersion(pkg.id)]);
-    return vs.map((v) => ({ versionId: v.id, meta: JSON.parse(v.metadata) as NuGetVersionMeta, createdAt: v.created_at, downloads: downloads.get(v.id) ?? 0 }));
+    const rows = vs.map((v) => ({ versionId: v.id, meta: JSON.parse(v.metadata) as NuGetVersionMeta, createdAt: v.created_at, downloads: downloads.get(v.id) ?? 0 }));
+    if (this.rows.size >= 10_000) this.rows.delete(this.rows.keys().next().value!);
+    this.rows.set(pkg.id, { revision: pkg.revision, at: Date.now(), rows });
+    return rows;
   }
 
   /** The owner's NuGet packages the actor may read, by lower-cased id. */
