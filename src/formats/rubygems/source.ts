@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Actor } from '../../core/auth/actor.ts';
 import type { Core } from '../../core/core.ts';
+import { GenerationCache } from '../../db/changes.ts';
 import type { Owner, Visibility } from '../../db/tables.ts';
 import { compactEntry, type GemVersion, type GemVersionMeta, type VersionsLine } from './documents.ts';
 
@@ -68,12 +69,16 @@ class Lru<V> {
 
 export class GemSource {
   private readonly entries = new Lru<GemEntry>(20_000);
-  private readonly docs = new Lru<Doc>(256);
+  private readonly docs = new Lru<Doc>(4096);
+  /** Owner fingerprints for the current change generation: no aggregate query per request while nothing changes. */
+  private readonly fingerprints: GenerationCache<string>;
   /** Readable sets of anonymous readers and of owners, by owner fingerprint (they depend on nothing else). */
   private readonly readableSets = new Lru<GemPackage[]>(1024);
   private readonly docKeys = new WeakMap<GemPackage[], string>();
 
-  constructor(private readonly core: Core) {}
+  constructor(private readonly core: Core) {
+    this.fingerprints = new GenerationCache(core.changes);
+  }
 
   private packagesQuery() {
     return this.core.db
@@ -115,7 +120,11 @@ export class GemSource {
    * change bumps its revision, visibility and links included), deleted or purged, or a linked repository's
    * visibility changed. One aggregate row instead of every package.
    */
-  private async fingerprint(ownerId: number): Promise<string> {
+  private fingerprint(ownerId: number): Promise<string> {
+    return this.fingerprints.get(String(ownerId), () => this.loadFingerprint(ownerId));
+  }
+
+  private async loadFingerprint(ownerId: number): Promise<string> {
     const r = await this.core.db
       .selectFrom('packages')
       .leftJoin('repositories', 'repositories.id', 'packages.repository_id')
