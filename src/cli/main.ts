@@ -3,6 +3,7 @@
 import { loadConfig } from '../config.ts';
 import { openCore, type Core } from '../core/core.ts';
 import { isWharfError } from '../core/errors.ts';
+import { webhookPayloads } from '../http/webhook-payload.ts';
 import { gcCommands } from './gc.ts';
 import { orgCommands } from './orgs.ts';
 import { packageCommands } from './packages.ts';
@@ -50,6 +51,8 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
   try {
     const config = loadConfig();
     core = await openCore(config);
+    // Changes made here queue their webhook deliveries like the server's do (the server sends them).
+    core.webhooks.builder = webhookPayloads(core);
     await cmd(core, rest, out);
     return 0;
   } catch (e) {
