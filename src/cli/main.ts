@@ -5,6 +5,7 @@ import { openCore, type Core } from '../core/core.ts';
 import { isWharfError } from '../core/errors.ts';
 import { webhookPayloads } from '../http/webhook-payload.ts';
 import { gcCommands } from './gc.ts';
+import { hookCommands } from './hooks.ts';
 import { orgCommands } from './orgs.ts';
 import { packageCommands } from './packages.ts';
 import { repoCommands } from './repos.ts';
@@ -23,6 +24,7 @@ const nouns: Record<string, { usage: string; verbs: Record<string, Command> }> =
   package: packageCommands,
   gc: gcCommands,
   signing: signingCommands,
+  hook: hookCommands,
 };
 
 function usage(): string {

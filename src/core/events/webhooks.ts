@@ -94,6 +94,18 @@ export class Webhooks {
     return hook;
   }
 
+  /** A hook by id, whatever it is on (for the admin CLI, which may manage every hook). */
+  async byId(id: number): Promise<Webhook> {
+    const hook = await this.db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!hook) throw notFound(`no hook ${id}`);
+    return hook;
+  }
+
+  /** The scope a hook is on. */
+  static scopeOf(hook: Webhook): HookScope {
+    return hook.repository_id != null ? { repositoryId: hook.repository_id } : { ownerId: hook.owner_id! };
+  }
+
   async update(scope: HookScope, id: number, input: Partial<HookInput>): Promise<Webhook> {
     await this.get(scope, id);
     const set: Record<string, unknown> = { updated_at: nowIso() };
