@@ -132,7 +132,27 @@ describe('webhooks and signing in the web UI (Chromium)', () => {
     assert.equal(await page.locator('#injected-img').count(), 0);
     await shot(page, 'webhooks-hostile-url');
 
+    // Whatever a row holds (written straight into the database, past the URL check), it is shown as text and
+    // never becomes a link target.
+    const raw = `javascript:alert(3)"><img src=x id=injected-raw onerror=alert(4)>`;
+    const now = new Date().toISOString();
+    const rawHook = await s.core.db.insertInto('webhooks').values({ owner_id: null, repository_id: repo.id, url: raw, secret: null, content_type: 'json', events: '["package"]', active: 1, created_at: now, updated_at: now }).returning('id').executeTakeFirstOrThrow();
+    await s.core.db.insertInto('webhook_deliveries').values({
+      id: '00000000-0000-4000-8000-000000000000', hook_id: rawHook.id, event: 'package', action: 'published', payload: '{"x":"</pre><img src=x id=injected-payload>"}', status: 'failed', attempts: 8,
+      next_attempt_at: null, claimed_until: null, response_status: 500, response_body: null, error: '<img src=x id=injected-error>', duration_ms: 3, redelivery: 0, created_at: now, delivered_at: null,
+    }).execute();
+    await page.goto(`${s.url}/alice/hello/-/settings/hooks`);
+    assert.equal(await page.locator(`tr[data-hook="${rawHook.id}"] a.hook-url`).textContent(), raw);
+    assert.equal(await page.locator(`tr[data-hook="${rawHook.id}"] a.hook-url`).getAttribute('href'), `/alice/hello/-/settings/hooks/${rawHook.id}`);
+    await page.goto(`${s.url}/alice/hello/-/settings/hooks/${rawHook.id}`);
+    await page.locator('tr.delivery summary').click();
+    assert.equal(await page.locator('.delivery-error').textContent(), '<img src=x id=injected-error>');
+    assert.match((await page.locator('pre.payload').textContent())!, /<\/pre><img src=x id=injected-payload>/);
+    assert.equal(await page.locator('#injected-raw, #injected-error, #injected-payload').count(), 0);
+    await s.core.db.deleteFrom('webhooks').where('id', '=', rawHook.id).execute();
+
     // A bad URL is refused with a message, and nothing is created.
+    await page.goto(`${s.url}/alice/hello/-/settings/hooks`);
     await page.getByLabel('Payload URL').fill('ftp://example.com/');
     // type=url accepts ftp:, so the browser submits it and the server refuses it.
     await page.getByRole('button', { name: 'Add webhook' }).click();
