@@ -3,7 +3,9 @@
 import { loadConfig } from '../config.ts';
 import { openCore, type Core } from '../core/core.ts';
 import { isWharfError } from '../core/errors.ts';
+import { webhookPayloads } from '../http/webhook-payload.ts';
 import { gcCommands } from './gc.ts';
+import { hookCommands } from './hooks.ts';
 import { orgCommands } from './orgs.ts';
 import { packageCommands } from './packages.ts';
 import { repoCommands } from './repos.ts';
@@ -22,6 +24,7 @@ const nouns: Record<string, { usage: string; verbs: Record<string, Command> }> =
   package: packageCommands,
   gc: gcCommands,
   signing: signingCommands,
+  hook: hookCommands,
 };
 
 function usage(): string {
@@ -50,6 +53,8 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
   try {
     const config = loadConfig();
     core = await openCore(config);
+    // Changes made here queue their webhook deliveries like the server's do (the server sends them).
+    core.webhooks.builder = webhookPayloads(core);
     await cmd(core, rest, out);
     return 0;
   } catch (e) {

@@ -1,5 +1,7 @@
-// Every change to packages, one transaction each. Content is already durable in the blob store when these run;
-// events fire after commit. A unique violation (same version twice) is a Conflict, never a 500.
+// Every change to packages, one transaction each. Content is already durable in the blob store when these run.
+// Each change records its event inside its transaction (webhook deliveries are written with the change, see
+// events.ts) and announces it in-process after the commit. A unique violation (same version twice) is a
+// Conflict, never a 500.
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
@@ -9,7 +11,7 @@ import { actorName } from './auth/actor.ts';
 import type { StagedBlob } from './blobs/blob-store.ts';
 import { nowIso } from './clock.ts';
 import { conflict, invalid, notFound } from './errors.ts';
-import type { Events } from './events/events.ts';
+import type { Events, PackageEvent } from './events/events.ts';
 
 /** Content already in the store (e.g. an OCI layer a manifest refers to). */
 export interface StoredBlob {
@@ -52,6 +54,19 @@ export class Publisher {
     /** Resolves once committed changes are on disk; awaited before a change is acknowledged. */
     private readonly durable: () => Promise<void> = async () => {},
   ) {}
+
+  /** Runs `fn` in one transaction that also records the event it returns; announces the event once durable. */
+  private async change<T>(fn: (trx: Db) => Promise<{ result: T; event: PackageEvent }>): Promise<T> {
+    const { result, event } = await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      const r = await fn(trx);
+      await this.events.record(trx, r.event);
+      return r;
+    });
+    await this.durable();
+    this.events.emit(event);
+    return result;
+  }
 
   private bump(trx: Db, packageId: number) {
     return trx.updateTable('packages').set((eb) => ({ revision: eb('revision', '+', 1), updated_at: nowIso() })).where('id', '=', packageId).execute();
@@ -134,7 +149,7 @@ export class Publisher {
   async createVersion(v: NewVersion): Promise<{ pkg: Package; version: PackageVersion; createdPackage: boolean }> {
     for (const f of v.files) if ('commit' in f.blob) await f.blob.commit();
     const now = nowIso();
-    const result = await this.db.transaction().execute(async (trx) => {
+    return this.change(async (trx) => {
       await this.insertBlobs(trx as unknown as Db, v.files.map((f) => f.blob), now);
       const up = await this.upsertPackage(trx as unknown as Db, v, now);
       let pkg = up.pkg;
@@ -166,11 +181,8 @@ export class Publisher {
       for (const tag of v.tags ?? []) await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
       await this.bump(trx as unknown as Db, pkg.id);
       pkg = await trx.selectFrom('packages').selectAll().where('id', '=', pkg.id).executeTakeFirstOrThrow();
-      return { pkg, version, createdPackage };
+      return { result: { pkg, version, createdPackage }, event: { type: 'version.published', packageId: pkg.id, versionId: version.id, actor: actorName(v.actor) } };
     });
-    await this.durable();
-    this.events.emit({ type: 'version.published', packageId: result.pkg.id, versionId: result.version.id, actor: actorName(v.actor) });
-    return result;
   }
 
   /**
@@ -213,73 +225,69 @@ export class Publisher {
 
   /** Points a tag at a live version of the package. */
   async setTag(packageId: number, tag: string, version: string, actor: Actor): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.change(async (trx) => {
       const v = await trx.selectFrom('package_versions').select('id').where('package_id', '=', packageId).where('lower_version', '=', version.toLowerCase()).where('deleted_at', 'is', null).executeTakeFirst();
       if (!v) throw notFound(`version ${version} not found`);
-      await this.upsertTag(trx as unknown as Db, packageId, tag, v.id);
-      await this.bump(trx as unknown as Db, packageId);
+      await this.upsertTag(trx, packageId, tag, v.id);
+      await this.bump(trx, packageId);
+      return { result: undefined, event: { type: 'tag.set', packageId, tag, actor: actorName(actor) } };
     });
-    await this.durable();
-    this.events.emit({ type: 'tag.set', packageId, tag, actor: actorName(actor) });
   }
 
   async removeTag(packageId: number, tag: string, actor: Actor): Promise<void> {
-    const r = await this.db.transaction().execute(async (trx) => {
+    await this.change(async (trx) => {
       const res = await trx.deleteFrom('package_tags').where('package_id', '=', packageId).where('name', '=', tag).executeTakeFirst();
-      await this.bump(trx as unknown as Db, packageId);
-      return res;
+      if (!Number(res.numDeletedRows)) throw notFound(`tag ${tag} not found`);
+      await this.bump(trx, packageId);
+      return { result: undefined, event: { type: 'tag.removed', packageId, tag, actor: actorName(actor) } };
     });
-    if (!Number(r.numDeletedRows)) throw notFound(`tag ${tag} not found`);
-    await this.durable();
-    this.events.emit({ type: 'tag.removed', packageId, tag, actor: actorName(actor) });
   }
 
   /** Replaces a version's format metadata (e.g. npm deprecate); the version's content never changes. */
   async updateVersionMetadata(packageId: number, versionId: number, metadata: unknown, actor: Actor): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.change(async (trx) => {
       await trx.updateTable('package_versions').set({ metadata: JSON.stringify(metadata), updated_at: nowIso() }).where('id', '=', versionId).execute();
-      await this.bump(trx as unknown as Db, packageId);
+      await this.bump(trx, packageId);
+      return { result: undefined, event: { type: 'version.updated', packageId, versionId, actor: actorName(actor) } };
     });
-    await this.durable();
-    this.events.emit({ type: 'version.updated', packageId, versionId, actor: actorName(actor) });
   }
 
   /** Soft-deletes a version: it stops installing at once and can be restored for `restoreDays`. */
   async deleteVersion(packageId: number, versionId: number, actor: Actor): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.change(async (trx) => {
       const r = await trx.updateTable('package_versions').set({ deleted_at: nowIso() }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('version not found');
-      await this.bump(trx as unknown as Db, packageId);
+      await this.bump(trx, packageId);
+      return { result: undefined, event: { type: 'version.deleted', packageId, versionId, actor: actorName(actor) } };
     });
-    await this.durable();
-    this.events.emit({ type: 'version.deleted', packageId, versionId, actor: actorName(actor) });
   }
 
   /** Restores a deleted version; `anyAge` ignores the restore window (a client pushing the same content again). */
   async restoreVersion(packageId: number, versionId: number, actor: Actor, anyAge = false): Promise<void> {
     const cutoff = anyAge ? '' : nowIso(Date.now() - this.restoreDays * 864e5);
-    await this.db.transaction().execute(async (trx) => {
+    await this.change(async (trx) => {
       const r = await trx.updateTable('package_versions').set({ deleted_at: null }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound(`no deleted version restorable within ${this.restoreDays} days`);
-      await this.bump(trx as unknown as Db, packageId);
+      await this.bump(trx, packageId);
+      return { result: undefined, event: { type: 'version.restored', packageId, versionId, actor: actorName(actor) } };
     });
-    await this.durable();
-    this.events.emit({ type: 'version.restored', packageId, versionId, actor: actorName(actor) });
   }
 
   async deletePackage(packageId: number, actor: Actor): Promise<void> {
-    const r = await this.db.updateTable('packages').set((eb) => ({ deleted_at: nowIso(), revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
-    if (!Number(r.numUpdatedRows)) throw notFound('package not found');
-    await this.durable();
-    this.events.emit({ type: 'package.deleted', packageId, actor: actorName(actor) });
+    await this.change(async (trx) => {
+      const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: nowIso(), revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
+      if (!Number(r.numUpdatedRows)) throw notFound('package not found');
+      return { result: undefined, event: { type: 'package.deleted', packageId, actor: actorName(actor) } };
+    });
   }
 
   async restorePackage(packageId: number, actor: Actor): Promise<void> {
     const cutoff = nowIso(Date.now() - this.restoreDays * 864e5);
-    const r = await this.db.updateTable('packages').set((eb) => ({ deleted_at: null, revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
-    if (!Number(r.numUpdatedRows)) throw notFound(`no deleted package restorable within ${this.restoreDays} days`);
-    await this.durable();
-    this.events.emit({ type: 'package.restored', packageId, actor: actorName(actor) });
+    await this.change(async (trx) => {
+      const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: null, revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
+      if (!Number(r.numUpdatedRows)) throw notFound(`no deleted package restorable within ${this.restoreDays} days`);
+      return { result: undefined, event: { type: 'package.restored', packageId, actor: actorName(actor) } };
+    });
   }
 
   /** Changes visibility, linked repository and/or access inheritance. */
@@ -288,9 +296,10 @@ export class Publisher {
     if (s.visibility !== undefined) set.visibility = s.visibility;
     if (s.repositoryId !== undefined) set.repository_id = s.repositoryId;
     if (s.inheritAccess !== undefined) set.inherit_access = s.inheritAccess ? 1 : 0;
-    await this.db.updateTable('packages').set(set).where('id', '=', packageId).execute();
-    await this.durable();
-    this.events.emit({ type: 'package.updated', packageId, actor: actorName(actor) });
+    await this.change(async (trx) => {
+      await trx.updateTable('packages').set(set).where('id', '=', packageId).execute();
+      return { result: undefined, event: { type: 'package.updated', packageId, actor: actorName(actor) } };
+    });
   }
 
   /** Grants a user or a repository a role on a package (replacing an earlier grant). */

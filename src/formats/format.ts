@@ -15,6 +15,11 @@ export interface Format {
   describe(pkg: PackageRow, version: string | null, baseUrl: string, tags?: string[]): { install: string; setup?: string };
   /** Format facts about a version for the REST API's `metadata` (GitHub's shape: `{ container: { tags } }`). */
   versionMetadata?(version: PackageVersion, tags: string[]): Record<string, unknown>;
+  /**
+   * Set when this format verifies signatures against the keys core/signing trusts and honours its "require
+   * signed" policy: the web UI then shows a signing section in the package's settings. `what` names the content.
+   */
+  readonly signing?: { what: string };
   /** Facts that cost a lookup (e.g. whether an image is signed), for one version's page and API detail. */
   versionFacts?(core: Core, pkg: PackageRow, version: PackageVersion): Promise<Record<string, unknown>>;
 }

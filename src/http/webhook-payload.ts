@@ -1,7 +1,10 @@
 // GitHub's `package` webhook payload, built from the model and each format's description of itself, so that
-// receivers written for GitHub work unchanged.
+// receivers written for GitHub work unchanged. Built inside the change's transaction (see core/events), so it
+// reads through the transaction's handle only.
 import type { Core } from '../core/core.ts';
 import type { PackageEvent } from '../core/events/events.ts';
+import { Identity } from '../core/identity/identity.ts';
+import { Packages } from '../core/model/packages.ts';
 import type { PayloadBuilder } from '../core/events/webhooks.ts';
 import { formatOf } from '../formats/index.ts';
 import { ownerJson, repoJson } from './rest/common.ts';
@@ -19,22 +22,24 @@ const ACTIONS: Partial<Record<PackageEvent['type'], string>> = {
 
 export function webhookPayloads(core: Core): PayloadBuilder {
   const base = () => core.config.baseUrl ?? `http://localhost:${core.config.port}`;
-  return async (e) => {
+  return async (e, db) => {
     const action = ACTIONS[e.type];
     if (!action) return null;
-    const pkg = await core.packages.byId(e.packageId);
+    const packages = new Packages(db);
+    const identity = new Identity(db);
+    const pkg = await packages.byId(e.packageId);
     if (!pkg) return null;
     const b = base();
     const fmt = formatOf(pkg.type);
     const meta = JSON.parse(pkg.metadata) as { description?: string };
-    const repo = pkg.repository_id != null ? await core.identity.repoById(pkg.repository_id) : undefined;
+    const repo = pkg.repository_id != null ? await identity.repoById(pkg.repository_id) : undefined;
     const htmlUrl = `${b}/${pkg.owner_name}/-/packages/${pkg.type}/${encodeURIComponent(pkg.name)}`;
     let versionId = 'versionId' in e ? e.versionId : undefined;
-    if (versionId === undefined && 'tag' in e) versionId = (await core.packages.tags(pkg.id)).find((t) => t.name === e.tag)?.version_id;
-    const v = versionId !== undefined ? await core.packages.versionById(versionId) : undefined;
+    if (versionId === undefined && 'tag' in e) versionId = (await packages.tags(pkg.id)).find((t) => t.name === e.tag)?.version_id;
+    const v = versionId !== undefined ? await packages.versionById(versionId) : undefined;
     let package_version = null;
     if (v) {
-      const [files, tags] = await Promise.all([core.packages.files(v.id), core.packages.tags(pkg.id)]);
+      const [files, tags] = await Promise.all([packages.files(v.id), packages.tags(pkg.id)]);
       const vtags = tags.filter((t) => t.version_id === v.id).map((t) => t.name);
       package_version = {
         id: v.id,

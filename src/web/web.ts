@@ -8,7 +8,9 @@
 //   /-/settings/tokens                  personal access tokens
 //   /-/static/*                         the stylesheet and the small script
 //   /OWNER                              a user's or org's packages;  /OWNER/-/settings  org members and roles
+//   /OWNER/-/settings/hooks[/ID]        an owner's webhooks;  /OWNER/-/settings/signing  trusted keys, policy
 //   /OWNER/REPO                         the packages linked to a repository
+//   /OWNER/REPO/-/settings/hooks[/ID]   a repository's webhooks
 //   /OWNER/-/packages/TYPE/NAME[/VERSION]   a package (the URL the REST API advertises as html_url)
 //   /OWNER/-/packages/TYPE/NAME/-/settings  its settings (and /-/delete for the confirmation page)
 import fs from 'node:fs';
@@ -25,8 +27,10 @@ import type { Html } from './html.ts';
 import { errorPage, type PageContext } from './layout.ts';
 import { accountPages } from './pages/account.ts';
 import { explorePages } from './pages/explore.ts';
+import { hookPages } from './pages/hooks.ts';
 import { ownerPages } from './pages/owner.ts';
 import { packagePages } from './pages/package.ts';
+import { signingPages } from './pages/signing.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -208,6 +212,8 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
   await accountPages(app, web);
   await explorePages(app, web);
   await packagePages(app, web);
+  await hookPages(app, web);
+  await signingPages(app, web);
   // Last: /:owner and /:owner/:repo are the most general routes.
   await ownerPages(app, web);
 }

@@ -133,6 +133,49 @@ for (const dialect of dialects()) {
       await rx.close();
     });
 
+    test('a change and its deliveries commit together: a rolled-back publish queues nothing, a committed one is queued even if nothing runs after the commit', async () => {
+      const rx = await receiver();
+      const hook = await createHook('/users/alice/hooks', rx.url);
+      const rows = () => s.core.db.selectFrom('webhook_deliveries').selectAll().where('hook_id', '=', hook.id).execute();
+
+      // Something fails inside the transaction after the hook's deliveries were written: all of it rolls back.
+      let fail = true;
+      s.core.events.inTransaction(async () => {
+        if (fail) {
+          fail = false;
+          throw new Error('simulated failure before the commit');
+        }
+      });
+      assert.equal((await publish(s.url, token, '@alice/atomic', '1.0.0')).status, 500);
+      assert.equal(await s.core.packages.find('alice', 'npm', 'atomic'), undefined, 'no package');
+      assert.deepEqual(await rows(), [], 'no delivery for a change that did not happen');
+
+      // The process "dies" right after the commit: no in-process announcement, no sender running.
+      s.core.webhooks.stop();
+      const emit = s.core.events.emit;
+      s.core.events.emit = () => {};
+      try {
+        assert.equal((await publish(s.url, token, '@alice/atomic', '1.0.0')).status, 201);
+      } finally {
+        s.core.events.emit = emit;
+      }
+      const [d, ...more] = await rows();
+      assert.equal(more.length, 0);
+      assert.equal(d.status, 'pending', 'queued with the version, in the same commit');
+      assert.equal(d.action, 'published');
+      const payload = JSON.parse(d.payload);
+      assert.equal(payload.package.name, 'atomic');
+      assert.equal(payload.package.package_version.version, '1.0.0');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(rx.got.length, 0, 'nothing was sent yet');
+      // Whichever sender runs next (after a restart, or another node) sends it.
+      s.core.webhooks.start(100);
+      const got = await until('the delivery', () => rx.got.find((g) => g.json.package.name === 'atomic'));
+      assert.equal(got.headers['x-github-delivery'], d.id);
+      await api(`/users/alice/hooks/${hook.id}`, { method: 'DELETE' });
+      await rx.close();
+    });
+
     test('only admins of the repository or owner manage hooks; others get 404', async () => {
       const bob = await s.userWithToken('bob');
       const r = await fetch(`${s.url}/api/v1/repos/alice/hello/hooks`, { headers: { authorization: `Bearer ${bob}` } });

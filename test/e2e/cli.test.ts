@@ -2,6 +2,9 @@
 // every command of the issue's section 2, what it prints (a token prints as the token alone), its exit codes
 // (2 for usage, 1 for errors, with a message on stderr), and that the server sees its effects at once.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { dialects } from '../helpers/databases.ts';
 import { publishNpm, type NpmPublishOptions } from '../helpers/npm-publish.ts';
@@ -22,8 +25,9 @@ for (const dialect of dialects()) {
     let s: TestServer;
     let aliceToken: string;
 
+    const env = { WHARF_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WHARF_WEBHOOK_RETRY_SECONDS: '0.2' };
     before(async () => {
-      s = await startWharf({ dialect });
+      s = await startWharf({ dialect, env });
     });
     after(() => s.stop());
 
@@ -287,12 +291,86 @@ for (const dialect of dialects()) {
       await json(api('/orgs/ghostorg', null), 404);
     });
 
+    test('hook create/list/update/deliveries/redeliver/delete: the same hooks as the REST API, sent by the server', async () => {
+      // A receiver that fails the first request, then answers 200.
+      const got: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+      const rx = http.createServer(async (req, res) => {
+        let body = '';
+        for await (const c of req) body += c;
+        got.push({ headers: req.headers, body });
+        res.statusCode = got.length === 1 ? 500 : 200;
+        res.end('ok');
+      });
+      await new Promise<void>((r) => rx.listen(0, '127.0.0.1', () => r()));
+      const url = `http://127.0.0.1:${(rx.address() as AddressInfo).port}/hook`;
+      const until = async <T>(what: string, fn: () => T | false | Promise<T | false>): Promise<T> => {
+        for (const end = Date.now() + 8000; ; await new Promise((r) => setTimeout(r, 50))) {
+          const v = await fn();
+          if (v) return v as T;
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        }
+      };
+      try {
+        const id = (await wharf(['hook', 'create', 'alice', '--url', url, '--secret-stdin', '--events', 'package'], 'cli-secret\n')).trim();
+        assert.match(id, /^\d+$/, 'create prints the hook id alone');
+        const repoHook = (await wharf(['hook', 'create', 'alice/app', '--url', `${url}?repo`, '--secret', 'x', '--inactive'])).trim();
+        assert.equal(await wharf(['hook', 'list', 'alice']), `${id}\t${url}\tpackage\tactive\tjson\tsecret\n`);
+        assert.equal(await wharf(['hook', 'list', 'alice/app']), `${repoHook}\t${url}?repo\tpackage\tinactive\tjson\tsecret\n`);
+        // The REST API sees the same hooks.
+        const rest: Json[] = await json(api('/users/alice/hooks', aliceToken), 200);
+        assert.deepEqual(rest.map((h) => [String(h.id), h.config.url, h.active]), [[id, url, true]]);
+        assert.equal((await json(api(`/repos/alice/app/hooks/${repoHook}`, aliceToken), 200)).active, false);
+
+        await publish(aliceToken, { scope: 'alice', name: 'hooked', version: '1.0.0' });
+        const first = await until('the retried delivery', () => got.length >= 2 && got);
+        assert.equal(first[0].headers['x-github-delivery'], first[1].headers['x-github-delivery'], 'a retry keeps its id');
+        assert.equal(first[1].headers['x-hub-signature-256'], `sha256=${createHmac('sha256', 'cli-secret').update(first[1].body).digest('hex')}`, 'the secret from stdin, without its newline');
+        const [line] = (await until('delivered', async () => {
+          const out = await wharf(['hook', 'deliveries', id]);
+          return out.includes('\tdelivered\t') && out;
+        })).trim().split('\n');
+        const [deliveryId, state, status, duration, attempts, action] = line.split('\t');
+        assert.equal(deliveryId, first[0].headers['x-github-delivery']);
+        assert.deepEqual([state, status, attempts, action], ['delivered', '200', '2', 'published']);
+        assert.match(duration, /^\d+ms$/);
+
+        const again = (await wharf(['hook', 'redeliver', id, deliveryId])).trim();
+        assert.match(again, /^[0-9a-f-]{36}$/);
+        await until('the redelivery', () => got.some((g) => g.headers['x-github-delivery'] === again));
+        assert.match(await wharf(['hook', 'deliveries', id]), new RegExp(`^${again}\t(pending|delivered)\t.*redelivery`, 'm'));
+
+        assert.equal(await wharf(['hook', 'update', id, '--inactive', '--no-secret', '--url', `${url}/v2`]), `${id}\t${url}/v2\tpackage\tinactive\tjson\tno-secret\n`);
+        const before = got.length;
+        await publish(aliceToken, { scope: 'alice', name: 'hooked', version: '1.0.1' });
+        await new Promise((r) => setTimeout(r, 400));
+        assert.equal(got.length, before, 'an inactive hook hears nothing');
+
+        await wharfFails(['hook', 'create', 'alice', '--url', 'ftp://example.com/'], 1, /must be http or https/);
+        await wharfFails(['hook', 'create', 'alice'], 2, /--url URL is required/);
+        await wharfFails(['hook', 'create', 'alice', '--url', url, '--events', 'push'], 2, /--events must be one of package, \*/);
+        await wharfFails(['hook', 'create', 'alice', '--url', url, '--secret', 'a', '--secret-stdin'], 2, /give one of --secret, --secret-stdin/, 'b');
+        await wharfFails(['hook', 'create', 'ghost', '--url', url], 1, /no user or organization named "ghost"/);
+        await wharfFails(['hook', 'update', id], 2, /nothing to change/);
+        await wharfFails(['hook', 'update', 'abc', '--active'], 2, /expected a hook ID/);
+        await wharfFails(['hook', 'redeliver', id, 'no-such-delivery'], 1, /delivery not found/);
+        await wharfFails(['hook', 'redeliver', repoHook, deliveryId], 1, /delivery not found/);
+        assert.equal(await wharf(['hook', 'delete', id]), `deleted hook ${id}\n`);
+        await wharfFails(['hook', 'delete', id], 1, new RegExp(`no hook ${id}`));
+        assert.equal(await wharf(['hook', 'list', 'alice']), '');
+        await json(api(`/users/alice/hooks/${id}`, aliceToken), 404);
+        assert.equal(await wharf(['hook', 'delete', repoHook]), `deleted hook ${repoHook}\n`);
+      } finally {
+        rx.closeAllConnections();
+        await new Promise((r) => rx.close(r));
+      }
+    });
+
     test('the CLI works with the server stopped; the restarted server sees its changes', async () => {
       await s.stop({ keep: true });
       await wharf(['user', 'create', 'dave']);
       const token = await tokenFor('dave', 'read:packages');
       await wharf(['package', 'visibility', 'npm', 'alice/hello', 'public']);
-      s = await startWharf({ reuse: s });
+      s = await startWharf({ env, reuse: s });
       assert.equal((await json(api('/user', token), 200)).login, 'dave');
       assert.equal(await packumentStatus('alice', 'hello', null), 200);
       assert.equal((await json(api('/user', aliceToken), 200)).login, 'alice', 'tokens survive a restart');

@@ -197,6 +197,12 @@ export class Authorizer {
     return owner.kind === 'org' && (await this.isOrgOwner(owner.id, actor.user.id));
   }
 
+  /** Site admins and those with admin on a repository manage it (its hooks). */
+  async canManageRepo(actor: Actor, repo: { id: number }): Promise<boolean> {
+    if (actor.kind !== 'user') return false;
+    return actor.user.isAdmin || (await this.repoRole(repo.id, actor.user.id)) === 'admin';
+  }
+
   /**
    * May `actor` see a repository (its page, the packages linked to it)? Public ones: everyone; internal: any
    * signed-in actor; private: site admins and those with a role on it; a job: its own repository.

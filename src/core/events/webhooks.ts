@@ -1,7 +1,8 @@
 // Webhooks on owners and repositories, delivered like GitHub's: JSON with X-GitHub-Event, X-GitHub-Delivery
-// and X-Hub-Signature-256 (HMAC-SHA256 of the body). Deliveries are queued in the database (they survive a
-// restart and any node may send them), sent with a timeout, retried with exponential backoff (a retry keeps its
-// delivery id), logged, and can be redelivered. Publishing never waits for a hook.
+// and X-Hub-Signature-256 (HMAC-SHA256 of the body). Deliveries are queued in the database inside the change's
+// own transaction (`enqueue`, an outbox: a change and its deliveries commit or roll back together), sent after the
+// commit by whichever node runs the sender, with a timeout, retried with exponential backoff (a retry keeps its
+// delivery id), logged, and can be redelivered. Publishing never waits for a hook's endpoint.
 import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -30,8 +31,11 @@ export interface HookInput {
   active?: boolean;
 }
 
-/** Turns a domain event into GitHub's `package` payload, or null when no hook should hear of it. */
-export type PayloadBuilder = (e: PackageEvent) => Promise<{ action: string; ownerId: number; repositoryId: number | null; payload: unknown } | null>;
+/**
+ * Turns a domain event into GitHub's `package` payload, or null when no hook should hear of it. Runs inside the
+ * change's transaction: it must read through `db` only.
+ */
+export type PayloadBuilder = (e: PackageEvent, db: Db) => Promise<{ action: string; ownerId: number; repositoryId: number | null; payload: unknown } | null>;
 
 const MAX_REDIRECTS = 3;
 const RESPONSE_LOG_BYTES = 4096;
@@ -90,6 +94,18 @@ export class Webhooks {
     return hook;
   }
 
+  /** A hook by id, whatever it is on (for the admin CLI, which may manage every hook). */
+  async byId(id: number): Promise<Webhook> {
+    const hook = await this.db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!hook) throw notFound(`no hook ${id}`);
+    return hook;
+  }
+
+  /** The scope a hook is on. */
+  static scopeOf(hook: Webhook): HookScope {
+    return hook.repository_id != null ? { repositoryId: hook.repository_id } : { ownerId: hook.owner_id! };
+  }
+
   async update(scope: HookScope, id: number, input: Partial<HookInput>): Promise<Webhook> {
     await this.get(scope, id);
     const set: Record<string, unknown> = { updated_at: nowIso() };
@@ -128,26 +144,32 @@ export class Webhooks {
 
   // ---- queueing ----
 
-  /** Queues a delivery to every active hook of the event's owner and linked repository. Called after commit. */
-  async enqueue(e: PackageEvent): Promise<number> {
+  /**
+   * Queues a delivery to every active hook of the event's owner and linked repository, through `trx`: called by
+   * Events.record inside the change's transaction, so the deliveries commit (or roll back) with the change. The
+   * payload is built only when a hook listens, and is a snapshot as of the change.
+   */
+  async enqueue(trx: Db, e: PackageEvent): Promise<number> {
     if (!this.builder) return 0;
-    const built = await this.builder(e);
-    if (!built) return 0;
-    let q = this.db.selectFrom('webhooks').selectAll().where('active', '=', 1);
+    const pkg = await trx.selectFrom('packages').select(['owner_id', 'repository_id']).where('id', '=', e.packageId).executeTakeFirst();
+    if (!pkg) return 0;
+    let q = trx.selectFrom('webhooks').selectAll().where('active', '=', 1);
     q = q.where((eb) => {
-      const ors = [eb.and([eb('owner_id', '=', built.ownerId), eb('repository_id', 'is', null)])];
-      if (built.repositoryId != null) ors.push(eb('repository_id', '=', built.repositoryId));
+      const ors = [eb.and([eb('owner_id', '=', pkg.owner_id), eb('repository_id', 'is', null)])];
+      if (pkg.repository_id != null) ors.push(eb('repository_id', '=', pkg.repository_id));
       return eb.or(ors);
     });
     const hooks = (await q.execute()).filter((h) => (JSON.parse(h.events) as string[]).some((ev) => ev === 'package' || ev === '*'));
+    if (!hooks.length) return 0;
+    const built = await this.builder(e, trx);
+    if (!built) return 0;
     const now = nowIso();
     for (const h of hooks) {
-      await this.db
+      await trx
         .insertInto('webhook_deliveries')
         .values({ id: randomUUID(), hook_id: h.id, event: 'package', action: built.action, payload: JSON.stringify(built.payload), status: 'pending', attempts: 0, next_attempt_at: now, claimed_until: null, response_status: null, response_body: null, error: null, duration_ms: null, redelivery: 0, created_at: now, delivered_at: null })
         .execute();
     }
-    if (hooks.length) this.kick();
     return hooks.length;
   }
 
@@ -165,9 +187,9 @@ export class Webhooks {
     this.timer = null;
   }
 
-  /** Runs a delivery pass now, unless one is running. */
+  /** Runs a delivery pass now, unless one is running or this process does not send (the CLI: the server will). */
   kick(): void {
-    if (this.running) return;
+    if (this.running || !this.timer) return;
     this.running = true;
     this.deliverDue()
       .catch((err) => this.logger?.error({ err }, 'webhook delivery pass failed'))

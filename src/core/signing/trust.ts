@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../db/database.ts';
 import { nowIso } from '../clock.ts';
-import { invalid, notFound } from '../errors.ts';
+import { conflict, invalid, notFound } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import { parsePublicKey } from './cosign-keys.ts';
 
@@ -12,6 +12,7 @@ export interface TrustedKey {
   fingerprint: string;
   publicPem: string;
   scope: string;
+  createdAt?: string;
 }
 
 /** `SHA256:` + base64 of the key's SPKI DER hash: how keys are named in the API and on pages. */
@@ -31,15 +32,42 @@ export class SigningTrust {
   }
 
   async trust(target: string, publicPem: string): Promise<TrustedKey> {
+    const { ownerId, packageName } = await this.scope(target);
+    return this.trustAt(ownerId, packageName, publicPem);
+  }
+
+  /** Trusts a key for an owner's images (`packageName` null) or one image. The same key twice is a Conflict. */
+  async trustAt(ownerId: number, packageName: string | null, publicPem: string): Promise<TrustedKey> {
     let fingerprint: string;
     try {
       fingerprint = fingerprintOf(publicPem);
     } catch (e) {
       throw invalid(`not a usable public key: ${(e as Error).message}`);
     }
-    const { ownerId, packageName } = await this.scope(target);
+    if ((await this.keysAt(ownerId, packageName)).some((k) => k.fingerprint === fingerprint)) throw conflict(`key ${fingerprint} is trusted here already`);
     const row = await this.db.insertInto('trusted_keys').values({ owner_id: ownerId, package_name: packageName, public_pem: publicPem, fingerprint, created_at: nowIso() }).returningAll().executeTakeFirstOrThrow();
-    return { id: row.id, fingerprint, publicPem, scope: target };
+    return { id: row.id, fingerprint, publicPem, scope: packageName ?? '', createdAt: row.created_at };
+  }
+
+  /** The keys trusted at exactly this scope (an owner's: `packageName` null). */
+  async keysAt(ownerId: number, packageName: string | null): Promise<TrustedKey[]> {
+    let q = this.db.selectFrom('trusted_keys').selectAll().where('owner_id', '=', ownerId);
+    q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
+    return (await q.orderBy('id').execute()).map((r) => ({ id: r.id, fingerprint: r.fingerprint, publicPem: r.public_pem, scope: r.package_name ?? '', createdAt: r.created_at }));
+  }
+
+  /** Stops trusting a key at this scope. */
+  async untrustAt(ownerId: number, packageName: string | null, id: number): Promise<void> {
+    let q = this.db.deleteFrom('trusted_keys').where('owner_id', '=', ownerId).where('id', '=', id);
+    q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
+    if (!Number((await q.executeTakeFirst()).numDeletedRows)) throw notFound('no such trusted key');
+  }
+
+  /** Is "require signed images" set at exactly this scope? */
+  async requiredAt(ownerId: number, packageName: string | null): Promise<boolean> {
+    let q = this.db.selectFrom('signing_policies').select('id').where('owner_id', '=', ownerId);
+    q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
+    return !!(await q.executeTakeFirst());
   }
 
   async untrust(target: string, fingerprint: string): Promise<void> {
@@ -63,6 +91,10 @@ export class SigningTrust {
 
   async setRequired(target: string, required: boolean): Promise<void> {
     const { ownerId, packageName } = await this.scope(target);
+    await this.setRequiredAt(ownerId, packageName, required);
+  }
+
+  async setRequiredAt(ownerId: number, packageName: string | null, required: boolean): Promise<void> {
     let q = this.db.deleteFrom('signing_policies').where('owner_id', '=', ownerId);
     q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
     await q.execute();

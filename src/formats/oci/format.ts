@@ -7,6 +7,7 @@ import { verifyImage } from './signatures.ts';
 export const ociFormat: Format = {
   type: 'container',
   prefix: '/v2',
+  signing: { what: 'images' },
   register: ociRoutes,
   describe(pkg, version, baseUrl, tags) {
     const host = baseUrl.replace(/^https?:\/\//, '');

@@ -63,9 +63,11 @@ export async function hookRoutes(app: FastifyInstance, core: Core): Promise<void
     if (kind === 'repos') {
       const repo = await core.identity.findRepo(p.owner, p.repo);
       if (!repo) throw notFound();
-      const role = a.user.isAdmin ? 'admin' : await core.authz.repoRole(repo.id, a.user.id);
-      if (!role) throw notFound();
-      if (role !== 'admin') throw forbidden('you need admin on this repository to manage its hooks');
+      if (!(await core.authz.canManageRepo(a, repo))) {
+        // Who may see the repository learns they lack admin; others learn nothing.
+        if (!(await core.authz.canReadRepo(a, repo))) throw notFound();
+        throw forbidden('you need admin on this repository to manage its hooks');
+      }
       return { scope: { repositoryId: repo.id }, path: `/api/v1/repos/${repo.owner_name}/${repo.name}/hooks` };
     }
     const owner = await core.identity.findOwner(p.owner);

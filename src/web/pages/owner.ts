@@ -9,6 +9,7 @@ import { html, seg } from '../html.ts';
 import { csrfField, layout } from '../layout.ts';
 import type { Web } from '../web.ts';
 import { packageList, readable, summarize } from './listing.ts';
+import { settingsNav } from './settings-nav.ts';
 
 type P = Record<string, string>;
 
@@ -29,6 +30,7 @@ export async function ownerPages(app: FastifyInstance, web: Web): Promise<void> 
     const repos = [];
     for (const r of await core.identity.listRepos(owner.id)) if (await core.authz.canReadRepo(req.actor, r)) repos.push(r);
     const isMember = owner.kind === 'org' && req.actor.kind === 'user' && (req.actor.user.isAdmin || (await core.identity.orgRole(owner.id, req.actor.user.id)) !== null);
+    const canManage = await core.authz.canManageOwner(req.actor, owner);
     const ctx = web.ctx(req, reply);
     return web.send(
       reply,
@@ -36,7 +38,7 @@ export async function ownerPages(app: FastifyInstance, web: Web): Promise<void> 
         title: owner.name,
         main: html`<header class="owner-head">
   <div class="avatar" aria-hidden="true">${owner.name.slice(0, 1).toUpperCase()}</div>
-  <div><h1>${owner.name}</h1><p class="muted">${owner.kind === 'org' ? 'Organization' : 'User'}${isMember ? html` · <a href="/${seg(owner.name)}/-/settings">Members and roles</a>` : ''}</p></div>
+  <div><h1>${owner.name}</h1><p class="muted">${owner.kind === 'org' ? 'Organization' : 'User'}${isMember ? html` · <a href="/${seg(owner.name)}/-/settings">Members and roles</a>` : ''}${canManage ? html` · <a href="/${seg(owner.name)}/-/settings/hooks">Webhooks</a> · <a href="/${seg(owner.name)}/-/settings/signing">Signing</a>` : ''}</p></div>
 </header>
 <div class="columns">
 <section aria-labelledby="pk-h" class="main-col">
@@ -73,6 +75,7 @@ export async function ownerPages(app: FastifyInstance, web: Web): Promise<void> 
         title: `${org.name} · members`,
         main: html`<p class="crumbs"><a href="/${seg(org.name)}">${org.name}</a> / Settings</p>
 <h1>Members and roles</h1>
+${canManage ? settingsNav(org, 'members') : ''}
 <p class="lead">Owners administer the organization and all its packages; members may publish packages to it and read its internal and private repositories' packages they are granted.</p>
 ${msg.notice ? banner('notice', msg.notice) : ''}${msg.error ? banner('error', msg.error) : ''}
 <div class="scroll"><table class="list">
@@ -136,6 +139,7 @@ ${canManage
     if (!repo || !(await core.authz.canReadRepo(req.actor, repo))) throw notFound();
     const rows = await readable(core, req.actor, await core.packages.listByRepository(repo.id));
     const items = await summarize(core, rows);
+    const canManage = await core.authz.canManageRepo(req.actor, repo);
     const ctx = web.ctx(req, reply);
     return web.send(
       reply,
@@ -143,6 +147,7 @@ ${canManage
         title: `${repo.owner_name}/${repo.name}`,
         main: html`<p class="crumbs"><a href="/${seg(repo.owner_name)}">${repo.owner_name}</a> /</p>
 <h1>${repo.name} ${visibilityBadge(repo.visibility)}</h1>
+${canManage ? html`<p class="muted"><a href="/${seg(repo.owner_name)}/${seg(repo.name)}/-/settings/hooks">Webhooks</a></p>` : ''}
 <h2>Packages linked to this repository</h2>
 ${packageList(items, { empty: 'No package you may see is linked to this repository.' })}`,
       }),

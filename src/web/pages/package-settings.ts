@@ -6,11 +6,13 @@ import { invalid, isWharfError, notFound } from '../../core/errors.ts';
 import { checkRole, checkVisibility, ROLES, VISIBILITIES } from '../../core/identity/identity.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import { packageSettings } from '../../core/package-settings.ts';
+import { formatOf } from '../../formats/index.ts';
 import { idParam } from '../../http/rest/common.ts';
 import { banner, packagePath, typeIcon, visibilityBadge, when } from '../components.ts';
 import { html, seg, type Child } from '../html.ts';
 import { csrfField, layout } from '../layout.ts';
 import type { Web } from '../web.ts';
+import { SIGNING_DONE, signingAction, signingSection } from './signing.ts';
 
 const DONE: Record<string, string> = {
   visibility: 'Visibility changed.',
@@ -23,6 +25,7 @@ const DONE: Record<string, string> = {
   'restore-version': 'Version restored.',
   'delete-package': 'Package deleted. It can be restored below.',
   'restore-package': 'Package restored.',
+  ...SIGNING_DONE,
 };
 
 const VIS_TEXT: Record<string, string> = {
@@ -54,6 +57,20 @@ export async function settingsGet(web: Web, req: FastifyRequest, reply: FastifyR
   const done = DONE[(req.query as Record<string, string>).done ?? ''];
   const ctx = web.ctx(req, reply);
   const action = `${path}/-/settings`;
+  const signs = formatOf(pkg.type)?.signing;
+  let signing: Child = '';
+  if (signs) {
+    const [keys, required, ownerKeys, ownerRequired] = await Promise.all([
+      core.signing.keysAt(pkg.owner_id, pkg.name), core.signing.requiredAt(pkg.owner_id, pkg.name),
+      core.signing.keysAt(pkg.owner_id, null), core.signing.requiredAt(pkg.owner_id, null),
+    ]);
+    const canManageOwner = await core.authz.canManageOwner(req.actor, { id: pkg.owner_id, kind: pkg.owner_kind });
+    const ownerLink = canManageOwner ? html` (<a href="/${seg(pkg.owner_name)}/-/settings/signing">${pkg.owner_name}'s signing settings</a>)` : '';
+    const note = ownerKeys.length || ownerRequired
+      ? html`<p class="help">${ownerKeys.length ? `${ownerKeys.length} key${ownerKeys.length === 1 ? '' : 's'} trusted for all of ${pkg.owner_name}'s ${signs.what} also appl${ownerKeys.length === 1 ? 'ies' : 'y'}. ` : ''}${ownerRequired ? `${pkg.owner_name} requires signed ${signs.what} for all its packages. ` : ''}${ownerLink}</p>`
+      : html`<p class="help">Keys and the policy can also be set for all of ${pkg.owner_name}'s ${signs.what}${ownerLink}.</p>`;
+    signing = signingSection(ctx, { action, keys, required, what: `the ${signs.what} of ${pkg.owner_name}/${pkg.name}`, note });
+  }
   const form = (name: string, body: Child, cls = '') => html`<form class="${cls}" action="${action}" method="post">${csrfField(ctx)}<input type="hidden" name="action" value="${name}">${body}</form>`;
 
   return web.send(
@@ -117,6 +134,8 @@ ${deleted.map((v) => html`<tr><td>${v.version}</td><td>${when(v.deleted_at)}</td
 </tbody></table></div>`
   : html`<p class="muted">None.</p>`}
 </section>
+
+${signing}
 
 <section class="card danger-zone" id="danger" aria-labelledby="danger-h">
 <h2 id="danger-h">Danger zone</h2>
@@ -202,6 +221,12 @@ export async function settingsPost(web: Web, req: FastifyRequest, reply: Fastify
       case 'restore-package':
         await core.authz.authorize(req.actor, 'delete', pkg);
         await core.publisher.restorePackage(pkg.id, req.actor);
+        break;
+      case 'trust-key':
+      case 'untrust-key':
+      case 'require-signed':
+        if (!formatOf(pkg.type)?.signing) throw invalid(`${pkg.type} packages are not verified against signing keys`);
+        await signingAction(core, f, pkg.owner_id, pkg.name);
         break;
       default:
         throw invalid('unknown action');

@@ -1,0 +1,15 @@
+// The tabs of an owner's settings: members (organizations), webhooks, signing.
+import type { Owner } from '../../db/tables.ts';
+import { html, seg, type Html } from '../html.ts';
+
+export type OwnerTab = 'members' | 'hooks' | 'signing';
+
+export function settingsNav(owner: Pick<Owner, 'name' | 'kind'>, current: OwnerTab): Html {
+  const base = `/${seg(owner.name)}/-/settings`;
+  const tabs: [OwnerTab, string, string][] = [
+    ...(owner.kind === 'org' ? [['members', base, 'Members and roles'] as [OwnerTab, string, string]] : []),
+    ['hooks', `${base}/hooks`, 'Webhooks'],
+    ['signing', `${base}/signing`, 'Signing'],
+  ];
+  return html`<nav class="chips" aria-label="Settings">${tabs.map(([t, href, text]) => html`<a href="${href}"${t === current ? html` aria-current="page"` : ''}>${text}</a>`)}</nav>`;
+}

@@ -1,0 +1,106 @@
+// Signing settings: the public keys trusted to sign an owner's images (or one image's), and the "require signed
+// images" policy. Shown on the owner's settings (/OWNER/-/settings/signing) and in the settings of a package whose
+// format verifies signatures (Format.signing). Changes go through core.signing, as the CLI's do.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Core } from '../../core/core.ts';
+import { invalid, isWharfError, notFound } from '../../core/errors.ts';
+import type { TrustedKey } from '../../core/signing/trust.ts';
+import { idParam } from '../../http/rest/common.ts';
+import { banner, when } from '../components.ts';
+import { html, seg, type Child, type Html } from '../html.ts';
+import { csrfField, layout, type PageContext } from '../layout.ts';
+import type { Web } from '../web.ts';
+import { settingsNav } from './settings-nav.ts';
+
+export const SIGNING_DONE: Record<string, string> = {
+  'trust-key': 'Key trusted.',
+  'untrust-key': 'Key removed.',
+  'require-signed': 'Signing policy saved.',
+};
+
+/** The signing card: trusted keys (add by pasting a PEM, remove) and the policy toggle. */
+export function signingSection(ctx: PageContext, o: { action: string; keys: TrustedKey[]; required: boolean; what: string; note?: Child }): Html {
+  const form = (name: string, body: Child, cls = '') => html`<form class="${cls}" action="${o.action}" method="post">${csrfField(ctx)}<input type="hidden" name="action" value="${name}">${body}</form>`;
+  return html`<section class="card" id="signing" aria-labelledby="sign-h">
+<h2 id="sign-h">Signing</h2>
+<p class="help">Wharf verifies cosign signatures (ECDSA P-256, found through the <code>sha256-HEX.sig</code> tag or the referrers API) of ${o.what} against the keys trusted here.</p>
+${o.note ?? ''}
+<h3>Trusted keys</h3>
+${o.keys.length
+  ? html`<div class="scroll"><table class="list keys"><thead><tr><th scope="col">Fingerprint</th><th scope="col">Added</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead><tbody>
+${o.keys.map((k) => html`<tr data-key="${k.id}"><td><code class="fingerprint">${k.fingerprint}</code></td><td>${when(k.createdAt)}</td>
+<td>${form('untrust-key', html`<input type="hidden" name="key" value="${k.id}"><button class="danger small" type="submit" aria-label="Remove key ${k.fingerprint}">Remove</button>`)}</td></tr>`)}
+</tbody></table></div>`
+  : html`<p class="muted">No key is trusted here.</p>`}
+${form('trust-key', html`<label for="trust-pem">Public key (PEM)</label>
+<textarea id="trust-pem" name="pem" rows="5" required spellcheck="false" placeholder="-----BEGIN PUBLIC KEY-----" aria-describedby="trust-pem-help"></textarea>
+<p id="trust-pem-help" class="help">Paste a <code>cosign.pub</code> (from <code>wharf signing keygen</code> or <code>cosign generate-key-pair</code>).</p>
+<button class="primary" type="submit">Trust key</button>`, 'stack')}
+<h3>Policy</h3>
+${form('require-signed', html`<div class="check"><input type="checkbox" id="require-signed" name="required" value="1"${o.required ? html` checked` : ''}><label for="require-signed">Require signed images: pulls of ${o.what} not signed by a trusted key are refused (<code>DENIED</code>)</label></div>
+<button type="submit">Save policy</button>`, 'stack')}
+</section>`;
+}
+
+/** Carries out a signing form action at a scope (`packageName` null: the owner's). */
+export async function signingAction(core: Core, f: URLSearchParams, ownerId: number, packageName: string | null): Promise<void> {
+  switch (f.get('action')) {
+    case 'trust-key': {
+      const pem = (f.get('pem') ?? '').trim();
+      if (!pem) throw invalid('paste a public key in PEM form');
+      await core.signing.trustAt(ownerId, packageName, `${pem}\n`);
+      return;
+    }
+    case 'untrust-key':
+      await core.signing.untrustAt(ownerId, packageName, idParam(f.get('key') ?? undefined));
+      return;
+    case 'require-signed':
+      await core.signing.setRequiredAt(ownerId, packageName, f.get('required') === '1');
+      return;
+    default:
+      throw invalid('unknown action');
+  }
+}
+
+export async function signingPages(app: FastifyInstance, web: Web): Promise<void> {
+  const { core } = web;
+
+  async function ownerFor(req: FastifyRequest) {
+    web.requireUser(req);
+    const owner = await core.identity.findOwner((req.params as Record<string, string>).owner);
+    if (!owner || !(await core.authz.canManageOwner(req.actor, owner))) throw notFound();
+    return owner;
+  }
+
+  async function page(req: FastifyRequest, reply: FastifyReply, msg: { error?: string } = {}, status = 200) {
+    const owner = await ownerFor(req);
+    const [keys, required] = await Promise.all([core.signing.keysAt(owner.id, null), core.signing.requiredAt(owner.id, null)]);
+    const ctx = web.ctx(req, reply);
+    const done = SIGNING_DONE[(req.query as Record<string, string>).done ?? ''];
+    return web.send(
+      reply,
+      layout(ctx, {
+        title: `Signing · ${owner.name}`,
+        main: html`<p class="crumbs"><a href="/${seg(owner.name)}">${owner.name}</a> / Settings</p>
+<h1>Signing</h1>
+${settingsNav(owner, 'signing')}
+${done ? banner('notice', done) : ''}${msg.error ? banner('error', msg.error) : ''}
+${signingSection(ctx, { action: `/${seg(owner.name)}/-/settings/signing`, keys, required, what: `every container image of ${owner.name}`, note: html`<p class="help">Keys and the policy can also be set for one image, in its package settings.</p>` })}`,
+      }),
+      status,
+    );
+  }
+
+  app.get('/:owner/-/settings/signing', async (req, reply) => page(req, reply));
+  app.post('/:owner/-/settings/signing', async (req, reply) => {
+    const owner = await ownerFor(req);
+    const f = web.form(req);
+    try {
+      await signingAction(core, f, owner.id, null);
+    } catch (e) {
+      if (!isWharfError(e) || e.status >= 500 || e.kind === 'Forbidden') throw e;
+      return page(req, reply, { error: e.message }, e.status);
+    }
+    return web.redirect(reply, `/${seg(owner.name)}/-/settings/signing?done=${encodeURIComponent(f.get('action') ?? '')}`);
+  });
+}
