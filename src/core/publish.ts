@@ -192,10 +192,10 @@ export class Publisher {
   async addFiles(packageId: number, versionId: number, files: NewFile[], properties: { name: string; value: string }[], actor: Actor): Promise<void> {
     for (const f of files) if ('commit' in f.blob) await f.blob.commit();
     const now = nowIso();
-    await this.db.transaction().execute(async (trx) => {
+    await this.change(async (trx) => {
       const v = await trx.selectFrom('package_versions').select('id').where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!v) throw notFound('version not found');
-      await this.insertBlobs(trx as unknown as Db, files.map((f) => f.blob), now);
+      await this.insertBlobs(trx, files.map((f) => f.blob), now);
       for (const f of files) {
         try {
           await trx
@@ -209,10 +209,9 @@ export class Publisher {
       }
       for (const p of properties) await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: versionId, name: p.name, value: p.value }).execute();
       await trx.updateTable('package_versions').set({ updated_at: now }).where('id', '=', versionId).execute();
-      await this.bump(trx as unknown as Db, packageId);
+      await this.bump(trx, packageId);
+      return { result: undefined, event: { type: 'version.updated', packageId, versionId, actor: actorName(actor) } };
     });
-    await this.durable();
-    this.events.emit({ type: 'version.updated', packageId, versionId, actor: actorName(actor) });
   }
 
   private upsertTag(trx: Db, packageId: number, name: string, versionId: number) {

@@ -223,6 +223,12 @@ export function listenForChanges(changes: Changes, pool: pg.Pool, connect: () =>
   };
 }
 
+/** For readers inside a transaction, which must see its own uncommitted writes: every call is a new generation. */
+export const UNCACHED: ChangeGeneration = (() => {
+  let n = 0;
+  return { current: () => ++n };
+})();
+
 /** A cache of values valid for one change generation (bounded; cleared when the generation moves). */
 export class GenerationCache<V> {
   private readonly map = new Map<string, V>();

@@ -5,6 +5,7 @@ import type { Core } from '../core/core.ts';
 import type { PackageEvent } from '../core/events/events.ts';
 import { Identity } from '../core/identity/identity.ts';
 import { Packages } from '../core/model/packages.ts';
+import { UNCACHED } from '../db/changes.ts';
 import type { PayloadBuilder } from '../core/events/webhooks.ts';
 import { formatOf } from '../formats/index.ts';
 import { ownerJson, repoJson } from './rest/common.ts';
@@ -25,7 +26,7 @@ export function webhookPayloads(core: Core): PayloadBuilder {
   return async (e, db) => {
     const action = ACTIONS[e.type];
     if (!action) return null;
-    const packages = new Packages(db);
+    const packages = new Packages(db, UNCACHED); // inside the change's transaction: no cache
     const identity = new Identity(db);
     const pkg = await packages.byId(e.packageId);
     if (!pkg) return null;
