@@ -187,9 +187,14 @@ export class Publisher {
 
   /**
    * Adds files (and lookup properties) to a live version, in one transaction: content attached after the fact,
-   * such as a NuGet symbol package. A file name the version already has is a Conflict (`EFILECONFLICT`).
+   * such as a NuGet symbol package or the next file of a Maven deploy. A file name the version already has is a
+   * Conflict (`EFILECONFLICT`) unless `replace` (a Maven SNAPSHOT file deployed again). `versionMetadata`
+   * replaces the version's metadata, `packageMetadata` is merged into the package's.
    */
-  async addFiles(packageId: number, versionId: number, files: NewFile[], properties: { name: string; value: string }[], actor: Actor): Promise<void> {
+  async addFiles(
+    packageId: number, versionId: number, files: NewFile[], properties: { name: string; value: string }[], actor: Actor,
+    opts: { replace?: boolean; versionMetadata?: unknown; packageMetadata?: Record<string, unknown> } = {},
+  ): Promise<void> {
     for (const f of files) if ('commit' in f.blob) await f.blob.commit();
     const now = nowIso();
     await this.change(async (trx) => {
@@ -197,10 +202,16 @@ export class Publisher {
       if (!v) throw notFound('version not found');
       await this.insertBlobs(trx, files.map((f) => f.blob), now);
       for (const f of files) {
+        const lower = f.name.toLowerCase();
+        const old = opts.replace ? await trx.selectFrom('package_files').select('id').where('version_id', '=', versionId).where('lower_name', '=', lower).executeTakeFirst() : undefined;
+        if (old) {
+          await trx.updateTable('package_files').set({ blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, created_at: now }).where('id', '=', old.id).execute();
+          continue;
+        }
         try {
           await trx
             .insertInto('package_files')
-            .values({ version_id: versionId, name: f.name, lower_name: f.name.toLowerCase(), blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, is_primary: f.primary ? 1 : 0, created_at: now })
+            .values({ version_id: versionId, name: f.name, lower_name: lower, blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, is_primary: f.primary ? 1 : 0, created_at: now })
             .execute();
         } catch (e) {
           if (isUniqueViolation(e)) throw conflict(`the version already has a file named ${f.name}`, 'EFILECONFLICT');
@@ -208,7 +219,13 @@ export class Publisher {
         }
       }
       for (const p of properties) await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: versionId, name: p.name, value: p.value }).execute();
-      await trx.updateTable('package_versions').set({ updated_at: now }).where('id', '=', versionId).execute();
+      const versionSet: Record<string, unknown> = { updated_at: now };
+      if (opts.versionMetadata !== undefined) versionSet.metadata = JSON.stringify(opts.versionMetadata);
+      await trx.updateTable('package_versions').set(versionSet).where('id', '=', versionId).execute();
+      if (opts.packageMetadata) {
+        const pkg = await trx.selectFrom('packages').select('metadata').where('id', '=', packageId).executeTakeFirstOrThrow();
+        await trx.updateTable('packages').set({ metadata: JSON.stringify({ ...JSON.parse(pkg.metadata), ...opts.packageMetadata }) }).where('id', '=', packageId).execute();
+      }
       await this.bump(trx, packageId);
       return { result: undefined, event: { type: 'version.updated', packageId, versionId, actor: actorName(actor) } };
     });

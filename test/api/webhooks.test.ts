@@ -102,6 +102,21 @@ for (const dialect of dialects()) {
       await rx.close();
     });
 
+    test('a Maven deploy: the first file publishes the version, each later file is an update naming it', async () => {
+      const rx = await receiver();
+      await createHook('/users/alice/hooks', rx.url);
+      const put = (file: string, body: string) =>
+        fetch(`${s.url}/maven/alice/hello/com/example/hooked/1.0/${file}`, { method: 'PUT', body, headers: { authorization: `Bearer ${token}` } });
+      const pom = '<project><modelVersion>4.0.0</modelVersion><groupId>com.example</groupId><artifactId>hooked</artifactId><version>1.0</version></project>';
+      assert.equal((await put('hooked-1.0.pom', pom)).status, 201);
+      const published = await until('published', () => rx.got.find((g) => g.json.action === 'published' && g.json.package.package_type === 'maven'));
+      assert.deepEqual(published.json.package.package_version.package_files.map((f: { name: string }) => f.name), ['hooked-1.0.pom']);
+      assert.equal((await put('hooked-1.0.jar', 'jar bytes')).status, 201);
+      const updated = await until('updated', () => rx.got.find((g) => g.json.action === 'updated' && g.json.package.package_type === 'maven'));
+      assert.deepEqual(updated.json.package.package_version.package_files.map((f: { name: string }) => f.name).sort(), ['hooked-1.0.jar', 'hooked-1.0.pom']);
+      await rx.close();
+    });
+
     test('a failing receiver gets retries with the same delivery id; redelivery sends it again', async () => {
       let calls = 0;
       const rx = await receiver(() => (++calls <= 2 ? 500 : 200));

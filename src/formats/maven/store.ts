@@ -112,41 +112,22 @@ export class MavenStore {
     return this.addFile(f);
   }
 
+  /** The next file of an existing version (a SNAPSHOT file deployed again replaces the old one). */
   private async addFile(f: NewMavenFile): Promise<Package> {
-    const t = now();
-    const pkg = await this.core.db.transaction().execute(async (trx) => {
-      const db = trx as unknown as Db;
-      const pkg = await db.selectFrom('packages').selectAll().where('owner_id', '=', f.ownerId).where('type', '=', TYPE).where('lower_name', '=', f.name.toLowerCase()).executeTakeFirstOrThrow();
-      const v = await db.selectFrom('package_versions').selectAll().where('package_id', '=', pkg.id).where('lower_version', '=', f.version.toLowerCase()).executeTakeFirstOrThrow();
-      if (v.deleted_at) throw conflict(`version ${f.version} of ${f.name} was deleted: restore it, or deploy another version`);
-      const e = f.blob.extra;
-      await db
-        .insertInto('blobs')
-        .values({ digest: f.blob.digest, size: f.blob.size, sha1: e.sha1 ?? null, sha512: e.sha512 ?? null, md5: e.md5 ?? null, created_at: t })
-        .onConflict((oc) => oc.column('digest').doNothing())
-        .execute();
-      const old = await db.selectFrom('package_files').select(['id']).where('version_id', '=', v.id).where('lower_name', '=', f.file.toLowerCase()).executeTakeFirst();
-      if (old) {
-        if (!f.snapshot) throw conflict(`${f.file} already exists: release versions are immutable (deploy a new version)`);
-        await db.updateTable('package_files').set({ blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, created_at: t }).where('id', '=', old.id).execute();
-      } else {
-        try {
-          await db
-            .insertInto('package_files')
-            .values({ version_id: v.id, name: f.file, lower_name: f.file.toLowerCase(), blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, is_primary: f.primary ? 1 : 0, created_at: t })
-            .execute();
-        } catch (err) {
-          if (isUniqueViolation(err)) throw conflict(`${f.file} is being uploaded by another request`);
-          throw err;
-        }
+    const pkg = await this.core.db.selectFrom('packages').selectAll().where('owner_id', '=', f.ownerId).where('type', '=', TYPE).where('lower_name', '=', f.name.toLowerCase()).executeTakeFirstOrThrow();
+    const v = await this.core.db.selectFrom('package_versions').select(['id', 'deleted_at']).where('package_id', '=', pkg.id).where('lower_version', '=', f.version.toLowerCase()).executeTakeFirstOrThrow();
+    if (v.deleted_at) throw conflict(`version ${f.version} of ${f.name} was deleted: restore it, or deploy another version`);
+    try {
+      await this.core.publisher.addFiles(pkg.id, v.id, [{ name: f.file, blob: f.blob, contentType: f.contentType, primary: f.primary }], [], f.actor, {
+        replace: f.snapshot, versionMetadata: f.versionMetadata, packageMetadata: f.packageMetadata,
+      });
+    } catch (e) {
+      if (e instanceof WharfError && e.code === 'EFILECONFLICT') {
+        throw conflict(f.snapshot ? `${f.file} is being uploaded by another request` : `${f.file} already exists: release versions are immutable (deploy a new version)`);
       }
-      if (f.versionMetadata) {
-        await db.updateTable('package_versions').set({ metadata: JSON.stringify(f.versionMetadata), updated_at: t }).where('id', '=', v.id).execute();
-      }
-      const merged = f.packageMetadata ? JSON.stringify({ ...JSON.parse(pkg.metadata), ...f.packageMetadata }) : pkg.metadata;
-      await db.updateTable('packages').set((eb) => ({ revision: eb('revision', '+', 1), updated_at: t, metadata: merged })).where('id', '=', pkg.id).execute();
-      return pkg;
-    });
+      if (e instanceof WharfError && e.kind === 'NotFound') throw conflict(`version ${f.version} of ${f.name} was deleted: restore it, or deploy another version`);
+      throw e;
+    }
     return pkg;
   }
 
