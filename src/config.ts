@@ -19,8 +19,8 @@ const schema = z.object({
   WHARF_NPM_MAX_BODY: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
   /** How often buffered download counts are written to the database, in milliseconds. */
   WHARF_DOWNLOAD_FLUSH_MS: z.coerce.number().int().positive().default(5000),
-  /** Memory for small package files kept by digest (npm tarballs, POMs, manifests ≤ 256 KiB), in MiB; 0 turns it off. */
-  WHARF_BLOB_CACHE_MB: z.coerce.number().int().min(0).default(64),
+  /** Memory for small package files kept by digest (npm tarballs, POMs, small layers ≤ 1 MiB), in MiB; 0 turns it off. */
+  WHARF_BLOB_CACHE_MB: z.coerce.number().int().min(0).default(256),
   /** How many builds of each Maven SNAPSHOT version to keep (0 keeps all). */
   WHARF_MAVEN_SNAPSHOT_KEEP: z.coerce.number().int().min(0).default(0),
   /** Largest container blob (layer) accepted, in bytes. */

@@ -12,9 +12,9 @@ export class BlobCache {
   constructor(
     private readonly store: BlobStore,
     /** Total bytes held. */
-    private readonly maxBytes = 64 * 1024 * 1024,
+    private readonly maxBytes = 256 * 1024 * 1024,
     /** Larger content always streams. */
-    readonly maxItem = 256 * 1024,
+    readonly maxItem = 1024 * 1024,
   ) {}
 
   /** The whole content: from memory when `size` is small enough, else a stream from the store. */
