@@ -13,9 +13,10 @@ import type { Action } from '../../core/auth/authorize.ts';
 import type { Core } from '../../core/core.ts';
 import { conflict, invalid, notFound, tooLarge, unauthorized, WharfError } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
+import { GenerationCache } from '../../db/changes.ts';
 import type { Owner } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
-import { Urls, type NuGetVersionMeta, type NuGetVersionRow } from './documents.ts';
+import { Urls, visibleVersions, type NuGetVersionMeta, type NuGetVersionRow, type SearchFilter } from './documents.ts';
 import { readNupkg } from './nupkg.ts';
 import { TYPE, type NuGetContext } from './context.ts';
 import { checkId, isSemVer2, parseVersion } from './versions.ts';
@@ -71,11 +72,14 @@ const ROWS_TTL_MS = 10_000;
 /** The shared look-ups and writes of one Wharf's NuGet sources. */
 export class NuGetFeed implements NuGetContext {
   readonly spool: string;
-  private readonly rows = new Map<number, { revision: number; at: number; rows: NuGetRow[] }>();
+  /** The packages each reader may see, for the current change generation (search lists every one of them). */
+  private readonly readable: GenerationCache<PackageRow[]>;
+  private readonly rows = new Map<number, { revision: number; at: number; rows: NuGetRow[]; visible: Map<string, NuGetVersionRow[]> }>();
   readonly spoolBody = spoolBody;
   readonly multipartRange = multipartRange;
   constructor(readonly core: Core) {
     this.spool = path.join(core.config.dataDir, 'tmp', 'nuget');
+    this.readable = new GenerationCache(core.changes, 1000);
   }
 
   /** The URLs of `owner`'s source as this request reaches it. */
@@ -120,12 +124,29 @@ export class NuGetFeed implements NuGetContext {
     const [vs, downloads] = await Promise.all([this.core.packages.versions(pkg.id), this.core.packages.downloadsByVersion(pkg.id)]);
     const rows = vs.map((v) => ({ versionId: v.id, meta: JSON.parse(v.metadata) as NuGetVersionMeta, createdAt: v.created_at, downloads: downloads.get(v.id) ?? 0 }));
     if (this.rows.size >= 10_000) this.rows.delete(this.rows.keys().next().value!);
-    this.rows.set(pkg.id, { revision: pkg.revision, at: Date.now(), rows });
+    this.rows.set(pkg.id, { revision: pkg.revision, at: Date.now(), rows, visible: new Map() });
     return rows;
+  }
+
+  /** The versions search shows under `filter`, oldest first (kept with the rows: search covers every package). */
+  async visibleRows(pkg: PackageRow, filter: SearchFilter): Promise<NuGetVersionRow[]> {
+    const rows = await this.versionRows(pkg);
+    const entry = this.rows.get(pkg.id);
+    const key = `${filter.prerelease ? 1 : 0}${filter.semVer2 ? 1 : 0}`;
+    if (entry?.rows !== rows) return visibleVersions(rows, filter);
+    let vs = entry.visible.get(key);
+    if (!vs) entry.visible.set(key, (vs = visibleVersions(rows, filter)));
+    return vs;
   }
 
   /** The owner's NuGet packages the actor may read, by lower-cased id. */
   async readablePackages(actor: Actor, owner: Owner): Promise<PackageRow[]> {
+    const who = actor.kind === 'user' ? `u${actor.user.id}` : actor.kind === 'job' ? `j${actor.repositoryId}` : 'a';
+    const scoped = actor.kind === 'anonymous' || actor.scopes.has('read:packages') ? 1 : 0;
+    return this.readable.get(`${owner.id}|${who}|${scoped}`, () => this.loadReadable(actor, owner));
+  }
+
+  private async loadReadable(actor: Actor, owner: Owner): Promise<PackageRow[]> {
     const all = await this.core.packages.listByOwner(owner.id, { type: TYPE, limit: 10_000, offset: 0 });
     const out: PackageRow[] = [];
     for (const p of all) if (await this.core.authz.canRead(actor, p)) out.push(p);

@@ -93,7 +93,7 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
     const u = urls(req, owner).inHive(filter.semVer2 ? 'registration-semver2' : 'registration');
     const hits = [];
     for (const pkg of await readablePackages(req.actor, owner)) {
-      const vs = visibleVersions(await versionRows(pkg), filter);
+      const vs = await feed.visibleRows(pkg, filter);
       if (vs.length && matches(q, pkg.name, vs.at(-1)!.meta)) hits.push({ pkg, vs });
     }
     return { totalHits: hits.length, data: hits.slice(skip, skip + take).map((h) => searchResult(u, h.pkg.name, h.vs)) };
@@ -111,7 +111,7 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
     }
     const ids = [];
     for (const pkg of await readablePackages(req.actor, owner)) {
-      if (pkg.lower_name.includes(q) && visibleVersions(await versionRows(pkg), filter).length) ids.push(pkg.name);
+      if (pkg.lower_name.includes(q) && (await feed.visibleRows(pkg, filter)).length) ids.push(pkg.name);
     }
     return { totalHits: ids.length, data: ids.slice(skip, skip + take) };
   });
