@@ -10,16 +10,17 @@
 // anonymous, as a CI resolver sees them), then the wall time of `mvn dependency:resolve` of a project with all
 // the artifacts as dependencies, with a cold local repository. nginx runs one worker (one Node process serves
 // Wharf). Needs `apt-get install -y nginx-light` (or nginx) and the Maven plugin packages of shared/CLIENTS.md.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request, sleep } from './lib/http.ts';
+import { request } from './lib/http.ts';
 import { measure, type LoadResult } from './lib/load.ts';
 import { freePort, runNode, stopAll, tail } from './lib/proc.ts';
 import { pseudoRandom } from './lib/tarball.ts';
 import { startWharf, waitWharf, wharfEnv, wharfToken } from './lib/wharf.ts';
+import { startNginx, waitOk } from './lib/nginx.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = path.join(ROOT, 'bench', '.work', 'maven');
@@ -55,52 +56,6 @@ const pomOf = (i: number) => `<?xml version="1.0" encoding="UTF-8"?>
 const dirOf = (i: number) => `${G.replace(/\./g, '/')}/${artifact(i)}`;
 const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest('hex');
 
-function startNginx(root: string, port: number): { proc: ChildProcess; pid: number; stop(): Promise<void> } {
-  const dir = path.join(WORK, 'nginx');
-  fs.mkdirSync(dir, { recursive: true });
-  const conf = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(
-    conf,
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  types { application/xml xml pom; application/java-archive jar; text/plain sha1 md5; }
-  server { listen 127.0.0.1:${port}; root ${root}; }
-}
-`,
-  );
-  const bin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((b) => fs.existsSync(b));
-  if (!bin) throw new Error('nginx is not installed: apt-get install -y nginx-light');
-  const proc = spawn(bin, ['-c', conf, '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
-  return {
-    proc,
-    pid: proc.pid!,
-    async stop() {
-      if (proc.exitCode !== null) return;
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-    },
-  };
-}
-
-async function waitOk(url: string) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await request('GET', url)).status === 200) return;
-    } catch {}
-    await sleep(100);
-  }
-  throw new Error(`${url} did not answer 200`);
-}
 
 function consumerProject(dir: string, url: string): void {
   fs.mkdirSync(dir, { recursive: true });
@@ -184,7 +139,7 @@ async function main() {
 
   const nport = await freePort();
   const nginxOrigin = `http://127.0.0.1:${nport}`;
-  const nginx = startNginx(staticRoot, nport);
+  const nginx = startNginx({ dir: path.join(WORK, 'nginx'), root: staticRoot, port: nport, types: 'application/xml xml pom; application/java-archive jar; text/plain sha1 md5;' });
   await waitOk(`${nginxOrigin}/maven/bench/lib/${dirOf(0)}/maven-metadata.xml`);
 
   const phases: [string, (i: number) => string][] = [
