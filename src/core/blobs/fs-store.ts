@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { notFound, tooLarge } from '../errors.ts';
+import { FileStream } from './file-stream.ts';
 import { type BlobStore, type ByteRange, type ExtraDigest, type PutOptions, type StagedBlob, checkUploadId, parseDigest } from './blob-store.ts';
 
 /** Writes to an open file handle, hashing every chunk on the way, and enforcing a size limit. */
@@ -35,8 +36,6 @@ class HashingFileSink extends Writable {
     this.fh.writev(bufs).then(() => cb(), cb);
   }
 }
-
-const READ_CHUNK = 512 * 1024;
 
 export class FsBlobStore implements BlobStore {
   private readonly tmpDir: string;
@@ -223,14 +222,11 @@ export class FsBlobStore implements BlobStore {
   }
 
   async open(digest: string, range?: ByteRange): Promise<Readable> {
-    const file = this.localPath(digest);
-    return new Promise((resolve, reject) => {
-      // Small content is served from memory (BlobCache); what streams is large: big reads mean fewer trips
-      // through the thread pool and fewer socket writes per megabyte.
-      const s = fs.createReadStream(file, range ? { start: range.start, end: range.end, highWaterMark: READ_CHUNK } : { highWaterMark: READ_CHUNK });
-      s.once('open', () => resolve(s));
-      s.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? notFound('blob not found') : e));
-    });
+    try {
+      return await FileStream.open(this.localPath(digest), range);
+    } catch (e) {
+      throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? notFound('blob not found') : e;
+    }
   }
 
   async stat(digest: string): Promise<{ size: number } | null> {
