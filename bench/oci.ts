@@ -29,6 +29,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RawGetClient } from './lib/raw-get.ts';
 import { distributionVersion, startDistribution, waitDistribution, type DistributionProcess } from './lib/distribution.ts';
 import { measure } from './lib/load.ts';
 import { cpuSeconds, freePort, machineBusyOver, sampleRss, statusBytes, stopAll, tail, type ServerProcess } from './lib/proc.ts';
@@ -317,9 +318,22 @@ async function timed<T>(t: Target, items: T[], concurrency: number, bytesOf: (x:
   return { bytes, seconds, mibps: bytes / MiB / seconds, cpu, mibPerCpu: cpu > 0 ? bytes / MiB / cpu : NaN };
 }
 
+/** Idle download clients per registry (RawGetClient: one request at a time each). */
+const rawClients = new Map<string, RawGetClient[]>();
+
 async function download(t: Target, repo: string, b: Blob): Promise<void> {
-  const r = await call('GET', `${t.origin}/v2/${repo}/blobs/${b.digest}`, { headers: t.auth, sink: 'discard' });
-  if (r.status !== 200 || r.bytes !== b.size) throw new Error(`GET blob ${b.digest} from ${t.label}: HTTP ${r.status}, ${r.bytes} of ${b.size} bytes`);
+  const idle = rawClients.get(t.key) ?? [];
+  rawClients.set(t.key, idle);
+  const url = new URL(t.origin);
+  const client = idle.pop() ?? new RawGetClient(url.hostname, Number(url.port));
+  try {
+    const r = await client.get(`/v2/${repo}/blobs/${b.digest}`, t.auth);
+    if (r.status !== 200 || r.bytes !== b.size) throw new Error(`GET blob ${b.digest} from ${t.label}: HTTP ${r.status}, ${r.bytes} of ${b.size} bytes`);
+    idle.push(client);
+  } catch (e) {
+    client.close();
+    throw e;
+  }
 }
 
 interface LatencyResult {

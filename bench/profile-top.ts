@@ -1,7 +1,8 @@
 // Summarizes a V8 .cpuprofile (as written by `npm run bench -- --cpu-prof`): where the main thread's time went,
 // by package or file and by function (self time; native calls are charged to their JavaScript caller).
 //
-//   node --import tsx bench/profile-top.ts bench/.work/prof/CPU.….cpuprofile [N]
+//   node --import tsx bench/profile-top.ts bench/.work/prof/CPU.….cpuprofile [N] [--last=SECONDS]
+// --last: only the samples of the profile's final SECONDS (e.g. the last load phase, without start-up).
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -16,7 +17,9 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const [file, topArg] = process.argv.slice(2);
+const lastArg = process.argv.find((a) => a.startsWith('--last='));
+const lastUs = lastArg ? Number(lastArg.slice('--last='.length)) * 1e6 : Infinity;
+const [file, topArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (!file) {
   console.error('usage: node --import tsx bench/profile-top.ts FILE.cpuprofile [N]');
   process.exit(2);
@@ -27,7 +30,12 @@ const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
 const root = `file://${path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')}/`;
 
 const selfTime = new Map<number, number>();
-profile.samples.forEach((id, i) => selfTime.set(id, (selfTime.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const span = profile.timeDeltas.reduce((a, b) => a + b, 0);
+let at = 0;
+profile.samples.forEach((id, i) => {
+  at += profile.timeDeltas[i] ?? 0;
+  if (at >= span - lastUs) selfTime.set(id, (selfTime.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+});
 const total = [...selfTime.values()].reduce((a, b) => a + b, 0);
 
 const byFunction = new Map<string, number>();
