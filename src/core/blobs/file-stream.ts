@@ -74,17 +74,28 @@ export class FileStream extends Readable {
     return dest;
   }
 
+  /** Reads the next chunk into a pooled buffer; the position moves on at once, so reads can run ahead. */
+  private readAhead(): Promise<{ buf: Buffer; bytes: Buffer }> | null {
+    if (this.pos >= this.endPos) return null;
+    const at = this.pos;
+    const want = Math.min(CHUNK, this.endPos - at);
+    this.pos += want;
+    const buf = take();
+    return this.fh.read(buf, 0, want, at).then(({ bytesRead }) => {
+      if (bytesRead !== want) throw new Error('file ended before the expected size');
+      return { buf, bytes: bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead) };
+    });
+  }
+
   private async pump(dest: Writable, end: boolean) {
+    // One read always runs ahead of the write in progress, so the disk and the socket work at the same time.
+    let next = this.readAhead();
     try {
-      while (this.pos < this.endPos) {
+      while (next) {
+        const { buf, bytes } = await next;
         if (this.destroyed || dest.destroyed) return;
-        const buf = take();
-        const want = Math.min(CHUNK, this.endPos - this.pos);
-        const { bytesRead } = await this.fh.read(buf, 0, want, this.pos);
-        if (bytesRead === 0) throw new Error('file ended before the expected size');
-        this.pos += bytesRead;
-        if (this.destroyed || dest.destroyed) return;
-        const ok = dest.write(bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead), (err) => {
+        next = this.readAhead();
+        const ok = dest.write(bytes, (err) => {
           if (!err) give(buf);
         });
         if (!ok) await this.drained(dest);
@@ -96,6 +107,9 @@ export class FileStream extends Readable {
       this.resume();
     } catch (e) {
       this.destroy(e as Error);
+    } finally {
+      // A read still in flight when the stream stops: let it finish before the handle closes, and drop it.
+      if (next) await next.catch(() => {});
     }
   }
 
