@@ -87,7 +87,11 @@ export class Publisher {
   /** The package, created when missing (private, linked to `repositoryId`) or revived when deleted. */
   private async upsertPackage(trx: Db, v: { ownerId: number; type: string; name: string; repositoryId: number | null; inheritAccess?: boolean; actor: Actor; packageMetadata?: Record<string, unknown> }, now: string) {
     const lower = v.name.toLowerCase();
-    const inserted = await trx
+    const find = () => trx.selectFrom('packages').selectAll().where('owner_id', '=', v.ownerId).where('type', '=', v.type).where('lower_name', '=', lower).executeTakeFirst();
+    // Most publishes go to a package that exists: look first, insert only when missing (a concurrent creator
+    // makes the insert do nothing, and the second look finds its row).
+    const found = await find();
+    const inserted = found ? undefined : await trx
       .insertInto('packages')
       .values({
         owner_id: v.ownerId, type: v.type, name: v.name, lower_name: lower,
@@ -98,7 +102,8 @@ export class Publisher {
       .onConflict((oc) => oc.columns(['owner_id', 'type', 'lower_name']).doNothing())
       .returningAll()
       .executeTakeFirst();
-    const pkg = inserted ?? (await trx.selectFrom('packages').selectAll().where('owner_id', '=', v.ownerId).where('type', '=', v.type).where('lower_name', '=', lower).executeTakeFirstOrThrow());
+    const pkg = found ?? inserted ?? (await find());
+    if (!pkg) throw new Error(`package ${v.name} neither found nor created`);
     if (inserted && v.actor.kind === 'user' && v.actor.user.id !== v.ownerId) {
       // A member publishing into an org administers what they created (GitHub gives the publisher admin).
       await trx.insertInto('package_access').values({ package_id: pkg.id, user_id: v.actor.user.id, repository_id: null, role: 'admin' }).execute();
@@ -154,10 +159,7 @@ export class Publisher {
       const up = await this.upsertPackage(trx as unknown as Db, v, now);
       let pkg = up.pkg;
       const createdPackage = up.created;
-      if (!createdPackage && v.packageMetadata) {
-        const merged = { ...JSON.parse(pkg.metadata), ...v.packageMetadata };
-        await trx.updateTable('packages').set({ metadata: JSON.stringify(merged) }).where('id', '=', pkg.id).execute();
-      }
+      const metadata = !createdPackage && v.packageMetadata ? JSON.stringify({ ...JSON.parse(pkg.metadata), ...v.packageMetadata }) : undefined;
       let version: PackageVersion;
       try {
         version = await trx
@@ -179,8 +181,13 @@ export class Publisher {
           .execute();
       }
       for (const tag of v.tags ?? []) await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
-      await this.bump(trx as unknown as Db, pkg.id);
-      pkg = await trx.selectFrom('packages').selectAll().where('id', '=', pkg.id).executeTakeFirstOrThrow();
+      // The revision bump, the metadata merge and the row to return, in one statement.
+      pkg = await trx
+        .updateTable('packages')
+        .set((eb) => ({ revision: eb('revision', '+', 1), updated_at: nowIso(), ...(metadata !== undefined ? { metadata } : {}) }))
+        .where('id', '=', pkg.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
       return { result: { pkg, version, createdPackage }, event: { type: 'version.published', packageId: pkg.id, versionId: version.id, actor: actorName(v.actor) } };
     });
   }

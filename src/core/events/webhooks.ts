@@ -62,6 +62,8 @@ export class Webhooks {
   private readonly policy: AddressPolicy;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Deliveries were queued since the sender was last woken after a change. */
+  private queued = false;
   builder: PayloadBuilder | null = null;
 
   constructor(private readonly db: Db, private readonly config: Config, private readonly logger?: Logger) {
@@ -151,19 +153,25 @@ export class Webhooks {
    */
   async enqueue(trx: Db, e: PackageEvent): Promise<number> {
     if (!this.builder) return 0;
-    const pkg = await trx.selectFrom('packages').select(['owner_id', 'repository_id']).where('id', '=', e.packageId).executeTakeFirst();
-    if (!pkg) return 0;
-    let q = trx.selectFrom('webhooks').selectAll().where('active', '=', 1);
-    q = q.where((eb) => {
-      const ors = [eb.and([eb('owner_id', '=', pkg.owner_id), eb('repository_id', 'is', null)])];
-      if (pkg.repository_id != null) ors.push(eb('repository_id', '=', pkg.repository_id));
-      return eb.or(ors);
-    });
-    const hooks = (await q.execute()).filter((h) => (JSON.parse(h.events) as string[]).some((ev) => ev === 'package' || ev === '*'));
+    // One statement: the owner's hooks and the linked repository's, through the package row.
+    const rows = await trx
+      .selectFrom('webhooks')
+      .innerJoin('packages', (join) => join.on('packages.id', '=', e.packageId))
+      .selectAll('webhooks')
+      .where('webhooks.active', '=', 1)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('webhooks.owner_id', '=', eb.ref('packages.owner_id')), eb('webhooks.repository_id', 'is', null)]),
+          eb('webhooks.repository_id', '=', eb.ref('packages.repository_id')),
+        ]),
+      )
+      .execute();
+    const hooks = rows.filter((h) => (JSON.parse(h.events) as string[]).some((ev) => ev === 'package' || ev === '*'));
     if (!hooks.length) return 0;
     const built = await this.builder(e, trx);
     if (!built) return 0;
     const now = nowIso();
+    this.queued = true; // a spurious wake-up after a rollback costs one poll; the timer catches anything else
     for (const h of hooks) {
       await trx
         .insertInto('webhook_deliveries')
@@ -185,6 +193,13 @@ export class Webhooks {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** Wakes the sender after a committed change, when that change (or one before it) queued a delivery. */
+  afterChange(): void {
+    if (!this.queued) return;
+    this.queued = false;
+    this.kick();
   }
 
   /** Runs a delivery pass now, unless one is running or this process does not send (the CLI: the server will). */
