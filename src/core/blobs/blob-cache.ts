@@ -6,6 +6,7 @@
 // kept only if it has been asked for more often than the least recently used entry it would displace (counts
 // halve every few capacities' worth of lookups, so yesterday's favourites fade). A mirror pulling every blob
 // once therefore streams them from disk instead of flushing what everyone else is downloading.
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { BlobStore } from './blob-store.ts';
@@ -17,6 +18,8 @@ interface Entry {
 }
 
 const MAX_USES = 255;
+/** Content up to this size is read synchronously when it misses. */
+const SYNC_READ_MAX = 64 * 1024;
 
 export class BlobCache {
   private readonly map = new Map<string, Entry>();
@@ -86,9 +89,33 @@ export class BlobCache {
     this.missed.clear();
   }
 
+  /** Reads a small local file whole; undefined when it is missing. */
+  private readSmall(file: string, size: number): Buffer | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(size);
+      const n = fs.readSync(fd, buf, 0, size, 0);
+      return n === size ? buf : buf.subarray(0, n);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   private async read(digest: string, size: number): Promise<Buffer> {
     const local = this.store.localPath?.(digest);
-    if (local) {
+    if (local && size <= SYNC_READ_MAX) {
+      // Small files are read on the event loop, as nginx reads them: three system calls cost less than the
+      // three round trips through libuv's thread pool that the same read takes asynchronously (measured: the
+      // dispatches alone took a quarter of the main thread while npm tarballs were first read).
+      const buf = this.readSmall(local, size);
+      if (buf) return buf;
+    } else if (local) {
       let fh: fsp.FileHandle | undefined;
       try {
         fh = await fsp.open(local, 'r');
