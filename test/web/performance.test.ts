@@ -1,5 +1,7 @@
 // A package page with 500 versions renders on the server in under 30 ms (median of repeated renders, measured
-// in-process with app.inject so only the server's work is timed).
+// in-process with app.inject so only the server's work is timed). The assertion is on the CPU time this process
+// spends per render: CI runs two test files at once on two vCPUs (one of them may be driving Chromium), which
+// can double wall-clock times without the server doing any more work. Wall-clock figures are printed too.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -40,16 +42,22 @@ test(`a package page with ${VERSIONS} versions renders in under 30 ms on the ser
   const warm = await s.app.inject({ url });
   assert.equal(warm.statusCode, 200);
   assert.equal((warm.body.match(/<tr/g) ?? []).length >= VERSIONS, true, 'every version is listed');
-  const times: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < 30; i++) {
     const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     const r = await s.app.inject({ url });
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    wall.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    cpu.push((c.user + c.system) / 1000);
     assert.equal(r.statusCode, 200);
   }
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)];
-  const p90 = times[Math.floor(times.length * 0.9)];
-  console.log(`# package page, ${VERSIONS} versions: median ${median.toFixed(1)} ms, p90 ${p90.toFixed(1)} ms, ${(warm.body.length / 1024).toFixed(0)} KiB`);
-  assert.ok(median < 30, `median ${median.toFixed(1)} ms`);
+  const at = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * q)];
+  const median = at(cpu, 0.5);
+  console.log(
+    `# package page, ${VERSIONS} versions: CPU median ${median.toFixed(1)} ms, p90 ${at(cpu, 0.9).toFixed(1)} ms; ` +
+      `wall median ${at(wall, 0.5).toFixed(1)} ms, p90 ${at(wall, 0.9).toFixed(1)} ms; ${(warm.body.length / 1024).toFixed(0)} KiB`,
+  );
+  assert.ok(median < 30, `median CPU time per render ${median.toFixed(1)} ms`);
 });
