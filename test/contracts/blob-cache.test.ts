@@ -57,9 +57,9 @@ test('small content comes from memory once read; large content always streams', 
 });
 
 test('a full cache: a scan streams from disk and leaves the hot set in memory; content asked for repeatedly gets in', async () => {
-  const s = await setup(12, 4 * KiB);
+  const s = await setup(12, 80 * KiB); // above the size read whole on a miss, so what is not kept streams
   try {
-    const cache = new BlobCache(s.store, 16 * KiB, 8 * KiB); // room for 4
+    const cache = new BlobCache(s.store, 320 * KiB, 128 * KiB); // room for 4
     const hot = s.blobs.slice(0, 4);
     for (let round = 0; round < 3; round++) for (const b of hot) assert.ok(Buffer.isBuffer(await cache.content(b.digest, b.data.length)));
     // A scan over 8 other blobs, each once: every one streams, correct bytes, nothing displaced.
@@ -89,6 +89,25 @@ test('content the metadata mis-sizes is served but never kept; missing content i
     fs.rmSync(s.store.localPath(a.digest));
     await assert.rejects(cache.content(a.digest, a.data.length + 10), (e: any) => e.kind === 'NotFound');
     await assert.rejects(cache.content(a.digest, a.data.length), (e: any) => e.kind === 'NotFound');
+  } finally {
+    s.done();
+  }
+});
+
+test('a full cache serves small content it does not keep as a whole buffer, read from disk each time', async () => {
+  const s = await setup(6, 4 * KiB);
+  try {
+    const cache = new BlobCache(s.store, 16 * KiB, 8 * KiB); // room for 4
+    for (let round = 0; round < 2; round++) for (const b of s.blobs.slice(0, 4)) await cache.content(b.digest, b.data.length);
+    const [x] = s.blobs.slice(4);
+    const out = await cache.content(x.digest, x.data.length);
+    assert.ok(Buffer.isBuffer(out) && out.equals(x.data));
+    fs.rmSync(s.store.localPath(x.digest)); // not kept: the next read goes to disk and finds nothing
+    await assert.rejects(cache.content(x.digest, x.data.length), (e: any) => e.kind === 'NotFound');
+    for (const b of s.blobs.slice(0, 4)) {
+      fs.rmSync(s.store.localPath(b.digest));
+      assert.ok(Buffer.isBuffer(await cache.content(b.digest, b.data.length)), 'the hot set is still in memory');
+    }
   } finally {
     s.done();
   }

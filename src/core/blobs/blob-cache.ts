@@ -51,11 +51,13 @@ export class BlobCache {
     if (this.bytes + size > this.maxBytes && !this.worthMore(uses, size)) {
       if (this.missed.size >= 65536) this.missed.clear();
       this.missed.set(digest, uses);
-      return this.store.open(digest);
+      // Not kept: small files are still cheapest read whole; larger ones stream through reused buffers.
+      return size <= SYNC_READ_MAX ? this.read(digest, size) : this.store.open(digest);
     }
     this.missed.delete(digest);
     const buf = await this.read(digest, size);
-    if (buf.length !== size || this.map.has(digest)) return buf; // not what the metadata says, or read twice at once: keep one
+    // Not what the metadata says, or read twice at once: serve it, keep one.
+    if (buf.length !== size || this.map.has(digest)) return buf;
     this.evictFor(size);
     this.map.set(digest, { buf, uses });
     this.bytes += buf.length;
