@@ -128,6 +128,12 @@ for (const dialect of dialects()) {
       await refused(n, twoVersions, 400, /exactly one version/);
       const badTag = publishBody({ name: n, version: '1.0.0', tarball: good, tags: { latest: '9.9.9' } });
       await refused(n, badTag, 400, /must point at the published version/);
+      const encoded = good.toString('base64');
+      for (const data of [`${encoded.slice(0, 8)}!!!!${encoded.slice(12)}`, `${encoded.slice(0, 6)}=A${encoded.slice(8)}`, `${encoded} `, encoded.slice(1), 42]) {
+        const body = publishBody({ name: n, version: '1.0.0', tarball: good }) as any;
+        for (const att of Object.values(body._attachments) as any[]) att.data = data;
+        await refused(n, body, 400, /not valid base64/);
+      }
       assert.equal((await get(`/npm/${n.replace('/', '%2f')}`, alice)).status, 404, 'nothing became visible');
     });
 
