@@ -1,5 +1,6 @@
 // Opens the database named by a URL (sqlite:PATH or postgres://…) behind one Kysely type, and migrates it.
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
@@ -7,6 +8,8 @@ import pg from 'pg';
 import { Changes, listenForChanges, observedDialect } from './changes.ts';
 import { Migrations } from './migrations.ts';
 import type { Database } from './tables.ts';
+
+const fdatasync = promisify(fs.fdatasync);
 
 export type Db = Kysely<Database>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -33,18 +36,35 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     // every change is acknowledged only after it. Concurrent commits share one flush (group commit), and an
     // acknowledged change survives power loss as with synchronous = FULL.
     sqlite.pragma('synchronous = NORMAL');
+    let closeLog = () => {};
     if (file !== ':memory:') {
       const wal = `${path.resolve(file)}-wal`;
       let running: Promise<void> | null = null;
       let next: Promise<void> | null = null;
-      const flush = async () => {
-        const fh = await fs.promises.open(wal, 'r').catch(() => null);
-        if (!fh) return; // no WAL yet: nothing uncheckpointed to flush
+      // The log stays open between flushes (SQLite keeps the file while this connection is open; opening and
+      // closing it were two of a publish's thread-pool round trips). It is reopened if the file was replaced.
+      let log: { fd: number; ino: number } | null = null;
+      const walFd = (): number | null => {
+        let ino: number;
         try {
-          await fh.datasync();
-        } finally {
-          await fh.close();
+          ino = fs.statSync(wal).ino;
+        } catch {
+          return null; // no WAL yet: nothing uncheckpointed to flush
         }
+        if (log?.ino !== ino) {
+          if (log) fs.closeSync(log.fd);
+          const fd = fs.openSync(wal, 'r');
+          log = { fd, ino: fs.fstatSync(fd).ino };
+        }
+        return log.fd;
+      };
+      closeLog = () => {
+        if (log) fs.closeSync(log.fd);
+        log = null;
+      };
+      const flush = async () => {
+        const fd = walFd();
+        if (fd !== null) await fdatasync(fd);
       };
       const start = () => (running = flush().finally(() => (running = null)));
       durable = () => {
@@ -63,7 +83,7 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     // Commits by other processes on this file (the CLI while the server runs) move data_version.
     const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
     changes.watchOtherProcesses(() => dataVersion.get());
-    db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: cachingStatements(sqlite) }), changes) });
+    db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: cachingStatements(sqlite, () => closeLog()) }), changes) });
     dialect = 'sqlite';
   } else {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -86,10 +106,13 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
  * better-sqlite3 with prepared statements reused: Kysely prepares every query anew, which costs as much as
  * running it on the hot paths (packument GET, publish). Statements are used synchronously, so sharing is safe.
  */
-function cachingStatements(sqlite: SQLite.Database) {
+function cachingStatements(sqlite: SQLite.Database, onClose: () => void) {
   const cache = new Map<string, SQLite.Statement>();
   return {
-    close: () => sqlite.close(),
+    close: () => {
+      onClose();
+      sqlite.close();
+    },
     prepare(sql: string) {
       let st = cache.get(sql);
       if (!st) {

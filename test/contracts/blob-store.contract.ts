@@ -89,6 +89,31 @@ export function blobStoreContract(name: string, make: () => Promise<{ store: Blo
       await cleanup();
     });
 
+    test('putBytes stages in-memory content like put: digests, invisible until commit, deduplicated, maxSize', async () => {
+      const { store, cleanup } = await make();
+      // Small content takes the fs driver's synchronous path, larger content its streaming one: both must agree.
+      for (const data of [randomBytes(17_000), randomBytes(700_000)]) {
+        const staged = await store.putBytes(data, { extraDigests: ['sha1', 'sha512'] });
+        assert.equal(staged.digest, sha256(data));
+        assert.equal(staged.size, data.length);
+        assert.equal(staged.extra.sha1, createHash('sha1').update(data).digest('hex'));
+        assert.equal(staged.extra.sha512, createHash('sha512').update(data).digest('hex'));
+        assert.equal(await store.stat(staged.digest), null, 'not visible before commit');
+        await staged.commit();
+        assert.deepEqual(await read(await store.open(staged.digest)), data);
+        const again = await store.putBytes(data);
+        await again.commit();
+        assert.equal(again.digest, staged.digest);
+        assert.deepEqual(await read(await store.open(staged.digest)), data, 'stored once, unchanged');
+      }
+      const dropped = await store.putBytes(Buffer.from('dropped'));
+      await dropped.cancel();
+      await dropped.commit();
+      assert.equal(await store.stat(dropped.digest), null);
+      await assert.rejects(store.putBytes(randomBytes(2000), { maxSize: 1500 }), (e: any) => e.kind === 'TooLarge');
+      await cleanup();
+    });
+
     test('open of missing content is NotFound; malformed digests are refused', async () => {
       const { store, cleanup } = await make();
       await assert.rejects(store.open(`sha256:${'0'.repeat(64)}`), (e: any) => e.kind === 'NotFound');

@@ -30,6 +30,8 @@ export interface ByteRange {
 export interface BlobStore {
   /** Streams `source` to a temp file while hashing it and fsyncs it; commit() makes it visible. */
   put(source: Readable, options?: PutOptions): Promise<StagedBlob>;
+  /** put() for content already in memory (manifests, small tarballs): the same guarantees, fewer round trips. */
+  putBytes(bytes: Buffer, options?: PutOptions): Promise<StagedBlob>;
   /** Opens stored content; throws NotFound when absent. */
   open(digest: string, range?: ByteRange): Promise<Readable>;
   /** Size of stored content, or null. */

@@ -17,7 +17,7 @@ import { npmErrorHandler } from './errors.ts';
 import { checkDistTag, checkNpmVersion, parseNpmName, tarballName, type NpmName } from './names.ts';
 import { abbreviatedPackument, fullPackument, revString, type PackumentInput } from './packument.ts';
 import { LARGE_STRING_PLACEHOLDER, parsePublishBody } from './publish-body.ts';
-import { DEFAULT_LIMITS, TarballInspector, type TarballFacts } from './tarball.ts';
+import { DEFAULT_LIMITS, inspectTarball, TarballInspector, type TarballFacts } from './tarball.ts';
 import { PackumentCache } from './cache.ts';
 import { NpmSigner } from './signatures.ts';
 
@@ -149,6 +149,12 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     }
   }
 
+  /** A tarball already in memory (the usual attachment): checked first, then stored. */
+  async function storeTarballBytes(bytes: Buffer): Promise<{ staged: StagedBlob; facts: TarballFacts }> {
+    const facts = await inspectTarball(bytes, DEFAULT_LIMITS);
+    return { staged: await core.blobs.putBytes(bytes, { extraDigests: ['sha1', 'sha512'], maxSize: core.config.npmMaxBody }), facts };
+  }
+
   async function putPackage(req: FastifyRequest, reply: FastifyReply, n: NpmName, urlRev: string | null) {
     const actor = req.actor;
     if (actor.kind === 'anonymous') throw unauthorized('you must be logged in to publish packages');
@@ -202,7 +208,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
       if (!stored) throw invalid('attachment data is missing');
     } else {
       if (stored) throw invalid('a large string outside the attachment data');
-      stored = await storeTarball(Readable.from([decodeBase64(att.data)]));
+      stored = await storeTarballBytes(decodeBase64(att.data));
     }
     const { staged, facts } = stored;
     try {

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { TarballInspector } from './tarball.ts';
+import { inspectTarball, TarballInspector } from './tarball.ts';
 
 async function makeTar(entries: { name: string; body?: string; type?: 'file' | 'symlink'; linkname?: string }[]): Promise<Buffer> {
   const pack = tar.pack();
@@ -16,13 +16,21 @@ async function makeTar(entries: { name: string; body?: string; type?: 'file' | '
   return Buffer.concat(out);
 }
 
-async function inspect(buf: Buffer, limits?: any) {
+async function inspectStreaming(buf: Buffer, limits?: any) {
   const insp = new TarballInspector(limits);
   let passed = 0;
   await pipeline(Readable.from([buf]), insp, new Writable({ write(c, _e, cb) { passed += c.length; cb(); } }));
   const facts = await insp.facts;
   assert.equal(passed, buf.length, 'every byte passes through unchanged');
   return facts;
+}
+
+/** Both ways in (streaming, and in memory) must reach the same verdict: same facts, or the same error. */
+async function inspect(buf: Buffer, limits?: any) {
+  const settle = (p: Promise<unknown>) => p.then((v) => ({ ok: v }), (e: any) => ({ err: `${e.kind}: ${e.message}` }));
+  const [a, b] = await Promise.all([settle(inspectStreaming(buf, limits)), settle(inspectTarball(buf, limits))]);
+  assert.deepEqual(b, a, 'inspectTarball agrees with TarballInspector');
+  return inspectTarball(buf, limits);
 }
 
 test('a valid tarball yields its package.json and counts', async () => {
@@ -47,4 +55,13 @@ test('inflation and entry limits stop a bomb while streaming', async () => {
   await assert.rejects(inspect(bomb, { maxEntries: 10, maxUnpacked: 1_000_000, maxManifest: 1000 }), (e: any) => e.kind === 'TooLarge');
   const many = gzipSync(await makeTar([{ name: 'package/package.json', body: '{}' }, ...Array.from({ length: 20 }, (_, i) => ({ name: `package/f${i}` }))]));
   await assert.rejects(inspect(many, { maxEntries: 10, maxUnpacked: 1e9, maxManifest: 1000 }), /entries/);
+});
+
+test('in memory: a tarball that inflates past the synchronous bound is still checked, by streaming', async () => {
+  // ~9 MB of tar from a few KB of gzip: beyond SYNC_INFLATE_MAX, so inspectTarball falls back to the stream.
+  const big = gzipSync(await makeTar([{ name: 'package/package.json', body: '{"name":"@a/b","version":"1.0.0"}' }, { name: 'package/zeros', body: '\0'.repeat(9_000_000) }]));
+  assert.ok(big.length < 256 * 1024);
+  const f = await inspect(big);
+  assert.equal(f.unpackedSize, 9_000_000 + 33);
+  await assert.rejects(inspect(big, { maxEntries: 10, maxUnpacked: 1_000_000, maxManifest: 1000 }), (e: any) => e.kind === 'TooLarge');
 });

@@ -1,7 +1,8 @@
 // Checks an npm tarball while it streams to the blob store: it must be gzip, a well-formed tar whose entries stay
 // inside the package root, within limits of entries and inflated size, with a package.json at its root dir.
-import { Transform, type TransformCallback } from 'node:stream';
-import { createGunzip, type Gunzip } from 'node:zlib';
+import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { invalid, tooLarge } from '../../core/errors.ts';
 
@@ -19,6 +20,75 @@ export interface TarballFacts {
   unpackedSize: number;
 }
 
+/** The tar-level checks, fed inflated bytes: `facts` settles once the archive was read to its end. */
+function tarChecker(limits: TarballLimits, onFail: () => void) {
+  const extract = tar.extract();
+  let entries = 0;
+  let unpacked = 0;
+  let manifestText: string | null = null;
+  let root: string | null = null;
+  let failure: Error | null = null;
+  let fail!: (e: Error) => void;
+  const facts = new Promise<TarballFacts>((resolve, reject) => {
+    fail = (e: Error) => {
+      if (failure) return;
+      failure = e;
+      reject(e);
+      onFail();
+      extract.destroy();
+    };
+    extract.on('error', (e) => fail(invalid(`tarball is not a valid tar archive: ${e.message}`)));
+    extract.on('entry', (header, stream, next) => {
+      entries += 1;
+      if (entries > limits.maxEntries) return fail(tooLarge(`tarball has more than ${limits.maxEntries} entries`));
+      const name = header.name.replace(/\\/g, '/');
+      const parts = name.split('/');
+      if (name.startsWith('/') || parts.includes('..') || /^[A-Za-z]:/.test(name)) {
+        return fail(invalid(`tarball entry "${header.name}" points outside the package`));
+      }
+      if (header.type === 'symlink' || header.type === 'link') {
+        const target = (header.linkname ?? '').replace(/\\/g, '/');
+        if (target.startsWith('/') || target.split('/').includes('..')) return fail(invalid(`tarball link "${header.name}" points outside the package`));
+      }
+      const top = parts[0];
+      const isManifest = header.type === 'file' && parts.length === 2 && parts[1] === 'package.json' && (root === null || root === top);
+      const buf: Buffer[] = [];
+      let size = 0;
+      stream.on('data', (data: unknown) => {
+        const c = data as Buffer;
+        unpacked += c.length;
+        if (unpacked > limits.maxUnpacked) return fail(tooLarge(`tarball unpacks to more than ${limits.maxUnpacked} bytes`));
+        if (isManifest && manifestText === null) {
+          size += c.length;
+          if (size > limits.maxManifest) return fail(tooLarge('package.json is too large'));
+          buf.push(c);
+        }
+      });
+      stream.on('end', () => {
+        if (isManifest && manifestText === null) {
+          manifestText = Buffer.concat(buf).toString('utf8');
+          root = top;
+        }
+        next();
+      });
+    });
+    extract.on('finish', () => {
+      if (failure) return;
+      if (manifestText === null) return fail(invalid('tarball has no package.json in its root folder'));
+      let manifest: unknown;
+      try {
+        manifest = JSON.parse(manifestText);
+      } catch {
+        return fail(invalid('package.json in the tarball is not valid JSON'));
+      }
+      if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) return fail(invalid('package.json in the tarball is not an object'));
+      resolve({ manifest: manifest as Record<string, unknown>, fileCount: entries, unpackedSize: unpacked });
+    });
+  });
+  facts.catch(() => {});
+  return { extract, facts, fail, failed: () => failure };
+}
+
 /**
  * A pass-through that inspects the bytes flowing through it. `facts` settles once the stream has ended and
  * the archive was read to its end; any problem errors the stream (so the upload is cancelled) with a clear message.
@@ -26,76 +96,20 @@ export interface TarballFacts {
 export class TarballInspector extends Transform {
   readonly facts: Promise<TarballFacts>;
   private readonly gunzip: Gunzip;
-  private failure: Error | null = null;
+  private readonly failed: () => Error | null;
 
   constructor(limits: TarballLimits = DEFAULT_LIMITS) {
     super({ highWaterMark: 1 << 20 });
     this.gunzip = createGunzip();
-    const extract = tar.extract();
-    let entries = 0;
-    let unpacked = 0;
-    let manifestText: string | null = null;
-    let root: string | null = null;
+    const checker = tarChecker(limits, () => this.gunzip.destroy());
+    this.facts = checker.facts;
+    this.failed = checker.failed;
+    this.gunzip.on('error', (e) => checker.fail(invalid(`tarball is not valid gzip: ${e.message}`)));
+    this.gunzip.pipe(checker.extract);
+  }
 
-    this.facts = new Promise<TarballFacts>((resolve, reject) => {
-      const fail = (e: Error) => {
-        if (this.failure) return;
-        this.failure = e;
-        reject(e);
-        this.gunzip.destroy();
-        extract.destroy();
-      };
-      this.gunzip.on('error', (e) => fail(invalid(`tarball is not valid gzip: ${e.message}`)));
-      extract.on('error', (e) => fail(invalid(`tarball is not a valid tar archive: ${e.message}`)));
-      extract.on('entry', (header, stream, next) => {
-        entries += 1;
-        if (entries > limits.maxEntries) return fail(tooLarge(`tarball has more than ${limits.maxEntries} entries`));
-        const name = header.name.replace(/\\/g, '/');
-        const parts = name.split('/');
-        if (name.startsWith('/') || parts.includes('..') || /^[A-Za-z]:/.test(name)) {
-          return fail(invalid(`tarball entry "${header.name}" points outside the package`));
-        }
-        if (header.type === 'symlink' || header.type === 'link') {
-          const target = (header.linkname ?? '').replace(/\\/g, '/');
-          if (target.startsWith('/') || target.split('/').includes('..')) return fail(invalid(`tarball link "${header.name}" points outside the package`));
-        }
-        const top = parts[0];
-        const isManifest = header.type === 'file' && parts.length === 2 && parts[1] === 'package.json' && (root === null || root === top);
-        const buf: Buffer[] = [];
-        let size = 0;
-        stream.on('data', (data: unknown) => {
-          const c = data as Buffer;
-          unpacked += c.length;
-          if (unpacked > limits.maxUnpacked) return fail(tooLarge(`tarball unpacks to more than ${limits.maxUnpacked} bytes`));
-          if (isManifest && manifestText === null) {
-            size += c.length;
-            if (size > limits.maxManifest) return fail(tooLarge('package.json is too large'));
-            buf.push(c);
-          }
-        });
-        stream.on('end', () => {
-          if (isManifest && manifestText === null) {
-            manifestText = Buffer.concat(buf).toString('utf8');
-            root = top;
-          }
-          next();
-        });
-      });
-      extract.on('finish', () => {
-        if (this.failure) return;
-        if (manifestText === null) return fail(invalid('tarball has no package.json in its root folder'));
-        let manifest: unknown;
-        try {
-          manifest = JSON.parse(manifestText);
-        } catch {
-          return fail(invalid('package.json in the tarball is not valid JSON'));
-        }
-        if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) return fail(invalid('package.json in the tarball is not an object'));
-        resolve({ manifest: manifest as Record<string, unknown>, fileCount: entries, unpackedSize: unpacked });
-      });
-    });
-    this.facts.catch(() => {});
-    this.gunzip.pipe(extract);
+  private get failure(): Error | null {
+    return this.failed();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -111,4 +125,32 @@ export class TarballInspector extends Transform {
     // The upload only completes once the archive was read to its end: a truncated tarball fails here.
     this.facts.then(() => cb(), (e) => cb(e));
   }
+}
+
+/** Compressed tarballs up to this size are inflated in one synchronous call, bounded by SYNC_INFLATE_MAX. */
+const SYNC_INFLATE_INPUT_MAX = 256 * 1024;
+const SYNC_INFLATE_MAX = 8 * 1024 * 1024;
+
+/**
+ * The same checks for a tarball already in memory (npm's base64 attachment). A small one is inflated in one
+ * synchronous call (a streaming inflate costs a thread-pool round trip per chunk); one that inflates past
+ * SYNC_INFLATE_MAX, so that the event loop is never held for long, goes through TarballInspector instead.
+ */
+export async function inspectTarball(bytes: Buffer, limits: TarballLimits = DEFAULT_LIMITS): Promise<TarballFacts> {
+  if (bytes.length <= SYNC_INFLATE_INPUT_MAX) {
+    let tarBytes: Buffer | null = null;
+    try {
+      tarBytes = gunzipSync(bytes, { maxOutputLength: SYNC_INFLATE_MAX });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw invalid(`tarball is not valid gzip: ${(e as Error).message}`);
+    }
+    if (tarBytes) {
+      const checker = tarChecker(limits, () => {});
+      checker.extract.end(tarBytes);
+      return checker.facts;
+    }
+  }
+  const inspector = new TarballInspector(limits);
+  await pipeline(Readable.from([bytes]), inspector, new Writable({ write: (_c, _e, cb) => cb() }));
+  return inspector.facts;
 }

@@ -195,7 +195,7 @@ export class NuGetFeed implements NuGetContext {
       const name = existing?.name ?? id;
 
       const nupkg = await core.blobs.put(fs.createReadStream(tmp, { start, end: end - 1 }), { maxSize: core.config.maxBlobSize, extraDigests: ['sha512'] });
-      const nuspecBlob = await core.blobs.put(Readable.from([facts.nuspecXml]), { maxSize: core.config.maxBlobSize });
+      const nuspecBlob = await core.blobs.putBytes(facts.nuspecXml, { maxSize: core.config.maxBlobSize });
       try {
         const meta: NuGetVersionMeta = {
           id: name, version, originalVersion: spec.version, listed: true, semVer2: isSemVer2(spec.version),

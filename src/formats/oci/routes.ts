@@ -376,7 +376,7 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
       if (e instanceof WharfError && (e.kind === 'NotFound' || e.kind === 'Forbidden')) throw ociError('Forbidden', 'DENIED', `you may not push to ${n.full}`);
       throw e;
     }
-    const staged = await core.blobs.put(Readable.from([bytes]));
+    const staged = await core.blobs.putBytes(bytes);
     const meta: VersionMeta = {
       mediaType: m.mediaType, size: bytes.length, artifactType: m.artifactType ?? (m.config && m.config.mediaType !== MEDIA.ociConfig && m.config.mediaType !== MEDIA.dockerConfig ? m.config.mediaType : undefined),
       annotations: m.annotations, subject: m.subject?.digest, config: m.config, layers: m.isIndex ? undefined : m.blobs.slice(1), manifests: m.isIndex ? m.manifests : undefined,
