@@ -36,8 +36,14 @@ export function tarballName(n: NpmName, version: string): string {
   return `${n.name}-${version}.tgz`;
 }
 
+/** Tags already found valid: parsing `latest` as a semver range on every publish cost 2% of it. */
+const goodTags = new Set<string>();
+
 /** Dist-tags must not look like versions or ranges (npm refuses them too), and must be URL-safe. */
 export function checkDistTag(tag: string): string {
+  if (goodTags.has(tag)) return tag;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(tag) || semver.validRange(tag)) throw invalid(`invalid dist-tag "${tag}"`, 'EINVALIDTAGNAME');
+  if (goodTags.size >= 1000) goodTags.clear();
+  goodTags.add(tag);
   return tag;
 }
