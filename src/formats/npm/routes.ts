@@ -158,10 +158,11 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
   async function putPackage(req: FastifyRequest, reply: FastifyReply, n: NpmName, urlRev: string | null) {
     const actor = req.actor;
     if (actor.kind === 'anonymous') throw unauthorized('you must be logged in to publish packages');
-    const owner = await core.identity.findOwner(n.scope);
-    if (!owner) throw notFound(`no user or organization named "${n.scope}": the scope must be a Wharf owner`);
     // Check what we can before accepting a body that may be hundreds of megabytes.
     const existing = await core.packages.find(n.scope, TYPE, n.name);
+    // A package's row names its owner: a second lookup only for a new package.
+    const owner = existing ? { id: existing.owner_id, kind: existing.owner_kind, name: existing.owner_name } : await core.identity.findOwner(n.scope);
+    if (!owner) throw notFound(`no user or organization named "${n.scope}": the scope must be a Wharf owner`);
     if (existing) await core.authz.authorize(actor, 'write', existing);
     else if (actor.kind === 'job') {
       if (owner.id !== actor.repositoryOwnerId) throw forbidden(`a job token of ${actor.repositoryName} may not publish to @${n.scope}`);
