@@ -25,6 +25,11 @@ if (!file) {
   process.exit(2);
 }
 const top = Number(topArg ?? 30);
+if (!Number.isInteger(top) || top <= 0) {
+  // e.g. a glob that matched two profiles (node writes one per thread): the second would be taken for N.
+  console.error(`N must be a positive whole number, not ${JSON.stringify(topArg)}: give one profile at a time`);
+  process.exit(2);
+}
 const profile: Profile = JSON.parse(fs.readFileSync(file, 'utf8'));
 const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
 const root = `file://${path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')}/`;
