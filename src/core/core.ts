@@ -54,7 +54,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   const tokens = new TokenService(db, identity, changes);
   const downloads = new DownloadCounter(db);
   const registryTokens = new RegistryTokens(db);
-  const webhooks = new Webhooks(db, config, deps.logger);
+  const webhooks = new Webhooks(db, config, deps.logger, changes);
   // A change's deliveries are written in its transaction; after the commit the sender is woken if it queued any
   // (its poll would find them anyway). A slow or dead endpoint never slows the change itself.
   events.inTransaction(async (trx, e) => {

@@ -8,8 +8,10 @@
 //     like download counters and delivery logs, are ignored);
 //   - other processes on the same SQLite file (the CLI, while the server runs): `PRAGMA data_version`
 //     changes when another connection commits (checked at most once a millisecond);
-//   - other nodes on PostgreSQL: after a relevant commit a node sends NOTIFY wharf_changes; every node
-//     LISTENs. While its listening connection is down a node does not cache at all.
+//   - other nodes on PostgreSQL: after a relevant commit a node sends NOTIFY wharf_changes naming the tables it
+//     wrote; every node LISTENs. While its listening connection is down a node does not cache at all.
+// Besides the whole generation, a cache may follow a scoped one (Changes.scoped) that moves only with writes to the
+// tables it reads, and with any write whose tables are not known (raw SQL, another process on the SQLite file).
 import type { DatabaseConnection, Dialect, Driver, QueryResult, TransactionSettings, CompiledQuery, Kysely } from 'kysely';
 import type pg from 'pg';
 
@@ -23,16 +25,48 @@ export interface ChangeGeneration {
   current(): number;
 }
 
+/** Tables written by a change; null when they are not known (raw SQL, another process): every table. */
+export type ChangedTables = Iterable<string> | null;
+
 export class Changes implements ChangeGeneration {
+  /** Moves with every change. */
   private local = 0;
+  /** Moves with changes whose tables are not known: every scoped generation moves with it. */
+  private epoch = 0;
+  private readonly tables = new Map<string, number>();
   private reliable = true;
   private otherProcesses: () => unknown = () => 0;
   private lastOther: unknown = 0;
   private lastCheck = -Infinity;
-  /** Called after a relevant commit (PostgreSQL: NOTIFY the other nodes). */
-  onLocalChange: () => void = () => {};
+  /** Called after a relevant commit (PostgreSQL: NOTIFY the other nodes of the tables it wrote). */
+  onLocalChange: (tables: string[] | null) => void = () => {};
 
   current(): number {
+    this.checkOtherProcesses();
+    // Without a working change feed from other nodes nothing may be served from a cache.
+    if (!this.reliable) return ++this.local;
+    return this.local;
+  }
+
+  /**
+   * A generation that moves only with changes to `tables` (or changes whose tables are unknown): for caches of
+   * rows read from those tables alone, so that, say, publishing does not empty the token cache. `tables` must name
+   * every table whose writes can change those rows, including writes that reach them through a foreign-key cascade
+   * (a deleted owner or repository deletes its tokens: only the owners or repositories statement is seen).
+   */
+  scoped(tables: string[]): ChangeGeneration {
+    return {
+      current: () => {
+        this.checkOtherProcesses();
+        if (!this.reliable) return ++this.epoch;
+        let g = this.epoch;
+        for (const t of tables) g += this.tables.get(t) ?? 0;
+        return g;
+      },
+    };
+  }
+
+  private checkOtherProcesses() {
     // Asking SQLite costs a few microseconds, and hot requests ask several times: at most once a millisecond.
     const now = performance.now();
     if (now - this.lastCheck >= 1) {
@@ -40,22 +74,22 @@ export class Changes implements ChangeGeneration {
       const other = this.otherProcesses();
       if (other !== this.lastOther) {
         this.lastOther = other;
-        this.local++;
+        this.bump(null); // another connection committed: which tables is not known
       }
     }
-    // Without a working change feed from other nodes nothing may be served from a cache.
-    if (!this.reliable) return ++this.local;
-    return this.local;
   }
 
-  bump(): void {
+  bump(tables: ChangedTables = null): void {
     this.local++;
+    if (tables === null) this.epoch++;
+    else for (const t of tables) this.tables.set(t, (this.tables.get(t) ?? 0) + 1);
   }
 
   /** A committed local change: bumps, and tells other nodes. */
-  committed(): void {
-    this.local++;
-    this.onLocalChange();
+  committed(tables: ChangedTables = null): void {
+    const list = tables === null ? null : [...tables];
+    this.bump(list);
+    this.onLocalChange(list);
   }
 
   /** SQLite: `read` returns something that changes when another connection commits (PRAGMA data_version). */
@@ -66,27 +100,42 @@ export class Changes implements ChangeGeneration {
 
   setReliable(ok: boolean): void {
     this.reliable = ok;
-    this.local++;
+    this.bump(null);
   }
+}
+
+/** Wraps `changes` in a generation scoped to `tables` when it can be (a plain ChangeGeneration is kept whole). */
+export function scopedGeneration(changes: ChangeGeneration, tables: string[]): ChangeGeneration {
+  return changes instanceof Changes ? changes.scoped(tables) : changes;
 }
 
 /** Does this compiled statement write data a read cache may depend on? */
 export function isRelevantWrite(query: CompiledQuery): boolean {
+  const t = writtenTables(query);
+  return t === null || t.length > 0;
+}
+
+/**
+ * The tables this statement writes that a read cache may depend on: [] for reads and for writes no cache reads
+ * (counters, bookkeeping), null when not known (raw SQL that is not plainly a read: every table).
+ */
+export function writtenTables(query: CompiledQuery): string[] | null {
   const node = query.query as unknown as { kind: string; into?: TableRef; table?: TableRef; from?: { froms: TableRef[] }; updates?: { column: { column: { name: string } } }[] };
+  const known = (names: string[]) => (names.some((n) => n === '') ? null : names.filter((n) => !IGNORED_TABLES.has(n)));
   switch (node.kind) {
     case 'SelectQueryNode':
-      return false;
+      return [];
     case 'InsertQueryNode':
-      return !IGNORED_TABLES.has(tableName(node.into));
+      return known([tableName(node.into)]);
     case 'UpdateQueryNode':
-      if (IGNORED_TABLES.has(tableName(node.table))) return false;
-      return !(node.updates?.length && node.updates.every((u) => IGNORED_COLUMNS.has(u.column?.column?.name)));
+      if (node.updates?.length && node.updates.every((u) => IGNORED_COLUMNS.has(u.column?.column?.name))) return [];
+      return known([tableName(node.table)]);
     case 'DeleteQueryNode':
-      return !node.from?.froms.every((f) => IGNORED_TABLES.has(tableName(f)));
+      return known((node.from?.froms ?? []).map(tableName));
     default: {
-      // Raw SQL and anything else: a write unless it plainly reads.
+      // Raw SQL and anything else: a write (of unknown tables) unless it plainly reads.
       const text = query.sql.trimStart().slice(0, 16).toLowerCase();
-      return !(text.startsWith('select') || text.startsWith('pragma') || text.startsWith('show'));
+      return text.startsWith('select') || text.startsWith('pragma') || text.startsWith('show') ? [] : null;
     }
   }
 }
@@ -111,20 +160,22 @@ export function observedDialect(inner: Dialect, changes: Changes, beforeDestroy:
 
 class ObservedConnection implements DatabaseConnection {
   inTransaction = false;
-  dirty = false;
+  /** Tables written by the open transaction; null once one of unknown tables was written. */
+  dirty: Set<string> | null = new Set();
   constructor(readonly inner: DatabaseConnection, private readonly changes: Changes) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const write = isRelevantWrite(query);
+    const tables = writtenTables(query);
     try {
       return await this.inner.executeQuery<R>(query);
     } finally {
-      if (write) {
+      if (tables === null || tables.length) {
         if (this.inTransaction) {
-          this.dirty = true;
+          if (tables === null) this.dirty = null;
+          else if (this.dirty) for (const t of tables) this.dirty.add(t);
           // Readers of this node that ran after this statement but before the commit must not keep what they saw.
-          this.changes.bump();
-        } else this.changes.committed();
+          this.changes.bump(tables);
+        } else this.changes.committed(tables);
       }
     }
   }
@@ -147,7 +198,7 @@ class ObservedDriver implements Driver {
     const oc = c as ObservedConnection;
     await this.inner.beginTransaction(oc.inner, settings);
     oc.inTransaction = true;
-    oc.dirty = false;
+    oc.dirty = new Set();
   }
   async commitTransaction(c: DatabaseConnection) {
     const oc = c as ObservedConnection;
@@ -155,8 +206,8 @@ class ObservedDriver implements Driver {
       await this.inner.commitTransaction(oc.inner);
     } finally {
       oc.inTransaction = false;
-      if (oc.dirty) this.changes.committed();
-      oc.dirty = false;
+      if (oc.dirty === null || oc.dirty.size) this.changes.committed(oc.dirty);
+      oc.dirty = new Set();
     }
   }
   async rollbackTransaction(c: DatabaseConnection) {
@@ -165,8 +216,8 @@ class ObservedDriver implements Driver {
       await this.inner.rollbackTransaction(oc.inner);
     } finally {
       oc.inTransaction = false;
-      if (oc.dirty) this.changes.bump();
-      oc.dirty = false;
+      if (oc.dirty === null || oc.dirty.size) this.changes.bump(oc.dirty);
+      oc.dirty = new Set();
     }
   }
   releaseConnection(c: DatabaseConnection) {
@@ -184,6 +235,8 @@ class ObservedDriver implements Driver {
  */
 export function listenForChanges(changes: Changes, pool: pg.Pool, connect: () => pg.Client): () => Promise<void> {
   let client: pg.Client | null = null;
+  /** A connection still connecting: stopping must end it too (else it keeps a CLI process alive). */
+  let pending: pg.Client | null = null;
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
   let delay = 250;
@@ -191,35 +244,46 @@ export function listenForChanges(changes: Changes, pool: pg.Pool, connect: () =>
     if (stopped) return;
     const c = connect();
     c.on('error', () => {}); // reported through 'end'
-    c.on('notification', () => changes.bump());
+    // The payload names the tables the other node's commit wrote; empty: not known, every table.
+    c.on('notification', (msg) => changes.bump(msg.payload ? msg.payload.split(',') : null));
     c.on('end', () => {
       if (client === c) client = null;
       changes.setReliable(false);
       if (!stopped) timer = setTimeout(start, (delay = Math.min(delay * 2, 10_000)));
     });
+    pending = c;
     try {
       await c.connect();
       await c.query('LISTEN wharf_changes');
+      if (stopped) {
+        await c.end().catch(() => {});
+        return;
+      }
       client = c;
       delay = 250;
       changes.setReliable(true);
     } catch {
       changes.setReliable(false);
       await c.end().catch(() => {});
+    } finally {
+      if (pending === c) pending = null;
     }
   };
   changes.setReliable(false);
   void start();
-  changes.onLocalChange = () => {
-    pool.query("SELECT pg_notify('wharf_changes', '')").catch(() => changes.setReliable(false));
+  changes.onLocalChange = (tables) => {
+    // NOTIFY payloads stop at 8000 bytes: a long list is sent as "every table".
+    const payload = tables === null ? '' : tables.join(',');
+    pool.query("SELECT pg_notify('wharf_changes', $1)", [payload.length < 7000 ? payload : '']).catch(() => changes.setReliable(false));
   };
   return async () => {
     stopped = true;
     if (timer) clearTimeout(timer);
-    const c = client;
+    const open = [client, pending];
     client = null;
+    pending = null;
     changes.onLocalChange = () => {};
-    await c?.end().catch(() => {});
+    await Promise.all(open.map((c) => c?.end().catch(() => {})));
   };
 }
 

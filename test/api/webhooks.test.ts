@@ -69,6 +69,18 @@ for (const dialect of dialects()) {
     });
     after(() => s.stop());
 
+    test('a hook created after publishes that had none still gets the next publish (no stale "no hooks")', async () => {
+      // Runs first: no hook exists yet, so the publish below finds none (and may remember that).
+      assert.equal((await publish(s.url, token, '@alice/early', '1.0.0', { repository: 'https://github.com/alice/hello.git' })).status, 201);
+      const rx = await receiver();
+      const hook = await createHook('/users/alice/hooks', rx.url);
+      assert.equal((await publish(s.url, token, '@alice/early', '1.0.1', { repository: 'https://github.com/alice/hello.git' })).status, 201);
+      const got = await until('published 1.0.1', () => rx.got.find((g) => g.json.action === 'published' && g.json.package.package_version.version === '1.0.1'));
+      assert.equal(got.json.package.name, 'early');
+      assert.equal((await api(`/users/alice/hooks/${hook.id}`, { method: 'DELETE' })).status, 204);
+      await rx.close();
+    });
+
     test('a repository hook receives published, updated, deleted and restored, signed like GitHub', async () => {
       const rx = await receiver();
       const hook = await createHook('/repos/alice/hello/hooks', rx.url);

@@ -8,7 +8,7 @@ import { CompiledQuery } from 'kysely';
 import { loadConfig } from '../../src/config.ts';
 import { ALL_SCOPES, anonymous, type Actor } from '../../src/core/auth/actor.ts';
 import { openCore, type Core } from '../../src/core/core.ts';
-import { isRelevantWrite } from '../../src/db/changes.ts';
+import { Changes, GenerationCache, isRelevantWrite, scopedGeneration, writtenTables } from '../../src/db/changes.ts';
 import { createDatabase, dialects, type TestDatabase } from '../helpers/databases.ts';
 import { tempDir } from '../helpers/wharf.ts';
 
@@ -95,6 +95,20 @@ for (const dialect of dialects()) {
       await seen(async () => (await a.packages.file(pkg.id, '2.0.0', 'vis-2.0.0.bin')) !== undefined, 'restored');
     });
 
+    test("publishing leaves the token lookups' generation alone; revoking moves it", async () => {
+      const { token } = await a.tokens.createPersonal('alice', { scopes: 'read:packages' });
+      const gen = scopedGeneration(a.changes, ['tokens', 'owners', 'repositories']);
+      assert.ok(await a.tokens.authenticate(token));
+      // PostgreSQL: this node hears its own NOTIFY of the token's creation a little later; let it arrive first.
+      if (dialect === 'postgres') await new Promise((r) => setTimeout(r, 300));
+      const before = gen.current();
+      await publish(a, 'scoped', '1.0.0');
+      assert.equal(gen.current(), before, 'a publish writes none of the tables a token row is read from');
+      await a.tokens.revoke(token);
+      assert.notEqual(gen.current(), before);
+      assert.equal(await a.tokens.authenticate(token), null);
+    });
+
     test('this process sees its own changes at once', async () => {
       const { token } = await a.tokens.createPersonal('alice', { name: 'own', scopes: 'read:packages' });
       assert.ok(await a.tokens.authenticate(token));
@@ -121,5 +135,47 @@ describe('which writes move the change generation', () => {
     assert.equal(isRelevantWrite(q('select 1', { kind: 'SelectQueryNode' })), false);
     assert.equal(isRelevantWrite(q('select 1', { kind: 'RawNode' })), false);
     assert.equal(isRelevantWrite(q('update packages set x = 1', { kind: 'RawNode' })), true);
+  });
+
+  test('which tables a write names: known for built queries, every table for raw SQL', () => {
+    assert.deepEqual(writtenTables(q('insert into packages ...', { kind: 'InsertQueryNode', into: table('packages') })), ['packages']);
+    assert.deepEqual(writtenTables(q('update tokens set revoked_at', { kind: 'UpdateQueryNode', table: table('tokens'), updates: [{ column: { column: { name: 'revoked_at' } } }] })), ['tokens']);
+    assert.deepEqual(writtenTables(q('update tokens as t', { kind: 'UpdateQueryNode', table: { kind: 'AliasNode', node: table('tokens') } })), ['tokens']);
+    assert.deepEqual(writtenTables(q('delete from downloads', { kind: 'DeleteQueryNode', from: { froms: [table('downloads')] } })), []);
+    assert.deepEqual(writtenTables(q('select 1', { kind: 'SelectQueryNode' })), []);
+    assert.equal(writtenTables(q('update packages set x = 1', { kind: 'RawNode' })), null);
+    assert.equal(writtenTables(q('insert into ???', { kind: 'InsertQueryNode', into: { kind: 'Unknown' } })), null);
+  });
+
+  test('a scoped generation moves with its tables, unknown writes and other processes; not with other tables', async () => {
+    const changes = new Changes();
+    let other = 0;
+    changes.watchOtherProcesses(() => other);
+    const tokens = changes.scoped(['tokens', 'owners']);
+    const cache = new GenerationCache<number>(tokens);
+    let loads = 0;
+    const get = () => cache.get('k', async () => ++loads);
+    await get();
+    changes.committed(['packages', 'package_versions']);
+    changes.bump(['package_tags']);
+    await get();
+    assert.equal(loads, 1, 'writes to other tables keep the cached value');
+    const whole = changes.current();
+    changes.committed(['owners']);
+    assert.notEqual(changes.current(), whole, 'the whole generation moves with every change');
+    await get();
+    assert.equal(loads, 2, 'a write to one of its tables drops it');
+    changes.committed(null);
+    await get();
+    assert.equal(loads, 3, 'a write of unknown tables drops it');
+    other++;
+    await new Promise((r) => setTimeout(r, 2)); // the other-process check runs at most once a millisecond
+    await get();
+    assert.equal(loads, 4, "another process's commit drops it");
+    changes.setReliable(false);
+    await get();
+    await get();
+    assert.equal(loads, 6, 'without a reliable change feed nothing is cached');
+    assert.equal(scopedGeneration({ current: () => 7 }, ['tokens']).current(), 7, 'a plain generation is kept whole');
   });
 });

@@ -1,5 +1,5 @@
 // Personal access tokens and job tokens: mint (shown once), list, revoke, and turn a presented token into an Actor.
-import { GenerationCache, type ChangeGeneration } from '../../db/changes.ts';
+import { GenerationCache, scopedGeneration, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Token } from '../../db/tables.ts';
 import { nowIso } from '../clock.ts';
@@ -34,15 +34,21 @@ const info = (t: Token): TokenInfo => ({
   created_at: t.created_at,
 });
 
+/** Every table loadRow reads. */
+const TOKEN_ROW_TABLES = ['tokens', 'owners', 'repositories'];
+
 export class TokenService {
   /** last_used_at is written in batches, never on the request path. */
   private readonly used = new Map<number, string>();
 
-  /** Token rows by hash or id, for the current change generation (a revocation moves it). */
+  /**
+   * Token rows by hash or id, until one of the tables they are read from changes (a revocation, a renamed or
+   * demoted user, a moved repository); publishing writes none of them.
+   */
   private readonly rows: GenerationCache<TokenRow | undefined>;
 
   constructor(private readonly db: Db, private readonly identity: Identity, changes: ChangeGeneration) {
-    this.rows = new GenerationCache(changes);
+    this.rows = new GenerationCache(scopedGeneration(changes, TOKEN_ROW_TABLES));
   }
 
   /** Mints a personal access token for a user; returns the clear token once. */

@@ -9,6 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.ts';
+import { GenerationCache, scopedGeneration, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Webhook, WebhookDelivery } from '../../db/tables.ts';
 import { nowIso } from '../clock.ts';
@@ -65,9 +66,14 @@ export class Webhooks {
   /** Deliveries were queued since the sender was last woken after a change. */
   private queued = false;
   builder: PayloadBuilder | null = null;
+  /** Whether any active hook exists, until the webhooks table changes (most registries have few or none). */
+  private readonly anyActive: GenerationCache<boolean>;
 
-  constructor(private readonly db: Db, private readonly config: Config, private readonly logger?: Logger) {
+  constructor(private readonly db: Db, private readonly config: Config, private readonly logger?: Logger, changes?: ChangeGeneration) {
     this.policy = new AddressPolicy(config.webhookAllowedHosts);
+    // Without a change feed nothing is cached: every call is a new generation.
+    let n = 0;
+    this.anyActive = new GenerationCache(changes ? scopedGeneration(changes, ['webhooks']) : { current: () => ++n });
   }
 
   // ---- hooks ----
@@ -153,6 +159,8 @@ export class Webhooks {
    */
   async enqueue(trx: Db, e: PackageEvent): Promise<number> {
     if (!this.builder) return 0;
+    const any = await this.anyActive.get('', async () => !!(await trx.selectFrom('webhooks').select('id').where('active', '=', 1).limit(1).executeTakeFirst()));
+    if (!any) return 0;
     // One statement: the owner's hooks and the linked repository's, through the package row.
     const rows = await trx
       .selectFrom('webhooks')
