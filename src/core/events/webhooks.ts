@@ -9,7 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.ts';
-import { GenerationCache, scopedGeneration, type ChangeGeneration } from '../../db/changes.ts';
+import { GenerationCache, scopedGeneration, UNCACHED, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Webhook, WebhookDelivery } from '../../db/tables.ts';
 import { nowIso } from '../clock.ts';
@@ -71,9 +71,8 @@ export class Webhooks {
 
   constructor(private readonly db: Db, private readonly config: Config, private readonly logger?: Logger, changes?: ChangeGeneration) {
     this.policy = new AddressPolicy(config.webhookAllowedHosts);
-    // Without a change feed nothing is cached: every call is a new generation.
-    let n = 0;
-    this.anyActive = new GenerationCache(changes ? scopedGeneration(changes, ['webhooks']) : { current: () => ++n });
+    // Without a change feed nothing is cached.
+    this.anyActive = new GenerationCache(changes ? scopedGeneration(changes, ['webhooks']) : UNCACHED);
   }
 
   // ---- hooks ----
