@@ -198,6 +198,42 @@ for (const dialect of dialects()) {
       }
     });
 
+    test('download counts: every version of a large batch lands, added to the day, a removed version does not wedge the rest', async () => {
+      const { pkg } = await publish(users.alice, 'alice', 'counted', '0.0.0');
+      const now = new Date().toISOString();
+      // More versions than one flush statement takes (500), so the batch spans chunks.
+      const ids: number[] = [];
+      await core.db.transaction().execute(async (trx) => {
+        for (let i = 1; i <= 1203; i++) {
+          const row = await trx.insertInto('package_versions').values({ package_id: pkg.id, version: `1.0.${i}`, lower_version: `1.0.${i}`, metadata: '{}', created_by: null, created_at: now, updated_at: now, deleted_at: null }).returning('id').executeTakeFirstOrThrow();
+          ids.push(Number(row.id));
+        }
+      });
+      const counts = async () => {
+        const rows = await core.db.selectFrom('downloads').select(['version_id', 'count']).where('version_id', 'in', ids).execute();
+        return new Map(rows.map((r) => [Number(r.version_id), Number(r.count)]));
+      };
+      ids.forEach((id, i) => { for (let k = 0; k <= i % 3; k++) core.downloads.record(id); });
+      await core.downloads.flush();
+      let got = await counts();
+      assert.equal(got.size, ids.length);
+      ids.forEach((id, i) => assert.equal(got.get(id), (i % 3) + 1, `version ${id}`));
+
+      // The next flush of the same day adds to the rows. A version removed after its download (a purge) has no
+      // row to count against: its count is dropped, the others land, and later flushes still work.
+      const gone = ids[700];
+      ids.forEach((id) => core.downloads.record(id));
+      await core.db.deleteFrom('package_versions').where('id', '=', gone).execute();
+      await core.downloads.flush();
+      assert.equal(core.downloads.pendingFor(ids[0]), 0);
+      got = await counts();
+      assert.equal(got.has(gone), false, 'the removed version\'s rows went with it');
+      ids.forEach((id, i) => id !== gone && assert.equal(got.get(id), (i % 3) + 2, `version ${id}`));
+      core.downloads.record(ids[0]);
+      await core.downloads.flush();
+      assert.equal((await counts()).get(ids[0]), 3);
+    });
+
     test('tokens: only a hash is stored; expired and revoked tokens stop working', async () => {
       const { token, info } = await core.tokens.createPersonal('carol', { scopes: 'read:packages' });
       assert.match(token, /^whp_[0-9A-Za-z]{36}$/);
