@@ -52,7 +52,7 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
   let core: Core | undefined;
   try {
     const config = loadConfig();
-    core = await openCore(config);
+    core = await openCore(config, undefined, { short: true });
     // Changes made here queue their webhook deliveries like the server's do (the server sends them).
     core.webhooks.builder = webhookPayloads(core);
     await cmd(core, rest, out);

@@ -89,9 +89,9 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   return core;
 }
 
-/** Opens the configured database and blob store and builds the core. */
-export async function openCore(config: Config, logger?: Logger): Promise<Core> {
-  const { db, dialect, durable, changes } = await openDatabase(config.databaseUrl);
+/** Opens the configured database and blob store and builds the core (`short`: for one CLI command, see OpenOptions). */
+export async function openCore(config: Config, logger?: Logger, opts: { short?: boolean } = {}): Promise<Core> {
+  const { db, dialect, durable, changes } = await openDatabase(config.databaseUrl, { backgroundCheckpoints: !opts.short });
   const blobs = new FsBlobStore(path.join(config.dataDir, 'blobs'));
   return createCore({ config, db, dialect, blobs, changes, logger, durable });
 }

@@ -6,6 +6,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { Changes, listenForChanges, observedDialect } from './changes.ts';
+import { DEFAULT_AUTOCHECKPOINT, startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { Migrations } from './migrations.ts';
 import type { Database } from './tables.ts';
 
@@ -17,12 +18,21 @@ export type DialectName = 'sqlite' | 'postgres';
 // int8 (counts, sums, bigint ids) arrive as strings from node-postgres; every value we keep fits a JS number.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+export interface OpenOptions {
+  /**
+   * SQLite: checkpoint the write-ahead log in a worker thread (see checkpointer.ts) rather than synchronously in
+   * the commit that fills it. For long-running processes (the server); a short CLI command does without.
+   */
+  backgroundCheckpoints?: boolean;
+}
+
 /**
  * Opens (creating if needed) and migrates the database at `url`. `durable()` resolves once every transaction
  * committed so far is on disk: callers await it before acknowledging a change.
  */
-export async function openDatabase(url: string): Promise<{ db: Db; dialect: DialectName; durable: () => Promise<void>; changes: Changes }> {
+export async function openDatabase(url: string, opts: OpenOptions = {}): Promise<{ db: Db; dialect: DialectName; durable: () => Promise<void>; changes: Changes; checkpointer?: Checkpointer }> {
   let db: Db;
+  let checkpointer: Checkpointer | undefined;
   let dialect: DialectName;
   let durable = async () => {};
   const changes = new Changes();
@@ -83,7 +93,22 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     // Commits by other processes on this file (the CLI while the server runs) move data_version.
     const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
     changes.watchOtherProcesses(() => dataVersion.get());
-    db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: cachingStatements(sqlite, () => closeLog()) }), changes) });
+    if (opts.backgroundCheckpoints && file !== ':memory:') {
+      sqlite.pragma('wal_autocheckpoint = 0');
+      // A log that grew under a burst of writes is cut back to 16 MiB when it restarts.
+      sqlite.pragma('journal_size_limit = 16777216');
+      checkpointer = startCheckpointer(path.resolve(file), {
+        onFailure: (err) => {
+          process.emitWarning(`SQLite checkpoints are back on the main thread: ${err.message}`);
+          if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT}`);
+        },
+        finish: () => {
+          if (sqlite.open && !sqlite.inTransaction) sqlite.pragma('wal_checkpoint(PASSIVE)');
+        },
+      });
+    }
+    const stopCheckpoints = async () => checkpointer?.close();
+    db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: cachingStatements(sqlite, () => closeLog()) }), changes, stopCheckpoints) });
     dialect = 'sqlite';
   } else {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -99,7 +124,7 @@ export async function openDatabase(url: string): Promise<{ db: Db; dialect: Dial
     await db.destroy();
     throw error;
   }
-  return { db, dialect, durable, changes };
+  return { db, dialect, durable, changes, checkpointer };
 }
 
 /**
