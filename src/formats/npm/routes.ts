@@ -179,7 +179,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
       if (d.name !== undefined && d.name !== n.full) throw invalid(`the document's name "${d.name}" does not match the URL's "${n.full}"`);
       const attachments = d._attachments && typeof d._attachments === 'object' ? Object.entries(d._attachments as Record<string, any>) : [];
       if (attachments.length) {
-        const result = await publishVersion(req, n, owner, d, attachments, tarball);
+        const result = await publishVersion(req, n, owner, d, attachments, tarball, existing);
         tarball = null; // committed, or cancelled by publishVersion
         return reply.code(201).send(result);
       }
@@ -192,7 +192,8 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     }
   }
 
-  async function publishVersion(req: FastifyRequest, n: NpmName, owner: { id: number; kind: 'user' | 'org'; name: string }, d: Record<string, any>, attachments: [string, any][], large: { staged: StagedBlob; facts: TarballFacts } | null) {
+  /** `live`: the package as putPackage found and authorized it before reading the body, if it existed. */
+  async function publishVersion(req: FastifyRequest, n: NpmName, owner: { id: number; kind: 'user' | 'org'; name: string }, d: Record<string, any>, attachments: [string, any][], large: { staged: StagedBlob; facts: TarballFacts } | null, live: PackageRow | undefined) {
     const actor = req.actor;
     const versionKeys = Object.keys(d.versions ?? {});
     if (versionKeys.length !== 1 || attachments.length !== 1) throw invalid('a publish must carry exactly one version and one tarball');
@@ -231,13 +232,15 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
       }
       const tagNames = tags.length ? tags.map(([t]) => t) : ['latest'];
 
-      const existing = await core.packages.find(n.scope, TYPE, n.name, { includeDeleted: true });
+      // A package that was live is not looked up and authorized twice (the transaction reads its row again anyway);
+      // one that was missing may have been created meanwhile, or is a deleted one that this publish revives.
+      const existing = live ?? (await core.packages.find(n.scope, TYPE, n.name, { includeDeleted: true }));
       const repoUrl = typeof manifest.repository === 'string' ? manifest.repository : manifest.repository?.url;
       const repo = await core.identity.repoForSourceUrl(owner.id, repoUrl);
       if (!existing || existing.deleted_at) {
         if (existing) await core.authz.authorize(actor, 'write', { ...existing, deleted_at: null } as PackageRow);
         else await core.authz.authorizeCreate(actor, owner, repo?.id ?? null);
-      } else await core.authz.authorize(actor, 'write', existing);
+      } else if (!live) await core.authz.authorize(actor, 'write', existing);
 
       const { _attachments: _a, ...clean } = manifest;
       for (const k of Object.keys(clean)) if (k.startsWith('_') && !['_nodeVersion', '_npmVersion', '_hasShrinkwrap'].includes(k)) delete clean[k];
