@@ -367,8 +367,10 @@ describe('web UI in Chromium', () => {
 
 describe('sign-up', () => {
   test('closed by default: no sign-up page', async () => {
-    const s = await startWharf();
+    // The browser first: a missing Chromium then fails the test without leaving a server running (which kept the
+    // test file from ever ending).
     const b = await openBrowser();
+    const s = await startWharf();
     try {
       assert.equal((await b.page.goto(`${s.url}/-/signup`))?.status(), 404);
       await b.page.goto(`${s.url}/-/login`);
@@ -381,8 +383,8 @@ describe('sign-up', () => {
   });
 
   test('WHARF_SIGNUP=open: a person creates an account and is signed in', async () => {
-    const s = await startWharf({ env: { WHARF_SIGNUP: 'open' } });
     const b = await openBrowser();
+    const s = await startWharf({ env: { WHARF_SIGNUP: 'open' } });
     try {
       await b.page.goto(`${s.url}/-/login`);
       await b.page.getByRole('link', { name: 'Create an account' }).click();
