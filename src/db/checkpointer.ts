@@ -2,7 +2,7 @@
 // both; run by the server's own connection (SQLite's automatic checkpoint, every ~1000 pages of log) it is
 // synchronous, and it stalled every request for 2-15 ms every few dozen publishes on this machine. Here a worker
 // thread with its own connection to the same file runs PASSIVE checkpoints (they never block readers or writers)
-// soon after the log was written. The server's connection checkpoints only to let the log restart after a long
+// once the log has grown by ~1000 pages, or every 2 s while it keeps changing. The server's connection checkpoints only to let the log restart after a long
 // burst of writes (a short one: the worker copied the rest, see FINISH_FRAMES), or for good if the worker is gone.
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -10,6 +10,8 @@ import { Worker } from 'node:worker_threads';
 
 /** The automatic checkpoint SQLite does by default (pages of log), restored if the worker fails. */
 export const DEFAULT_AUTOCHECKPOINT = 1000;
+/** Growth of the log file that starts a checkpoint at once (the ~1000 pages of SQLite's default). */
+const GROW_BYTES = 4 * 1024 * 1024;
 /** Frames of log (16 MiB of 4 KiB pages) past which the server's connection finishes a checkpoint itself. */
 export const FINISH_FRAMES = 4096;
 
@@ -47,11 +49,10 @@ parentPort.on('message', (m) => {
 `;
 
 /**
- * Starts checkpointing `file` (a SQLite database in WAL mode) in a worker thread, checking the log every `everyMs`
- * for writes since the last checkpoint. `onFailure` runs once if the worker cannot run: the caller turns SQLite's
- * automatic checkpoint back on.
+ * Starts checkpointing `file` (a SQLite database in WAL mode) in a worker thread, looking at the log every
+ * `everyMs`. `onFailure` runs once if the worker cannot run: the caller turns SQLite's automatic checkpoint back on.
  */
-export function startCheckpointer(file: string, opts: { everyMs?: number; onFailure: (err: Error) => void; finish?: () => void; module?: string }): Checkpointer {
+export function startCheckpointer(file: string, opts: { everyMs?: number; minGapMs?: number; onFailure: (err: Error) => void; finish?: () => void; module?: string }): Checkpointer {
   const wal = `${file}-wal`;
   const module = opts.module ?? createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, module } });
@@ -60,7 +61,6 @@ export function startCheckpointer(file: string, opts: { everyMs?: number; onFail
   let closing = false;
   let running: { done: Promise<CheckpointResult>; settle: (r: CheckpointResult | Error) => void } | null = null;
   let queued: Promise<CheckpointResult> | null = null;
-  let lastMtime = -1;
 
   const fail = (err: Error) => {
     if (failed || closing) return;
@@ -109,16 +109,22 @@ export function startCheckpointer(file: string, opts: { everyMs?: number; onFail
     return queued;
   };
 
+  // Like SQLite's own trigger (every ~1000 pages), not at every write: each checkpoint fsyncs the log and the
+  // database file, and those compete with the fsyncs of uploads and publishes. So: once the log has grown by
+  // GROW_BYTES, or every `minGapMs` while it keeps changing without growing (a restarted log is overwritten in place).
+  let last = { mtime: -1, size: 0, at: 0 };
   const timer = setInterval(() => {
     if (running || queued) return;
-    let mtime: number;
+    let st: fs.Stats;
     try {
-      mtime = fs.statSync(wal).mtimeMs;
+      st = fs.statSync(wal);
     } catch {
       return; // no log yet
     }
-    if (mtime === lastMtime) return;
-    lastMtime = mtime;
+    if (st.mtimeMs === last.mtime) return;
+    const now = Date.now();
+    if (st.size - last.size < GROW_BYTES && now - last.at < (opts.minGapMs ?? 2000)) return;
+    last = { mtime: st.mtimeMs, size: st.size, at: now };
     checkpointNow().catch(() => {});
   }, opts.everyMs ?? 200);
   timer.unref();
