@@ -235,8 +235,9 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
       // A package that was live is not looked up and authorized twice (the transaction reads its row again anyway);
       // one that was missing may have been created meanwhile, or is a deleted one that this publish revives.
       const existing = live ?? (await core.packages.find(n.scope, TYPE, n.name, { includeDeleted: true }));
+      // Only a new package links to a repository (two lookups, not made for every version of an existing one).
       const repoUrl = typeof manifest.repository === 'string' ? manifest.repository : manifest.repository?.url;
-      const repo = await core.identity.repoForSourceUrl(owner.id, repoUrl);
+      const repo = existing ? undefined : await core.identity.repoForSourceUrl(owner.id, repoUrl);
       if (!existing || existing.deleted_at) {
         if (existing) await core.authz.authorize(actor, 'write', { ...existing, deleted_at: null } as PackageRow);
         else await core.authz.authorizeCreate(actor, owner, repo?.id ?? null);
