@@ -5,13 +5,17 @@
 //   node --import tsx bench/oci.ts --quick         smoke run: 1 MiB / 16 MiB / 64 MiB blobs, 3 s load phases
 //   node --import tsx bench/oci.ts --only=wharf    skip distribution (or --only=distribution to skip Wharf)
 //   other knobs: --seconds=N --warmup=N --connections=N (manifest phases) --keep (keep the scratch data)
+//                --repeat=N (download phases: median of N measurements, alternating the servers; default 3 in full
+//                runs, 1 with --quick) --no-ceiling (skip the Node ceiling below)
 //                --cpu-prof (Wharf runs with node --cpu-prof; profile in bench/.work/oci-prof, see bench/profile-top.ts)
 //                --skip-skopeo
 //
 // What it measures (see docs/performance.md and issue 3 for the targets):
 //   - blob upload MiB/s, as clients do it (POST, PATCH with the whole blob, PUT ?digest=) and monolithic
 //     (POST ?digest= with the body); 1 MiB, 64 MiB and 1 GiB, one stream and 16 concurrent (1 MiB, 64 MiB)
-//   - blob download MiB/s, one stream and 16 concurrent (bench/lib/raw-get.ts, going through the blobs again for 4 s)
+//   - blob download MiB/s, one stream and 16 concurrent (bench/lib/raw-get.ts, going through the blobs again for 4 s),
+//     and in the same rounds Node's ceiling: a bare node:http server sending the same sizes from memory
+//     (bench/lib/node-ceiling.ts), the most any Node server can send here, in a table of its own
 //   - manifest GET rps (autocannon) and HEAD rps (a keep-alive node:http loop: autocannon 8+ never completes HEAD
 //     responses that carry a Content-Length) at c=64, with p99
 //   - server RSS growth (VmRSS sampled every 50 ms) during a 1 GiB upload
@@ -33,6 +37,7 @@ import { RawGetClient } from './lib/raw-get.ts';
 import { distributionVersion, startDistribution, waitDistribution, type DistributionProcess } from './lib/distribution.ts';
 import { measure } from './lib/load.ts';
 import { cpuSeconds, freePort, machineBusyOver, sampleRss, statusBytes, stopAll, tail, type ServerProcess } from './lib/proc.ts';
+import { startNodeCeiling } from './lib/node-ceiling.ts';
 import { startWharf, waitWharf, wharfToken } from './lib/wharf.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,11 +53,11 @@ const num = (name: string, dflt: number) => {
   const v = opt(name);
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}=${v}: expected a positive number`);
+  if (!Number.isFinite(n) || n <= 0 || (name === 'repeat' && !Number.isInteger(n))) throw new Error(`--${name}=${v}: expected a positive number${name === 'repeat' ? ' (whole)' : ''}`);
   return n;
 };
 for (const a of argv) {
-  if (!/^--(quick|keep|help|cpu-prof|skip-skopeo|(only|seconds|warmup|connections)=.+)$/.test(a)) {
+  if (!/^--(quick|keep|help|cpu-prof|skip-skopeo|no-ceiling|(only|seconds|warmup|connections|repeat)=.+)$/.test(a)) {
     console.error(`unknown argument ${a}; see the header of bench/oci.ts`);
     process.exit(2);
   }
@@ -77,6 +82,9 @@ const O = {
   seconds: num('seconds', quick ? 3 : 10),
   /** Each download phase goes through its blobs again until this long has passed. */
   downloadSeconds: quick ? 1 : 4,
+  /** Download phases: median of this many measurements per server, alternating. */
+  repeat: num('repeat', quick ? 1 : 3),
+  ceiling: !flag('no-ceiling'),
   warmup: num('warmup', quick ? 1 : 2),
   manifests: 20,
   pulls: 64,
@@ -309,7 +317,7 @@ interface Throughput {
  * With `minSeconds`, the list is gone through again (round robin) until that long has passed, so that fast
  * phases (4 x 64 MiB takes ~0.15 s at 1.7 GiB/s) are measured over a window long enough to mean something.
  */
-async function timed<T>(t: Target, items: T[], concurrency: number, bytesOf: (x: T) => number, work: (x: T) => Promise<unknown>, minSeconds = 0): Promise<Throughput> {
+async function timed<T>(t: { pid: number }, items: T[], concurrency: number, bytesOf: (x: T) => number, work: (x: T) => Promise<unknown>, minSeconds = 0): Promise<Throughput> {
   const cpu0 = cpuSeconds(t.pid);
   const start = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
@@ -432,6 +440,8 @@ interface Row {
   maxWharf?: number;
   /** Cell text for a registry that does not support the operation. */
   na?: Partial<Record<Key, string>>;
+  /** With --repeat: the ratio Wharf/distribution of each round, for the notes. */
+  rounds?: number[];
 }
 const rows: Row[] = [];
 const notes: string[] = [];
@@ -621,23 +631,101 @@ async function downloadPhases(targets: Target[]) {
     { size: O.medium, conc: O.concurrency },
     { size: O.big, conc: 1 },
   ];
+  const ceiling = O.ceiling ? await startCeiling(Math.max(...cases.map((c) => c.size))) : undefined;
   for (const c of cases) {
     const name = `${c.conc > 1 ? `${c.conc} × ` : ''}${sizeName(c.size)}`;
-    const speed = row({ metric: `blob GET ${sizeName(c.size)}, ${c.conc > 1 ? `${c.conc} streams` : 'one stream'}`, values: {}, unit: 'MiB/s', digits: 0, better: 'higher', minRatio: 1.5 });
+    const metric = `blob GET ${sizeName(c.size)}, ${c.conc > 1 ? `${c.conc} streams` : 'one stream'}`;
+    const speed = row({ metric, values: {}, unit: 'MiB/s', digits: 0, better: 'higher', minRatio: 1.5 });
     const perCpu = row({ metric: `  ↳ MiB per server CPU-s`, values: {}, unit: '', digits: 0, better: 'higher' });
+    const ups = new Map(targets.map((t) => [t, uploaded.get(`${t.key}:${c.size}:${c.conc}`)!]));
     for (const t of targets) {
       checkAlive([t]);
-      const up = uploaded.get(`${t.key}:${c.size}:${c.conc}`);
+      const up = ups.get(t);
       if (!up) throw new Error(`no uploaded blobs for ${name} on ${t.label}`);
-      log(`${t.label}: GET ${name} (${up.blobs.length} blobs)`);
+      log(`${t.label}: GET ${name} (${up.blobs.length} blobs), first read untimed`);
       // Read every blob once untimed first, so both registries serve from the page cache.
       await timed(t, up.blobs, c.conc, (b) => b.size, (b) => download(t, up.repo, b));
-      const r = await timed(t, up.blobs, c.conc, (b) => b.size, (b) => download(t, up.repo, b), O.downloadSeconds);
-      speed.values[t.key] = r.mibps;
-      perCpu.values[t.key] = r.mibPerCpu;
-      log(`  ${r.mibps.toFixed(0)} MiB/s, ${r.cpu.toFixed(2)} server CPU-s (${r.mibPerCpu.toFixed(0)} MiB/CPU-s)`);
     }
+    const runs = new Map<string, Throughput[]>();
+    const keep = (k: string, r: Throughput) => (runs.get(k) ?? runs.set(k, []).get(k)!).push(r);
+    for (let round = 0; round < O.repeat; round++) {
+      const of = O.repeat > 1 ? ` (${round + 1}/${O.repeat})` : '';
+      for (const t of round % 2 ? [...targets].reverse() : targets) {
+        checkAlive([t]);
+        const up = ups.get(t)!;
+        const r = await timed(t, up.blobs, c.conc, (b) => b.size, (b) => download(t, up.repo, b), O.downloadSeconds);
+        keep(t.key, r);
+        log(`${t.label}: GET ${name}${of}: ${r.mibps.toFixed(0)} MiB/s, ${r.cpu.toFixed(2)} server CPU-s (${r.mibPerCpu.toFixed(0)} MiB/CPU-s)`);
+      }
+      if (ceiling) {
+        const count = ups.get(targets[0])!.blobs.length;
+        const r = await timed(ceiling.proc, Array.from({ length: count }, () => c.size), c.conc, (n) => n, (n) => ceilingGet(ceiling, n), O.downloadSeconds);
+        keep('ceiling', r);
+        log(`Node ceiling: GET ${name}${of}: ${r.mibps.toFixed(0)} MiB/s (${r.mibPerCpu.toFixed(0)} MiB/CPU-s)`);
+      }
+    }
+    for (const t of targets) {
+      speed.values[t.key] = median(runs.get(t.key)!.map((r) => r.mibps));
+      perCpu.values[t.key] = median(runs.get(t.key)!.map((r) => r.mibPerCpu));
+    }
+    if (O.repeat > 1 && targets.length === 2) {
+      const [w, d] = [runs.get('wharf')!, runs.get('distribution')!];
+      speed.rounds = w.map((r, i) => r.mibps / d[i].mibps);
+    }
+    if (ceiling) ceilingRows.push({ metric, ceiling: median(runs.get('ceiling')!.map((r) => r.mibps)), ceilingPerCpu: median(runs.get('ceiling')!.map((r) => r.mibPerCpu)), wharf: speed.values.wharf, distribution: speed.values.distribution });
   }
+  if (ceiling) {
+    for (const c of ceiling.idle) c.close();
+    await ceiling.proc.stop();
+  }
+  const perRound = rows.filter((r) => r.rounds);
+  if (perRound.length) notes.push(`Blob GETs: median of ${O.repeat} measurements per server, alternating (${O.downloadSeconds} s each). Wharf/distribution in each round: ${perRound.map((r) => `${r.metric.replace('blob GET ', '')} ${r.rounds!.map((x) => `${x.toFixed(2)}×`).join(', ')}`).join('; ')}.`);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+// Node's ceiling (bench/lib/node-ceiling.ts): measured in the same rounds as the registries' downloads.
+interface Ceiling {
+  proc: ServerProcess;
+  port: number;
+  idle: RawGetClient[];
+}
+const ceilingRows: { metric: string; ceiling: number; ceilingPerCpu: number; wharf?: number; distribution?: number }[] = [];
+
+async function startCeiling(maxBytes: number): Promise<Ceiling> {
+  const port = await freePort();
+  const proc = await startNodeCeiling(ROOT, port, maxBytes, path.join(workDir, 'node-ceiling.log'));
+  log(`Node ceiling (bare node:http, bodies from memory) on 127.0.0.1:${port}, pid ${proc.pid}`);
+  return { proc, port, idle: [] };
+}
+
+async function ceilingGet(c: Ceiling, size: number): Promise<void> {
+  const client = c.idle.pop() ?? new RawGetClient('127.0.0.1', c.port);
+  try {
+    const r = await client.get(`/bytes/${size}`);
+    if (r.status !== 200 || r.bytes !== size) throw new Error(`Node ceiling: HTTP ${r.status}, ${r.bytes} of ${size} bytes`);
+    c.idle.push(client);
+  } catch (e) {
+    client.close();
+    throw e;
+  }
+}
+
+function renderCeiling(): string {
+  if (!ceilingRows.length) return '';
+  const f = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: 0 }));
+  const x = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !(b > 0) ? '' : `${(a / b).toFixed(2)}×`);
+  const lines = [
+    "Node's ceiling here, measured in the same rounds: a bare node:http server sending the same sizes from memory (no file read, routing, auth or database; bench/lib/node-ceiling.ts). No Node server can send faster through the same socket API.",
+    '',
+    '| metric | Node ceiling | ↳ MiB per CPU-s | ceiling / distribution | Wharf / ceiling |',
+    '|---|---:|---:|---:|---:|',
+    ...ceilingRows.map((r) => `| ${r.metric} | ${f(r.ceiling)} MiB/s | ${f(r.ceilingPerCpu)} | ${x(r.ceiling, r.distribution)} | ${x(r.wharf, r.ceiling)} |`),
+  ];
+  return lines.join('\n');
 }
 
 async function manifestPhases(targets: Target[]) {
@@ -844,7 +932,8 @@ async function main() {
       `Server CPU = utime+stime of the server process (/proc/PID/stat). RSS after the run: ${rssAfter}.`,
     '',
   ].join('\n');
-  const out = `${header}\n${renderTable()}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+  const ceilingTable = renderCeiling();
+  const out = `${header}\n${renderTable()}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}${ceilingTable ? `\n${ceilingTable}\n` : ''}`;
   console.log(out);
   fs.writeFileSync(path.join(WORK_ROOT, O.quick ? 'last-oci-quick.md' : 'last-oci-run.md'), out);
   log(`written to bench/.work/${O.quick ? 'last-oci-quick.md' : 'last-oci-run.md'}`);
