@@ -5,6 +5,7 @@
 //   npm run bench -- --only=wharf       skip Verdaccio (or --only=verdaccio to skip Wharf)
 //   other knobs: --repeat=N (median of N measurements per phase) --packages=N --versions=N --seconds=N
 //                --warmup=N --connections=N --big-mb=N --publish-packages=N --keep (keep the scratch data)
+//                --no-ceiling (skip the durable-write ceiling measured beside the publish rounds)
 //                --cpu-prof (Wharf runs with node --cpu-prof; profile in bench/.work/prof, see bench/profile-top.ts)
 //                --wait-idle=S (before each measurement wait up to S seconds for the machine to go idle; 0 = off;
 //                default 30 in full runs, 0 with --quick)
@@ -17,11 +18,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agent, getJson, request, sleep } from './lib/http.ts';
 import { measure, type LoadResult } from './lib/load.ts';
-import { escapeName, packageName, publishMany, publishStreamed, versionAt, type Registry } from './lib/npm-publish.ts';
+import { escapeName, packageName, preparePublishes, publishPrepared, publishStreamed, versionAt, type Registry } from './lib/npm-publish.ts';
 import { cpuSeconds, describe, descendants, freePort, machineBusyOver, resetPeakRss, sampleRss, statusBytes, stopAll, tail, type ServerProcess } from './lib/proc.ts';
 import { MB, table, type Row } from './lib/report.ts';
 import { writeBigTarball } from './lib/tarball.ts';
 import { ensureVerdaccio, seedStorage, startVerdaccio, VERDACCIO_VERSION, verdaccioToken, waitVerdaccio, writeConfig } from './lib/verdaccio.ts';
+import { startDurableCeiling } from './lib/durable-ceiling.ts';
 import { startWharf, waitWharf, wharfToken } from './lib/wharf.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,7 +44,7 @@ const num = (name: string, dflt: number) => {
   return n;
 };
 for (const a of argv) {
-  if (!/^--(quick|keep|help|cpu-prof|(only|packages|versions|seconds|warmup|connections|big-mb|publish-packages|repeat|wait-idle)=.+)$/.test(a)) {
+  if (!/^--(quick|keep|help|cpu-prof|no-ceiling|(only|packages|versions|seconds|warmup|connections|big-mb|publish-packages|repeat|wait-idle)=.+)$/.test(a)) {
     console.error(`unknown argument ${a}; see the header of bench/npm.ts`);
     process.exit(2);
   }
@@ -70,6 +72,7 @@ const O = {
   waitIdle: num('wait-idle', quick ? 0 : 30),
   runWharf: only !== 'verdaccio',
   runVerdaccio: only !== 'wharf',
+  ceiling: !flag('no-ceiling'),
 };
 
 const SCOPE = 'bench';
@@ -123,7 +126,7 @@ interface BigResult {
 
 /** A running server under test. */
 interface Target {
-  label: 'Wharf' | 'Verdaccio';
+  label: 'Wharf' | 'Verdaccio' | 'durable-write ceiling';
   reg: Registry;
   origin: string;
   proc: ServerProcess;
@@ -167,6 +170,17 @@ async function startVerdaccioTarget(tmp: string): Promise<Target> {
   }
 }
 
+/** The durable-write ceiling (bench/lib/durable-ceiling.ts): measured in the publish rounds only. */
+let ceilingPublish: Rate | undefined;
+
+async function startCeilingTarget(tmp: string): Promise<Target> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const proc = await startDurableCeiling(ROOT, port, path.join(tmp, 'ceiling-data'), path.join(WORK, 'durable-ceiling.log'));
+  log(`durable-write ceiling (bare node:http: each publish body made durable, nothing else) on ${origin}, pid ${proc.pid}`);
+  return { label: 'durable-write ceiling', reg: { label: 'durable-write ceiling', url: `${origin}/npm/`, token: 'none' }, origin, proc, seedNote: '' };
+}
+
 async function startWharfTarget(tmp: string): Promise<Target> {
   log('Wharf');
   const data = path.join(tmp, 'wharf-data');
@@ -202,22 +216,17 @@ async function timedPublish(t: Target, list: string[], versions: number, label: 
   const total = list.length * versions;
   let done = 0;
   let nextReport = 0.1;
+  // The requests are built first, untimed: building a tarball is the load generator's work, not the server's.
+  const work = await preparePublishes(t.reg, list, versions, first);
   const cpu0 = cpuSeconds(t.proc.pid);
   const start = process.hrtime.bigint();
-  await publishMany(
-    t.reg,
-    list,
-    versions,
-    O.publishConcurrency,
-    () => {
-      done++;
-      if (done / total >= nextReport && total >= 1000) {
-        log(`  ${label}: ${done}/${total} versions`);
-        nextReport += 0.1;
-      }
-    },
-    first,
-  );
+  await publishPrepared(t.reg, work, O.publishConcurrency, () => {
+    done++;
+    if (done / total >= nextReport && total >= 1000) {
+      log(`  ${label}: ${done}/${total} versions`);
+      nextReport += 0.1;
+    }
+  });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = cpuSeconds(t.proc.pid) - cpu0;
   alive(t, label);
@@ -387,10 +396,15 @@ async function benchAll(tmp: string): Promise<{ w?: ServerResult; v?: ServerResu
   const targets: Target[] = [];
   if (O.runVerdaccio) targets.push(await startVerdaccioTarget(tmp));
   if (O.runWharf) targets.push(await startWharfTarget(tmp));
+  const ceiling = O.ceiling ? await startCeilingTarget(tmp) : undefined;
   const vt = targets.find((t) => t.label === 'Verdaccio');
 
   log(`publish rate: ${O.publishPackages} new packages x ${O.versions} versions, ${O.publishConcurrency} workers, on each server`);
-  const publish = await publishRates(targets);
+  const publish = await publishRates(ceiling ? [...targets, ceiling] : targets);
+  if (ceiling) {
+    ceilingPublish = publish.get(ceiling);
+    await ceiling.proc.stop();
+  }
   const peakRssPublish = new Map(targets.map((t) => [t, statusBytes(t.proc.pid, 'VmHWM')]));
 
   const surveys = new Map<Target, Survey>();
@@ -554,6 +568,17 @@ function machine() {
   return `${cpus.length} vCPU (${cpus[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Linux ${os.release()}, Node ${process.version}`;
 }
 
+function ceilingNote(w?: ServerResult, v?: ServerResult): string[] {
+  const c = ceilingPublish;
+  if (!c) return [];
+  const parts = [`${c.perSecond.toFixed(1)} versions/s, ${c.perCpuSecond.toFixed(1)} per server CPU-s`];
+  if (v) parts.push(`${(c.perSecond / v.publish.perSecond).toFixed(2)}x Verdaccio's publish rate`);
+  if (w) parts.push(`Wharf reached ${((100 * w.publish.perSecond) / c.perSecond).toFixed(0)}% of it`);
+  return [
+    `- Durable-write ceiling, measured in the same publish rounds (${O.repeat > 1 ? `median of ${O.repeat}` : 'one round'}): a bare node:http server that only makes each publish body durable before answering, as Wharf makes a tarball durable (temp file, fsync, rename, directory fsync; bench/lib/durable-ceiling.ts): ${parts.join('; ')}. Verdaccio fsyncs nothing.`,
+  ];
+}
+
 function cpuNote(label: string, r?: ServerResult): string[] {
   if (!r) return [];
   const p = (l: LoadResult) =>
@@ -632,6 +657,7 @@ async function main() {
     table(rows(w, v)),
     '',
     ...noiseNote(w, v),
+    ...ceilingNote(w, v),
     ...cpuNote('Wharf', w),
     ...cpuNote('Verdaccio', v),
     ...errorsNote('Wharf', w),

@@ -57,33 +57,62 @@ function headers(reg: Registry, extra: Record<string, string | number> = {}) {
   };
 }
 
-/** Publishes one version; throws on anything but 2xx. */
-export async function publishVersion(reg: Registry, name: string, version: string, tgz?: Tarball): Promise<void> {
+/** One publish request, built before a measurement so that building it is not timed. */
+export interface PreparedPublish {
+  name: string;
+  version: string;
+  body: Buffer;
+}
+
+/** The PUT body npm sends for one version (the tarball built, gzipped, digested and base64-encoded). */
+export async function preparePublish(reg: Registry, name: string, version: string, tgz?: Tarball): Promise<PreparedPublish> {
   const t = tgz ?? (await makeTarball(name, version));
-  const body = Buffer.from(JSON.stringify(publishBody(reg.url, name, version, t)));
-  const r = await request('PUT', `${reg.url}${escapeName(name)}`, { headers: headers(reg, { 'content-length': body.length }), body });
+  return { name, version, body: Buffer.from(JSON.stringify(publishBody(reg.url, name, version, t))) };
+}
+
+/** Sends one prepared publish; throws on anything but 2xx. */
+export async function sendPublish(reg: Registry, p: PreparedPublish): Promise<void> {
+  const r = await request('PUT', `${reg.url}${escapeName(p.name)}`, { headers: headers(reg, { 'content-length': p.body.length }), body: p.body });
   if (r.status < 200 || r.status >= 300) {
-    throw new Error(`${reg.label}: PUT ${name}@${version} -> ${r.status} ${r.body.toString('utf8').slice(0, 300)}`);
+    throw new Error(`${reg.label}: PUT ${p.name}@${p.version} -> ${r.status} ${r.body.toString('utf8').slice(0, 300)}`);
   }
 }
 
+/** Publishes one version; throws on anything but 2xx. */
+export async function publishVersion(reg: Registry, name: string, version: string, tgz?: Tarball): Promise<void> {
+  await sendPublish(reg, await preparePublish(reg, name, version, tgz));
+}
+
 /**
- * Publishes versions `first`..`first + versions - 1` (see versionAt) of every package in `names` with `concurrency`
- * workers; a worker takes the next package and publishes its versions in order (two PUTs of the same package at
- * once would race on its packument, as with npm itself).
+ * Builds the requests of versions `first`..`first + versions - 1` (see versionAt) of every package in `names`: one
+ * list per package, in version order. On this 2-vCPU machine building a tarball costs the load generator about a
+ * millisecond of CPU, which it would otherwise take from the server under test during the measurement.
  */
-export async function publishMany(reg: Registry, names: string[], versions: number, concurrency: number, onVersion?: () => void, first = 0) {
+export async function preparePublishes(reg: Registry, names: string[], versions: number, first = 0): Promise<PreparedPublish[][]> {
+  const out: PreparedPublish[][] = [];
+  for (const name of names) {
+    const list: PreparedPublish[] = [];
+    for (let v = first; v < first + versions; v++) list.push(await preparePublish(reg, name, versionAt(v)));
+    out.push(list);
+  }
+  return out;
+}
+
+/**
+ * Sends prepared publishes with `concurrency` workers; a worker takes the next package and publishes its versions
+ * in order (two PUTs of the same package at once would race on its packument, as with npm itself).
+ */
+export async function publishPrepared(reg: Registry, packages: PreparedPublish[][], concurrency: number, onVersion?: () => void) {
   let next = 0;
   const worker = async () => {
-    while (next < names.length) {
-      const name = names[next++];
-      for (let v = first; v < first + versions; v++) {
-        await publishVersion(reg, name, versionAt(v));
+    while (next < packages.length) {
+      for (const p of packages[next++]) {
+        await sendPublish(reg, p);
         onVersion?.();
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, names.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, packages.length) }, worker));
 }
 
 /**
