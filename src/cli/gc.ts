@@ -13,10 +13,10 @@ const run: Command = async (core, args, out) => {
   }
   const r = await collectGarbage(core, { dryRun: !!values['dry-run'], graceMs });
   const mib = (r.freedBytes / 1024 / 1024).toFixed(1);
-  out(`${r.dryRun ? 'would remove' : 'removed'} ${r.removedBlobs} blobs (${mib} MiB), purged ${r.purgedVersions} versions and ${r.purgedPackages} packages past their restore window, expired ${r.expiredUploads} uploads`);
+  out(`${r.dryRun ? 'would remove' : 'removed'} ${r.removedBlobs} blobs and ${r.removedTempFiles} abandoned temp files (${mib} MiB), purged ${r.purgedVersions} versions and ${r.purgedPackages} packages past their restore window, expired ${r.expiredUploads} uploads`);
 };
 
 export const gcCommands = {
-  usage: '  wharf gc [--dry-run] [--grace 1h]   (blobs nothing refers to, deleted packages past 30 days, abandoned uploads)',
+  usage: '  wharf gc [--dry-run] [--grace 1h]   (blobs nothing refers to, deleted packages past 30 days, abandoned uploads and temp files)',
   verbs: { run },
 };

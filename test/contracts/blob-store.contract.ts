@@ -42,6 +42,23 @@ export function blobStoreContract(name: string, make: () => Promise<{ store: Blo
       await cleanup();
     });
 
+    test('sweepTemp counts and removes only temp content last written before the cutoff, never committed content', async () => {
+      const { store, cleanup } = await make();
+      const committed = await store.put(Readable.from([randomBytes(50)]));
+      await committed.commit();
+      const inFlight = await store.put(Readable.from([randomBytes(123)]));
+      assert.deepEqual(await store.sweepTemp(Date.now() - 60_000, false), { files: 0, bytes: 0 }, 'written just now: not stale');
+      assert.deepEqual(await store.sweepTemp(Date.now() + 60_000, true), { files: 1, bytes: 123 }, 'a dry run counts it');
+      await inFlight.commit();
+      assert.deepEqual(await store.sweepTemp(Date.now() + 60_000, false), { files: 0, bytes: 0 }, 'committed content is not temp');
+      for (const b of [committed, inFlight]) assert.ok(await store.stat(b.digest));
+      const abandoned = await store.put(Readable.from([randomBytes(77)]));
+      assert.deepEqual(await store.sweepTemp(Date.now() + 60_000, false), { files: 1, bytes: 77 });
+      await abandoned.cancel(); // what is gone stays gone; cancelling after a sweep is harmless
+      assert.equal(await store.stat(abandoned.digest), null);
+      await cleanup();
+    });
+
     test('the same content twice is stored once', async () => {
       const { store, cleanup } = await make();
       const a = await store.put(Readable.from([Buffer.from('same')]));

@@ -1,7 +1,8 @@
 // Garbage collection on every dialect: only what nothing refers to goes, and only after its grace period.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
@@ -16,6 +17,7 @@ for (const dialect of dialects()) {
     let core: Core;
     let db: TestDatabase;
     let alice: Actor;
+    let dataDir: string;
     const old = new Date(Date.now() - 2 * 3600_000);
     const stored = async (age: 'old' | 'new') => {
       const s = await core.blobs.put(Readable.from([randomBytes(100)]));
@@ -25,6 +27,7 @@ for (const dialect of dialects()) {
     };
     before(async () => {
       const dir = tempDir();
+      dataDir = dir;
       db = await createDatabase(dialect, dir);
       core = await openCore(loadConfig({ WHARF_DATA: dir, WHARF_DATABASE_URL: db.url }));
       const u = await core.identity.createUser({ name: 'alice' });
@@ -77,6 +80,30 @@ for (const dialect of dialects()) {
       await again.commit(); // what a concurrent push does just before its metadata transaction
       await collectGarbage(core);
       assert.ok(await core.blobs.stat(first.digest));
+    });
+
+    test('temp files a dead writer left go after the grace period; fresh and staged ones stay; a dry run only counts', async () => {
+      const staged = await core.blobs.put(Readable.from([randomBytes(300)])); // a publish in progress: not committed yet
+      const crashed = path.join(dataDir, 'blobs', 'tmp', randomUUID()); // a publish whose process was killed
+      fs.writeFileSync(crashed, randomBytes(1000));
+      fs.utimesSync(crashed, old, old);
+      const spooled = path.join(dataDir, 'tmp', 'nuget', `${randomUUID()}.upload`); // a NuGet push spooled, then a crash
+      fs.mkdirSync(path.dirname(spooled), { recursive: true });
+      fs.writeFileSync(spooled, randomBytes(500));
+      fs.utimesSync(spooled, old, old);
+
+      const dry = await collectGarbage(core, { dryRun: true });
+      assert.equal(dry.removedTempFiles, 2);
+      assert.ok(dry.freedBytes >= 1500);
+      assert.ok(fs.existsSync(crashed) && fs.existsSync(spooled), 'a dry run removes nothing');
+
+      const r = await collectGarbage(core);
+      assert.equal(r.removedTempFiles, 2);
+      assert.ok(!fs.existsSync(crashed) && !fs.existsSync(spooled));
+      assert.ok(fs.existsSync(path.dirname(spooled)), 'folders stay');
+      await staged.commit();
+      assert.equal((await core.blobs.stat(staged.digest))?.size, 300, 'a write in progress is left alone');
+      assert.equal((await collectGarbage(core, { dryRun: true })).removedTempFiles, 0);
     });
 
     test('abandoned uploads expire', async () => {

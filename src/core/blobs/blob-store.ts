@@ -54,6 +54,11 @@ export interface BlobStore {
   listUploads(): Promise<{ id: string; modifiedMs: number }[]>;
   /** Every committed digest with its modification time (for garbage collection). */
   listBlobs(): AsyncIterable<{ digest: string; modifiedMs: number }>;
+  /**
+   * Temp files last written before `beforeMs` (content a process was receiving when it died): removed unless
+   * `dryRun`; what they held either way.
+   */
+  sweepTemp(beforeMs: number, dryRun: boolean): Promise<{ files: number; bytes: number }>;
 }
 
 /** Upload ids are UUIDs: they name files, so nothing else is accepted. */

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { notFound, tooLarge } from '../errors.ts';
 import { FileStream } from './file-stream.ts';
+import { removeStaleFiles, type Swept } from './stale-files.ts';
 import { type BlobStore, type ByteRange, type ExtraDigest, type PutOptions, type StagedBlob, checkUploadId, parseDigest } from './blob-store.ts';
 
 const fsync = promisify(fs.fsync);
@@ -173,6 +174,10 @@ export class FsBlobStore implements BlobStore {
         if (st && /^[a-f0-9]{64}$/.test(hex)) yield { digest: `sha256:${hex}`, modifiedMs: st.mtimeMs };
       }
     }
+  }
+
+  sweepTemp(beforeMs: number, dryRun: boolean): Promise<Swept> {
+    return removeStaleFiles(this.tmpDir, beforeMs, dryRun);
   }
 
   /** A staged blob over a finished temp file: commit() renames it into the content-addressed layout. */

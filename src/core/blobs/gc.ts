@@ -1,17 +1,22 @@
 // Garbage collection: purges deleted packages and versions past their restore window, expires abandoned uploads,
-// and removes stored blobs that nothing refers to (no package file, no package holding it, no live upload).
+// removes stored blobs that nothing refers to (no package file, no package holding it, no live upload), and the
+// temp files of processes that died while receiving content.
 // Safe while pushes continue: a blob is only removed once it has been unreferenced for a grace period, its file
 // is older than that period (a commit of identical content refreshes it), and a last check of the database
 // right before the removal still finds no reference.
+import path from 'node:path';
 import { sql } from 'kysely';
 import type { Core } from '../core.ts';
 import { nowIso } from '../clock.ts';
+import { removeStaleFiles } from './stale-files.ts';
 
 export interface GcReport {
   purgedVersions: number;
   purgedPackages: number;
   expiredUploads: number;
   removedBlobs: number;
+  /** Temp files left by a process that died mid-write (blob store and request spool), untouched for the grace period. */
+  removedTempFiles: number;
   freedBytes: number;
   dryRun: boolean;
 }
@@ -21,7 +26,7 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
   const graceMs = opts.graceMs ?? 3600_000;
   const { db } = core;
   const cutoff = nowIso(Date.now() - core.config.restoreDays * 864e5);
-  const report: GcReport = { purgedVersions: 0, purgedPackages: 0, expiredUploads: 0, removedBlobs: 0, freedBytes: 0, dryRun };
+  const report: GcReport = { purgedVersions: 0, purgedPackages: 0, expiredUploads: 0, removedBlobs: 0, removedTempFiles: 0, freedBytes: 0, dryRun };
 
   // 1. Deleted packages and versions past the restore window are gone for good.
   const oldPackages = await db.selectFrom('packages').select('id').where('deleted_at', '<', cutoff).execute();
@@ -64,6 +69,13 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
     if (dryRun) continue;
     await db.deleteFrom('blobs').where('digest', '=', b.digest).where(sql<boolean>`not exists (select 1 from package_files where blob_digest = ${b.digest})`).execute();
     await core.blobs.remove(b.digest);
+  }
+
+  // 4. Temp files nobody is writing: a live write keeps its file fresh, so one untouched for the grace period was
+  // left by a process that died mid-publish (it would otherwise hold its disk space forever).
+  for (const swept of [await core.blobs.sweepTemp(before, dryRun), await removeStaleFiles(path.join(core.config.dataDir, 'tmp'), before, dryRun)]) {
+    report.removedTempFiles += swept.files;
+    report.freedBytes += swept.bytes;
   }
   return report;
 }
