@@ -177,7 +177,7 @@ async function startCeilingTarget(tmp: string): Promise<Target> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const proc = await startDurableCeiling(ROOT, port, path.join(tmp, 'ceiling-data'), path.join(WORK, 'durable-ceiling.log'));
-  log(`durable-write ceiling (bare node:http: each publish body made durable, nothing else) on ${origin}, pid ${proc.pid}`);
+  log(`durable-write ceiling (bare node:http: each publish body stored by Wharf's blob store, nothing else) on ${origin}, pid ${proc.pid}`);
   return { label: 'durable-write ceiling', reg: { label: 'durable-write ceiling', url: `${origin}/npm/`, token: 'none' }, origin, proc, seedNote: '' };
 }
 
@@ -575,7 +575,7 @@ function ceilingNote(w?: ServerResult, v?: ServerResult): string[] {
   if (v) parts.push(`${(c.perSecond / v.publish.perSecond).toFixed(2)}x Verdaccio's publish rate`);
   if (w) parts.push(`Wharf reached ${((100 * w.publish.perSecond) / c.perSecond).toFixed(0)}% of it`);
   return [
-    `- Durable-write ceiling, measured in the same publish rounds (${O.repeat > 1 ? `median of ${O.repeat}` : 'one round'}): a bare node:http server that only makes each publish body durable before answering, as Wharf makes a tarball durable (temp file, fsync, rename, directory fsync; bench/lib/durable-ceiling.ts): ${parts.join('; ')}. Verdaccio fsyncs nothing.`,
+    `- Durable-write ceiling, measured in the same publish rounds (${O.repeat > 1 ? `median of ${O.repeat}` : 'one round'}): a bare node:http server that only stores each publish body with Wharf's own blob store before answering (sha256, temp file, fsync, rename, directory fsync; no parsing, tarball checks, database or auth; bench/lib/durable-ceiling.ts): ${parts.join('; ')}. Verdaccio fsyncs nothing.`,
   ];
 }
 

@@ -1,15 +1,12 @@
 // How many publishes per second a server can answer here if it keeps the promise "nothing is lost": a bare
-// node:http server that takes npm's publish PUT and, before answering 201, makes its body durable the way Wharf
-// makes a tarball durable (temp file, write, fsync, close, rename into a fan-out directory, fsync that
-// directory). No JSON parsing, base64, gzip, hashing, database or auth. Verdaccio fsyncs nothing; this ceiling
-// bounds what any registry that does can reach against it in the same run on this machine.
+// node:http server that takes npm's publish PUT and, before answering 201, stores its body with Wharf's own blob
+// store (FsBlobStore.putBytes + commit: sha256, temp file, write, fsync, rename into the content-addressed
+// layout, fsync of that directory). No JSON parsing, base64, gzip, tarball checks, database or auth. Verdaccio
+// fsyncs nothing; this ceiling bounds what Wharf's durable write leaves for everything else, in the same run.
 //
 //   node --import tsx bench/lib/durable-ceiling.ts PORT DATA_DIR     (run by bench/npm.ts through startDurableCeiling)
-import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
+import { FsBlobStore } from '../../src/core/blobs/fs-store.ts';
 import { waitFor } from './http.ts';
 import { startServer, type ServerProcess } from './proc.ts';
 
@@ -19,29 +16,13 @@ export async function startDurableCeiling(root: string, port: number, dataDir: s
   return proc;
 }
 
-async function durable(dataDir: string, body: Buffer) {
-  const tmp = path.join(dataDir, 'tmp', randomUUID());
-  const fh = await fsp.open(tmp, 'wx', 0o644);
-  try {
-    await fh.write(body);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  const name = randomUUID();
-  const dir = path.join(dataDir, name.slice(0, 2));
-  fs.renameSync(tmp, path.join(dir, name));
-  const d = await fsp.open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+async function durable(store: FsBlobStore, body: Buffer) {
+  const staged = await store.putBytes(body);
+  await staged.commit();
 }
 
 function serve(port: number, dataDir: string) {
-  fs.mkdirSync(path.join(dataDir, 'tmp'), { recursive: true });
-  for (let i = 0; i < 256; i++) fs.mkdirSync(path.join(dataDir, i.toString(16).padStart(2, '0')), { recursive: true });
+  const store = new FsBlobStore(dataDir);
   http
     .createServer((req, res) => {
       if (req.method === 'GET' && req.url === '/healthz') return void res.writeHead(200).end('ok');
@@ -49,7 +30,7 @@ function serve(port: number, dataDir: string) {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        durable(dataDir, Buffer.concat(chunks)).then(
+        durable(store, Buffer.concat(chunks)).then(
           () => res.writeHead(201, { 'content-type': 'application/json' }).end('{"ok":true}'),
           (e: Error) => res.writeHead(500).end(e.message),
         );
