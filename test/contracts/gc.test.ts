@@ -104,6 +104,15 @@ for (const dialect of dialects()) {
       await staged.commit();
       assert.equal((await core.blobs.stat(staged.digest))?.size, 300, 'a write in progress is left alone');
       assert.equal((await collectGarbage(core, { dryRun: true })).removedTempFiles, 0);
+
+      // A short --grace shortens the blobs' wait, never a temp file's: one written 10 minutes ago may be in flight.
+      const recent = path.join(dataDir, 'blobs', 'tmp', randomUUID());
+      fs.writeFileSync(recent, 'x');
+      const tenMinutesAgo = new Date(Date.now() - 600_000);
+      fs.utimesSync(recent, tenMinutesAgo, tenMinutesAgo);
+      assert.equal((await collectGarbage(core, { graceMs: 0 })).removedTempFiles, 0);
+      assert.ok(fs.existsSync(recent));
+      fs.rmSync(recent);
     });
 
     test('abandoned uploads expire', async () => {

@@ -21,6 +21,9 @@ export interface GcReport {
   dryRun: boolean;
 }
 
+/** Temp files younger than this are never removed (see step 4). */
+export const TEMP_MIN_AGE_MS = 3600_000;
+
 export async function collectGarbage(core: Core, opts: { dryRun?: boolean; graceMs?: number } = {}): Promise<GcReport> {
   const dryRun = !!opts.dryRun;
   const graceMs = opts.graceMs ?? 3600_000;
@@ -72,8 +75,10 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
   }
 
   // 4. Temp files nobody is writing: a live write keeps its file fresh, so one untouched for the grace period was
-  // left by a process that died mid-publish (it would otherwise hold its disk space forever).
-  for (const swept of [await core.blobs.sweepTemp(before, dryRun), await removeStaleFiles(path.join(core.config.dataDir, 'tmp'), before, dryRun)]) {
+  // left by a process that died mid-publish (it would otherwise hold its disk space forever). Never younger than
+  // an hour, whatever --grace says: a temp file has no database row to check again, and a request in flight owns it.
+  const tempBefore = Math.min(before, Date.now() - TEMP_MIN_AGE_MS);
+  for (const swept of [await core.blobs.sweepTemp(tempBefore, dryRun), await removeStaleFiles(path.join(core.config.dataDir, 'tmp'), tempBefore, dryRun)]) {
     report.removedTempFiles += swept.files;
     report.freedBytes += swept.bytes;
   }
