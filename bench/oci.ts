@@ -637,11 +637,12 @@ async function downloadPhases(targets: Target[]) {
     const metric = `blob GET ${sizeName(c.size)}, ${c.conc > 1 ? `${c.conc} streams` : 'one stream'}`;
     const speed = row({ metric, values: {}, unit: 'MiB/s', digits: 0, better: 'higher', minRatio: 1.5 });
     const perCpu = row({ metric: `  ↳ MiB per server CPU-s`, values: {}, unit: '', digits: 0, better: 'higher' });
-    const ups = new Map(targets.map((t) => [t, uploaded.get(`${t.key}:${c.size}:${c.conc}`)!]));
+    const ups = new Map<Target, { repo: string; blobs: Blob[] }>();
     for (const t of targets) {
       checkAlive([t]);
-      const up = ups.get(t);
+      const up = uploaded.get(`${t.key}:${c.size}:${c.conc}`);
       if (!up) throw new Error(`no uploaded blobs for ${name} on ${t.label}`);
+      ups.set(t, up);
       log(`${t.label}: GET ${name} (${up.blobs.length} blobs), first read untimed`);
       // Read every blob once untimed first, so both registries serve from the page cache.
       await timed(t, up.blobs, c.conc, (b) => b.size, (b) => download(t, up.repo, b));
