@@ -5,8 +5,8 @@
 //   node --import tsx bench/oci.ts --quick         smoke run: 1 MiB / 16 MiB / 64 MiB blobs, 3 s load phases
 //   node --import tsx bench/oci.ts --only=wharf    skip distribution (or --only=distribution to skip Wharf)
 //   other knobs: --seconds=N --warmup=N --connections=N (manifest phases) --keep (keep the scratch data)
-//                --repeat=N (download phases: median of N measurements, alternating the servers; default 3 in full
-//                runs, 1 with --quick) --no-ceiling (skip the Node ceiling below)
+//                --repeat=N (blob GETs and 1 MiB uploads: median of N measurements, alternating the servers;
+//                default 3 in full runs, 1 with --quick) --no-ceiling (skip the Node ceiling below)
 //                --cpu-prof (Wharf runs with node --cpu-prof; profile in bench/.work/oci-prof, see bench/profile-top.ts)
 //                --skip-skopeo
 //
@@ -591,31 +591,45 @@ async function uploadPhases(targets: Target[]) {
       const perCpu = row({ metric: `  ↳ MiB per server CPU-s`, values: {}, unit: '', digits: 0, better: 'higher', na: {} });
       const rss = c.size === O.big ? row({ metric: `server RSS growth during the ${sizeName(c.size)} upload (${flow.label})`, values: {}, unit: 'MiB', digits: 1, better: 'lower', maxWharf: flow.key === 'patch' ? 64 : undefined }) : undefined;
       const rssPeak = rss ? row({ metric: '  ↳ server RSS peak (absolute)', values: {}, unit: 'MiB', digits: 0, better: 'lower' }) : undefined;
+      const measured = targets.filter((t) => !(flow.key === 'mono' && monoUnsupported.has(t.key)));
       for (const t of targets) {
-        if (flow.key === 'mono' && monoUnsupported.has(t.key)) {
-          speed.na![t.key] = 'n/a (202)';
-          perCpu.na![t.key] = 'n/a';
-          if (rss) rss.na = { ...rss.na, [t.key]: 'n/a' };
-          if (rssPeak) rssPeak.na = { ...rssPeak.na, [t.key]: 'n/a' };
-          continue;
+        if (measured.includes(t)) continue;
+        speed.na![t.key] = 'n/a (202)';
+        perCpu.na![t.key] = 'n/a';
+        if (rss) rss.na = { ...rss.na, [t.key]: 'n/a' };
+        if (rssPeak) rssPeak.na = { ...rssPeak.na, [t.key]: 'n/a' };
+      }
+      // 1 MiB uploads are short and move most from run to run: the median of O.repeat rounds, new blobs each time.
+      const rounds = c.size === O.small ? O.repeat : 1;
+      const runs = new Map<Key, Throughput[]>(measured.map((t) => [t.key, []]));
+      for (let round = 0; round < rounds; round++) {
+        const of = rounds > 1 ? ` (${round + 1}/${rounds})` : '';
+        for (const t of round % 2 ? [...measured].reverse() : measured) {
+          checkAlive([t]);
+          log(`${t.label}: upload ${name} × ${c.count} blobs (${flow.label})${of}`);
+          const blobs = Array.from({ length: c.count }, () => newBlob(c.size));
+          const repo = `bench/up-${flow.key}-${c.size / MiB}m-${c.conc}`;
+          const rssBase = statusBytes(t.pid, 'VmRSS');
+          const sampler = rss ? sampleRss(t.pid, 50) : undefined;
+          const r = await timed(t, blobs, c.conc, (b) => b.size, (b) => flow.run(t, repo, b));
+          if (sampler) {
+            const s = sampler.stop();
+            rss!.values[t.key] = (s.peak - rssBase) / MiB;
+            rssPeak!.values[t.key] = s.peak / MiB;
+            log(`  RSS ${(rssBase / MiB).toFixed(0)} MiB before, peak ${(s.peak / MiB).toFixed(0)} MiB (${s.samples} samples)`);
+          }
+          runs.get(t.key)!.push(r);
+          log(`  ${r.mibps.toFixed(0)} MiB/s, ${r.cpu.toFixed(2)} server CPU-s (${r.mibPerCpu.toFixed(0)} MiB/CPU-s)`);
+          if (flow.key === 'patch' && round === 0) uploaded.set(`${t.key}:${c.size}:${c.conc}`, { repo, blobs });
         }
-        checkAlive([t]);
-        log(`${t.label}: upload ${name} × ${c.count} blobs (${flow.label})`);
-        const blobs = Array.from({ length: c.count }, () => newBlob(c.size));
-        const repo = `bench/up-${flow.key}-${c.size / MiB}m-${c.conc}`;
-        const rssBase = statusBytes(t.pid, 'VmRSS');
-        const sampler = rss ? sampleRss(t.pid, 50) : undefined;
-        const r = await timed(t, blobs, c.conc, (b) => b.size, (b) => flow.run(t, repo, b));
-        if (sampler) {
-          const s = sampler.stop();
-          rss!.values[t.key] = (s.peak - rssBase) / MiB;
-          rssPeak!.values[t.key] = s.peak / MiB;
-          log(`  RSS ${(rssBase / MiB).toFixed(0)} MiB before, peak ${(s.peak / MiB).toFixed(0)} MiB (${s.samples} samples)`);
-        }
-        speed.values[t.key] = r.mibps;
-        perCpu.values[t.key] = r.mibPerCpu;
-        log(`  ${r.mibps.toFixed(0)} MiB/s, ${r.cpu.toFixed(2)} server CPU-s (${r.mibPerCpu.toFixed(0)} MiB/CPU-s)`);
-        if (flow.key === 'patch') uploaded.set(`${t.key}:${c.size}:${c.conc}`, { repo, blobs });
+      }
+      for (const t of measured) {
+        speed.values[t.key] = median(runs.get(t.key)!.map((r) => r.mibps));
+        perCpu.values[t.key] = median(runs.get(t.key)!.map((r) => r.mibPerCpu));
+      }
+      if (rounds > 1 && measured.length === 2) {
+        const [w, d] = [runs.get('wharf')!, runs.get('distribution')!];
+        speed.rounds = w.map((r, i) => r.mibps / d[i].mibps);
       }
     }
   }
@@ -680,7 +694,7 @@ async function downloadPhases(targets: Target[]) {
     await ceiling.proc.stop();
   }
   const perRound = rows.filter((r) => r.rounds);
-  if (perRound.length) notes.push(`Blob GETs: median of ${O.repeat} measurements per server, alternating (${O.downloadSeconds} s each). Wharf/distribution in each round: ${perRound.map((r) => `${r.metric.replace('blob GET ', '')} ${r.rounds!.map((x) => `${x.toFixed(2)}×`).join(', ')}`).join('; ')}.`);
+  if (perRound.length) notes.push(`Blob GETs and 1 MiB uploads: median of ${O.repeat} measurements per server, alternating (GETs ${O.downloadSeconds} s each). Wharf/distribution in each round: ${perRound.map((r) => `${r.metric} ${r.rounds!.map((x) => `${x.toFixed(2)}×`).join(', ')}`).join('; ')}.`);
 }
 
 const median = (xs: number[]) => {
