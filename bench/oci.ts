@@ -5,7 +5,7 @@
 //   node --import tsx bench/oci.ts --quick         smoke run: 1 MiB / 16 MiB / 64 MiB blobs, 3 s load phases
 //   node --import tsx bench/oci.ts --only=wharf    skip distribution (or --only=distribution to skip Wharf)
 //   other knobs: --seconds=N --warmup=N --connections=N (manifest phases) --keep (keep the scratch data)
-//                --repeat=N (blob GETs and 1 MiB uploads: median of N measurements, alternating the servers;
+//                --repeat=N (uploads and blob GETs: median of N measurements, alternating the servers;
 //                default 3 in full runs, 1 with --quick) --no-ceiling (skip the Node ceiling below)
 //                --cpu-prof (Wharf runs with node --cpu-prof; profile in bench/.work/oci-prof, see bench/profile-top.ts)
 //                --skip-skopeo
@@ -516,7 +516,7 @@ function checkTools() {
 
 /** Free space check: each registry keeps every blob it is sent (two upload styles), plus the skopeo images. */
 function checkDisk() {
-  const perRegistry = 2 * (O.smallCount * O.small + O.smallConcCount * O.small + O.mediumCount * O.medium + O.concurrency * O.medium + O.big);
+  const perRegistry = 2 * O.repeat * (O.smallCount * O.small + O.smallConcCount * O.small + O.mediumCount * O.medium + O.concurrency * O.medium + O.big);
   const registries = (O.runWharf ? 1 : 0) + (O.runDistribution ? 1 : 0);
   const skopeo = O.skopeo ? O.skopeoRounds * O.skopeoLayers * O.skopeoLayerSize * (1 + 2 * registries + 2) : 0;
   const need = perRegistry * registries + skopeo + 2 * 1024 * MiB;
@@ -599,8 +599,8 @@ async function uploadPhases(targets: Target[]) {
         if (rss) rss.na = { ...rss.na, [t.key]: 'n/a' };
         if (rssPeak) rssPeak.na = { ...rssPeak.na, [t.key]: 'n/a' };
       }
-      // 1 MiB uploads are short and move most from run to run: the median of O.repeat rounds, new blobs each time.
-      const rounds = c.size === O.small ? O.repeat : 1;
+      // Uploads move a lot from run to run (the disk's flushes): the median of O.repeat rounds, new blobs each time.
+      const rounds = O.repeat;
       const runs = new Map<Key, Throughput[]>(measured.map((t) => [t.key, []]));
       for (let round = 0; round < rounds; round++) {
         const of = rounds > 1 ? ` (${round + 1}/${rounds})` : '';
@@ -613,9 +613,10 @@ async function uploadPhases(targets: Target[]) {
           const sampler = rss ? sampleRss(t.pid, 50) : undefined;
           const r = await timed(t, blobs, c.conc, (b) => b.size, (b) => flow.run(t, repo, b));
           if (sampler) {
+            // RSS: the worst round counts.
             const s = sampler.stop();
-            rss!.values[t.key] = (s.peak - rssBase) / MiB;
-            rssPeak!.values[t.key] = s.peak / MiB;
+            rss!.values[t.key] = Math.max(rss!.values[t.key] ?? 0, (s.peak - rssBase) / MiB);
+            rssPeak!.values[t.key] = Math.max(rssPeak!.values[t.key] ?? 0, s.peak / MiB);
             log(`  RSS ${(rssBase / MiB).toFixed(0)} MiB before, peak ${(s.peak / MiB).toFixed(0)} MiB (${s.samples} samples)`);
           }
           runs.get(t.key)!.push(r);
@@ -694,7 +695,7 @@ async function downloadPhases(targets: Target[]) {
     await ceiling.proc.stop();
   }
   const perRound = rows.filter((r) => r.rounds);
-  if (perRound.length) notes.push(`Blob GETs and 1 MiB uploads: median of ${O.repeat} measurements per server, alternating (GETs ${O.downloadSeconds} s each). Wharf/distribution in each round: ${perRound.map((r) => `${r.metric} ${r.rounds!.map((x) => `${x.toFixed(2)}×`).join(', ')}`).join('; ')}.`);
+  if (perRound.length) notes.push(`Uploads and blob GETs: median of ${O.repeat} measurements per server, alternating (GETs ${O.downloadSeconds} s each; for RSS the worst round). Wharf/distribution in each round: ${perRound.map((r) => `${r.metric} ${r.rounds!.map((x) => `${x.toFixed(2)}×`).join(', ')}`).join('; ')}.`);
 }
 
 const median = (xs: number[]) => {
