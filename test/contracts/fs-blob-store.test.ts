@@ -1,3 +1,6 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FsBlobStore } from '../../src/core/blobs/fs-store.ts';
@@ -16,4 +19,54 @@ blobStoreContract('filesystem', async () => {
       if (left.length) throw new Error(`temp files left behind: ${left.join(', ')}`);
     },
   };
+});
+
+describe('filesystem blob store: a duplicate is durable before its commit returns', () => {
+  const setup = () => {
+    const dir = tempDir('wharf-blobs-');
+    const synced: string[] = [];
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const hold = { on: false };
+    const sync = async (file: string) => {
+      synced.push(file);
+      if (hold.on && fs.statSync(file).isDirectory()) await held;
+    };
+    return { dir, synced, release, hold, sync, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  };
+
+  test('a commit of content whose first commit is still syncing its directory waits for that sync', async () => {
+    const t = setup();
+    const store = new FsBlobStore(t.dir, { sync: t.sync });
+    const data = randomBytes(1000);
+    const first = await store.putBytes(data);
+    const second = await store.putBytes(data);
+    t.hold.on = true;
+    let firstDone = false;
+    let secondDone = false;
+    // commit() renames synchronously, then waits on the directory's sync (held here).
+    const a = first.commit().then(() => (firstDone = true));
+    assert.ok(fs.existsSync(store.localPath(first.digest)), 'renamed into place');
+    const b = second.commit().then(() => (secondDone = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(firstDone, false);
+    assert.equal(secondDone, false, 'the duplicate must not return while the first rename may still be lost');
+    t.release();
+    await Promise.all([a, b]);
+    assert.equal(fs.readdirSync(path.join(t.dir, 'tmp')).length, 0, "the duplicate's temp file is gone");
+    t.cleanup();
+  });
+
+  test('a commit of content another process (or an earlier run) stored syncs that file and its directory', async () => {
+    const t = setup();
+    const data = randomBytes(1000);
+    const earlier = await new FsBlobStore(t.dir).putBytes(data);
+    await earlier.commit();
+    const store = new FsBlobStore(t.dir, { sync: t.sync });
+    const again = await store.putBytes(data);
+    await again.commit();
+    const target = store.localPath(again.digest);
+    assert.deepEqual(t.synced.sort(), [path.dirname(target), target].sort());
+    t.cleanup();
+  });
 });

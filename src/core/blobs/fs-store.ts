@@ -60,15 +60,27 @@ class HashingFileSink extends Writable {
   }
 }
 
+export interface FsBlobStoreOptions {
+  /** Makes a file's or directory's content durable (default: open, fsync in the thread pool, close). Tests hook it. */
+  sync?: (file: string) => Promise<void>;
+}
+
 export class FsBlobStore implements BlobStore {
   private readonly tmpDir: string;
+  private readonly sync: (file: string) => Promise<void>;
+  /**
+   * Commits of this process whose rename is not yet durable, by target path: a commit of the same content that
+   * finds the file already there waits for that one rather than trusting a directory entry a crash could undo.
+   */
+  private readonly committing = new Map<string, Promise<void>>();
   /** Fan-out directories known to exist (at most 256), to skip a mkdir per commit. */
   private readonly dirs = new Set<string>();
   private readonly uploadsDir: string;
   /** Running sha256 of uploads appended through this process, so finishing needs no second read. */
   private readonly running = new Map<string, { size: number; hash: Hash }>();
 
-  constructor(private readonly root: string) {
+  constructor(private readonly root: string, options: FsBlobStoreOptions = {}) {
+    this.sync = options.sync ?? syncPath;
     this.tmpDir = path.join(root, 'tmp');
     this.uploadsDir = path.join(root, 'uploads');
     fs.mkdirSync(this.tmpDir, { recursive: true });
@@ -212,6 +224,13 @@ export class FsBlobStore implements BlobStore {
             // collected in between: checked below
           }
           await cancel();
+          // The file may have been renamed there an instant ago, its directory entry not yet on disk: the caller
+          // is about to commit metadata that refers to it, so it must be durable first. A commit of this process
+          // still under way is awaited; a file from elsewhere (another node, an earlier run) is synced again,
+          // which costs next to nothing when it already is on disk.
+          const pending = this.committing.get(target);
+          if (pending) await pending;
+          else if (fs.existsSync(target)) await Promise.all([this.sync(target), this.sync(dir)]);
           if (fs.existsSync(target)) return;
           // Collected in between: the temp file is gone, so the caller must retry (rare, and reported).
           throw new Error(`blob ${digest} was garbage-collected while being committed`);
@@ -219,7 +238,13 @@ export class FsBlobStore implements BlobStore {
         fs.renameSync(tmp, target);
         done = true;
         // The rename is durable only once the directory entry is on disk.
-        await syncPath(dir);
+        const synced = this.sync(dir);
+        this.committing.set(target, synced);
+        try {
+          await synced;
+        } finally {
+          if (this.committing.get(target) === synced) this.committing.delete(target);
+        }
       },
     };
   }
