@@ -6,6 +6,7 @@
 //   other knobs: --repeat=N (median of N measurements per phase) --packages=N --versions=N --seconds=N
 //                --warmup=N --connections=N --big-mb=N --publish-packages=N --keep (keep the scratch data)
 //                --no-ceiling (skip the durable-write ceiling measured beside the publish rounds)
+//                --one-package=N (versions published into one package by 8 concurrent workers; default 400, 80 quick)
 //                --cpu-prof (Wharf runs with node --cpu-prof; profile in bench/.work/prof, see bench/profile-top.ts)
 //                --wait-idle=S (before each measurement wait up to S seconds for the machine to go idle; 0 = off;
 //                default 30 in full runs, 0 with --quick)
@@ -18,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agent, getJson, request, sleep } from './lib/http.ts';
 import { measure, type LoadResult } from './lib/load.ts';
-import { escapeName, packageName, preparePublishes, publishPrepared, publishStreamed, versionAt, type Registry } from './lib/npm-publish.ts';
+import { escapeName, packageName, preparePublish, preparePublishes, publishConcurrently, publishPrepared, publishStreamed, versionAt, type Registry } from './lib/npm-publish.ts';
 import { cpuSeconds, describe, descendants, freePort, machineBusyOver, resetPeakRss, sampleRss, statusBytes, stopAll, tail, type ServerProcess } from './lib/proc.ts';
 import { MB, table, type Row } from './lib/report.ts';
 import { writeBigTarball } from './lib/tarball.ts';
@@ -44,7 +45,7 @@ const num = (name: string, dflt: number) => {
   return n;
 };
 for (const a of argv) {
-  if (!/^--(quick|keep|help|cpu-prof|no-ceiling|(only|packages|versions|seconds|warmup|connections|big-mb|publish-packages|repeat|wait-idle)=.+)$/.test(a)) {
+  if (!/^--(quick|keep|help|cpu-prof|no-ceiling|(only|packages|versions|seconds|warmup|connections|big-mb|publish-packages|one-package|repeat|wait-idle)=.+)$/.test(a)) {
     console.error(`unknown argument ${a}; see the header of bench/npm.ts`);
     process.exit(2);
   }
@@ -62,6 +63,7 @@ const O = {
   versions: num('versions', quick ? 10 : 50),
   publishPackages: num('publish-packages', 8), // publish-rate subset: this many packages x `versions`, 8 workers
   publishConcurrency: 8,
+  onePackage: num('one-package', quick ? 80 : 400), // versions of one package, published by 8 concurrent workers
   connections: num('connections', 64),
   warmup: num('warmup', quick ? 1 : 2),
   seconds: num('seconds', quick ? 3 : 10),
@@ -97,11 +99,20 @@ interface Rate {
   perCpuSecond: number;
 }
 
+/** Publishes into one package: how many landed, how many were refused (by status), and the packument's count. */
+interface OnePackageRate extends Rate {
+  failed: Map<number, number>;
+  inPackument: number;
+}
+
 interface ServerResult {
   seed?: Rate; // Wharf only: the whole data set over HTTP
   seedNote: string;
   publish: Rate; // same subset shape on both
   publishExisting: Rate; // one more version into each seeded package, after the GET phases
+  onePackage: OnePackageRate; // 8 workers publishing distinct versions of one new package
+  onePackageRefused: number; // over all rounds: publishes answered with an error
+  onePackageMissing: number; // over all rounds: acknowledged, but not in the packument afterwards (lost updates)
   full: LoadResult;
   abbrev: LoadResult;
   tarball: LoadResult;
@@ -276,6 +287,35 @@ function publishRates(targets: Target[]) {
   });
 }
 
+/**
+ * 8 workers publish distinct versions of one new package at once, each taking the next version when it is free
+ * (BENCH.md's "one version per PUT, 8 parallel"; npm itself never sends two PUTs of a package at once, but CI jobs
+ * do). Counts only the versions that landed; a fresh package every round.
+ */
+const oneTotals = new Map<Target, { refused: number; missing: number }>();
+function onePackageRates(targets: Target[]) {
+  return alternate(targets, (r: OnePackageRate) => r.perSecond, async (t, round) => {
+    const name = `@${SCOPE}/one${round}`;
+    const work = [];
+    for (let v = 0; v < O.onePackage; v++) work.push(await preparePublish(t.reg, name, versionAt(v)));
+    const cpu0 = cpuSeconds(t.proc.pid);
+    const start = process.hrtime.bigint();
+    const { ok, failed } = await publishConcurrently(t.reg, work, O.publishConcurrency);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const cpu = cpuSeconds(t.proc.pid) - cpu0;
+    alive(t, 'publish into one package');
+    const got = await getJson(`${t.reg.url}${escapeName(name)}`, { ...auth(t.reg), accept: ACCEPT_FULL });
+    if (got.status !== 200) throw new Error(`${t.label}: GET ${name} after publishing into it -> ${got.status}`);
+    const inPackument = Object.keys(got.json.versions ?? {}).length;
+    const r = { versions: ok, seconds, perSecond: ok / seconds, cpuSeconds: cpu, perCpuSecond: ok / cpu, failed, inPackument };
+    const tot = oneTotals.get(t) ?? { refused: 0, missing: 0 };
+    oneTotals.set(t, { refused: tot.refused + O.onePackage - ok, missing: tot.missing + Math.max(0, ok - inPackument) });
+    const refused = [...failed].map(([status, n]) => `${n} x ${status}`).join(', ');
+    log(`  ${t.label} publish into one package, ${O.onePackage} versions, ${O.publishConcurrency} workers${rounds(round)}: ${r.perSecond.toFixed(1)} versions/s, ${r.perCpuSecond.toFixed(1)} per server CPU-s; ${ok} landed${refused ? `, refused: ${refused}` : ''}; the packument lists ${inPackument}`);
+    return r;
+  });
+}
+
 const rounds = (round: number) => (O.repeat > 1 ? ` (${round + 1}/${O.repeat})` : '');
 
 /**
@@ -405,6 +445,8 @@ async function benchAll(tmp: string): Promise<{ w?: ServerResult; v?: ServerResu
     ceilingPublish = publish.get(ceiling);
     await ceiling.proc.stop();
   }
+  log(`publish into one package: ${O.onePackage} versions of one new package, ${O.publishConcurrency} workers at once, on each server`);
+  const onePackage = await onePackageRates(targets);
   const peakRssPublish = new Map(targets.map((t) => [t, statusBytes(t.proc.pid, 'VmHWM')]));
 
   const surveys = new Map<Target, Survey>();
@@ -433,6 +475,9 @@ async function benchAll(tmp: string): Promise<{ w?: ServerResult; v?: ServerResu
       seedNote: t.seedNote,
       publish: publish.get(t)!,
       publishExisting: existing.get(t)!,
+      onePackage: onePackage.get(t)!,
+      onePackageRefused: oneTotals.get(t)!.refused,
+      onePackageMissing: oneTotals.get(t)!.missing,
       full: load.get('full')!.get(t)!,
       abbrev: load.get('abbrev')!.get(t)!,
       tarball: load.get('tarball')!.get(t)!,
@@ -524,6 +569,17 @@ function rows(w?: ServerResult, v?: ServerResult): Row[] {
       target: { minRatio: 5 },
     },
     { metric: 'publish, versions per server CPU-s', digits: 1, ...both((r) => r.publish.perCpuSecond), ratio: true },
+    {
+      metric: `publish into one package, ${O.onePackage} versions, ${O.publishConcurrency} workers at once`,
+      unit: 'versions/s',
+      digits: 1,
+      ...both((r) => r.onePackage.perSecond),
+      ratio: true,
+      target: { minRatio: 5 },
+    },
+    { metric: 'publish into one package, versions per server CPU-s', digits: 1, ...both((r) => r.onePackage.perCpuSecond), ratio: true },
+    { metric: `publish into one package: refused, all ${O.repeat} round(s)`, ...both((r) => r.onePackageRefused) },
+    { metric: 'publish into one package: acknowledged but missing from the packument, all rounds', ...both((r) => r.onePackageMissing) },
     {
       metric: `publish into existing packages, 1 new version into each of ${O.packages} pkgs with ${O.versions} versions, ${O.publishConcurrency} workers`,
       unit: 'versions/s',

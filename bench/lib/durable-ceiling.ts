@@ -23,7 +23,7 @@ async function durable(store: FsBlobStore, body: Buffer) {
 
 function serve(port: number, dataDir: string) {
   const store = new FsBlobStore(dataDir);
-  http
+  const server = http
     .createServer((req, res) => {
       if (req.method === 'GET' && req.url === '/healthz') return void res.writeHead(200).end('ok');
       if (req.method !== 'PUT') return void res.writeHead(404).end();
@@ -37,6 +37,9 @@ function serve(port: number, dataDir: string) {
       });
     })
     .listen(port, '127.0.0.1');
+  // Idle keep-alive connections stay open as long as Wharf's (Fastify: 72 s): with node's default of 5 s, the bench's
+  // agent reusing a pooled socket after a pause between rounds raced the server closing it ("socket hang up").
+  server.keepAliveTimeout = 72_000;
 }
 
 if (process.argv[1]?.endsWith('durable-ceiling.ts')) {

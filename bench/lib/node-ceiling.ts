@@ -19,7 +19,7 @@ export async function startNodeCeiling(root: string, port: number, maxBytes: num
 function serve(port: number, maxBytes: number) {
   // Touched once (fill), so every page is real memory before the first request, as a page-cached file would be.
   const body = Buffer.allocUnsafeSlow(maxBytes).fill(0x5a);
-  http
+  const server = http
     .createServer((req, res) => {
       const m = /^\/bytes\/(\d+)$/.exec(req.url ?? '');
       const size = m ? Number(m[1]) : NaN;
@@ -41,6 +41,9 @@ function serve(port: number, maxBytes: number) {
       pump();
     })
     .listen(port, '127.0.0.1');
+  // Idle keep-alive connections stay open as long as Wharf's (Fastify: 72 s): with node's default of 5 s, the bench's
+  // agent reusing a pooled socket after a pause between rounds raced the server closing it ("socket hang up").
+  server.keepAliveTimeout = 72_000;
 }
 
 if (process.argv[1]?.endsWith('node-ceiling.ts')) {

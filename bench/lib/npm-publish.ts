@@ -116,6 +116,27 @@ export async function publishPrepared(reg: Registry, packages: PreparedPublish[]
 }
 
 /**
+ * Sends prepared publishes of distinct versions of one package with `concurrency` workers, each taking the next
+ * version as soon as it is free: concurrent PUTs of the same package (CI jobs of a matrix or a monorepo release
+ * publishing at once). A failed publish is counted by status, not thrown: losing some is what this measures too.
+ */
+export async function publishConcurrently(reg: Registry, versions: PreparedPublish[], concurrency: number): Promise<{ ok: number; failed: Map<number, number> }> {
+  let next = 0;
+  let ok = 0;
+  const failed = new Map<number, number>();
+  const worker = async () => {
+    while (next < versions.length) {
+      const p = versions[next++];
+      const r = await request('PUT', `${reg.url}${escapeName(p.name)}`, { headers: headers(reg, { 'content-length': p.body.length }), body: p.body });
+      if (r.status >= 200 && r.status < 300) ok++;
+      else failed.set(r.status, (failed.get(r.status) ?? 0) + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, versions.length) }, worker));
+  return { ok, failed };
+}
+
+/**
  * Publishes a big tarball from `file` with the JSON body built as a stream: the base64 of the file is produced
  * chunk by chunk (3-byte aligned), so neither the tarball nor its base64 is ever held in memory here.
  */
