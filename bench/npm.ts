@@ -549,6 +549,11 @@ async function bigTarball(reg: Registry, origin: string, proc: ServerProcess, tm
 function rows(w?: ServerResult, v?: ServerResult): Row[] {
   const c = O.connections;
   const both = (f: (r: ServerResult) => number | undefined) => ({ wharf: w && f(w), verdaccio: v && f(v) });
+  /** A publish rate (target >= 5x) and its versions per server CPU-second. */
+  const publishRows = (metric: string, short: string, rate: (r: ServerResult) => Rate): Row[] => [
+    { metric, unit: 'versions/s', digits: 1, ...both((r) => rate(r).perSecond), ratio: true, target: { minRatio: 5 } },
+    { metric: `${short}, versions per server CPU-s`, digits: 1, ...both((r) => rate(r).perCpuSecond), ratio: true },
+  ];
   const out: Row[] = [
     { metric: `packument GET, full JSON, c=${c}`, unit: 'rps', ...both((r) => r.full.rps), ratio: true, target: { minRatio: 4 } },
     { metric: 'packument GET, full JSON, p99', unit: 'ms', ...both((r) => r.full.p99), ratio: true, better: 'lower', target: { maxWharf: 50 } },
@@ -560,24 +565,8 @@ function rows(w?: ServerResult, v?: ServerResult): Row[] {
     { metric: 'tarball GET, requests', unit: 'rps', ...both((r) => r.tarball.rps), ratio: true },
     { metric: 'tarball GET, p99', unit: 'ms', ...both((r) => r.tarball.p99), ratio: true, better: 'lower' },
     { metric: 'tarball GET, req per server CPU-s', ...both((r) => r.tarball.reqPerCpuSecond), ratio: true },
-    {
-      metric: `publish, ${O.publishPackages} pkgs x ${O.versions} versions, ${O.publishConcurrency} workers`,
-      unit: 'versions/s',
-      digits: 1,
-      ...both((r) => r.publish.perSecond),
-      ratio: true,
-      target: { minRatio: 5 },
-    },
-    { metric: 'publish, versions per server CPU-s', digits: 1, ...both((r) => r.publish.perCpuSecond), ratio: true },
-    {
-      metric: `publish into one package, ${O.onePackage} versions, ${O.publishConcurrency} workers at once`,
-      unit: 'versions/s',
-      digits: 1,
-      ...both((r) => r.onePackage.perSecond),
-      ratio: true,
-      target: { minRatio: 5 },
-    },
-    { metric: 'publish into one package, versions per server CPU-s', digits: 1, ...both((r) => r.onePackage.perCpuSecond), ratio: true },
+    ...publishRows(`publish, ${O.publishPackages} pkgs x ${O.versions} versions, ${O.publishConcurrency} workers`, 'publish', (r) => r.publish),
+    ...publishRows(`publish into one package, ${O.onePackage} versions, ${O.publishConcurrency} workers at once`, 'publish into one package', (r) => r.onePackage),
     { metric: `publish into one package: refused, all ${O.repeat} round(s)`, ...both((r) => r.onePackageRefused) },
     { metric: 'publish into one package: acknowledged but missing from the packument, all rounds', ...both((r) => r.onePackageMissing) },
     {

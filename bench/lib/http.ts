@@ -22,7 +22,24 @@ function assertLoopback(url: URL) {
   if (url.hostname !== '127.0.0.1') throw new Error(`bench only talks to 127.0.0.1, not ${url.hostname}`);
 }
 
-export function request(method: string, target: string, opts: RequestOptions = {}): Promise<Reply> {
+/**
+ * One request. A request sent on a pooled keep-alive socket that the server closed meanwhile (Verdaccio and bare
+ * node:http servers close idle ones after 5 s; the bench pauses longer while it builds publish requests) fails
+ * with ECONNRESET before any response: it is sent again once on a fresh socket, as node's documentation advises
+ * (`request.reusedSocket`). A streamed body cannot be replayed, so those are not retried.
+ */
+export async function request(method: string, target: string, opts: RequestOptions = {}): Promise<Reply> {
+  try {
+    return await requestOnce(method, target, opts);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { reusedSocket?: boolean };
+    const replayable = opts.body === undefined || typeof opts.body === 'string' || Buffer.isBuffer(opts.body);
+    if (err.reusedSocket && err.code === 'ECONNRESET' && replayable) return requestOnce(method, target, opts);
+    throw e;
+  }
+}
+
+function requestOnce(method: string, target: string, opts: RequestOptions): Promise<Reply> {
   const url = new URL(target);
   assertLoopback(url);
   return new Promise((resolve, reject) => {
@@ -37,7 +54,7 @@ export function request(method: string, target: string, opts: RequestOptions = {
       },
     );
     req.on('timeout', () => req.destroy(new Error(`${method} ${target}: timed out`)));
-    req.on('error', reject);
+    req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
     const body = opts.body;
     if (body === undefined) req.end();
     else if (typeof body === 'string' || Buffer.isBuffer(body)) req.end(body);
