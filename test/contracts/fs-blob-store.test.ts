@@ -69,4 +69,23 @@ describe('filesystem blob store: a duplicate is durable before its commit return
     assert.deepEqual(t.synced.sort(), [path.dirname(target), target].sort());
     t.cleanup();
   });
+
+  test('a file collected between finding it and syncing it is reported as collected, not as ENOENT', async () => {
+    const t = setup();
+    const data = randomBytes(1000);
+    const earlier = await new FsBlobStore(t.dir).putBytes(data);
+    await earlier.commit();
+    const target = new FsBlobStore(t.dir).localPath(earlier.digest);
+    // Garbage collection removes the file just as the duplicate's commit goes to sync it.
+    const store = new FsBlobStore(t.dir, {
+      sync: async (file) => {
+        if (file === target) fs.rmSync(target);
+        fs.closeSync(fs.openSync(file, 'r'));
+      },
+    });
+    const again = await store.putBytes(data);
+    await assert.rejects(again.commit(), /garbage-collected while being committed/);
+    assert.equal(fs.readdirSync(path.join(t.dir, 'tmp')).length, 0);
+    t.cleanup();
+  });
 });

@@ -230,7 +230,13 @@ export class FsBlobStore implements BlobStore {
           // which costs next to nothing when it already is on disk.
           const pending = this.committing.get(target);
           if (pending) await pending;
-          else if (fs.existsSync(target)) await Promise.all([this.sync(target), this.sync(dir)]);
+          else {
+            try {
+              await Promise.all([this.sync(target), this.sync(dir)]);
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // collected meanwhile: checked below
+            }
+          }
           if (fs.existsSync(target)) return;
           // Collected in between: the temp file is gone, so the caller must retry (rare, and reported).
           throw new Error(`blob ${digest} was garbage-collected while being committed`);
