@@ -32,7 +32,14 @@ describe('filesystem blob store: a duplicate is durable before its commit return
       synced.push(file);
       if (hold.on && fs.statSync(file).isDirectory()) await held;
     };
-    return { dir, synced, release, hold, sync, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+    /** Stores `data` through a store of its own (another process, an earlier run): returns where it lies. */
+    const storedElsewhere = async (data: Buffer) => {
+      const other = new FsBlobStore(dir);
+      const staged = await other.putBytes(data);
+      await staged.commit();
+      return other.localPath(staged.digest);
+    };
+    return { dir, synced, release, hold, sync, storedElsewhere, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
   };
 
   test('a commit of content whose first commit is still syncing its directory waits for that sync', async () => {
@@ -60,12 +67,11 @@ describe('filesystem blob store: a duplicate is durable before its commit return
   test('a commit of content another process (or an earlier run) stored syncs that file and its directory', async () => {
     const t = setup();
     const data = randomBytes(1000);
-    const earlier = await new FsBlobStore(t.dir).putBytes(data);
-    await earlier.commit();
+    const target = await t.storedElsewhere(data);
     const store = new FsBlobStore(t.dir, { sync: t.sync });
     const again = await store.putBytes(data);
     await again.commit();
-    const target = store.localPath(again.digest);
+    assert.equal(store.localPath(again.digest), target);
     assert.deepEqual(t.synced.sort(), [path.dirname(target), target].sort());
     t.cleanup();
   });
@@ -73,9 +79,7 @@ describe('filesystem blob store: a duplicate is durable before its commit return
   test('a file collected between finding it and syncing it is reported as collected, not as ENOENT', async () => {
     const t = setup();
     const data = randomBytes(1000);
-    const earlier = await new FsBlobStore(t.dir).putBytes(data);
-    await earlier.commit();
-    const target = new FsBlobStore(t.dir).localPath(earlier.digest);
+    const target = await t.storedElsewhere(data);
     // Garbage collection removes the file just as the duplicate's commit goes to sync it.
     const store = new FsBlobStore(t.dir, {
       sync: async (file) => {
