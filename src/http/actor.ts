@@ -1,7 +1,7 @@
 // Puts the request's Actor on every request, once, before any route runs.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor } from '../core/auth/actor.ts';
-import { anonymous } from '../core/auth/actor.ts';
+import { anonymous, credentialOf } from '../core/auth/actor.ts';
 import type { Core } from '../core/core.ts';
 
 declare module 'fastify' {
@@ -14,7 +14,9 @@ export function installAuthentication(app: FastifyInstance, core: Core): void {
   app.decorateRequest('actor', null as never);
   app.addHook('onRequest', async (req: FastifyRequest) => {
     req.actor = anonymous;
-    req.actor = await core.authn.fromAuthorization(req.headers.authorization);
+    const actor = await core.authn.fromAuthorization(req.headers.authorization);
+    // Every actor carries where it came from (audit log); the shared anonymous constant stays untouched.
+    req.actor = actor.kind === 'anonymous' ? (req.ip ? { kind: 'anonymous', via: { credential: 'anonymous', ip: req.ip } } : actor) : { ...actor, via: { credential: credentialOf(actor), ip: req.ip } };
   });
 }
 

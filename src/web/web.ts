@@ -120,7 +120,7 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
     if (secret && req.actor.kind === 'anonymous') {
       const actor = await sessions.actorFor(secret);
       if (actor) {
-        req.actor = actor;
+        req.actor = { ...actor, via: { credential: 'session', ip: req.ip } };
         req.webSession = secret;
       }
     }

@@ -8,12 +8,19 @@ export interface UserRef {
   isAdmin: boolean;
 }
 
+/** How a request proved who it is, and from where: recorded in the audit log. */
+export interface Origin {
+  credential: 'anonymous' | 'password' | 'token' | 'job' | 'registry' | 'session' | 'system';
+  /** The client address (req.ip), when the actor came from an HTTP request. */
+  ip?: string;
+}
+
 export type Actor =
-  | { kind: 'anonymous' }
+  | { kind: 'anonymous'; via?: Origin }
   /** A person, through a personal token (scopes capped) or a password/session (all scopes). */
-  | { kind: 'user'; user: UserRef; scopes: ReadonlySet<Scope>; tokenId: number | null; registry?: RepositoryAccess[] }
+  | { kind: 'user'; user: UserRef; scopes: ReadonlySet<Scope>; tokenId: number | null; registry?: RepositoryAccess[]; via?: Origin }
   /** A CI job: bound to one repository, it writes that repository's packages and reads what it was granted. */
-  | { kind: 'job'; repositoryId: number; repositoryOwnerId: number; repositoryName: string; scopes: ReadonlySet<Scope>; tokenId: number; registry?: RepositoryAccess[] };
+  | { kind: 'job'; repositoryId: number; repositoryOwnerId: number; repositoryName: string; scopes: ReadonlySet<Scope>; tokenId: number; registry?: RepositoryAccess[]; via?: Origin };
 // `registry`: present when the actor came from a registry token (Docker token auth); it narrows what the
 // actor may do to the repository actions granted when the token was issued.
 
@@ -26,4 +33,13 @@ export function actorName(a: Actor): string | null {
   if (a.kind === 'user') return a.user.name;
   if (a.kind === 'job') return `job:${a.repositoryName}`;
   return null;
+}
+
+/** The credential kind an actor was authenticated with (its `via`, else inferred). */
+export function credentialOf(a: Actor): Origin['credential'] {
+  if (a.via) return a.via.credential;
+  if (a.kind === 'anonymous') return 'anonymous';
+  if (a.registry) return 'registry';
+  if (a.kind === 'job') return 'job';
+  return a.tokenId != null ? 'token' : 'password';
 }
