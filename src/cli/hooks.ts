@@ -1,6 +1,7 @@
 // `wharf hook ...`: webhooks on an owner (user or org) or a repository, through the same core service as the
 // REST API and the web UI. Works on the database directly: deliveries it queues are sent by the server.
 import { HOOK_EVENTS, Webhooks, type HookInput, type HookScope } from '../core/events/webhooks.ts';
+import { systemActor } from '../core/auth/actor.ts';
 import type { Core } from '../core/core.ts';
 import type { Webhook } from '../db/tables.ts';
 import type { Command } from './main.ts';
@@ -60,13 +61,13 @@ const create: Command = async (core, args, out) => {
     contentType: values['content-type'] ? oneOf(values['content-type'], ['json', 'form'] as const, '--content-type') : 'json',
     active: !values.inactive,
   };
-  const h = await core.webhooks.create(await scopeOf(core, pos[0]), input);
+  const h = await core.webhooks.create(systemActor, await scopeOf(core, pos[0]), input);
   out(String(h.id));
 };
 
 const list: Command = async (core, args, out) => {
   const { pos } = parse(args, {}, ['OWNER[/REPO]']);
-  for (const h of await core.webhooks.list(await scopeOf(core, pos[0]))) out(line(h));
+  for (const h of await core.webhooks.list(systemActor, await scopeOf(core, pos[0]))) out(line(h));
 };
 
 const update: Command = async (core, args, out) => {
@@ -81,13 +82,13 @@ const update: Command = async (core, args, out) => {
   if (values['content-type'] !== undefined) input.contentType = oneOf(values['content-type'], ['json', 'form'] as const, '--content-type');
   if (values.active || values.inactive) input.active = !!values.active;
   if (!Object.keys(input).length) throw new UsageError('nothing to change: give --url, --secret, --secret-stdin, --no-secret, --events, --content-type, --active or --inactive');
-  out(line(await core.webhooks.update(Webhooks.scopeOf(hook), hook.id, input)));
+  out(line(await core.webhooks.update(systemActor, Webhooks.scopeOf(hook), hook.id, input)));
 };
 
 const remove: Command = async (core, args, out) => {
   const { pos } = parse(args, {}, ['ID']);
   const hook = await core.webhooks.byId(hookId(pos[0]));
-  await core.webhooks.remove(Webhooks.scopeOf(hook), hook.id);
+  await core.webhooks.remove(systemActor, Webhooks.scopeOf(hook), hook.id);
   out(`deleted hook ${hook.id}`);
 };
 
@@ -104,7 +105,7 @@ const deliveries: Command = async (core, args, out) => {
 const redeliver: Command = async (core, args, out) => {
   const { pos } = parse(args, {}, ['ID', 'DELIVERY_ID']);
   const hook = await core.webhooks.byId(hookId(pos[0]));
-  const d = await core.webhooks.redeliver(hook.id, pos[1]);
+  const d = await core.webhooks.redeliver(systemActor, hook.id, pos[1]);
   out(d.id);
 };
 

@@ -1,4 +1,5 @@
 import { ROLES, VISIBILITIES } from '../core/identity/identity.ts';
+import { systemActor } from '../core/auth/actor.ts';
 import { packageSettings } from '../core/package-settings.ts';
 import type { Command } from './main.ts';
 import { oneOf, parse, UsageError } from './args.ts';
@@ -18,7 +19,7 @@ const visibility: Command = async (core, args, out) => {
   const v = oneOf(pos[2], VISIBILITIES, 'VISIBILITY');
   const s = packageSettings(core);
   const pkg = await s.require(owner, pos[0], name);
-  await s.update(pkg, { visibility: v }, null);
+  await s.update(pkg, { visibility: v }, systemActor);
   out(`${pos[0]} package ${owner}/${name} is now ${pos[2]}`);
 };
 
@@ -29,7 +30,7 @@ const grant: Command = async (core, args, out) => {
   const { owner, name } = split(pos[1]);
   const s = packageSettings(core);
   const pkg = await s.require(owner, pos[0], name);
-  await s.grant(pkg, pos[2], role);
+  await s.grant(pkg, pos[2], role, systemActor);
   out(`${pos[2]} has ${values.role} on ${pos[0]} package ${owner}/${name}`);
 };
 
@@ -37,7 +38,7 @@ const revoke: Command = async (core, args, out) => {
   const { pos } = parse(args, {}, ['TYPE', 'OWNER/NAME', 'USER|OWNER/REPO']);
   const { owner, name } = split(pos[1]);
   const s = packageSettings(core);
-  await s.revoke(await s.require(owner, pos[0], name), pos[2]);
+  await s.revoke(await s.require(owner, pos[0], name), pos[2], systemActor);
   out(`${pos[2]} no longer has access to ${pos[0]} package ${owner}/${name}`);
 };
 
@@ -46,7 +47,7 @@ const link: Command = async (core, args, out) => {
   const { owner, name } = split(pos[1]);
   const s = packageSettings(core);
   const pkg = await s.require(owner, pos[0], name);
-  await s.update(pkg, { repository: pos[2] === 'none' ? null : pos[2] }, null);
+  await s.update(pkg, { repository: pos[2] === 'none' ? null : pos[2] }, systemActor);
   out(pos[2] === 'none' ? `${owner}/${name} is no longer linked` : `${owner}/${name} is linked to ${pos[2]}`);
 };
 
@@ -55,7 +56,7 @@ const inherit: Command = async (core, args, out) => {
   if (pos[2] !== 'on' && pos[2] !== 'off') throw new UsageError('expected on or off');
   const { owner, name } = split(pos[1]);
   const s = packageSettings(core);
-  await s.update(await s.require(owner, pos[0], name), { inheritAccess: pos[2] === 'on' }, null);
+  await s.update(await s.require(owner, pos[0], name), { inheritAccess: pos[2] === 'on' }, systemActor);
   out(`${owner}/${name} inherits access from its repository: ${pos[2]}`);
 };
 

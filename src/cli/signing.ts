@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { systemActor } from '../core/auth/actor.ts';
 import { generateCosignKeyPair } from '../core/signing/cosign-keys.ts';
 import type { Command } from './main.ts';
 import { parse, UsageError } from './args.ts';
@@ -18,13 +19,13 @@ const keygen: Command = async (_core, args, out) => {
 const trust: Command = async (core, args, out) => {
   const { values, pos } = parse(args, { key: { type: 'string' } }, ['OWNER[/IMAGE]']);
   if (!values.key) throw new UsageError('--key FILE.pub is required');
-  const k = await core.signing.trust(pos[0], fs.readFileSync(values.key, 'utf8'));
+  const k = await core.signing.trust(systemActor, pos[0], fs.readFileSync(values.key, 'utf8'));
   out(`trusted key ${k.fingerprint} for ${pos[0]}`);
 };
 
 const require_: Command = async (core, args, out) => {
   const { values, pos } = parse(args, { off: { type: 'boolean' } }, ['OWNER[/IMAGE]']);
-  await core.signing.setRequired(pos[0], !values.off);
+  await core.signing.setRequired(systemActor, pos[0], !values.off);
   out(values.off ? `${pos[0]}: signed images are no longer required` : `${pos[0]}: pulls now require an image signed by a trusted key`);
 };
 

@@ -1,4 +1,5 @@
 import { parseDuration, parseScopes } from '../core/auth/tokens.ts';
+import { systemActor } from '../core/auth/actor.ts';
 import type { Command } from './main.ts';
 import { parse, UsageError } from './args.ts';
 
@@ -19,26 +20,26 @@ const create: Command = async (core, args, out) => {
     throw new UsageError((e as Error).message);
   }
   const expiresInMs = values['expires-in'] ? duration(values['expires-in']) : null;
-  const { token } = await core.tokens.createPersonal(pos[0], { scopes: values.scopes, name: values.name, expiresInMs });
+  const { token } = await core.tokens.createPersonal(systemActor, pos[0], { scopes: values.scopes, name: values.name, expiresInMs });
   out(token);
 };
 
 const createJob: Command = async (core, args, out) => {
   const { values, pos } = parse(args, { ttl: { type: 'string' } }, ['OWNER/REPO']);
-  const { token } = await core.tokens.createJob(pos[0], { ttlMs: values.ttl ? duration(values.ttl) : undefined });
+  const { token } = await core.tokens.createJob(systemActor, pos[0], { ttlMs: values.ttl ? duration(values.ttl) : undefined });
   out(token);
 };
 
 const revoke: Command = async (core, args, out) => {
   const { pos } = parse(args, {}, ['TOKEN|ID']);
-  const t = await core.tokens.revoke(pos[0]);
+  const t = await core.tokens.revoke(systemActor, pos[0]);
   out(`revoked token ${t.id} (${t.name})`);
 };
 
 const list: Command = async (core, args, out) => {
   const { pos } = parse(args, {}, ['USER']);
   const user = await core.identity.requireUser(pos[0]);
-  for (const t of await core.tokens.listForUser(user.id)) {
+  for (const t of await core.tokens.listForUser(systemActor, user.id)) {
     out([t.id, t.token_prefix + '…', t.name, t.scopes.join(','), t.expires_at ?? 'never', t.last_used_at ?? '-'].join('\t'));
   }
 };

@@ -50,11 +50,12 @@ export interface Core {
 export function createCore(deps: { config: Config; db: Db; dialect: DialectName; blobs: BlobStore; changes: ChangeGeneration; logger?: Logger; durable?: () => Promise<void> }): Core {
   const { config, db, dialect, blobs, changes } = deps;
   const events = new Events((err) => deps.logger?.error({ err }, 'event listener failed'));
-  const identity = new Identity(db);
-  const tokens = new TokenService(db, identity, changes);
+  const authz = new Authorizer(db, changes);
+  const identity = new Identity(db, authz);
+  const tokens = new TokenService(db, identity, changes, authz);
   const downloads = new DownloadCounter(db);
   const registryTokens = new RegistryTokens(db);
-  const webhooks = new Webhooks(db, config, deps.logger, changes);
+  const webhooks = new Webhooks(db, config, deps.logger, changes, authz);
   // A change's deliveries are written in its transaction; after the commit the sender is woken if it queued any
   // (its poll would find them anyway). A slow or dead endpoint never slows the change itself.
   events.inTransaction(async (trx, e) => {
@@ -69,10 +70,10 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     registryTokens,
     uploads: new UploadSessions(db, blobs, config.maxBlobSize),
     webhooks,
-    signing: new SigningTrust(db, identity),
-    authz: new Authorizer(db, changes),
+    signing: new SigningTrust(db, identity, authz),
+    authz,
     packages: new Packages(db, changes),
-    publisher: new Publisher(db, events, config.restoreDays, deps.durable),
+    publisher: new Publisher(db, events, authz, config.restoreDays, deps.durable),
     async flush() {
       await downloads.flush();
       await tokens.flush();

@@ -1,8 +1,7 @@
 // Package settings shared by the CLI, the REST API and the web UI: visibility, link, inheritance, grants.
-// Callers authorize first (the CLI is trusted: it holds the database); this file only validates and applies.
+// The publisher's verbs decide who may (the CLI acts as systemActor); this file resolves names and validates.
 import type { Role, Visibility } from '../db/tables.ts';
 import type { Actor } from './auth/actor.ts';
-import { anonymous } from './auth/actor.ts';
 import type { Core } from './core.ts';
 import { invalid, notFound } from './errors.ts';
 import type { PackageRow } from './model/packages.ts';
@@ -20,7 +19,7 @@ export function packageSettings(core: Core) {
       return pkg;
     },
     /** Applies settings; a repository must belong to the package's owner. */
-    async update(pkg: PackageRow, s: { visibility?: Visibility; repository?: string | null; inheritAccess?: boolean }, actor: Actor | null) {
+    async update(pkg: PackageRow, s: { visibility?: Visibility; repository?: string | null; inheritAccess?: boolean }, actor: Actor) {
       let repositoryId: number | null | undefined;
       if (s.repository !== undefined) {
         if (s.repository === null) repositoryId = null;
@@ -30,13 +29,13 @@ export function packageSettings(core: Core) {
           repositoryId = repo.id;
         }
       }
-      await core.publisher.updateSettings(pkg.id, { visibility: s.visibility, repositoryId, inheritAccess: s.inheritAccess }, actor ?? anonymous);
+      await core.publisher.updateSettings(pkg.id, { visibility: s.visibility, repositoryId, inheritAccess: s.inheritAccess }, actor);
     },
-    async grant(pkg: PackageRow, who: string, role: Role) {
-      await core.publisher.grant(pkg.id, await grantee(who), role);
+    async grant(pkg: PackageRow, who: string, role: Role, actor: Actor) {
+      await core.publisher.grant(pkg.id, await grantee(who), role, actor);
     },
-    async revoke(pkg: PackageRow, who: string) {
-      await core.publisher.revoke(pkg.id, await grantee(who));
+    async revoke(pkg: PackageRow, who: string, actor: Actor) {
+      await core.publisher.revoke(pkg.id, await grantee(who), actor);
     },
   };
 }

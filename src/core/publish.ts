@@ -8,6 +8,7 @@ import { isUniqueViolation } from '../db/database.ts';
 import type { Package, PackageVersion, Role, Visibility } from '../db/tables.ts';
 import type { Actor } from './auth/actor.ts';
 import { actorName } from './auth/actor.ts';
+import type { Action, Authorizer } from './auth/authorize.ts';
 import type { StagedBlob } from './blobs/blob-store.ts';
 import { nowIso } from './clock.ts';
 import { conflict, invalid, notFound } from './errors.ts';
@@ -50,10 +51,28 @@ export class Publisher {
   constructor(
     private readonly db: Db,
     private readonly events: Events,
+    /** Every verb asks it first: a format or page that forgot to authorize still cannot change what it may not. */
+    private readonly authz: Authorizer,
     private readonly restoreDays: number,
     /** Resolves once committed changes are on disk; awaited before a change is acknowledged. */
     private readonly durable: () => Promise<void> = async () => {},
   ) {}
+
+  /** Throws unless `actor` may do `action` on the package (deleted or not). */
+  private async allow(actor: Actor, action: Action, packageId: number): Promise<void> {
+    const pkg = await this.db.selectFrom('packages').select(['id', 'owner_id', 'type', 'name', 'visibility', 'repository_id', 'inherit_access']).where('id', '=', packageId).executeTakeFirst();
+    if (!pkg) throw notFound('package not found');
+    await this.authz.authorize(actor, action, pkg);
+  }
+
+  /** Throws unless `actor` may publish into the package `v` names: write on it when it exists, else create it. */
+  private async allowPublish(v: { ownerId: number; type: string; name: string; repositoryId: number | null; actor: Actor }): Promise<void> {
+    const pkg = await this.db.selectFrom('packages').select(['id', 'owner_id', 'type', 'name', 'visibility', 'repository_id', 'inherit_access']).where('owner_id', '=', v.ownerId).where('type', '=', v.type).where('lower_name', '=', v.name.toLowerCase()).executeTakeFirst();
+    if (pkg) return void (await this.authz.authorize(v.actor, 'write', pkg));
+    const owner = await this.db.selectFrom('owners').select(['id', 'kind', 'name']).where('id', '=', v.ownerId).executeTakeFirst();
+    if (!owner) throw notFound('no such owner');
+    await this.authz.authorizeCreate(v.actor, owner, v.repositoryId, { type: v.type, name: v.name });
+  }
 
   /** Runs `fn` in one transaction that also records the event it returns; announces the event once durable. */
   private async change<T>(fn: (trx: Db) => Promise<{ result: T; event: PackageEvent }>): Promise<T> {
@@ -118,6 +137,7 @@ export class Publisher {
 
   /** The package (created or revived as a publish would), for protocols that upload content before versions. */
   async ensurePackage(v: { ownerId: number; type: string; name: string; repositoryId: number | null; inheritAccess?: boolean; actor: Actor }): Promise<{ pkg: Package; created: boolean }> {
+    await this.allowPublish(v);
     return this.db.transaction().execute((trx) => this.upsertPackage(trx as unknown as Db, v, nowIso()));
   }
 
@@ -152,6 +172,7 @@ export class Publisher {
    * transaction. Exactly one of concurrent publishes of the same version wins; the others get Conflict.
    */
   async createVersion(v: NewVersion): Promise<{ pkg: Package; version: PackageVersion; createdPackage: boolean }> {
+    await this.allowPublish(v);
     for (const f of v.files) if ('commit' in f.blob) await f.blob.commit();
     const now = nowIso();
     return this.change(async (trx) => {
@@ -202,6 +223,7 @@ export class Publisher {
     packageId: number, versionId: number, files: NewFile[], properties: { name: string; value: string }[], actor: Actor,
     opts: { replace?: boolean; versionMetadata?: unknown; packageMetadata?: Record<string, unknown> } = {},
   ): Promise<void> {
+    await this.allow(actor, 'write', packageId);
     for (const f of files) if ('commit' in f.blob) await f.blob.commit();
     const now = nowIso();
     await this.change(async (trx) => {
@@ -248,6 +270,7 @@ export class Publisher {
 
   /** Points a tag at a live version of the package. */
   async setTag(packageId: number, tag: string, version: string, actor: Actor): Promise<void> {
+    await this.allow(actor, 'write', packageId);
     await this.change(async (trx) => {
       const v = await trx.selectFrom('package_versions').select('id').where('package_id', '=', packageId).where('lower_version', '=', version.toLowerCase()).where('deleted_at', 'is', null).executeTakeFirst();
       if (!v) throw notFound(`version ${version} not found`);
@@ -258,6 +281,7 @@ export class Publisher {
   }
 
   async removeTag(packageId: number, tag: string, actor: Actor): Promise<void> {
+    await this.allow(actor, 'write', packageId);
     await this.change(async (trx) => {
       const res = await trx.deleteFrom('package_tags').where('package_id', '=', packageId).where('name', '=', tag).executeTakeFirst();
       if (!Number(res.numDeletedRows)) throw notFound(`tag ${tag} not found`);
@@ -268,6 +292,7 @@ export class Publisher {
 
   /** Replaces a version's format metadata (e.g. npm deprecate); the version's content never changes. */
   async updateVersionMetadata(packageId: number, versionId: number, metadata: unknown, actor: Actor): Promise<void> {
+    await this.allow(actor, 'write', packageId);
     await this.change(async (trx) => {
       await trx.updateTable('package_versions').set({ metadata: JSON.stringify(metadata), updated_at: nowIso() }).where('id', '=', versionId).execute();
       await this.bump(trx, packageId);
@@ -277,6 +302,7 @@ export class Publisher {
 
   /** Soft-deletes a version: it stops installing at once and can be restored for `restoreDays`. */
   async deleteVersion(packageId: number, versionId: number, actor: Actor): Promise<void> {
+    await this.allow(actor, 'delete', packageId);
     await this.change(async (trx) => {
       const r = await trx.updateTable('package_versions').set({ deleted_at: nowIso() }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('version not found');
@@ -287,6 +313,7 @@ export class Publisher {
 
   /** Restores a deleted version; `anyAge` ignores the restore window (a client pushing the same content again). */
   async restoreVersion(packageId: number, versionId: number, actor: Actor, anyAge = false): Promise<void> {
+    await this.allow(actor, anyAge ? 'write' : 'delete', packageId);
     const cutoff = anyAge ? '' : nowIso(Date.now() - this.restoreDays * 864e5);
     await this.change(async (trx) => {
       const r = await trx.updateTable('package_versions').set({ deleted_at: null }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
@@ -297,6 +324,7 @@ export class Publisher {
   }
 
   async deletePackage(packageId: number, actor: Actor): Promise<void> {
+    await this.allow(actor, 'delete', packageId);
     await this.change(async (trx) => {
       const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: nowIso(), revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('package not found');
@@ -305,6 +333,7 @@ export class Publisher {
   }
 
   async restorePackage(packageId: number, actor: Actor): Promise<void> {
+    await this.allow(actor, 'delete', packageId);
     const cutoff = nowIso(Date.now() - this.restoreDays * 864e5);
     await this.change(async (trx) => {
       const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: null, revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
@@ -315,6 +344,7 @@ export class Publisher {
 
   /** Changes visibility, linked repository and/or access inheritance. */
   async updateSettings(packageId: number, s: { visibility?: Visibility; repositoryId?: number | null; inheritAccess?: boolean }, actor: Actor): Promise<void> {
+    await this.allow(actor, 'admin', packageId);
     const set: Record<string, unknown> = { revision: sql`revision + 1`, updated_at: nowIso() };
     if (s.visibility !== undefined) set.visibility = s.visibility;
     if (s.repositoryId !== undefined) set.repository_id = s.repositoryId;
@@ -326,7 +356,8 @@ export class Publisher {
   }
 
   /** Grants a user or a repository a role on a package (replacing an earlier grant). */
-  async grant(packageId: number, who: { userId: number } | { repositoryId: number }, role: Role): Promise<void> {
+  async grant(packageId: number, who: { userId: number } | { repositoryId: number }, role: Role, actor: Actor): Promise<void> {
+    await this.allow(actor, 'admin', packageId);
     const user_id = 'userId' in who ? who.userId : null;
     const repository_id = 'repositoryId' in who ? who.repositoryId : null;
     await this.db.transaction().execute(async (trx) => {
@@ -337,7 +368,8 @@ export class Publisher {
     });
   }
 
-  async revoke(packageId: number, who: { userId: number } | { repositoryId: number }): Promise<void> {
+  async revoke(packageId: number, who: { userId: number } | { repositoryId: number }, actor: Actor): Promise<void> {
+    await this.allow(actor, 'admin', packageId);
     let q = this.db.deleteFrom('package_access').where('package_id', '=', packageId);
     q = 'userId' in who ? q.where('user_id', '=', who.userId) : q.where('repository_id', '=', who.repositoryId);
     const r = await q.executeTakeFirst();

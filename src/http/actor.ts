@@ -14,7 +14,7 @@ export function installAuthentication(app: FastifyInstance, core: Core): void {
   app.decorateRequest('actor', null as never);
   app.addHook('onRequest', async (req: FastifyRequest) => {
     req.actor = anonymous;
-    const actor = await core.authn.fromAuthorization(req.headers.authorization);
+    const actor = await core.authn.fromAuthorization(req.headers.authorization, { service: registryServiceOf(core, req) });
     // Every actor carries where it came from (audit log); the shared anonymous constant stays untouched.
     req.actor = actor.kind === 'anonymous' ? (req.ip ? { kind: 'anonymous', via: { credential: 'anonymous', ip: req.ip } } : actor) : { ...actor, via: { credential: credentialOf(actor), ip: req.ip } };
   });
@@ -23,4 +23,12 @@ export function installAuthentication(app: FastifyInstance, core: Core): void {
 /** The server's public base URL: WHARF_BASE_URL, else what the client used to reach us. */
 export function baseUrlOf(core: Core, req: FastifyRequest): string {
   return core.config.baseUrl ?? `${req.protocol}://${req.headers.host ?? `localhost:${core.config.port}`}`;
+}
+
+/**
+ * This server's name in Docker token auth (the challenge's `service`, a registry token's audience): the host of
+ * WHARF_BASE_URL, else the Host the client used. A token issued for any other service is refused.
+ */
+export function registryServiceOf(core: Core, req: FastifyRequest): string {
+  return core.config.baseUrl ? new URL(core.config.baseUrl).host : (req.headers.host ?? 'wharf');
 }

@@ -27,7 +27,7 @@ export function webhookPayloads(core: Core): PayloadBuilder {
     const action = ACTIONS[e.type];
     if (!action) return null;
     const packages = new Packages(db, UNCACHED); // inside the change's transaction: no cache
-    const identity = new Identity(db);
+    const identity = new Identity(db, core.authz);
     const pkg = await packages.byId(e.packageId);
     if (!pkg) return null;
     const b = base();

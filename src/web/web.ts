@@ -36,6 +36,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The web session's cookie secret, when signed in through the web UI. */
     webSession: string | null;
+    /** The CSRF token forms on this request's pages carry (null: a signed-out visitor without a form cookie yet). */
+    webCsrf: string | null;
   }
 }
 
@@ -99,11 +101,13 @@ function sameToken(a: string, b: string): boolean {
 
 export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
   const sessions = new Sessions(core.db);
+  await sessions.loadCsrfKey();
   const isSecure = (req: FastifyRequest) => req.protocol === 'https' || (core.config.baseUrl?.startsWith('https:') ?? false);
   // The first path segments other parts of Wharf own: a web route must never answer for them.
   const reserved = new Set(['api', 'healthz', ...formats.map((f) => f.prefix.split('/')[1])]);
 
   app.decorateRequest('webSession', null);
+  app.decorateRequest('webCsrf', null);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
     done(null, new URLSearchParams(String(body)));
@@ -116,14 +120,22 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
       return reply.code(404).type('application/json; charset=utf-8').send({ message: 'Not Found' });
     }
     req.webSession = null;
+    // A page is for a person signed in through this UI: only the session cookie authenticates here. A bearer
+    // token or Basic credentials on a page request are not a session — the forms below would otherwise let a
+    // read-only token do what its scopes deny.
+    req.actor = { kind: 'anonymous', via: { credential: 'anonymous', ip: req.ip } };
     const secret = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
-    if (secret && req.actor.kind === 'anonymous') {
+    if (secret) {
       const actor = await sessions.actorFor(secret);
       if (actor) {
         req.actor = { ...actor, via: { credential: 'session', ip: req.ip } };
         req.webSession = secret;
       }
     }
+    // The CSRF token of this request's forms: bound to the session, or (signed out) to the visitor's cookie
+    // under a server secret.
+    const anon = parseCookies(req.headers.cookie).get(ANON_COOKIE);
+    req.webCsrf = req.webSession ? csrfTokenFor(req.webSession) : anon && /^[A-Za-z0-9_-]{43}$/.test(anon) ? sessions.anonymousCsrf(anon) : null;
   });
 
   // Every state change is a POST carrying the form's CSRF token, from our own origin.
@@ -132,9 +144,8 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
     const origin = req.headers.origin;
     if (origin && origin !== 'null' && origin !== new URL(baseUrlOf(core, req)).origin) throw forbidden('cross-site form submissions are refused');
     const form = req.body instanceof URLSearchParams ? req.body : null;
-    const key = req.webSession ?? parseCookies(req.headers.cookie).get(ANON_COOKIE);
     const sent = form?.get('_csrf') ?? '';
-    if (!key || !sameToken(sent, csrfTokenFor(key))) throw forbidden('the form has expired or did not come from this site: reload the page and try again');
+    if (!req.webCsrf || !sameToken(sent, req.webCsrf)) throw forbidden('the form has expired or did not come from this site: reload the page and try again');
   });
 
   app.addHook('onSend', async (_req, reply) => {
@@ -149,18 +160,15 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
     sessions,
     ctx(req, reply, opts = {}) {
       const actor = req.actor;
-      let key = req.webSession;
-      if (!key && opts.forForm) {
-        key = parseCookies(req.headers.cookie).get(ANON_COOKIE) ?? null;
-        if (!key || !/^[A-Za-z0-9_-]{43}$/.test(key)) {
-          key = randomBytes(32).toString('base64url');
-          reply.header('set-cookie', cookie(ANON_COOKIE, key, { secure: isSecure(req), maxAgeS: 86400 }));
-        }
+      if (!req.webCsrf && opts.forForm) {
+        const anon = randomBytes(32).toString('base64url');
+        reply.header('set-cookie', cookie(ANON_COOKIE, anon, { secure: isSecure(req), maxAgeS: 86400 }));
+        req.webCsrf = sessions.anonymousCsrf(anon);
       }
       return {
         actor,
         userName: actor.kind === 'user' ? actor.user.name : null,
-        csrf: key ? csrfTokenFor(key) : '',
+        csrf: req.webCsrf ?? '',
         base: baseUrlOf(core, req),
         url: req.url,
         signupOpen: core.config.signup === 'open',

@@ -2,6 +2,10 @@
 // (list, get, delete, restore), settings and access grants and their effect on the npm registry, users, orgs,
 // repositories, tokens and job tokens, errors as `{ message }`, download counts, and how tokens are stored.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
+import { SCOPES } from '../../src/core/auth/tokens.ts';
+
+const EVERY_SCOPE = SCOPES.join(',');
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { dialects } from '../helpers/databases.ts';
@@ -36,11 +40,12 @@ for (const dialect of dialects()) {
 
     before(async () => {
       s = await startWharf({ dialect });
-      root = await s.userWithToken('root', undefined, { admin: true });
-      alice = await s.userWithToken('alice');
-      bob = await s.userWithToken('bob');
-      carol = await s.userWithToken('carol');
-      aliceRead = (await s.core.tokens.createPersonal('alice', { scopes: 'read:packages', name: 'read-only' })).token;
+      // These users' tokens hold every scope (a person's own all-purpose token); narrower ones are made below.
+      root = await s.userWithToken('root', EVERY_SCOPE, { admin: true });
+      alice = await s.userWithToken('alice', EVERY_SCOPE);
+      bob = await s.userWithToken('bob', EVERY_SCOPE);
+      carol = await s.userWithToken('carol', EVERY_SCOPE);
+      aliceRead = (await s.core.tokens.createPersonal(systemActor, 'alice', { scopes: 'read:packages', name: 'read-only' })).token;
       clearTokens.push(root, alice, bob, carol, aliceRead);
     });
     after(() => s.stop());
@@ -135,7 +140,7 @@ for (const dialect of dialects()) {
     // ---- packages ----
 
     test('GET /users/:owner/packages filters by package_type and visibility and paginates with a Link header', async () => {
-      const dora = await s.userWithToken('dora');
+      const dora = await s.userWithToken('dora', EVERY_SCOPE);
       clearTokens.push(dora);
       for (const n of ['p1', 'p2', 'p3', 'p4', 'p5']) await publish(dora, { scope: 'dora', name: n, version: '1.0.0' });
       for (const n of ['p2', 'p4']) await expect(as(dora).patch(pkgPath('dora', n), { visibility: 'public' }), 200);
@@ -635,13 +640,17 @@ for (const dialect of dialects()) {
       await expectError(anon.post('/user/tokens', { scopes: ['read:packages'] }), 401);
     });
 
-    test('a token cannot mint a token with scopes it lacks → 403; with its own scopes → 201', async () => {
-      await expectError(as(aliceRead).post('/user/tokens', { scopes: ['write:packages'] }), 403, /write:packages/);
-      await expectError(as(aliceRead).post('/user/tokens', { scopes: 'read:packages,delete:packages' }), 403);
-      const t = await expect(as(aliceRead).post('/user/tokens', { scopes: ['read:packages'] }), 201);
+    test('minting a token needs the user scope; a token cannot mint a token with scopes it lacks → 403; with its own scopes → 201', async () => {
+      // A read-only token manages no tokens at all.
+      await expectError(as(aliceRead).post('/user/tokens', { scopes: ['read:packages'] }), 403, /user scope/);
+      const reader = (await expect(as(alice).post('/user/tokens', { scopes: ['read:packages', 'user'] }), 201)).token as string;
+      clearTokens.push(reader);
+      await expectError(as(reader).post('/user/tokens', { scopes: ['write:packages'] }), 403, /write:packages/);
+      await expectError(as(reader).post('/user/tokens', { scopes: 'read:packages,delete:packages' }), 403);
+      const t = await expect(as(reader).post('/user/tokens', { scopes: ['read:packages'] }), 201);
       clearTokens.push(t.token);
       // A write token implies read; it still cannot mint delete.
-      const writer = (await expect(as(alice).post('/user/tokens', { scopes: ['write:packages'] }), 201)).token as string;
+      const writer = (await expect(as(alice).post('/user/tokens', { scopes: ['write:packages', 'user'] }), 201)).token as string;
       clearTokens.push(writer);
       await expectError(as(writer).post('/user/tokens', { scopes: ['delete:packages'] }), 403);
       clearTokens.push((await expect(as(writer).post('/user/tokens', { scopes: ['read:packages', 'write:packages'] }), 201)).token);

@@ -1,6 +1,7 @@
 // Webhooks: GitHub-shaped payloads and headers for every package event, signatures, retries that keep their
 // delivery id, a queue that survives a restart, redelivery, and no requests to private addresses unless allowed.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -65,7 +66,7 @@ for (const dialect of dialects()) {
     before(async () => {
       s = await startWharf({ dialect, env });
       token = await s.userWithToken('alice');
-      await s.core.identity.createRepo('alice', 'hello', 'public');
+      await s.core.identity.createRepo(systemActor, 'alice', 'hello', 'public');
     });
     after(() => s.stop());
 

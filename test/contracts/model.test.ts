@@ -1,5 +1,6 @@
 // The generic model and the one authorize function, proven on every database dialect.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -38,8 +39,8 @@ for (const dialect of dialects()) {
       users.bob = await userActor('bob');
       users.carol = await userActor('carol');
       users.root = await userActor('root', ALL_SCOPES, true);
-      await core.identity.createOrg('acme', 'alice');
-      await core.identity.addOrgMember('acme', 'bob', 'member');
+      await core.identity.createOrg(systemActor, 'acme', 'alice');
+      await core.identity.addOrgMember(systemActor, 'acme', 'bob', 'member');
     });
     after(async () => {
       await core.close();
@@ -148,27 +149,27 @@ for (const dialect of dialects()) {
       });
 
       test('a linked package inherits its repository: visibility and collaborators; inheritance off uses package grants', async () => {
-        const repo = await core.identity.createRepo('alice', 'linked', 'private');
+        const repo = await core.identity.createRepo(systemActor, 'alice', 'linked', 'private');
         const { pkg } = await publish(users.alice, 'alice', 'linked-pkg', '1.0.0', repo.id);
         await assert.rejects(core.authz.authorize(users.carol, 'read', pkg), (e: any) => e.kind === 'NotFound');
-        await core.identity.grantRepo('alice/linked', 'carol', 'write');
+        await core.identity.grantRepo(systemActor, 'alice/linked', 'carol', 'write');
         assert.equal(await core.authz.authorize(users.carol, 'write', pkg), 'write');
         await assert.rejects(core.authz.authorize(users.carol, 'delete', pkg), (e: any) => e.kind === 'Forbidden');
-        await core.identity.setRepoVisibility(repo.id, 'public');
+        await core.identity.setRepoVisibility(systemActor, repo.id, 'public');
         assert.equal(await core.authz.authorize(anonymous, 'read', pkg), 'read');
         // Inheritance off: the package's own visibility (private) and grants apply.
         await core.publisher.updateSettings(pkg.id, { inheritAccess: false }, users.alice);
         const p = (await core.packages.byId(pkg.id))!;
         await assert.rejects(core.authz.authorize(anonymous, 'read', p), (e: any) => e.kind === 'Unauthorized');
         await assert.rejects(core.authz.authorize(users.carol, 'read', p), (e: any) => e.kind === 'NotFound');
-        await core.publisher.grant(p.id, { userId: (users.carol as any).user.id }, 'read');
+        await core.publisher.grant(p.id, { userId: (users.carol as any).user.id }, 'read', users.alice);
         assert.equal(await core.authz.authorize(users.carol, 'read', p), 'read');
         await assert.rejects(core.authz.authorize(users.carol, 'write', p), (e: any) => e.kind === 'Forbidden');
       });
 
       test('job tokens write their repository\'s packages, read what it was granted, nothing else', async () => {
-        const repo = await core.identity.createRepo('alice', 'ci', 'private');
-        const other = await core.identity.createRepo('alice', 'other', 'private');
+        const repo = await core.identity.createRepo(systemActor, 'alice', 'ci', 'private');
+        const other = await core.identity.createRepo(systemActor, 'alice', 'other', 'private');
         const job: Actor = { kind: 'job', repositoryId: repo.id, repositoryOwnerId: repo.owner_id, repositoryName: 'alice/ci', scopes: parseScopes('read:packages,write:packages'), tokenId: 0 };
         const alice = await core.identity.requireOwner('alice');
         await core.authz.authorizeCreate(job, alice, repo.id);
@@ -181,14 +182,14 @@ for (const dialect of dialects()) {
         const { pkg: lib } = await publish(users.alice, 'alice', 'lib', '1.0.0', other.id);
         await assert.rejects(core.authz.authorize(job, 'read', lib), (e: any) => e.kind === 'NotFound');
         await core.publisher.updateSettings(lib.id, { inheritAccess: false }, users.alice);
-        await core.publisher.grant(lib.id, { repositoryId: repo.id }, 'read');
+        await core.publisher.grant(lib.id, { repositoryId: repo.id }, 'read', users.alice);
         assert.equal(await core.authz.authorize(job, 'read', (await core.packages.byId(lib.id))!), 'read');
         await assert.rejects(core.authz.authorize(job, 'write', (await core.packages.byId(lib.id))!), (e: any) => e.kind === 'Forbidden');
       });
     });
 
     test('a repository URL links by its last two path segments, under the same owner only', async () => {
-      const repo = await core.identity.createRepo('alice', 'hello');
+      const repo = await core.identity.createRepo(systemActor, 'alice', 'hello');
       const alice = await core.identity.requireOwner('alice');
       for (const url of ['https://github.com/alice/hello.git', 'git+ssh://git@host/alice/hello', 'git@github.com:alice/hello.git', 'github:alice/hello', 'https://gitlab.example/group/ALICE/Hello/']) {
         assert.equal((await core.identity.repoForSourceUrl(alice.id, url))?.id, repo.id, url);
@@ -235,15 +236,15 @@ for (const dialect of dialects()) {
     });
 
     test('tokens: only a hash is stored; expired and revoked tokens stop working', async () => {
-      const { token, info } = await core.tokens.createPersonal('carol', { scopes: 'read:packages' });
+      const { token, info } = await core.tokens.createPersonal(systemActor, 'carol', { scopes: 'read:packages' });
       assert.match(token, /^whp_[0-9A-Za-z]{36}$/);
       const rows = await core.db.selectFrom('tokens').selectAll().where('id', '=', info.id).execute();
       assert.ok(!JSON.stringify(rows).includes(token.slice(4)), 'the clear token is nowhere in the row');
       assert.equal(((await core.tokens.authenticate(token)) as any).user.name, 'carol');
       assert.equal(await core.tokens.authenticate(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A')), null, 'bad checksum');
-      await core.tokens.revoke(token);
+      await core.tokens.revoke(systemActor, token);
       assert.equal(await core.tokens.authenticate(token), null);
-      const short = await core.tokens.createPersonal('carol', { scopes: 'read:packages', expiresInMs: 1 });
+      const short = await core.tokens.createPersonal(systemActor, 'carol', { scopes: 'read:packages', expiresInMs: 1 });
       await new Promise((r) => setTimeout(r, 5));
       assert.equal(await core.tokens.authenticate(short.token), null);
     });

@@ -1,6 +1,7 @@
 // Read caches (token rows, package and file lookups, roles) never serve what another process or node has
 // changed: two cores over the same database stand for the server and the CLI (SQLite) or two nodes (PostgreSQL).
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -57,9 +58,9 @@ for (const dialect of dialects()) {
       });
 
     test('a token revoked by the other process stops working on this one', async () => {
-      const { token } = await b.tokens.createPersonal('alice', { name: 't', scopes: 'read:packages' });
+      const { token } = await b.tokens.createPersonal(systemActor, 'alice', { name: 't', scopes: 'read:packages' });
       for (let i = 0; i < 3; i++) assert.equal((await a.authn.fromAuthorization(`Bearer ${token}`)).kind, 'user', 'cached and reused');
-      await b.tokens.revoke(token);
+      await b.tokens.revoke(systemActor, token);
       await seen(async () => (await a.tokens.authenticate(token)) === null, 'revocation');
       await assert.rejects(a.authn.fromAuthorization(`Bearer ${token}`), /revoked/);
     });
@@ -78,9 +79,9 @@ for (const dialect of dialects()) {
     test('a grant and its removal by the other process', async () => {
       const pkg = (await a.packages.find('alice', 'test', 'vis'))!;
       assert.equal(await a.authz.canRead(bob, pkg), false);
-      await b.publisher.grant(pkg.id, { userId: bob.kind === 'user' ? bob.user.id : 0 }, 'read');
+      await b.publisher.grant(pkg.id, { userId: bob.kind === 'user' ? bob.user.id : 0 }, 'read', systemActor);
       await seen(async () => a.authz.canRead(bob, (await a.packages.find('alice', 'test', 'vis'))!), 'granted');
-      await b.publisher.revoke(pkg.id, { userId: bob.kind === 'user' ? bob.user.id : 0 });
+      await b.publisher.revoke(pkg.id, { userId: bob.kind === 'user' ? bob.user.id : 0 }, systemActor);
       await seen(async () => !(await a.authz.canRead(bob, (await a.packages.find('alice', 'test', 'vis'))!)), 'revoked');
     });
 
@@ -96,7 +97,7 @@ for (const dialect of dialects()) {
     });
 
     test("publishing leaves the token lookups' generation alone; revoking moves it", async () => {
-      const { token } = await a.tokens.createPersonal('alice', { scopes: 'read:packages' });
+      const { token } = await a.tokens.createPersonal(systemActor, 'alice', { scopes: 'read:packages' });
       const gen = scopedGeneration(a.changes, ['tokens', 'owners', 'repositories']);
       assert.ok(await a.tokens.authenticate(token));
       // PostgreSQL: this node hears its own NOTIFY of the token's creation a little later; let it arrive first.
@@ -104,15 +105,15 @@ for (const dialect of dialects()) {
       const before = gen.current();
       await publish(a, 'scoped', '1.0.0');
       assert.equal(gen.current(), before, 'a publish writes none of the tables a token row is read from');
-      await a.tokens.revoke(token);
+      await a.tokens.revoke(systemActor, token);
       assert.notEqual(gen.current(), before);
       assert.equal(await a.tokens.authenticate(token), null);
     });
 
     test('this process sees its own changes at once', async () => {
-      const { token } = await a.tokens.createPersonal('alice', { name: 'own', scopes: 'read:packages' });
+      const { token } = await a.tokens.createPersonal(systemActor, 'alice', { name: 'own', scopes: 'read:packages' });
       assert.ok(await a.tokens.authenticate(token));
-      await a.tokens.revoke(token);
+      await a.tokens.revoke(systemActor, token);
       assert.equal(await a.tokens.authenticate(token), null);
       await publish(a, 'own', '1.0.0');
       const pkg = (await a.packages.find('alice', 'test', 'own'))!;

@@ -1,6 +1,7 @@
 // The Maven repository protocol over HTTP, with hostile inputs: deploy and resolve in the standard layout,
 // maven-metadata.xml and checksums derived by Wharf, immutable releases, snapshot builds, access, on every dialect.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -44,9 +45,9 @@ for (const dialect of dialects()) {
       bob = await s.userWithToken('bob');
       aliceAuth = basic('alice', alice);
       bobAuth = basic('bob', bob);
-      await s.core.identity.createRepo('alice', 'lib', 'public');
-      await s.core.identity.createRepo('alice', 'secret', 'private');
-      await s.core.identity.createRepo('alice', 'other', 'public');
+      await s.core.identity.createRepo(systemActor, 'alice', 'lib', 'public');
+      await s.core.identity.createRepo(systemActor, 'alice', 'secret', 'private');
+      await s.core.identity.createRepo(systemActor, 'alice', 'other', 'public');
     });
     after(() => s.stop());
 
@@ -249,11 +250,11 @@ for (const dialect of dialects()) {
       assert.equal((await put(`${base}/private-1.0-x.jar`, 'x', bobAuth)).status, 404);
       assert.equal((await put('/maven/alice/lib/com/bob/thing/1.0/thing-1.0.jar', 'x', bobAuth)).status, 403);
       // Granting bob read on the repository lets him resolve.
-      await s.core.identity.grantRepo('alice/secret', 'bob', 'read');
+      await s.core.identity.grantRepo(systemActor, 'alice/secret', 'bob', 'read');
       assert.equal(await text(`${base}/private-1.0.jar`, bobAuth), 'secret bytes');
       assert.equal((await put(`${base}/private-1.0-x.jar`, 'x', bobAuth)).status, 403);
       // A read-only token may not deploy.
-      const ro = (await s.core.tokens.createPersonal('alice', { scopes: 'read:packages' })).token;
+      const ro = (await s.core.tokens.createPersonal(systemActor, 'alice', { scopes: 'read:packages' })).token;
       assert.equal((await put(`${base}/private-1.0-x.jar`, 'x', basic('alice', ro))).status, 403);
     });
 
@@ -290,7 +291,7 @@ for (const dialect of dialects()) {
     });
 
     test('a job token deploys packages linked to its repository, and nowhere else', async () => {
-      const job = (await s.core.tokens.createJob('alice/other')).token;
+      const job = (await s.core.tokens.createJob(systemActor, 'alice/other')).token;
       const jobAuth = basic('x-access-token', job);
       assert.equal((await put('/maven/alice/other/com/example/ci/1.0/ci-1.0.jar', 'ci', jobAuth)).status, 201);
       assert.equal((await put('/maven/alice/lib/com/example/ci2/1.0/ci2-1.0.jar', 'ci', jobAuth)).status, 403);

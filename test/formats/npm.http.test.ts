@@ -1,5 +1,6 @@
 // The npm registry protocol over HTTP, with hostile inputs: every bad publish gets npm's error format and writes nothing.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { createHash, createVerify } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,7 +29,7 @@ for (const dialect of dialects()) {
       s = await startWharf({ dialect, env: { WHARF_NPM_MAX_BODY: String(2 * 1024 * 1024) } });
       alice = await s.userWithToken('alice');
       bob = await s.userWithToken('bob');
-      aliceRead = (await s.core.tokens.createPersonal('alice', { scopes: 'read:packages' })).token;
+      aliceRead = (await s.core.tokens.createPersonal(systemActor, 'alice', { scopes: 'read:packages' })).token;
     });
     after(() => s.stop());
 
@@ -151,10 +152,10 @@ for (const dialect of dialects()) {
       const ro = await putPackage(s.url, aliceRead, '@alice/auth', body);
       assert.equal(ro.status, 403);
       assert.match((await ro.json()).error, /write:packages/);
-      const { token } = await s.core.tokens.createPersonal('alice', { scopes: 'write:packages' });
-      await s.core.tokens.revoke(token);
+      const { token } = await s.core.tokens.createPersonal(systemActor, 'alice', { scopes: 'write:packages' });
+      await s.core.tokens.revoke(systemActor, token);
       assert.equal((await putPackage(s.url, token, '@alice/auth', body)).status, 401);
-      const short = await s.core.tokens.createPersonal('alice', { scopes: 'write:packages', expiresInMs: 1 });
+      const short = await s.core.tokens.createPersonal(systemActor, 'alice', { scopes: 'write:packages', expiresInMs: 1 });
       await new Promise((r) => setTimeout(r, 10));
       assert.equal((await putPackage(s.url, short.token, '@alice/auth', body)).status, 401);
       assert.equal((await get('/npm/-/whoami', alice).then((r) => r.json())).username, 'alice');

@@ -10,6 +10,7 @@
 // and every RegistrationsBaseUrl variant advertised (nuget.exe 5.8 needs a legacy one; the legacy hive leaves
 // SemVer 2.0.0 versions out, 3.6.0/Versioned keep them), paged past 128 versions.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
@@ -157,7 +158,7 @@ for (const dialect of dialects()) {
       s = await startWharf({ dialect });
       alice = await s.userWithToken('alice');
       carol = await s.userWithToken('carol');
-      await s.core.identity.createRepo('alice', 'app', 'public');
+      await s.core.identity.createRepo(systemActor, 'alice', 'app', 'public');
     });
     after(() => s.stop());
 

@@ -3,6 +3,7 @@
 // symbol server (`symbols/{file.pdb}/{guid}FFFFFFFF/{file.pdb}`, SymbolChecksum checked when sent) with access
 // following the package, and hostile symbol packages refused with nothing stored.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,7 +45,7 @@ for (const dialect of dialects()) {
       s = await startWharf({ dialect, env: { WHARF_MAX_BLOB_SIZE: String(1024 * 1024) } });
       alice = await s.userWithToken('alice');
       bob = await s.userWithToken('bob');
-      await s.core.identity.createRepo('alice', 'hello', 'public');
+      await s.core.identity.createRepo(systemActor, 'alice', 'hello', 'public');
     });
     after(() => s.stop());
 

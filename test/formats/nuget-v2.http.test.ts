@@ -4,6 +4,7 @@
 // PUT api/v2/ (2.x's multipart) and api/v2/package, 409 on a re-push, DELETE = unlist, private packages (anonymous
 // → 401 challenge, a stranger → 404), the sign-in URL auth/api/v2, and bad query options → 400 in OData's XML.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { XMLParser } from 'fast-xml-parser';
@@ -47,7 +48,7 @@ for (const dialect of dialects()) {
       s = await startWharf({ dialect });
       alice = await s.userWithToken('alice');
       bob = await s.userWithToken('bob');
-      await s.core.identity.createRepo('alice', 'hello', 'public');
+      await s.core.identity.createRepo(systemActor, 'alice', 'hello', 'public');
     });
     after(() => s.stop());
 

@@ -2,6 +2,7 @@
 // Basic), 409 on a re-push, flat container, registration, search and autocomplete, unlist/relist, access
 // (public anonymous, private → 401 challenge), and hostile pushes refused with nothing stored.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,7 +38,7 @@ for (const dialect of dialects()) {
       s = await startWharf({ dialect, env: { WHARF_MAX_BLOB_SIZE: String(1024 * 1024) } });
       alice = await s.userWithToken('alice');
       bob = await s.userWithToken('bob');
-      await s.core.identity.createRepo('alice', 'hello', 'public');
+      await s.core.identity.createRepo(systemActor, 'alice', 'hello', 'public');
     });
     after(() => s.stop());
 

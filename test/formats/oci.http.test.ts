@@ -3,6 +3,7 @@
 // permission rules, and hostile inputs — each a spec error that writes nothing and leaks nothing.
 // Rules are quoted from spec.md (v1.1.1) where a test checks one.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -157,10 +158,10 @@ for (const dialect of dialects()) {
       aliceToken = await s.userWithToken('alice');
       A = basic('alice', aliceToken);
       B = basic('bob', await s.userWithToken('bob'));
-      aliceReadOnly = basic('alice', (await s.core.tokens.createPersonal('alice', { scopes: 'read:packages' })).token);
-      aliceNoDelete = basic('alice', (await s.core.tokens.createPersonal('alice', { scopes: 'read:packages,write:packages' })).token);
-      await s.core.identity.createRepo('alice', 'pubrepo', 'public');
-      await s.core.identity.createRepo('bob', 'openrepo', 'public');
+      aliceReadOnly = basic('alice', (await s.core.tokens.createPersonal(systemActor, 'alice', { scopes: 'read:packages' })).token);
+      aliceNoDelete = basic('alice', (await s.core.tokens.createPersonal(systemActor, 'alice', { scopes: 'read:packages,write:packages' })).token);
+      await s.core.identity.createRepo(systemActor, 'alice', 'pubrepo', 'public');
+      await s.core.identity.createRepo(systemActor, 'bob', 'openrepo', 'public');
       img = await pushImage(s.url, 'alice/app', 'v1', imageManifest({ layers: [blob(2048), blob(100)] }), A);
       pubImg = await pushImage(s.url, 'alice/pub', 'latest', imageManifest({ config: configBlob({ labels: { 'org.opencontainers.image.source': 'https://github.com/alice/pubrepo' } }) }), A);
       bobImg = await pushImage(s.url, 'bob/secret', 'v1', imageManifest(), B);
@@ -1284,10 +1285,10 @@ for (const dialect of dialects()) {
       });
 
       test('a registry token stops working when the personal token it came from is revoked', async () => {
-        const pat = await s.core.tokens.createPersonal('alice', { scopes: 'read:packages,write:packages' });
+        const pat = await s.core.tokens.createPersonal(systemActor, 'alice', { scopes: 'read:packages,write:packages' });
         const { body } = await registryToken(s.url, 'repository:alice/app:pull', basic('alice', pat.token));
         await expectStatus(await getManifest('alice/app', 'v1', bearer(body.token)), 200);
-        await s.core.tokens.revoke(pat.info.id);
+        await s.core.tokens.revoke(systemActor, pat.info.id);
         await expectError(await getManifest('alice/app', 'v1', bearer(body.token)), 401, 'UNAUTHORIZED');
       });
 
@@ -1403,7 +1404,7 @@ for (const dialect of dialects()) {
       });
 
       test('a source label naming a private repository of the owner keeps the image private', async () => {
-        await s.core.identity.createRepo('alice', 'privrepo', 'private');
+        await s.core.identity.createRepo(systemActor, 'alice', 'privrepo', 'private');
         const name = fresh();
         await pushImage(s.url, name, 'v1', imageManifest({ config: configBlob({ labels: { 'org.opencontainers.image.source': 'https://github.com/alice/privrepo' } }) }), A);
         await expectError(await getManifest(name, 'v1', null), 401, 'UNAUTHORIZED');

@@ -1,6 +1,7 @@
 // The RubyGems source over HTTP, on every database: push, the compact index (validators, ranges), the full
 // index, the dependency and JSON APIs, yank, access, and hostile pushes that are refused with nothing written.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,8 +34,8 @@ for (const dialect of dialects()) {
       s = await startWharf({ dialect, env: { WHARF_MAX_BLOB_SIZE: String(1024 * 1024) } });
       alice = await s.userWithToken('alice');
       bob = await s.userWithToken('bob');
-      aliceRead = (await s.core.tokens.createPersonal('alice', { scopes: 'read:packages' })).token;
-      await s.core.identity.createRepo('alice', 'hello', 'public');
+      aliceRead = (await s.core.tokens.createPersonal(systemActor, 'alice', { scopes: 'read:packages' })).token;
+      await s.core.identity.createRepo(systemActor, 'alice', 'hello', 'public');
     });
     after(() => s.stop());
 
@@ -218,7 +219,7 @@ for (const dialect of dialects()) {
     test('a collaborator with write on the linked repository pushes a new version of its gem, but creates no gem', async () => {
       const carol = await s.userWithToken('carol');
       assert.equal((await push(await buildGem({ name: 'hello', version: '3.0.0' }), carol)).status, 403, 'no role yet: refused on the owner');
-      await s.core.identity.grantRepo('alice/hello', 'carol', 'write');
+      await s.core.identity.grantRepo(systemActor, 'alice/hello', 'carol', 'write');
       await pushGem({ name: 'hello', version: '3.0.0', metadata: { github_repo: 'alice/hello' } }, carol);
       const create = await push(await buildGem({ name: 'carols', version: '1.0.0', metadata: { github_repo: 'alice/hello' } }), carol);
       assert.equal(create.status, 403);
@@ -237,7 +238,7 @@ for (const dialect of dialects()) {
     });
 
     test('a job token pushes gems linked to its repository, and nothing else', async () => {
-      const { token: job } = await s.core.tokens.createJob('alice/hello');
+      const { token: job } = await s.core.tokens.createJob(systemActor, 'alice/hello');
       await pushGem({ name: 'from-ci', version: '1.0.0', metadata: { github_repo: 'alice/hello' } }, job);
       const unlinked = await push(await buildGem({ name: 'ci-unlinked', version: '1.0.0' }), job);
       assert.equal(unlinked.status, 403);

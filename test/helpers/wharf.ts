@@ -1,6 +1,7 @@
 // Starting Wharf for tests: in-process on a random port (fast, for protocol and API suites on both databases),
 // or as a real child process (`node src/main.ts`, as `npm start` runs it) for end-to-end tests with real clients.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -78,7 +79,7 @@ export async function startWharf(opts: { dialect?: 'sqlite' | 'postgres'; env?: 
     cli: (args, stdin) => runCli(env, args, stdin),
     async userWithToken(name, scopes = 'read:packages,write:packages,delete:packages', o = {}) {
       await core.identity.createUser({ name, isAdmin: o.admin, password: o.password ?? null, email: `${name}@example.com` });
-      return (await core.tokens.createPersonal(name, { scopes })).token;
+      return (await core.tokens.createPersonal(systemActor, name, { scopes })).token;
     },
     async stop(o = {}) {
       await app.close();

@@ -4,6 +4,7 @@
 // an unsigned pull fail with DENIED. Hostile hook URLs and response bodies stay inert text; forms need CSRF tokens;
 // those who do not manage an owner or repository get 404 (or 403 on a repository they can see).
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -38,7 +39,7 @@ describe('webhooks and signing in the web UI (Chromium)', () => {
     s = await startWharf({ env: { WHARF_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WHARF_WEBHOOK_RETRY_SECONDS: '0.2' } });
     alice = await s.userWithToken('alice', undefined, { password: PASSWORD });
     await s.userWithToken('bob', undefined, { password: PASSWORD });
-    await s.core.identity.createRepo('alice', 'hello', 'public');
+    await s.core.identity.createRepo(systemActor, 'alice', 'hello', 'public');
     rx = http.createServer(async (req, res) => {
       let body = '';
       for await (const c of req) body += c;
@@ -69,7 +70,7 @@ describe('webhooks and signing in the web UI (Chromium)', () => {
     await Promise.all([page.waitForURL(/\/alice\/-\/settings\/hooks\/\d+\?done=created$/), page.getByRole('button', { name: 'Add webhook' }).click()]);
     await page.getByText('Webhook added.').waitFor();
     const hookId = Number(/hooks\/(\d+)/.exec(page.url())![1]);
-    const [hook] = await s.core.webhooks.list({ ownerId: (await s.core.identity.findOwner('alice'))!.id });
+    const [hook] = await s.core.webhooks.list(systemActor, { ownerId: (await s.core.identity.findOwner('alice'))!.id });
     assert.equal(hook.id, hookId);
     assert.equal(hook.url, hookUrl);
     assert.equal(hook.secret, 'ui-secret');
@@ -124,7 +125,7 @@ describe('webhooks and signing in the web UI (Chromium)', () => {
     await page.getByLabel('Content type').selectOption('form');
     await Promise.all([page.waitForURL(/done=created/), page.getByRole('button', { name: 'Add webhook' }).click()]);
     const repo = (await s.core.identity.findRepo('alice', 'hello'))!;
-    const [hook] = await s.core.webhooks.list({ repositoryId: repo.id });
+    const [hook] = await s.core.webhooks.list(systemActor, { repositoryId: repo.id });
     assert.deepEqual([hook.content_type, hook.events], ['form', '["*"]']);
     assert.equal(await page.getByLabel('Payload URL').inputValue(), hook.url);
     await page.goto(`${s.url}/alice/hello/-/settings/hooks`);
@@ -157,7 +158,7 @@ describe('webhooks and signing in the web UI (Chromium)', () => {
     // type=url accepts ftp:, so the browser submits it and the server refuses it.
     await page.getByRole('button', { name: 'Add webhook' }).click();
     await page.getByText('a webhook URL must be http or https').waitFor();
-    assert.equal((await s.core.webhooks.list({ repositoryId: repo.id })).length, 1);
+    assert.equal((await s.core.webhooks.list(systemActor, { repositoryId: repo.id })).length, 1);
 
     await page.goto(`${s.url}/alice/hello/-/settings/hooks/${hook.id}`);
     await Promise.all([page.waitForURL(/\/alice\/hello\/-\/settings\/hooks\?done=deleted$/), page.getByRole('button', { name: 'Delete webhook' }).click()]);

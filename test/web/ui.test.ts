@@ -3,6 +3,7 @@
 // changed and an anonymous browser losing access, versions deleted and restored, org members, sign-up, errors.
 // Every test saves a screenshot under test-results/; the ones the issue asks for also go to docs/screenshots/.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { after, before, describe, test } from 'node:test';
 import { publish } from '../helpers/npm-body.ts';
 import { basic, multiPlatform, pushIndex } from '../helpers/oci.ts';
@@ -29,8 +30,8 @@ describe('web UI in Chromium', () => {
     s = await startWharf();
     alice = await s.userWithToken('alice', undefined, { password: PASSWORD });
     await s.userWithToken('bob', undefined, { password: PASSWORD });
-    await s.core.identity.createOrg('acme', 'alice');
-    await s.core.identity.createRepo('alice', 'hello', 'public');
+    await s.core.identity.createOrg(systemActor, 'acme', 'alice');
+    await s.core.identity.createRepo(systemActor, 'alice', 'hello', 'public');
     const readme = '# hello\n\nA friendly greeting library.\n\n```js\nimport { hello } from "@alice/hello";\nhello("world");\n```\n\n- tiny\n- typed\n\nSee the [docs](https://example.com/docs).';
     for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
       const r = await publish(s.url, alice, '@alice/hello', v, { description: 'Says hello, politely', readme, repository: { type: 'git', url: `git+${s.url}/alice/hello.git` } });
@@ -169,7 +170,7 @@ describe('web UI in Chromium', () => {
     await shot(page, 'tokens', { docs: true });
     const who = await fetch(`${s.url}/api/v1/user`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(who.status, 200);
-    const listed = await s.core.tokens.listForUser((await s.core.identity.requireUser('alice')).id);
+    const listed = await s.core.tokens.listForUser(systemActor, (await s.core.identity.requireUser('alice')).id);
     const info = listed.find((t) => t.name === 'laptop npm')!;
     assert.deepEqual([...info.scopes].sort(), ['read:packages', 'write:packages']);
     assert.ok(info.expires_at && Date.parse(info.expires_at) - Date.now() > 89 * 864e5);
@@ -301,13 +302,13 @@ describe('web UI in Chromium', () => {
     const cookie = (await b.context.cookies(s.url)).find((c) => c.name === 'wharf_session')!;
     const post = (body: Record<string, string>, headers: Record<string, string> = {}) =>
       fetch(`${s.url}/-/settings/tokens`, { method: 'POST', redirect: 'manual', headers: { cookie: `wharf_session=${cookie.value}`, 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(body) });
-    const before = (await s.core.tokens.listForUser((await s.core.identity.requireUser('alice')).id)).length;
+    const before = (await s.core.tokens.listForUser(systemActor, (await s.core.identity.requireUser('alice')).id)).length;
     assert.equal((await post({ name: 'x', scopes: 'read:packages', expires: '7d' })).status, 403);
     assert.equal((await post({ name: 'x', scopes: 'read:packages', expires: '7d', _csrf: 'forged' })).status, 403);
     await b.page.goto(`${s.url}/-/settings/tokens`);
     const csrf = await b.page.locator('input[name=_csrf]').first().inputValue();
     assert.equal((await post({ name: 'x', scopes: 'read:packages', expires: '7d', _csrf: csrf }, { origin: 'https://evil.example' })).status, 403);
-    assert.equal((await s.core.tokens.listForUser((await s.core.identity.requireUser('alice')).id)).length, before, 'no token was made');
+    assert.equal((await s.core.tokens.listForUser(systemActor, (await s.core.identity.requireUser('alice')).id)).length, before, 'no token was made');
     const page = await fetch(`${s.url}/`);
     assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
     // The session cookie is no credential for the registry or the REST API.

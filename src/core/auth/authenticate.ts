@@ -16,13 +16,16 @@ export class Authenticator {
 
   constructor(private readonly tokens: TokenService, private readonly identity: Identity, private readonly registryTokens: RegistryTokens) {}
 
-  /** The actor for an Authorization header; anonymous when absent; Unauthorized when present but wrong. */
-  async fromAuthorization(header: string | undefined): Promise<Actor> {
+  /**
+   * The actor for an Authorization header; anonymous when absent; Unauthorized when present but wrong.
+   * `service`: this server's registry service name, the audience a registry token must have been issued for.
+   */
+  async fromAuthorization(header: string | undefined, opts: { service?: string } = {}): Promise<Actor> {
     if (!header) return anonymous;
     const sp = header.indexOf(' ');
     const scheme = sp > 0 ? header.slice(0, sp).toLowerCase() : '';
     const value = sp > 0 ? header.slice(sp + 1).trim() : header.trim();
-    if (scheme === 'bearer' && looksLikeJwt(value)) return this.fromRegistryToken(value);
+    if (scheme === 'bearer' && looksLikeJwt(value)) return this.fromRegistryToken(value, opts.service);
     if (scheme === 'bearer' || scheme === 'token' || (scheme === '' && looksLikeToken(value))) {
       const actor = await this.tokens.authenticate(value);
       if (!actor) throw unauthorized('bad credentials: the token is unknown, expired or revoked');
@@ -44,9 +47,12 @@ export class Authenticator {
     throw unauthorized('unsupported authorization scheme');
   }
 
-  /** A registry token: valid only while the token it was issued from is, and narrowed to what it grants. */
-  private async fromRegistryToken(jwt: string): Promise<Actor> {
-    const claims = await this.registryTokens.verify(jwt);
+  /**
+   * A registry token: valid only for this service, while the token it was issued from is, and narrowed to the
+   * repository actions it grants (authorize() honours `registry`: package scopes only, container images only).
+   */
+  private async fromRegistryToken(jwt: string, service: string | undefined): Promise<Actor> {
+    const claims = await this.registryTokens.verify(jwt, service);
     if (!claims) throw unauthorized('the registry token is invalid or expired');
     const who = claims.wharf;
     if (who.kind === 'anonymous') return anonymous;
@@ -57,7 +63,9 @@ export class Authenticator {
       if (u?.kind === 'user') actor = { kind: 'user', user: { id: u.id, name: u.name, isAdmin: u.is_admin === 1 }, scopes: ALL_SCOPES, tokenId: null };
     }
     if (!actor || actor.kind === 'anonymous') throw unauthorized('the credentials behind this registry token are no longer valid');
-    return { ...actor, registry: claims.access };
+    // Whatever the credential behind it could do, a registry token carries at most the package scopes.
+    const scopes = new Set([...actor.scopes].filter((s) => s.endsWith(':packages')));
+    return { ...actor, scopes, registry: claims.access } as Actor;
   }
 
   /** Signs a user in with a password (all scopes: it is the person themself). */

@@ -1,15 +1,23 @@
-// The one access decision every format, the REST API and the web UI call. Order:
-//   1. token scopes cap everything;  2. public is readable by all, internal by any signed-in actor;
-//   3. site admins, the owning user and org owners are admin;  4. a package that inherits takes the actor's
-//   role on its linked repository; otherwise its own package_access rows;  5. a job token writes the packages
-//   linked to its repository and has the roles its repository was granted.
+// The one access decision. The core's verbs call it (publish, delete, settings, grants, memberships, tokens,
+// hooks, signing policy), and so do the formats, the REST API and the web UI where they need an answer before
+// a verb runs; nothing else decides. For packages, in order:
+//   1. the role: public is readable by all, internal by any signed-in actor; site admins, the owning user and
+//      org owners are admin; a package that inherits takes the actor's role on its linked repository, otherwise
+//      its own package_access rows; a job token writes the packages linked to its repository and has the roles
+//      its repository was granted (never admin);
+//   2. the credential's scopes cap the role (read:packages, write:packages, delete:packages);
+//   3. a registry token (from /v2/token) does only the repository actions it was issued for, on container
+//      images, and nothing else anywhere.
 // Whoever may not read a package gets NotFound (an anonymous client gets Unauthorized, so its client asks
 // for credentials) — a private package is indistinguishable from a missing one.
+// Management (`manage`): each kind of change needs its scope (GitHub's: repo, admin:org, admin:org_hook,
+// admin:repo_hook, user, site_admin) and a role on its target; job and registry tokens manage nothing.
 import { GenerationCache, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Owner, Package, Role, Visibility } from '../../db/tables.ts';
 import { WharfError, forbidden, notFound, unauthorized } from '../errors.ts';
 import type { Actor } from './actor.ts';
+import type { RepositoryAccess } from './registry-tokens.ts';
 import type { Scope } from './tokens.ts';
 
 export type Action = 'read' | 'write' | 'delete' | 'admin';
@@ -20,16 +28,61 @@ const SCOPE: Record<Action, Scope> = { read: 'read:packages', write: 'write:pack
 
 const max = (a: Role | null, b: Role | null): Role | null => (!a ? b : !b ? a : RANK[a] >= RANK[b] ? a : b);
 
-export type PackageRef = Pick<Package, 'id' | 'owner_id' | 'visibility' | 'repository_id' | 'inherit_access'>;
+/** A package as the decision needs it (`type` and `name` let a registry token's grants be matched). */
+export type PackageRef = Pick<Package, 'id' | 'owner_id' | 'visibility' | 'repository_id' | 'inherit_access'> & Partial<Pick<Package, 'type' | 'name'>>;
+
+type OwnerRef = Pick<Owner, 'id' | 'kind'> & { name?: string };
+type RepoRef = { id: number; owner_id: number; visibility: Visibility };
+
+/** A kind of management, and what it is done to. */
+export type Management =
+  /** An owner's settings: an org's memberships and signing policy (admin:org), a user's own signing policy (user). */
+  | { what: 'owner'; owner: OwnerRef }
+  /** An owner's webhooks (admin:org_hook). */
+  | { what: 'owner-hooks'; owner: OwnerRef }
+  /** Creating a repository under an owner (repo). */
+  | { what: 'repo-create'; owner: OwnerRef }
+  /** Creating an organization (admin:org); `admin` names its first owner. */
+  | { what: 'org-create'; adminId: number }
+  /** A repository's visibility and collaborators (repo, admin on it). */
+  | { what: 'repo'; repo: RepoRef }
+  /** A repository's webhooks (admin:repo_hook, admin on it). */
+  | { what: 'repo-hooks'; repo: RepoRef }
+  /** Minting a job token for a repository (repo + write:packages, write on it). */
+  | { what: 'job-token'; repo: RepoRef }
+  /** A user's personal access tokens (user; site admins: anyone's, with site_admin). */
+  | { what: 'tokens'; userId: number }
+  /** Site administration: users, other people's tokens, instance settings (site_admin, a site admin). */
+  | { what: 'site' };
+
+const MANAGE_SCOPE: Record<Management['what'], Scope> = {
+  owner: 'admin:org', 'owner-hooks': 'admin:org_hook', 'repo-create': 'repo', 'org-create': 'admin:org', repo: 'repo',
+  'repo-hooks': 'admin:repo_hook', 'job-token': 'repo', tokens: 'user', site: 'site_admin',
+};
+
+/** Does a registry token grant `action` (pull, push, delete) on the repository `name`? */
+function grants(access: RepositoryAccess[], name: string, action: string): boolean {
+  const lower = name.toLowerCase();
+  return access.some((a) => a.type === 'repository' && a.name.toLowerCase() === lower && (a.actions.includes(action) || a.actions.includes('*')));
+}
+const REGISTRY_ACTION: Record<Action, string> = { read: 'pull', write: 'push', delete: 'delete', admin: 'admin' };
 
 export class Authorizer {
   /** Roles and repository visibilities, for the current change generation (any grant, membership or visibility change moves it). */
   private readonly roles: GenerationCache<Role | null>;
   private readonly repoVisibility: GenerationCache<Visibility | undefined>;
+  private readonly ownerNames: GenerationCache<string | undefined>;
 
   constructor(private readonly db: Db, changes: ChangeGeneration) {
     this.roles = new GenerationCache(changes);
     this.repoVisibility = new GenerationCache(changes);
+    this.ownerNames = new GenerationCache(changes);
+  }
+
+  /** The registry repository name of a package (OWNER/NAME), for matching a registry token's grants. */
+  private async registryName(pkg: PackageRef & { owner_name?: string }): Promise<string> {
+    const owner = pkg.owner_name ?? (await this.ownerNames.get(String(pkg.owner_id), async () => (await this.db.selectFrom('owners').select('name').where('id', '=', pkg.owner_id).executeTakeFirst())?.name));
+    return `${owner}/${pkg.name}`;
   }
 
   /** The visibility that applies: the linked repository's when the package inherits, else its own. */
@@ -68,6 +121,7 @@ export class Authorizer {
 
   /** The actor's role on a package, before token scopes are applied; null when it may not even read. */
   async roleOn(actor: Actor, pkg: PackageRef): Promise<Role | null> {
+    if (actor.kind === 'system') return 'admin';
     const who = actor.kind === 'user' ? `u${actor.user.id}:${actor.user.isAdmin ? 1 : 0}` : actor.kind === 'job' ? `j${actor.repositoryId}` : 'a';
     const key = `${who}|${pkg.id}|${pkg.owner_id}|${pkg.visibility}|${pkg.repository_id}|${pkg.inherit_access}`;
     return this.roles.get(key, () => this.computeRole(actor, pkg));
@@ -102,12 +156,22 @@ export class Authorizer {
   async authorize(actor: Actor, action: Action, pkg: PackageRef): Promise<Role> {
     const role = await this.roleOn(actor, pkg);
     if (!role) throw actor.kind === 'anonymous' ? unauthorized() : notFound();
-    if (actor.kind !== 'anonymous' && !actor.scopes.has(SCOPE[action])) {
+    if (actor.kind === 'anonymous') {
+      if (RANK[role] < RANK[NEEDS[action]]) throw unauthorized();
+      return role;
+    }
+    if (!actor.scopes.has(SCOPE[action])) {
+      // A credential that may not even read the package learns nothing about it.
+      if (!actor.scopes.has('read:packages')) throw notFound();
       throw forbidden(`your token lacks the ${SCOPE[action]} scope`);
     }
-    if (RANK[role] < RANK[NEEDS[action]]) {
-      if (actor.kind === 'anonymous') throw unauthorized();
-      throw forbidden(`you need ${NEEDS[action]} access to this package`);
+    if (RANK[role] < RANK[NEEDS[action]]) throw forbidden(`you need ${NEEDS[action]} access to this package`);
+    if (actor.registry) {
+      // Checked last: the person may, but the token was issued for less; 401 sends a container client for a
+      // wider token. Anything but a container image is out of a registry token's reach.
+      if (pkg.type !== 'container') throw notFound();
+      const name = await this.registryName(pkg);
+      if (!grants(actor.registry, name, REGISTRY_ACTION[action])) throw unauthorized(`the registry token does not grant ${REGISTRY_ACTION[action]} on ${name}`);
     }
     return role;
   }
@@ -129,17 +193,26 @@ export class Authorizer {
 
   /** True when `actor` may read `pkg` (for filtering lists and search). */
   async canRead(actor: Actor, pkg: PackageRef): Promise<boolean> {
-    if (actor.kind !== 'anonymous' && !actor.scopes.has('read:packages')) return false;
-    return (await this.roleOn(actor, pkg)) !== null;
+    if (actor.kind === 'anonymous') return (await this.roleOn(actor, pkg)) !== null;
+    if (!actor.scopes.has('read:packages')) return false;
+    if ((await this.roleOn(actor, pkg)) === null) return false;
+    if (actor.registry) return pkg.type === 'container' && grants(actor.registry, await this.registryName(pkg), 'pull');
+    return true;
   }
 
   /**
    * May `actor` create a new package under `owner` (linked to `repositoryId`, if any)? Users may publish to
    * themselves and to orgs they belong to; a job only to its repository's owner, linked to its repository.
+   * `target` names the package to be (a registry token may create only a container image it was granted push on).
    */
-  async authorizeCreate(actor: Actor, owner: Pick<Owner, 'id' | 'kind' | 'name'>, repositoryId: number | null): Promise<void> {
+  async authorizeCreate(actor: Actor, owner: Pick<Owner, 'id' | 'kind' | 'name'>, repositoryId: number | null, target?: { type: string; name: string }): Promise<void> {
     if (actor.kind === 'anonymous') throw unauthorized();
+    if (actor.kind === 'system') return;
     if (!actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope');
+    if (actor.registry) {
+      const name = `${owner.name}/${target?.name ?? ''}`;
+      if (target?.type !== 'container' || !grants(actor.registry, name, 'push')) throw forbidden('a registry token may only push the container images it was issued for');
+    }
     if (actor.kind === 'job') {
       if (owner.id === actor.repositoryOwnerId && repositoryId === actor.repositoryId) return;
       throw forbidden(`a job token of ${actor.repositoryName} may only create packages linked to that repository`);
@@ -157,7 +230,9 @@ export class Authorizer {
    */
   async authorizePushUnder(actor: Actor, owner: Pick<Owner, 'id' | 'kind' | 'name'>, type: string): Promise<void> {
     if (actor.kind === 'anonymous') throw unauthorized();
+    if (actor.kind === 'system') return;
     if (!actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope');
+    if (actor.registry) throw forbidden('a registry token is good only for the container registry');
     if (actor.kind === 'job') {
       if (actor.repositoryOwnerId !== owner.id) throw forbidden(`a job token of ${actor.repositoryName} may not publish to ${owner.name}`);
       return;
@@ -190,33 +265,85 @@ export class Authorizer {
     if (!collaborator) throw forbidden(`you may not publish packages to ${owner.name}`);
   }
 
-  /** Site admins, the user themself, and owners of an org manage that owner (repos, members, hooks). */
-  async canManageOwner(actor: Actor, owner: Pick<Owner, 'id' | 'kind'>): Promise<boolean> {
-    if (actor.kind !== 'user') return false;
-    if (actor.user.isAdmin || actor.user.id === owner.id) return true;
-    return owner.kind === 'org' && (await this.isOrgOwner(owner.id, actor.user.id));
+  /**
+   * Throws unless `actor` may make the change `m`: its credential holds the scope that kind of change needs, and
+   * the person has the role it needs on the target. What the actor may not even see answers NotFound.
+   */
+  async manage(actor: Actor, m: Management): Promise<void> {
+    if (actor.kind === 'system') return;
+    if (actor.kind === 'anonymous') throw unauthorized();
+    if (actor.kind === 'job') throw forbidden('a job token publishes packages; it manages nothing');
+    if (actor.registry) throw forbidden('a registry token is good only for the container registry');
+    const u = actor.user;
+    // A user's own settings are the `user` scope's, an organization's the `admin:org` scope's (as on GitHub).
+    const scope: Scope = m.what === 'owner' && m.owner.kind === 'user' ? 'user' : MANAGE_SCOPE[m.what];
+    const allowed = await this.hasRole(u, m);
+    if (!allowed) {
+      const repo = 'repo' in m ? m.repo : null;
+      if (repo && !(await this.canReadRepo(actor, repo))) throw notFound();
+      throw forbidden(FORBIDDEN[m.what]);
+    }
+    if (!actor.scopes.has(scope)) throw forbidden(`your token lacks the ${scope} scope`);
   }
 
-  /** Site admins and those with admin on a repository manage it (its hooks). */
-  async canManageRepo(actor: Actor, repo: { id: number }): Promise<boolean> {
-    if (actor.kind !== 'user') return false;
-    return actor.user.isAdmin || (await this.repoRole(repo.id, actor.user.id)) === 'admin';
+  /** True when `actor` may make the change `m` (for showing or hiding a page's controls). */
+  async mayManage(actor: Actor, m: Management): Promise<boolean> {
+    try {
+      await this.manage(actor, m);
+      return true;
+    } catch (e) {
+      if (e instanceof WharfError) return false;
+      throw e;
+    }
+  }
+
+  /** Does the person (whatever their credential) have the role the change needs? */
+  private async hasRole(u: { id: number; isAdmin: boolean }, m: Management): Promise<boolean> {
+    if (u.isAdmin) return true;
+    switch (m.what) {
+      case 'owner':
+      case 'owner-hooks':
+      case 'repo-create':
+        return m.owner.id === u.id || (m.owner.kind === 'org' && (await this.isOrgOwner(m.owner.id, u.id)));
+      case 'org-create':
+        return m.adminId === u.id;
+      case 'repo':
+      case 'repo-hooks':
+        return (await this.repoRole(m.repo.id, u.id)) === 'admin';
+      case 'job-token': {
+        const role = await this.repoRole(m.repo.id, u.id);
+        return role === 'write' || role === 'admin';
+      }
+      case 'tokens':
+        return m.userId === u.id;
+      case 'site':
+        return false;
+    }
   }
 
   /**
    * May `actor` see a repository (its page, the packages linked to it)? Public ones: everyone; internal: any
-   * signed-in actor; private: site admins and those with a role on it; a job: its own repository.
+   * signed-in actor; private: site admins and those with a role on it; a job: its own repository. A registry
+   * token sees public repositories only.
    */
   async canReadRepo(actor: Actor, repo: { id: number; visibility: Visibility }): Promise<boolean> {
-    if (repo.visibility === 'public') return true;
+    if (repo.visibility === 'public' || actor.kind === 'system') return true;
+    if (actor.kind === 'anonymous' || actor.registry) return false;
+    if (!actor.scopes.has('read:packages') && !actor.scopes.has('repo')) return false;
     if (actor.kind === 'job') return repo.visibility === 'internal' || actor.repositoryId === repo.id;
-    if (actor.kind !== 'user') return false;
     if (repo.visibility === 'internal' || actor.user.isAdmin) return true;
     return (await this.repoRole(repo.id, actor.user.id)) !== null;
   }
 
+  /** May `actor` list an organization's members (its members and site admins, with read:org)? */
+  async canSeeMembers(actor: Actor, org: { id: number }): Promise<boolean> {
+    if (actor.kind === 'system') return true;
+    if (actor.kind !== 'user' || actor.registry || !actor.scopes.has('read:org')) return false;
+    return actor.user.isAdmin || (await this.orgRole(org.id, actor.user.id)) !== null;
+  }
+
   /** The user's role on a repository (owner and org owners: admin; org members: read; collaborators: theirs). */
-  async repoRole(repositoryId: number, userId: number): Promise<Role | null> {
+  private async repoRole(repositoryId: number, userId: number): Promise<Role | null> {
     const repo = await this.db.selectFrom('repositories').select(['owner_id', 'visibility']).where('id', '=', repositoryId).executeTakeFirst();
     if (!repo) return null;
     if (repo.owner_id === userId) return 'admin';
@@ -238,3 +365,15 @@ export class Authorizer {
     return (await this.orgRole(orgId, userId)) === 'owner';
   }
 }
+
+const FORBIDDEN: Record<Management['what'], string> = {
+  owner: 'you must be an owner of this organization',
+  'owner-hooks': 'you must be an owner of this organization to manage its webhooks',
+  'repo-create': 'you may only create repositories for yourself and the organizations you own',
+  'org-create': 'only site administrators may create organizations for others',
+  repo: 'you need admin on this repository',
+  'repo-hooks': 'you need admin on this repository to manage its hooks',
+  'job-token': 'you need write on this repository to mint job tokens',
+  tokens: "you may only manage your own tokens",
+  site: 'site administrators only',
+};

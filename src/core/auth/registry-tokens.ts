@@ -67,11 +67,11 @@ export class RegistryTokens {
       .sign(k.privateKey);
   }
 
-  /** The claims of a valid token signed by us, or null. */
-  async verify(jwt: string): Promise<RegistryClaims | null> {
+  /** The claims of a valid token signed by us for `service` (its audience), or null. */
+  async verify(jwt: string, service?: string): Promise<RegistryClaims | null> {
     try {
       const k = await this.load();
-      const { payload } = await jwtVerify(jwt, k.publicKey, { issuer: ISSUER, algorithms: [ALG] });
+      const { payload } = await jwtVerify(jwt, k.publicKey, { issuer: ISSUER, algorithms: [ALG], ...(service ? { audience: service } : {}) });
       const p = payload as unknown as RegistryClaims;
       if (!p.wharf || !Array.isArray(p.access)) return null;
       return p;

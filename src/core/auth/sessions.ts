@@ -12,8 +12,42 @@ export const SESSION_TTL_MS = 14 * 864e5;
 
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
+const CSRF_KEY_ALG = 'csrf-hmac';
+
 export class Sessions {
+  private csrfKey: Promise<Buffer> | null = null;
+  private csrfKeyLoaded: Buffer | null = null;
+
   constructor(private readonly db: Db, private readonly ttlMs = SESSION_TTL_MS) {}
+
+  /**
+   * The CSRF token for a signed-out visitor's forms (sign-in, sign-up): an HMAC under a server secret of the
+   * visitor's random cookie. The visitor chooses the cookie but cannot compute the token for it, so a page that
+   * sets a cookie of its choosing still cannot forge a form. The secret is generated once and kept in the
+   * database, so every node agrees.
+   */
+  anonymousCsrf(cookieValue: string): string {
+    if (!this.csrfKeyLoaded) throw new Error('Sessions.loadCsrfKey() must be awaited first');
+    return csrfTokenFor(createHmac('sha256', this.csrfKeyLoaded).update(`anon:${cookieValue}`).digest('base64url'));
+  }
+
+  /** Loads (or creates) the server secret behind anonymousCsrf. */
+  async loadCsrfKey(): Promise<void> {
+    this.csrfKey ??= (async () => {
+      const oldest = () => this.db.selectFrom('signing_keys').select('private_jwk').where('algorithm', '=', CSRF_KEY_ALG).orderBy('created_at').limit(1).executeTakeFirst();
+      let row = await oldest();
+      if (!row) {
+        await this.db
+          .insertInto('signing_keys')
+          .values({ kid: `csrf-${randomBytes(8).toString('hex')}`, algorithm: CSRF_KEY_ALG, private_jwk: JSON.stringify({ k: randomBytes(32).toString('base64url') }), public_jwk: '{}', created_at: nowIso() })
+          .execute();
+        row = (await oldest())!; // two nodes may have raced: everyone uses the oldest
+      }
+      return Buffer.from((JSON.parse(row.private_jwk) as { k: string }).k, 'base64url');
+    })();
+    this.csrfKey.catch(() => (this.csrfKey = null));
+    this.csrfKeyLoaded = await this.csrfKey;
+  }
 
   /** Starts a session for a user; returns the secret for the cookie (shown to nobody else, stored hashed). */
   async create(userId: number): Promise<{ secret: string; expiresAt: string }> {

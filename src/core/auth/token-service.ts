@@ -3,9 +3,10 @@ import { GenerationCache, scopedGeneration, type ChangeGeneration } from '../../
 import type { Db } from '../../db/database.ts';
 import type { Token } from '../../db/tables.ts';
 import { nowIso } from '../clock.ts';
-import { invalid, notFound } from '../errors.ts';
+import { forbidden, invalid, notFound } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Actor } from './actor.ts';
+import type { Authorizer } from './authorize.ts';
 import { hashToken, looksLikeToken, mintToken, parseScopes, sameHash, type Scope } from './tokens.ts';
 
 type TokenRow = Awaited<ReturnType<TokenService['loadRow']>>;
@@ -47,24 +48,31 @@ export class TokenService {
    */
   private readonly rows: GenerationCache<TokenRow | undefined>;
 
-  constructor(private readonly db: Db, private readonly identity: Identity, changes: ChangeGeneration) {
+  constructor(private readonly db: Db, private readonly identity: Identity, changes: ChangeGeneration, private readonly authz: Authorizer) {
     this.rows = new GenerationCache(scopedGeneration(changes, TOKEN_ROW_TABLES));
   }
 
-  /** Mints a personal access token for a user; returns the clear token once. */
-  async createPersonal(userName: string, opts: { scopes: string; name?: string; expiresInMs?: number | null }): Promise<{ token: string; info: TokenInfo }> {
+  /**
+   * Mints a personal access token for a user; returns the clear token once. One's own tokens need the `user`
+   * scope, anyone else's `site_admin`; and a credential can grant only scopes it holds itself.
+   */
+  async createPersonal(actor: Actor, userName: string, opts: { scopes: string; name?: string; expiresInMs?: number | null }): Promise<{ token: string; info: TokenInfo }> {
     const user = await this.identity.requireUser(userName);
+    await this.authz.manage(actor, this.isSelf(actor, user.id) ? { what: 'tokens', userId: user.id } : { what: 'site' });
     const scopes = [...parseScopesOrInvalid(opts.scopes)];
     if (!scopes.length) throw invalid('a token needs at least one scope');
+    if (actor.kind !== 'anonymous') for (const s of scopes) if (!actor.scopes.has(s)) throw forbidden(`your credentials lack ${s}, so they cannot grant it`);
     return this.insert({ kind: 'pat', userId: user.id, name: opts.name ?? 'token', scopes, repositoryId: null, expiresInMs: opts.expiresInMs ?? null });
   }
 
-  /** Mints a short-lived job token bound to a repository (default one hour). */
-  async createJob(repoSlug: string, opts: { ttlMs?: number; createdBy?: number | null } = {}): Promise<{ token: string; info: TokenInfo }> {
+  /** Mints a short-lived job token bound to a repository (default one hour): write on it, repo and write:packages. */
+  async createJob(actor: Actor, repoSlug: string, opts: { ttlMs?: number } = {}): Promise<{ token: string; info: TokenInfo }> {
     const repo = await this.identity.requireRepo(repoSlug);
+    await this.authz.manage(actor, { what: 'job-token', repo });
+    if (actor.kind !== 'anonymous' && !actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope a job token carries');
     const ttl = opts.ttlMs ?? 3600_000;
     if (ttl <= 0 || ttl > 7 * 864e5) throw invalid('job token ttl must be between 1s and 7d');
-    return this.insert({ kind: 'job', userId: opts.createdBy ?? null, name: `job:${repo.owner_name}/${repo.name}`, scopes: ['read:packages', 'write:packages'], repositoryId: repo.id, expiresInMs: ttl });
+    return this.insert({ kind: 'job', userId: actor.kind === 'user' ? actor.user.id : null, name: `job:${repo.owner_name}/${repo.name}`, scopes: ['read:packages', 'write:packages'], repositoryId: repo.id, expiresInMs: ttl });
   }
 
   private async insert(v: { kind: 'pat' | 'job'; userId: number | null; name: string; scopes: Scope[]; repositoryId: number | null; expiresInMs: number | null }) {
@@ -89,19 +97,29 @@ export class TokenService {
     return { token, info: info(row) };
   }
 
-  async listForUser(userId: number): Promise<TokenInfo[]> {
+  private isSelf(actor: Actor, userId: number): boolean {
+    return actor.kind === 'system' || (actor.kind === 'user' && actor.user.id === userId);
+  }
+
+  /** A user's live tokens (the token list needs what managing them needs). */
+  async listForUser(actor: Actor, userId: number): Promise<TokenInfo[]> {
+    await this.authz.manage(actor, this.isSelf(actor, userId) ? { what: 'tokens', userId } : { what: 'site' });
     const rows = await this.db.selectFrom('tokens').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).orderBy('id').execute();
     return rows.map(info);
   }
 
-  /** Revokes a token given the token itself or its numeric id; `ownerId` limits it to that user's tokens. */
-  async revoke(tokenOrId: string | number, ownerId?: number): Promise<TokenInfo> {
+  /**
+   * Revokes a token given the token itself or its numeric id; `ownerId` limits it to that user's tokens. One's
+   * own tokens need the `user` scope; anyone else's (or a job token) `site_admin`.
+   */
+  async revoke(actor: Actor, tokenOrId: string | number, ownerId?: number): Promise<TokenInfo> {
     let q = this.db.selectFrom('tokens').selectAll();
     if (typeof tokenOrId === 'number' || /^\d+$/.test(tokenOrId)) q = q.where('id', '=', Number(tokenOrId));
     else q = q.where('token_hash', '=', hashToken(tokenOrId));
     if (ownerId !== undefined) q = q.where('user_id', '=', ownerId);
     const row = await q.executeTakeFirst();
     if (!row) throw notFound('no such token');
+    await this.authz.manage(actor, row.kind === 'pat' && row.user_id != null && this.isSelf(actor, row.user_id) ? { what: 'tokens', userId: row.user_id } : { what: 'site' });
     await this.db.updateTable('tokens').set({ revoked_at: nowIso() }).where('id', '=', row.id).where('revoked_at', 'is', null).execute();
     return info(row);
   }

@@ -61,10 +61,27 @@ export function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export const SCOPES = ['read:packages', 'write:packages', 'delete:packages'] as const;
+/**
+ * What a personal token may do, GitHub's scopes as the model: the package scopes for the registries, and one
+ * scope per kind of management. Passwords and web sessions are the person themself and hold every scope; a
+ * token holds only what it names, everywhere (REST, web, every format).
+ */
+export const SCOPES = [
+  'read:packages', 'write:packages', 'delete:packages',
+  /** Create repositories, change their visibility and collaborators, mint job tokens for them. */
+  'repo',
+  /** Manage organization memberships and settings (signing policy); `read:org` lists members. */
+  'admin:org', 'read:org',
+  /** Manage repository webhooks, and owner (organization or user) webhooks. */
+  'admin:repo_hook', 'admin:org_hook',
+  /** The user's own account: personal access tokens and the user's own signing policy. */
+  'user',
+  /** Site administration (other users, their tokens, instance settings); only site administrators hold it in effect. */
+  'site_admin',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
-/** Parses a comma-separated scope list; write implies read, delete implies read (as on GitHub). */
+/** Parses a comma-separated scope list; write and delete imply read, admin:org implies read:org (as on GitHub). */
 export function parseScopes(list: string): Set<Scope> {
   const out = new Set<Scope>();
   for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -72,6 +89,7 @@ export function parseScopes(list: string): Set<Scope> {
     out.add(raw as Scope);
   }
   if (out.has('write:packages') || out.has('delete:packages')) out.add('read:packages');
+  if (out.has('admin:org')) out.add('read:org');
   return out;
 }
 

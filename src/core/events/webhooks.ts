@@ -3,6 +3,8 @@
 // own transaction (`enqueue`, an outbox: a change and its deliveries commit or roll back together), sent after the
 // commit by whichever node runs the sender, with a timeout, retried with exponential backoff (a retry keeps its
 // delivery id), logged, and can be redelivered. Publishing never waits for a hook's endpoint.
+import type { Actor } from '../auth/actor.ts';
+import type { Authorizer } from '../auth/authorize.ts';
 import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -69,7 +71,7 @@ export class Webhooks {
   /** Whether any active hook exists, until the webhooks table changes (most registries have few or none). */
   private readonly anyActive: GenerationCache<boolean>;
 
-  constructor(private readonly db: Db, private readonly config: Config, private readonly logger?: Logger, changes?: ChangeGeneration) {
+  constructor(private readonly db: Db, private readonly config: Config, private readonly logger?: Logger, changes?: ChangeGeneration, private readonly authz?: Authorizer) {
     this.policy = new AddressPolicy(config.webhookAllowedHosts);
     // Without a change feed nothing is cached.
     this.anyActive = new GenerationCache(changes ? scopedGeneration(changes, ['webhooks']) : UNCACHED);
@@ -77,7 +79,21 @@ export class Webhooks {
 
   // ---- hooks ----
 
-  async create(scope: HookScope, input: HookInput): Promise<Webhook> {
+  /** Throws unless `actor` may manage the hooks of `scope` (a repository's: admin:repo_hook; an owner's: admin:org_hook). */
+  async guard(actor: Actor, scope: HookScope): Promise<void> {
+    if (!this.authz) throw new Error('Webhooks was built without an Authorizer');
+    if (scope.repositoryId) {
+      const repo = await this.db.selectFrom('repositories').select(['id', 'owner_id', 'visibility']).where('id', '=', scope.repositoryId).executeTakeFirst();
+      if (!repo) throw notFound();
+      return this.authz.manage(actor, { what: 'repo-hooks', repo });
+    }
+    const owner = await this.db.selectFrom('owners').select(['id', 'kind', 'name']).where('id', '=', scope.ownerId!).executeTakeFirst();
+    if (!owner) throw notFound();
+    return this.authz.manage(actor, { what: 'owner-hooks', owner });
+  }
+
+  async create(actor: Actor, scope: HookScope, input: HookInput): Promise<Webhook> {
+    await this.guard(actor, scope);
     const now = nowIso();
     return this.db
       .insertInto('webhooks')
@@ -89,14 +105,24 @@ export class Webhooks {
       .executeTakeFirstOrThrow();
   }
 
-  async list(scope: HookScope): Promise<Webhook[]> {
+  async list(actor: Actor, scope: HookScope): Promise<Webhook[]> {
+    await this.guard(actor, scope);
+    return this.listAt(scope);
+  }
+
+  private async listAt(scope: HookScope): Promise<Webhook[]> {
     let q = this.db.selectFrom('webhooks').selectAll();
     q = scope.repositoryId ? q.where('repository_id', '=', scope.repositoryId) : q.where('owner_id', '=', scope.ownerId!).where('repository_id', 'is', null);
     return q.orderBy('id').execute();
   }
 
-  async get(scope: HookScope, id: number): Promise<Webhook> {
-    const hook = (await this.list(scope)).find((h) => h.id === id);
+  async get(actor: Actor, scope: HookScope, id: number): Promise<Webhook> {
+    await this.guard(actor, scope);
+    return this.getAt(scope, id);
+  }
+
+  private async getAt(scope: HookScope, id: number): Promise<Webhook> {
+    const hook = (await this.listAt(scope)).find((h) => h.id === id);
     if (!hook) throw notFound('hook not found');
     return hook;
   }
@@ -113,8 +139,8 @@ export class Webhooks {
     return hook.repository_id != null ? { repositoryId: hook.repository_id } : { ownerId: hook.owner_id! };
   }
 
-  async update(scope: HookScope, id: number, input: Partial<HookInput>): Promise<Webhook> {
-    await this.get(scope, id);
+  async update(actor: Actor, scope: HookScope, id: number, input: Partial<HookInput>): Promise<Webhook> {
+    await this.get(actor, scope, id);
     const set: Record<string, unknown> = { updated_at: nowIso() };
     if (input.url !== undefined) set.url = checkUrl(input.url);
     if (input.secret !== undefined) set.secret = input.secret || null;
@@ -122,11 +148,11 @@ export class Webhooks {
     if (input.events !== undefined) set.events = JSON.stringify(checkEvents(input.events));
     if (input.active !== undefined) set.active = input.active ? 1 : 0;
     await this.db.updateTable('webhooks').set(set).where('id', '=', id).execute();
-    return this.get(scope, id);
+    return this.getAt(scope, id);
   }
 
-  async remove(scope: HookScope, id: number): Promise<void> {
-    await this.get(scope, id);
+  async remove(actor: Actor, scope: HookScope, id: number): Promise<void> {
+    await this.get(actor, scope, id);
     await this.db.deleteFrom('webhooks').where('id', '=', id).execute();
   }
 
@@ -141,7 +167,8 @@ export class Webhooks {
   }
 
   /** Sends a delivery's payload again, as a new delivery marked as a redelivery. */
-  async redeliver(hookId: number, id: string): Promise<WebhookDelivery> {
+  async redeliver(actor: Actor, hookId: number, id: string): Promise<WebhookDelivery> {
+    await this.guard(actor, Webhooks.scopeOf(await this.byId(hookId)));
     const d = await this.delivery(hookId, id);
     const row = { ...d, id: randomUUID(), status: 'pending' as const, attempts: 0, next_attempt_at: nowIso(), claimed_until: null, response_status: null, response_body: null, error: null, duration_ms: null, redelivery: 1, created_at: nowIso(), delivered_at: null };
     await this.db.insertInto('webhook_deliveries').values(row).execute();

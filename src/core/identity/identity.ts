@@ -2,6 +2,8 @@
 import type { Db } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import type { Owner, Repository, Role, Visibility } from '../../db/tables.ts';
+import type { Actor } from '../auth/actor.ts';
+import type { Authorizer } from '../auth/authorize.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { nowIso } from '../clock.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
@@ -19,8 +21,12 @@ export function checkRole(r: string): Role {
   return r as Role;
 }
 
+/**
+ * The verbs that change who may do what (orgs, memberships, repositories, collaborators) take the acting Actor
+ * and ask `authz.manage` first: a route or a page cannot forget to. The CLI acts as `systemActor`.
+ */
 export class Identity {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly authz: Authorizer) {}
 
   /** Creates a user; the name is unique across users and orgs, case-insensitively. */
   async createUser(input: { name: string; email?: string | null; password?: string | null; isAdmin?: boolean }): Promise<Owner> {
@@ -31,11 +37,12 @@ export class Identity {
   }
 
   /** Creates an organization owned by `ownerUser`. */
-  async createOrg(name: string, ownerUser: string): Promise<Owner> {
+  async createOrg(actor: Actor, name: string, ownerUser: string): Promise<Owner> {
     checkOwnerName(name);
     const owner = await this.requireUser(ownerUser);
+    await this.authz.manage(actor, { what: 'org-create', adminId: owner.id });
     return this.db.transaction().execute(async (trx) => {
-      const org = await new Identity(trx as unknown as Db).insertOwner({ kind: 'org', name, email: null, password_hash: null, is_admin: 0 });
+      const org = await new Identity(trx as unknown as Db, this.authz).insertOwner({ kind: 'org', name, email: null, password_hash: null, is_admin: 0 });
       await trx.insertInto('org_members').values({ org_id: org.id, user_id: owner.id, role: 'owner' }).execute();
       return org;
     });
@@ -97,10 +104,12 @@ export class Identity {
   }
 
   /** Adds or updates a member of an org. */
-  async addOrgMember(orgName: string, userName: string, role: 'owner' | 'member' = 'member'): Promise<void> {
+  async addOrgMember(actor: Actor, orgName: string, userName: string, role: 'owner' | 'member' = 'member'): Promise<void> {
     if (role !== 'owner' && role !== 'member') throw invalid('org role must be owner or member');
     const org = await this.requireOrg(orgName);
+    await this.authz.manage(actor, { what: 'owner', owner: org });
     const user = await this.requireUser(userName);
+    if (role === 'member') await this.keepsAnOwner(org.id, user.id);
     await this.db
       .insertInto('org_members')
       .values({ org_id: org.id, user_id: user.id, role })
@@ -108,10 +117,18 @@ export class Identity {
       .execute();
   }
 
-  async removeOrgMember(orgName: string, userName: string): Promise<void> {
+  async removeOrgMember(actor: Actor, orgName: string, userName: string): Promise<void> {
     const org = await this.requireOrg(orgName);
+    await this.authz.manage(actor, { what: 'owner', owner: org });
     const user = await this.requireUser(userName);
+    await this.keepsAnOwner(org.id, user.id);
     await this.db.deleteFrom('org_members').where('org_id', '=', org.id).where('user_id', '=', user.id).execute();
+  }
+
+  /** An org always keeps an owner: nobody can lock everyone out by demoting or removing the last one. */
+  private async keepsAnOwner(orgId: number, userId: number): Promise<void> {
+    const owners = await this.db.selectFrom('org_members').select('user_id').where('org_id', '=', orgId).where('role', '=', 'owner').execute();
+    if (owners.length === 1 && owners[0].user_id === userId) throw invalid('an organization needs at least one owner: make someone else an owner first');
   }
 
   async listOrgMembers(orgId: number): Promise<{ name: string; id: number; role: 'owner' | 'member' }[]> {
@@ -130,10 +147,11 @@ export class Identity {
     return row?.role ?? null;
   }
 
-  async createRepo(ownerName: string, name: string, visibility: Visibility = 'public'): Promise<Repository> {
+  async createRepo(actor: Actor, ownerName: string, name: string, visibility: Visibility = 'public'): Promise<Repository> {
     checkRepoName(name);
     checkVisibility(visibility);
     const owner = await this.requireOwner(ownerName);
+    await this.authz.manage(actor, { what: 'repo-create', owner });
     try {
       return await this.db
         .insertInto('repositories')
@@ -179,16 +197,20 @@ export class Identity {
     return this.db.selectFrom('repositories').selectAll().where('owner_id', '=', ownerId).orderBy('lower_name').execute();
   }
 
-  async setRepoVisibility(repoId: number, visibility: Visibility): Promise<void> {
+  async setRepoVisibility(actor: Actor, repoId: number, visibility: Visibility): Promise<void> {
     checkVisibility(visibility);
+    const repo = await this.repoById(repoId);
+    if (!repo) throw notFound('no such repository');
+    await this.authz.manage(actor, { what: 'repo', repo });
     await this.db.updateTable('repositories').set({ visibility }).where('id', '=', repoId).execute();
     // Packages inheriting from it change too: their derived documents must be rebuilt.
     await this.db.updateTable('packages').set((eb) => ({ revision: eb('revision', '+', 1) })).where('repository_id', '=', repoId).execute();
   }
 
-  async grantRepo(slug: string, userName: string, role: Role): Promise<void> {
+  async grantRepo(actor: Actor, slug: string, userName: string, role: Role): Promise<void> {
     checkRole(role);
     const repo = await this.requireRepo(slug);
+    await this.authz.manage(actor, { what: 'repo', repo });
     const user = await this.requireUser(userName);
     await this.db
       .insertInto('repo_collaborators')
@@ -197,8 +219,9 @@ export class Identity {
       .execute();
   }
 
-  async revokeRepo(slug: string, userName: string): Promise<void> {
+  async revokeRepo(actor: Actor, slug: string, userName: string): Promise<void> {
     const repo = await this.requireRepo(slug);
+    await this.authz.manage(actor, { what: 'repo', repo });
     const user = await this.requireUser(userName);
     await this.db.deleteFrom('repo_collaborators').where('repository_id', '=', repo.id).where('user_id', '=', user.id).execute();
   }

@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../../db/database.ts';
 import { nowIso } from '../clock.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
+import type { Actor } from '../auth/actor.ts';
+import type { Authorizer } from '../auth/authorize.ts';
 import type { Identity } from '../identity/identity.ts';
 import { parsePublicKey } from './cosign-keys.ts';
 
@@ -22,7 +24,24 @@ export function fingerprintOf(publicPem: string): string {
 }
 
 export class SigningTrust {
-  constructor(private readonly db: Db, private readonly identity: Identity) {}
+  constructor(private readonly db: Db, private readonly identity: Identity, private readonly authz: Authorizer) {}
+
+  /**
+   * Who may change the trust at a scope: an owner's policy is the owner's setting (manage 'owner'); an image's is
+   * its package's (admin on it), or the owner's while the image does not exist yet.
+   */
+  private async guard(actor: Actor, ownerId: number, packageName: string | null): Promise<void> {
+    const owner = await this.identity.ownerById(ownerId);
+    if (!owner) throw notFound('no such owner');
+    if (packageName !== null) {
+      const pkg = await this.db.selectFrom('packages').selectAll().where('owner_id', '=', ownerId).where('type', '=', 'container').where('lower_name', '=', packageName.toLowerCase()).executeTakeFirst();
+      if (pkg) {
+        await this.authz.authorize(actor, 'admin', pkg);
+        return;
+      }
+    }
+    await this.authz.manage(actor, { what: 'owner', owner });
+  }
 
   /** `OWNER` or `OWNER/IMAGE` → owner and package name (null for the whole owner). */
   private async scope(target: string): Promise<{ ownerId: number; packageName: string | null }> {
@@ -31,13 +50,14 @@ export class SigningTrust {
     return { ownerId: o.id, packageName: rest.length ? rest.join('/') : null };
   }
 
-  async trust(target: string, publicPem: string): Promise<TrustedKey> {
+  async trust(actor: Actor, target: string, publicPem: string): Promise<TrustedKey> {
     const { ownerId, packageName } = await this.scope(target);
-    return this.trustAt(ownerId, packageName, publicPem);
+    return this.trustAt(actor, ownerId, packageName, publicPem);
   }
 
   /** Trusts a key for an owner's images (`packageName` null) or one image. The same key twice is a Conflict. */
-  async trustAt(ownerId: number, packageName: string | null, publicPem: string): Promise<TrustedKey> {
+  async trustAt(actor: Actor, ownerId: number, packageName: string | null, publicPem: string): Promise<TrustedKey> {
+    await this.guard(actor, ownerId, packageName);
     let fingerprint: string;
     try {
       fingerprint = fingerprintOf(publicPem);
@@ -57,7 +77,8 @@ export class SigningTrust {
   }
 
   /** Stops trusting a key at this scope. */
-  async untrustAt(ownerId: number, packageName: string | null, id: number): Promise<void> {
+  async untrustAt(actor: Actor, ownerId: number, packageName: string | null, id: number): Promise<void> {
+    await this.guard(actor, ownerId, packageName);
     let q = this.db.deleteFrom('trusted_keys').where('owner_id', '=', ownerId).where('id', '=', id);
     q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
     if (!Number((await q.executeTakeFirst()).numDeletedRows)) throw notFound('no such trusted key');
@@ -70,8 +91,9 @@ export class SigningTrust {
     return !!(await q.executeTakeFirst());
   }
 
-  async untrust(target: string, fingerprint: string): Promise<void> {
+  async untrust(actor: Actor, target: string, fingerprint: string): Promise<void> {
     const { ownerId, packageName } = await this.scope(target);
+    await this.guard(actor, ownerId, packageName);
     let q = this.db.deleteFrom('trusted_keys').where('owner_id', '=', ownerId).where('fingerprint', '=', fingerprint);
     q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
     if (!Number((await q.executeTakeFirst()).numDeletedRows)) throw notFound('no such trusted key');
@@ -89,12 +111,13 @@ export class SigningTrust {
     return rows.map((r) => ({ id: r.id, fingerprint: r.fingerprint, publicPem: r.public_pem, scope: r.package_name ?? '' }));
   }
 
-  async setRequired(target: string, required: boolean): Promise<void> {
+  async setRequired(actor: Actor, target: string, required: boolean): Promise<void> {
     const { ownerId, packageName } = await this.scope(target);
-    await this.setRequiredAt(ownerId, packageName, required);
+    await this.setRequiredAt(actor, ownerId, packageName, required);
   }
 
-  async setRequiredAt(ownerId: number, packageName: string | null, required: boolean): Promise<void> {
+  async setRequiredAt(actor: Actor, ownerId: number, packageName: string | null, required: boolean): Promise<void> {
+    await this.guard(actor, ownerId, packageName);
     let q = this.db.deleteFrom('signing_policies').where('owner_id', '=', ownerId);
     q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
     await q.execute();

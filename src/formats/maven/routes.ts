@@ -264,7 +264,7 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
       // packages that exist (a mistyped repository name must not turn into a group segment of a new package).
       throw notFound(`no repository named ${owner.name}/${segments(req)[1]}: deploy new packages to ${baseUrlOf(core, req)}/maven/${owner.name}/REPOSITORY`);
     }
-    if (actor.kind === 'user' && !actor.user.isAdmin && !(await core.authz.repoRole(t.repo.id, actor.user.id))) {
+    if (actor.kind === 'user' && !(await core.authz.canReadRepo(actor, t.repo))) {
       // A repository the person cannot see is not there.
       throw notFound(`no repository named ${owner.name}/${t.repo.name}`);
     }

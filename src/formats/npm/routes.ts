@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import semver from 'semver';
-import type { Actor } from '../../core/auth/actor.ts';
+import { actorName, type Actor } from '../../core/auth/actor.ts';
 import type { Action } from '../../core/auth/authorize.ts';
 import type { StagedBlob } from '../../core/blobs/blob-store.ts';
 import type { Core } from '../../core/core.ts';
@@ -363,7 +363,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
   app.get('/-/whoami', async (req) => {
     const a = req.actor;
     if (a.kind === 'anonymous') throw unauthorized('you are not logged in');
-    return { username: a.kind === 'user' ? a.user.name : `job:${a.repositoryName}` };
+    return { username: actorName(a) };
   });
 
   // npm 11 tries web login first; a 404 sends it to the legacy username/password prompts below.
@@ -379,7 +379,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     if (typeof body?.password !== 'string' || !body.password) throw unauthorized('a password is required');
     const actor = await core.authn.password(name, body.password);
     if (actor.kind !== 'user') throw unauthorized();
-    const { token } = await core.tokens.createPersonal(actor.user.name, { scopes: 'read:packages,write:packages,delete:packages', name: 'npm login' });
+    const { token } = await core.tokens.createPersonal(actor, actor.user.name, { scopes: 'read:packages,write:packages,delete:packages', name: 'npm login' });
     return reply.code(201).send({ ok: true, id, rev: '_we_dont_use_revs_any_more', token });
   });
 
@@ -387,7 +387,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
   app.delete('/-/user/token/:token', async (req) => {
     const a = req.actor;
     if (a.kind !== 'user') throw unauthorized();
-    await core.tokens.revoke((req.params as Params).token, a.user.id);
+    await core.tokens.revoke(a, (req.params as Params).token, a.user.id);
     return { ok: true };
   });
 

@@ -311,7 +311,7 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
     const actor = req.actor;
     if (actor.kind !== 'user') throw unauthorized('gem signin needs your Wharf user name and password');
     if (actor.tokenId !== null) throw forbidden('gem signin takes a password; a token is already an API key');
-    const { token } = await core.tokens.createPersonal(actor.user.name, { scopes: 'read:packages,write:packages,delete:packages', name: 'gem signin' });
+    const { token } = await core.tokens.createPersonal(actor, actor.user.name, { scopes: 'read:packages,write:packages,delete:packages', name: 'gem signin' });
     return reply.type('text/plain; charset=utf-8').send(token);
   };
   app.post('/:owner/api/v1/api_key', apiKey);

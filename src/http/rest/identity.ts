@@ -26,14 +26,14 @@ export async function identityRoutes(app: FastifyInstance, core: Core): Promise<
   app.get('/orgs/:name', async (req) => ownerJson(await core.identity.requireOrg((req.params as P).name), base(req)));
 
   app.get('/users', async (req, reply) => {
-    requireAdmin(req.actor);
+    await core.authz.manage(req.actor, { what: 'site' });
     const p = pageOf(req);
     const rows = await core.identity.listOwners('user', p.limit, p.offset);
     return sendPage(req, reply, core, rows.map((u) => ownerJson(u, base(req))), p);
   });
 
   app.post('/admin/users', async (req, reply) => {
-    requireAdmin(req.actor);
+    await core.authz.manage(req.actor, { what: 'site' });
     const b = bodyObject(req.body);
     const u = await core.identity.createUser({
       name: str(b.login, 'login'),
@@ -49,44 +49,36 @@ export async function identityRoutes(app: FastifyInstance, core: Core): Promise<
     const a = requireUser(req.actor);
     const b = bodyObject(req.body);
     const admin = typeof b.admin === 'string' ? b.admin : a.user.name;
-    if (!a.user.isAdmin && admin.toLowerCase() !== a.user.name.toLowerCase()) throw forbidden('only site administrators may create organizations for others');
-    const org = await core.identity.createOrg(str(b.login, 'login'), admin);
+    const org = await core.identity.createOrg(req.actor, str(b.login, 'login'), admin);
     return reply.code(201).send(ownerJson(org, base(req)));
   });
 
-  const manageable = async (req: FastifyRequest, owner: Owner) => {
-    if (!(await core.authz.canManageOwner(req.actor, owner))) throw req.actor.kind === 'anonymous' ? notFound() : forbidden('you must be an owner of this organization');
-  };
-
   app.get('/orgs/:org/members', async (req) => {
-    const a = requireUser(req.actor);
+    requireUser(req.actor);
     const org = await core.identity.requireOrg((req.params as P).org);
-    if (!a.user.isAdmin && !(await core.identity.orgRole(org.id, a.user.id))) throw notFound();
+    if (!(await core.authz.canSeeMembers(req.actor, org))) throw notFound();
     return (await core.identity.listOrgMembers(org.id)).map((m) => ({ login: m.name, id: m.id, type: 'User', role: m.role === 'owner' ? 'admin' : 'member' }));
   });
 
   app.put('/orgs/:org/memberships/:user', async (req) => {
     const org = await core.identity.requireOrg((req.params as P).org);
-    await manageable(req, org);
     const role = bodyObject(req.body).role ?? 'member';
     if (role !== 'admin' && role !== 'member') throw invalid('role must be admin or member');
-    await core.identity.addOrgMember(org.name, (req.params as P).user, role === 'admin' ? 'owner' : 'member');
+    await core.identity.addOrgMember(req.actor, org.name, (req.params as P).user, role === 'admin' ? 'owner' : 'member');
     return { state: 'active', role, organization: ownerJson(org, base(req)), user: { login: (req.params as P).user } };
   });
 
   app.delete('/orgs/:org/memberships/:user', async (req, reply) => {
     const org = await core.identity.requireOrg((req.params as P).org);
-    await manageable(req, org);
-    await core.identity.removeOrgMember(org.name, (req.params as P).user);
+    await core.identity.removeOrgMember(req.actor, org.name, (req.params as P).user);
     return reply.code(204).send();
   });
 
   // ---- repositories ----
   const createRepo = async (req: FastifyRequest, owner: Owner) => {
-    await manageable(req, owner);
     const b = bodyObject(req.body);
     const visibility = b.visibility !== undefined ? checkVisibility(str(b.visibility, 'visibility')) : b.private === true ? 'private' : 'public';
-    const repo = await core.identity.createRepo(owner.name, str(b.name, 'name'), visibility);
+    const repo = await core.identity.createRepo(req.actor, owner.name, str(b.name, 'name'), visibility);
     return repoJson(repo, owner.name, owner.kind, base(req));
   };
   app.post('/user/repos', async (req, reply) => {
@@ -100,18 +92,13 @@ export async function identityRoutes(app: FastifyInstance, core: Core): Promise<
     const p = req.params as P;
     const repo = await core.identity.findRepo(p.owner, p.repo);
     if (!repo) throw notFound();
+    if (!(await core.authz.canReadRepo(req.actor, repo))) throw notFound();
     const owner = (await core.identity.ownerById(repo.owner_id))!;
-    if (repo.visibility === 'public') return { repo, owner };
-    if (req.actor.kind === 'user') {
-      if (repo.visibility === 'internal' || (await core.authz.repoRole(repo.id, req.actor.user.id)) || req.actor.user.isAdmin) return { repo, owner };
-    }
-    if (req.actor.kind === 'job' && (req.actor.repositoryId === repo.id || repo.visibility === 'internal')) return { repo, owner };
-    throw notFound();
+    return { repo, owner };
   }
   async function repoAdmin(req: FastifyRequest) {
     const r = await repoFor(req);
-    const a = requireUser(req.actor);
-    if (!a.user.isAdmin && (await core.authz.repoRole(r.repo.id, a.user.id)) !== 'admin') throw forbidden('you need admin on this repository');
+    await core.authz.manage(req.actor, { what: 'repo', repo: r.repo });
     return r;
   }
 
@@ -122,15 +109,14 @@ export async function identityRoutes(app: FastifyInstance, core: Core): Promise<
   app.patch('/repos/:owner/:repo', async (req) => {
     const { repo, owner } = await repoAdmin(req);
     const b = bodyObject(req.body);
-    if (b.visibility !== undefined) await core.identity.setRepoVisibility(repo.id, checkVisibility(str(b.visibility, 'visibility')));
-    else if (b.private !== undefined) await core.identity.setRepoVisibility(repo.id, b.private ? 'private' : 'public');
+    if (b.visibility !== undefined) await core.identity.setRepoVisibility(req.actor, repo.id, checkVisibility(str(b.visibility, 'visibility')));
+    else if (b.private !== undefined) await core.identity.setRepoVisibility(req.actor, repo.id, b.private ? 'private' : 'public');
     return repoJson((await core.identity.repoById(repo.id))!, owner.name, owner.kind, base(req));
   });
   const listRepos = async (req: FastifyRequest, owner: Owner) => {
     const out = [];
     for (const r of await core.identity.listRepos(owner.id)) {
-      const visible = r.visibility === 'public' || (req.actor.kind === 'user' && (req.actor.user.isAdmin || r.visibility === 'internal' || (await core.authz.repoRole(r.id, req.actor.user.id))));
-      if (visible) out.push(repoJson(r, owner.name, owner.kind, base(req)));
+      if (await core.authz.canReadRepo(req.actor, r)) out.push(repoJson(r, owner.name, owner.kind, base(req)));
     }
     return out;
   };
@@ -145,12 +131,12 @@ export async function identityRoutes(app: FastifyInstance, core: Core): Promise<
     const { repo, owner } = await repoAdmin(req);
     const permission = String(bodyObject(req.body).permission ?? 'write');
     const role = PERMISSION[permission] ?? checkRole(permission);
-    await core.identity.grantRepo(`${owner.name}/${repo.name}`, (req.params as P).user, role);
+    await core.identity.grantRepo(req.actor, `${owner.name}/${repo.name}`, (req.params as P).user, role);
     return reply.code(201).send({ repository: `${owner.name}/${repo.name}`, invitee: { login: (req.params as P).user }, permissions: role });
   });
   app.delete('/repos/:owner/:repo/collaborators/:user', async (req, reply) => {
     const { repo, owner } = await repoAdmin(req);
-    await core.identity.revokeRepo(`${owner.name}/${repo.name}`, (req.params as P).user);
+    await core.identity.revokeRepo(req.actor, `${owner.name}/${repo.name}`, (req.params as P).user);
     return reply.code(204).send();
   });
 
@@ -167,9 +153,6 @@ export async function identityRoutes(app: FastifyInstance, core: Core): Promise<
   // A job token for CI (GITHUB_TOKEN): write on the repository is needed to mint one.
   app.post('/repos/:owner/:repo/job-tokens', async (req, reply) => {
     const { repo, owner } = await repoFor(req);
-    const a = requireUser(req.actor);
-    const role = a.user.isAdmin ? 'admin' : await core.authz.repoRole(repo.id, a.user.id);
-    if (role !== 'write' && role !== 'admin') throw forbidden('you need write on this repository to mint job tokens');
     const b = bodyObject(req.body);
     let ttlMs: number | undefined;
     try {
@@ -177,7 +160,7 @@ export async function identityRoutes(app: FastifyInstance, core: Core): Promise<
     } catch (e) {
       throw invalid((e as Error).message);
     }
-    const { token, info } = await core.tokens.createJob(`${owner.name}/${repo.name}`, { ttlMs, createdBy: a.user.id });
+    const { token, info } = await core.tokens.createJob(req.actor, `${owner.name}/${repo.name}`, { ttlMs });
     return reply.code(201).send({ token, id: info.id, expires_at: info.expires_at, repository: `${owner.name}/${repo.name}` });
   });
 }

@@ -169,7 +169,10 @@ export async function accountPages(app: FastifyInstance, web: Web): Promise<void
     }
   });
 
-  const list = (req: FastifyRequest) => core.tokens.listForUser(web.requireUser(req).user.id);
+  const list = (req: FastifyRequest) => {
+    const a = web.requireUser(req);
+    return core.tokens.listForUser(a, a.user.id);
+  };
   app.get('/-/settings/tokens', async (req, reply) => {
     const tokens = (await list(req)).filter((t) => t.kind === 'pat');
     const notice = (req.query as Record<string, string>).revoked === '1' ? 'The token was revoked.' : undefined;
@@ -188,7 +191,7 @@ export async function accountPages(app: FastifyInstance, web: Web): Promise<void
     else if (!EXPIRIES.some(([v]) => v === expires)) error = 'Choose an expiration from the list.';
     else {
       try {
-        const { token } = await core.tokens.createPersonal(a.user.name, { scopes: scopes.join(','), name, expiresInMs: expires === 'never' ? null : parseDuration(expires) });
+        const { token } = await core.tokens.createPersonal(a, a.user.name, { scopes: scopes.join(','), name, expiresInMs: expires === 'never' ? null : parseDuration(expires) });
         created = { token, name };
       } catch (e) {
         if (!isWharfError(e)) throw e;
@@ -202,7 +205,7 @@ export async function accountPages(app: FastifyInstance, web: Web): Promise<void
 
   app.post('/-/settings/tokens/:id/revoke', async (req, reply) => {
     const a = web.requireUser(req);
-    await core.tokens.revoke(idParam((req.params as { id: string }).id), a.user.id);
+    await core.tokens.revoke(a, idParam((req.params as { id: string }).id), a.user.id);
     return web.redirect(reply, '/-/settings/tokens?revoked=1');
   });
 }

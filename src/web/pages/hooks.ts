@@ -90,7 +90,7 @@ export async function hookPages(app: FastifyInstance, web: Web): Promise<void> {
   async function ownerPlace(req: FastifyRequest): Promise<Place> {
     web.requireUser(req);
     const owner = await core.identity.findOwner((req.params as P).owner);
-    if (!owner || !(await core.authz.canManageOwner(req.actor, owner))) throw notFound();
+    if (!owner || !(await core.authz.mayManage(req.actor, { what: 'owner-hooks', owner }))) throw notFound();
     const base = `/${seg(owner.name)}/-/settings/hooks`;
     return {
       scope: { ownerId: owner.id }, base, name: owner.name,
@@ -104,7 +104,7 @@ export async function hookPages(app: FastifyInstance, web: Web): Promise<void> {
     const p = req.params as P;
     const repo = await core.identity.findRepo(p.owner, p.repo);
     if (!repo || !(await core.authz.canReadRepo(a, repo))) throw notFound();
-    if (!(await core.authz.canManageRepo(a, repo))) throw forbidden(`you need admin on ${repo.owner_name}/${repo.name} to manage its webhooks`);
+    await core.authz.manage(a, { what: 'repo-hooks', repo });
     const path = `/${seg(repo.owner_name)}/${seg(repo.name)}`;
     return {
       scope: { repositoryId: repo.id }, base: `${path}/-/settings/hooks`, name: `${repo.owner_name}/${repo.name}`,
@@ -116,7 +116,7 @@ export async function hookPages(app: FastifyInstance, web: Web): Promise<void> {
   const page = (ctx: PageContext, reply: FastifyReply, title: string, main: Child, status = 200) => web.send(reply, layout(ctx, { title, main }), status);
 
   async function listPage(req: FastifyRequest, reply: FastifyReply, place: Place, msg: { error?: string; input?: Partial<HookInput> } = {}, status = 200) {
-    const hooks = await core.webhooks.list(place.scope);
+    const hooks = await core.webhooks.list(req.actor, place.scope);
     const last = await Promise.all(hooks.map(async (h) => (await core.webhooks.deliveries(h.id, 1))[0]));
     const done = DONE[(req.query as P).done ?? ''];
     const ctx = web.ctx(req, reply);
@@ -188,7 +188,7 @@ ${d.error ? html`<p class="delivery-error">${d.error}</p>` : ''}
       let input: Partial<HookInput> | undefined;
       try {
         input = readForm(f, null);
-        const h = await core.webhooks.create(place.scope, input as HookInput);
+        const h = await core.webhooks.create(req.actor, place.scope, input as HookInput);
         return web.redirect(reply, `${place.base}/${h.id}?done=created`);
       } catch (e) {
         if (!shown(e)) throw e;
@@ -198,13 +198,13 @@ ${d.error ? html`<p class="delivery-error">${d.error}</p>` : ''}
 
     app.get(`${prefix}/:id`, async (req, reply) => {
       const place = await placeOf(req);
-      const hook = await core.webhooks.get(place.scope, idParam((req.params as P).id));
+      const hook = await core.webhooks.get(req.actor, place.scope, idParam((req.params as P).id));
       return hookPage(req, reply, place, hook);
     });
 
     app.post(`${prefix}/:id`, async (req, reply) => {
       const place = await placeOf(req);
-      const hook = await core.webhooks.get(place.scope, idParam((req.params as P).id));
+      const hook = await core.webhooks.get(req.actor, place.scope, idParam((req.params as P).id));
       const f = web.form(req);
       const self = `${place.base}/${hook.id}`;
       let input: Partial<HookInput> | undefined;
@@ -212,13 +212,13 @@ ${d.error ? html`<p class="delivery-error">${d.error}</p>` : ''}
         switch (f.get('action')) {
           case 'update':
             input = readForm(f, hook);
-            await core.webhooks.update(place.scope, hook.id, input);
+            await core.webhooks.update(req.actor, place.scope, hook.id, input);
             return web.redirect(reply, `${self}?done=updated`);
           case 'delete':
-            await core.webhooks.remove(place.scope, hook.id);
+            await core.webhooks.remove(req.actor, place.scope, hook.id);
             return web.redirect(reply, `${place.base}?done=deleted`);
           case 'redeliver':
-            await core.webhooks.redeliver(hook.id, f.get('delivery') ?? '');
+            await core.webhooks.redeliver(req.actor, hook.id, f.get('delivery') ?? '');
             return web.redirect(reply, `${self}?done=redelivered`);
           default:
             throw invalid('unknown action');

@@ -1,5 +1,6 @@
 // Owner pages (a user's or an org's packages and repositories), org settings (members and roles), and a
 // repository's page (the packages linked to it).
+import type { Actor } from '../../core/auth/actor.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { forbidden, invalid, isWharfError, notFound } from '../../core/errors.ts';
 import type { Owner } from '../../db/tables.ts';
@@ -30,7 +31,7 @@ export async function ownerPages(app: FastifyInstance, web: Web): Promise<void> 
     const repos = [];
     for (const r of await core.identity.listRepos(owner.id)) if (await core.authz.canReadRepo(req.actor, r)) repos.push(r);
     const isMember = owner.kind === 'org' && req.actor.kind === 'user' && (req.actor.user.isAdmin || (await core.identity.orgRole(owner.id, req.actor.user.id)) !== null);
-    const canManage = await core.authz.canManageOwner(req.actor, owner);
+    const canManage = await core.authz.mayManage(req.actor, { what: 'owner-hooks', owner });
     const ctx = web.ctx(req, reply);
     return web.send(
       reply,
@@ -62,7 +63,7 @@ export async function ownerPages(app: FastifyInstance, web: Web): Promise<void> 
     const a = web.requireUser(req);
     const role = await core.identity.orgRole(org.id, a.user.id);
     if (!role && !a.user.isAdmin) throw notFound();
-    return { org, canManage: await core.authz.canManageOwner(req.actor, org) };
+    return { org, canManage: await core.authz.mayManage(req.actor, { what: 'owner', owner: org }) };
   }
 
   async function orgSettings(req: FastifyRequest, reply: Parameters<Web['send']>[0], msg: { error?: string; notice?: string } = {}, status = 200) {
@@ -104,32 +105,25 @@ ${canManage
 
   app.get('/:owner/-/settings', async (req, reply) => orgSettings(req, reply, { notice: (req.query as P).done ? 'Members updated.' : undefined }));
 
-  const change = (fn: (orgName: string, user: string, f: URLSearchParams, orgId: number) => Promise<void>) => async (req: FastifyRequest, reply: Parameters<Web['send']>[0]) => {
-    const { org, canManage } = await orgFor(req);
-    if (!canManage) throw forbidden(`only owners of ${org.name} can change its members`);
+  // core.identity decides who may change members (and that an org keeps an owner).
+  const change = (fn: (actor: Actor, orgName: string, user: string, f: URLSearchParams) => Promise<void>) => async (req: FastifyRequest, reply: Parameters<Web['send']>[0]) => {
+    const { org } = await orgFor(req);
     const f = web.form(req);
     try {
-      await fn(org.name, (f.get('user') ?? '').trim(), f, org.id);
+      await fn(req.actor, org.name, (f.get('user') ?? '').trim(), f);
     } catch (e) {
       if (!isWharfError(e) || e.status >= 500) throw e;
       return orgSettings(req, reply, { error: e.message }, e.status);
     }
     return web.redirect(reply, `/${seg(org.name)}/-/settings?done=1`);
   };
-  /** An org always keeps an owner: nobody can lock everyone out by demoting or removing the last one. */
-  const keepsAnOwner = async (orgId: number, user: string) => {
-    const owners = (await core.identity.listOrgMembers(orgId)).filter((m) => m.role === 'owner');
-    if (owners.length === 1 && owners[0].name.toLowerCase() === user.toLowerCase()) throw invalid('an organization needs at least one owner: make someone else an owner first');
-  };
-  app.post('/:owner/-/settings/members', change(async (org, user, f, orgId) => {
+  app.post('/:owner/-/settings/members', change(async (actor, org, user, f) => {
     const role = f.get('role');
     if (role !== 'owner' && role !== 'member') throw invalid('role must be owner or member');
-    if (role === 'member') await keepsAnOwner(orgId, user);
-    await core.identity.addOrgMember(org, user, role);
+    await core.identity.addOrgMember(actor, org, user, role);
   }));
-  app.post('/:owner/-/settings/members/remove', change(async (org, user, _f, orgId) => {
-    await keepsAnOwner(orgId, user);
-    await core.identity.removeOrgMember(org, user);
+  app.post('/:owner/-/settings/members/remove', change(async (actor, org, user) => {
+    await core.identity.removeOrgMember(actor, org, user);
   }));
 
   // ---- a repository: the packages linked to it ----
@@ -139,7 +133,7 @@ ${canManage
     if (!repo || !(await core.authz.canReadRepo(req.actor, repo))) throw notFound();
     const rows = await readable(core, req.actor, await core.packages.listByRepository(repo.id));
     const items = await summarize(core, rows);
-    const canManage = await core.authz.canManageRepo(req.actor, repo);
+    const canManage = await core.authz.mayManage(req.actor, { what: 'repo-hooks', repo });
     const ctx = web.ctx(req, reply);
     return web.send(
       reply,

@@ -64,7 +64,7 @@ export async function settingsGet(web: Web, req: FastifyRequest, reply: FastifyR
       core.signing.keysAt(pkg.owner_id, pkg.name), core.signing.requiredAt(pkg.owner_id, pkg.name),
       core.signing.keysAt(pkg.owner_id, null), core.signing.requiredAt(pkg.owner_id, null),
     ]);
-    const canManageOwner = await core.authz.canManageOwner(req.actor, { id: pkg.owner_id, kind: pkg.owner_kind });
+    const canManageOwner = await core.authz.mayManage(req.actor, { what: 'owner', owner: { id: pkg.owner_id, kind: pkg.owner_kind } });
     const ownerLink = canManageOwner ? html` (<a href="/${seg(pkg.owner_name)}/-/settings/signing">${pkg.owner_name}'s signing settings</a>)` : '';
     const note = ownerKeys.length || ownerRequired
       ? html`<p class="help">${ownerKeys.length ? `${ownerKeys.length} key${ownerKeys.length === 1 ? '' : 's'} trusted for all of ${pkg.owner_name}'s ${signs.what} also appl${ownerKeys.length === 1 ? 'ies' : 'y'}. ` : ''}${ownerRequired ? `${pkg.owner_name} requires signed ${signs.what} for all its packages. ` : ''}${ownerLink}</p>`
@@ -200,10 +200,10 @@ export async function settingsPost(web: Web, req: FastifyRequest, reply: Fastify
         await settings.update(pkg, { inheritAccess: f.get('inherit') === '1' }, req.actor);
         break;
       case 'grant':
-        await settings.grant(pkg, (f.get('grantee') ?? '').trim(), checkRole(f.get('role') ?? ''));
+        await settings.grant(pkg, (f.get('grantee') ?? '').trim(), checkRole(f.get('role') ?? ''), req.actor);
         break;
       case 'revoke':
-        await settings.revoke(pkg, (f.get('grantee') ?? '').trim());
+        await settings.revoke(pkg, (f.get('grantee') ?? '').trim(), req.actor);
         break;
       case 'delete-version':
         await core.authz.authorize(req.actor, 'delete', pkg);
@@ -226,7 +226,7 @@ export async function settingsPost(web: Web, req: FastifyRequest, reply: Fastify
       case 'untrust-key':
       case 'require-signed':
         if (!formatOf(pkg.type)?.signing) throw invalid(`${pkg.type} packages are not verified against signing keys`);
-        await signingAction(core, f, pkg.owner_id, pkg.name);
+        await signingAction(core, req.actor, f, pkg.owner_id, pkg.name);
         break;
       default:
         throw invalid('unknown action');

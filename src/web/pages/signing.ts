@@ -2,6 +2,7 @@
 // images" policy. Shown on the owner's settings (/OWNER/-/settings/signing) and in the settings of a package whose
 // format verifies signatures (Format.signing). Changes go through core.signing, as the CLI's do.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Actor } from '../../core/auth/actor.ts';
 import type { Core } from '../../core/core.ts';
 import { invalid, isWharfError, notFound } from '../../core/errors.ts';
 import type { TrustedKey } from '../../core/signing/trust.ts';
@@ -43,19 +44,19 @@ ${form('require-signed', html`<div class="check"><input type="checkbox" id="requ
 }
 
 /** Carries out a signing form action at a scope (`packageName` null: the owner's). */
-export async function signingAction(core: Core, f: URLSearchParams, ownerId: number, packageName: string | null): Promise<void> {
+export async function signingAction(core: Core, actor: Actor, f: URLSearchParams, ownerId: number, packageName: string | null): Promise<void> {
   switch (f.get('action')) {
     case 'trust-key': {
       const pem = (f.get('pem') ?? '').trim();
       if (!pem) throw invalid('paste a public key in PEM form');
-      await core.signing.trustAt(ownerId, packageName, `${pem}\n`);
+      await core.signing.trustAt(actor, ownerId, packageName, `${pem}\n`);
       return;
     }
     case 'untrust-key':
-      await core.signing.untrustAt(ownerId, packageName, idParam(f.get('key') ?? undefined));
+      await core.signing.untrustAt(actor, ownerId, packageName, idParam(f.get('key') ?? undefined));
       return;
     case 'require-signed':
-      await core.signing.setRequiredAt(ownerId, packageName, f.get('required') === '1');
+      await core.signing.setRequiredAt(actor, ownerId, packageName, f.get('required') === '1');
       return;
     default:
       throw invalid('unknown action');
@@ -68,7 +69,7 @@ export async function signingPages(app: FastifyInstance, web: Web): Promise<void
   async function ownerFor(req: FastifyRequest) {
     web.requireUser(req);
     const owner = await core.identity.findOwner((req.params as Record<string, string>).owner);
-    if (!owner || !(await core.authz.canManageOwner(req.actor, owner))) throw notFound();
+    if (!owner || !(await core.authz.mayManage(req.actor, { what: 'owner', owner }))) throw notFound();
     return owner;
   }
 
@@ -96,7 +97,7 @@ ${signingSection(ctx, { action: `/${seg(owner.name)}/-/settings/signing`, keys, 
     const owner = await ownerFor(req);
     const f = web.form(req);
     try {
-      await signingAction(core, f, owner.id, null);
+      await signingAction(core, req.actor, f, owner.id, null);
     } catch (e) {
       if (!isWharfError(e) || e.status >= 500 || e.kind === 'Forbidden') throw e;
       return page(req, reply, { error: e.message }, e.status);
