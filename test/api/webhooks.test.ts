@@ -356,7 +356,9 @@ for (const dialect of dialects()) {
 
     test('the response of an allow-listed private target: its owner sees the status code only, a site admin the body', async () => {
       const rx = await receiver();
-      assert.equal((await as('root')('/admin/hooks/allowlist', { method: 'PUT', body: JSON.stringify({ pattern: '127.0.0.1' }) })).status, 201, 'instance-wide');
+      const on = await s.cli(['hooks', 'allow', '127.0.0.1']);
+      assert.equal(on.stdout, 'allowed: 127.0.0.1 for every hook\n', on.stderr);
+      assert.deepEqual((await (await as('root')('/admin/hooks/allowlist')).json()).map((e: any) => [e.pattern, e.owner]), [['127.0.0.1', null]]);
       const hook = await (await as('alice')('/users/alice/hooks', { method: 'POST', body: JSON.stringify({ config: { url: rx.url } }) })).json();
       assert.equal((await publish(s.url, tokens.alice, '@alice/secretive', '1.0.0')).status, 201);
       const own = await attempted('alice', `/users/alice/hooks/${hook.id}`);
