@@ -187,7 +187,8 @@ export class Webhooks {
     let q = this.db.selectFrom('webhook_allowlist').select(['owner_id', 'pattern', 'created_at']);
     if (ownerId === null) q = q.where('owner_id', 'is', null);
     else if (ownerId !== undefined) q = q.where((eb) => eb.or([eb('owner_id', 'is', null), eb('owner_id', '=', ownerId)]));
-    const rows = await q.orderBy('owner_id').orderBy('pattern').execute();
+    // Sorted here: SQLite and PostgreSQL put null owners at opposite ends.
+    const rows = (await q.execute()).sort((x, y) => (x.owner_id ?? 0) - (y.owner_id ?? 0) || (x.pattern < y.pattern ? -1 : x.pattern > y.pattern ? 1 : 0));
     return [
       ...this.config.webhookAllowedHosts.map((pattern) => ({ ownerId: null, pattern, source: 'environment' as const, createdAt: null })),
       ...rows.map((r) => ({ ownerId: r.owner_id, pattern: r.pattern, source: 'database' as const, createdAt: r.created_at })),
