@@ -109,11 +109,40 @@ const redeliver: Command = async (core, args, out) => {
   out(d.id);
 };
 
+/** --owner OWNER → that owner's id; absent → null (instance-wide). */
+async function ownerOpt(core: Core, owner: string | undefined): Promise<number | null> {
+  return owner === undefined ? null : (await core.identity.requireOwner(owner)).id;
+}
+
+const allow: Command = async (core, args, out) => {
+  const { values, pos } = parse(args, { owner: { type: 'string' } }, ['PATTERN']);
+  const { pattern, created } = await core.webhooks.allow(systemActor, pos[0], await ownerOpt(core, values.owner));
+  out(`${created ? 'allowed' : 'already allowed'}: ${pattern}${values.owner ? ` for hooks of ${values.owner}` : ' for every hook'}`);
+};
+
+const disallow: Command = async (core, args, out) => {
+  const { values, pos } = parse(args, { owner: { type: 'string' } }, ['PATTERN']);
+  await core.webhooks.disallow(systemActor, pos[0], await ownerOpt(core, values.owner));
+  out(`disallowed: ${pos[0]}`);
+};
+
+const allowed: Command = async (core, args, out) => {
+  const { values } = parse(args, { owner: { type: 'string' } }, []);
+  const entries = await core.webhooks.allowlist(values.owner === undefined ? undefined : await ownerOpt(core, values.owner));
+  const names = new Map<number, string>();
+  for (const e of entries) {
+    if (e.ownerId !== null && !names.has(e.ownerId)) names.set(e.ownerId, (await core.identity.ownerById(e.ownerId))?.name ?? String(e.ownerId));
+    out([e.pattern, e.ownerId === null ? '*' : names.get(e.ownerId)!, e.source === 'environment' ? 'WHARF_WEBHOOK_ALLOWED_HOSTS' : 'database'].join('\t'));
+  }
+};
+
 export const hookCommands = {
   usage:
     '  wharf hook create OWNER[/REPO] --url URL [--secret S | --secret-stdin] [--events package] [--content-type json|form] [--inactive]   (prints the hook ID)\n' +
     '  wharf hook list OWNER[/REPO]\n' +
     '  wharf hook update ID [--url URL] [--secret S | --secret-stdin | --no-secret] [--events E] [--content-type json|form] [--active | --inactive]\n' +
-    '  wharf hook delete ID\n  wharf hook deliveries ID [--limit N]\n  wharf hook redeliver ID DELIVERY_ID   (prints the new delivery ID; the server sends it)',
-  verbs: { create, list, update, delete: remove, deliveries, redeliver },
+    '  wharf hook delete ID\n  wharf hook deliveries ID [--limit N]\n  wharf hook redeliver ID DELIVERY_ID   (prints the new delivery ID; the server sends it)\n' +
+    '  wharf hook allow PATTERN [--owner OWNER]   (let hooks reach a private host, *.domain, address or CIDR: every owner\'s, or OWNER\'s)\n' +
+    '  wharf hook disallow PATTERN [--owner OWNER]\n  wharf hook allowed [--owner OWNER]   (PATTERN, owner or *, source)',
+  verbs: { create, list, update, delete: remove, deliveries, redeliver, allow, disallow, allowed },
 };

@@ -25,10 +25,12 @@ const nouns: Record<string, { usage: string; verbs: Record<string, Command> }> =
   gc: gcCommands,
   signing: signingCommands,
   hook: hookCommands,
+  // `wharf hooks allow …` reads as naturally as `wharf hook create …`.
+  hooks: hookCommands,
 };
 
 function usage(): string {
-  return ['usage: wharf NOUN VERB [args]', ...Object.values(nouns).map((n) => n.usage)].join('\n');
+  return ['usage: wharf NOUN VERB [args]', ...new Set(Object.values(nouns).map((n) => n.usage))].join('\n');
 }
 
 export async function main(argv: string[], out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<number> {

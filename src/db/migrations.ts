@@ -235,6 +235,21 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
       },
     },
+    '0009-webhook-allowlist': {
+      async up(db: Kysely<any>) {
+        // Private targets a site admin allowed webhooks to reach: for every owner (owner_id null) or one owner's hooks.
+        await db.schema.createTable('webhook_allowlist')
+          .addColumn('id', sql.raw(id) as any, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('owner_id', big, (c) => c.references('owners.id').onDelete('cascade'))
+          .addColumn('pattern', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('webhook_allowlist_owner').on('webhook_allowlist').columns(['owner_id', 'pattern']).execute();
+        // Whether a delivery's response came from a private address (1), a public one (0), or is from before this
+        // was recorded (null: treated as private, so its body is shown to site admins only).
+        await db.schema.alterTable('webhook_deliveries').addColumn('target_private', 'integer').execute();
+      },
+    },
   };
 }
 

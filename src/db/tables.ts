@@ -180,6 +180,17 @@ export interface WebhookDeliveriesTable {
   redelivery: number;
   created_at: string;
   delivered_at: string | null;
+  /** 1 when the response came from a private (allow-listed) address, 0 from a public one, null when not known. */
+  target_private: number | null;
+}
+
+export interface WebhookAllowlistTable {
+  id: Generated<number>;
+  /** null: for every owner's hooks. */
+  owner_id: number | null;
+  /** A host name, `*.domain`, IP address or CIDR (normalizePattern). */
+  pattern: string;
+  created_at: string;
 }
 
 export interface TrustedKeysTable {
@@ -212,6 +223,7 @@ export interface Database {
   signing_policies: SigningPoliciesTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  webhook_allowlist: WebhookAllowlistTable;
   upload_sessions: UploadSessionsTable;
   signing_keys: SigningKeysTable;
   owners: OwnersTable;
@@ -239,3 +251,4 @@ export type Blob = Selectable<BlobsTable>;
 export type NewPackage = Insertable<PackagesTable>;
 export type Webhook = Selectable<WebhooksTable>;
 export type WebhookDelivery = Selectable<WebhookDeliveriesTable>;
+export type WebhookAllowlistEntry = Selectable<WebhookAllowlistTable>;

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { dialects } from '../helpers/databases.ts';
 import { publish } from '../helpers/npm-body.ts';
-import { startWharf, type TestServer } from '../helpers/wharf.ts';
+import { EVERY_SCOPE, startWharf, type TestServer } from '../helpers/wharf.ts';
 
 interface Received {
   headers: http.IncomingHttpHeaders;
@@ -65,7 +65,7 @@ for (const dialect of dialects()) {
 
     before(async () => {
       s = await startWharf({ dialect, env });
-      token = await s.userWithToken('alice');
+      token = await s.userWithToken('alice', EVERY_SCOPE);
       await s.core.identity.createRepo(systemActor, 'alice', 'hello', 'public');
     });
     after(() => s.stop());
@@ -205,48 +205,186 @@ for (const dialect of dialects()) {
     });
 
     test('only admins of the repository or owner manage hooks; others get 404', async () => {
-      const bob = await s.userWithToken('bob');
+      const bob = await s.userWithToken('bob', EVERY_SCOPE);
       const r = await fetch(`${s.url}/api/v1/repos/alice/hello/hooks`, { headers: { authorization: `Bearer ${bob}` } });
       assert.equal(r.status, 403, 'a public repository is visible, but its hooks are for admins');
       assert.equal((await fetch(`${s.url}/api/v1/users/alice/hooks`, { headers: { authorization: `Bearer ${bob}` } })).status, 404);
       const bad = await api('/users/alice/hooks', { method: 'POST', body: JSON.stringify({ config: { url: 'ftp://x/' } }) });
-      assert.equal(bad.status, 400);
+      assert.equal(bad.status, 422);
+      assert.equal((await bad.json()).message, 'Validation Failed');
+    });
+  });
+}
+
+// Private targets (finding 9): refused when a hook is created or changed, refused again at delivery with an error
+// that names no address; a site admin allows them per owner; their responses are for site admins' eyes only.
+const PRIVATE_TARGETS = [
+  'http://169.254.169.254/latest/meta-data/iam/', 'http://127.0.0.1:9/hook', 'http://[::1]/', 'http://10.0.0.5/', 'https://192.168.1.1/', 'http://172.16.0.1/',
+  'http://[fe80::1]/', 'http://[fd00::1]/', 'http://100.64.0.1/', 'http://0.0.0.0/',
+  'http://[::ffff:127.0.0.1]/', 'http://[::ffff:a9fe:a9fe]/', 'http://[::127.0.0.1]/', 'http://[64:ff9b::a9fe:a9fe]/',
+  'http://2130706433/', 'http://0177.0.0.1/', 'http://0x7f.0.0.1/', 'http://0xa9fea9fe/', 'http://127.1/', 'http://0/',
+  'http://localhost:8080/', 'http://LOCALHOST./',
+];
+
+for (const dialect of dialects()) {
+  describe(`webhook targets on ${dialect}`, () => {
+    let s: TestServer;
+    const tokens: Record<string, string> = {};
+    const as = (who: string) => (path: string, init: RequestInit = {}) =>
+      fetch(`${s.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${tokens[who]}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+    const hookCount = async () => (await s.core.db.selectFrom('webhooks').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
+    /** The first delivery of a hook once it was attempted, as `who` reads it. */
+    const attempted = (who: string, path: string) =>
+      until('an attempt', async () => {
+        const [d] = await (await as(who)(`${path}/deliveries`)).json();
+        return d?.attempts ? (await as(who)(`${path}/deliveries/${d.id}`)).json() : null;
+      });
+
+    before(async () => {
+      s = await startWharf({ dialect, env: { WHARF_WEBHOOK_RETRY_SECONDS: '60' } });
+      for (const who of ['alice', 'bob']) tokens[who] = await s.userWithToken(who, EVERY_SCOPE);
+      tokens.root = await s.userWithToken('root', EVERY_SCOPE, { admin: true });
+      await s.core.identity.createRepo(systemActor, 'alice', 'app', 'private');
+    });
+    after(() => s.stop());
+
+    test('POST or PATCH a hook to a private, loopback or link-local target, in any spelling → 422 Validation Failed, nothing written', async () => {
+      const alice = as('alice');
+      const publicUrl = 'http://93.184.216.34/hook';
+      // Inactive: no test sends anything to this public address.
+      const owned = await (await alice('/users/alice/hooks', { method: 'POST', body: JSON.stringify({ config: { url: publicUrl }, active: false }) })).json();
+      const repoHook = await (await alice('/repos/alice/app/hooks', { method: 'POST', body: JSON.stringify({ config: { url: publicUrl }, active: false }) })).json();
+      assert.ok(owned.id && repoHook.id);
+      const before = await hookCount();
+      for (const url of PRIVATE_TARGETS) {
+        for (const path of ['/users/alice/hooks', '/repos/alice/app/hooks']) {
+          const r = await alice(path, { method: 'POST', body: JSON.stringify({ config: { url }, events: ['package'] }) });
+          assert.equal(r.status, 422, `POST ${url}`);
+          const body = await r.json();
+          assert.equal(body.message, 'Validation Failed');
+          assert.equal(body.errors[0].resource, 'Hook');
+          assert.equal(body.errors[0].field, 'config.url');
+          assert.match(body.errors[0].message, /loopback, private, link-local/);
+        }
+        for (const path of [`/users/alice/hooks/${owned.id}`, `/repos/alice/app/hooks/${repoHook.id}`]) {
+          const r = await alice(path, { method: 'PATCH', body: JSON.stringify({ config: { url }, active: true }) });
+          assert.equal(r.status, 422, `PATCH ${url}`);
+          const now = await (await alice(path)).json();
+          assert.equal(now.config.url, publicUrl, 'the hook is unchanged');
+          assert.equal(now.active, false);
+        }
+      }
+      assert.equal(await hookCount(), before, 'no hook was created');
+      // A name that resolves to localhost does not tell which address it resolved to.
+      const named = await (await alice('/users/alice/hooks', { method: 'POST', body: JSON.stringify({ config: { url: 'http://localhost/' } }) })).json();
+      assert.doesNotMatch(named.errors[0].message, /127\.0\.0\.1|::1/);
+      // The CLI goes through the same core call.
+      const cli = await s.cli(['hook', 'create', 'alice', '--url', 'http://169.254.169.254/latest/meta-data/']);
+      assert.equal(cli.code, 1);
+      assert.match(cli.stderr, /169\.254\.169\.254 is a loopback, private, link-local or otherwise special address/);
+      assert.equal(await hookCount(), before);
+      for (const path of [`/users/alice/hooks/${owned.id}`, `/repos/alice/app/hooks/${repoHook.id}`]) assert.equal((await alice(path, { method: 'DELETE' })).status, 204);
+    });
+
+    test('an allow-list entry for alice lets her hooks reach 127.0.0.1, not bob\'s; only site admins manage it', async () => {
+      const rx = await receiver();
+      const entry = { owner: 'alice', pattern: '127.0.0.1' };
+      assert.equal((await as('alice')('/admin/hooks/allowlist', { method: 'PUT', body: JSON.stringify(entry) })).status, 403);
+      assert.equal((await as('alice')('/admin/hooks/allowlist')).status, 403);
+      const put = await as('root')('/admin/hooks/allowlist', { method: 'PUT', body: JSON.stringify(entry) });
+      assert.equal(put.status, 201);
+      assert.deepEqual({ ...(await put.json()), created_at: undefined }, { pattern: '127.0.0.1', owner: 'alice', source: 'database', created_at: undefined });
+      assert.equal((await as('root')('/admin/hooks/allowlist', { method: 'PUT', body: JSON.stringify(entry) })).status, 200, 'already there');
+      assert.equal((await as('root')('/admin/hooks/allowlist', { method: 'PUT', body: JSON.stringify({ pattern: '127.1' }) })).status, 400);
+      const listed = await (await as('root')('/admin/hooks/allowlist?owner=bob')).json();
+      assert.deepEqual(listed, [], "alice's entry is not bob's");
+
+      const a = await as('alice')('/users/alice/hooks', { method: 'POST', body: JSON.stringify({ config: { url: rx.url } }) });
+      assert.equal(a.status, 201);
+      const r = await as('alice')('/repos/alice/app/hooks', { method: 'POST', body: JSON.stringify({ config: { url: rx.url } }) });
+      assert.equal(r.status, 201, "alice's repository's hooks are alice's");
+      const b = await as('bob')('/users/bob/hooks', { method: 'POST', body: JSON.stringify({ config: { url: rx.url } }) });
+      assert.equal(b.status, 422);
+      // A hook bob had before (or wrote into the database) is refused at delivery: the check is on the connection.
+      const now = new Date().toISOString();
+      const bobs = await s.core.db.insertInto('webhooks').values({ owner_id: (await s.core.identity.findOwner('bob'))!.id, repository_id: null, url: rx.url, secret: null, content_type: 'json', events: '["package"]', active: 1, created_at: now, updated_at: now }).returning('id').executeTakeFirstOrThrow();
+      assert.equal((await publish(s.url, tokens.bob, '@bob/nope', '1.0.0')).status, 201);
+      const refused = await attempted('bob', `/users/bob/hooks/${bobs.id}`);
+      assert.equal(refused.status, 'the target address is not allowed');
+      assert.equal(refused.status_code, 0);
+
+      assert.equal((await publish(s.url, tokens.alice, '@alice/allowed', '1.0.0')).status, 201);
+      await until("alice's delivery", () => rx.got.find((g) => g.json.package.name === 'allowed'));
+      assert.equal(rx.got.length, 1, "bob's hook reached nothing");
+
+      // The CLI lists and removes the same entries.
+      const cliList = await s.cli(['hooks', 'allowed', '--owner', 'alice']);
+      assert.equal(cliList.stdout, '127.0.0.1\talice\tdatabase\n');
+      const off = await s.cli(['hooks', 'disallow', '127.0.0.1', '--owner', 'alice']);
+      assert.equal(off.code, 0, off.stderr);
+      assert.deepEqual(await (await as('root')('/admin/hooks/allowlist?owner=alice')).json(), []);
+      const again = await as('alice')(`/users/alice/hooks/${(await a.json()).id}`, { method: 'PATCH', body: JSON.stringify({ config: { url: rx.url } }) });
+      assert.equal(again.status, 422, 'no longer allowed');
+      await s.core.db.deleteFrom('webhooks').execute();
+      await rx.close();
+    });
+
+    test('delivery errors name no resolved or connected address', async () => {
+      const rx = await receiver();
+      const closed = http.createServer();
+      await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+      const closedPort = (closed.address() as AddressInfo).port;
+      await new Promise((r) => closed.close(r));
+      assert.equal((await as('root')('/admin/hooks/allowlist', { method: 'PUT', body: JSON.stringify({ owner: 'alice', pattern: '127.0.0.1' }) })).status, 201);
+      const refusedConn = await (await as('alice')('/users/alice/hooks', { method: 'POST', body: JSON.stringify({ config: { url: `http://127.0.0.1:${closedPort}/` } }) })).json();
+      // Bob's hook to a name that resolves to loopback, written before this check existed (or when the name
+      // resolved elsewhere): refused at delivery without saying what the name resolved to.
+      const now = new Date().toISOString();
+      const named = await s.core.db.insertInto('webhooks').values({ owner_id: (await s.core.identity.findOwner('bob'))!.id, repository_id: null, url: rx.url.replace('127.0.0.1', 'localhost'), secret: null, content_type: 'json', events: '["package"]', active: 1, created_at: now, updated_at: now }).returning('id').executeTakeFirstOrThrow();
+      assert.equal((await publish(s.url, tokens.alice, '@alice/errors', '1.0.0')).status, 201);
+      assert.equal((await publish(s.url, tokens.bob, '@bob/errors', '1.0.0')).status, 201);
+      const conn = await attempted('alice', `/users/alice/hooks/${refusedConn.id}`);
+      assert.equal(conn.status, 'could not connect');
+      const viaName = await attempted('bob', `/users/bob/hooks/${named.id}`);
+      assert.equal(viaName.status, 'the target address is not allowed');
+      assert.equal(rx.got.length, 0);
+      const rows = await s.core.db.selectFrom('webhook_deliveries').select('error').execute();
+      for (const r of rows) assert.doesNotMatch(r.error ?? '', /127\.0\.0\.1|::1|localhost/);
+      assert.equal((await as('root')('/admin/hooks/allowlist?owner=alice&pattern=127.0.0.1', { method: 'DELETE' })).status, 204);
+      await s.core.db.deleteFrom('webhooks').execute();
+      await rx.close();
+    });
+
+    test('the response of an allow-listed private target: its owner sees the status code only, a site admin the body', async () => {
+      const rx = await receiver();
+      const on = await s.cli(['hooks', 'allow', '127.0.0.1']);
+      assert.equal(on.stdout, 'allowed: 127.0.0.1 for every hook\n', on.stderr);
+      assert.deepEqual((await (await as('root')('/admin/hooks/allowlist')).json()).map((e: any) => [e.pattern, e.owner]), [['127.0.0.1', null]]);
+      const hook = await (await as('alice')('/users/alice/hooks', { method: 'POST', body: JSON.stringify({ config: { url: rx.url } }) })).json();
+      assert.equal((await publish(s.url, tokens.alice, '@alice/secretive', '1.0.0')).status, 201);
+      const own = await attempted('alice', `/users/alice/hooks/${hook.id}`);
+      assert.equal(own.status_code, 200);
+      assert.equal(own.request.payload.package.name, 'secretive');
+      assert.equal(own.response.body, null);
+      assert.equal(own.response.hidden, true);
+      assert.match(own.response.note, /only site admins/);
+      assert.doesNotMatch(JSON.stringify(own), /thanks/);
+      const admin = await attempted('root', `/users/alice/hooks/${hook.id}`);
+      assert.equal(admin.response.body, 'thanks');
+      assert.equal((await as('root')('/admin/hooks/allowlist?pattern=127.0.0.1', { method: 'DELETE' })).status, 204);
+      await s.core.db.deleteFrom('webhooks').execute();
+      await rx.close();
     });
   });
 }
 
 describe('webhook safety and durability', () => {
-  test('hooks may not reach private addresses unless allowed; the refusal is logged on the delivery', async () => {
-    const s = await startWharf({ env: { WHARF_WEBHOOK_RETRY_SECONDS: '30' } });
-    const rx = await receiver();
-    try {
-      const token = await s.userWithToken('alice');
-      for (const url of [rx.url, rx.url.replace('127.0.0.1', 'localhost')]) {
-        const r = await fetch(`${s.url}/api/v1/users/alice/hooks`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ config: { url } }) });
-        assert.equal(r.status, 201);
-      }
-      assert.equal((await publish(s.url, token, '@alice/ssrf', '1.0.0')).status, 201);
-      const hooks = await (await fetch(`${s.url}/api/v1/users/alice/hooks`, { headers: { authorization: `Bearer ${token}` } })).json();
-      for (const h of hooks) {
-        const d = await until('a failed attempt', async () => {
-          const [x] = await (await fetch(`${s.url}/api/v1/users/alice/hooks/${h.id}/deliveries`, { headers: { authorization: `Bearer ${token}` } })).json();
-          return x?.attempts ? x : null;
-        });
-        assert.match(d.status, /private or special address/);
-      }
-      assert.equal(rx.got.length, 0, 'nothing reached the private address');
-    } finally {
-      await rx.close();
-      await s.stop();
-    }
-  });
-
   test('the queue survives a restart: a delivery pending when the server stops is sent after it starts', async () => {
     const env = { WHARF_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WHARF_WEBHOOK_RETRY_SECONDS: '0.3' };
     let s = await startWharf({ env });
     let up = false;
     const rx = await receiver(() => (up ? 200 : 503));
-    const token = await s.userWithToken('alice');
+    const token = await s.userWithToken('alice', EVERY_SCOPE);
     await fetch(`${s.url}/api/v1/users/alice/hooks`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ config: { url: rx.url } }) });
     assert.equal((await publish(s.url, token, '@alice/durable', '1.0.0')).status, 201);
     await until('a failed first attempt', () => rx.got.length >= 1);

@@ -2,6 +2,7 @@
 // or as a real child process (`node src/main.ts`, as `npm start` runs it) for end-to-end tests with real clients.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { systemActor } from '../../src/core/auth/actor.ts';
+import { SCOPES } from '../../src/core/auth/tokens.ts';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,6 +14,9 @@ import { openCore, type Core } from '../../src/core/core.ts';
 import { createDatabase, type TestDatabase } from './databases.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** Every scope a personal token can have: a person's all-purpose token, for tests that manage as well as publish. */
+export const EVERY_SCOPE = SCOPES.join(',');
 
 export interface TestServer {
   url: string;

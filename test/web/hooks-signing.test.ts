@@ -39,6 +39,7 @@ describe('webhooks and signing in the web UI (Chromium)', () => {
     s = await startWharf({ env: { WHARF_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WHARF_WEBHOOK_RETRY_SECONDS: '0.2' } });
     alice = await s.userWithToken('alice', undefined, { password: PASSWORD });
     await s.userWithToken('bob', undefined, { password: PASSWORD });
+    await s.userWithToken('root', undefined, { password: PASSWORD, admin: true });
     await s.core.identity.createRepo(systemActor, 'alice', 'hello', 'public');
     rx = http.createServer(async (req, res) => {
       let body = '';
@@ -60,7 +61,7 @@ describe('webhooks and signing in the web UI (Chromium)', () => {
     await s?.stop();
   });
 
-  test('owner hook: created from the settings, a publish delivers, the delivery shows and is redelivered; its response body stays text', async () => {
+  test('owner hook: created from the settings, a publish delivers, the delivery shows and is redelivered; its private response body is for site admins, as text', async () => {
     const page = b.page;
     await page.goto(`${s.url}/alice`);
     await page.getByRole('link', { name: 'Webhooks' }).click();
@@ -87,12 +88,25 @@ describe('webhooks and signing in the web UI (Chromium)', () => {
     assert.equal(await first.getAttribute('data-delivery'), got[0].headers['x-github-delivery']);
     assert.equal((await first.locator('.status-code').textContent())?.trim(), '200');
     assert.match((await first.locator('.duration').textContent())!, /^\d+ ms$/);
-    // The payload and the (hostile) response body, as text.
+    // The payload; the response came from 127.0.0.1 (allowed by the admin), so alice sees its status code only.
     await first.locator('summary').click();
     assert.match((await first.locator('pre.payload').textContent())!, /"name": "hooked"/);
-    assert.equal(await first.locator('pre.response').textContent(), HOSTILE_BODY);
-    assert.equal(await page.locator('#injected-img, #injected-b').count(), 0, 'no element from the response body');
-    await shot(page, 'webhook-deliveries', { docs: true });
+    assert.equal(await first.locator('pre.response').count(), 0);
+    assert.match((await first.locator('.response-hidden').textContent())!, /only site admins see its body/);
+    // A site admin sees the (hostile) response body, as text.
+    const root = await openBrowser();
+    try {
+      await signIn(root.page, s.url, 'root', PASSWORD);
+      await root.page.goto(page.url());
+      const theirs = root.page.locator('tr.delivery').first();
+      await theirs.locator('summary').click();
+      assert.equal(await theirs.locator('pre.response').textContent(), HOSTILE_BODY);
+      assert.equal(await root.page.locator('#injected-img, #injected-b').count(), 0, 'no element from the response body');
+      await shot(root.page, 'webhook-deliveries', { docs: true });
+      assert.deepEqual(root.errors, []);
+    } finally {
+      await root.close();
+    }
 
     await Promise.all([page.waitForURL(/done=redelivered/), first.getByRole('button', { name: /Redeliver/ }).click()]);
     await page.getByText('Redelivery queued').waitFor();
@@ -159,6 +173,16 @@ describe('webhooks and signing in the web UI (Chromium)', () => {
     await page.getByRole('button', { name: 'Add webhook' }).click();
     await page.getByText('a webhook URL must be http or https').waitFor();
     assert.equal((await s.core.webhooks.list(systemActor, { repositoryId: repo.id })).length, 1);
+    // So is a private address (the cloud metadata endpoint), in the form and when editing.
+    await page.getByLabel('Payload URL').fill('http://169.254.169.254/latest/meta-data/');
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await page.getByText(/169\.254\.169\.254 is a loopback, private, link-local or otherwise special address/).waitFor();
+    assert.equal((await s.core.webhooks.list(systemActor, { repositoryId: repo.id })).length, 1);
+    await page.goto(`${s.url}/alice/hello/-/settings/hooks/${hook.id}`);
+    await page.getByLabel('Payload URL').fill('http://[::ffff:10.0.0.1]/');
+    await page.getByRole('button', { name: 'Update webhook' }).click();
+    await page.getByText(/is a loopback, private, link-local or otherwise special address/).waitFor();
+    assert.equal((await s.core.webhooks.byId(hook.id)).url, hook.url);
 
     await page.goto(`${s.url}/alice/hello/-/settings/hooks/${hook.id}`);
     await Promise.all([page.waitForURL(/\/alice\/hello\/-\/settings\/hooks\?done=deleted$/), page.getByRole('button', { name: 'Delete webhook' }).click()]);

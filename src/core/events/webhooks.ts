@@ -3,21 +3,20 @@
 // own transaction (`enqueue`, an outbox: a change and its deliveries commit or roll back together), sent after the
 // commit by whichever node runs the sender, with a timeout, retried with exponential backoff (a retry keeps its
 // delivery id), logged, and can be redelivered. Publishing never waits for a hook's endpoint.
-import type { Actor } from '../auth/actor.ts';
 import type { Authorizer } from '../auth/authorize.ts';
 import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.ts';
 import { GenerationCache, scopedGeneration, UNCACHED, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Webhook, WebhookDelivery } from '../../db/tables.ts';
+import type { Actor } from '../auth/actor.ts';
 import { nowIso } from '../clock.ts';
 import { invalid, notFound } from '../errors.ts';
 import type { PackageEvent } from './events.ts';
-import { AddressPolicy } from './ssrf.ts';
+import { addressLiteral, AddressPolicy, blocked, isSpecialAddress, normalizePattern, publicError, resolveAll } from './ssrf.ts';
 
 export const HOOK_EVENTS = ['package', '*'] as const;
 
@@ -43,6 +42,17 @@ export type PayloadBuilder = (e: PackageEvent, db: Db) => Promise<{ action: stri
 const MAX_REDIRECTS = 3;
 const RESPONSE_LOG_BYTES = 4096;
 
+/** The `code` of the error a refused hook target gets (the REST API renders it as 422 Validation Failed). */
+export const TARGET_REFUSED = 'WEBHOOK_TARGET_REFUSED';
+
+/** An allow-list entry as listed: from the database (instance-wide when `ownerId` is null) or from the environment. */
+export interface AllowlistEntry {
+  ownerId: number | null;
+  pattern: string;
+  source: 'database' | 'environment';
+  createdAt: string | null;
+}
+
 function checkUrl(url: string): string {
   let u: URL;
   try {
@@ -62,7 +72,6 @@ function checkEvents(events: string[] | undefined): string[] {
 }
 
 export class Webhooks {
-  private readonly policy: AddressPolicy;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   /** Deliveries were queued since the sender was last woken after a change. */
@@ -71,8 +80,10 @@ export class Webhooks {
   /** Whether any active hook exists, until the webhooks table changes (most registries have few or none). */
   private readonly anyActive: GenerationCache<boolean>;
 
+  /** Resolves a host name when a hook is created (replaceable in tests, so they need no DNS). */
+  resolveHost: typeof resolveAll = resolveAll;
+
   constructor(private readonly db: Db, private readonly config: Config, private readonly logger?: Logger, changes?: ChangeGeneration, private readonly authz?: Authorizer) {
-    this.policy = new AddressPolicy(config.webhookAllowedHosts);
     // Without a change feed nothing is cached.
     this.anyActive = new GenerationCache(changes ? scopedGeneration(changes, ['webhooks']) : UNCACHED);
   }
@@ -92,14 +103,18 @@ export class Webhooks {
     return this.authz.manage(actor, { what: 'owner-hooks', owner });
   }
 
+  /** Creates a hook; its URL must not reach a private address its owner was not allowed (422 otherwise). */
   async create(actor: Actor, scope: HookScope, input: HookInput): Promise<Webhook> {
     await this.guard(actor, scope);
+    const url = checkUrl(input.url);
+    const events = checkEvents(input.events);
+    await this.checkTarget(url, await this.ownerIdOf(scope));
     const now = nowIso();
     return this.db
       .insertInto('webhooks')
       .values({
-        owner_id: scope.repositoryId ? null : (scope.ownerId ?? null), repository_id: scope.repositoryId ?? null, url: checkUrl(input.url), secret: input.secret || null,
-        content_type: input.contentType === 'form' ? 'form' : 'json', events: JSON.stringify(checkEvents(input.events)), active: input.active === false ? 0 : 1, created_at: now, updated_at: now,
+        owner_id: scope.repositoryId ? null : (scope.ownerId ?? null), repository_id: scope.repositoryId ?? null, url, secret: input.secret || null,
+        content_type: input.contentType === 'form' ? 'form' : 'json', events: JSON.stringify(events), active: input.active === false ? 0 : 1, created_at: now, updated_at: now,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -139,10 +154,14 @@ export class Webhooks {
     return hook.repository_id != null ? { repositoryId: hook.repository_id } : { ownerId: hook.owner_id! };
   }
 
+  /** Changes a hook; a new URL is checked as on creation, before anything is written. */
   async update(actor: Actor, scope: HookScope, id: number, input: Partial<HookInput>): Promise<Webhook> {
     await this.get(actor, scope, id);
     const set: Record<string, unknown> = { updated_at: nowIso() };
-    if (input.url !== undefined) set.url = checkUrl(input.url);
+    if (input.url !== undefined) {
+      set.url = checkUrl(input.url);
+      await this.checkTarget(set.url as string, await this.ownerIdOf(scope));
+    }
     if (input.secret !== undefined) set.secret = input.secret || null;
     if (input.contentType !== undefined) set.content_type = input.contentType === 'form' ? 'form' : 'json';
     if (input.events !== undefined) set.events = JSON.stringify(checkEvents(input.events));
@@ -155,6 +174,104 @@ export class Webhooks {
     await this.get(actor, scope, id);
     await this.db.deleteFrom('webhooks').where('id', '=', id).execute();
   }
+
+  // ---- the address policy ----
+
+  /** The owner whose allow-list applies to hooks of `scope` (a repository's hooks: the repository's owner). */
+  private async ownerIdOf(scope: HookScope): Promise<number | null> {
+    if (scope.repositoryId == null) return scope.ownerId ?? null;
+    const repo = await this.db.selectFrom('repositories').select('owner_id').where('id', '=', scope.repositoryId).executeTakeFirst();
+    return repo?.owner_id ?? null;
+  }
+
+  /** The policy for hooks of `ownerId`: WHARF_WEBHOOK_ALLOWED_HOSTS, the instance-wide entries and the owner's own. */
+  async policyFor(ownerId: number | null): Promise<AddressPolicy> {
+    const rows = await this.db
+      .selectFrom('webhook_allowlist')
+      .select('pattern')
+      .where((eb) => (ownerId == null ? eb('owner_id', 'is', null) : eb.or([eb('owner_id', 'is', null), eb('owner_id', '=', ownerId)])))
+      .execute();
+    return new AddressPolicy([...this.config.webhookAllowedHosts, ...rows.map((r) => r.pattern)]);
+  }
+
+  /**
+   * Refuses (422) a URL whose host is, or resolves to, an address the owner's hooks may not reach. A name that does
+   * not resolve is accepted: its DNS record may come later, and every delivery checks the address it connects to.
+   */
+  private async checkTarget(url: string, ownerId: number | null): Promise<void> {
+    const u = new URL(url);
+    const policy = await this.policyFor(ownerId);
+    const verdict = await policy.checkTarget(u, { resolve: this.resolveHost });
+    if (verdict !== 'refused') return;
+    const what = addressLiteral(u.hostname) ? 'a' : 'a name that resolves to a';
+    throw invalid(`the webhook URL's host ${u.hostname} is ${what} loopback, private, link-local or otherwise special address, which webhooks may not reach unless a site admin allows it`, TARGET_REFUSED);
+  }
+
+  /** The allow-list entries that apply to `ownerId`'s hooks (all of them when `ownerId` is undefined); environment entries first. */
+  async allowlist(ownerId?: number | null): Promise<AllowlistEntry[]> {
+    let q = this.db.selectFrom('webhook_allowlist').select(['owner_id', 'pattern', 'created_at']);
+    if (ownerId === null) q = q.where('owner_id', 'is', null);
+    else if (ownerId !== undefined) q = q.where((eb) => eb.or([eb('owner_id', 'is', null), eb('owner_id', '=', ownerId)]));
+    // Sorted here: SQLite and PostgreSQL put null owners at opposite ends.
+    const rows = (await q.execute()).sort((x, y) => (x.owner_id ?? 0) - (y.owner_id ?? 0) || (x.pattern < y.pattern ? -1 : x.pattern > y.pattern ? 1 : 0));
+    return [
+      ...this.config.webhookAllowedHosts.map((pattern) => ({ ownerId: null, pattern, source: 'environment' as const, createdAt: null })),
+      ...rows.map((r) => ({ ownerId: r.owner_id, pattern: r.pattern, source: 'database' as const, createdAt: r.created_at })),
+    ];
+  }
+
+  /** Lets hooks of `ownerId` (every owner's when null) reach `pattern`; returns the entry and whether it is new. */
+  async allow(actor: Actor, pattern: string, ownerId: number | null): Promise<{ pattern: string; created: boolean }> {
+    await this.authz?.manage(actor, { what: 'site' });
+    let p: string;
+    try {
+      p = normalizePattern(pattern);
+    } catch (e) {
+      throw invalid((e as Error).message);
+    }
+    if (await this.findEntry(p, ownerId)) return { pattern: p, created: false };
+    await this.db.insertInto('webhook_allowlist').values({ owner_id: ownerId, pattern: p, created_at: nowIso() }).execute();
+    return { pattern: p, created: true };
+  }
+
+  /** Removes an entry added with `allow` (entries of WHARF_WEBHOOK_ALLOWED_HOSTS are changed in the environment). */
+  async disallow(actor: Actor, pattern: string, ownerId: number | null): Promise<void> {
+    await this.authz?.manage(actor, { what: 'site' });
+    let p: string;
+    try {
+      p = normalizePattern(pattern);
+    } catch {
+      p = pattern.trim().toLowerCase();
+    }
+    const row = await this.findEntry(p, ownerId);
+    if (!row) {
+      if (ownerId === null && this.config.webhookAllowedHosts.some((h) => h.toLowerCase() === p)) throw invalid(`${p} is allowed by WHARF_WEBHOOK_ALLOWED_HOSTS: change the environment to remove it`);
+      throw notFound(`${p} is not on the ${ownerId === null ? 'instance-wide ' : "owner's "}webhook allow-list`);
+    }
+    await this.db.deleteFrom('webhook_allowlist').where('id', '=', row.id).execute();
+  }
+
+  private findEntry(pattern: string, ownerId: number | null) {
+    return this.db
+      .selectFrom('webhook_allowlist')
+      .select('id')
+      .where('pattern', '=', pattern)
+      .where((eb) => (ownerId === null ? eb('owner_id', 'is', null) : eb('owner_id', '=', ownerId)))
+      .executeTakeFirst();
+  }
+
+  /**
+   * The response of a delivery as `viewer` may see it. A response from a private address (one a site admin
+   * allow-listed) is shown to site admins only: otherwise anyone who may create a hook could read an allow-listed
+   * internal endpoint through it. Deliveries from before this was recorded count as private.
+   */
+  responseFor(viewer: Actor, d: WebhookDelivery): { status: number | null; body: string | null; hidden: boolean } {
+    const admin = viewer.kind === 'system' || (viewer.kind === 'user' && viewer.user.isAdmin && viewer.scopes.has('site_admin'));
+    const hidden = !admin && d.target_private !== 0 && d.response_body !== null;
+    return { status: d.response_status, body: hidden ? null : d.response_body, hidden };
+  }
+
+  // ---- deliveries ----
 
   async deliveries(hookId: number, limit = 100): Promise<WebhookDelivery[]> {
     return this.db.selectFrom('webhook_deliveries').selectAll().where('hook_id', '=', hookId).orderBy('created_at', 'desc').limit(limit).execute();
@@ -170,7 +287,7 @@ export class Webhooks {
   async redeliver(actor: Actor, hookId: number, id: string): Promise<WebhookDelivery> {
     await this.guard(actor, Webhooks.scopeOf(await this.byId(hookId)));
     const d = await this.delivery(hookId, id);
-    const row = { ...d, id: randomUUID(), status: 'pending' as const, attempts: 0, next_attempt_at: nowIso(), claimed_until: null, response_status: null, response_body: null, error: null, duration_ms: null, redelivery: 1, created_at: nowIso(), delivered_at: null };
+    const row = { ...d, id: randomUUID(), status: 'pending' as const, attempts: 0, next_attempt_at: nowIso(), claimed_until: null, response_status: null, response_body: null, error: null, duration_ms: null, redelivery: 1, created_at: nowIso(), delivered_at: null, target_private: null };
     await this.db.insertInto('webhook_deliveries').values(row).execute();
     this.kick();
     return row;
@@ -209,7 +326,7 @@ export class Webhooks {
     for (const h of hooks) {
       await trx
         .insertInto('webhook_deliveries')
-        .values({ id: randomUUID(), hook_id: h.id, event: 'package', action: built.action, payload: JSON.stringify(built.payload), status: 'pending', attempts: 0, next_attempt_at: now, claimed_until: null, response_status: null, response_body: null, error: null, duration_ms: null, redelivery: 0, created_at: now, delivered_at: null })
+        .values({ id: randomUUID(), hook_id: h.id, event: 'package', action: built.action, payload: JSON.stringify(built.payload), status: 'pending', attempts: 0, next_attempt_at: now, claimed_until: null, response_status: null, response_body: null, error: null, duration_ms: null, redelivery: 0, created_at: now, delivered_at: null, target_private: null })
         .execute();
     }
     return hooks.length;
@@ -297,13 +414,18 @@ export class Webhooks {
     let status: number | null = null;
     let responseBody: string | null = null;
     let error: string | null = null;
+    let detail: string | null = null;
+    const seen = { private: false };
     try {
-      const r = await this.post(hook.url, headers, body);
+      const policy = await this.policyFor(await this.ownerIdOf(Webhooks.scopeOf(hook)));
+      const r = await this.post(policy, seen, hook.url, headers, body);
       status = r.status;
       responseBody = r.body;
       if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (e) {
-      error = (e as Error).message;
+      // The owner reads `error`; what the connection failed on (addresses included) goes to the server log only.
+      error = publicError(e as NodeJS.ErrnoException);
+      detail = (e as Error).message;
     }
     const attempts = d.attempts + 1;
     const ok = error === null;
@@ -320,24 +442,31 @@ export class Webhooks {
         error,
         duration_ms: Date.now() - started,
         delivered_at: ok ? nowIso() : null,
+        target_private: seen.private ? 1 : 0,
       })
       .where('id', '=', d.id)
       .execute();
-    if (!ok) this.logger?.warn({ hook: hook.id, delivery: d.id, attempts, error }, giveUp ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
+    if (!ok) this.logger?.warn({ hook: hook.id, delivery: d.id, attempts, error, detail }, giveUp ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
   }
 
-  /** POSTs with the address policy applied to every connection, following at most a few redirects. */
-  private async post(url: string, headers: Record<string, string>, body: string, redirects = 0): Promise<{ status: number; body: string }> {
+  /**
+   * POSTs with the address policy applied to every connection, following at most a few redirects. `seen.private`
+   * is set when a response came from a private (so allow-listed) address: its body is for site admins only.
+   */
+  private async post(policy: AddressPolicy, seen: { private: boolean }, url: string, headers: Record<string, string>, body: string, redirects = 0): Promise<{ status: number; body: string }> {
     const u = new URL(url);
     // An address literal never goes through DNS lookup, so it is checked here.
-    const literal = u.hostname.replace(/^\[|\]$/g, '');
-    if (net.isIP(literal) && !this.policy.allows(literal, literal)) {
-      throw new Error(`webhook target ${literal} is a private or special address; allow it with WHARF_WEBHOOK_ALLOWED_HOSTS`);
-    }
+    const literal = addressLiteral(u.hostname);
+    if (literal && !policy.allows(literal, literal)) throw blocked();
     const mod = u.protocol === 'https:' ? https : http;
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = mod.request(u, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: this.policy.lookup as never, timeout: this.config.webhookTimeoutMs }, resolve);
-      req.on('timeout', () => req.destroy(new Error(`timed out after ${this.config.webhookTimeoutMs} ms`)));
+      // agent: false — a pooled keep-alive socket, connected under another owner's allow-list, must not be reused.
+      const req = mod.request(u, { method: 'POST', agent: false, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: policy.lookup as never, timeout: this.config.webhookTimeoutMs }, (res) => {
+        const peer = res.socket?.remoteAddress;
+        if (!peer || isSpecialAddress(peer)) seen.private = true;
+        resolve(res);
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`timed out after ${this.config.webhookTimeoutMs} ms`), { code: 'EWEBHOOKTIMEOUT' })));
       req.on('error', reject);
       req.end(body);
     });
@@ -345,9 +474,9 @@ export class Webhooks {
     for await (const c of res) if (text.length < RESPONSE_LOG_BYTES) text += c;
     const status = res.statusCode ?? 0;
     if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
-      if (redirects >= MAX_REDIRECTS) throw new Error('too many redirects');
+      if (redirects >= MAX_REDIRECTS) throw Object.assign(new Error('too many redirects'), { code: 'EWEBHOOKREDIRECTS' });
       // The redirect target goes through the same address policy.
-      return this.post(new URL(res.headers.location, u).toString(), headers, body, redirects + 1);
+      return this.post(policy, seen, new URL(res.headers.location, u).toString(), headers, body, redirects + 1);
     }
     return { status, body: text.slice(0, RESPONSE_LOG_BYTES) };
   }

@@ -1,11 +1,12 @@
-// Webhooks in GitHub's REST shape, on repositories, organizations and (Wharf's addition) personal accounts.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// Webhooks in GitHub's REST shape, on repositories, organizations and (Wharf's addition) personal accounts; and
+// the site admin's allow-list of private targets (/admin/hooks/allowlist).
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.ts';
-import type { HookInput, HookScope } from '../../core/events/webhooks.ts';
-import { forbidden, invalid, notFound } from '../../core/errors.ts';
+import { TARGET_REFUSED, type AllowlistEntry, type HookInput, type HookScope } from '../../core/events/webhooks.ts';
+import { forbidden, invalid, isWharfError, notFound } from '../../core/errors.ts';
 import type { Webhook, WebhookDelivery } from '../../db/tables.ts';
 import { baseUrlOf } from '../actor.ts';
-import { bodyObject, idParam, requireUser } from './common.ts';
+import { bodyObject, idParam, requireUser, restErrorHandler } from './common.ts';
 
 type P = Record<string, string>;
 
@@ -22,7 +23,9 @@ const hookJson = (h: Webhook, url: string) => ({
   deliveries_url: `${url}/deliveries`,
 });
 
-const deliveryJson = (d: WebhookDelivery, withPayload: boolean) => ({
+const HIDDEN_NOTE = 'The response came from a private address a site admin allowed; only site admins see its body.';
+
+const deliveryJson = (d: WebhookDelivery, withPayload: boolean, response?: { body: string | null; hidden: boolean }) => ({
   id: d.id,
   guid: d.id,
   delivered_at: d.delivered_at ?? d.created_at,
@@ -35,8 +38,19 @@ const deliveryJson = (d: WebhookDelivery, withPayload: boolean) => ({
   attempts: d.attempts,
   state: d.status,
   next_attempt_at: d.next_attempt_at,
-  ...(withPayload ? { request: { payload: JSON.parse(d.payload) }, response: { body: d.response_body } } : {}),
+  ...(withPayload ? { request: { payload: JSON.parse(d.payload) }, response: response?.hidden ? { body: null, hidden: true, note: HIDDEN_NOTE } : { body: response?.body ?? null } } : {}),
 });
+
+/**
+ * GitHub refuses a hook it will not create or change with 422 Validation Failed, each problem in `errors`
+ * (a private target, a bad URL or event); everything else is rendered as by the rest of the API.
+ */
+function hookErrorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {
+  if (isWharfError(err) && err.kind === 'Invalid') {
+    return reply.code(422).send({ message: 'Validation Failed', errors: [{ resource: 'Hook', code: 'custom', ...(err.code === TARGET_REFUSED ? { field: 'config.url' } : {}), message: err.message }] });
+  }
+  return restErrorHandler(err, req, reply);
+}
 
 function hookInput(body: unknown, partial: boolean): Partial<HookInput> {
   const b = bodyObject(body);
@@ -82,7 +96,7 @@ export async function hookRoutes(app: FastifyInstance, core: Core): Promise<void
       const { scope, path } = await scopeOf(req, kind);
       return (await core.webhooks.list(req.actor, scope)).map((h) => hookJson(h, urlOf(req, path, h.id)));
     });
-    app.post(list, async (req, reply) => {
+    app.post(list, { errorHandler: hookErrorHandler }, async (req, reply) => {
       const { scope, path } = await scopeOf(req, kind);
       const h = await core.webhooks.create(req.actor, scope, hookInput(req.body, false) as HookInput);
       return reply.code(201).send(hookJson(h, urlOf(req, path, h.id)));
@@ -92,7 +106,7 @@ export async function hookRoutes(app: FastifyInstance, core: Core): Promise<void
       const h = await core.webhooks.get(req.actor, scope, idOf(req));
       return hookJson(h, urlOf(req, path, h.id));
     });
-    app.patch(one, async (req) => {
+    app.patch(one, { errorHandler: hookErrorHandler }, async (req) => {
       const { scope, path } = await scopeOf(req, kind);
       const h = await core.webhooks.update(req.actor, scope, idOf(req), hookInput(req.body, true));
       return hookJson(h, urlOf(req, path, h.id));
@@ -110,7 +124,8 @@ export async function hookRoutes(app: FastifyInstance, core: Core): Promise<void
     app.get(`${one}/deliveries/:delivery`, async (req) => {
       const { scope } = await scopeOf(req, kind);
       const h = await core.webhooks.get(req.actor, scope, idOf(req));
-      return deliveryJson(await core.webhooks.delivery(h.id, (req.params as P).delivery), true);
+      const d = await core.webhooks.delivery(h.id, (req.params as P).delivery);
+      return deliveryJson(d, true, core.webhooks.responseFor(req.actor, d));
     });
     // GitHub's redeliver: POST …/deliveries/:id/attempts.
     app.post(`${one}/deliveries/:delivery/attempts`, async (req, reply) => {
@@ -120,4 +135,41 @@ export async function hookRoutes(app: FastifyInstance, core: Core): Promise<void
       return reply.code(202).send(deliveryJson(d, false));
     });
   }
+
+  // ---- the allow-list of private targets (site admins) ----
+
+  /** `owner` from the query or body: an owner's entries, or (absent or empty) the instance-wide ones. */
+  async function ownerParam(v: unknown): Promise<number | null> {
+    if (v === undefined || v === null || v === '') return null;
+    const owner = await core.identity.findOwner(String(v));
+    if (!owner) throw invalid(`no user or organization "${String(v)}"`);
+    return owner.id;
+  }
+  const names = new Map<number, string>();
+  async function entryJson(e: AllowlistEntry) {
+    if (e.ownerId !== null && !names.has(e.ownerId)) names.set(e.ownerId, (await core.identity.ownerById(e.ownerId))?.name ?? String(e.ownerId));
+    return { pattern: e.pattern, owner: e.ownerId === null ? null : names.get(e.ownerId)!, source: e.source, created_at: e.createdAt };
+  }
+  app.get('/admin/hooks/allowlist', async (req) => {
+    await core.authz.manage(req.actor, { what: 'site' });
+    const q = req.query as P;
+    const ownerId = q.owner !== undefined ? await ownerParam(q.owner) : undefined;
+    return Promise.all((await core.webhooks.allowlist(ownerId)).map(entryJson));
+  });
+  app.put('/admin/hooks/allowlist', async (req, reply) => {
+    await core.authz.manage(req.actor, { what: 'site' });
+    const b = bodyObject(req.body);
+    if (typeof b.pattern !== 'string' || !b.pattern) throw invalid('pattern is required: a host name, *.domain, IP address or CIDR range');
+    const ownerId = await ownerParam(b.owner);
+    const { pattern, created } = await core.webhooks.allow(req.actor, b.pattern, ownerId);
+    const [entry] = (await core.webhooks.allowlist(ownerId)).filter((e) => e.source === 'database' && e.ownerId === ownerId && e.pattern === pattern);
+    return reply.code(created ? 201 : 200).send(await entryJson(entry));
+  });
+  app.delete('/admin/hooks/allowlist', async (req, reply) => {
+    await core.authz.manage(req.actor, { what: 'site' });
+    const q = { ...(req.query as P), ...(req.body && typeof req.body === 'object' ? (req.body as P) : {}) };
+    if (!q.pattern) throw invalid('pattern is required');
+    await core.webhooks.disallow(req.actor, q.pattern, await ownerParam(q.owner));
+    return reply.code(204).send();
+  });
 }

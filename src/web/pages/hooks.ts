@@ -54,6 +54,12 @@ function prettyJson(s: string): string {
   }
 }
 
+/** A delivery's response body, or why it is not shown (a private target's is for site admins only). */
+function responseBody(r: { body: string | null; hidden: boolean }): Html {
+  if (r.hidden) return html`<p class="muted response-hidden">The response came from a private address a site admin allowed; only site admins see its body (the status code is shown).</p>`;
+  return r.body ? html`<pre class="plain response">${r.body}</pre>` : html`<p class="muted">None.</p>`;
+}
+
 /** The fields shared by the add and edit forms. */
 function hookFields(hook: Webhook | null, input?: Partial<HookInput>): Html {
   const url = input?.url ?? hook?.url ?? '';
@@ -161,7 +167,7 @@ ${deliveries.map((d) => html`<tr class="delivery" data-delivery="${d.id}">
 <p class="muted">ID <code>${d.id}</code> (<code>X-GitHub-Delivery</code>)${d.next_attempt_at && d.status === 'pending' ? html`; next attempt ${when(d.next_attempt_at)}` : ''}</p>
 ${d.error ? html`<p class="delivery-error">${d.error}</p>` : ''}
 <h3>Request payload</h3><pre class="plain payload">${prettyJson(d.payload)}</pre>
-<h3>Response body</h3>${d.response_body ? html`<pre class="plain response">${d.response_body}</pre>` : html`<p class="muted">None.</p>`}
+<h3>Response body</h3>${responseBody(core.webhooks.responseFor(req.actor, d))}
 </details></td>
 <td>${d.action}</td><td>${deliveryState(d)}</td><td class="status-code">${d.response_status ?? '—'}</td>
 <td class="duration">${d.duration_ms !== null ? `${d.duration_ms} ms` : '—'}</td><td>${when(d.created_at)}</td><td>${d.attempts}</td>
