@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { ChangeGeneration } from '../db/changes.ts';
 import { openDatabase, type Db, type DialectName } from '../db/database.ts';
+import { AuditLog } from './audit/audit.ts';
 import { Authenticator } from './auth/authenticate.ts';
 import { Authorizer } from './auth/authorize.ts';
 import { RegistryTokens } from './auth/registry-tokens.ts';
@@ -41,6 +42,8 @@ export interface Core {
   publisher: Publisher;
   downloads: DownloadCounter;
   events: Events;
+  /** Security-relevant changes, each written in its change's transaction. */
+  audit: AuditLog;
   /** Writes buffered counters (downloads, token use). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -55,6 +58,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   const downloads = new DownloadCounter(db);
   const registryTokens = new RegistryTokens(db);
   const webhooks = new Webhooks(db, config, deps.logger, changes);
+  const audit = new AuditLog(db);
   // A change's deliveries are written in its transaction; after the commit the sender is woken if it queued any
   // (its poll would find them anyway). A slow or dead endpoint never slows the change itself.
   events.inTransaction(async (trx, e) => {
@@ -63,7 +67,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   events.on(() => webhooks.afterChange());
   let closed = false;
   const core: Core = {
-    config, db, dialect, changes, blobs, identity,
+    config, db, dialect, changes, blobs, identity, audit,
     blobCache: new BlobCache(blobs, config.blobCacheBytes), tokens, events, downloads,
     authn: new Authenticator(tokens, identity, registryTokens),
     registryTokens,
@@ -72,7 +76,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     signing: new SigningTrust(db, identity),
     authz: new Authorizer(db, changes),
     packages: new Packages(db, changes),
-    publisher: new Publisher(db, events, config.restoreDays, deps.durable),
+    publisher: new Publisher(db, events, config.restoreDays, deps.durable, audit),
     async flush() {
       await downloads.flush();
       await tokens.flush();

@@ -2,7 +2,7 @@
 // Callers authorize first (the CLI is trusted: it holds the database); this file only validates and applies.
 import type { Role, Visibility } from '../db/tables.ts';
 import type { Actor } from './auth/actor.ts';
-import { anonymous } from './auth/actor.ts';
+import { systemActor } from './audit/audit.ts';
 import type { Core } from './core.ts';
 import { invalid, notFound } from './errors.ts';
 import type { PackageRow } from './model/packages.ts';
@@ -30,13 +30,13 @@ export function packageSettings(core: Core) {
           repositoryId = repo.id;
         }
       }
-      await core.publisher.updateSettings(pkg.id, { visibility: s.visibility, repositoryId, inheritAccess: s.inheritAccess }, actor ?? anonymous);
+      await core.publisher.updateSettings(pkg.id, { visibility: s.visibility, repositoryId, inheritAccess: s.inheritAccess }, actor ?? systemActor);
     },
-    async grant(pkg: PackageRow, who: string, role: Role) {
-      await core.publisher.grant(pkg.id, await grantee(who), role);
+    async grant(pkg: PackageRow, who: string, role: Role, actor: Actor | null = null) {
+      await core.publisher.grant(pkg.id, await grantee(who), role, actor ?? systemActor);
     },
-    async revoke(pkg: PackageRow, who: string) {
-      await core.publisher.revoke(pkg.id, await grantee(who));
+    async revoke(pkg: PackageRow, who: string, actor: Actor | null = null) {
+      await core.publisher.revoke(pkg.id, await grantee(who), actor ?? systemActor);
     },
   };
 }

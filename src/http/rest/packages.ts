@@ -167,13 +167,13 @@ export async function packageRoutes(app: FastifyInstance, core: Core): Promise<v
       const pkg = await packageFor(req, kind);
       await core.authz.authorize(req.actor, 'admin', pkg);
       const role = checkRole(str(bodyObject(req.body).role, 'role'));
-      await settings.grant(pkg, who, role);
+      await settings.grant(pkg, who, role, req.actor);
       return { grantee: who, role };
     };
     const revoke = async (req: FastifyRequest, who: string) => {
       const pkg = await packageFor(req, kind);
       await core.authz.authorize(req.actor, 'admin', pkg);
-      await settings.revoke(pkg, who);
+      await settings.revoke(pkg, who, req.actor);
     };
     app.put(`${one}/access/users/:user`, (req) => grant(req, (req.params as P).user));
     app.put(`${one}/access/repos/:repoOwner/:repo`, (req) => grant(req, `${(req.params as P).repoOwner}/${(req.params as P).repo}`));

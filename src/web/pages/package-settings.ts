@@ -200,10 +200,10 @@ export async function settingsPost(web: Web, req: FastifyRequest, reply: Fastify
         await settings.update(pkg, { inheritAccess: f.get('inherit') === '1' }, req.actor);
         break;
       case 'grant':
-        await settings.grant(pkg, (f.get('grantee') ?? '').trim(), checkRole(f.get('role') ?? ''));
+        await settings.grant(pkg, (f.get('grantee') ?? '').trim(), checkRole(f.get('role') ?? ''), req.actor);
         break;
       case 'revoke':
-        await settings.revoke(pkg, (f.get('grantee') ?? '').trim());
+        await settings.revoke(pkg, (f.get('grantee') ?? '').trim(), req.actor);
         break;
       case 'delete-version':
         await core.authz.authorize(req.actor, 'delete', pkg);
