@@ -12,10 +12,13 @@ import { requireUser } from './common.ts';
 
 type Q = Record<string, string | undefined>;
 
-// Cursors are opaque to clients (as GitHub's are): an entry id, base64url-encoded with a tag so a page number or
-// a stray id is refused rather than misread.
-const encodeCursor = (id: number) => Buffer.from(`audit:${id}`).toString('base64url');
-function decodeCursor(v: string | undefined, name: string): number | undefined {
+/**
+ * An entry id as an opaque cursor (as GitHub's are): base64url with a tag, so a page number or a stray id is
+ * refused rather than misread.
+ */
+export const encodeCursor = (id: number) => Buffer.from(`audit:${id}`).toString('base64url');
+/** A cursor back to an entry id; Invalid when it is not one this API gave out. */
+export function decodeCursor(v: string | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   const m = /^audit:([1-9][0-9]{0,14})$/.exec(Buffer.from(v, 'base64url').toString('utf8'));
   if (!m) throw invalid(`${name} is not a cursor from this API's Link header`);
