@@ -53,12 +53,13 @@ export interface Core {
 export function createCore(deps: { config: Config; db: Db; dialect: DialectName; blobs: BlobStore; changes: ChangeGeneration; logger?: Logger; durable?: () => Promise<void> }): Core {
   const { config, db, dialect, blobs, changes } = deps;
   const events = new Events((err) => deps.logger?.error({ err }, 'event listener failed'));
+  // First: every verb that changes something security-relevant records it (Publisher, Identity, TokenService, ...).
+  const audit = new AuditLog(db);
   const identity = new Identity(db);
   const tokens = new TokenService(db, identity, changes);
   const downloads = new DownloadCounter(db);
   const registryTokens = new RegistryTokens(db);
   const webhooks = new Webhooks(db, config, deps.logger, changes);
-  const audit = new AuditLog(db);
   // A change's deliveries are written in its transaction; after the commit the sender is woken if it queued any
   // (its poll would find them anyway). A slow or dead endpoint never slows the change itself.
   events.inTransaction(async (trx, e) => {
