@@ -4,6 +4,7 @@ import { loadConfig } from '../config.ts';
 import { openCore, type Core } from '../core/core.ts';
 import { isWharfError } from '../core/errors.ts';
 import { webhookPayloads } from '../http/webhook-payload.ts';
+import { auditCommands } from './audit.ts';
 import { gcCommands } from './gc.ts';
 import { hookCommands } from './hooks.ts';
 import { orgCommands } from './orgs.ts';
@@ -27,6 +28,7 @@ const nouns: Record<string, { usage: string; verbs: Record<string, Command> }> =
   hook: hookCommands,
   // `wharf hooks allow …` reads as naturally as `wharf hook create …`.
   hooks: hookCommands,
+  audit: auditCommands,
 };
 
 function usage(): string {
@@ -35,7 +37,8 @@ function usage(): string {
 
 export async function main(argv: string[], out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<number> {
   // `wharf gc [--dry-run]` reads better than `wharf gc run`: a noun with one verb may omit it.
-  if (argv[0] === 'gc' && (argv.length === 1 || argv[1].startsWith('-'))) argv = ['gc', 'run', ...argv.slice(1)];
+  const only: Record<string, string> = { gc: 'run', audit: 'list' };
+  if (argv.length && Object.hasOwn(only, argv[0]) && (argv.length === 1 || argv[1].startsWith('-'))) argv = [argv[0], only[argv[0]], ...argv.slice(1)];
   const [noun, verb, ...rest] = argv;
   if (!noun) {
     process.stderr.write(usage() + '\n');

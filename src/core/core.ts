@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { ChangeGeneration } from '../db/changes.ts';
 import { openDatabase, type Db, type DialectName } from '../db/database.ts';
+import { AuditLog } from './audit/audit.ts';
 import { Authenticator } from './auth/authenticate.ts';
 import { Authorizer } from './auth/authorize.ts';
 import { RegistryTokens } from './auth/registry-tokens.ts';
@@ -41,6 +42,8 @@ export interface Core {
   publisher: Publisher;
   downloads: DownloadCounter;
   events: Events;
+  /** Security-relevant changes, each written in its change's transaction. */
+  audit: AuditLog;
   /** Writes buffered counters (downloads, token use). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -51,11 +54,13 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   const { config, db, dialect, blobs, changes } = deps;
   const events = new Events((err) => deps.logger?.error({ err }, 'event listener failed'));
   const authz = new Authorizer(db, changes);
-  const identity = new Identity(db, authz);
-  const tokens = new TokenService(db, identity, changes, authz);
+  // Every verb that changes something security-relevant records it (Publisher, Identity, TokenService, ...).
+  const audit = new AuditLog(db);
+  const identity = new Identity(db, authz, audit);
+  const tokens = new TokenService(db, identity, changes, authz, audit);
   const downloads = new DownloadCounter(db);
   const registryTokens = new RegistryTokens(db);
-  const webhooks = new Webhooks(db, config, deps.logger, changes, authz);
+  const webhooks = new Webhooks(db, config, deps.logger, changes, authz, audit);
   // A change's deliveries are written in its transaction; after the commit the sender is woken if it queued any
   // (its poll would find them anyway). A slow or dead endpoint never slows the change itself.
   events.inTransaction(async (trx, e) => {
@@ -64,16 +69,16 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   events.on(() => webhooks.afterChange());
   let closed = false;
   const core: Core = {
-    config, db, dialect, changes, blobs, identity,
+    config, db, dialect, changes, blobs, identity, audit,
     blobCache: new BlobCache(blobs, config.blobCacheBytes), tokens, events, downloads,
     authn: new Authenticator(tokens, identity, registryTokens),
     registryTokens,
     uploads: new UploadSessions(db, blobs, config.maxBlobSize),
     webhooks,
-    signing: new SigningTrust(db, identity, authz),
+    signing: new SigningTrust(db, identity, authz, audit),
     authz,
     packages: new Packages(db, changes),
-    publisher: new Publisher(db, events, authz, config.restoreDays, deps.durable),
+    publisher: new Publisher(db, events, authz, config.restoreDays, deps.durable, audit),
     async flush() {
       await downloads.flush();
       await tokens.flush();

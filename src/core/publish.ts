@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import type { Package, PackageVersion, Role, Visibility } from '../db/tables.ts';
+import { AuditLog, type AuditAction } from './audit/audit.ts';
 import type { Actor } from './auth/actor.ts';
 import { actorName } from './auth/actor.ts';
 import type { Action, Authorizer } from './auth/authorize.ts';
@@ -56,6 +57,7 @@ export class Publisher {
     private readonly restoreDays: number,
     /** Resolves once committed changes are on disk; awaited before a change is acknowledged. */
     private readonly durable: () => Promise<void> = async () => {},
+    private readonly audit: AuditLog = new AuditLog(db),
   ) {}
 
   /** Throws unless `actor` may do `action` on the package (deleted or not). */
@@ -72,6 +74,21 @@ export class Publisher {
     const owner = await this.db.selectFrom('owners').select(['id', 'kind', 'name']).where('id', '=', v.ownerId).executeTakeFirst();
     if (!owner) throw notFound('no such owner');
     await this.authz.authorizeCreate(v.actor, owner, v.repositoryId, { type: v.type, name: v.name });
+  }
+
+  /** Records a change to a package in the audit log, inside the change's transaction (`details` adds facts). */
+  private async audited(trx: Db, action: AuditAction, packageId: number, actor: Actor, o: { version?: string; userId?: number | null; details?: Record<string, unknown> } = {}) {
+    const p = await trx.selectFrom('packages').select(['owner_id', 'repository_id', 'type', 'name']).where('id', '=', packageId).executeTakeFirstOrThrow();
+    await this.audit.record(trx, {
+      action, actor, ownerId: p.owner_id, repositoryId: p.repository_id, packageId, userId: o.userId,
+      target: `${p.type}/${p.name}${o.version !== undefined ? ` ${o.version}` : ''}`,
+      details: { package_type: p.type, package: p.name, ...(o.version !== undefined ? { version: o.version } : {}), ...o.details },
+    });
+  }
+
+  /** The version string of a version, for the audit log. */
+  private async versionName(trx: Db, versionId: number): Promise<string> {
+    return (await trx.selectFrom('package_versions').select('version').where('id', '=', versionId).executeTakeFirstOrThrow()).version;
   }
 
   /** Runs `fn` in one transaction that also records the event it returns; announces the event once durable. */
@@ -307,6 +324,7 @@ export class Publisher {
       const r = await trx.updateTable('package_versions').set({ deleted_at: nowIso() }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('version not found');
       await this.bump(trx, packageId);
+      await this.audited(trx, 'package_version.delete', packageId, actor, { version: await this.versionName(trx, versionId) });
       return { result: undefined, event: { type: 'version.deleted', packageId, versionId, actor: actorName(actor) } };
     });
   }
@@ -319,6 +337,7 @@ export class Publisher {
       const r = await trx.updateTable('package_versions').set({ deleted_at: null }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound(`no deleted version restorable within ${this.restoreDays} days`);
       await this.bump(trx, packageId);
+      await this.audited(trx, 'package_version.restore', packageId, actor, { version: await this.versionName(trx, versionId) });
       return { result: undefined, event: { type: 'version.restored', packageId, versionId, actor: actorName(actor) } };
     });
   }
@@ -328,6 +347,7 @@ export class Publisher {
     await this.change(async (trx) => {
       const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: nowIso(), revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('package not found');
+      await this.audited(trx, 'package.delete', packageId, actor);
       return { result: undefined, event: { type: 'package.deleted', packageId, actor: actorName(actor) } };
     });
   }
@@ -338,6 +358,7 @@ export class Publisher {
     await this.change(async (trx) => {
       const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: null, revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound(`no deleted package restorable within ${this.restoreDays} days`);
+      await this.audited(trx, 'package.restore', packageId, actor);
       return { result: undefined, event: { type: 'package.restored', packageId, actor: actorName(actor) } };
     });
   }
@@ -350,7 +371,23 @@ export class Publisher {
     if (s.repositoryId !== undefined) set.repository_id = s.repositoryId;
     if (s.inheritAccess !== undefined) set.inherit_access = s.inheritAccess ? 1 : 0;
     await this.change(async (trx) => {
+      const old = await trx.selectFrom('packages').select(['visibility', 'repository_id', 'inherit_access']).where('id', '=', packageId).executeTakeFirst();
       await trx.updateTable('packages').set(set).where('id', '=', packageId).execute();
+      // Only what changed is recorded: a client re-linking a package to the same repository on every push is no event.
+      if (old && s.visibility !== undefined && s.visibility !== old.visibility) {
+        await this.audited(trx, 'package.visibility', packageId, actor, { details: { previous_visibility: old.visibility, visibility: s.visibility } });
+      }
+      const relinked = s.repositoryId !== undefined && s.repositoryId !== old?.repository_id;
+      const inherit = s.inheritAccess !== undefined && (s.inheritAccess ? 1 : 0) !== old?.inherit_access;
+      if (old && (relinked || inherit)) {
+        const name = (id: number | null) => this.repoName(trx, id);
+        await this.audited(trx, 'package.settings', packageId, actor, {
+          details: {
+            ...(relinked ? { previous_repository: await name(old.repository_id), repository: await name(s.repositoryId ?? null) } : {}),
+            ...(inherit ? { previous_inherit_access: old.inherit_access === 1, inherit_access: !!s.inheritAccess } : {}),
+          },
+        });
+      }
       return { result: undefined, event: { type: 'package.updated', packageId, actor: actorName(actor) } };
     });
   }
@@ -360,20 +397,42 @@ export class Publisher {
     await this.allow(actor, 'admin', packageId);
     const user_id = 'userId' in who ? who.userId : null;
     const repository_id = 'repositoryId' in who ? who.repositoryId : null;
-    await this.db.transaction().execute(async (trx) => {
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
       let q = trx.deleteFrom('package_access').where('package_id', '=', packageId);
       q = user_id != null ? q.where('user_id', '=', user_id) : q.where('repository_id', '=', repository_id);
-      await q.execute();
+      const replaced = await q.returning('role').executeTakeFirst();
       await trx.insertInto('package_access').values({ package_id: packageId, user_id, repository_id, role }).execute();
+      await this.audited(trx, 'package.access_grant', packageId, actor, { userId: user_id, details: { ...(await this.granteeOf(trx, who)), role, ...(replaced ? { previous_role: replaced.role } : {}) } });
     });
+    await this.durable();
   }
 
+  /** Removes a user's or repository's role on a package. */
   async revoke(packageId: number, who: { userId: number } | { repositoryId: number }, actor: Actor): Promise<void> {
     await this.allow(actor, 'admin', packageId);
-    let q = this.db.deleteFrom('package_access').where('package_id', '=', packageId);
-    q = 'userId' in who ? q.where('user_id', '=', who.userId) : q.where('repository_id', '=', who.repositoryId);
-    const r = await q.executeTakeFirst();
-    if (!Number(r.numDeletedRows)) throw notFound('no such grant');
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      let q = trx.deleteFrom('package_access').where('package_id', '=', packageId);
+      q = 'userId' in who ? q.where('user_id', '=', who.userId) : q.where('repository_id', '=', who.repositoryId);
+      const r = await q.returning('role').executeTakeFirst();
+      if (!r) throw notFound('no such grant');
+      await this.audited(trx, 'package.access_revoke', packageId, actor, { userId: 'userId' in who ? who.userId : null, details: { ...(await this.granteeOf(trx, who)), previous_role: r.role } });
+    });
+    await this.durable();
+  }
+
+  /** `{ user: NAME }` or `{ repository: OWNER/NAME }`, for the audit entry of a grant. */
+  private async granteeOf(trx: Db, who: { userId: number } | { repositoryId: number }): Promise<Record<string, string | null>> {
+    if ('userId' in who) return { user: (await trx.selectFrom('owners').select('name').where('id', '=', who.userId).executeTakeFirst())?.name ?? null };
+    return { repository: await this.repoName(trx, who.repositoryId) };
+  }
+
+  /** A repository's `OWNER/NAME` (null for none). */
+  private async repoName(trx: Db, id: number | null): Promise<string | null> {
+    if (id == null) return null;
+    const r = await trx.selectFrom('repositories').innerJoin('owners', 'owners.id', 'repositories.owner_id').select(['owners.name as owner', 'repositories.name as name']).where('repositories.id', '=', id).executeTakeFirst();
+    return r ? `${r.owner}/${r.name}` : null;
   }
 }
 

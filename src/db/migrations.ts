@@ -250,6 +250,35 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('webhook_deliveries').addColumn('target_private', 'integer').execute();
       },
     },
+    '0011-audit-log': {
+      async up(db: Kysely<any>) {
+        // The audit log: no foreign keys, so entries survive the deletion of what they name (names are copied).
+        await db.schema.createTable('audit_log')
+          .addColumn('id', sql.raw(id) as any, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('actor_id', big)
+          .addColumn('actor_name', 'text')
+          .addColumn('credential', 'text', (c) => c.notNull())
+          .addColumn('token_id', big)
+          .addColumn('client_ip', 'text')
+          .addColumn('owner_id', big)
+          .addColumn('owner_name', 'text')
+          .addColumn('owner_kind', 'text')
+          .addColumn('user_id', big)
+          .addColumn('user_name', 'text')
+          .addColumn('repository_id', big)
+          .addColumn('repository_name', 'text')
+          .addColumn('package_id', big)
+          .addColumn('target', 'text')
+          .addColumn('details', 'text', (c) => c.notNull())
+          .execute();
+        // An org's or user's log, what one actor did, and what was done to one user: each newest first by id.
+        await db.schema.createIndex('audit_log_owner').on('audit_log').columns(['owner_id', 'id']).execute();
+        await db.schema.createIndex('audit_log_actor').on('audit_log').columns(['actor_id', 'id']).execute();
+        await db.schema.createIndex('audit_log_user').on('audit_log').columns(['user_id', 'id']).execute();
+      },
+    },
   };
 }
 

@@ -217,7 +217,38 @@ export interface SessionsTable {
   expires_at: string;
 }
 
+/**
+ * One security-relevant change (see core/audit/audit.ts), written in the change's transaction. No foreign keys:
+ * the log outlives the users, owners, repositories and packages it names, so their names are copied in.
+ */
+export interface AuditLogTable {
+  id: Generated<number>;
+  created_at: string;
+  action: string;
+  actor_id: number | null;
+  actor_name: string | null;
+  /** How the actor authenticated: password | token | job | registry | session | system | anonymous. */
+  credential: string;
+  token_id: number | null;
+  client_ip: string | null;
+  /** The user or organization whose log the event belongs to. */
+  owner_id: number | null;
+  owner_name: string | null;
+  owner_kind: 'user' | 'org' | null;
+  /** The user the change is about (the member added, the token's owner, the account that failed to sign in). */
+  user_id: number | null;
+  user_name: string | null;
+  repository_id: number | null;
+  repository_name: string | null;
+  package_id: number | null;
+  /** A readable name of what changed (`npm/left-pad 1.0.0`, a hook URL, a token name). */
+  target: string | null;
+  /** JSON object of action-specific facts (old and new visibility, role, scopes, ...). */
+  details: string;
+}
+
 export interface Database {
+  audit_log: AuditLogTable;
   sessions: SessionsTable;
   trusted_keys: TrustedKeysTable;
   signing_policies: SigningPoliciesTable;
@@ -252,3 +283,4 @@ export type NewPackage = Insertable<PackagesTable>;
 export type Webhook = Selectable<WebhooksTable>;
 export type WebhookDelivery = Selectable<WebhookDeliveriesTable>;
 export type WebhookAllowlistEntry = Selectable<WebhookAllowlistTable>;
+export type AuditLogRow = Selectable<AuditLogTable>;

@@ -5,10 +5,11 @@
 // URL layout (owner names cannot start with '-', so /-/... never meets an owner):
 //   /                                   explore and search
 //   /-/login /-/logout /-/signup        sign in and out, sign up (when WHARF_SIGNUP=open)
-//   /-/settings/tokens                  personal access tokens
+//   /-/settings/tokens                  personal access tokens;  /-/settings/audit  the user's audit log
 //   /-/static/*                         the stylesheet and the small script
 //   /OWNER                              a user's or org's packages;  /OWNER/-/settings  org members and roles
 //   /OWNER/-/settings/hooks[/ID]        an owner's webhooks;  /OWNER/-/settings/signing  trusted keys, policy
+//   /OWNER/-/settings/audit             an organization's audit log
 //   /OWNER/REPO                         the packages linked to a repository
 //   /OWNER/REPO/-/settings/hooks[/ID]   a repository's webhooks
 //   /OWNER/-/packages/TYPE/NAME[/VERSION]   a package (the URL the REST API advertises as html_url)
@@ -26,6 +27,7 @@ import { baseUrlOf } from '../http/actor.ts';
 import type { Html } from './html.ts';
 import { errorPage, type PageContext } from './layout.ts';
 import { accountPages } from './pages/account.ts';
+import { auditPages } from './pages/audit.ts';
 import { explorePages } from './pages/explore.ts';
 import { hookPages } from './pages/hooks.ts';
 import { ownerPages } from './pages/owner.ts';
@@ -222,6 +224,7 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
   await packagePages(app, web);
   await hookPages(app, web);
   await signingPages(app, web);
+  await auditPages(app, web);
   // Last: /:owner and /:owner/:repo are the most general routes.
   await ownerPages(app, web);
 }

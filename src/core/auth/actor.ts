@@ -38,7 +38,7 @@ export const systemActor: Actor = Object.freeze({ kind: 'system', scopes: ALL_SC
 export function actorName(a: Actor): string | null {
   if (a.kind === 'user') return a.user.name;
   if (a.kind === 'job') return `job:${a.repositoryName}`;
-  if (a.kind === 'system') return 'wharf';
+  if (a.kind === 'system') return null;
   return null;
 }
 

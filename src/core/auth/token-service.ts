@@ -7,6 +7,7 @@ import { forbidden, invalid, notFound } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Actor } from './actor.ts';
 import type { Authorizer } from './authorize.ts';
+import { AuditLog } from '../audit/audit.ts';
 import { hashToken, looksLikeToken, mintToken, parseScopes, sameHash, type Scope } from './tokens.ts';
 
 type TokenRow = Awaited<ReturnType<TokenService['loadRow']>>;
@@ -48,7 +49,7 @@ export class TokenService {
    */
   private readonly rows: GenerationCache<TokenRow | undefined>;
 
-  constructor(private readonly db: Db, private readonly identity: Identity, changes: ChangeGeneration, private readonly authz: Authorizer) {
+  constructor(private readonly db: Db, private readonly identity: Identity, changes: ChangeGeneration, private readonly authz: Authorizer, private readonly audit: AuditLog = new AuditLog(db)) {
     this.rows = new GenerationCache(scopedGeneration(changes, TOKEN_ROW_TABLES));
   }
 
@@ -62,7 +63,7 @@ export class TokenService {
     const scopes = [...parseScopesOrInvalid(opts.scopes)];
     if (!scopes.length) throw invalid('a token needs at least one scope');
     if (actor.kind !== 'anonymous') for (const s of scopes) if (!actor.scopes.has(s)) throw forbidden(`your credentials lack ${s}, so they cannot grant it`);
-    return this.insert({ kind: 'pat', userId: user.id, name: opts.name ?? 'token', scopes, repositoryId: null, expiresInMs: opts.expiresInMs ?? null });
+    return this.insert(actor, { kind: 'pat', userId: user.id, name: opts.name ?? 'token', scopes, repositoryId: null, expiresInMs: opts.expiresInMs ?? null }, user.id);
   }
 
   /** Mints a short-lived job token bound to a repository (default one hour): write on it, repo and write:packages. */
@@ -72,12 +73,15 @@ export class TokenService {
     if (actor.kind !== 'anonymous' && !actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope a job token carries');
     const ttl = opts.ttlMs ?? 3600_000;
     if (ttl <= 0 || ttl > 7 * 864e5) throw invalid('job token ttl must be between 1s and 7d');
-    return this.insert({ kind: 'job', userId: actor.kind === 'user' ? actor.user.id : null, name: `job:${repo.owner_name}/${repo.name}`, scopes: ['read:packages', 'write:packages'], repositoryId: repo.id, expiresInMs: ttl });
+    return this.insert(actor, { kind: 'job', userId: actor.kind === 'user' ? actor.user.id : null, name: `job:${repo.owner_name}/${repo.name}`, scopes: ['read:packages', 'write:packages'], repositoryId: repo.id, expiresInMs: ttl }, repo.owner_id);
   }
 
-  private async insert(v: { kind: 'pat' | 'job'; userId: number | null; name: string; scopes: Scope[]; repositoryId: number | null; expiresInMs: number | null }) {
+  /** Stores a new token's hash and records its creation in the audit log, in one transaction. */
+  private async insert(actor: Actor, v: { kind: 'pat' | 'job'; userId: number | null; name: string; scopes: Scope[]; repositoryId: number | null; expiresInMs: number | null }, ownerId: number) {
     const token = mintToken(v.kind);
-    const row = await this.db
+    const row = await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      const row = await trx
       .insertInto('tokens')
       .values({
         user_id: v.userId,
@@ -94,6 +98,13 @@ export class TokenService {
       })
       .returningAll()
       .executeTakeFirstOrThrow();
+      await this.audit.record(trx, {
+        action: v.kind === 'pat' ? 'personal_access_token.create' : 'job_token.create', actor, ownerId,
+        userId: v.kind === 'pat' ? v.userId : null, repositoryId: v.repositoryId, target: row.name,
+        details: { access_token_id: row.id, token_prefix: row.token_prefix, scopes: v.scopes, expires_at: row.expires_at },
+      });
+      return row;
+    });
     return { token, info: info(row) };
   }
 
@@ -120,7 +131,16 @@ export class TokenService {
     const row = await q.executeTakeFirst();
     if (!row) throw notFound('no such token');
     await this.authz.manage(actor, row.kind === 'pat' && row.user_id != null && this.isSelf(actor, row.user_id) ? { what: 'tokens', userId: row.user_id } : { what: 'site' });
-    await this.db.updateTable('tokens').set({ revoked_at: nowIso() }).where('id', '=', row.id).where('revoked_at', 'is', null).execute();
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      const r = await trx.updateTable('tokens').set({ revoked_at: nowIso() }).where('id', '=', row.id).where('revoked_at', 'is', null).executeTakeFirst();
+      if (!Number(r.numUpdatedRows)) return;
+      const ownerId = row.user_id ?? (row.repository_id != null ? (await trx.selectFrom('repositories').select('owner_id').where('id', '=', row.repository_id).executeTakeFirst())?.owner_id ?? null : null);
+      await this.audit.record(trx, {
+        action: row.kind === 'pat' ? 'personal_access_token.revoke' : 'job_token.revoke', actor, ownerId,
+        userId: row.user_id, repositoryId: row.repository_id, target: row.name, details: { access_token_id: row.id },
+      });
+    });
     return info(row);
   }
 

@@ -4,6 +4,7 @@
 // commit by whichever node runs the sender, with a timeout, retried with exponential backoff (a retry keeps its
 // delivery id), logged, and can be redelivered. Publishing never waits for a hook's endpoint.
 import type { Authorizer } from '../auth/authorize.ts';
+import { AuditLog } from '../audit/audit.ts';
 import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -83,7 +84,7 @@ export class Webhooks {
   /** Resolves a host name when a hook is created (replaceable in tests, so they need no DNS). */
   resolveHost: typeof resolveAll = resolveAll;
 
-  constructor(private readonly db: Db, private readonly config: Config, private readonly logger?: Logger, changes?: ChangeGeneration, private readonly authz?: Authorizer) {
+  constructor(private readonly db: Db, private readonly config: Config, private readonly logger?: Logger, changes?: ChangeGeneration, private readonly authz?: Authorizer, private readonly audit: AuditLog = new AuditLog(db)) {
     // Without a change feed nothing is cached.
     this.anyActive = new GenerationCache(changes ? scopedGeneration(changes, ['webhooks']) : UNCACHED);
   }
@@ -110,14 +111,20 @@ export class Webhooks {
     const events = checkEvents(input.events);
     await this.checkTarget(url, await this.ownerIdOf(scope));
     const now = nowIso();
-    return this.db
-      .insertInto('webhooks')
-      .values({
-        owner_id: scope.repositoryId ? null : (scope.ownerId ?? null), repository_id: scope.repositoryId ?? null, url, secret: input.secret || null,
-        content_type: input.contentType === 'form' ? 'form' : 'json', events: JSON.stringify(events), active: input.active === false ? 0 : 1, created_at: now, updated_at: now,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const ownerId = await this.ownerIdOf(scope);
+    return this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      const hook = await trx
+        .insertInto('webhooks')
+        .values({
+          owner_id: scope.repositoryId ? null : (scope.ownerId ?? null), repository_id: scope.repositoryId ?? null, url, secret: input.secret || null,
+          content_type: input.contentType === 'form' ? 'form' : 'json', events: JSON.stringify(events), active: input.active === false ? 0 : 1, created_at: now, updated_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await this.audit.record(trx, { action: 'hook.create', actor, ownerId, repositoryId: scope.repositoryId ?? null, target: hook.url, details: { hook_id: hook.id, events, content_type: hook.content_type, active: hook.active === 1 } });
+      return hook;
+    });
   }
 
   async list(actor: Actor, scope: HookScope): Promise<Webhook[]> {
@@ -156,7 +163,7 @@ export class Webhooks {
 
   /** Changes a hook; a new URL is checked as on creation, before anything is written. */
   async update(actor: Actor, scope: HookScope, id: number, input: Partial<HookInput>): Promise<Webhook> {
-    await this.get(actor, scope, id);
+    const before = await this.get(actor, scope, id);
     const set: Record<string, unknown> = { updated_at: nowIso() };
     if (input.url !== undefined) {
       set.url = checkUrl(input.url);
@@ -166,13 +173,27 @@ export class Webhooks {
     if (input.contentType !== undefined) set.content_type = input.contentType === 'form' ? 'form' : 'json';
     if (input.events !== undefined) set.events = JSON.stringify(checkEvents(input.events));
     if (input.active !== undefined) set.active = input.active ? 1 : 0;
-    await this.db.updateTable('webhooks').set(set).where('id', '=', id).execute();
+    const ownerId = await this.ownerIdOf(scope);
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      await trx.updateTable('webhooks').set(set).where('id', '=', id).execute();
+      const after = (await trx.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst())!;
+      await this.audit.record(trx, {
+        action: 'hook.config_changed', actor, ownerId, repositoryId: scope.repositoryId ?? null, target: after.url,
+        details: { hook_id: id, url: after.url, ...(after.url !== before.url ? { previous_url: before.url } : {}), events: JSON.parse(after.events), active: after.active === 1, secret_changed: input.secret !== undefined },
+      });
+    });
     return this.getAt(scope, id);
   }
 
   async remove(actor: Actor, scope: HookScope, id: number): Promise<void> {
-    await this.get(actor, scope, id);
-    await this.db.deleteFrom('webhooks').where('id', '=', id).execute();
+    const hook = await this.get(actor, scope, id);
+    const ownerId = await this.ownerIdOf(scope);
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      await trx.deleteFrom('webhooks').where('id', '=', id).execute();
+      await this.audit.record(trx, { action: 'hook.destroy', actor, ownerId, repositoryId: scope.repositoryId ?? null, target: hook.url, details: { hook_id: id } });
+    });
   }
 
   // ---- the address policy ----

@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../../db/database.ts';
 import type { Owner, Repository, Role, Visibility } from '../../db/tables.ts';
 import type { Actor } from '../auth/actor.ts';
 import type { Authorizer } from '../auth/authorize.ts';
+import { AuditLog } from '../audit/audit.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { nowIso } from '../clock.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
@@ -26,7 +27,7 @@ export function checkRole(r: string): Role {
  * and ask `authz.manage` first: a route or a page cannot forget to. The CLI acts as `systemActor`.
  */
 export class Identity {
-  constructor(private readonly db: Db, private readonly authz: Authorizer) {}
+  constructor(private readonly db: Db, private readonly authz: Authorizer, private readonly audit: AuditLog = new AuditLog(db)) {}
 
   /** Creates a user; the name is unique across users and orgs, case-insensitively. */
   async createUser(input: { name: string; email?: string | null; password?: string | null; isAdmin?: boolean }): Promise<Owner> {
@@ -44,6 +45,7 @@ export class Identity {
     return this.db.transaction().execute(async (trx) => {
       const org = await new Identity(trx as unknown as Db, this.authz).insertOwner({ kind: 'org', name, email: null, password_hash: null, is_admin: 0 });
       await trx.insertInto('org_members').values({ org_id: org.id, user_id: owner.id, role: 'owner' }).execute();
+      await this.audit.record(trx as unknown as Db, { action: 'org.create', actor, ownerId: org.id, userId: owner.id, target: org.name });
       return org;
     });
   }
@@ -110,11 +112,13 @@ export class Identity {
     await this.authz.manage(actor, { what: 'owner', owner: org });
     const user = await this.requireUser(userName);
     if (role === 'member') await this.keepsAnOwner(org.id, user.id);
-    await this.db
-      .insertInto('org_members')
-      .values({ org_id: org.id, user_id: user.id, role })
-      .onConflict((oc) => oc.columns(['org_id', 'user_id']).doUpdateSet({ role }))
-      .execute();
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      const old = await trx.selectFrom('org_members').select('role').where('org_id', '=', org.id).where('user_id', '=', user.id).executeTakeFirst();
+      if (old?.role === role) return;
+      await trx.insertInto('org_members').values({ org_id: org.id, user_id: user.id, role }).onConflict((oc) => oc.columns(['org_id', 'user_id']).doUpdateSet({ role })).execute();
+      await this.audit.record(trx, { action: old ? 'org.update_member' : 'org.add_member', actor, ownerId: org.id, userId: user.id, target: user.name, details: { role, ...(old ? { previous_role: old.role } : {}) } });
+    });
   }
 
   async removeOrgMember(actor: Actor, orgName: string, userName: string): Promise<void> {
@@ -122,7 +126,11 @@ export class Identity {
     await this.authz.manage(actor, { what: 'owner', owner: org });
     const user = await this.requireUser(userName);
     await this.keepsAnOwner(org.id, user.id);
-    await this.db.deleteFrom('org_members').where('org_id', '=', org.id).where('user_id', '=', user.id).execute();
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      const old = await trx.deleteFrom('org_members').where('org_id', '=', org.id).where('user_id', '=', user.id).returning('role').executeTakeFirst();
+      if (old) await this.audit.record(trx, { action: 'org.remove_member', actor, ownerId: org.id, userId: user.id, target: user.name, details: { previous_role: old.role } });
+    });
   }
 
   /** An org always keeps an owner: nobody can lock everyone out by demoting or removing the last one. */
@@ -153,11 +161,12 @@ export class Identity {
     const owner = await this.requireOwner(ownerName);
     await this.authz.manage(actor, { what: 'repo-create', owner });
     try {
-      return await this.db
-        .insertInto('repositories')
-        .values({ owner_id: owner.id, name, lower_name: name.toLowerCase(), visibility, created_at: nowIso() })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      return await this.db.transaction().execute(async (t) => {
+        const trx = t as unknown as Db;
+        const repo = await trx.insertInto('repositories').values({ owner_id: owner.id, name, lower_name: name.toLowerCase(), visibility, created_at: nowIso() }).returningAll().executeTakeFirstOrThrow();
+        await this.audit.record(trx, { action: 'repo.create', actor, ownerId: owner.id, repositoryId: repo.id, repositoryName: `${owner.name}/${repo.name}`, details: { visibility } });
+        return repo;
+      });
     } catch (e) {
       if (isUniqueViolation(e)) throw conflict(`repository ${owner.name}/${name} already exists`);
       throw e;
@@ -202,9 +211,14 @@ export class Identity {
     const repo = await this.repoById(repoId);
     if (!repo) throw notFound('no such repository');
     await this.authz.manage(actor, { what: 'repo', repo });
-    await this.db.updateTable('repositories').set({ visibility }).where('id', '=', repoId).execute();
-    // Packages inheriting from it change too: their derived documents must be rebuilt.
-    await this.db.updateTable('packages').set((eb) => ({ revision: eb('revision', '+', 1) })).where('repository_id', '=', repoId).execute();
+    if (repo.visibility === visibility) return;
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      await trx.updateTable('repositories').set({ visibility }).where('id', '=', repoId).execute();
+      // Packages inheriting from it change too: their derived documents must be rebuilt.
+      await trx.updateTable('packages').set((eb) => ({ revision: eb('revision', '+', 1) })).where('repository_id', '=', repoId).execute();
+      await this.audit.record(trx, { action: 'repo.access', actor, ownerId: repo.owner_id, repositoryId: repo.id, repositoryName: `${repo.owner_name}/${repo.name}`, details: { previous_visibility: repo.visibility, visibility } });
+    });
   }
 
   async grantRepo(actor: Actor, slug: string, userName: string, role: Role): Promise<void> {
@@ -212,18 +226,24 @@ export class Identity {
     const repo = await this.requireRepo(slug);
     await this.authz.manage(actor, { what: 'repo', repo });
     const user = await this.requireUser(userName);
-    await this.db
-      .insertInto('repo_collaborators')
-      .values({ repository_id: repo.id, user_id: user.id, role })
-      .onConflict((oc) => oc.columns(['repository_id', 'user_id']).doUpdateSet({ role }))
-      .execute();
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      const old = await trx.selectFrom('repo_collaborators').select('role').where('repository_id', '=', repo.id).where('user_id', '=', user.id).executeTakeFirst();
+      if (old?.role === role) return;
+      await trx.insertInto('repo_collaborators').values({ repository_id: repo.id, user_id: user.id, role }).onConflict((oc) => oc.columns(['repository_id', 'user_id']).doUpdateSet({ role })).execute();
+      await this.audit.record(trx, { action: 'repo.add_member', actor, ownerId: repo.owner_id, repositoryId: repo.id, repositoryName: `${repo.owner_name}/${repo.name}`, userId: user.id, target: user.name, details: { permission: role, ...(old ? { previous_permission: old.role } : {}) } });
+    });
   }
 
   async revokeRepo(actor: Actor, slug: string, userName: string): Promise<void> {
     const repo = await this.requireRepo(slug);
     await this.authz.manage(actor, { what: 'repo', repo });
     const user = await this.requireUser(userName);
-    await this.db.deleteFrom('repo_collaborators').where('repository_id', '=', repo.id).where('user_id', '=', user.id).execute();
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      const old = await trx.deleteFrom('repo_collaborators').where('repository_id', '=', repo.id).where('user_id', '=', user.id).returning('role').executeTakeFirst();
+      if (old) await this.audit.record(trx, { action: 'repo.remove_member', actor, ownerId: repo.owner_id, repositoryId: repo.id, repositoryName: `${repo.owner_name}/${repo.name}`, userId: user.id, target: user.name, details: { previous_permission: old.role } });
+    });
   }
 
   async repoCollaboratorRole(repoId: number, userId: number): Promise<Role | null> {

@@ -6,6 +6,7 @@ import { nowIso } from '../clock.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
 import type { Actor } from '../auth/actor.ts';
 import type { Authorizer } from '../auth/authorize.ts';
+import { AuditLog } from '../audit/audit.ts';
 import type { Identity } from '../identity/identity.ts';
 import { parsePublicKey } from './cosign-keys.ts';
 
@@ -24,7 +25,7 @@ export function fingerprintOf(publicPem: string): string {
 }
 
 export class SigningTrust {
-  constructor(private readonly db: Db, private readonly identity: Identity, private readonly authz: Authorizer) {}
+  constructor(private readonly db: Db, private readonly identity: Identity, private readonly authz: Authorizer, private readonly audit: AuditLog = new AuditLog(db)) {}
 
   /**
    * Who may change the trust at a scope: an owner's policy is the owner's setting (manage 'owner'); an image's is
@@ -65,7 +66,12 @@ export class SigningTrust {
       throw invalid(`not a usable public key: ${(e as Error).message}`);
     }
     if ((await this.keysAt(ownerId, packageName)).some((k) => k.fingerprint === fingerprint)) throw conflict(`key ${fingerprint} is trusted here already`);
-    const row = await this.db.insertInto('trusted_keys').values({ owner_id: ownerId, package_name: packageName, public_pem: publicPem, fingerprint, created_at: nowIso() }).returningAll().executeTakeFirstOrThrow();
+    const row = await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      const row = await trx.insertInto('trusted_keys').values({ owner_id: ownerId, package_name: packageName, public_pem: publicPem, fingerprint, created_at: nowIso() }).returningAll().executeTakeFirstOrThrow();
+      await this.audit.record(trx, { action: 'signing.trust', actor, ownerId, target: packageName, details: { fingerprint, package: packageName } });
+      return row;
+    });
     return { id: row.id, fingerprint, publicPem, scope: packageName ?? '', createdAt: row.created_at };
   }
 
@@ -79,9 +85,19 @@ export class SigningTrust {
   /** Stops trusting a key at this scope. */
   async untrustAt(actor: Actor, ownerId: number, packageName: string | null, id: number): Promise<void> {
     await this.guard(actor, ownerId, packageName);
-    let q = this.db.deleteFrom('trusted_keys').where('owner_id', '=', ownerId).where('id', '=', id);
-    q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
-    if (!Number((await q.executeTakeFirst()).numDeletedRows)) throw notFound('no such trusted key');
+    await this.removeKey(actor, ownerId, packageName, (q) => q.where('id', '=', id));
+  }
+
+  /** Deletes one trusted key at a scope and records it, in one transaction. */
+  private async removeKey(actor: Actor, ownerId: number, packageName: string | null, which: (q: any) => any): Promise<void> {
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      let q = trx.deleteFrom('trusted_keys').where('owner_id', '=', ownerId);
+      q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
+      const row = await which(q).returning('fingerprint').executeTakeFirst();
+      if (!row) throw notFound('no such trusted key');
+      await this.audit.record(trx, { action: 'signing.untrust', actor, ownerId, target: packageName, details: { fingerprint: row.fingerprint, package: packageName } });
+    });
   }
 
   /** Is "require signed images" set at exactly this scope? */
@@ -94,9 +110,7 @@ export class SigningTrust {
   async untrust(actor: Actor, target: string, fingerprint: string): Promise<void> {
     const { ownerId, packageName } = await this.scope(target);
     await this.guard(actor, ownerId, packageName);
-    let q = this.db.deleteFrom('trusted_keys').where('owner_id', '=', ownerId).where('fingerprint', '=', fingerprint);
-    q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
-    if (!Number((await q.executeTakeFirst()).numDeletedRows)) throw notFound('no such trusted key');
+    await this.removeKey(actor, ownerId, packageName, (q) => q.where('fingerprint', '=', fingerprint));
   }
 
   /** Keys trusted for a package: the owner's and the package's own. */
@@ -118,10 +132,15 @@ export class SigningTrust {
 
   async setRequiredAt(actor: Actor, ownerId: number, packageName: string | null, required: boolean): Promise<void> {
     await this.guard(actor, ownerId, packageName);
-    let q = this.db.deleteFrom('signing_policies').where('owner_id', '=', ownerId);
-    q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
-    await q.execute();
-    if (required) await this.db.insertInto('signing_policies').values({ owner_id: ownerId, package_name: packageName, created_at: nowIso() }).execute();
+    if ((await this.requiredAt(ownerId, packageName)) === required) return;
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      let q = trx.deleteFrom('signing_policies').where('owner_id', '=', ownerId);
+      q = packageName === null ? q.where('package_name', 'is', null) : q.where('package_name', '=', packageName);
+      await q.execute();
+      if (required) await trx.insertInto('signing_policies').values({ owner_id: ownerId, package_name: packageName, created_at: nowIso() }).execute();
+      await this.audit.record(trx, { action: 'signing.policy', actor, ownerId, target: packageName, details: { required, package: packageName } });
+    });
   }
 
   /** Must content of this package be signed by a trusted key to be pulled? */

@@ -1,6 +1,7 @@
 // The REST API under /api/v1, shaped like GitHub's (same paths and field names where they apply).
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../core/core.ts';
+import { auditRoutes } from './audit.ts';
 import { restErrorHandler } from './common.ts';
 import { hookRoutes } from './hooks.ts';
 import { identityRoutes } from './identity.ts';
@@ -25,4 +26,5 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await tokenRoutes(app, core);
   await packageRoutes(app, core);
   await hookRoutes(app, core);
+  await auditRoutes(app, core);
 }

@@ -1,8 +1,8 @@
-// The tabs of an owner's settings: members (organizations), webhooks, signing.
+// The tabs of an owner's settings: members (organizations), webhooks, signing, audit log.
 import type { Owner } from '../../db/tables.ts';
 import { html, seg, type Html } from '../html.ts';
 
-export type OwnerTab = 'members' | 'hooks' | 'signing';
+export type OwnerTab = 'members' | 'hooks' | 'signing' | 'audit';
 
 export function settingsNav(owner: Pick<Owner, 'name' | 'kind'>, current: OwnerTab): Html {
   const base = `/${seg(owner.name)}/-/settings`;
@@ -10,6 +10,8 @@ export function settingsNav(owner: Pick<Owner, 'name' | 'kind'>, current: OwnerT
     ...(owner.kind === 'org' ? [['members', base, 'Members and roles'] as [OwnerTab, string, string]] : []),
     ['hooks', `${base}/hooks`, 'Webhooks'],
     ['signing', `${base}/signing`, 'Signing'],
+    // A user's own log (/-/settings/audit) also has what was done to their account; an org's is the org's.
+    ['audit', owner.kind === 'org' ? `${base}/audit` : '/-/settings/audit', 'Audit log'],
   ];
   return html`<nav class="chips" aria-label="Settings">${tabs.map(([t, href, text]) => html`<a href="${href}"${t === current ? html` aria-current="page"` : ''}>${text}</a>`)}</nav>`;
 }
