@@ -2,9 +2,11 @@
 import type { Db } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import type { Owner, Repository, Role, Visibility } from '../../db/tables.ts';
+import type { Actor } from '../auth/actor.ts';
+import { ALL_SCOPES } from '../auth/actor.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { nowIso } from '../clock.ts';
-import { conflict, invalid, notFound } from '../errors.ts';
+import { conflict, forbidden, invalid, notFound, unauthorized } from '../errors.ts';
 import { checkOwnerName, checkRepoName, repoSlugFromUrl } from '../names.ts';
 
 export const VISIBILITIES: readonly Visibility[] = ['public', 'private', 'internal'];
@@ -17,6 +19,14 @@ export function checkVisibility(v: string): Visibility {
 export function checkRole(r: string): Role {
   if (!(ROLES as readonly string[]).includes(r)) throw invalid(`role must be one of ${ROLES.join(', ')}`);
   return r as Role;
+}
+
+/** Suspending and deleting users is for site administrators, with a credential that is the whole person. */
+function requireSiteAdmin(by: Actor | 'operator'): void {
+  if (by === 'operator') return;
+  if (by.kind === 'anonymous') throw unauthorized();
+  const full = by.kind === 'user' && !by.registry && [...ALL_SCOPES].every((s) => by.scopes.has(s));
+  if (by.kind !== 'user' || !by.user.isAdmin || !full) throw forbidden('site administrators only');
 }
 
 export class Identity {
@@ -54,16 +64,75 @@ export class Identity {
     }
   }
 
+  /**
+   * Sets a user's password and ends every web session of theirs (whoever knew the old password may hold one).
+   * The old password stops working at once on every node: the password cache follows writes to `owners`.
+   */
   async setPassword(userName: string, password: string): Promise<void> {
     const user = await this.requireUser(userName);
-    await this.db.updateTable('owners').set({ password_hash: await hashPassword(password) }).where('id', '=', user.id).execute();
+    const password_hash = await hashPassword(password);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('owners').set({ password_hash }).where('id', '=', user.id).execute();
+      await trx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+    });
   }
 
-  /** The user when `password` is theirs, else null (constant-time compare; a missing user still costs a hash). */
+  /**
+   * Suspends a user: their password, tokens and sessions stop working at once, on every node; sessions are ended.
+   * Their packages, tokens and memberships stay, for when they are unsuspended. `by`: a site administrator
+   * (with a full-scope credential) or 'operator' (the `wharf` CLI, run by whoever holds the database).
+   */
+  async suspendUser(by: Actor | 'operator', userName: string): Promise<Owner> {
+    requireSiteAdmin(by);
+    const user = await this.requireUser(userName);
+    if (by !== 'operator' && by.kind === 'user' && by.user.id === user.id) throw invalid('you cannot suspend yourself');
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('owners').set({ suspended_at: nowIso() }).where('id', '=', user.id).where('suspended_at', 'is', null).execute();
+      await trx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+    });
+    return (await this.ownerById(user.id))!;
+  }
+
+  /** Lifts a suspension: the user's password and unexpired tokens work again (sessions were ended for good). */
+  async unsuspendUser(by: Actor | 'operator', userName: string): Promise<Owner> {
+    requireSiteAdmin(by);
+    const user = await this.requireUser(userName);
+    await this.db.updateTable('owners').set({ suspended_at: null }).where('id', '=', user.id).execute();
+    return (await this.ownerById(user.id))!;
+  }
+
+  /**
+   * Deletes a user with their tokens, sessions, memberships, repositories and hooks (foreign keys cascade).
+   * Refused while they own packages or are the only owner of an organization, unless `force`: then their packages
+   * are deleted with them (their blobs are collected by gc) and such organizations are left to site administrators.
+   */
+  async deleteUser(by: Actor | 'operator', userName: string, opts: { force?: boolean } = {}): Promise<{ packages: number }> {
+    requireSiteAdmin(by);
+    const user = await this.requireUser(userName);
+    if (by !== 'operator' && by.kind === 'user' && by.user.id === user.id) throw invalid('you cannot delete yourself');
+    return this.db.transaction().execute(async (trx) => {
+      const { n } = await trx.selectFrom('packages').select((eb) => eb.fn.countAll<number>().as('n')).where('owner_id', '=', user.id).executeTakeFirstOrThrow();
+      const packages = Number(n);
+      const soleOwnerOf = await trx
+        .selectFrom('org_members as m')
+        .innerJoin('owners as o', 'o.id', 'm.org_id')
+        .select('o.name')
+        .where('m.user_id', '=', user.id)
+        .where('m.role', '=', 'owner')
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('org_members as other').select('other.user_id').whereRef('other.org_id', '=', 'm.org_id').where('other.role', '=', 'owner').where('other.user_id', '!=', user.id))))
+        .execute();
+      if (!opts.force && packages > 0) throw conflict(`${user.name} owns ${packages} package${packages === 1 ? '' : 's'}: delete them first, or force the deletion to delete them too`);
+      if (!opts.force && soleOwnerOf.length) throw conflict(`${user.name} is the only owner of ${soleOwnerOf.map((o) => o.name).join(', ')}: add another owner first, or force the deletion`);
+      await trx.deleteFrom('owners').where('id', '=', user.id).execute();
+      return { packages };
+    });
+  }
+
+  /** The user when `password` is theirs and they are not suspended, else null (constant-time; a missing user still costs a hash). */
   async checkPassword(userName: string, password: string): Promise<Owner | null> {
     const user = await this.findOwner(userName);
     const ok = await verifyPassword(password, user?.kind === 'user' ? user.password_hash : 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
-    return ok && user?.kind === 'user' ? user : null;
+    return ok && user?.kind === 'user' && !user.suspended_at ? user : null;
   }
 
   async findOwner(name: string): Promise<Owner | undefined> {

@@ -6,6 +6,7 @@ import { hookRoutes } from './hooks.ts';
 import { identityRoutes } from './identity.ts';
 import { packageRoutes } from './packages.ts';
 import { tokenRoutes } from './tokens.ts';
+import { userAdminRoutes } from './users-admin.ts';
 
 export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   app.setErrorHandler(restErrorHandler);
@@ -25,4 +26,5 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await tokenRoutes(app, core);
   await packageRoutes(app, core);
   await hookRoutes(app, core);
+  await userAdminRoutes(app, core);
 }
