@@ -247,6 +247,34 @@ for (const dialect of dialects()) {
       assert.ok(!((await json(api('/user/tokens', keeper), 200)) as Json[]).some((t) => t.id === id));
     });
 
+    test('user suspend NAME → its password and token get 401 at once; user unsuspend NAME → they work again', async () => {
+      await wharf(['user', 'create', 'sus', '--password-stdin'], 'sus-password-1\n');
+      const token = await tokenFor('sus');
+      await json(api('/user', basic('sus', 'sus-password-1')), 200);
+      await json(api('/user', token), 200);
+      assert.equal(await wharf(['user', 'suspend', 'sus']), 'suspended sus: their password, tokens and sessions no longer work\n');
+      await json(api('/user', token), 401);
+      await json(api('/user', basic('sus', 'sus-password-1')), 401);
+      await publish(token, { scope: 'sus', name: 'lib', version: '1.0.0' }, 401);
+      assert.equal(await wharf(['user', 'unsuspend', 'sus']), 'unsuspended sus\n');
+      await json(api('/user', token), 200);
+      await json(api('/user', basic('sus', 'sus-password-1')), 200);
+    });
+
+    test('user delete NAME → exit 1 while they own packages; --force deletes them and their packages; their token gets 401', async () => {
+      const token = await tokenFor('sus');
+      await publish(token, { scope: 'sus', name: 'lib', version: '1.0.0' });
+      await wharfFails(['user', 'delete', 'sus'], 1, /sus owns 1 package: delete them first, or force/);
+      await json(api('/user', token), 200);
+      assert.equal(await wharf(['user', 'delete', 'sus', '--force']), 'deleted user sus and 1 package\n');
+      await json(api('/user', token), 401);
+      await json(api('/users/sus', null), 404);
+      assert.equal(await packumentStatus('sus', 'lib', aliceToken), 404);
+      await wharfFails(['user', 'suspend', 'sus'], 1, /no user named "sus"/);
+      await wharf(['user', 'create', 'gone']);
+      assert.equal(await wharf(['user', 'delete', 'gone']), 'deleted user gone\n', 'a user who owns nothing');
+    });
+
     test('usage errors exit 2 with the usage on stderr, and change nothing', async () => {
       const cases: [string[], RegExp, string?][] = [
         [[], /usage: wharf NOUN VERB/],
