@@ -8,6 +8,7 @@ import { AuditLog } from './audit/audit.ts';
 import { Authenticator } from './auth/authenticate.ts';
 import { Authorizer } from './auth/authorize.ts';
 import { RegistryTokens } from './auth/registry-tokens.ts';
+import { LoginThrottle } from './auth/throttle.ts';
 import { TokenService } from './auth/token-service.ts';
 import { BlobCache } from './blobs/blob-cache.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
@@ -71,7 +72,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   const core: Core = {
     config, db, dialect, changes, blobs, identity, audit,
     blobCache: new BlobCache(blobs, config.blobCacheBytes), tokens, events, downloads,
-    authn: new Authenticator(tokens, identity, registryTokens),
+    authn: new Authenticator(tokens, identity, registryTokens, new LoginThrottle(db, changes), changes, audit),
     registryTokens,
     uploads: new UploadSessions(db, blobs, config.maxBlobSize),
     webhooks,

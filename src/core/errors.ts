@@ -1,6 +1,6 @@
 // The core's typed errors. Each format renders them in its protocol's own error format.
 
-export type ErrorKind = 'NotFound' | 'Unauthorized' | 'Forbidden' | 'Invalid' | 'Conflict' | 'TooLarge' | 'Unsupported';
+export type ErrorKind = 'NotFound' | 'Unauthorized' | 'Forbidden' | 'Invalid' | 'Conflict' | 'TooLarge' | 'Unsupported' | 'TooManyRequests';
 
 const statusOf: Record<ErrorKind, number> = {
   NotFound: 404,
@@ -10,6 +10,7 @@ const statusOf: Record<ErrorKind, number> = {
   Conflict: 409,
   TooLarge: 413,
   Unsupported: 415,
+  TooManyRequests: 429,
 };
 
 export class WharfError extends Error {
@@ -17,6 +18,8 @@ export class WharfError extends Error {
   readonly status: number;
   /** A machine-readable detail some protocols carry (e.g. EPUBLISHCONFLICT). */
   readonly code: string | undefined;
+  /** TooManyRequests: seconds until trying again may succeed (the Retry-After header). */
+  retryAfter?: number;
   constructor(kind: ErrorKind, message: string, code?: string) {
     super(message);
     this.name = 'WharfError';
@@ -32,6 +35,13 @@ export const forbidden = (what = 'forbidden') => new WharfError('Forbidden', wha
 export const invalid = (what: string, code?: string) => new WharfError('Invalid', what, code);
 export const conflict = (what: string, code?: string) => new WharfError('Conflict', what, code);
 export const tooLarge = (what: string) => new WharfError('TooLarge', what);
+
+/** 429: refused until `retryAfterSeconds` have passed (sign-in lockout). The code is OCI's TOOMANYREQUESTS. */
+export function tooManyRequests(what: string, retryAfterSeconds: number): WharfError {
+  const e = new WharfError('TooManyRequests', what, 'TOOMANYREQUESTS');
+  e.retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
+  return e;
+}
 
 export function isWharfError(e: unknown): e is WharfError {
   return e instanceof WharfError;

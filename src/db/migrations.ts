@@ -250,6 +250,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('webhook_deliveries').addColumn('target_private', 'integer').execute();
       },
     },
+    '0010-login-throttle': {
+      async up(db: Kysely<any>) {
+        // Failed sign-ins per account ('u:NAME') and per client address ('a:ADDRESS'), shared by every node.
+        await db.schema.createTable('login_failures')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('failures', 'integer', (c) => c.notNull())
+          .addColumn('last_failure_at', 'text', (c) => c.notNull())
+          .addColumn('locked_until', 'text')
+          .execute();
+        await db.schema.createIndex('login_failures_last').on('login_failures').column('last_failure_at').execute();
+        // A suspended user signs in with nothing (password, token, session) until unsuspended.
+        await db.schema.alterTable('owners').addColumn('suspended_at', 'text').execute();
+      },
+    },
     '0011-audit-log': {
       async up(db: Kysely<any>) {
         // The audit log: no foreign keys, so entries survive the deletion of what they name (names are copied).

@@ -13,6 +13,8 @@ export interface OwnersTable {
   password_hash: string | null;
   is_admin: number;
   created_at: string;
+  /** Set while the user is suspended: no password, token or session of theirs works. */
+  suspended_at: Generated<string | null>;
 }
 
 export interface OrgMembersTable {
@@ -247,9 +249,18 @@ export interface AuditLogTable {
   details: string;
 }
 
+/** Failed sign-ins of one account or client address, for the lockout (core/auth/throttle.ts). */
+export interface LoginFailuresTable {
+  key: string;
+  failures: number;
+  last_failure_at: string;
+  locked_until: string | null;
+}
+
 export interface Database {
   audit_log: AuditLogTable;
   sessions: SessionsTable;
+  login_failures: LoginFailuresTable;
   trusted_keys: TrustedKeysTable;
   signing_policies: SigningPoliciesTable;
   webhooks: WebhooksTable;

@@ -1,8 +1,9 @@
 // Puts the request's Actor on every request, once, before any route runs.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../core/auth/actor.ts';
 import { anonymous, credentialOf } from '../core/auth/actor.ts';
 import type { Core } from '../core/core.ts';
+import { isWharfError } from '../core/errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,12 +13,22 @@ declare module 'fastify' {
 
 export function installAuthentication(app: FastifyInstance, core: Core): void {
   app.decorateRequest('actor', null as never);
-  app.addHook('onRequest', async (req: FastifyRequest) => {
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     req.actor = anonymous;
-    const actor = await core.authn.fromAuthorization(req.headers.authorization, { service: registryServiceOf(core, req) });
+    const actor = await withRetryAfter(reply, () => core.authn.fromAuthorization(req.headers.authorization, { service: registryServiceOf(core, req), ip: req.ip }));
     // Every actor carries where it came from (audit log); the shared anonymous constant stays untouched.
     req.actor = actor.kind === 'anonymous' ? (req.ip ? { kind: 'anonymous', via: { credential: 'anonymous', ip: req.ip } } : actor) : { ...actor, via: { credential: credentialOf(actor), ip: req.ip } };
   });
+}
+
+/** Runs `f`; a sign-in lockout it meets sets Retry-After before each format renders the 429 in its own format. */
+export async function withRetryAfter<T>(reply: FastifyReply, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (isWharfError(e) && e.retryAfter) reply.header('retry-after', String(e.retryAfter));
+    throw e;
+  }
 }
 
 /** The server's public base URL: WHARF_BASE_URL, else what the client used to reach us. */

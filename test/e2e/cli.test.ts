@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { dialects } from '../helpers/databases.ts';
 import { publishNpm, type NpmPublishOptions } from '../helpers/npm-publish.ts';
-import { startWharf, type TestServer } from '../helpers/wharf.ts';
+import { EVERY_SCOPE, startWharf, type TestServer } from '../helpers/wharf.ts';
 
 type Json = any;
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -68,7 +68,7 @@ for (const dialect of dialects()) {
       return r.status;
     };
     /** A personal token minted by the CLI (stdout is the token and a newline, nothing else). */
-    const tokenFor = async (user: string, scopes = 'read:packages,write:packages,delete:packages', extra: string[] = []) => {
+    const tokenFor = async (user: string, scopes = EVERY_SCOPE, extra: string[] = []) => {
       const out = await wharf(['token', 'create', user, '--scopes', scopes, ...extra]);
       assert.match(out, /^whp_[0-9A-Za-z]{36}\n$/, 'only the token is printed');
       return out.trim();
@@ -92,20 +92,20 @@ for (const dialect of dialects()) {
     });
 
     test('token create USER --scopes … prints only the token; --name and --expires-in are kept; the server accepts it at once', async () => {
-      aliceToken = await tokenFor('alice', 'read:packages,write:packages,delete:packages', ['--name', 'laptop', '--expires-in', '30d']);
+      aliceToken = await tokenFor('alice', EVERY_SCOPE, ['--name', 'laptop', '--expires-in', '30d']);
       const me = await json(api('/user', aliceToken), 200);
       assert.equal(me.login, 'alice');
       const listed = (await json(api('/user/tokens', aliceToken), 200) as Json[]).find((t) => t.name === 'laptop');
       assert.ok(listed, 'listed by its --name');
-      assert.deepEqual([...listed.scopes].sort(), ['delete:packages', 'read:packages', 'write:packages']);
+      assert.deepEqual([...listed.scopes].sort(), EVERY_SCOPE.split(',').sort());
       const ttl = Date.parse(listed.expires_at) - Date.now();
       assert.ok(ttl > 29.9 * 864e5 && ttl <= 30 * 864e5, `expires_at ${listed.expires_at}`);
 
-      const forever = await tokenFor('bob', 'read:packages');
+      const forever = await tokenFor('bob', 'read:packages,user');
       const bobs: Json[] = await json(api('/user/tokens', forever), 200);
       assert.equal(bobs.length, 1);
       assert.equal(bobs[0].expires_at, null, 'no --expires-in: no expiry');
-      assert.deepEqual(bobs[0].scopes, ['read:packages']);
+      assert.deepEqual(bobs[0].scopes, ['read:packages', 'user']);
       // Its scopes cap it: a read:packages token cannot publish.
       await publish(forever, { scope: 'bob', name: 'nope', version: '1.0.0' }, 403);
     });
@@ -139,7 +139,7 @@ for (const dialect of dialects()) {
 
     test('repo create OWNER/NAME [--visibility]; repo grant OWNER/NAME USER --role → visibility and collaborators apply at once', async () => {
       assert.equal(await wharf(['repo', 'create', 'alice/secret', '--visibility', 'private']), 'created repository alice/secret (private)\n');
-      const bob = await tokenFor('bob', 'read:packages');
+      const bob = await tokenFor('bob', 'read:packages,repo');
       assert.equal((await json(api('/repos/alice/secret', aliceToken), 200)).visibility, 'private');
       await json(api('/repos/alice/secret', bob), 404);
       await json(api('/repos/alice/secret', null), 404);
@@ -238,13 +238,41 @@ for (const dialect of dialects()) {
     });
 
     test('token revoke ID → that token gets 401; other tokens keep working', async () => {
-      const victim = await tokenFor('carol', 'read:packages', ['--name', 'to-revoke']);
-      const keeper = await tokenFor('carol', 'read:packages');
+      const victim = await tokenFor('carol', 'read:packages,user', ['--name', 'to-revoke']);
+      const keeper = await tokenFor('carol', 'read:packages,user');
       const id = ((await json(api('/user/tokens', victim), 200)) as Json[]).find((t) => t.name === 'to-revoke').id;
       assert.equal(await wharf(['token', 'revoke', String(id)]), `revoked token ${id} (to-revoke)\n`);
       await json(api('/user', victim), 401);
       assert.equal((await json(api('/user', keeper), 200)).login, 'carol');
       assert.ok(!((await json(api('/user/tokens', keeper), 200)) as Json[]).some((t) => t.id === id));
+    });
+
+    test('user suspend NAME → its password and token get 401 at once; user unsuspend NAME → they work again', async () => {
+      await wharf(['user', 'create', 'sus', '--password-stdin'], 'sus-password-1\n');
+      const token = await tokenFor('sus');
+      await json(api('/user', basic('sus', 'sus-password-1')), 200);
+      await json(api('/user', token), 200);
+      assert.equal(await wharf(['user', 'suspend', 'sus']), 'suspended sus: their password, tokens and sessions no longer work\n');
+      await json(api('/user', token), 401);
+      await json(api('/user', basic('sus', 'sus-password-1')), 401);
+      await publish(token, { scope: 'sus', name: 'lib', version: '1.0.0' }, 401);
+      assert.equal(await wharf(['user', 'unsuspend', 'sus']), 'unsuspended sus\n');
+      await json(api('/user', token), 200);
+      await json(api('/user', basic('sus', 'sus-password-1')), 200);
+    });
+
+    test('user delete NAME → exit 1 while they own packages; --force deletes them and their packages; their token gets 401', async () => {
+      const token = await tokenFor('sus');
+      await publish(token, { scope: 'sus', name: 'lib', version: '1.0.0' });
+      await wharfFails(['user', 'delete', 'sus'], 1, /sus owns 1 package: delete them first, or force/);
+      await json(api('/user', token), 200);
+      assert.equal(await wharf(['user', 'delete', 'sus', '--force']), 'deleted user sus and 1 package\n');
+      await json(api('/user', token), 401);
+      await json(api('/users/sus', null), 404);
+      assert.equal(await packumentStatus('sus', 'lib', aliceToken), 404);
+      await wharfFails(['user', 'suspend', 'sus'], 1, /no user named "sus"/);
+      await wharf(['user', 'create', 'gone']);
+      assert.equal(await wharf(['user', 'delete', 'gone']), 'deleted user gone\n', 'a user who owns nothing');
     });
 
     test('usage errors exit 2 with the usage on stderr, and change nothing', async () => {

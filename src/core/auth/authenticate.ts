@@ -1,26 +1,43 @@
 // Credentials → Actor. Accepts what the clients send: `Bearer TOKEN` (npm, REST, OCI), `Basic user:TOKEN`
 // or `Basic user:password` (Maven, Gradle, NuGet, gem URLs), and a bare token (RubyGems' Authorization header).
+// Passwords pass the sign-in lockout (throttle.ts) first; tokens never do.
+import type { AuditLog } from '../audit/audit.ts';
 import { createHash } from 'node:crypto';
+import { GenerationCache, scopedGeneration, type ChangeGeneration } from '../../db/changes.ts';
 import type { Identity } from '../identity/identity.ts';
-import { unauthorized } from '../errors.ts';
+import { isWharfError, unauthorized } from '../errors.ts';
 import { ALL_SCOPES, anonymous, type Actor } from './actor.ts';
 import { looksLikeJwt, type RegistryTokens } from './registry-tokens.ts';
+import type { LoginThrottle } from './throttle.ts';
 import type { TokenService } from './token-service.ts';
 import { looksLikeToken } from './tokens.ts';
 
-const PASSWORD_CACHE_MS = 5 * 60_000;
-
 export class Authenticator {
-  /** sha256(user:password) → user, so Basic-with-password clients don't pay scrypt on every request. */
-  private readonly passwordCache = new Map<string, { actor: Actor; until: number }>();
+  /**
+   * sha256(user, password) → user, so Basic-with-password clients don't pay scrypt on every request. Kept only while
+   * `owners` is unchanged on every node: a password change, suspension or deletion anywhere empties it at once.
+   */
+  private readonly passwordCache: GenerationCache<Actor>;
+  /** Password checks of one account run one at a time on a node, so a burst of guesses meets the lock it causes. */
+  private readonly checking = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly tokens: TokenService, private readonly identity: Identity, private readonly registryTokens: RegistryTokens) {}
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly identity: Identity,
+    private readonly registryTokens: RegistryTokens,
+    readonly throttle: LoginThrottle,
+    changes: ChangeGeneration,
+    private readonly audit?: AuditLog,
+  ) {
+    this.passwordCache = new GenerationCache(scopedGeneration(changes, ['owners']), 1000);
+  }
 
   /**
-   * The actor for an Authorization header; anonymous when absent; Unauthorized when present but wrong.
-   * `service`: this server's registry service name, the audience a registry token must have been issued for.
+   * The actor for an Authorization header; anonymous when absent; Unauthorized when present but wrong;
+   * TooManyRequests when it holds a password and the account or `ip` is locked out. `service`: this server's
+   * registry service name, the audience a registry token must have been issued for.
    */
-  async fromAuthorization(header: string | undefined, opts: { service?: string } = {}): Promise<Actor> {
+  async fromAuthorization(header: string | undefined, opts: { service?: string; ip?: string } = {}): Promise<Actor> {
     if (!header) return anonymous;
     const sp = header.indexOf(' ');
     const scheme = sp > 0 ? header.slice(0, sp).toLowerCase() : '';
@@ -42,7 +59,7 @@ export class Authenticator {
         if (!actor) throw unauthorized('bad credentials: the token is unknown, expired or revoked');
         return actor;
       }
-      return this.password(user, secret);
+      return this.password(user, secret, opts.ip);
     }
     throw unauthorized('unsupported authorization scheme');
   }
@@ -60,7 +77,7 @@ export class Authenticator {
     if (who.tid != null) actor = await this.tokens.authenticateById(who.tid);
     else if (who.kind === 'user') {
       const u = await this.identity.ownerById(who.uid);
-      if (u?.kind === 'user') actor = { kind: 'user', user: { id: u.id, name: u.name, isAdmin: u.is_admin === 1 }, scopes: ALL_SCOPES, tokenId: null };
+      if (u?.kind === 'user' && !u.suspended_at) actor = { kind: 'user', user: { id: u.id, name: u.name, isAdmin: u.is_admin === 1 }, scopes: ALL_SCOPES, tokenId: null };
     }
     if (!actor || actor.kind === 'anonymous') throw unauthorized('the credentials behind this registry token are no longer valid');
     // Whatever the credential behind it could do, a registry token carries at most the package scopes.
@@ -68,16 +85,47 @@ export class Authenticator {
     return { ...actor, scopes, registry: claims.access } as Actor;
   }
 
-  /** Signs a user in with a password (all scopes: it is the person themself). */
-  async password(user: string, password: string): Promise<Actor> {
+  /**
+   * Signs a user in with a password (all scopes: it is the person themself). Refused with 429 while the account or
+   * the address `ip` is locked out, before any hashing; a wrong password counts against both.
+   */
+  async password(user: string, password: string, ip?: string): Promise<Actor> {
+    const attempt = await this.throttle.check(user, ip);
     const key = createHash('sha256').update(`${user}\0${password}`).digest('hex');
-    const hit = this.passwordCache.get(key);
-    if (hit && hit.until > Date.now()) return hit.actor;
-    const owner = await this.identity.checkPassword(user, password);
-    if (!owner) throw unauthorized('bad credentials');
-    const actor: Actor = { kind: 'user', user: { id: owner.id, name: owner.name, isAdmin: owner.is_admin === 1 }, scopes: ALL_SCOPES, tokenId: null };
-    if (this.passwordCache.size > 1000) this.passwordCache.clear();
-    this.passwordCache.set(key, { actor, until: Date.now() + PASSWORD_CACHE_MS });
+    const actor = await this.passwordCache.get(key, () =>
+      this.oneAtATime(attempt.account, async () => {
+        // Another check of this account may have just locked it while this one waited.
+        await this.throttle.check(user, ip);
+        const owner = await this.identity.checkPassword(user, password);
+        if (!owner) {
+          await this.throttle.failed(attempt);
+          // A failure that reached the password check is recorded (the lockout bounds how many there can be).
+          const known = await this.identity.findOwner(user);
+          const uid = known?.kind === 'user' ? known.id : null;
+          await this.audit?.record(this.identity.database, { action: 'user.login_failed', actor: { kind: 'anonymous', via: { credential: 'password', ip } }, ownerId: uid, userId: uid, userName: user });
+          throw unauthorized('bad credentials');
+        }
+        return { kind: 'user', user: { id: owner.id, name: owner.name, isAdmin: owner.is_admin === 1 }, scopes: ALL_SCOPES, tokenId: null } satisfies Actor;
+      }),
+    );
+    await this.throttle.succeeded(attempt);
     return actor;
   }
+
+  private async oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const before = this.checking.get(key) ?? Promise.resolve();
+    const mine = before.then(run, run);
+    const settled = mine.then(() => {}, () => {});
+    this.checking.set(key, settled);
+    try {
+      return await mine;
+    } finally {
+      if (this.checking.get(key) === settled) this.checking.delete(key);
+    }
+  }
+}
+
+/** Is this the sign-in lockout's refusal (so a handler can say so, and set Retry-After)? */
+export function isLockout(e: unknown): e is Error & { retryAfter: number } {
+  return isWharfError(e) && e.kind === 'TooManyRequests';
 }

@@ -65,10 +65,10 @@ export class Sessions {
     const row = await this.db
       .selectFrom('sessions')
       .innerJoin('owners', 'owners.id', 'sessions.user_id')
-      .select(['owners.id', 'owners.name', 'owners.is_admin', 'owners.kind', 'sessions.expires_at'])
+      .select(['owners.id', 'owners.name', 'owners.is_admin', 'owners.kind', 'owners.suspended_at', 'sessions.expires_at'])
       .where('sessions.id_hash', '=', hashOf(secret))
       .executeTakeFirst();
-    if (!row || row.kind !== 'user' || row.expires_at <= nowIso()) return null;
+    if (!row || row.kind !== 'user' || row.suspended_at || row.expires_at <= nowIso()) return null;
     return { kind: 'user', user: { id: row.id, name: row.name, isAdmin: row.is_admin === 1 }, scopes: ALL_SCOPES, tokenId: null };
   }
 
@@ -77,7 +77,7 @@ export class Sessions {
     await this.db.deleteFrom('sessions').where('id_hash', '=', hashOf(secret)).execute();
   }
 
-  /** Ends every session of a user (e.g. after a password change). */
+  /** Ends every session of a user (a password change, suspension and deletion do it in their own transaction). */
   async destroyAll(userId: number): Promise<void> {
     await this.db.deleteFrom('sessions').where('user_id', '=', userId).execute();
   }

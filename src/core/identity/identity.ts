@@ -5,9 +5,10 @@ import type { Owner, Repository, Role, Visibility } from '../../db/tables.ts';
 import type { Actor } from '../auth/actor.ts';
 import type { Authorizer } from '../auth/authorize.ts';
 import { AuditLog } from '../audit/audit.ts';
+import { systemActor } from '../auth/actor.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { nowIso } from '../clock.ts';
-import { conflict, invalid, notFound } from '../errors.ts';
+import { conflict, forbidden, invalid, notFound, unauthorized } from '../errors.ts';
 import { checkOwnerName, checkRepoName, repoSlugFromUrl } from '../names.ts';
 
 export const VISIBILITIES: readonly Visibility[] = ['public', 'private', 'internal'];
@@ -28,6 +29,11 @@ export function checkRole(r: string): Role {
  */
 export class Identity {
   constructor(private readonly db: Db, private readonly authz: Authorizer, private readonly audit: AuditLog = new AuditLog(db)) {}
+
+  /** The database these verbs write to (for records outside a change, such as a failed sign-in). */
+  get database(): Db {
+    return this.db;
+  }
 
   /** Creates a user; the name is unique across users and orgs, case-insensitively. */
   async createUser(input: { name: string; email?: string | null; password?: string | null; isAdmin?: boolean }): Promise<Owner> {
@@ -63,16 +69,82 @@ export class Identity {
     }
   }
 
-  async setPassword(userName: string, password: string): Promise<void> {
+  /**
+   * Sets a user's password and ends every web session of theirs (whoever knew the old password may hold one).
+   * The old password stops working at once on every node: the password cache follows writes to `owners`.
+   */
+  async setPassword(userName: string, password: string, actor: Actor = systemActor): Promise<void> {
     const user = await this.requireUser(userName);
-    await this.db.updateTable('owners').set({ password_hash: await hashPassword(password) }).where('id', '=', user.id).execute();
+    await this.authz.manage(actor, actor.kind === 'user' && actor.user.id === user.id ? { what: 'owner', owner: user } : { what: 'site' });
+    const password_hash = await hashPassword(password);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('owners').set({ password_hash }).where('id', '=', user.id).execute();
+      await trx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+      await this.audit.record(trx as unknown as Db, { action: 'user.password_changed', actor, ownerId: user.id, userId: user.id, target: user.name });
+    });
   }
 
-  /** The user when `password` is theirs, else null (constant-time compare; a missing user still costs a hash). */
+  /**
+   * Suspends a user: their password, tokens and sessions stop working at once, on every node; sessions are ended.
+   * Their packages, tokens and memberships stay, for when they are unsuspended. `by`: a site administrator
+   * (the site_admin scope) or systemActor (the `wharf` CLI, run by whoever holds the database).
+   */
+  async suspendUser(by: Actor, userName: string): Promise<Owner> {
+    await this.authz.manage(by, { what: 'site' });
+    const user = await this.requireUser(userName);
+    if (by.kind === 'user' && by.user.id === user.id) throw invalid('you cannot suspend yourself');
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('owners').set({ suspended_at: nowIso() }).where('id', '=', user.id).where('suspended_at', 'is', null).execute();
+      await trx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+      await this.audit.record(trx as unknown as Db, { action: 'user.suspend', actor: by, ownerId: user.id, userId: user.id, target: user.name });
+    });
+    return (await this.ownerById(user.id))!;
+  }
+
+  /** Lifts a suspension: the user's password and unexpired tokens work again (sessions were ended for good). */
+  async unsuspendUser(by: Actor, userName: string): Promise<Owner> {
+    await this.authz.manage(by, { what: 'site' });
+    const user = await this.requireUser(userName);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('owners').set({ suspended_at: null }).where('id', '=', user.id).execute();
+      await this.audit.record(trx as unknown as Db, { action: 'user.unsuspend', actor: by, ownerId: user.id, userId: user.id, target: user.name });
+    });
+    return (await this.ownerById(user.id))!;
+  }
+
+  /**
+   * Deletes a user with their tokens, sessions, memberships, repositories and hooks (foreign keys cascade).
+   * Refused while they own packages or are the only owner of an organization, unless `force`: then their packages
+   * are deleted with them (their blobs are collected by gc) and such organizations are left to site administrators.
+   */
+  async deleteUser(by: Actor, userName: string, opts: { force?: boolean } = {}): Promise<{ packages: number }> {
+    await this.authz.manage(by, { what: 'site' });
+    const user = await this.requireUser(userName);
+    if (by.kind === 'user' && by.user.id === user.id) throw invalid('you cannot delete yourself');
+    return this.db.transaction().execute(async (trx) => {
+      const { n } = await trx.selectFrom('packages').select((eb) => eb.fn.countAll<number>().as('n')).where('owner_id', '=', user.id).executeTakeFirstOrThrow();
+      const packages = Number(n);
+      const soleOwnerOf = await trx
+        .selectFrom('org_members as m')
+        .innerJoin('owners as o', 'o.id', 'm.org_id')
+        .select('o.name')
+        .where('m.user_id', '=', user.id)
+        .where('m.role', '=', 'owner')
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('org_members as other').select('other.user_id').whereRef('other.org_id', '=', 'm.org_id').where('other.role', '=', 'owner').where('other.user_id', '!=', user.id))))
+        .execute();
+      if (!opts.force && packages > 0) throw conflict(`${user.name} owns ${packages} package${packages === 1 ? '' : 's'}: delete them first, or force the deletion to delete them too`);
+      if (!opts.force && soleOwnerOf.length) throw conflict(`${user.name} is the only owner of ${soleOwnerOf.map((o) => o.name).join(', ')}: add another owner first, or force the deletion`);
+      await trx.deleteFrom('owners').where('id', '=', user.id).execute();
+      await this.audit.record(trx as unknown as Db, { action: 'user.delete', actor: by, ownerId: user.id, owner: { name: user.name, kind: 'user' }, userId: user.id, userName: user.name, target: user.name, details: { packages } });
+      return { packages };
+    });
+  }
+
+  /** The user when `password` is theirs and they are not suspended, else null (constant-time; a missing user still costs a hash). */
   async checkPassword(userName: string, password: string): Promise<Owner | null> {
     const user = await this.findOwner(userName);
     const ok = await verifyPassword(password, user?.kind === 'user' ? user.password_hash : 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
-    return ok && user?.kind === 'user' ? user : null;
+    return ok && user?.kind === 'user' && !user.suspended_at ? user : null;
   }
 
   async findOwner(name: string): Promise<Owner | undefined> {

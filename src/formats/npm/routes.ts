@@ -11,7 +11,7 @@ import type { Core } from '../../core/core.ts';
 import { conflict, forbidden, invalid, notFound, unauthorized, WharfError } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { PackageVersion } from '../../db/tables.ts';
-import { baseUrlOf } from '../../http/actor.ts';
+import { baseUrlOf, withRetryAfter } from '../../http/actor.ts';
 import { readJson } from '../../http/body.ts';
 import { npmErrorHandler } from './errors.ts';
 import { checkDistTag, checkNpmVersion, parseNpmName, tarballName, type NpmName } from './names.ts';
@@ -377,7 +377,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     const body = (await readJson(req.body as Readable, 64 * 1024)) as Record<string, unknown>;
     const name = typeof body?.name === 'string' ? body.name : m[1];
     if (typeof body?.password !== 'string' || !body.password) throw unauthorized('a password is required');
-    const actor = await core.authn.password(name, body.password);
+    const actor = await withRetryAfter(reply, () => core.authn.password(name, body.password as string, req.ip));
     if (actor.kind !== 'user') throw unauthorized();
     const { token } = await core.tokens.createPersonal(actor, actor.user.name, { scopes: 'read:packages,write:packages,delete:packages', name: 'npm login' });
     return reply.code(201).send({ ok: true, id, rev: '_we_dont_use_revs_any_more', token });

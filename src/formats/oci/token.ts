@@ -8,7 +8,6 @@ import type { RegistryClaims, RepositoryAccess } from '../../core/auth/registry-
 import type { Core } from '../../core/core.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import { parseOciName } from './names.ts';
-import { invalid } from '../../core/errors.ts';
 import { registryServiceOf } from '../../http/actor.ts';
 
 const TTL_SECONDS = 300;
@@ -67,9 +66,9 @@ export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<v
     }
     const who: RegistryClaims['wharf'] =
       actor.kind === 'user' ? { kind: 'user', uid: actor.user.id, tid: actor.tokenId } : actor.kind === 'job' ? { kind: 'job', tid: actor.tokenId } : { kind: 'anonymous' };
-    // Tokens are issued for this registry only: a token for another service name would not be accepted here.
+    // Tokens are issued for this registry only, whatever `service` the client names: their audience is this
+    // registry's service name, and a token with any other audience is refused here.
     const service = registryServiceOf(core, req);
-    if (typeof q.service === 'string' && q.service !== service) throw invalid(`this token service issues tokens for "${service}" only`);
     const subject = actor.kind === 'user' ? actor.user.name : actor.kind === 'job' ? `job:${actor.repositoryName}` : 'anonymous';
     const token = await core.registryTokens.issue({ wharf: who, access }, { service, subject, ttlSeconds: TTL_SECONDS });
     return { token, access_token: token, expires_in: TTL_SECONDS, issued_at: new Date().toISOString() };

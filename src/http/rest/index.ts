@@ -7,6 +7,7 @@ import { hookRoutes } from './hooks.ts';
 import { identityRoutes } from './identity.ts';
 import { packageRoutes } from './packages.ts';
 import { tokenRoutes } from './tokens.ts';
+import { userAdminRoutes } from './users-admin.ts';
 
 export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   app.setErrorHandler(restErrorHandler);
@@ -27,4 +28,5 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await packageRoutes(app, core);
   await hookRoutes(app, core);
   await auditRoutes(app, core);
+  await userAdminRoutes(app, core);
 }

@@ -1,5 +1,6 @@
 // Signing in and out, signing up (only where the admin opened it), and personal access tokens.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isLockout } from '../../core/auth/authenticate.ts';
 import { parseDuration, SCOPES } from '../../core/auth/tokens.ts';
 import type { TokenInfo } from '../../core/auth/token-service.ts';
 import { isWharfError, notFound } from '../../core/errors.ts';
@@ -126,12 +127,18 @@ export async function accountPages(app: FastifyInstance, web: Web): Promise<void
     const name = (f.get('username') ?? '').trim();
     const next = safeNext(f.get('next'));
     try {
-      const actor = await core.authn.password(name, f.get('password') ?? '');
+      const actor = await core.authn.password(name, f.get('password') ?? '', req.ip);
       if (actor.kind !== 'user') throw new Error('not a user');
       const { secret } = await web.sessions.create(actor.user.id);
       web.setSession(req, reply, secret);
       return web.redirect(reply, next);
     } catch (e) {
+      if (isLockout(e)) {
+        // The same words whether or not the password was right: a lockout must not confirm a guess.
+        reply.header('retry-after', String(e.retryAfter));
+        const wait = e.retryAfter < 90 ? `${e.retryAfter} seconds` : `${Math.ceil(e.retryAfter / 60)} minutes`;
+        return web.send(reply, html`${loginPage(web.ctx(req, reply, { forForm: true }), next, `Too many failed sign-ins for this account or from your network. Try again in ${wait}.`, name)}`, 429);
+      }
       if (!isWharfError(e) && (e as Error).message !== 'not a user') throw e;
       return web.send(reply, html`${loginPage(web.ctx(req, reply, { forForm: true }), next, 'Incorrect username or password.', name)}`, 401);
     }
