@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Core } from './core/core.ts';
 import { formats } from './formats/index.ts';
 import { installAuthentication } from './http/actor.ts';
+import { isBelow, makeInert } from './http/inert.ts';
 import { restApi } from './http/rest/index.ts';
 import { webhookPayloads } from './http/webhook-payload.ts';
 import { webUi } from './web/web.ts';
@@ -19,6 +20,13 @@ export async function buildApp(core: Core, logger?: Logger): Promise<FastifyInst
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
   installAuthentication(app, core);
+  // Every response, errors included, is inert in a browser (see http/inert.ts): all of it is data except the web
+  // UI's pages, which set their own policy. Added before the scopes are registered, so every one inherits it.
+  const dataPrefixes = ['/api', '/healthz', ...formats.map((f) => f.prefix)];
+  app.addHook('onSend', (req, reply, payload, done) => {
+    makeInert(reply, payload, isBelow(req.url, dataPrefixes));
+    done();
+  });
   core.webhooks.builder = webhookPayloads(core);
   app.get('/healthz', async () => {
     await core.db.selectFrom('owners').select('id').limit(1).execute();

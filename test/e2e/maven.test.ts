@@ -1,7 +1,8 @@
 // End to end with the real Maven 3.8.7 against Wharf started as `npm start` starts it (issue 5): mvn deploy of
 // a release and of a SNAPSHOT twice (build number 2), deploy:deploy-file with sources, javadoc and a signature,
-// 409 on a release redeploy, and mvn dependency:get resolving a public package anonymously, a private one with
-// credentials (through the owner-wide root), and refusing it without them or to a user without access.
+// the same deploy again (a retry: fine) and with other bytes (409), and mvn dependency:get resolving a public
+// package anonymously, a private one with credentials (through the owner-wide root), and refusing it without
+// them or to a user without access.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -78,7 +79,7 @@ describe('Maven 3.8.7 against Wharf', { timeout: 600_000 }, () => {
     assert.match(art, /<latest>1\.1-SNAPSHOT<\/latest>/);
   });
 
-  test('deploy:deploy-file to a private repository, with sources, javadoc and a signature; a release redeploy fails with 409', T, async () => {
+  test('deploy:deploy-file to a private repository, with sources, javadoc and a signature; redeploying other bytes fails with 409', T, async () => {
     const s = settings('alice', aliceToken);
     const d = dir();
     const file = (name: string, content: string) => {
@@ -98,8 +99,11 @@ describe('Maven 3.8.7 against Wharf', { timeout: 600_000 }, () => {
     for (const f of ['tool-2.0.jar', 'tool-2.0.pom', 'tool-2.0-sources.jar', 'tool-2.0-javadoc.jar', 'tool-2.0.jar.asc']) {
       assert.equal((await get(`/maven/alice/secret/com/example/tool/2.0/${f}`, auth)).status, 200, f);
     }
+    // The same bytes again are a retry and succeed; other bytes under a released name are refused.
+    ok(await mvn(s, args, d), 'mvn deploy:deploy-file again, same bytes');
+    fs.writeFileSync(jar, 'PK other bytes');
     const again = await mvn(s, args, d);
-    assert.notEqual(again.code, 0, 'a release redeploy must fail');
+    assert.notEqual(again.code, 0, 'a release redeploy with other bytes must fail');
     assert.match(again.output, /409|Conflict/);
   });
 

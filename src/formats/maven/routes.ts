@@ -22,7 +22,12 @@ import { MavenStore, type StoredFile } from './store.ts';
 
 const TYPE = 'maven';
 const PREFIX = '/maven/';
-/** A mismatching checksum removes its file only while the upload is fresh: never an old, verified file. */
+/**
+ * A mismatching checksum removes its file only while the upload is fresh (never an old, verified file), and only
+ * when that takes no right the uploader lacks: a SNAPSHOT file (any writer may replace it), or an actor who may
+ * delete the package. Published release files are immutable to everyone else (issue 17, finding 5: a writer
+ * sent a wrong .sha1 to have a released jar dropped, then deployed other bytes under its name).
+ */
 const CHECKSUM_WINDOW_MS = 60 * 60 * 1000;
 
 interface Target {
@@ -292,19 +297,35 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
     if (!pkg || !f) throw invalid(`${p.file}.${algo} names a file that was not uploaded`);
     const got = await fileDigest(f, algo);
     if (got !== want) {
-      if (Date.now() - Date.parse(f.created_at) < CHECKSUM_WINDOW_MS) await store.removeFile(pkg.id, f.id, f.version_id);
-      throw invalid(`checksum mismatch: ${p.file} has ${algo} ${got}, the uploaded checksum says ${want}; the file was not kept`);
+      const fresh = Date.now() - Date.parse(f.created_at) < CHECKSUM_WINDOW_MS;
+      const drop = fresh && (isSnapshot(p.version) || (await mayDelete(req, pkg)));
+      if (drop) await store.removeFile(pkg.id, f.id, f.version_id);
+      throw invalid(`checksum mismatch: ${p.file} has ${algo} ${got}, the uploaded checksum says ${want}; ${drop ? 'the file was not kept' : `the published ${p.file} is unchanged`}`);
     }
     return reply.code(201).send();
+  }
+
+  /** Whether the actor may delete the package (and so drop one of its files). */
+  async function mayDelete(req: FastifyRequest, pkg: PackageRow): Promise<boolean> {
+    try {
+      await core.authz.authorize(req.actor, 'delete', pkg);
+      return true;
+    } catch (e) {
+      if (e instanceof WharfError) return false;
+      throw e;
+    }
   }
 
   async function putFile(req: FastifyRequest, reply: FastifyReply, t: Target, pkg: PackageRow | undefined, p: Extract<MavenPath, { kind: 'file' }>) {
     const snapshot = isSnapshot(p.version);
     const name = parseFileName(p.artifactId, p.version, p.file);
-    // Refuse a release redeploy before accepting its body.
-    if (pkg && !snapshot && (await store.file(pkg.id, p.version, p.file))) {
-      throw conflict(`${p.file} already exists: release versions are immutable (deploy a new version)`);
-    }
+    // A released file is never replaced, by anyone: every cache (~/.m2, Gradle's, proxies) keeps the first bytes
+    // forever, so new bytes under the same name would give consumers different artifacts. Removing it takes an
+    // explicit delete. The same bytes again are a retry (mvn deploy retries a PUT whose answer it lost) and
+    // succeed without change; other bytes are refused, before the body is read when its length already differs.
+    const released = pkg && !snapshot ? await store.file(pkg.id, p.version, p.file) : undefined;
+    const immutable = () => conflict(`${p.file} already exists with other content: release versions are immutable (deploy a new version)`);
+    if (released && req.headers['content-length'] !== undefined && Number(req.headers['content-length']) !== released.size) throw immutable();
     let pom: PomFacts | undefined;
     let source: Readable;
     if (name.classifier === null && name.extension === 'pom') {
@@ -322,6 +343,11 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
         if (typeof v !== 'string') continue;
         const got = algo === 'sha256' ? staged.digest.slice(7) : staged.extra[algo];
         if (v.trim().toLowerCase() !== got) throw invalid(`checksum mismatch: the body's ${algo} is ${got}, the ${h} header says ${v}`);
+      }
+      if (released) {
+        if (staged.digest !== released.blob_digest) throw immutable();
+        await staged.cancel();
+        return reply.code(201).send();
       }
       const facts = pom ? { name: pom.name, description: pom.description, url: pom.url, licenses: pom.licenses, packaging: pom.packaging } : undefined;
       await store.putFile({
