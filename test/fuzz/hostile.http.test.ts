@@ -6,11 +6,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { crc32, deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { buildNupkg, zipPacked } from '../../src/formats/nuget/nupkg-fixture.ts';
 import { buildPortablePdb, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
 import { dialects } from '../helpers/databases.ts';
-import { npmTarball, publishBody, putPackage } from '../helpers/npm-body.ts';
+import { buildGem, tarOf as gemTarOf } from '../../src/formats/rubygems/gem-fixture.ts';
+import { npmTarball, publishBody, putPackage, tarOf } from '../helpers/npm-body.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
 import { deflateBomb, npmTarballBomb } from './bombs.ts';
 
@@ -56,6 +57,21 @@ function declare(url: string, method: string, length: number, headers: Record<st
     req.on('error', (e) => done({ status: -1, text: e.message }));
     req.flushHeaders();
   });
+}
+
+/** Runs `fn`, then fails if an uncaught exception (which would take a server process down) happened meanwhile. */
+async function watchUncaught<T>(fn: () => Promise<T>): Promise<T> {
+  const seen: Error[] = [];
+  const listener = (e: Error) => seen.push(e);
+  process.on('uncaughtException', listener);
+  try {
+    const r = await fn();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(seen.map((e) => e.message), [], 'uncaught exceptions');
+    return r;
+  } finally {
+    process.off('uncaughtException', listener);
+  }
 }
 
 for (const dialect of dialects()) {
@@ -146,6 +162,26 @@ for (const dialect of dialects()) {
       assert.equal(r.status, 413, await r.clone().text());
       assert.match(await r.text(), /compression bomb/);
       assert.equal(storedBlobs(s.dataDir).length, before);
+    });
+
+    test('PUT npm publish whose tarball is a tar cut inside an entry → 400, and the server lives on (no uncaught exception)', async () => {
+      const name = '@alice/cut';
+      const tar = await tarOf([{ name: 'package/package.json', body: JSON.stringify({ name, version: '1.0.0' }) }, { name: 'package/index.js', body: 'x'.repeat(4000) }]);
+      const tarball = gzipSync(tar.subarray(0, 2048));
+      const r = await watchUncaught(() => putPackage(s.url, alice, name, publishBody({ name, version: '1.0.0', tarball })));
+      assert.equal(r.status, 400, await r.clone().text());
+      assert.equal((await fetch(`${s.url}/npm/@alice%2fcut`, { headers: auth() })).status, 404);
+    });
+
+    test('POST a .gem cut inside data.tar.gz (and one whose data.tar.gz holds a cut tar) → 400, and the server lives on', async () => {
+      const g = { name: 'cut', version: '1.0.0' };
+      const whole = await buildGem(g);
+      const cutData = await buildGem(g, { data: gzipSync((await gemTarOf([{ name: 'lib/cut.rb', body: Buffer.alloc(4000, 0x61) }])).subarray(0, 1024)) });
+      for (const gem of [whole.subarray(0, 1536 + 100), cutData]) {
+        const r = await watchUncaught(() => fetch(`${s.url}/rubygems/alice/api/v1/gems`, { method: 'POST', headers: { authorization: alice, 'content-type': 'application/octet-stream' }, body: new Uint8Array(gem) }));
+        assert.equal(r.status, 400, await r.clone().text());
+      }
+      assert.equal((await fetch(`${s.url}/rubygems/alice/api/v1/versions/cut.json`, { headers: { authorization: alice } })).status, 404);
     });
 
     // Every streamed upload route of every format, with its own limit.

@@ -55,6 +55,9 @@ function tarChecker(limits: TarballLimits, onFail: () => void) {
       const isManifest = header.type === 'file' && parts.length === 2 && parts[1] === 'package.json' && (root === null || root === top);
       const buf: Buffer[] = [];
       let size = 0;
+      // A truncated archive destroys the open entry with the extractor's error, which `extract` reports already;
+      // unheard, it would be an uncaught exception that takes the server down.
+      stream.on('error', () => {});
       stream.on('data', (data: unknown) => {
         const c = data as Buffer;
         unpacked += c.length;

@@ -85,6 +85,7 @@ export class GemInspector extends Transform {
           } catch (e) {
             return fail(e as Error);
           }
+          stream.on('error', () => {}); // a truncated tar destroys its open entry: `inner` reports it
           stream.on('data', (c: unknown) => {
             unpacked += (c as Buffer).length;
             if (unpacked > limits.maxUnpacked) fail(tooLarge(`data.tar.gz inflates to more than ${limits.maxUnpacked} bytes`));
@@ -121,6 +122,7 @@ export class GemInspector extends Transform {
           }
         });
         gunzip.pipe(inner);
+        entry.on('error', () => {}); // a truncated .gem destroys its open entry: `outer` reports it
         entry.on('data', (c: Buffer) => {
           for (const h of hashes) h.update(c);
           if (gzEnded || this.failure) return;
@@ -154,6 +156,7 @@ export class GemInspector extends Transform {
         const max = name === 'metadata.gz' ? limits.maxMetadata : 1024 * 1024;
         const parts: Buffer[] = [];
         let size = 0;
+        entry.on('error', () => {}); // as above
         entry.on('data', (data: unknown) => {
           const c = data as Buffer;
           size += c.length;
