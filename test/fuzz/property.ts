@@ -30,6 +30,15 @@ export async function returnsOrRefuses(fn: () => unknown, own?: (e: unknown) => 
   }
 }
 
+/** returnsOrRefuses for a synchronous parser (a synchronous fast-check property must not return a promise). */
+export function returnsOrRefusesSync(fn: () => unknown, own?: (e: unknown) => boolean): void {
+  try {
+    fn();
+  } catch (e) {
+    if (!isClientError(e, own)) throw e;
+  }
+}
+
 /** Asserts an HTTP status is a 4xx (2xx allowed with `ok`), with the body in the message. */
 export function assertClientStatus(status: number, body: string, what: string, ok = false): void {
   assert.ok((status >= 400 && status < 500) || (ok && status >= 200 && status < 300), `${what} → ${status}: ${body.slice(0, 500)}`);
