@@ -13,7 +13,7 @@ const SCALE = Number(process.env.WHARF_FUZZ_SCALE ?? 1);
 /** fast-check parameters for `runs` cases with the fixed seed; the seed is printed for a replay. */
 export function params<T>(t: TestContext, runs: number): fc.Parameters<T> {
   t.diagnostic(`fast-check seed ${SEED} (replay: WHARF_FUZZ_SEED=${SEED}), ${Math.max(1, Math.round(runs * SCALE))} runs`);
-  return { seed: SEED, numRuns: Math.max(1, Math.round(runs * SCALE)), endOnFailure: true };
+  return { seed: SEED, numRuns: Math.max(1, Math.round(runs * SCALE)), endOnFailure: true, includeErrorInReport: true };
 }
 
 /** Is `e` what a client is told: a WharfError with a 4xx status (or one of `own`, the format's own error types)? */
