@@ -44,6 +44,14 @@ export function assertClientStatus(status: number, body: string, what: string, o
   assert.ok((status >= 400 && status < 500) || (ok && status >= 200 && status < 300), `${what} → ${status}: ${body.slice(0, 500)}`);
 }
 
+/** encodeURIComponent for any string a generator makes: lone surrogates (which it refuses) become '?'. */
+export function encodeSegment(s: string): string {
+  return encodeURIComponent(s.replace(/[\uD800-\uDFFF]/g, (c, i: number, all: string) => {
+    const pair = /[\uD800-\uDBFF][\uDC00-\uDFFF]/;
+    return pair.test(all.slice(i, i + 2)) || pair.test(all.slice(i - 1, i + 1)) ? c : '?';
+  }));
+}
+
 /** Bytes derived from `base`: random flips, cuts, splices and inserts, as a corrupt or hostile upload would be. */
 export function mutated(base: Buffer): fc.Arbitrary<Buffer> {
   const op = fc.oneof(
