@@ -63,6 +63,6 @@ export function refuseDeclaredLength(limitOf: (req: FastifyRequest) => number) {
     if (declared === undefined) return;
     const limit = limitOf(req);
     if (!/^\d+$/.test(declared)) throw invalid('Content-Length is not a number');
-    if (Number(declared) > limit) throw tooLarge(`the request body declares ${declared} bytes; the limit is ${limit}`);
+    if (Number(declared) > limit) throw tooLarge(`request body (Content-Length: ${declared}) exceeds ${limit} bytes`);
   };
 }
