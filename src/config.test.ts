@@ -23,3 +23,9 @@ test('base URL loses its trailing slash; postgres URLs are taken as they are', (
   assert.equal(c.baseUrl, 'https://pkg.example.com');
   assert.equal(c.databaseUrl, 'postgres://u@h:5432/db');
 });
+
+test('archive bounds: WHARF_MAX_UNPACKED_SIZE and WHARF_MAX_COMPRESSION_RATIO (defaults 4 GiB and 100:1)', () => {
+  assert.deepEqual(loadConfig({}).inflation, { maxUnpacked: 4 * 1024 ** 3, maxRatio: 100 });
+  assert.deepEqual(loadConfig({ WHARF_MAX_UNPACKED_SIZE: '1048576', WHARF_MAX_COMPRESSION_RATIO: '20' }).inflation, { maxUnpacked: 1048576, maxRatio: 20 });
+  assert.throws(() => loadConfig({ WHARF_MAX_UNPACKED_SIZE: '0' }), /WHARF_MAX_UNPACKED_SIZE/);
+});

@@ -1,6 +1,7 @@
 // One schema over the WHARF_* environment: every key has a default and a doc line; the result is frozen.
 import path from 'node:path';
 import { z } from 'zod';
+import type { InflationLimits } from './core/inflation.ts';
 
 const schema = z.object({
   /** TCP port the HTTP server listens on. */
@@ -27,6 +28,10 @@ const schema = z.object({
   WHARF_MAX_BLOB_SIZE: z.coerce.number().int().positive().default(10 * 1024 ** 3),
   /** Largest container manifest accepted, in bytes (the OCI spec suggests 4 MiB). */
   WHARF_MAX_MANIFEST_SIZE: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  /** Most bytes an uploaded archive (npm tarball, .nupkg, .snupkg, .gem) may unpack to. */
+  WHARF_MAX_UNPACKED_SIZE: z.coerce.number().int().positive().default(4 * 1024 ** 3),
+  /** Most an archive may inflate per compressed byte past its first 16 MiB; more is refused as a compression bomb. */
+  WHARF_MAX_COMPRESSION_RATIO: z.coerce.number().positive().default(100),
   /** Idle time after which an unfinished container upload is removed, in seconds. */
   WHARF_UPLOAD_EXPIRY_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   /** How often garbage collection runs in the server, in seconds (0: only `wharf gc`). */
@@ -57,6 +62,8 @@ export type Config = Readonly<{
   restoreDays: number;
   maxBlobSize: number;
   maxManifestSize: number;
+  /** Bounds on what uploaded archives inflate to (src/core/inflation.ts). */
+  inflation: InflationLimits;
   blobCacheBytes: number;
   mavenSnapshotKeep: number;
   uploadExpirySeconds: number;
@@ -89,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     restoreDays: e.WHARF_RESTORE_DAYS,
     maxBlobSize: e.WHARF_MAX_BLOB_SIZE,
     maxManifestSize: e.WHARF_MAX_MANIFEST_SIZE,
+    inflation: Object.freeze({ maxUnpacked: e.WHARF_MAX_UNPACKED_SIZE, maxRatio: e.WHARF_MAX_COMPRESSION_RATIO }),
     blobCacheBytes: e.WHARF_BLOB_CACHE_MB * 1024 * 1024,
     mavenSnapshotKeep: e.WHARF_MAVEN_SNAPSHOT_KEEP,
     uploadExpirySeconds: e.WHARF_UPLOAD_EXPIRY_SECONDS,

@@ -3,6 +3,7 @@
 // under its name. Checksums never remove a released file for him; other bytes are refused for everyone; the same
 // bytes again (a retried deploy) and SNAPSHOT files stay as Maven needs them.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { dialects } from '../helpers/databases.ts';
@@ -39,8 +40,8 @@ for (const dialect of dialects()) {
       aliceAuth = basic('alice', await s.userWithToken('alice'));
       // bob's token has every package scope: what he lacks is the admin role that deleting needs.
       bobAuth = basic('bob', await s.userWithToken('bob'));
-      await s.core.identity.createRepo('alice', 'core', 'private');
-      await s.core.identity.grantRepo('alice/core', 'bob', 'write');
+      await s.core.identity.createRepo(systemActor, 'alice', 'core', 'private');
+      await s.core.identity.grantRepo(systemActor, 'alice/core', 'bob', 'write');
       await deploy(REL, { 'core-1.0.pom': pom('com.acme', 'core', '1.0'), 'core-1.0.jar': jar }, aliceAuth);
     });
     after(() => s.stop());

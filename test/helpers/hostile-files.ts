@@ -3,6 +3,7 @@
 // (document.title), reads the token page of whoever opened it and reports to /-/pwned, so a test can tell, from
 // the page and from the requests the browser made, whether it ran.
 import { createHash } from 'node:crypto';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { buildNupkg } from '../../src/formats/nuget/nupkg-fixture.ts';
 import type { TestServer } from './wharf.ts';
 
@@ -38,7 +39,7 @@ export const nuspecExtra = XHTML_SCRIPT;
 /** Creates mallory (with a token and `password`), and deploys the hostile Maven files and NuGet package, public. */
 export async function publishHostileFiles(s: TestServer, password: string): Promise<{ token: string }> {
   const token = await s.userWithToken('mallory', undefined, { password });
-  await s.core.identity.createRepo('mallory', 'tools', 'public');
+  await s.core.identity.createRepo(systemActor, 'mallory', 'tools', 'public');
   const auth = basic('mallory', token);
   for (const [name, body] of Object.entries(mavenFiles)) {
     for (const [p, b] of [[name, body], [`${name}.sha1`, hex('sha1', body)]]) {

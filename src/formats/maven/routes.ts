@@ -13,7 +13,7 @@ import type { PackageRow } from '../../core/model/packages.ts';
 import { GenerationCache } from '../../db/changes.ts';
 import type { Owner, Repository } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
-import { readSmallBody } from '../../http/body.ts';
+import { readSmallBody, refuseDeclaredLength } from '../../http/body.ts';
 import { isSnapshot, packageName, parseChecksumBody, parseFileName, parseMavenPath, splitRawPath, type ChecksumAlgo, type MavenPath } from './coordinates.ts';
 import { mavenErrorHandler } from './errors.ts';
 import { artifactMetadata, lastUpdatedOf, snapshotMetadata } from './maven-metadata.ts';
@@ -65,6 +65,7 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   app.setErrorHandler(mavenErrorHandler);
+  app.addHook('onRequest', refuseDeclaredLength(() => core.config.maxBlobSize));
   app.setNotFoundHandler((req, reply) => reply.code(404).type('text/plain').send(req.method === 'HEAD' ? undefined : 'not found\n'));
 
   /** What an actor who may not see something gets: the challenge when anonymous, else plain not found. */

@@ -3,6 +3,8 @@
 // shorter than LARGE stays in a small "skeleton" that is parsed with JSON.parse; the one string that is longer
 // is replaced there by a placeholder and its base64 is decoded on the fly into a stream, so memory stays flat
 // whatever the tarball's size. The caller checks that the placeholder sits where the tarball belongs.
+// Nesting is bounded while scanning: a 200,000-deep array parses, but walking or serializing it later overflows
+// the stack (a RangeError, a 500), so it is refused here as the client's error.
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { invalid, tooLarge } from '../../core/errors.ts';
@@ -12,6 +14,9 @@ export const LARGE_STRING_PLACEHOLDER = '\u0000wharf-large-string';
 const PLACEHOLDER_JSON = Buffer.from('\\u0000wharf-large-string"');
 
 const QUOTE = 0x22, BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b, OPEN_OBJECT = 0x7b, CLOSE_ARRAY = 0x5d, CLOSE_OBJECT = 0x7d;
+/** Deeper than any package.json needs, far below what recursion over the document can take. */
+export const MAX_DEPTH = 100;
 const BASE64 = /^[A-Za-z0-9+/]*$/;
 
 export interface PublishBodyOptions {
@@ -21,6 +26,17 @@ export interface PublishBodyOptions {
   maxDocument: number;
   /** Strings at least this long are streamed instead of kept (default 1 MiB). */
   largeString?: number;
+  /** Deepest nesting of arrays and objects (default MAX_DEPTH). */
+  maxDepth?: number;
+}
+
+/**
+ * The attachment key must be the tarball file name of `full`@`version`: npm, pnpm and yarn send
+ * `@scope/name-V.tgz`, older tools `name-V.tgz`. Anything else (`../../../x.tgz`) is refused.
+ */
+export function checkAttachmentKey(key: string, full: string, version: string): void {
+  const bare = full.slice(full.indexOf('/') + 1);
+  if (key !== `${full}-${version}.tgz` && key !== `${bare}-${version}.tgz`) throw invalid(`the attachment "${key.slice(0, 300)}" is not ${full}-${version}.tgz`);
 }
 
 export interface ParsedPublishBody<T> {
@@ -62,6 +78,8 @@ export async function parsePublishBody<T>(
   onLargeString: (bytes: Readable) => Promise<T>,
 ): Promise<ParsedPublishBody<T>> {
   const LARGE = opts.largeString ?? 1 << 20;
+  const maxDepth = opts.maxDepth ?? MAX_DEPTH;
+  let depth = 0;
   const skeleton: Buffer[] = [];
   let skeletonSize = 0;
   let total = 0;
@@ -79,6 +97,16 @@ export async function parsePublishBody<T>(
     skeletonSize += b.length;
     if (skeletonSize > opts.maxDocument) throw tooLarge(`package document exceeds ${opts.maxDocument} bytes`);
     skeleton.push(b);
+  };
+  // Text outside strings: the only place brackets nest.
+  const keepStructure = (b: Buffer) => {
+    for (let i = 0; i < b.length; i++) {
+      const c = b[i];
+      if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+        if (++depth > maxDepth) throw invalid(`the package document nests deeper than ${maxDepth} levels`);
+      } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth -= 1;
+    }
+    keep(b);
   };
   const emit = async (text: string) => {
     const d = diverted!;
@@ -119,10 +147,10 @@ export async function parsePublishBody<T>(
         if (!inString) {
           const q = chunk.indexOf(QUOTE, pos);
           if (q < 0) {
-            keep(chunk.subarray(pos));
+            keepStructure(chunk.subarray(pos));
             break;
           }
-          keep(chunk.subarray(pos, q + 1));
+          keepStructure(chunk.subarray(pos, q + 1));
           inString = true;
           pos = q + 1;
           continue;

@@ -12,11 +12,11 @@ import { conflict, forbidden, invalid, notFound, unauthorized, WharfError } from
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { PackageVersion } from '../../db/tables.ts';
 import { baseUrlOf, withRetryAfter } from '../../http/actor.ts';
-import { readJson } from '../../http/body.ts';
+import { readJson, refuseDeclaredLength } from '../../http/body.ts';
 import { npmErrorHandler } from './errors.ts';
 import { checkDistTag, checkNpmVersion, parseNpmName, tarballName, type NpmName } from './names.ts';
 import { abbreviatedPackument, fullPackument, revString, type PackumentInput } from './packument.ts';
-import { LARGE_STRING_PLACEHOLDER, parsePublishBody } from './publish-body.ts';
+import { checkAttachmentKey, LARGE_STRING_PLACEHOLDER, parsePublishBody } from './publish-body.ts';
 import { DEFAULT_LIMITS, inspectTarball, TarballInspector, type TarballFacts } from './tarball.ts';
 import { PackumentCache } from './cache.ts';
 import { NpmSigner } from './signatures.ts';
@@ -49,6 +49,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   app.setErrorHandler(npmErrorHandler);
+  app.addHook('onRequest', refuseDeclaredLength(() => core.config.npmMaxBody));
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }));
 
   /** The package `full` names, if the actor may `action` on it; anonymous misses look like private packages. */
@@ -137,7 +138,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
 
   /** Streams the tarball through the inspector into the blob store. */
   async function storeTarball(bytes: Readable): Promise<{ staged: StagedBlob; facts: TarballFacts }> {
-    const inspector = new TarballInspector(DEFAULT_LIMITS);
+    const inspector = new TarballInspector({ ...DEFAULT_LIMITS, ...core.config.inflation });
     bytes.on('error', (e) => inspector.destroy(e));
     bytes.pipe(inspector);
     const staged = await core.blobs.put(inspector, { extraDigests: ['sha1', 'sha512'], maxSize: core.config.npmMaxBody });
@@ -151,7 +152,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
 
   /** A tarball already in memory (the usual attachment): checked first, then stored. */
   async function storeTarballBytes(bytes: Buffer): Promise<{ staged: StagedBlob; facts: TarballFacts }> {
-    const facts = await inspectTarball(bytes, DEFAULT_LIMITS);
+    const facts = await inspectTarball(bytes, { ...DEFAULT_LIMITS, ...core.config.inflation });
     return { staged: await core.blobs.putBytes(bytes, { extraDigests: ['sha1', 'sha512'], maxSize: core.config.npmMaxBody }), facts };
   }
 
@@ -202,7 +203,8 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     if (!manifest || typeof manifest !== 'object') throw invalid('the version document must be an object');
     if (manifest.name !== n.full) throw invalid(`versions["${version}"].name must be "${n.full}"`);
     if (manifest.version !== version) throw invalid(`versions["${version}"].version must be "${version}"`);
-    const [[, att]] = attachments;
+    const [[key, att]] = attachments;
+    checkAttachmentKey(key, n.full, version);
     if (!att || typeof att !== 'object') throw invalid('the attachment must be an object');
 
     let stored = large;

@@ -52,9 +52,9 @@ test('non-gzip, truncated, missing package.json and traversal are refused', asyn
 
 test('inflation and entry limits stop a bomb while streaming', async () => {
   const bomb = gzipSync(await makeTar([{ name: 'package/package.json', body: '{}' }, { name: 'package/zeros', body: '\0'.repeat(5_000_000) }]));
-  await assert.rejects(inspect(bomb, { maxEntries: 10, maxUnpacked: 1_000_000, maxManifest: 1000 }), (e: any) => e.kind === 'TooLarge');
+  await assert.rejects(inspect(bomb, { maxEntries: 10, maxUnpacked: 1_000_000, maxManifest: 1000, maxRatio: 100 }), (e: any) => e.kind === 'TooLarge');
   const many = gzipSync(await makeTar([{ name: 'package/package.json', body: '{}' }, ...Array.from({ length: 20 }, (_, i) => ({ name: `package/f${i}` }))]));
-  await assert.rejects(inspect(many, { maxEntries: 10, maxUnpacked: 1e9, maxManifest: 1000 }), /entries/);
+  await assert.rejects(inspect(many, { maxEntries: 10, maxUnpacked: 1e9, maxManifest: 1000, maxRatio: 100 }), /entries/);
 });
 
 test('in memory: a tarball that inflates past the synchronous bound is still checked, by streaming', async () => {
@@ -63,5 +63,5 @@ test('in memory: a tarball that inflates past the synchronous bound is still che
   assert.ok(big.length < 256 * 1024);
   const f = await inspect(big);
   assert.equal(f.unpackedSize, 9_000_000 + 33);
-  await assert.rejects(inspect(big, { maxEntries: 10, maxUnpacked: 1_000_000, maxManifest: 1000 }), (e: any) => e.kind === 'TooLarge');
+  await assert.rejects(inspect(big, { maxEntries: 10, maxUnpacked: 1_000_000, maxManifest: 1000, maxRatio: 100 }), (e: any) => e.kind === 'TooLarge');
 });

@@ -1,18 +1,19 @@
 // Checks an npm tarball while it streams to the blob store: it must be gzip, a well-formed tar whose entries stay
-// inside the package root, within limits of entries and inflated size, with a package.json at its root dir.
+// inside the package root, within limits of entries and inflated size (cap and compression ratio, counted on
+// every inflated byte, tar headers and padding included), with a package.json at its root dir.
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { invalid, tooLarge } from '../../core/errors.ts';
+import { checkInflation, DEFAULT_INFLATION, type InflationLimits } from '../../core/inflation.ts';
 
-export interface TarballLimits {
+export interface TarballLimits extends InflationLimits {
   maxEntries: number;
-  maxUnpacked: number;
   maxManifest: number;
 }
 
-export const DEFAULT_LIMITS: TarballLimits = { maxEntries: 100_000, maxUnpacked: 4 * 1024 ** 3, maxManifest: 1024 * 1024 };
+export const DEFAULT_LIMITS: TarballLimits = { maxEntries: 100_000, maxManifest: 1024 * 1024, ...DEFAULT_INFLATION };
 
 export interface TarballFacts {
   manifest: Record<string, unknown>;
@@ -54,6 +55,9 @@ function tarChecker(limits: TarballLimits, onFail: () => void) {
       const isManifest = header.type === 'file' && parts.length === 2 && parts[1] === 'package.json' && (root === null || root === top);
       const buf: Buffer[] = [];
       let size = 0;
+      // A truncated archive destroys the open entry with the extractor's error, which `extract` reports already;
+      // unheard, it would be an uncaught exception that takes the server down.
+      stream.on('error', () => {});
       stream.on('data', (data: unknown) => {
         const c = data as Buffer;
         unpacked += c.length;
@@ -97,6 +101,8 @@ export class TarballInspector extends Transform {
   readonly facts: Promise<TarballFacts>;
   private readonly gunzip: Gunzip;
   private readonly failed: () => Error | null;
+  /** Compressed bytes handed to gunzip so far: the ratio is checked against them as the output arrives. */
+  private compressed = 0;
 
   constructor(limits: TarballLimits = DEFAULT_LIMITS) {
     super({ highWaterMark: 1 << 20 });
@@ -105,6 +111,16 @@ export class TarballInspector extends Transform {
     this.facts = checker.facts;
     this.failed = checker.failed;
     this.gunzip.on('error', (e) => checker.fail(invalid(`tarball is not valid gzip: ${e.message}`)));
+    let inflated = 0;
+    // A bomb is stopped a few megabytes in, not after it inflated to the cap.
+    this.gunzip.on('data', (c: Buffer) => {
+      inflated += c.length;
+      try {
+        checkInflation(inflated, this.compressed, limits, 'the tarball');
+      } catch (e) {
+        checker.fail(e as Error);
+      }
+    });
     this.gunzip.pipe(checker.extract);
   }
 
@@ -115,8 +131,16 @@ export class TarballInspector extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     if (this.failure) return cb(this.failure);
     this.push(chunk);
-    if (this.gunzip.write(chunk)) cb();
-    else this.gunzip.once('drain', () => cb(this.failure));
+    this.compressed += chunk.length;
+    if (this.gunzip.write(chunk)) return cb();
+    // A failure destroys gunzip, which then never drains: its close ends the wait too.
+    const go = () => {
+      this.gunzip.off('drain', go);
+      this.gunzip.off('close', go);
+      cb(this.failure);
+    };
+    this.gunzip.on('drain', go);
+    this.gunzip.on('close', go);
   }
 
   override _flush(cb: TransformCallback): void {
@@ -145,6 +169,7 @@ export async function inspectTarball(bytes: Buffer, limits: TarballLimits = DEFA
       if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw invalid(`tarball is not valid gzip: ${(e as Error).message}`);
     }
     if (tarBytes) {
+      checkInflation(tarBytes.length, bytes.length, limits, 'the tarball');
       const checker = tarChecker(limits, () => {});
       checker.extract.end(tarBytes);
       return checker.facts;

@@ -17,7 +17,7 @@ import { GenerationCache } from '../../db/changes.ts';
 import type { Owner } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
 import { Urls, visibleVersions, type NuGetVersionMeta, type NuGetVersionRow, type SearchFilter } from './documents.ts';
-import { readNupkg } from './nupkg.ts';
+import { DEFAULT_NUPKG_LIMITS, readNupkg } from './nupkg.ts';
 import { TYPE, type NuGetContext } from './context.ts';
 import { checkId, isSemVer2, parseVersion } from './versions.ts';
 
@@ -181,7 +181,7 @@ export class NuGetFeed implements NuGetContext {
       const ct = String(req.headers['content-type'] ?? '');
       const { start, end } = /^multipart\//i.test(ct) ? await multipartRange(tmp, size, ct) : { start: 0, end: size };
       if (end - start > core.config.maxBlobSize) throw tooLarge(`the package is larger than ${core.config.maxBlobSize} bytes`);
-      const facts = await readNupkg(tmp, start, end - start);
+      const facts = await readNupkg(tmp, start, end - start, { ...DEFAULT_NUPKG_LIMITS, ...core.config.inflation });
       const spec = facts.nuspec;
       const version = parseVersion(spec.version)!.normalized;
       const id = spec.id;

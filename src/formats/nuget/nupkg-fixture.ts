@@ -15,14 +15,22 @@ export interface FixturePackage {
 
 /** A zip of `entries` (name → content), deflated. */
 export function zipOf(entries: [string, string | Buffer][]): Buffer {
+  return zipPacked(
+    entries.map(([name, content]) => {
+      const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
+      return { name, packed: deflateRawSync(data), size: data.length, crc: crc32(data) };
+    }),
+  );
+}
+
+/** A zip of entries already deflated (`packed`), each declaring its inflated `size` and `crc` (for bombs). */
+export function zipPacked(entries: { name: string; packed: Buffer; size: number; crc: number }[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
-  for (const [name, content] of entries) {
-    const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
-    const packed = deflateRawSync(data);
+  for (const { name, packed, size, crc } of entries) {
+    const data = { length: size };
     const fname = Buffer.from(name);
-    const crc = crc32(data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);

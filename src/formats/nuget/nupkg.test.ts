@@ -36,5 +36,5 @@ test('readNupkg refuses traversal, two or nested .nuspecs, too many entries and 
   }
   const many = zipOf([['a.nuspec', spec], ...Array.from({ length: 20 }, (_, i): [string, string] => [`f${i}`, 'x'])]);
   const w = write(many);
-  await assert.rejects(readNupkg(w.f, w.offset, w.length, { maxEntries: 10, maxInflated: 1e9, maxReadme: 100 }), /more than 10 entries/);
+  await assert.rejects(readNupkg(w.f, w.offset, w.length, { maxEntries: 10, maxUnpacked: 1e9, maxRatio: 100, maxReadme: 100 }), /more than 10 entries/);
 });

@@ -1,19 +1,52 @@
 // Reads a .nupkg (a zip) safely from a byte range of a file: bounded entry count and declared and inflated
-// sizes, no absolute or `..` entry names (yauzl refuses them), exactly one .nuspec at the root. Only the
+// sizes (yauzl holds every entry to its declared size, so the declared sum is checked against the cap and the
+// compression ratio before anything is inflated), no absolute or `..` entry names (yauzl refuses them), exactly one .nuspec at the root. Only the
 // .nuspec and the README are inflated, each bounded while streaming.
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { invalid, tooLarge } from '../../core/errors.ts';
+import { checkInflation, DEFAULT_INFLATION, type InflationLimits } from '../../core/inflation.ts';
 import { MAX_NUSPEC_BYTES, parseNuspec, type Nuspec } from './nuspec.ts';
 
-export interface NupkgLimits {
+/** `maxUnpacked` and `maxRatio` bound the sum of the entries' declared uncompressed sizes. */
+export interface NupkgLimits extends InflationLimits {
   maxEntries: number;
-  /** Sum of the entries' declared uncompressed sizes. */
-  maxInflated: number;
   maxReadme: number;
 }
-export const DEFAULT_NUPKG_LIMITS: NupkgLimits = { maxEntries: 20_000, maxInflated: 4 * 1024 ** 3, maxReadme: 512 * 1024 };
+export const DEFAULT_NUPKG_LIMITS: NupkgLimits = { maxEntries: 20_000, maxReadme: 512 * 1024, ...DEFAULT_INFLATION };
+
+/** An entry name's folder, percent-decoded as OPC stores it; a malformed escape is the package's error. */
+export function decodeEntryPart(part: string, entry: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw invalid(`the .nupkg entry ${entry.slice(0, 300)} has a malformed %-escape`);
+  }
+}
+
+/** Reads every entry header, checking the count, names and what they declare to inflate to against `length`. */
+export function listEntries(zip: yauzl.ZipFile, length: number, limits: NupkgLimits, what: string): Promise<yauzl.Entry[]> {
+  if (zip.entryCount > limits.maxEntries) return Promise.reject(invalid(`the ${what} has more than ${limits.maxEntries} entries`));
+  const entries: yauzl.Entry[] = [];
+  let inflated = 0;
+  return new Promise<yauzl.Entry[]>((resolve, reject) => {
+    zip.on('entry', (e: yauzl.Entry) => {
+      inflated += e.uncompressedSize;
+      try {
+        checkInflation(inflated, length, limits, `the ${what}`);
+      } catch (err) {
+        return reject(err);
+      }
+      if (e.fileName.includes('\\')) return reject(invalid(`the ${what} entry ${e.fileName} has a backslash`));
+      entries.push(e);
+      zip.readEntry();
+    });
+    zip.on('end', () => resolve(entries));
+    zip.on('error', (e: Error) => reject(invalid(`the ${what} is corrupt: ${e.message}`)));
+    zip.readEntry();
+  });
+}
 
 export interface NupkgFacts {
   nuspec: Nuspec;
@@ -60,21 +93,7 @@ export async function readNupkg(file: string, offset: number, length: number, li
     ),
   );
   try {
-    if (zip.entryCount > limits.maxEntries) throw invalid(`the .nupkg has more than ${limits.maxEntries} entries`);
-    const entries: yauzl.Entry[] = [];
-    let inflated = 0;
-    await new Promise<void>((resolve, reject) => {
-      zip.on('entry', (e: yauzl.Entry) => {
-        inflated += e.uncompressedSize;
-        if (inflated > limits.maxInflated) return reject(tooLarge('the .nupkg inflates past the size limit'));
-        if (e.fileName.includes('\\')) return reject(invalid(`the .nupkg entry ${e.fileName} has a backslash`));
-        entries.push(e);
-        zip.readEntry();
-      });
-      zip.on('end', () => resolve());
-      zip.on('error', (e: Error) => reject(invalid(`the .nupkg is corrupt: ${e.message}`)));
-      zip.readEntry();
-    });
+    const entries = await listEntries(zip, length, limits, '.nupkg');
     const specs = entries.filter((e) => !e.fileName.includes('/') && e.fileName.toLowerCase().endsWith('.nuspec'));
     if (specs.length !== 1) throw invalid(`a .nupkg holds exactly one .nuspec at its root (found ${specs.length})`);
     const nuspecXml = await readEntry(zip, specs[0], MAX_NUSPEC_BYTES);
@@ -89,7 +108,7 @@ export async function readNupkg(file: string, offset: number, length: number, li
     const frameworks = new Set(nuspec.dependencyGroups.map((g) => g.targetFramework).filter(Boolean));
     for (const e of entries) {
       const m = /^(?:lib|ref|build|buildTransitive|contentFiles\/[^/]+)\/([^/]+)\//i.exec(e.fileName);
-      if (m && m[1] !== 'any') frameworks.add(decodeURIComponent(m[1]));
+      if (m && m[1] !== 'any') frameworks.add(decodeEntryPart(m[1], e.fileName));
     }
     return { nuspec, nuspecXml, readme, frameworks: [...frameworks].sort(), files: entries.length };
   } finally {

@@ -12,6 +12,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.ts';
 import { notFound } from '../../core/errors.ts';
+import { refuseDeclaredLength } from '../../http/body.ts';
 import { searchResult, serviceIndex, sortVersions, visibleVersions, type NuGetVersionMeta } from './documents.ts';
 import { nugetErrorHandler } from './errors.ts';
 import { NuGetFeed, TYPE } from './feed.ts';
@@ -26,6 +27,8 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   app.setErrorHandler(nugetErrorHandler);
+  // A push is a multipart body around the package: room for its headers.
+  app.addHook('onRequest', refuseDeclaredLength(() => core.config.maxBlobSize + 64 * 1024));
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('not found\n'));
   const feed = new NuGetFeed(core);
   const urls = feed.urls.bind(feed);

@@ -8,7 +8,7 @@ import { Transform } from 'node:stream';
 import yauzl from 'yauzl';
 import type { BlobStore, StagedBlob } from '../../core/blobs/blob-store.ts';
 import { invalid, tooLarge } from '../../core/errors.ts';
-import { DEFAULT_NUPKG_LIMITS, RangeReader, readEntry, type NupkgLimits } from './nupkg.ts';
+import { DEFAULT_NUPKG_LIMITS, listEntries, RangeReader, readEntry, type NupkgLimits } from './nupkg.ts';
 import { MAX_NUSPEC_BYTES, parseNuspec, type Nuspec } from './nuspec.ts';
 import { PDB_HEAD_BYTES, portablePdbId } from './pdb.ts';
 
@@ -95,21 +95,8 @@ export async function readSnupkg(file: string, offset: number, length: number, b
   const zip = await openZip(file, offset, length);
   const pdbs: SymbolFile[] = [];
   try {
-    if (zip.entryCount > limits.maxEntries) throw invalid(`the .snupkg has more than ${limits.maxEntries} entries`);
-    const entries: yauzl.Entry[] = [];
-    let inflated = 0;
-    await new Promise<void>((resolve, reject) => {
-      zip.on('entry', (e: yauzl.Entry) => {
-        inflated += e.uncompressedSize;
-        if (inflated > limits.maxInflated) return reject(tooLarge('the .snupkg inflates past the size limit'));
-        if (e.fileName.includes('\\')) return reject(invalid(`the .snupkg entry ${e.fileName} has a backslash`));
-        entries.push(e);
-        zip.readEntry();
-      });
-      zip.on('end', () => resolve());
-      zip.on('error', (e: Error) => reject(invalid(`the .snupkg is corrupt: ${e.message}`)));
-      zip.readEntry();
-    });
+    // A 300 KB .snupkg declaring a 300 MiB PDB is refused here, before anything is inflated or stored.
+    const entries = await listEntries(zip, length, limits, '.snupkg');
     const specs = entries.filter((e) => !e.fileName.includes('/') && e.fileName.toLowerCase().endsWith('.nuspec'));
     if (specs.length !== 1) throw invalid(`a .snupkg holds exactly one .nuspec at its root (found ${specs.length})`);
     const nuspec = parseNuspec((await readEntry(zip, specs[0], MAX_NUSPEC_BYTES)).toString('utf8').replace(/^\uFEFF/, ''), { symbols: true });

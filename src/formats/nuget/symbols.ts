@@ -16,6 +16,7 @@ import type { Core } from '../../core/core.ts';
 import { conflict, notFound, tooLarge, WharfError } from '../../core/errors.ts';
 import type { NewFile } from '../../core/publish.ts';
 import { TYPE, type NuGetContext, type Params } from './context.ts';
+import { DEFAULT_NUPKG_LIMITS } from './nupkg.ts';
 import { readSnupkg } from './snupkg.ts';
 import { parseVersion } from './versions.ts';
 
@@ -42,7 +43,7 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
       const ct = String(req.headers['content-type'] ?? '');
       const { start, end } = /^multipart\//i.test(ct) ? await ctx.multipartRange(tmp, size, ct) : { start: 0, end: size };
       if (end - start > core.config.maxBlobSize) throw tooLarge(`the symbol package is larger than ${core.config.maxBlobSize} bytes`);
-      const facts = await readSnupkg(tmp, start, end - start, core.blobs, core.config.maxBlobSize);
+      const facts = await readSnupkg(tmp, start, end - start, core.blobs, core.config.maxBlobSize, { ...DEFAULT_NUPKG_LIMITS, ...core.config.inflation });
       const staged = facts.pdbs.map((p) => p.blob);
       try {
         const spec = facts.nuspec;

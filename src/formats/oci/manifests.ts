@@ -1,6 +1,7 @@
 // Manifest parsing and validation: OCI image manifests and indexes, Docker schema 2 manifests and manifest
 // lists. Schema 1 is refused. The result lists what the manifest refers to, so the registry can check that each
 // blob and child manifest is in the repository before accepting it.
+import { checkJsonDepth, MAX_JSON_DEPTH } from '../../http/body.ts';
 import { ociError } from './names.ts';
 
 export const MEDIA = {
@@ -57,9 +58,12 @@ function descriptor(d: unknown, where: string): Descriptor {
 
 /** Parses manifest bytes sent with `contentType`; throws MANIFEST_INVALID (or UNSUPPORTED for schema 1). */
 export function parseManifest(bytes: Buffer, contentType: string | undefined): ParsedManifest {
+  const text = bytes.toString('utf8');
+  // Nesting is bounded: annotations are stored and serialized again, and a 100,000-deep value overflows that.
+  checkJsonDepth(text, MAX_JSON_DEPTH, 'manifest');
   let doc: Record<string, unknown>;
   try {
-    doc = JSON.parse(bytes.toString('utf8'));
+    doc = JSON.parse(text);
   } catch {
     throw invalid('manifest is not valid JSON');
   }

@@ -11,7 +11,7 @@ import { WharfError, unauthorized } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { Package, PackageVersion } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
-import { readSmallBody } from '../../http/body.ts';
+import { readSmallBody, refuseDeclaredLength } from '../../http/body.ts';
 import { ociErrorHandler } from './errors.ts';
 import { ALL_MANIFEST_TYPES, MEDIA, parseManifest, type Descriptor, type ParsedManifest } from './manifests.ts';
 import { checkDigest, checkTag, isDigest, ociError, parseOciName, parseReference, type OciName } from './names.ts';
@@ -40,6 +40,7 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   app.setErrorHandler(ociErrorHandler(base));
+  app.addHook('onRequest', refuseDeclaredLength((req) => (/\/manifests\/[^/?]*(\?|$)/.test(req.url) ? core.config.maxManifestSize : core.config.maxBlobSize)));
   app.addHook('onSend', async (_req, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
   });

@@ -1,6 +1,7 @@
 // Reads a .gem while it streams to the blob store. A .gem is an uncompressed tar holding metadata.gz (the
 // gemspec as gzipped YAML), data.tar.gz (the files) and checksums.yaml.gz (their SHA256/SHA512), plus .sig
-// files when signed. Every entry is bounded (count, sizes, inflated sizes), data.tar.gz is read to its end
+// files when signed. Every entry is bounded (count, sizes, inflated sizes; data.tar.gz by the configured cap and
+// compression ratio, counted on every byte gunzip gives out), data.tar.gz is read to its end
 // (no absolute or '..' paths, no links leaving the gem), and the declared checksums must match.
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -8,18 +9,18 @@ import { createGunzip, gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { parseDocument } from 'yaml';
 import { invalid, tooLarge } from '../../core/errors.ts';
+import { checkInflation, DEFAULT_INFLATION, type InflationLimits } from '../../core/inflation.ts';
 import { parseGemspec, type GemSpec } from './gemspec.ts';
 
-export interface GemLimits {
+/** `maxUnpacked` and `maxRatio` bound what data.tar.gz inflates to. */
+export interface GemLimits extends InflationLimits {
   /** Bytes of metadata.gz, compressed and inflated. */
   maxMetadata: number;
   /** Entries in data.tar.gz. */
   maxDataEntries: number;
-  /** Bytes data.tar.gz inflates to. */
-  maxUnpacked: number;
 }
 
-export const DEFAULT_GEM_LIMITS: GemLimits = { maxMetadata: 4 * 1024 * 1024, maxDataEntries: 100_000, maxUnpacked: 2 * 1024 ** 3 };
+export const DEFAULT_GEM_LIMITS: GemLimits = { maxMetadata: 4 * 1024 * 1024, maxDataEntries: 100_000, ...DEFAULT_INFLATION };
 
 export interface GemFacts {
   spec: GemSpec;
@@ -84,6 +85,7 @@ export class GemInspector extends Transform {
           } catch (e) {
             return fail(e as Error);
           }
+          stream.on('error', () => {}); // a truncated tar destroys its open entry: `inner` reports it
           stream.on('data', (c: unknown) => {
             unpacked += (c as Buffer).length;
             if (unpacked > limits.maxUnpacked) fail(tooLarge(`data.tar.gz inflates to more than ${limits.maxUnpacked} bytes`));
@@ -108,10 +110,23 @@ export class GemInspector extends Transform {
         };
         gunzip.on('end', stopInflating);
         gunzip.on('close', stopInflating);
+        let compressed = 0;
+        let inflated = 0;
+        gunzip.on('data', (c: Buffer) => {
+          inflated += c.length;
+          try {
+            checkInflation(inflated, compressed, limits, 'data.tar.gz');
+          } catch (e) {
+            fail(e as Error);
+            gunzip.destroy();
+          }
+        });
         gunzip.pipe(inner);
+        entry.on('error', () => {}); // a truncated .gem destroys its open entry: `outer` reports it
         entry.on('data', (c: Buffer) => {
           for (const h of hashes) h.update(c);
-          if (gzEnded) return;
+          if (gzEnded || this.failure) return;
+          compressed += c.length;
           if (!gunzip.write(c)) {
             entry.pause();
             gunzip.once('drain', () => entry.resume());
@@ -141,6 +156,7 @@ export class GemInspector extends Transform {
         const max = name === 'metadata.gz' ? limits.maxMetadata : 1024 * 1024;
         const parts: Buffer[] = [];
         let size = 0;
+        entry.on('error', () => {}); // as above
         entry.on('data', (data: unknown) => {
           const c = data as Buffer;
           size += c.length;
@@ -174,8 +190,15 @@ export class GemInspector extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     if (this.failure) return cb(this.failure);
     this.push(chunk);
-    if (this.outer.write(chunk)) cb();
-    else this.outer.once('drain', () => cb(this.failure));
+    if (this.outer.write(chunk)) return cb();
+    // A failure destroys the reader, which then never drains: its close ends the wait too.
+    const go = () => {
+      this.outer.off('drain', go);
+      this.outer.off('close', go);
+      cb(this.failure);
+    };
+    this.outer.on('drain', go);
+    this.outer.on('close', go);
   }
 
   override _flush(cb: TransformCallback): void {

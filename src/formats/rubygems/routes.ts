@@ -17,7 +17,7 @@ import type { Core } from '../../core/core.ts';
 import { conflict, forbidden, invalid, notFound, unauthorized, WharfError } from '../../core/errors.ts';
 import type { Owner } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
-import { readSmallBody } from '../../http/body.ts';
+import { readSmallBody, refuseDeclaredLength } from '../../http/body.ts';
 import {
   dependenciesList, dependenciesMarshal, gemJson, gemspecRz, latestOf, latestReleases, namesFile, specsIndex, versionsFile, versionsJson,
   type GemVersion, type GemVersionMeta,
@@ -36,6 +36,7 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   app.setErrorHandler(rubygemsErrorHandler);
+  app.addHook('onRequest', refuseDeclaredLength(() => core.config.maxBlobSize));
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('not found\n'));
 
   async function ownerOf(name: string): Promise<Owner> {
@@ -249,7 +250,7 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
 
   /** Streams the .gem through the reader into the blob store; nothing stays in the store when it is refused. */
   async function storeGem(body: Readable): Promise<{ staged: StagedBlob; facts: GemFacts }> {
-    const inspector = new GemInspector(DEFAULT_GEM_LIMITS);
+    const inspector = new GemInspector({ ...DEFAULT_GEM_LIMITS, ...core.config.inflation });
     body.on('error', (e) => inspector.destroy(e));
     body.pipe(inspector);
     const staged = await core.blobs.put(inspector, { maxSize: core.config.maxBlobSize });
