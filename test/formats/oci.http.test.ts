@@ -20,6 +20,7 @@ import {
   blob,
   configBlob,
   dockerManifest,
+  emptyConfig,
   imageIndex,
   imageManifest,
   jwtPayload,
@@ -754,6 +755,43 @@ for (const dialect of dialects()) {
       test('a manifest may have no layers (an empty list)', async () => {
         const name = fresh();
         await pushImage(s.url, name, 'empty', imageManifest({ layers: [] }), A);
+      });
+
+      test('an OCI 1.1 artifact with the empty descriptor as config and as layer (oras attach, cosign referrers) → 201, pullable, listed as a referrer', async () => {
+        const name = fresh();
+        const subject = await pushImage(s.url, name, 'v1', imageManifest(), A);
+        const empty = emptyConfig();
+        assert.equal(empty.digest, 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
+        const art = imageManifest({ config: empty, layers: [empty], subject, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json' });
+        await expectStatus(await pushBlob(s.url, name, empty, A), 201);
+        const r = await pushManifest(s.url, name, art.digest, art, A);
+        await expectStatus(r, 201, 'PUT artifact manifest');
+        assert.equal(r.headers.get('oci-subject'), subject.digest);
+        const g = await getManifest(name, art.digest);
+        await expectStatus(g, 200);
+        assert.ok(Buffer.from(await g.arrayBuffer()).equals(art.bytes));
+        const blobGet = await call('GET', `/v2/${name}/blobs/${empty.digest}`, { auth: A });
+        await expectStatus(blobGet, 200);
+        assert.equal(await blobGet.text(), '{}');
+        const refs = await (await call('GET', `/v2/${name}/referrers/${subject.digest}`, { auth: A })).json();
+        assert.deepEqual(refs.manifests.map((d: { digest: string }) => d.digest), [art.digest]);
+      });
+
+      test('an image listing the same layer twice → 201; pulled back byte for byte; the version has each blob once', async () => {
+        const name = fresh();
+        const layer = blob(300);
+        const m = await pushImage(s.url, name, 'twice', imageManifest({ layers: [layer, blob(200), layer] }), A);
+        const g = await getManifest(name, 'twice');
+        await expectStatus(g, 200);
+        assert.ok(Buffer.from(await g.arrayBuffer()).equals(m.bytes));
+        const [owner, pkgName] = [name.split('/')[0], name.split('/').slice(1).join('/')];
+        const pkg = (await s.core.packages.find(owner, 'container', pkgName))!;
+        const v = (await s.core.packages.version(pkg.id, m.digest))!;
+        const files = (await s.core.packages.files(v.id)).map((f) => f.name).sort();
+        assert.deepEqual(files, [...new Set(files)], 'one file per digest');
+        assert.equal(files.length, 4, 'manifest.json, config and two distinct layers');
+        // The same image pushed again (a retry) is still a success.
+        await expectStatus(await pushManifest(s.url, name, 'twice', m, A), 201);
       });
 
       test('a manifest without a mediaType field, sent with its Content-Type → 201 and served with that type', async () => {

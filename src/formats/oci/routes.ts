@@ -386,7 +386,7 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
         ownerId: pkg.owner_id, type: TYPE, name: pkg.name, version: digest, metadata: meta,
         files: [
           { name: 'manifest.json', blob: staged, contentType: m.mediaType, primary: true },
-          ...m.blobs.map((b) => ({ name: b.digest, blob: { digest: b.digest, size: b.size }, contentType: b.mediaType })),
+          ...uniqueBlobs(m.blobs).map((b) => ({ name: b.digest, blob: { digest: b.digest, size: b.size }, contentType: b.mediaType })),
         ],
         repositoryId: null, actor: req.actor,
       });
@@ -517,6 +517,15 @@ export function acceptable(accept: string | undefined, mediaType: string): boole
   const types = accept.split(',').map((t) => t.split(';')[0].trim().toLowerCase()).filter(Boolean);
   if (!types.length || types.some((t) => t === '*/*' || t === 'application/json' || t === mediaType)) return true;
   return !types.some((t) => ALL_MANIFEST_TYPES.includes(t));
+}
+
+/**
+ * The blobs a manifest refers to, each digest once: a version's files are named by digest, and a manifest may
+ * name one blob twice (the OCI empty descriptor as config and layer; an image repeating a layer).
+ */
+export function uniqueBlobs(blobs: Descriptor[]): Descriptor[] {
+  const seen = new Set<string>();
+  return blobs.filter((b) => !seen.has(b.digest) && !!seen.add(b.digest));
 }
 
 /** Case-insensitive lexical order of tags, ties broken by bytes. */
