@@ -1,7 +1,8 @@
 // The container format: the OCI distribution API under /v2, and how to pull an image.
 import type { Format } from '../format.ts';
 import { parseOciName } from './names.ts';
-import { ociRoutes, type VersionMeta } from './routes.ts';
+import type { VersionMeta } from './manifests.ts';
+import { ociRoutes } from './routes.ts';
 import { verifyImage } from './signatures.ts';
 
 export const ociFormat: Format = {
