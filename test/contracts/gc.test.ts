@@ -93,6 +93,24 @@ for (const dialect of dialects()) {
       assert.equal(await core.blobs.stat(blob.digest), null);
     });
 
+    test('a package deleted past its restore window is purged with its versions, their properties and its holds; then its blobs go', async () => {
+      const inVersion = await stored('old');
+      const held = await stored('old');
+      const { pkg, version } = await core.publisher.createVersion({ ownerId: (alice as any).user.id, type: 'test', name: 'gone', version: '1', metadata: {}, files: [{ name: 'f', blob: inVersion, contentType: 'x' }], repositoryId: null, actor: alice });
+      await core.publisher.setVersionProperty(version.id, 'oci.subject', 'sha256:' + '0'.repeat(64));
+      await core.publisher.attachBlob(pkg.id, { digest: held.digest, size: held.size });
+      await core.db.updateTable('blobs').set({ created_at: old.toISOString() }).where('digest', 'in', [inVersion.digest, held.digest]).execute();
+      await core.publisher.deletePackage(pkg.id, alice);
+      assert.equal((await collectGarbage(core)).purgedPackages, 0, 'still restorable');
+      assert.ok(await core.blobs.stat(inVersion.digest), 'a restorable package keeps its files');
+      await core.db.updateTable('packages').set({ deleted_at: new Date(Date.now() - 31 * 864e5).toISOString() }).where('id', '=', pkg.id).execute();
+      const r = await collectGarbage(core);
+      assert.equal(r.purgedPackages, 1);
+      for (const b of [inVersion, held]) assert.equal(await core.blobs.stat(b.digest), null, b.digest);
+      const left = await core.db.selectFrom('package_properties').select('id').where((eb) => eb.or([eb.and([eb('ref_type', '=', 'version'), eb('ref_id', '=', version.id)]), eb.and([eb('ref_type', '=', 'package'), eb('ref_id', '=', pkg.id)])])).execute();
+      assert.deepEqual(left, [], 'no property of the purged package or its versions is left');
+    });
+
     test('committing content identical to an old unreferenced blob refreshes it, so a collection does not take it', async () => {
       const content = randomBytes(64);
       const first = await core.blobs.put(Readable.from([content]));

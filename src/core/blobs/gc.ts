@@ -8,7 +8,11 @@
 // them. A blob an abandoned push left, or that only a purged image named, goes with the holds on it.
 // Safe while pushes continue: a blob is only removed once it has been unreferenced for a grace period, its file
 // is older than that period (a commit of identical content, which every upload does, refreshes it), and a last
-// check of the database right before the removal still finds no reference.
+// check of the database right before the removal still finds no reference. What a hold no longer guarantees: a
+// client that found an old, unreferenced layer in a repository (HEAD 200, or a mount) and names it in a manifest
+// pushed while a collection removes it gets MANIFEST_BLOB_UNKNOWN and pushes the layer again; only a manifest
+// checked before the removal and committed after it (a window of milliseconds) would name a missing blob.
+// (distribution avoids the question by collecting only while the registry is read-only.)
 import path from 'node:path';
 import type { Core } from '../core.ts';
 import type { Db } from '../../db/database.ts';
