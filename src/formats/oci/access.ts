@@ -12,8 +12,10 @@ import type { PackageRow } from '../../core/model/packages.ts';
 import { ociError } from './errors.ts';
 import { parseOciName, type OciName } from './names.ts';
 
+/** The package type of an OCI repository. */
 export const TYPE = 'container';
 
+/** The access a route needs, in the Docker token scope's words. */
 export type OciAccess = 'pull' | 'push' | 'delete';
 
 /** Which registry actions an API action needs (the Docker token scope vocabulary). */

@@ -36,6 +36,7 @@ export interface OciContext {
   access: Access;
 }
 
+/** A parsed query string. */
 export type Q = Record<string, string | undefined>;
 
 /** The request body as a stream that an early error does not destroy, so the error response still reaches the client. */
@@ -44,6 +45,8 @@ export function body(req: FastifyRequest): Readable {
   return raw ? Readable.from(raw.iterator({ destroyOnReturn: false }), { objectMode: false }) : Readable.from([]);
 }
 
+/** Whether the request carries a body (a declared length, or a chunked one). */
 export const hasBody = (req: FastifyRequest) => Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
 
+/** Where a blob of the repository is pulled from (the Location of a finished upload). */
 export const blobLocation = (n: OciName, digest: string) => `/v2/${n.full}/blobs/${digest}`;
