@@ -530,6 +530,16 @@ for (const dialect of dialects()) {
         }
       });
 
+      test('an upload id under a repository that does not exist → 404 (BLOB_UPLOAD_UNKNOWN or NAME_UNKNOWN), and the repository is not created', async () => {
+        const name = fresh();
+        for (const id of [randomUUID(), 'not-a-uuid']) {
+          await expectError(await call('GET', `/v2/${name}/blobs/uploads/${id}`, { auth: A }), 404, ['BLOB_UPLOAD_UNKNOWN', 'NAME_UNKNOWN'], `GET ${id}`);
+          await expectError(await call('PATCH', `/v2/${name}/blobs/uploads/${id}`, { auth: A, body: 'abc' }), 404, ['BLOB_UPLOAD_UNKNOWN', 'NAME_UNKNOWN'], `PATCH ${id}`);
+          await expectError(await call('DELETE', `/v2/${name}/blobs/uploads/${id}`, { auth: A }), 404, ['BLOB_UPLOAD_UNKNOWN', 'NAME_UNKNOWN'], `DELETE ${id}`);
+        }
+        assert.equal(await s.core.packages.find('alice', 'container', name.split('/')[1], { includeDeleted: true }), undefined);
+      });
+
       test('an upload id used under another repository of the same owner → 404 BLOB_UPLOAD_UNKNOWN', async () => {
         const loc = await startUpload('alice/app');
         const id = new URL(loc, s.url).pathname.split('/').pop()!;

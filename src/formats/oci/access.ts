@@ -24,8 +24,11 @@ const REGISTRY_ACTION: Record<Action, string> = { read: 'pull', write: 'push', d
 export interface Access {
   /** The repository's package, if the actor may pull from it. */
   pull(req: FastifyRequest, n: OciName): Promise<PackageRow>;
-  /** The repository's package for a push, created (private) on the first push if the actor may create it. */
-  push(req: FastifyRequest, n: OciName): Promise<PackageRow>;
+  /**
+   * The repository's package for a push; with `create`, a repository that does not exist yet is created
+   * (private) if the actor may create it, else it is NAME_UNKNOWN.
+   */
+  push(req: FastifyRequest, n: OciName, create?: boolean): Promise<PackageRow>;
   /** The repository's package, if the actor may delete from it. */
   delete(req: FastifyRequest, n: OciName): Promise<PackageRow>;
   /** Asks again whether the actor may push to `pkg` (its settings may have changed during the request). */
@@ -71,7 +74,7 @@ export function accessHelpers(core: Core): Access {
     }
   }
 
-  async function push(req: FastifyRequest, n: OciName): Promise<PackageRow> {
+  async function push(req: FastifyRequest, n: OciName, create = false): Promise<PackageRow> {
     req.ociScope = { name: n.full, actions: 'pull,push' };
     const existing = await core.packages.find(n.owner, TYPE, n.name);
     if (existing) {
@@ -79,6 +82,7 @@ export function accessHelpers(core: Core): Access {
       checkGrant(req.actor, n, 'write');
       return existing;
     }
+    if (!create) throw req.actor.kind === 'anonymous' ? unauthorized() : ociError('NAME_UNKNOWN', `repository ${n.full} not found`);
     const owner = await core.identity.findOwner(n.owner);
     if (!owner) throw req.actor.kind === 'anonymous' ? unauthorized() : ociError('NAME_UNKNOWN', `no user or organization named "${n.owner}"`);
     const actor = req.actor;

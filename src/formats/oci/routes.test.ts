@@ -54,6 +54,9 @@ test('every route declares its access: reads pull, writes push, deletes delete',
     assert.deepEqual([found.route.access, found.name, found.params], [access, name, params], `${method} ${path}`);
   }
   for (const r of resources) for (const route of Object.values(r.methods)) assert.ok(['pull', 'push', 'delete'].includes(route!.access));
+  // Only starting an upload and putting a manifest may create the repository.
+  const creating = expected.filter(([method, path]) => matchRoute(resources, method, path)!.route.creates).map(([method, path]) => `${method} ${path}`);
+  assert.deepEqual(creating, ['PUT alice/app/manifests/v1', 'POST alice/app/blobs/uploads/', 'POST alice/app/blobs/uploads']);
   assert.equal(matchRoute(resources, 'GET', 'alice/app/nothing/here'), undefined);
   assert.throws(() => matchRoute(resources, 'PATCH', 'alice/app/manifests/v1'), (e: any) => e.code === 'METHOD_UNSUPPORTED' && ociErrorOf(e).status === 405);
   assert.throws(() => matchRoute(resources, 'POST', 'alice/app/tags/list'), (e: any) => e.code === 'METHOD_UNSUPPORTED');

@@ -66,7 +66,8 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
       const found = matchRoute(resources, req.method, (req.params as { '*': string })['*']);
       if (!found) throw ociError('NAME_UNKNOWN');
       const n = parseOciName(found.name);
-      const pkg = await access[found.route.access](req, n);
+      const { access: kind, creates } = found.route;
+      const pkg = kind === 'push' ? await access.push(req, n, !!creates) : await access[kind](req, n);
       return found.route.handler(req, reply, { n, pkg, params: found.params });
     },
   });

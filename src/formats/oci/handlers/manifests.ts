@@ -194,7 +194,7 @@ export function manifestResources({ core, access }: OciContext): OciResource[] {
       methods: {
         GET: { access: 'pull', handler: getManifest },
         HEAD: { access: 'pull', handler: getManifest },
-        PUT: { access: 'push', handler: putManifest },
+        PUT: { access: 'push', creates: true, handler: putManifest },
         DELETE: { access: 'delete', handler: deleteManifest },
       },
     },

@@ -21,6 +21,8 @@ export interface Target {
 
 export interface OciRoute {
   access: OciAccess;
+  /** A push that may create the repository (starting an upload, a manifest); other routes need it to exist. */
+  creates?: true;
   handler: (req: FastifyRequest, reply: FastifyReply, t: Target) => Promise<unknown>;
 }
 

@@ -111,7 +111,7 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
   });
 
   return [
-    { path: /^(.+)\/blobs\/uploads\/?$/, methods: { POST: { access: 'push', handler: startUpload } } },
+    { path: /^(.+)\/blobs\/uploads\/?$/, methods: { POST: { access: 'push', creates: true, handler: startUpload } } },
     {
       path: /^(.+)\/blobs\/uploads\/([^/]+)$/,
       // Every step of an upload is part of a push: reading its progress too (it is the pusher's session).
