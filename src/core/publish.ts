@@ -160,7 +160,8 @@ export class Publisher {
 
   /**
    * Keeps a blob with a package outside any version (an OCI layer uploaded or mounted before its manifest).
-   * Commits a staged blob first. Garbage collection treats these as references.
+   * Commits a staged blob first. Garbage collection does not count this hold as a reference: it lasts the grace
+   * period unless a version names the blob (see blobs/gc.ts).
    */
   async attachBlob(packageId: number, blob: StagedBlob | StoredBlob): Promise<void> {
     if ('commit' in blob) await blob.commit();

@@ -38,13 +38,11 @@ for (const dialect of dialects()) {
       await db.drop();
     });
 
-    test('unreferenced old blobs go; referenced, held and recent ones stay; --dry-run only reports', async () => {
+    test('unreferenced old blobs go; referenced and recent ones stay; --dry-run only reports', async () => {
       const inVersion = await stored('old');
-      const held = await stored('old');
       const orphan = await stored('old');
       const recentOrphan = await stored('new');
-      const { pkg } = await core.publisher.createVersion({ ownerId: (alice as any).user.id, type: 'test', name: 'p', version: '1', metadata: {}, files: [{ name: 'f', blob: inVersion, contentType: 'x' }], repositoryId: null, actor: alice });
-      await core.publisher.attachBlob(pkg.id, { digest: held.digest, size: held.size });
+      await core.publisher.createVersion({ ownerId: (alice as any).user.id, type: 'test', name: 'p', version: '1', metadata: {}, files: [{ name: 'f', blob: inVersion, contentType: 'x' }], repositoryId: null, actor: alice });
       await core.db.updateTable('blobs').set({ created_at: old.toISOString() }).execute();
 
       const dry = await collectGarbage(core, { dryRun: true });
@@ -55,7 +53,31 @@ for (const dialect of dialects()) {
       assert.equal(r.removedBlobs, 1);
       assert.equal(r.freedBytes, 100);
       assert.equal(await core.blobs.stat(orphan.digest), null);
-      for (const kept of [inVersion, held, recentOrphan]) assert.ok(await core.blobs.stat(kept.digest), kept.digest);
+      for (const kept of [inVersion, recentOrphan]) assert.ok(await core.blobs.stat(kept.digest), kept.digest);
+    });
+
+    test("a package's hold on a blob (an upload before its manifest) protects it only for the grace period; then blob and hold go", async () => {
+      const { pkg } = await core.publisher.ensurePackage({ ownerId: (alice as any).user.id, type: 'test', name: 'holds', repositoryId: null, actor: alice });
+      const abandoned = await stored('old');
+      const fresh = await stored('new');
+      const named = await stored('old');
+      for (const b of [abandoned, fresh, named]) await core.publisher.attachBlob(pkg.id, { digest: b.digest, size: b.size });
+      await core.db.updateTable('blobs').set({ created_at: old.toISOString() }).where('digest', 'in', [abandoned.digest, named.digest]).execute();
+      // The held blob another package's version names stays, hold and all.
+      await core.publisher.createVersion({ ownerId: (alice as any).user.id, type: 'test', name: 'other', version: '1', metadata: {}, files: [{ name: 'f', blob: named, contentType: 'x' }], repositoryId: null, actor: alice });
+
+      const dry = await collectGarbage(core, { dryRun: true });
+      assert.deepEqual([dry.removedBlobs, dry.releasedHolds], [1, 1]);
+      assert.ok(await core.packages.heldBlob(pkg.id, abandoned.digest), 'a dry run releases nothing');
+
+      const r = await collectGarbage(core);
+      assert.deepEqual([r.removedBlobs, r.releasedHolds], [1, 1]);
+      assert.equal(await core.blobs.stat(abandoned.digest), null);
+      assert.equal(await core.packages.heldBlob(pkg.id, abandoned.digest), undefined, 'the hold went with the blob');
+      for (const kept of [fresh, named]) {
+        assert.ok(await core.blobs.stat(kept.digest), kept.digest);
+        assert.ok(await core.packages.heldBlob(pkg.id, kept.digest), kept.digest);
+      }
     });
 
     test('a version deleted past the restore window is purged, then its blob can go', async () => {
@@ -69,6 +91,24 @@ for (const dialect of dialects()) {
       assert.equal(r.purgedVersions, 1);
       assert.equal(await core.packages.versionById(version.id), undefined);
       assert.equal(await core.blobs.stat(blob.digest), null);
+    });
+
+    test('a package deleted past its restore window is purged with its versions, their properties and its holds; then its blobs go', async () => {
+      const inVersion = await stored('old');
+      const held = await stored('old');
+      const { pkg, version } = await core.publisher.createVersion({ ownerId: (alice as any).user.id, type: 'test', name: 'gone', version: '1', metadata: {}, files: [{ name: 'f', blob: inVersion, contentType: 'x' }], repositoryId: null, actor: alice });
+      await core.publisher.setVersionProperty(version.id, 'oci.subject', 'sha256:' + '0'.repeat(64));
+      await core.publisher.attachBlob(pkg.id, { digest: held.digest, size: held.size });
+      await core.db.updateTable('blobs').set({ created_at: old.toISOString() }).where('digest', 'in', [inVersion.digest, held.digest]).execute();
+      await core.publisher.deletePackage(pkg.id, alice);
+      assert.equal((await collectGarbage(core)).purgedPackages, 0, 'still restorable');
+      assert.ok(await core.blobs.stat(inVersion.digest), 'a restorable package keeps its files');
+      await core.db.updateTable('packages').set({ deleted_at: new Date(Date.now() - 31 * 864e5).toISOString() }).where('id', '=', pkg.id).execute();
+      const r = await collectGarbage(core);
+      assert.equal(r.purgedPackages, 1);
+      for (const b of [inVersion, held]) assert.equal(await core.blobs.stat(b.digest), null, b.digest);
+      const left = await core.db.selectFrom('package_properties').select('id').where((eb) => eb.or([eb.and([eb('ref_type', '=', 'version'), eb('ref_id', '=', version.id)]), eb.and([eb('ref_type', '=', 'package'), eb('ref_id', '=', pkg.id)])])).execute();
+      assert.deepEqual(left, [], 'no property of the purged package or its versions is left');
     });
 
     test('committing content identical to an old unreferenced blob refreshes it, so a collection does not take it', async () => {

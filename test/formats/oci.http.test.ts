@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { ALL_SCOPES, type Actor } from '../../src/core/auth/actor.ts';
+import { collectGarbage } from '../../src/core/blobs/gc.ts';
 import { openCore } from '../../src/core/core.ts';
 import { dialects } from '../helpers/databases.ts';
 import {
@@ -21,6 +22,7 @@ import {
   blob,
   configBlob,
   dockerManifest,
+  emptyConfig,
   imageIndex,
   imageManifest,
   jwtPayload,
@@ -529,6 +531,16 @@ for (const dialect of dialects()) {
         }
       });
 
+      test('an upload id under a repository that does not exist → 404 (BLOB_UPLOAD_UNKNOWN or NAME_UNKNOWN), and the repository is not created', async () => {
+        const name = fresh();
+        for (const id of [randomUUID(), 'not-a-uuid']) {
+          await expectError(await call('GET', `/v2/${name}/blobs/uploads/${id}`, { auth: A }), 404, ['BLOB_UPLOAD_UNKNOWN', 'NAME_UNKNOWN'], `GET ${id}`);
+          await expectError(await call('PATCH', `/v2/${name}/blobs/uploads/${id}`, { auth: A, body: 'abc' }), 404, ['BLOB_UPLOAD_UNKNOWN', 'NAME_UNKNOWN'], `PATCH ${id}`);
+          await expectError(await call('DELETE', `/v2/${name}/blobs/uploads/${id}`, { auth: A }), 404, ['BLOB_UPLOAD_UNKNOWN', 'NAME_UNKNOWN'], `DELETE ${id}`);
+        }
+        assert.equal(await s.core.packages.find('alice', 'container', name.split('/')[1], { includeDeleted: true }), undefined);
+      });
+
       test('an upload id used under another repository of the same owner → 404 BLOB_UPLOAD_UNKNOWN', async () => {
         const loc = await startUpload('alice/app');
         const id = new URL(loc, s.url).pathname.split('/').pop()!;
@@ -755,6 +767,43 @@ for (const dialect of dialects()) {
       test('a manifest may have no layers (an empty list)', async () => {
         const name = fresh();
         await pushImage(s.url, name, 'empty', imageManifest({ layers: [] }), A);
+      });
+
+      test('an OCI 1.1 artifact with the empty descriptor as config and as layer (oras attach, cosign referrers) → 201, pullable, listed as a referrer', async () => {
+        const name = fresh();
+        const subject = await pushImage(s.url, name, 'v1', imageManifest(), A);
+        const empty = emptyConfig();
+        assert.equal(empty.digest, 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
+        const art = imageManifest({ config: empty, layers: [empty], subject, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json' });
+        await expectStatus(await pushBlob(s.url, name, empty, A), 201);
+        const r = await pushManifest(s.url, name, art.digest, art, A);
+        await expectStatus(r, 201, 'PUT artifact manifest');
+        assert.equal(r.headers.get('oci-subject'), subject.digest);
+        const g = await getManifest(name, art.digest);
+        await expectStatus(g, 200);
+        assert.ok(Buffer.from(await g.arrayBuffer()).equals(art.bytes));
+        const blobGet = await call('GET', `/v2/${name}/blobs/${empty.digest}`, { auth: A });
+        await expectStatus(blobGet, 200);
+        assert.equal(await blobGet.text(), '{}');
+        const refs = await (await call('GET', `/v2/${name}/referrers/${subject.digest}`, { auth: A })).json();
+        assert.deepEqual(refs.manifests.map((d: { digest: string }) => d.digest), [art.digest]);
+      });
+
+      test('an image listing the same layer twice → 201; pulled back byte for byte; the version has each blob once', async () => {
+        const name = fresh();
+        const layer = blob(300);
+        const m = await pushImage(s.url, name, 'twice', imageManifest({ layers: [layer, blob(200), layer] }), A);
+        const g = await getManifest(name, 'twice');
+        await expectStatus(g, 200);
+        assert.ok(Buffer.from(await g.arrayBuffer()).equals(m.bytes));
+        const [owner, pkgName] = [name.split('/')[0], name.split('/').slice(1).join('/')];
+        const pkg = (await s.core.packages.find(owner, 'container', pkgName))!;
+        const v = (await s.core.packages.version(pkg.id, m.digest))!;
+        const files = (await s.core.packages.files(v.id)).map((f) => f.name).sort();
+        assert.deepEqual(files, [...new Set(files)], 'one file per digest');
+        assert.equal(files.length, 4, 'manifest.json, config and two distinct layers');
+        // The same image pushed again (a retry) is still a success.
+        await expectStatus(await pushManifest(s.url, name, 'twice', m, A), 201);
       });
 
       test('a manifest without a mediaType field, sent with its Content-Type → 201 and served with that type', async () => {
@@ -1158,6 +1207,93 @@ for (const dialect of dialects()) {
         assert.ok(Buffer.from(await r.arrayBuffer()).equals(list.bytes));
         const tags = (await (await call('GET', `/v2/${n2}/tags/list`, { auth: A })).json()).tags;
         assert.ok(tags.includes(tag));
+      });
+    });
+
+    // ---- garbage collection ----------------------------------------------------------------------------------
+
+    describe('garbage collection: what no manifest refers to is freed after the grace period (as distribution does)', () => {
+      const HOUR = 3600_000;
+      /** Makes content look written `ms` ago (its file and its row), as it would be after waiting that long. */
+      const age = async (digests: string[], ms = 2 * HOUR) => {
+        const then = new Date(Date.now() - ms);
+        for (const d of digests) fs.utimesSync(s.core.blobs.localPath!(d), then, then);
+        await s.core.db.updateTable('blobs').set({ created_at: then.toISOString() }).where('digest', 'in', digests).execute();
+      };
+      const stored = async (digest: string) => (await s.core.blobs.stat(digest)) !== null;
+
+      test('blobs pushed without a manifest (an abandoned push): after the grace period gc removes them → HEAD 404 BLOB_UNKNOWN', async () => {
+        const name = fresh();
+        const abandoned = [blob(123), blob(456)];
+        for (const b of abandoned) await expectStatus(await pushBlob(s.url, name, b, A), 201);
+        await age(abandoned.map((b) => b.digest));
+        const r = await collectGarbage(s.core);
+        assert.ok(r.removedBlobs >= 2 && r.releasedHolds >= 2, JSON.stringify(r));
+        for (const b of abandoned) {
+          assert.equal(await stored(b.digest), false, `${b.digest} is freed`);
+          await expectStatus(await headBlob(name, b.digest), 404);
+          await expectError(await call('GET', `/v2/${name}/blobs/${b.digest}`, { auth: A }), 404, 'BLOB_UNKNOWN');
+        }
+        // Pushed again, the layer is back and a manifest may name it.
+        await pushImage(s.url, name, 'again', imageManifest({ layers: abandoned }), A);
+        await expectStatus(await headBlob(name, abandoned[0].digest), 200);
+      });
+
+      test('a blob pushed moments ago (a client pushes layers before the manifest) is never freed, even with no manifest yet', async () => {
+        const name = fresh();
+        const m = imageManifest({ layers: [blob(222)] });
+        for (const b of m.blobs) await expectStatus(await pushBlob(s.url, name, b, A), 201);
+        await collectGarbage(s.core);
+        for (const b of m.blobs) assert.ok(await stored(b.digest), 'within the grace period');
+        await expectStatus(await pushManifest(s.url, name, 'v1', m, A), 201, 'the manifest arrives after the collection');
+        for (const b of m.blobs) await expectStatus(await call('GET', `/v2/${name}/blobs/${b.digest}`, { auth: A }), 200);
+      });
+
+      test('a layer already stored long ago and pushed again is protected anew by its grace period', async () => {
+        const name = fresh();
+        const layer = blob(333);
+        await expectStatus(await pushBlob(s.url, name, layer, A), 201);
+        await age([layer.digest]);
+        await expectStatus(await pushBlob(s.url, fresh(), layer, A), 201, 'the same content pushed to another repository');
+        await collectGarbage(s.core);
+        assert.ok(await stored(layer.digest));
+        await expectStatus(await headBlob(name, layer.digest), 200);
+      });
+
+      test('an image deleted and purged frees its own layers; a layer shared with a kept image stays, and the kept image pulls', async () => {
+        const name = fresh();
+        const shared = blob(1000);
+        const own = blob(800);
+        const gone = await pushImage(s.url, name, 'old', imageManifest({ layers: [own, shared] }), A);
+        const keptName = fresh();
+        const kept = await pushImage(s.url, keptName, 'v1', imageManifest({ layers: [shared] }), A);
+        const all = [gone.digest, kept.digest, ...gone.blobs.map((b) => b.digest), ...kept.blobs.map((b) => b.digest)];
+        await age(all);
+        // Referenced by a live manifest: nothing goes.
+        await collectGarbage(s.core);
+        for (const d of all) assert.ok(await stored(d), d);
+
+        await expectStatus(await call('DELETE', `/v2/${name}/manifests/${gone.digest}`, { auth: A }), 202);
+        // Deleted but restorable: its layers stay (a restore must find them).
+        await collectGarbage(s.core);
+        for (const d of all) assert.ok(await stored(d), `${d} stays while the image is restorable`);
+
+        // Past the restore window: the version is purged, and what only it named is freed.
+        const pkg = (await s.core.packages.find('alice', 'container', name.split('/')[1], { includeDeleted: true }))!;
+        const past = new Date(Date.now() - (s.core.config.restoreDays + 1) * 864e5).toISOString();
+        await s.core.db.updateTable('package_versions').set({ deleted_at: past }).where('package_id', '=', pkg.id).where('version', '=', gone.digest).execute();
+        const r = await collectGarbage(s.core);
+        assert.ok(r.purgedVersions >= 1, JSON.stringify(r));
+        for (const d of [gone.digest, gone.blobs[0].digest, own.digest]) assert.equal(await stored(d), false, `${d} (only the purged image named it) is freed`);
+        assert.ok(await stored(shared.digest), 'the shared layer stays');
+        await expectStatus(await headBlob(name, own.digest), 404);
+        await expectError(await getManifest(name, gone.digest), 404, 'MANIFEST_UNKNOWN');
+        for (const b of kept.blobs) {
+          const g = await call('GET', `/v2/${keptName}/blobs/${b.digest}`, { auth: A });
+          await expectStatus(g, 200);
+          assert.ok(Buffer.from(await g.arrayBuffer()).equals(b.bytes));
+        }
+        await expectStatus(await getManifest(keptName, 'v1'), 200);
       });
     });
 

@@ -211,7 +211,8 @@ export class Authorizer {
     if (!actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope');
     if (actor.registry) {
       const name = `${owner.name}/${target?.name ?? ''}`;
-      if (target?.type !== 'container' || !grants(actor.registry, name, 'push')) throw forbidden('a registry token may only push the container images it was issued for');
+      // 401: a container client asks for a token granting push; anything else is out of a registry token's reach.
+      if (target?.type !== 'container' || !grants(actor.registry, name, 'push')) throw unauthorized(`the registry token does not grant push on ${name}`);
     }
     if (actor.kind === 'job') {
       if (owner.id === actor.repositoryOwnerId && repositoryId === actor.repositoryId) return;

@@ -1,12 +1,21 @@
 // Garbage collection: purges deleted packages and versions past their restore window, expires abandoned uploads,
-// removes stored blobs that nothing refers to (no package file, no package holding it, no live upload), and the
-// temp files of processes that died while receiving content.
+// removes stored blobs that no package file refers to, and the temp files of processes that died while receiving
+// content.
+// What counts as a reference is what distribution's mark phase counts: the files of versions (every manifest,
+// config and layer of an image, live or deleted but still restorable). A repository's hold on a blob uploaded
+// before its manifest (the package property 'blob') is not one: it protects the blob only for the grace period
+// after the blob was last written, which is what lets a client push its layers first and the manifest after
+// them. A blob an abandoned push left, or that only a purged image named, goes with the holds on it.
 // Safe while pushes continue: a blob is only removed once it has been unreferenced for a grace period, its file
-// is older than that period (a commit of identical content refreshes it), and a last check of the database
-// right before the removal still finds no reference.
+// is older than that period (a commit of identical content, which every upload does, refreshes it), and a last
+// check of the database right before the removal still finds no reference. What a hold no longer guarantees: a
+// client that found an old, unreferenced layer in a repository (HEAD 200, or a mount) and names it in a manifest
+// pushed while a collection removes it gets MANIFEST_BLOB_UNKNOWN and pushes the layer again; only a manifest
+// checked before the removal and committed after it (a window of milliseconds) would name a missing blob.
+// (distribution avoids the question by collecting only while the registry is read-only.)
 import path from 'node:path';
-import { sql } from 'kysely';
 import type { Core } from '../core.ts';
+import type { Db } from '../../db/database.ts';
 import { nowIso } from '../clock.ts';
 import { removeStaleFiles } from './stale-files.ts';
 
@@ -15,6 +24,8 @@ export interface GcReport {
   purgedPackages: number;
   expiredUploads: number;
   removedBlobs: number;
+  /** Holds of repositories on the removed blobs (layers pushed without a manifest, or named only by purged ones). */
+  releasedHolds: number;
   /** Temp files left by a process that died mid-write (blob store and request spool), untouched for the grace period. */
   removedTempFiles: number;
   freedBytes: number;
@@ -24,12 +35,15 @@ export interface GcReport {
 /** Temp files younger than this are never removed (see step 4). */
 export const TEMP_MIN_AGE_MS = 3600_000;
 
+const isForeignKeyViolation = (e: unknown) => ['23503', 'SQLITE_CONSTRAINT_FOREIGNKEY'].includes((e as { code?: string })?.code ?? '');
+
+/** One collection: purge, expire, then remove what nothing refers to (see the top of this file). */
 export async function collectGarbage(core: Core, opts: { dryRun?: boolean; graceMs?: number } = {}): Promise<GcReport> {
   const dryRun = !!opts.dryRun;
   const graceMs = opts.graceMs ?? 3600_000;
   const { db } = core;
   const cutoff = nowIso(Date.now() - core.config.restoreDays * 864e5);
-  const report: GcReport = { purgedVersions: 0, purgedPackages: 0, expiredUploads: 0, removedBlobs: 0, removedTempFiles: 0, freedBytes: 0, dryRun };
+  const report: GcReport = { purgedVersions: 0, purgedPackages: 0, expiredUploads: 0, removedBlobs: 0, releasedHolds: 0, removedTempFiles: 0, freedBytes: 0, dryRun };
 
   // 1. Deleted packages and versions past the restore window are gone for good.
   const oldPackages = await db.selectFrom('packages').select('id').where('deleted_at', '<', cutoff).execute();
@@ -42,6 +56,9 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
       await db.deleteFrom('package_versions').where('id', '=', id).execute();
     }
     for (const { id } of oldPackages) {
+      // Its versions go with it (cascade); their properties (an OCI subject, say) are not reached by the cascade.
+      const versions = db.selectFrom('package_versions').select('id').where('package_id', '=', id);
+      await db.deleteFrom('package_properties').where('ref_type', '=', 'version').where('ref_id', 'in', versions).execute();
       await db.deleteFrom('package_properties').where('ref_type', '=', 'package').where('ref_id', '=', id).execute();
       await db.deleteFrom('packages').where('id', '=', id).execute();
     }
@@ -50,28 +67,40 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
   // 2. Abandoned uploads.
   if (!dryRun) report.expiredUploads = await core.uploads.cleanup(core.config.uploadExpirySeconds * 1000);
 
-  // 3. Unreferenced blobs.
-  const isReferenced = async (digest: string) => {
-    const f = await db.selectFrom('package_files').select('id').where('blob_digest', '=', digest).limit(1).executeTakeFirst();
-    if (f) return true;
-    const p = await db.selectFrom('package_properties').select('id').where('name', '=', 'blob').where('value', '=', digest).limit(1).executeTakeFirst();
-    return !!p;
-  };
+  // 3. Unreferenced blobs: no version's file names them (holds do not count, see the top of this file).
+  const isReferenced = async (q: Db, digest: string) =>
+    !!(await q.selectFrom('package_files').select('id').where('blob_digest', '=', digest).limit(1).executeTakeFirst());
   const referenced = new Set<string>();
   for (const r of await db.selectFrom('package_files').select('blob_digest').distinct().execute()) referenced.add(r.blob_digest);
-  for (const r of await db.selectFrom('package_properties').select('value').where('name', '=', 'blob').distinct().execute()) referenced.add(r.value);
   const before = Date.now() - graceMs;
   for await (const b of core.blobs.listBlobs()) {
     if (referenced.has(b.digest) || b.modifiedMs >= before) continue;
     const row = await db.selectFrom('blobs').select(['size', 'created_at']).where('digest', '=', b.digest).executeTakeFirst();
     if (row && row.created_at >= nowIso(before)) continue;
-    if (await isReferenced(b.digest)) continue;
+    if (await isReferenced(db, b.digest)) continue;
     const size = (await core.blobs.stat(b.digest))?.size ?? row?.size ?? 0;
+    if (dryRun) {
+      const held = await db.selectFrom('package_properties').select('id').where('ref_type', '=', 'package').where('name', '=', 'blob').where('value', '=', b.digest).execute();
+      report.releasedHolds += held.length;
+    } else {
+      // The last look and the release in one transaction: a manifest committed meanwhile keeps the blob.
+      const released = await db.transaction().execute(async (t) => {
+        const trx = t as unknown as Db;
+        if (await isReferenced(trx, b.digest)) return null;
+        const r = await trx.deleteFrom('package_properties').where('ref_type', '=', 'package').where('name', '=', 'blob').where('value', '=', b.digest).executeTakeFirst();
+        await trx.deleteFrom('blobs').where('digest', '=', b.digest).execute();
+        return Number(r.numDeletedRows);
+      }).catch((e) => {
+        // A version committed meanwhile refers to it (the blobs row is a foreign key of its files): it stays.
+        if (isForeignKeyViolation(e)) return null;
+        throw e;
+      });
+      if (released === null) continue;
+      report.releasedHolds += released;
+      await core.blobs.remove(b.digest);
+    }
     report.removedBlobs += 1;
     report.freedBytes += size;
-    if (dryRun) continue;
-    await db.deleteFrom('blobs').where('digest', '=', b.digest).where(sql<boolean>`not exists (select 1 from package_files where blob_digest = ${b.digest})`).execute();
-    await core.blobs.remove(b.digest);
   }
 
   // 4. Temp files nobody is writing: a live write keeps its file fresh, so one untouched for the grace period was

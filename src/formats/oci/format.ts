@@ -1,7 +1,8 @@
 // The container format: the OCI distribution API under /v2, and how to pull an image.
 import type { Format } from '../format.ts';
 import { parseOciName } from './names.ts';
-import { ociRoutes, type VersionMeta } from './routes.ts';
+import { uniqueBlobs, type VersionMeta } from './manifests.ts';
+import { ociRoutes } from './routes.ts';
 import { verifyImage } from './signatures.ts';
 
 export const ociFormat: Format = {
@@ -25,7 +26,8 @@ export const ociFormat: Format = {
     return {
       container: { tags },
       media_type: m.mediaType,
-      size: m.size + (m.layers ?? []).reduce((n, l) => n + l.size, 0) + (m.config?.size ?? 0),
+      // Stored size: a blob the manifest names twice (a repeated layer, the empty descriptor) is stored once.
+      size: m.size + uniqueBlobs([...(m.config ? [m.config] : []), ...(m.layers ?? [])]).reduce((n, l) => n + l.size, 0),
       ...(m.artifactType ? { artifact_type: m.artifactType } : {}),
       ...(m.subject ? { subject: m.subject } : {}),
       ...(m.manifests ? { platforms: m.manifests.map((c) => ({ digest: c.digest, ...(c.platform ?? {}) })) } : {}),

@@ -2,7 +2,7 @@
 // lists. Schema 1 is refused. The result lists what the manifest refers to, so the registry can check that each
 // blob and child manifest is in the repository before accepting it.
 import { checkJsonDepth, MAX_JSON_DEPTH } from '../../http/body.ts';
-import { ociError } from './names.ts';
+import { ociError } from './errors.ts';
 
 export const MEDIA = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -41,7 +41,7 @@ export interface ParsedManifest {
   annotations?: Record<string, string>;
 }
 
-const invalid = (m: string) => ociError('Invalid', 'MANIFEST_INVALID', m);
+const invalid = (m: string) => ociError('MANIFEST_INVALID', m);
 
 function descriptor(d: unknown, where: string): Descriptor {
   if (!d || typeof d !== 'object') throw invalid(`${where} must be a descriptor object`);
@@ -94,4 +94,25 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): P
   const local = layers.filter((_l, i) => !Array.isArray((doc.layers as Record<string, unknown>[])[i].urls));
   out.blobs = [out.config, ...local];
   return out;
+}
+
+/** What a version (a stored manifest) keeps of its manifest, for serving, referrers and the UI. */
+export interface VersionMeta {
+  mediaType: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  subject?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  manifests?: Descriptor[];
+}
+
+/**
+ * The blobs a manifest refers to, each digest once: a version's files are named by digest, and a manifest may
+ * name one blob twice (the OCI empty descriptor as config and layer; an image repeating a layer).
+ */
+export function uniqueBlobs(blobs: Descriptor[]): Descriptor[] {
+  const seen = new Set<string>();
+  return blobs.filter((b) => !seen.has(b.digest) && !!seen.add(b.digest));
 }

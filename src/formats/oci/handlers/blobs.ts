@@ -1,0 +1,62 @@
+// Blobs: GET/HEAD (pull, with byte ranges) and DELETE of a repository's blob.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ociError } from '../errors.ts';
+import { checkDigest } from '../names.ts';
+import type { OciContext, OciResource, Target } from './route.ts';
+
+/** The blob resource: `<name>/blobs/<digest>`. */
+export function blobResources({ core }: OciContext): OciResource[] {
+  async function getBlob(req: FastifyRequest, reply: FastifyReply, { n, pkg, params: [digestParam] }: Target) {
+    const head = req.method === 'HEAD';
+    const digest = checkDigest(digestParam);
+    const held = await core.packages.heldBlob(pkg.id, digest);
+    if (!held) throw ociError('BLOB_UNKNOWN', `blob ${digest} not found in ${n.full}`);
+    reply.header('docker-content-digest', digest).header('etag', `"${digest}"`).header('accept-ranges', 'bytes').type('application/octet-stream');
+    const range = parseRange(req.headers.range, held.size);
+    if (range === 'invalid') return reply.code(416).header('content-range', `bytes */${held.size}`).send();
+    if (head) return reply.code(200).header('content-length', held.size).send();
+    if (range) {
+      const stream = await core.blobs.open(digest, range);
+      return reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${held.size}`).header('content-length', range.end - range.start + 1).send(stream);
+    }
+    return reply.code(200).header('content-length', held.size).send(await core.blobCache.content(digest, held.size));
+  }
+
+  async function deleteBlob(_req: FastifyRequest, reply: FastifyReply, { n, pkg, params: [digestParam] }: Target) {
+    const digest = checkDigest(digestParam);
+    if (!(await core.publisher.detachBlob(pkg.id, digest))) throw ociError('BLOB_UNKNOWN', `blob ${digest} not found in ${n.full}`);
+    return reply.code(202).header('content-length', 0).send();
+  }
+
+  return [
+    {
+      path: /^(.+)\/blobs\/([^/]+)$/,
+      methods: {
+        GET: { access: 'pull', handler: getBlob },
+        HEAD: { access: 'pull', handler: getBlob },
+        DELETE: { access: 'delete', handler: deleteBlob },
+      },
+    },
+  ];
+}
+
+/** `Range: bytes=a-b` → inclusive range; null when absent; 'invalid' when unsatisfiable. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'invalid' {
+  if (!header) return null;
+  // RFC 9110: a range unit we do not know, or several ranges, may be ignored (the whole blob is sent).
+  if (!/^bytes=/i.test(header.trim()) || header.includes(',')) return null;
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    start = Math.max(size - suffix, 0);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start > end || start >= size) return 'invalid';
+  return { start, end };
+}
