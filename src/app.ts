@@ -9,7 +9,8 @@ import { restApi } from './http/rest/index.ts';
 import { webhookPayloads } from './http/webhook-payload.ts';
 import { webUi } from './web/web.ts';
 
-export async function buildApp(core: Core, logger?: Logger): Promise<FastifyInstance> {
+/** `onRoute` sees every route as it is registered (the access test walks them all, so a new route is covered). */
+export async function buildApp(core: Core, logger?: Logger, opts: { onRoute?: (r: { method: string | string[]; url: string }) => void } = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     // Per-request logs cost more than a packument GET; errors and 5xx are logged where they happen.
@@ -19,6 +20,7 @@ export async function buildApp(core: Core, logger?: Logger): Promise<FastifyInst
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
+  if (opts.onRoute) app.addHook('onRoute', (r) => opts.onRoute!({ method: r.method, url: r.url }));
   installAuthentication(app, core);
   // Every response, errors included, is inert in a browser (see http/inert.ts): all of it is data except the web
   // UI's pages, which set their own policy. Added before the scopes are registered, so every one inherits it.
