@@ -1,6 +1,7 @@
 // The REST API under /api/v1, shaped like GitHub's (same paths and field names where they apply).
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../core/core.ts';
+import { checkJsonDepth, MAX_JSON_DEPTH } from '../body.ts';
 import { auditRoutes } from './audit.ts';
 import { restErrorHandler } from './common.ts';
 import { hookRoutes } from './hooks.ts';
@@ -16,6 +17,12 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, text, done) => {
     const body = String(text);
     if (!body.trim()) return done(null, undefined);
+    try {
+      // Bounded nesting: what is parsed may be stored and serialized again (a hook's config, a token's name).
+      checkJsonDepth(body, MAX_JSON_DEPTH, 'the request body');
+    } catch (e) {
+      return done(Object.assign(new Error((e as Error).message), { statusCode: 400 }), undefined);
+    }
     try {
       done(null, JSON.parse(body));
     } catch {
