@@ -367,6 +367,22 @@ export class Publisher {
   /** Changes visibility, linked repository and/or access inheritance. */
   async updateSettings(packageId: number, s: { visibility?: Visibility; repositoryId?: number | null; inheritAccess?: boolean }, actor: Actor): Promise<void> {
     await this.allow(actor, 'admin', packageId);
+    await this.applySettings(packageId, s, actor);
+  }
+
+  /**
+   * Links a package that has no live version yet to the repository its first version names, as createVersion does
+   * for a new package (an image's source label, a job's first image): part of publishing, so write suffices.
+   * Refused once the package has a live version: from then on only its admins change the link.
+   */
+  async linkBeforeFirstVersion(packageId: number, s: { repositoryId?: number; inheritAccess?: true }, actor: Actor): Promise<void> {
+    await this.allow(actor, 'write', packageId);
+    const live = await this.db.selectFrom('package_versions').select('id').where('package_id', '=', packageId).where('deleted_at', 'is', null).limit(1).executeTakeFirst();
+    if (live) throw conflict('the package has versions already: its repository link is changed in its settings');
+    await this.applySettings(packageId, s, actor);
+  }
+
+  private async applySettings(packageId: number, s: { visibility?: Visibility; repositoryId?: number | null; inheritAccess?: boolean }, actor: Actor): Promise<void> {
     const set: Record<string, unknown> = { revision: sql`revision + 1`, updated_at: nowIso() };
     if (s.visibility !== undefined) set.visibility = s.visibility;
     if (s.repositoryId !== undefined) set.repository_id = s.repositoryId;

@@ -53,7 +53,7 @@ export async function publishHostileFiles(s: TestServer, password: string): Prom
   const r = await fetch(`${s.url}/nuget/mallory/api/v2/package/`, { method: 'PUT', headers: { 'x-nuget-apikey': token, 'content-type': `multipart/form-data; boundary=${b}` }, body: new Uint8Array(body) });
   if (r.status !== 201) throw new Error(`NuGet push → ${r.status} ${await r.text()}`);
   const pkg = (await s.core.packages.find('mallory', 'nuget', NUGET_ID))!;
-  await s.core.publisher.updateSettings(pkg.id, { visibility: 'public' }, { kind: 'anonymous' });
+  await s.core.publisher.updateSettings(pkg.id, { visibility: 'public' }, systemActor);
   return { token };
 }
 

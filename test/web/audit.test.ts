@@ -45,7 +45,8 @@ describe('audit log pages (Chromium)', () => {
     await Promise.all([page.waitForURL(/\/acme\/-\/settings\/audit$/), page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Audit log' }).click()]);
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
     const rows = page.locator('table.audit tbody tr');
-    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action'))), ['package.visibility', 'package.access_grant', 'package.restore', 'package.delete']);
+    // Newest first: what alice did in the page, then what the console did to set up acme.
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action'))), ['package.visibility', 'package.access_grant', 'package.restore', 'package.delete', 'org.add_member', 'org.create']);
     const first = rows.first();
     assert.match(await first.innerText(), /alice\s+web session/);
     assert.match(await first.innerText(), /127\.0\.0\.1/);
@@ -65,7 +66,8 @@ describe('audit log pages (Chromium)', () => {
       await signIn(bob.page, s.url, 'bob', PASSWORD);
       await bob.page.goto(`${s.url}/-/settings/audit`);
       const actions = await bob.page.locator('table.audit tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action')));
-      assert.deepEqual(actions, ['package.access_grant'], 'what was done to bob');
+      // What was done to bob: alice's grant, and at setup his membership of acme and his token (by the console).
+      assert.deepEqual(actions, ['package.access_grant', 'org.add_member', 'personal_access_token.create'], 'what was done to bob');
       const res = await bob.page.goto(`${s.url}/acme/-/settings/audit`);
       assert.equal(res?.status(), 404);
     } finally {

@@ -2,6 +2,7 @@
 // scripts, and a name crafted to break out of HTML attributes. Its pages must show all of it as inert text: no
 // dialog opens, no script runs, no injected element exists.
 import assert from 'node:assert/strict';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { after, before, describe, test } from 'node:test';
 import { publish } from '../helpers/npm-body.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
@@ -47,17 +48,17 @@ describe('hostile package in Chromium', () => {
     const r = await publish(s.url, token, '@mallory/innocent', '1.0.0', { description: DESCRIPTION, readme: HOSTILE, keywords: ['<script>alert(20)</script>'] });
     assert.equal(r.status, 201, await r.text());
     const pkg = (await s.core.packages.find('mallory', 'npm', 'innocent'))!;
-    await s.core.publisher.updateSettings(pkg.id, { visibility: 'public' }, { kind: 'anonymous' });
+    await s.core.publisher.updateSettings(pkg.id, { visibility: 'public' }, systemActor);
     // Names no registry would accept, written straight into the model: the page must stay inert whatever it holds.
     const evil = `x"onmouseover="alert(21)"><img src=x onerror=alert(22) id=injected-tag>`;
     await s.core.publisher.createVersion({
       ownerId: pkg.owner_id, type: 'npm', name: evil, version: `1.0.0"><script>alert(23)</script>`,
       metadata: { readme: HOSTILE }, packageMetadata: { description: DESCRIPTION, latest: `1.0.0"><script>alert(23)</script>` },
-      files: [], repositoryId: null, actor: { kind: 'anonymous' },
+      files: [], repositoryId: null, actor: systemActor,
     });
     const evilPkg = (await s.core.packages.find('mallory', 'npm', evil))!;
-    await s.core.publisher.updateSettings(evilPkg.id, { visibility: 'public' }, { kind: 'anonymous' });
-    await s.core.publisher.setTag(evilPkg.id, `t"><b id="injected-tag">`.replace(/[^A-Za-z0-9._-]/g, '') || 'x', `1.0.0"><script>alert(23)</script>`, { kind: 'anonymous' });
+    await s.core.publisher.updateSettings(evilPkg.id, { visibility: 'public' }, systemActor);
+    await s.core.publisher.setTag(evilPkg.id, `t"><b id="injected-tag">`.replace(/[^A-Za-z0-9._-]/g, '') || 'x', `1.0.0"><script>alert(23)</script>`, systemActor);
     b = await openBrowser();
   });
 

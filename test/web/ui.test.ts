@@ -44,7 +44,7 @@ describe('web UI in Chromium', () => {
     await pushIndex(s.url, 'alice/app', '1', multiPlatform(), basic('alice', alice));
     const settings = async (owner: string, type: string, name: string) => {
       const p = (await s.core.packages.find(owner, type, name))!;
-      await s.core.publisher.updateSettings(p.id, { visibility: 'public' }, { kind: 'anonymous' });
+      await s.core.publisher.updateSettings(p.id, { visibility: 'public' }, systemActor);
       return p;
     };
     const hello = await settings('alice', 'npm', 'hello');

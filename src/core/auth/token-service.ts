@@ -130,7 +130,9 @@ export class TokenService {
     if (ownerId !== undefined) q = q.where('user_id', '=', ownerId);
     const row = await q.executeTakeFirst();
     if (!row) throw notFound('no such token');
-    await this.authz.manage(actor, row.kind === 'pat' && row.user_id != null && this.isSelf(actor, row.user_id) ? { what: 'tokens', userId: row.user_id } : { what: 'site' });
+    // A credential may always end itself (npm logout revokes the token it presents, whatever its scopes).
+    const itself = (actor.kind === 'user' || actor.kind === 'job') && actor.tokenId === row.id && !actor.registry;
+    if (!itself) await this.authz.manage(actor, row.kind === 'pat' && row.user_id != null && this.isSelf(actor, row.user_id) ? { what: 'tokens', userId: row.user_id } : { what: 'site' });
     await this.db.transaction().execute(async (t) => {
       const trx = t as unknown as Db;
       const r = await trx.updateTable('tokens').set({ revoked_at: nowIso() }).where('id', '=', row.id).where('revoked_at', 'is', null).executeTakeFirst();

@@ -120,13 +120,13 @@ export function manifestResources({ core, access }: OciContext): OciResource[] {
         throw ociError('DENIED', `the image's source label names ${source}, but this job token belongs to ${req.actor.repositoryName}`);
       }
       if (repo && pkg.repository_id == null) {
-        await core.publisher.updateSettings(pkg.id, { repositoryId: repo.id }, req.actor);
+        await core.publisher.linkBeforeFirstVersion(pkg.id, { repositoryId: repo.id }, req.actor);
         pkg = (await core.packages.byId(pkg.id))!;
       }
     }
     if (!live.length && req.actor.kind === 'job' && pkg.repository_id === req.actor.repositoryId && !pkg.inherit_access) {
       // The job's first image of this name: now it is linked for good and inherits, as on GitHub.
-      await core.publisher.updateSettings(pkg.id, { inheritAccess: true }, req.actor);
+      await core.publisher.linkBeforeFirstVersion(pkg.id, { inheritAccess: true }, req.actor);
       pkg = (await core.packages.byId(pkg.id))!;
     }
     // A job may only push images linked to its repository (or granted to it).
