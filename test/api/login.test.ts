@@ -11,18 +11,9 @@ import { loadConfig } from '../../src/config.ts';
 import { openCore, type Core } from '../../src/core/core.ts';
 import { dialects } from '../helpers/databases.ts';
 import { publishNpm } from '../helpers/npm-publish.ts';
-import { EVERY_SCOPE, startWharf, type TestServer } from '../helpers/wharf.ts';
+import { eventually, EVERY_SCOPE, startWharf, type TestServer } from '../helpers/wharf.ts';
 
 const basic = (user: string, secret: string) => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
-
-/** Polls `check` until it holds (another node hears of a change through NOTIFY, a few ms later). */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 3000) {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) assert.fail(`not seen within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 for (const dialect of dialects()) {
   describe(`sign-in on ${dialect}: lockout, and changes that take effect at once on every node`, () => {

@@ -11,16 +11,7 @@ import { ALL_SCOPES, anonymous, type Actor } from '../../src/core/auth/actor.ts'
 import { openCore, type Core } from '../../src/core/core.ts';
 import { Changes, GenerationCache, isRelevantWrite, scopedGeneration, writtenTables } from '../../src/db/changes.ts';
 import { createDatabase, dialects, type TestDatabase } from '../helpers/databases.ts';
-import { tempDir } from '../helpers/wharf.ts';
-
-/** Polls `check` until it holds (another node hears of a change through NOTIFY, a few ms later). */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 3000) {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) assert.fail(`not seen within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { eventually, tempDir } from '../helpers/wharf.ts';
 
 for (const dialect of dialects()) {
   describe(`read caches on ${dialect}: two processes over one database`, () => {

@@ -1,5 +1,6 @@
 // Starting Wharf for tests: in-process on a random port (fast, for protocol and API suites on both databases),
 // or as a real child process (`node src/main.ts`, as `npm start` runs it) for end-to-end tests with real clients.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { systemActor } from '../../src/core/auth/actor.ts';
 import { SCOPES } from '../../src/core/auth/tokens.ts';
@@ -12,6 +13,15 @@ import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openCore, type Core } from '../../src/core/core.ts';
 import { createDatabase, type TestDatabase } from './databases.ts';
+
+/** Polls `check` until it holds (another node hears of a change through NOTIFY, a few ms later). */
+export async function eventually(check: () => Promise<boolean>, what: string, ms = 3000) {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) assert.fail(`not seen within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
