@@ -43,6 +43,11 @@ export function tooManyRequests(what: string, retryAfterSeconds: number): WharfE
   return e;
 }
 
+/** The kind answered with `status` (Invalid for any other): a protocol's table row thrown as a core error. */
+export function kindOfStatus(status: number): ErrorKind {
+  return (Object.keys(statusOf) as ErrorKind[]).find((k) => statusOf[k] === status) ?? 'Invalid';
+}
+
 export function isWharfError(e: unknown): e is WharfError {
   return e instanceof WharfError;
 }

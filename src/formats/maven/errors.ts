@@ -1,24 +1,77 @@
-// Maven's error format: Maven and Gradle read the HTTP status and print the reason, so errors are a status and a
-// one-line text/plain message.
-//   NotFound 404 · Unauthorized 401 + `WWW-Authenticate: Basic realm="Wharf"` (Maven and Gradle send
-//   credentials on GET only after this challenge) · Forbidden 403 · Invalid 400 (bad coordinates, POM not
-//   matching its path, checksum mismatch) · Conflict 409 (release redeploy) · TooLarge 413 · else 500.
+// Maven's error format, a status and a one-line text/plain message (Maven and Gradle read the status and print the
+// reason), and every error the Maven routes answer with, as data: a name, the HTTP status and the default message.
+// Handlers throw `mavenError(NAME, message)`; the core's errors are answered by their kind (DEFAULT_BY_KIND).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isWharfError } from '../../core/errors.ts';
+import { WharfError, isWharfError, kindOfStatus, type ErrorKind } from '../../core/errors.ts';
 
 export const CHALLENGE = 'Basic realm="Wharf"';
 
+interface MavenErrorSpec {
+  status: number;
+  message: string;
+  /** Sent as WWW-Authenticate: Maven and Gradle send credentials on GET only after this challenge. */
+  challenge?: string;
+}
+
+const row = (status: number, message: string, challenge?: string): MavenErrorSpec => ({ status, message, ...(challenge ? { challenge } : {}) });
+
+/** Every error the Maven routes send. */
+export const MAVEN_ERRORS = {
+  NOT_FOUND: row(404, 'not found'),
+  UNAUTHORIZED: row(401, 'authentication required', CHALLENGE),
+  FORBIDDEN: row(403, 'forbidden'),
+  /** Bad coordinates, a POM not matching its path, a checksum mismatch. */
+  INVALID: row(400, 'bad request'),
+  /** A release redeployed (published content is immutable). */
+  CONFLICT: row(409, 'the artifact already exists'),
+  TOO_LARGE: row(413, 'content exceeds the size limit'),
+  UNSUPPORTED: row(415, 'unsupported media type'),
+  /** The sign-in lockout; Retry-After says when to try again. */
+  TOO_MANY_REQUESTS: row(429, 'too many requests'),
+  UNKNOWN: row(500, 'internal server error'),
+} satisfies Record<string, MavenErrorSpec>;
+
+export type MavenErrorName = keyof typeof MAVEN_ERRORS;
+
+/** The entry for each of the core's errors (Maven has no codes of its own on the wire). */
+const DEFAULT_BY_KIND: Record<ErrorKind, MavenErrorName> = {
+  NotFound: 'NOT_FOUND',
+  Unauthorized: 'UNAUTHORIZED',
+  Forbidden: 'FORBIDDEN',
+  Invalid: 'INVALID',
+  Conflict: 'CONFLICT',
+  TooLarge: 'TOO_LARGE',
+  Unsupported: 'UNSUPPORTED',
+  TooManyRequests: 'TOO_MANY_REQUESTS',
+};
+
+/** An error the Maven routes answer with `name`'s status; `message` defaults to the table's. */
+export function mavenError(name: Exclude<MavenErrorName, 'UNKNOWN'>, message?: string): WharfError {
+  const e = MAVEN_ERRORS[name];
+  return new WharfError(kindOfStatus(e.status), message ?? e.message, name);
+}
+
+/** The table entry an error is answered with. */
+export function mavenErrorOf(err: WharfError): MavenErrorSpec {
+  const name = err.code !== undefined && err.code !== 'UNKNOWN' && Object.hasOwn(MAVEN_ERRORS, err.code) ? (err.code as MavenErrorName) : DEFAULT_BY_KIND[err.kind];
+  return MAVEN_ERRORS[name];
+}
+
+/** Renders every error of the Maven routes from the table (no body to a HEAD). */
 export function mavenErrorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {
   // A refused upload is not read to its end: close the connection after answering, so it is not reused mid-body.
   if (!req.raw.complete) reply.header('connection', 'close');
   const head = req.method === 'HEAD';
   const send = (status: number, message: string) => reply.code(status).type('text/plain; charset=utf-8').send(head ? undefined : `${message}\n`);
   if (isWharfError(err)) {
-    if (err.kind === 'Unauthorized') reply.header('www-authenticate', CHALLENGE);
-    return send(err.status, err.message);
+    const e = mavenErrorOf(err);
+    if (e.challenge) reply.header('www-authenticate', e.challenge);
+    if (err.retryAfter) reply.header('retry-after', String(err.retryAfter));
+    return send(e.status, err.message);
   }
+  // Fastify's own refusals (a body over its limit, a malformed request): their status and message.
   const status = (err as FastifyError).statusCode;
   if (status && status >= 400 && status < 500) return send(status, err.message);
   req.log.error({ err }, 'maven request failed');
-  return send(500, 'internal server error');
+  return send(500, MAVEN_ERRORS.UNKNOWN.message);
 }

@@ -1,23 +1,87 @@
-// NuGet's error format: clients print the HTTP status and reason, and nuget.exe shows a plain-text body.
-//   NotFound 404 · Unauthorized 401 + `WWW-Authenticate: Basic realm="Wharf"` (NuGet sends the source's
-//   credentials only after this challenge) · Forbidden 403 · Invalid 400 · Conflict 409 (a version pushed
-//   twice) · TooLarge 413 · Unsupported 415 · anything else 500 with no detail (the detail goes to the log).
+// NuGet's error formats and every error the NuGet routes answer with, as data: a name, the HTTP status, the default
+// message and the code the v2 OData error document carries. Clients print the HTTP status and reason: the v3 API
+// and pushes answer with a plain-text body (nuget.exe shows it), the v2 feed's reads with OData's XML error
+// document. Handlers throw `nugetError(NAME, message)`; the core's errors are answered by their kind (DEFAULT_BY_KIND).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isWharfError } from '../../core/errors.ts';
+import { WharfError, isWharfError, kindOfStatus, type ErrorKind } from '../../core/errors.ts';
 import { errorDocument } from './v2-atom.ts';
 
+const CHALLENGE = 'Basic realm="Wharf"';
+
+interface NugetErrorSpec {
+  status: number;
+  message: string;
+  /** The v2 document's `<m:code>`: the core's name for the error. */
+  odataCode: string;
+  /** Sent as WWW-Authenticate: NuGet sends the source's credentials only after this challenge. */
+  challenge?: string;
+}
+
+const row = (status: number, odataCode: string, message: string, challenge?: string): NugetErrorSpec => ({ status, message, odataCode, ...(challenge ? { challenge } : {}) });
+
+/** Every error the NuGet routes send (v3 and v2 alike). */
+export const NUGET_ERRORS = {
+  NOT_FOUND: row(404, 'NotFound', 'not found'),
+  UNAUTHORIZED: row(401, 'Unauthorized', 'authentication required', CHALLENGE),
+  FORBIDDEN: row(403, 'Forbidden', 'forbidden'),
+  INVALID: row(400, 'Invalid', 'bad request'),
+  /** A version pushed twice, symbols pushed twice. */
+  CONFLICT: row(409, 'Conflict', 'the package version already exists'),
+  TOO_LARGE: row(413, 'TooLarge', 'content exceeds the size limit'),
+  UNSUPPORTED: row(415, 'Unsupported', 'unsupported media type'),
+  /** The sign-in lockout; Retry-After says when to try again. */
+  TOO_MANY_REQUESTS: row(429, 'TooManyRequests', 'too many requests'),
+  /** Anything else, with no detail (the detail goes to the log). */
+  UNKNOWN: row(500, '', 'internal server error'),
+} satisfies Record<string, NugetErrorSpec>;
+
+export type NugetErrorName = keyof typeof NUGET_ERRORS;
+
+/** The entry for each of the core's errors (NuGet has no codes of its own). */
+const DEFAULT_BY_KIND: Record<ErrorKind, NugetErrorName> = {
+  NotFound: 'NOT_FOUND',
+  Unauthorized: 'UNAUTHORIZED',
+  Forbidden: 'FORBIDDEN',
+  Invalid: 'INVALID',
+  Conflict: 'CONFLICT',
+  TooLarge: 'TOO_LARGE',
+  Unsupported: 'UNSUPPORTED',
+  TooManyRequests: 'TOO_MANY_REQUESTS',
+};
+
+/** An error the NuGet routes answer with `name`'s status; `message` defaults to the table's. */
+export function nugetError(name: Exclude<NugetErrorName, 'UNKNOWN'>, message?: string): WharfError {
+  const e = NUGET_ERRORS[name];
+  return new WharfError(kindOfStatus(e.status), message ?? e.message, name);
+}
+
+/** The table entry an error is answered with. */
+export function nugetErrorOf(err: WharfError): NugetErrorSpec {
+  const name = err.code !== undefined && err.code !== 'UNKNOWN' && Object.hasOwn(NUGET_ERRORS, err.code) ? (err.code as NugetErrorName) : DEFAULT_BY_KIND[err.kind];
+  return NUGET_ERRORS[name];
+}
+
+/** The status, message and table entry of any error: Fastify's own 4xx keep their status and have no code. */
+function resolve(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply, what: string): { status: number; message: string; odataCode: string } {
+  if (isWharfError(err)) {
+    const e = nugetErrorOf(err);
+    if (e.challenge) reply.header('www-authenticate', e.challenge);
+    if (err.retryAfter) reply.header('retry-after', String(err.retryAfter));
+    return { status: e.status, message: err.message, odataCode: e.odataCode };
+  }
+  const status = (err as FastifyError).statusCode;
+  if (status && status >= 400 && status < 500) return { status, message: err.message, odataCode: '' };
+  req.log.error({ err }, what);
+  return NUGET_ERRORS.UNKNOWN;
+}
+
+/** Renders every error of the v3 API and pushes from the table, as plain text. */
 export function nugetErrorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {
   // A refused upload is not read to its end: close the connection after answering, so it is not reused mid-body.
   if (!req.raw.complete) reply.header('connection', 'close');
   reply.type('text/plain; charset=utf-8');
-  if (isWharfError(err)) {
-    if (err.kind === 'Unauthorized') reply.header('www-authenticate', 'Basic realm="Wharf"');
-    return reply.code(err.status).send(err.message + '\n');
-  }
-  const status = (err as FastifyError).statusCode;
-  if (status && status >= 400 && status < 500) return reply.code(status).send(err.message + '\n');
-  req.log.error({ err }, 'nuget request failed');
-  return reply.code(500).send('internal server error\n');
+  const { status, message } = resolve(err, req, reply, 'nuget request failed');
+  return reply.code(status).send(message + '\n');
 }
 
 /**
@@ -26,12 +90,6 @@ export function nugetErrorHandler(err: FastifyError | Error, req: FastifyRequest
  */
 export function odataErrorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {
   reply.type('application/xml;charset=utf-8');
-  if (isWharfError(err)) {
-    if (err.kind === 'Unauthorized') reply.header('www-authenticate', 'Basic realm="Wharf"');
-    return reply.code(err.status).send(errorDocument(err.message, err.kind));
-  }
-  const status = (err as FastifyError).statusCode;
-  if (status && status >= 400 && status < 500) return reply.code(status).send(errorDocument(err.message));
-  req.log.error({ err }, 'nuget v2 request failed');
-  return reply.code(500).send(errorDocument('internal server error'));
+  const { status, message, odataCode } = resolve(err, req, reply, 'nuget v2 request failed');
+  return reply.code(status).send(errorDocument(message, odataCode));
 }
