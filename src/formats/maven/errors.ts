@@ -2,7 +2,8 @@
 // reason), and every error the Maven routes answer with, as data: a name, the HTTP status and the default message.
 // Handlers throw `mavenError(NAME, message)`; the core's errors are answered by their kind (DEFAULT_BY_KIND).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { WharfError, isWharfError, kindOfStatus, type ErrorKind } from '../../core/errors.ts';
+import { isWharfError, type ErrorKind } from '../../core/errors.ts';
+import { errorTable } from '../error-table.ts';
 
 export const CHALLENGE = 'Basic realm="Wharf"';
 
@@ -45,17 +46,13 @@ const DEFAULT_BY_KIND: Record<ErrorKind, MavenErrorName> = {
   TooManyRequests: 'TOO_MANY_REQUESTS',
 };
 
+const table = errorTable(MAVEN_ERRORS, DEFAULT_BY_KIND);
+
 /** An error the Maven routes answer with `name`'s status; `message` defaults to the table's. */
-export function mavenError(name: Exclude<MavenErrorName, 'UNKNOWN'>, message?: string): WharfError {
-  const e = MAVEN_ERRORS[name];
-  return new WharfError(kindOfStatus(e.status), message ?? e.message, name);
-}
+export const mavenError = table.error;
 
 /** The table entry an error is answered with. */
-export function mavenErrorOf(err: WharfError): MavenErrorSpec {
-  const name = err.code !== undefined && err.code !== 'UNKNOWN' && Object.hasOwn(MAVEN_ERRORS, err.code) ? (err.code as MavenErrorName) : DEFAULT_BY_KIND[err.kind];
-  return MAVEN_ERRORS[name];
-}
+export const mavenErrorOf = table.entryOf;
 
 /** Renders every error of the Maven routes from the table (no body to a HEAD). */
 export function mavenErrorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {

@@ -3,7 +3,8 @@
 // and pushes answer with a plain-text body (nuget.exe shows it), the v2 feed's reads with OData's XML error
 // document. Handlers throw `nugetError(NAME, message)`; the core's errors are answered by their kind (DEFAULT_BY_KIND).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { WharfError, isWharfError, kindOfStatus, type ErrorKind } from '../../core/errors.ts';
+import { isWharfError, type ErrorKind } from '../../core/errors.ts';
+import { errorTable } from '../error-table.ts';
 import { errorDocument } from './v2-atom.ts';
 
 const CHALLENGE = 'Basic realm="Wharf"';
@@ -49,17 +50,13 @@ const DEFAULT_BY_KIND: Record<ErrorKind, NugetErrorName> = {
   TooManyRequests: 'TOO_MANY_REQUESTS',
 };
 
+const table = errorTable(NUGET_ERRORS, DEFAULT_BY_KIND);
+
 /** An error the NuGet routes answer with `name`'s status; `message` defaults to the table's. */
-export function nugetError(name: Exclude<NugetErrorName, 'UNKNOWN'>, message?: string): WharfError {
-  const e = NUGET_ERRORS[name];
-  return new WharfError(kindOfStatus(e.status), message ?? e.message, name);
-}
+export const nugetError = table.error;
 
 /** The table entry an error is answered with. */
-export function nugetErrorOf(err: WharfError): NugetErrorSpec {
-  const name = err.code !== undefined && err.code !== 'UNKNOWN' && Object.hasOwn(NUGET_ERRORS, err.code) ? (err.code as NugetErrorName) : DEFAULT_BY_KIND[err.kind];
-  return NUGET_ERRORS[name];
-}
+export const nugetErrorOf = table.entryOf;
 
 /** The status, message and table entry of any error: Fastify's own 4xx keep their status and have no code. */
 function resolve(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply, what: string): { status: number; message: string; odataCode: string } {

@@ -2,7 +2,8 @@
 // error the RubyGems routes answer with, as data: a name, the HTTP status and the default message. Handlers throw
 // `rubygemsError(NAME, message)`; the core's errors are answered by their kind (DEFAULT_BY_KIND).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { WharfError, isWharfError, kindOfStatus, type ErrorKind } from '../../core/errors.ts';
+import { isWharfError, type ErrorKind } from '../../core/errors.ts';
+import { errorTable } from '../error-table.ts';
 
 interface RubygemsErrorSpec {
   status: number;
@@ -43,17 +44,13 @@ const DEFAULT_BY_KIND: Record<ErrorKind, RubygemsErrorName> = {
   TooManyRequests: 'TOO_MANY_REQUESTS',
 };
 
-/** An error the RubyGems routes answer with `name`'s status; `message` defaults to the table's. */
-export function rubygemsError(name: Exclude<RubygemsErrorName, 'UNKNOWN'>, message?: string): WharfError {
-  const e = RUBYGEMS_ERRORS[name];
-  return new WharfError(kindOfStatus(e.status), message ?? e.message, name);
-}
+const table = errorTable(RUBYGEMS_ERRORS, DEFAULT_BY_KIND);
+
+/** An error the Rubygems routes answer with `name`'s status; `message` defaults to the table's. */
+export const rubygemsError = table.error;
 
 /** The table entry an error is answered with. */
-export function rubygemsErrorOf(err: WharfError): RubygemsErrorSpec {
-  const name = err.code !== undefined && err.code !== 'UNKNOWN' && Object.hasOwn(RUBYGEMS_ERRORS, err.code) ? (err.code as RubygemsErrorName) : DEFAULT_BY_KIND[err.kind];
-  return RUBYGEMS_ERRORS[name];
-}
+export const rubygemsErrorOf = table.entryOf;
 
 /** Renders every error of the RubyGems routes from the table, as plain text. */
 export function rubygemsErrorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {

@@ -1,0 +1,25 @@
+// A protocol's errors as data (as distribution's errcode registry): a table of the errors a format answers, keyed
+// by name, and the entry each of the core's error kinds is answered with. Each format's errors.ts holds its table
+// and renders an entry in its own wire format; this is only the lookup they share.
+import { kindOfStatus, WharfError, type ErrorKind } from '../core/errors.ts';
+
+export interface ErrorEntry {
+  status: number;
+  message: string;
+}
+
+/** Throwing and looking up the entries of `table`; `byKind` answers the core's errors, which carry no name. */
+export function errorTable<N extends string, E extends ErrorEntry>(table: Record<N, E>, byKind: Record<ErrorKind, N>) {
+  return {
+    /** An error answered with `name`'s entry; `message` defaults to the table's. */
+    error(name: Exclude<N, 'UNKNOWN'>, message?: string): WharfError {
+      const e = table[name];
+      return new WharfError(kindOfStatus(e.status), message ?? e.message, name);
+    },
+    /** The entry an error is answered with: its own when it names one of this table's, else its kind's. */
+    entryOf(err: WharfError): E {
+      const name = err.code !== undefined && err.code !== 'UNKNOWN' && Object.hasOwn(table, err.code) ? (err.code as N) : byKind[err.kind];
+      return table[name];
+    },
+  };
+}
