@@ -3,6 +3,18 @@
 // and renders an entry in its own wire format; this is only the lookup they share.
 import { kindOfStatus, WharfError, type ErrorKind } from '../core/errors.ts';
 
+/** The entry names most tables answer the core's error kinds with (a format whose table uses them need not repeat the map). */
+export const ENTRY_BY_KIND = {
+  NotFound: 'NOT_FOUND',
+  Unauthorized: 'UNAUTHORIZED',
+  Forbidden: 'FORBIDDEN',
+  Invalid: 'INVALID',
+  Conflict: 'CONFLICT',
+  TooLarge: 'TOO_LARGE',
+  Unsupported: 'UNSUPPORTED',
+  TooManyRequests: 'TOO_MANY_REQUESTS',
+} as const satisfies Record<ErrorKind, string>;
+
 export interface ErrorEntry {
   status: number;
   message: string;

@@ -2,8 +2,8 @@
 // reason), and every error the Maven routes answer with, as data: a name, the HTTP status and the default message.
 // Handlers throw `mavenError(NAME, message)`; the core's errors are answered by their kind (DEFAULT_BY_KIND).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isWharfError, type ErrorKind } from '../../core/errors.ts';
-import { errorTable } from '../error-table.ts';
+import { isWharfError } from '../../core/errors.ts';
+import { ENTRY_BY_KIND, errorTable } from '../error-table.ts';
 
 export const CHALLENGE = 'Basic realm="Wharf"';
 
@@ -34,19 +34,8 @@ export const MAVEN_ERRORS = {
 
 export type MavenErrorName = keyof typeof MAVEN_ERRORS;
 
-/** The entry for each of the core's errors (Maven has no codes of its own on the wire). */
-const DEFAULT_BY_KIND: Record<ErrorKind, MavenErrorName> = {
-  NotFound: 'NOT_FOUND',
-  Unauthorized: 'UNAUTHORIZED',
-  Forbidden: 'FORBIDDEN',
-  Invalid: 'INVALID',
-  Conflict: 'CONFLICT',
-  TooLarge: 'TOO_LARGE',
-  Unsupported: 'UNSUPPORTED',
-  TooManyRequests: 'TOO_MANY_REQUESTS',
-};
-
-const table = errorTable(MAVEN_ERRORS, DEFAULT_BY_KIND);
+// The core's errors are answered by the shared entry names (ENTRY_BY_KIND): this table has each of them.
+const table = errorTable(MAVEN_ERRORS, ENTRY_BY_KIND);
 
 /** An error the Maven routes answer with `name`'s status; `message` defaults to the table's. */
 export const mavenError = table.error;

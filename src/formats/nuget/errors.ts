@@ -3,8 +3,8 @@
 // and pushes answer with a plain-text body (nuget.exe shows it), the v2 feed's reads with OData's XML error
 // document. Handlers throw `nugetError(NAME, message)`; the core's errors are answered by their kind (DEFAULT_BY_KIND).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isWharfError, type ErrorKind } from '../../core/errors.ts';
-import { errorTable } from '../error-table.ts';
+import { isWharfError } from '../../core/errors.ts';
+import { ENTRY_BY_KIND, errorTable } from '../error-table.ts';
 import { errorDocument } from './v2-atom.ts';
 
 const CHALLENGE = 'Basic realm="Wharf"';
@@ -38,19 +38,8 @@ export const NUGET_ERRORS = {
 
 export type NugetErrorName = keyof typeof NUGET_ERRORS;
 
-/** The entry for each of the core's errors (NuGet has no codes of its own). */
-const DEFAULT_BY_KIND: Record<ErrorKind, NugetErrorName> = {
-  NotFound: 'NOT_FOUND',
-  Unauthorized: 'UNAUTHORIZED',
-  Forbidden: 'FORBIDDEN',
-  Invalid: 'INVALID',
-  Conflict: 'CONFLICT',
-  TooLarge: 'TOO_LARGE',
-  Unsupported: 'UNSUPPORTED',
-  TooManyRequests: 'TOO_MANY_REQUESTS',
-};
-
-const table = errorTable(NUGET_ERRORS, DEFAULT_BY_KIND);
+// The core's errors are answered by the shared entry names (ENTRY_BY_KIND): this table has each of them.
+const table = errorTable(NUGET_ERRORS, ENTRY_BY_KIND);
 
 /** An error the NuGet routes answer with `name`'s status; `message` defaults to the table's. */
 export const nugetError = table.error;

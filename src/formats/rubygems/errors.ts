@@ -2,8 +2,8 @@
 // error the RubyGems routes answer with, as data: a name, the HTTP status and the default message. Handlers throw
 // `rubygemsError(NAME, message)`; the core's errors are answered by their kind (DEFAULT_BY_KIND).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isWharfError, type ErrorKind } from '../../core/errors.ts';
-import { errorTable } from '../error-table.ts';
+import { isWharfError } from '../../core/errors.ts';
+import { ENTRY_BY_KIND, errorTable } from '../error-table.ts';
 
 interface RubygemsErrorSpec {
   status: number;
@@ -32,19 +32,8 @@ export const RUBYGEMS_ERRORS = {
 
 export type RubygemsErrorName = keyof typeof RUBYGEMS_ERRORS;
 
-/** The entry for each of the core's errors (RubyGems has no codes of its own). */
-const DEFAULT_BY_KIND: Record<ErrorKind, RubygemsErrorName> = {
-  NotFound: 'NOT_FOUND',
-  Unauthorized: 'UNAUTHORIZED',
-  Forbidden: 'FORBIDDEN',
-  Invalid: 'INVALID',
-  Conflict: 'CONFLICT',
-  TooLarge: 'TOO_LARGE',
-  Unsupported: 'UNSUPPORTED',
-  TooManyRequests: 'TOO_MANY_REQUESTS',
-};
-
-const table = errorTable(RUBYGEMS_ERRORS, DEFAULT_BY_KIND);
+// The core's errors are answered by the shared entry names (ENTRY_BY_KIND): this table has each of them.
+const table = errorTable(RUBYGEMS_ERRORS, ENTRY_BY_KIND);
 
 /** An error the Rubygems routes answer with `name`'s status; `message` defaults to the table's. */
 export const rubygemsError = table.error;
