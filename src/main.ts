@@ -1,4 +1,5 @@
 // Entry point: load config, open the database and blob store, build the app, listen, and shut down cleanly.
+import path from 'node:path';
 import pino from 'pino';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
@@ -41,8 +42,35 @@ async function main() {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
-  const address = await app.listen({ port: config.port, host: config.host });
-  logger.info({ address, data: config.dataDir, database: config.databaseUrl.replace(/\/\/[^@]*@/, '//***@') }, 'wharf listening');
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      // One line a person can act on, not a stack.
+      console.error(`wharf: port ${config.port} is already in use: stop what holds it, or start Wharf on another port with WHARF_PORT=8081 npm start`);
+      await core.close();
+      process.exit(1);
+    }
+    throw e;
+  }
+  const database = config.databaseUrl.replace(/\/\/[^@]*@/, '//***@');
+  logger.info({ address, data: config.dataDir, database }, 'wharf listening');
+  // A person at a terminal gets one plain line (and, before anyone exists, how to begin); JSON logs are for machines.
+  if (process.stdout.isTTY) {
+    const url = config.baseUrl ?? `http://localhost:${(app.server.address() as { port: number }).port}`;
+    const rel = path.relative(process.cwd(), config.dataDir);
+    const dir = !rel ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? config.dataDir : `./${rel}`;
+    const where = config.databaseUrl.startsWith('sqlite:') ? `data in ${dir} (SQLite)` : `data in ${database} (PostgreSQL), files in ${dir}`;
+    process.stdout.write(`Wharf ready on ${url} — ${where}\n`);
+    const anyone = await core.db.selectFrom('owners').select('id').where('kind', '=', 'user').limit(1).executeTakeFirst();
+    if (!anyone) {
+      process.stdout.write(
+        `No users yet. Create the first administrator (type a password, then Ctrl-D) and sign in at ${url}/-/login:\n` +
+          `  node ${path.relative(process.cwd(), path.join(import.meta.dirname, '../bin/wharf.mjs')) || 'bin/wharf.mjs'} user create admin --admin --password-stdin\n`,
+      );
+    }
+  }
 }
 
 main().catch((err) => {

@@ -1,0 +1,54 @@
+// `npm start` as a person meets it: one plain line when it is ready (at a terminal), how to create the first user
+// when there is none, and a one-line error naming WHARF_PORT when the port is taken.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+import { freePort, ROOT, tempDir } from '../helpers/wharf.ts';
+
+const MAIN = path.join(ROOT, 'src/main.ts');
+
+test('at a terminal: "Wharf ready on http://localhost:PORT — data in DIR (SQLite)", then how to create the first administrator', async () => {
+  const port = await freePort();
+  const data = tempDir();
+  // `script` gives the server a terminal, as `npm start` in a shell has (shared/CLIENTS.md: bsdutils).
+  const proc = spawn('script', ['-qfec', `${process.execPath} --import tsx ${MAIN}`, '/dev/null'], {
+    cwd: ROOT, detached: true, env: { ...process.env, WHARF_DATA: data, WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn' },
+  });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!/Ctrl-D/.test(out) && Date.now() < deadline && proc.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    const lines = out.replace(/\r/g, '').split('\n');
+    assert.ok(lines.includes(`Wharf ready on http://localhost:${port} — data in ${data} (SQLite)`), out);
+    assert.match(out, new RegExp(`No users yet\\. Create the first administrator .* sign in at http://localhost:${port}/-/login:`));
+    assert.match(out, /node bin\/wharf\.mjs user create admin --admin --password-stdin/);
+    assert.doesNotMatch(out, /"level"/, 'no JSON log lines at warn level on a quiet start');
+    // The default data folder reads as the README writes it.
+    assert.doesNotMatch(out, /data in data /);
+  } finally {
+    try {
+      process.kill(-proc.pid!, 'SIGTERM');
+    } catch {}
+  }
+});
+
+test('the port is taken → one line naming WHARF_PORT on stderr, exit 1, no stack', async () => {
+  const holder = net.createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  const port = (holder.address() as net.AddressInfo).port;
+  try {
+    const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env: { ...process.env, WHARF_DATA: tempDir(), WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn' } });
+    let err = '';
+    proc.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((r) => proc.on('exit', r));
+    assert.equal(code, 1, err);
+    const lines = err.trim().split('\n');
+    assert.equal(lines.length, 1, err);
+    assert.match(lines[0], new RegExp(`^wharf: port ${port} is already in use: .*WHARF_PORT=`));
+  } finally {
+    holder.close();
+  }
+});
