@@ -1,6 +1,7 @@
 import { ROLES, VISIBILITIES } from '../core/identity/identity.ts';
 import { systemActor } from '../core/auth/actor.ts';
 import { packageSettings } from '../core/package-settings.ts';
+import { isWharfError, WharfError } from '../core/errors.ts';
 import type { Command } from './main.ts';
 import { oneOf, parse, UsageError } from './args.ts';
 
@@ -19,7 +20,12 @@ const visibility: Command = async (core, args, out) => {
   const v = oneOf(pos[2], VISIBILITIES, 'VISIBILITY');
   const s = packageSettings(core);
   const pkg = await s.require(owner, pos[0], name);
-  await s.update(pkg, { visibility: v }, systemActor);
+  try {
+    await s.update(pkg, { visibility: v }, systemActor);
+  } catch (e) {
+    if (isWharfError(e) && e.code === 'inherits_visibility') throw new WharfError(e.kind, `${e.message} (wharf package inherit ${pos[0]} ${pos[1]} off)`, e.code);
+    throw e;
+  }
   out(`${pos[0]} package ${owner}/${name} is now ${pos[2]}`);
 };
 

@@ -388,10 +388,26 @@ export class Publisher {
     if (s.repositoryId !== undefined) set.repository_id = s.repositoryId;
     if (s.inheritAccess !== undefined) set.inherit_access = s.inheritAccess ? 1 : 0;
     await this.change(async (trx) => {
-      const old = await trx.selectFrom('packages').select(['visibility', 'repository_id', 'inherit_access']).where('id', '=', packageId).executeTakeFirst();
+      const old = await trx.selectFrom('packages').innerJoin('owners', 'owners.id', 'packages.owner_id')
+        .select(['packages.visibility', 'packages.repository_id', 'packages.inherit_access', 'packages.type', 'packages.name', 'owners.name as owner'])
+        .where('packages.id', '=', packageId).executeTakeFirst();
+      if (old && s.visibility !== undefined) {
+        // A package that inherits takes its repository's visibility: its own is not used, so setting it would claim a
+        // change that does not happen. The same visibility as the repository's is a no-op (a client echoing a GET).
+        const repositoryId = s.repositoryId !== undefined ? s.repositoryId : old.repository_id;
+        const inherits = (s.inheritAccess !== undefined ? s.inheritAccess : old.inherit_access === 1) && repositoryId != null;
+        if (inherits) {
+          const repo = await trx.selectFrom('repositories').innerJoin('owners', 'owners.id', 'repositories.owner_id')
+            .select(['repositories.visibility', 'repositories.name', 'owners.name as owner']).where('repositories.id', '=', repositoryId).executeTakeFirstOrThrow();
+          if (repo.visibility !== s.visibility) {
+            throw conflict(`${old.type} package ${old.owner}/${old.name} inherits its visibility from the repository ${repo.owner}/${repo.name} (${repo.visibility}): change the repository's visibility, or stop inheriting access first`, 'inherits_visibility');
+          }
+          delete set.visibility;
+        }
+      }
       await trx.updateTable('packages').set(set).where('id', '=', packageId).execute();
       // Only what changed is recorded: a client re-linking a package to the same repository on every push is no event.
-      if (old && s.visibility !== undefined && s.visibility !== old.visibility) {
+      if (old && set.visibility !== undefined && s.visibility !== old.visibility) {
         await this.audited(trx, 'package.visibility', packageId, actor, { details: { previous_visibility: old.visibility, visibility: s.visibility } });
       }
       const relinked = s.repositoryId !== undefined && s.repositoryId !== old?.repository_id;

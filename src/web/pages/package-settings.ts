@@ -84,10 +84,10 @@ ${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.dele
 
 <section class="card" aria-labelledby="vis-h">
 <h2 id="vis-h">Visibility ${visibilityBadge(visibility)}</h2>
-${inherits ? html`<p class="help">This package inherits access from <a href="/${seg(repo!.owner_name)}/${seg(repo!.name)}">${repo!.owner_name}/${repo!.name}</a>, so the repository's visibility (${repo!.visibility}) applies. Turn inheritance off below to set its own.</p>` : ''}
+${inherits ? html`<p class="help">This package inherits access from <a href="/${seg(repo!.owner_name)}/${seg(repo!.name)}">${repo!.owner_name}/${repo!.name}</a>, so the repository's visibility (${repo!.visibility}) applies: change it on the repository, or turn inheritance off below to set the package's own.</p>` : ''}
 ${form('visibility', html`<fieldset><legend>Who can see this package</legend>
-${VISIBILITIES.map((v) => html`<div class="check"><input type="radio" id="vis-${v}" name="visibility" value="${v}"${pkg.visibility === v ? html` checked` : ''}><label for="vis-${v}"><strong>${v.charAt(0).toUpperCase() + v.slice(1)}</strong> — ${VIS_TEXT[v]}</label></div>`)}
-</fieldset><button class="primary" type="submit">Change visibility</button>`, 'stack')}
+${VISIBILITIES.map((v) => html`<div class="check"><input type="radio" id="vis-${v}" name="visibility" value="${v}"${visibility === v ? html` checked` : ''}${inherits ? html` disabled` : ''}><label for="vis-${v}"><strong>${v.charAt(0).toUpperCase() + v.slice(1)}</strong> — ${VIS_TEXT[v]}</label></div>`)}
+</fieldset><button class="primary" type="submit"${inherits ? html` disabled` : ''}>Change visibility</button>`, 'stack')}
 </section>
 
 <section class="card" aria-labelledby="repo-h">
