@@ -66,7 +66,7 @@ async function main() {
     const anyone = await core.db.selectFrom('owners').select('id').where('kind', '=', 'user').limit(1).executeTakeFirst();
     if (!anyone) {
       process.stdout.write(
-        `No users yet. Create the first administrator (type a password, then Ctrl-D) and sign in at ${url}/-/login:\n` +
+        `No users yet. Create the first administrator (it asks for a password) and sign in at ${url}/-/login:\n` +
           `  node ${path.relative(process.cwd(), path.join(import.meta.dirname, '../bin/wharf.mjs')) || 'bin/wharf.mjs'} user create admin --admin --password-stdin\n`,
       );
     }

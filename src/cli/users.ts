@@ -1,13 +1,13 @@
 import type { Command } from './main.ts';
 import { systemActor } from '../core/auth/actor.ts';
-import { parse, readStdin, UsageError } from './args.ts';
+import { parse } from './args.ts';
+import { readPassword } from './password.ts';
 
 const create: Command = async (core, args, out) => {
   const { values, pos } = parse(args, { admin: { type: 'boolean' }, email: { type: 'string' }, 'password-stdin': { type: 'boolean' } }, ['NAME']);
   let password: string | null = null;
   if (values['password-stdin']) {
-    password = await readStdin();
-    if (!password) throw new UsageError('--password-stdin read an empty password');
+    password = await readPassword();
   }
   const user = await core.identity.createUser({ name: pos[0], email: values.email ?? null, password, isAdmin: !!values.admin });
   out(`created user ${user.name}${user.is_admin ? ' (admin)' : ''}`);
@@ -15,8 +15,7 @@ const create: Command = async (core, args, out) => {
 
 const password: Command = async (core, args, out) => {
   const { pos } = parse(args, {}, ['NAME']);
-  const pw = await readStdin();
-  if (!pw) throw new UsageError('empty password on stdin');
+  const pw = await readPassword();
   await core.identity.setPassword(pos[0], pw);
   out(`password set for ${pos[0]}; their web sessions were ended`);
 };
@@ -42,8 +41,8 @@ const del: Command = async (core, args, out) => {
 
 export const userCommands = {
   usage: [
-    '  wharf user create NAME [--admin] [--email E] [--password-stdin]',
-    '  wharf user password NAME   (new password on stdin; ends their web sessions)',
+    '  wharf user create NAME [--admin] [--email E] [--password-stdin]   (the password from a pipe, or asked for at a terminal)',
+    '  wharf user password NAME   (new password from a pipe, or asked for at a terminal; ends their web sessions)',
     '  wharf user suspend NAME    (password, tokens and sessions stop working)',
     '  wharf user unsuspend NAME',
     '  wharf user delete NAME [--force]   (--force: also when they own packages, which are deleted)',

@@ -20,7 +20,7 @@ test('at a terminal: "Wharf ready on http://localhost:PORT — data in DIR (SQLi
   proc.stdout.on('data', (d) => (out += d));
   try {
     const deadline = Date.now() + 30_000;
-    while (!/Ctrl-D/.test(out) && Date.now() < deadline && proc.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    while (!/password-stdin/.test(out) && Date.now() < deadline && proc.exitCode === null) await new Promise((r) => setTimeout(r, 100));
     const lines = out.replace(/\r/g, '').split('\n');
     assert.ok(lines.includes(`Wharf ready on http://localhost:${port} — data in ${data} (SQLite)`), out);
     assert.match(out, new RegExp(`No users yet\\. Create the first administrator .* sign in at http://localhost:${port}/-/login:`));
@@ -28,6 +28,27 @@ test('at a terminal: "Wharf ready on http://localhost:PORT — data in DIR (SQLi
     assert.doesNotMatch(out, /"level"/, 'no JSON log lines at warn level on a quiet start');
     // The default data folder reads as the README writes it.
     assert.doesNotMatch(out, /data in data /);
+
+    // The printed command, typed at a terminal as printed: it asks for the password twice, without echo.
+    const command = out.replace(/\r/g, '').split('\n').find((l) => l.includes('user create admin'))!.trim();
+    const cli = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, WHARF_DATA: data } });
+    let typed = '';
+    cli.stdout.on('data', (d) => (typed += d));
+    const answer = async (prompt: RegExp, text: string) => {
+      const end = Date.now() + 30_000;
+      while (!prompt.test(typed) && Date.now() < end && cli.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      assert.match(typed, prompt);
+      cli.stdin.write(text + '\r');
+    };
+    await answer(/Password: /, 'first admin pw');
+    await answer(/Repeat it: /, 'first admin pw');
+    const code = await new Promise<number | null>((r) => (cli.exitCode !== null ? r(cli.exitCode) : cli.on('exit', r)));
+    assert.equal(code, 0, typed);
+    assert.match(typed, /created user admin \(admin\)/);
+    assert.doesNotMatch(typed, /first admin pw/, 'the password is not echoed');
+    const me = await fetch(`http://127.0.0.1:${port}/api/v1/user`, { headers: { authorization: `Basic ${Buffer.from('admin:first admin pw').toString('base64')}` } });
+    assert.equal(me.status, 200);
+    assert.equal(((await me.json()) as { login: string; site_admin: boolean }).site_admin, true);
   } finally {
     try {
       process.kill(-proc.pid!, 'SIGTERM');
