@@ -55,8 +55,8 @@ function formError(e: unknown): { message: string; status: number } {
 
 const banners = (m: Msg) => html`${m.notice ? banner('notice', m.notice) : ''}${m.error ? banner('error', m.error) : ''}`;
 
-function visibilityFields(current: Visibility, idPrefix: string): Html {
-  return html`<fieldset><legend>Visibility</legend>
+function visibilityFields(current: Visibility, idPrefix: string, legend = 'Visibility'): Html {
+  return html`<fieldset><legend>${legend}</legend>
 ${VISIBILITIES.map((v) => html`<div class="check"><input type="radio" id="${idPrefix}-${v}" name="visibility" value="${v}"${current === v ? html` checked` : ''}><label for="${idPrefix}-${v}"><strong>${v.charAt(0).toUpperCase() + v.slice(1)}</strong> — ${VIS_TEXT[v]}</label></div>`)}
 </fieldset>`;
 }
@@ -184,7 +184,7 @@ ${banners({ notice: ACCESS_DONE[(req.query as P).done ?? ''], ...m })}
 <section class="card" aria-labelledby="vis-h">
 <h2 id="vis-h">Visibility</h2>
 <p class="help">Packages linked to ${repo.owner_name}/${repo.name} that inherit its access change with it.</p>
-${form('visibility', html`${visibilityFields(repo.visibility, 'vis')}<button class="primary" type="submit">Change visibility</button>`, 'stack')}
+${form('visibility', html`${visibilityFields(repo.visibility, 'vis', 'Who can see it')}<button class="primary" type="submit">Change visibility</button>`, 'stack')}
 </section>
 <section class="card" aria-labelledby="collab-h">
 <h2 id="collab-h">Collaborators</h2>
@@ -257,6 +257,8 @@ ${form('grant', html`<div class="field grow"><label for="collab-user">Username</
       main: html`${adminCrumbs}
 <h1>Users</h1>
 ${banners({ notice: USER_DONE[(req.query as P).done ?? ''], ...m })}
+<section class="card" aria-labelledby="users-h">
+<h2 id="users-h">All users</h2>
 ${users.length
   ? html`<div class="scroll"><table class="list users"><thead><tr><th scope="col">User</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">State</th><th scope="col">Created</th></tr></thead><tbody>
 ${users.map((u) => html`<tr data-user="${u.name}"><td><a href="/-/admin/users/${seg(u.name)}">${u.name}</a></td>
@@ -267,6 +269,7 @@ ${users.map((u) => html`<tr data-user="${u.name}"><td><a href="/-/admin/users/${
 </tbody></table></div>`
   : html`<p class="muted">No users on this page.</p>`}
 ${page > 1 || rows.length > USERS_PER_PAGE ? html`<nav class="pager" aria-label="Pages">${page > 1 ? html`<a href="/-/admin/users?page=${page - 1}">Previous</a>` : html`<span></span>`}${rows.length > USERS_PER_PAGE ? html`<a href="/-/admin/users?page=${page + 1}">Next</a>` : ''}</nav>` : ''}
+</section>
 <section class="card" aria-labelledby="new-user-h">
 <h2 id="new-user-h">Create a user</h2>
 <form class="stack" action="/-/admin/users" method="post">${csrfField(ctx)}
@@ -277,7 +280,7 @@ ${page > 1 || rows.length > USERS_PER_PAGE ? html`<nav class="pager" aria-label=
   <input id="nu-email" name="email" type="email" value="${m.email ?? ''}" autocomplete="off">
   <label for="nu-password">Password</label>
   <input id="nu-password" name="password" type="password" required minlength="${MIN_PASSWORD}" autocomplete="new-password" aria-describedby="nu-pw-help">
-  <p id="nu-pw-help" class="help">At least ${MIN_PASSWORD} characters. Tell them, and they can change it by asking you for a new one.</p>
+  <p id="nu-pw-help" class="help">At least ${MIN_PASSWORD} characters. Give it to them: they sign in with it at <code>/-/login</code>.</p>
   <div class="check"><input type="checkbox" id="nu-admin" name="admin" value="1"${m.admin ? html` checked` : ''}><label for="nu-admin">Site administrator</label></div>
   <button class="primary" type="submit">Create user</button>
 </form>

@@ -151,8 +151,8 @@ ${canManage
         title: `${repo.owner_name}/${repo.name}`,
         main: html`<p class="crumbs"><a href="/${seg(repo.owner_name)}">${repo.owner_name}</a> /</p>
 <h1>${repo.name} ${visibilityBadge(repo.visibility)}</h1>
+${created ? banner('notice', html`Repository created. A package joins it when its metadata names it — for npm, <code>"repository": {"type": "git", "url": "git+https://github.com/${repo.owner_name}/${repo.name}.git"}</code> in package.json (any git host: the URL's last two path segments count) — and then takes its visibility and collaborators.`) : ''}
 ${settings.length ? html`<p class="muted">${join(settings, ' · ')}</p>` : ''}
-${created ? banner('notice', html`Repository created. A package joins it when its metadata names it — for npm, <code>"repository": {"type": "git", "url": "https://github.com/${repo.owner_name}/${repo.name}.git"}</code> in package.json (any git host: the URL's last two path segments count) — and then takes its visibility and collaborators.`) : ''}
 <h2>Packages linked to this repository</h2>
 ${packageList(items, { empty: 'No package you may see is linked to this repository.' })}`,
       }),
