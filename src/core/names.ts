@@ -12,7 +12,7 @@ export function checkOwnerName(name: string): string {
 /** Repositories: letters, digits, '.', '_' and '-', 1–100 characters, not '.' or '..'. */
 export function checkRepoName(name: string): string {
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(name) || name === '.' || name === '..' || name.endsWith('.git')) {
-    throw invalid(`invalid repository name "${name}"`);
+    throw invalid(`invalid repository name "${name}": use letters, digits, '.', '_' and '-', at most 100 characters, not ending in .git`);
   }
   return name;
 }

@@ -44,6 +44,9 @@ export function layout(ctx: PageContext, opts: { title: string; main: Child; q?:
       ${user
         ? html`<li><a href="/${seg(user)}">Your packages</a></li>
       <li><a href="/-/settings/tokens">Tokens</a></li>
+      <li><a href="/-/new/repo">New repository</a></li>
+      <li><a href="/-/new/org">New organization</a></li>
+      ${ctx.actor.kind === 'user' && ctx.actor.user.isAdmin ? html`<li><a href="/-/admin/users">Site admin</a></li>` : ''}
       <li><form action="/-/logout" method="post">${csrfField(ctx)}<button class="linkish" type="submit">Sign out <span class="who">${user}</span></button></form></li>`
         : html`<li><a href="/-/login?next=${encodeURIComponent(ctx.url)}">Sign in</a></li>${ctx.signupOpen ? html`<li><a href="/-/signup">Sign up</a></li>` : ''}`}
     </ul>

@@ -11,7 +11,9 @@
 //   /OWNER/-/settings/hooks[/ID]        an owner's webhooks;  /OWNER/-/settings/signing  trusted keys, policy
 //   /OWNER/-/settings/audit             an organization's audit log
 //   /OWNER/REPO                         the packages linked to a repository
-//   /OWNER/REPO/-/settings/hooks[/ID]   a repository's webhooks
+//   /OWNER/REPO/-/settings/hooks[/ID]   a repository's webhooks;  /OWNER/REPO/-/settings/access  visibility, collaborators
+//   /-/new/org  /-/new/repo             create an organization, a repository
+//   /-/admin/users[/NAME]               site administration: users
 //   /OWNER/-/packages/TYPE/NAME[/VERSION]   a package (the URL the REST API advertises as html_url)
 //   /OWNER/-/packages/TYPE/NAME/-/settings  its settings (and /-/delete for the confirmation page)
 import fs from 'node:fs';
@@ -30,6 +32,7 @@ import { accountPages } from './pages/account.ts';
 import { auditPages } from './pages/audit.ts';
 import { explorePages } from './pages/explore.ts';
 import { hookPages } from './pages/hooks.ts';
+import { managePages } from './pages/manage.ts';
 import { ownerPages } from './pages/owner.ts';
 import { packagePages } from './pages/package.ts';
 import { signingPages } from './pages/signing.ts';
@@ -225,6 +228,7 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
   await hookPages(app, web);
   await signingPages(app, web);
   await auditPages(app, web);
+  await managePages(app, web);
   // Last: /:owner and /:owner/:repo are the most general routes.
   await ownerPages(app, web);
 }

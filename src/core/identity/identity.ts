@@ -221,6 +221,18 @@ export class Identity {
       .execute();
   }
 
+  /** The organizations a user belongs to, with their role in each, by name. */
+  async orgsOf(userId: number): Promise<(Owner & { role: 'owner' | 'member' })[]> {
+    return this.db
+      .selectFrom('org_members')
+      .innerJoin('owners', 'owners.id', 'org_members.org_id')
+      .selectAll('owners')
+      .select('org_members.role')
+      .where('org_members.user_id', '=', userId)
+      .orderBy('owners.lower_name')
+      .execute();
+  }
+
   /** The user's role in an org, or null. */
   async orgRole(orgId: number, userId: number): Promise<'owner' | 'member' | null> {
     const row = await this.db.selectFrom('org_members').select('role').where('org_id', '=', orgId).where('user_id', '=', userId).executeTakeFirst();

@@ -13,7 +13,7 @@ import { banner, when } from '../components.ts';
 import { html, seg, type Child, type Html } from '../html.ts';
 import { csrfField, layout, type PageContext } from '../layout.ts';
 import type { Web } from '../web.ts';
-import { settingsNav } from './settings-nav.ts';
+import { repoSettingsNav, settingsNav } from './settings-nav.ts';
 
 type P = Record<string, string>;
 
@@ -115,7 +115,7 @@ export async function hookPages(app: FastifyInstance, web: Web): Promise<void> {
     return {
       scope: { repositoryId: repo.id }, base: `${path}/-/settings/hooks`, name: `${repo.owner_name}/${repo.name}`,
       crumbs: html`<a href="/${seg(repo.owner_name)}">${repo.owner_name}</a> / <a href="${path}">${repo.name}</a> / Settings`,
-      nav: html``,
+      nav: repoSettingsNav(repo, 'hooks'),
     };
   }
 

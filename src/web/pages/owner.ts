@@ -6,7 +6,7 @@ import { forbidden, invalid, isWharfError, notFound } from '../../core/errors.ts
 import type { Owner } from '../../db/tables.ts';
 import { formats } from '../../formats/index.ts';
 import { banner, visibilityBadge } from '../components.ts';
-import { html, seg } from '../html.ts';
+import { html, join, seg } from '../html.ts';
 import { csrfField, layout } from '../layout.ts';
 import type { Web } from '../web.ts';
 import { packageList, readable, summarize } from './listing.ts';
@@ -30,8 +30,11 @@ export async function ownerPages(app: FastifyInstance, web: Web): Promise<void> 
     const items = await summarize(core, rows);
     const repos = [];
     for (const r of await core.identity.listRepos(owner.id)) if (await core.authz.canReadRepo(req.actor, r)) repos.push(r);
-    const isMember = owner.kind === 'org' && req.actor.kind === 'user' && (req.actor.user.isAdmin || (await core.identity.orgRole(owner.id, req.actor.user.id)) !== null);
+    const isMember = owner.kind === 'org' && (await core.authz.canSeeMembers(req.actor, owner));
     const canManage = await core.authz.mayManage(req.actor, { what: 'owner-hooks', owner });
+    const canCreateRepo = await core.authz.mayManage(req.actor, { what: 'repo-create', owner });
+    const isSelf = req.actor.kind === 'user' && req.actor.user.id === owner.id;
+    const created = (req.query as P).created === 'org' && owner.kind === 'org';
     const ctx = web.ctx(req, reply);
     return web.send(
       reply,
@@ -39,8 +42,9 @@ export async function ownerPages(app: FastifyInstance, web: Web): Promise<void> 
         title: owner.name,
         main: html`<header class="owner-head">
   <div class="avatar" aria-hidden="true">${owner.name.slice(0, 1).toUpperCase()}</div>
-  <div><h1>${owner.name}</h1><p class="muted">${owner.kind === 'org' ? 'Organization' : 'User'}${isMember ? html` · <a href="/${seg(owner.name)}/-/settings">Members and roles</a>` : ''}${canManage ? html` · <a href="/${seg(owner.name)}/-/settings/hooks">Webhooks</a> · <a href="/${seg(owner.name)}/-/settings/signing">Signing</a>` : ''}</p></div>
+  <div><h1>${owner.name}</h1><p class="muted">${owner.kind === 'org' ? 'Organization' : 'User'}${isMember ? html` · <a href="/${seg(owner.name)}/-/settings">Members and roles</a>` : ''}${canManage ? html` · <a href="/${seg(owner.name)}/-/settings/hooks">Webhooks</a> · <a href="/${seg(owner.name)}/-/settings/signing">Signing</a>` : ''}${isSelf ? html` · <a href="/-/new/org">New organization</a>` : ''}</p></div>
 </header>
+${created ? banner('notice', html`Organization created: you are its owner. Next, <a href="/-/new/repo?owner=${seg(owner.name)}">create a repository</a> or <a href="/${seg(owner.name)}/-/settings">add members</a>; its npm scope is <code>@${owner.name.toLowerCase()}</code>.`) : ''}
 <div class="columns">
 <section aria-labelledby="pk-h" class="main-col">
   <div class="section-head"><h2 id="pk-h">Packages</h2>
@@ -50,6 +54,7 @@ export async function ownerPages(app: FastifyInstance, web: Web): Promise<void> 
 <aside aria-labelledby="repo-h" class="side-col">
   <h2 id="repo-h">Repositories</h2>
   ${repos.length ? html`<ul class="plain">${repos.map((r) => html`<li><a href="/${seg(owner.name)}/${seg(r.name)}">${r.name}</a> ${visibilityBadge(r.visibility)}</li>`)}</ul>` : html`<p class="muted">None.</p>`}
+  ${canCreateRepo ? html`<p><a class="button small" href="/-/new/repo?owner=${seg(owner.name)}">New repository</a></p>` : ''}
 </aside>
 </div>`,
       }),
@@ -60,9 +65,8 @@ export async function ownerPages(app: FastifyInstance, web: Web): Promise<void> 
   async function orgFor(req: FastifyRequest) {
     const org = await ownerOf(req);
     if (org.kind !== 'org') throw notFound();
-    const a = web.requireUser(req);
-    const role = await core.identity.orgRole(org.id, a.user.id);
-    if (!role && !a.user.isAdmin) throw notFound();
+    web.requireUser(req);
+    if (!(await core.authz.canSeeMembers(req.actor, org))) throw notFound();
     return { org, canManage: await core.authz.mayManage(req.actor, { what: 'owner', owner: org }) };
   }
 
@@ -134,6 +138,12 @@ ${canManage
     const rows = await readable(core, req.actor, await core.packages.listByRepository(repo.id));
     const items = await summarize(core, rows);
     const canManage = await core.authz.mayManage(req.actor, { what: 'repo-hooks', repo });
+    const canManageAccess = await core.authz.mayManage(req.actor, { what: 'repo', repo });
+    const settings = [
+      ...(canManageAccess ? [html`<a href="/${seg(repo.owner_name)}/${seg(repo.name)}/-/settings/access">Access and collaborators</a>`] : []),
+      ...(canManage ? [html`<a href="/${seg(repo.owner_name)}/${seg(repo.name)}/-/settings/hooks">Webhooks</a>`] : []),
+    ];
+    const created = (req.query as P).created === 'repo';
     const ctx = web.ctx(req, reply);
     return web.send(
       reply,
@@ -141,7 +151,8 @@ ${canManage
         title: `${repo.owner_name}/${repo.name}`,
         main: html`<p class="crumbs"><a href="/${seg(repo.owner_name)}">${repo.owner_name}</a> /</p>
 <h1>${repo.name} ${visibilityBadge(repo.visibility)}</h1>
-${canManage ? html`<p class="muted"><a href="/${seg(repo.owner_name)}/${seg(repo.name)}/-/settings/hooks">Webhooks</a></p>` : ''}
+${created ? banner('notice', html`Repository created. A package joins it when its metadata names it — for npm, <code>"repository": {"type": "git", "url": "git+https://github.com/${repo.owner_name}/${repo.name}.git"}</code> in package.json (any git host: the URL's last two path segments count) — and then takes its visibility and collaborators.`) : ''}
+${settings.length ? html`<p class="muted">${join(settings, ' · ')}</p>` : ''}
 <h2>Packages linked to this repository</h2>
 ${packageList(items, { empty: 'No package you may see is linked to this repository.' })}`,
       }),

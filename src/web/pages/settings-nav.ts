@@ -1,4 +1,5 @@
-// The tabs of an owner's settings: members (organizations), webhooks, signing, audit log.
+// The tabs of an owner's settings (members of organizations, webhooks, signing, audit log) and of a
+// repository's (access, webhooks).
 import type { Owner } from '../../db/tables.ts';
 import { html, seg, type Html } from '../html.ts';
 
@@ -14,4 +15,16 @@ export function settingsNav(owner: Pick<Owner, 'name' | 'kind'>, current: OwnerT
     ['audit', owner.kind === 'org' ? `${base}/audit` : '/-/settings/audit', 'Audit log'],
   ];
   return html`<nav class="chips" aria-label="Settings">${tabs.map(([t, href, text]) => html`<a href="${href}"${t === current ? html` aria-current="page"` : ''}>${text}</a>`)}</nav>`;
+}
+
+export type RepoTab = 'access' | 'hooks';
+
+/** The tabs of a repository's settings: visibility and collaborators, webhooks. */
+export function repoSettingsNav(repo: { owner_name: string; name: string }, current: RepoTab): Html {
+  const base = `/${seg(repo.owner_name)}/${seg(repo.name)}/-/settings`;
+  const tabs: [RepoTab, string, string][] = [
+    ['access', `${base}/access`, 'Access'],
+    ['hooks', `${base}/hooks`, 'Webhooks'],
+  ];
+  return html`<nav class="chips" aria-label="Repository settings">${tabs.map(([t, href, text]) => html`<a href="${href}"${t === current ? html` aria-current="page"` : ''}>${text}</a>`)}</nav>`;
 }
