@@ -30,7 +30,7 @@ describe('README quick start: the web UI (Chromium, real npm)', () => {
     });
     proc.stdout!.on('data', (d) => (out += d));
     const deadline = Date.now() + 30_000;
-    while (!/Ctrl-D/.test(out) && Date.now() < deadline && proc.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    while (!/--password-stdin/.test(out) && Date.now() < deadline && proc.exitCode === null) await new Promise((r) => setTimeout(r, 100));
     b = await openBrowser();
   });
 
