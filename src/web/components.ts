@@ -1,11 +1,29 @@
 // Small pieces shared by the pages: badges, the type icon, dates, sizes, copyable code, the generic view of
 // format facts, and the downloads chart (inline SVG drawn on the server).
 import type { Visibility } from '../db/tables.ts';
+import { formatOf } from '../formats/index.ts';
 import { html, join, raw, seg, type Child, type Html } from './html.ts';
+
+/** A package's name as its clients spell it (npm: `@alice/hello`), or `OWNER/NAME`: the one name the UI shows. */
+export function packageName(p: { owner_name: string; type: string; name: string }): string {
+  return formatOf(p.type)?.displayName?.(p) ?? `${p.owner_name}/${p.name}`;
+}
+
+/** The name a package's own pages put in their heading, under the owner's crumb: NAME, or the format's spelling. */
+export function headingName(p: { owner_name: string; type: string; name: string }): string {
+  const full = packageName(p);
+  return full === `${p.owner_name}/${p.name}` ? p.name : full;
+}
 
 /** The web path of a package (what the REST API advertises as html_url), optionally of one version. */
 export function packagePath(p: { owner_name: string; type: string; name: string }, version?: string): string {
   return `/${seg(p.owner_name)}/-/packages/${seg(p.type)}/${seg(p.name)}${version !== undefined ? `/${seg(version)}` : ''}`;
+}
+
+/** A long version string (a digest) shortened for lists; the full value in a title. */
+export function versionLabel(v: string): Html {
+  if (/^[a-z0-9]+:[a-f0-9]{32,}$/.test(v)) return html`<code title="${v}">${v.slice(0, v.indexOf(':') + 13)}…</code>`;
+  return html`${v}`;
 }
 
 /**
@@ -37,6 +55,9 @@ export function bytes(n: number): string {
 /** 12345 → "12,345". */
 export const count = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
+/** A count with its noun: "1 download", "12,345 downloads" (`many` for irregular plurals). */
+export const plural = (n: number, one: string, many = `${one}s`) => `${count(n)} ${n === 1 ? one : many}`;
+
 /** An ISO timestamp as a <time> with a short relative text and the full date as its title. */
 export function when(iso: string | null | undefined, now = Date.now()): Html {
   if (!iso) return html`<span class="muted">—</span>`;
@@ -46,7 +67,7 @@ export function when(iso: string | null | undefined, now = Date.now()): Html {
   if (s < 60) text = 'just now';
   else if (s < 3600) text = `${Math.floor(s / 60)} min ago`;
   else if (s < 86400) text = `${Math.floor(s / 3600)} h ago`;
-  else if (s < 86400 * 30) text = `${Math.floor(s / 86400)} days ago`;
+  else if (s < 86400 * 30) text = `${plural(Math.floor(s / 86400), 'day')} ago`;
   else text = iso.slice(0, 10);
   return html`<time datetime="${iso}" title="${iso.replace('T', ' ').slice(0, 16)} UTC">${text}</time>`;
 }
@@ -129,12 +150,12 @@ export function downloadsChart(rows: { day: string; count: number }[], days: num
   });
   return html`<figure class="chart">
 <p class="chart-max" aria-hidden="true">${count(total ? max : 0)} a day at most</p>
-<svg viewBox="0 0 ${W} ${H + 1}" role="img" aria-label="${count(total)} downloads in the last ${days} days, at most ${count(total ? max : 0)} a day" preserveAspectRatio="none">
+<svg viewBox="0 0 ${W} ${H + 1}" role="img" aria-label="${plural(total, 'download')} in the last ${plural(days, 'day')}, at most ${count(total ? max : 0)} a day" preserveAspectRatio="none">
 <g class="bars">${bars}</g>
 <line class="axis" x1="0" y1="${H + 0.5}" x2="${W}" y2="${H + 0.5}"/>
 </svg>
 <p class="chart-days" aria-hidden="true"><span>${series[0].day}</span><span>${series.at(-1)!.day}</span></p>
-<figcaption>${count(total)} downloads in the last ${days} days</figcaption>
+<figcaption>${plural(total, 'download')} in the last ${plural(days, 'day')}</figcaption>
 <details><summary>Show as table</summary><div class="scroll"><table class="compact"><thead><tr><th scope="col">Day</th><th scope="col">Downloads</th></tr></thead>
 <tbody>${series.filter((s) => s.count).map((s) => html`<tr><td>${s.day}</td><td>${count(s.count)}</td></tr>`)}${total ? '' : html`<tr><td colspan="2">No downloads yet</td></tr>`}</tbody></table></div></details>
 </figure>`;

@@ -27,6 +27,7 @@ export function layout(ctx: PageContext, opts: { title: string; main: Child; q?:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${opts.title} · Wharf</title>
+<link rel="icon" href="/-/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/-/static/style.css">
 <script src="/-/static/app.js" defer></script>
 </head>
@@ -55,7 +56,7 @@ export function layout(ctx: PageContext, opts: { title: string; main: Child; q?:
 <main id="main" class="${opts.wide ? 'wide' : ''}" tabindex="-1">
 ${opts.main}
 </main>
-<footer class="foot"><p>Wharf — a self-hosted package and container registry · <a href="/api/v1/user">REST API</a></p></footer>
+<footer class="foot"><p>Wharf — a self-hosted package and container registry · <a href="/-/docs/api">REST API</a></p></footer>
 </body>
 </html>
 `;

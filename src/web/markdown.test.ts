@@ -35,3 +35,10 @@ test('the allowlist check refuses anything marked should never produce', () => {
   assert.equal(isAllowedHtml('<input type="text">'), false);
   assert.equal(isAllowedHtml('a < b'), false);
 });
+
+test('Markdown as a document page (docs/*.md): headings keep their level, raw HTML is escaped all the same', () => {
+  const out = renderMarkdown('# REST API\n\n## Scopes\n\n<script>alert(1)</script>', { document: true }).value;
+  assert.match(out, /^<h1>REST API<\/h1>\n<h2>Scopes<\/h2>/);
+  assert.ok(!out.includes('<script'));
+  assert.match(renderMarkdown('# REST API').value, /^<h2>REST API<\/h2>/, 'a README still moves down');
+});

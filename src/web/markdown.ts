@@ -5,7 +5,8 @@
 import { Marked, type Tokens } from 'marked';
 import { escapeHtml, Html, safeUrl } from './html.ts';
 
-const md = new Marked({
+/** A renderer whose headings move `shift` levels down (a README's sit below the page's own h1). */
+const build = (shift: number) => new Marked({
   gfm: true,
   async: false,
   renderer: {
@@ -18,9 +19,8 @@ const md = new Marked({
       if ('escaped' in token && token.escaped) return escapeHtml(token.text);
       return false;
     },
-    // The page has its own h1 (the package name): a README's headings move one level down.
     heading({ tokens, depth }: Tokens.Heading) {
-      const d = Math.min(6, depth + 1);
+      const d = Math.min(6, depth + shift);
       return `<h${d}>${this.parser.parseInline(tokens)}</h${d}>\n`;
     },
     link({ href, title, tokens }: Tokens.Link) {
@@ -36,6 +36,10 @@ const md = new Marked({
     },
   },
 });
+// A package page has its own h1 (the package name): a README's headings move one level down. A page of Wharf's
+// own documentation keeps the document's headings (its first one is the page's h1).
+const readmeMd = build(1);
+const docMd = build(0);
 
 const TAGS = new Set([
   'p', 'br', 'hr', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'em', 'strong', 'del', 'code', 'pre', 'blockquote',
@@ -73,12 +77,12 @@ export function isAllowedHtml(out: string): boolean {
   return true;
 }
 
-/** Markdown → safe HTML (empty input → empty). */
-export function renderMarkdown(source: string): Html {
+/** Markdown → safe HTML (empty input → empty). `document`: headings kept at their level (see above). */
+export function renderMarkdown(source: string, opts: { document?: boolean } = {}): Html {
   if (!source.trim()) return new Html('');
   let out: string;
   try {
-    out = md.parse(source) as string;
+    out = (opts.document ? docMd : readmeMd).parse(source) as string;
   } catch {
     out = '';
   }

@@ -6,7 +6,8 @@
 //   /                                   explore and search
 //   /-/login /-/logout /-/signup        sign in and out, sign up (when WHARF_SIGNUP=open)
 //   /-/settings/tokens                  personal access tokens;  /-/settings/audit  the user's audit log
-//   /-/static/*                         the stylesheet and the small script
+//   /-/static/*                         the stylesheet, the small script and the icon (also at /favicon.ico)
+//   /-/docs/NAME                        docs/NAME.md rendered (the footer links the REST API's, /-/docs/api)
 //   /OWNER                              a user's or org's packages;  /OWNER/-/settings  org members and roles
 //   /OWNER/-/settings/hooks[/ID]        an owner's webhooks;  /OWNER/-/settings/signing  trusted keys, policy
 //   /OWNER/-/settings/audit             an organization's audit log
@@ -30,6 +31,7 @@ import type { Html } from './html.ts';
 import { errorPage, type PageContext } from './layout.ts';
 import { accountPages } from './pages/account.ts';
 import { auditPages } from './pages/audit.ts';
+import { docsPages } from './pages/docs.ts';
 import { explorePages } from './pages/explore.ts';
 import { hookPages } from './pages/hooks.ts';
 import { managePages } from './pages/manage.ts';
@@ -215,12 +217,15 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
   const assets: Record<string, { body: Buffer; type: string }> = {
     'style.css': { body: fs.readFileSync(path.join(STATIC_DIR, 'style.css')), type: 'text/css; charset=utf-8' },
     'app.js': { body: fs.readFileSync(path.join(STATIC_DIR, 'app.js')), type: 'text/javascript; charset=utf-8' },
+    'favicon.svg': { body: fs.readFileSync(path.join(STATIC_DIR, 'favicon.svg')), type: 'image/svg+xml' },
   };
   app.get('/-/static/:file', async (req, reply) => {
     const a = assets[(req.params as { file: string }).file];
     if (!a) return web.send(reply, errorPage(web.ctx(req, reply), 404), 404);
     return reply.type(a.type).header('cache-control', 'public, max-age=300').send(a.body);
   });
+  // Browsers ask for /favicon.ico on their own (and on pages that are not HTML): point them at the icon.
+  app.get('/favicon.ico', async (_req, reply) => reply.code(301).header('location', '/-/static/favicon.svg').send());
 
   await accountPages(app, web);
   await explorePages(app, web);
@@ -229,6 +234,7 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
   await signingPages(app, web);
   await auditPages(app, web);
   await managePages(app, web);
+  await docsPages(app, web);
   // Last: /:owner and /:owner/:repo are the most general routes.
   await ownerPages(app, web);
 }

@@ -90,6 +90,23 @@ for (const dialect of dialects()) {
       assert.ok(await core.packages.find('alice', 'test', 'tagged'));
     });
 
+    test('list facts: live version counts, the newest live version, live tags, whether a recorded latest is live', async () => {
+      const { pkg: a } = await publish(users.alice, 'alice', 'listed-a', '1.0.0');
+      await publish(users.alice, 'alice', 'listed-a', '1.1.0');
+      const { version: gone } = await publish(users.alice, 'alice', 'listed-a', '1.2.0');
+      await core.publisher.setTag(a.id, 'stable', '1.0.0', users.alice);
+      await core.publisher.deleteVersion(a.id, gone.id, users.alice); // yanked: the latest tag went with it
+      const { pkg: b } = await publish(users.alice, 'alice', 'listed-b', '2.0.0');
+      const { pkg: c, version: only } = await publish(users.alice, 'alice', 'listed-c', '3.0.0');
+      await core.publisher.deleteVersion(c.id, only.id, users.alice);
+      const facts = await core.packages.listFacts([a.id, b.id, c.id], new Map([[a.id, '1.2.0'], [b.id, '2.0.0']]));
+      assert.deepEqual(facts.get(a.id), { versions: 2, newest: '1.1.0', tags: [{ name: 'stable', version: '1.0.0' }], wantedLive: false });
+      assert.deepEqual(facts.get(b.id), { versions: 1, newest: '2.0.0', tags: [{ name: 'latest', version: '2.0.0' }], wantedLive: true });
+      assert.equal(facts.has(c.id), false, 'no live version');
+      assert.equal((await core.packages.listFacts([], new Map())).size, 0);
+      assert.deepEqual(await core.packages.packageIdsOfVersions([gone.id, only.id]), new Map([[gone.id, a.id], [only.id, c.id]]));
+    });
+
     test('the same content published twice is one blob', async () => {
       const content = randomBytes(128);
       const o = await core.identity.requireOwner('alice');

@@ -186,8 +186,8 @@ export async function wharf(server: ChildServer, args: string[], stdin?: string)
 }
 
 /** Creates a user and a personal token with the given scopes. */
-export async function userWithToken(server: ChildServer, name: string, scopes = 'read:packages,write:packages,delete:packages', password?: string): Promise<string> {
-  await wharf(server, ['user', 'create', name, ...(password ? ['--password-stdin'] : [])], password);
+export async function userWithToken(server: ChildServer, name: string, scopes = 'read:packages,write:packages,delete:packages', password?: string, email?: string): Promise<string> {
+  await wharf(server, ['user', 'create', name, ...(password ? ['--password-stdin'] : []), ...(email ? ['--email', email] : [])], password);
   return wharf(server, ['token', 'create', name, '--scopes', scopes]);
 }
 

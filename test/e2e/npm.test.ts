@@ -41,7 +41,7 @@ describe('npm CLI against Wharf', { timeout: 600_000 }, () => {
 
   before(async () => {
     server = await spawnWharf();
-    const aliceToken = await userWithToken(server, 'alice', undefined, 'alice-secret-pw');
+    const aliceToken = await userWithToken(server, 'alice', undefined, 'alice-secret-pw', 'alice@example.com');
     await userWithToken(server, 'bob');
     const carolToken = await userWithToken(server, 'carol');
     await wharf(server, ['repo', 'create', 'alice/hello', '--visibility', 'public']);
@@ -119,6 +119,10 @@ describe('npm CLI against Wharf', { timeout: 600_000 }, () => {
     const plain = ok(await consumer.npm(['view', '@alice/viewme']), 'npm view (human)');
     assert.match(plain.stdout, /@alice\/viewme@1\.1\.0/);
     assert.match(plain.stdout, /beta: 2\.0\.0-beta\.1/);
+    // The publisher and maintainers with the email Wharf knows (issue 18, item 8: it said "alice <undefined>").
+    assert.match(plain.stdout, /published .* by alice <alice@example\.com>/);
+    assert.match(plain.stdout, /maintainers:\n- alice <alice@example\.com>/);
+    assert.ok(!plain.stdout.includes('undefined'), plain.stdout);
   });
 
   test('npm dist-tag add, ls and rm', T, async () => {

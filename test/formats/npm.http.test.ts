@@ -214,5 +214,25 @@ for (const dialect of dialects()) {
       const rows = await s.core.db.selectFrom('downloads').innerJoin('package_versions', 'package_versions.id', 'downloads.version_id').select(['package_versions.version', 'downloads.count']).where('package_versions.version', '=', '1.0.0').execute();
       assert.ok(rows.reduce((n, r) => n + Number(r.count), 0) >= 3);
     });
+
+    test('the publisher: _npmUser and maintainers carry the email when the user has one, and an empty one otherwise (npm prints a missing one as <undefined>)', async () => {
+      // alice has alice@example.com (the helper gives every user one); dave has none.
+      await s.core.identity.createUser({ name: 'dave' });
+      const dave = (await s.core.tokens.createPersonal(systemActor, 'dave', { scopes: 'read:packages,write:packages' })).token;
+      assert.equal((await publish(s.url, alice, '@alice/people', '1.0.0')).status, 201);
+      const r = await publish(s.url, dave, '@dave/solo', '1.0.0');
+      assert.equal(r.status, 201, await r.text());
+
+      const withEmail = await (await get('/npm/@alice%2fpeople', alice)).json();
+      assert.deepEqual(withEmail.versions['1.0.0']._npmUser, { name: 'alice', email: 'alice@example.com' });
+      assert.deepEqual(withEmail.maintainers, [{ name: 'alice', email: 'alice@example.com' }]);
+      const text = await (await get('/npm/@dave%2fsolo', dave)).text();
+      assert.ok(!text.includes('undefined'), text);
+      const without = JSON.parse(text);
+      assert.deepEqual(without.versions['1.0.0']._npmUser, { name: 'dave', email: '' });
+      assert.deepEqual(without.maintainers, [{ name: 'dave', email: '' }]);
+      // One version's document (GET /@scope%2fname/VERSION) says the same.
+      assert.deepEqual((await (await get('/npm/@alice%2fpeople/1.0.0', alice)).json())._npmUser, { name: 'alice', email: 'alice@example.com' });
+    });
   });
 }

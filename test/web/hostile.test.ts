@@ -106,7 +106,7 @@ describe('hostile package in Chromium', () => {
     }
     await page.goto(`${s.url}/mallory`);
     await page.getByRole('link', { name: /onmouseover/ }).click();
-    assert.equal(await page.locator('.pkg-fullname').textContent(), `x"onmouseover="alert(21)"><img src=x onerror=alert(22) id=injected-tag>`);
+    assert.equal(await page.locator('.pkg-fullname').textContent(), `@mallory/x"onmouseover="alert(21)"><img src=x onerror=alert(22) id=injected-tag>`);
     await assertInert('evil name page');
     await shot(page, 'hostile-name');
     // Its owner's settings pages (every form field carries the name) are inert too.

@@ -93,15 +93,15 @@ describe('web UI in Chromium', () => {
     await page.getByRole('button', { name: 'Search' }).click();
     await page.waitForURL(/q=hello/);
     const names = await page.locator('.pkg-name').allTextContents();
-    assert.deepEqual(names.slice(0, 1), ['alice/hello'], 'the exact name match comes first');
-    assert.ok(!names.includes('alice/hello-cli'), 'a private package is not listed to anonymous visitors');
+    assert.deepEqual(names.slice(0, 1), ['@alice/hello'], 'the exact name match comes first');
+    assert.ok(!names.includes('@alice/hello-cli'), 'a private package is not listed to anonymous visitors');
     await page.getByLabel('Type').selectOption('container');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByText('No package you may see matches').waitFor();
     await page.goto(`${s.url}/?owner=acme`);
-    assert.deepEqual(await page.locator('.pkg-name').allTextContents(), ['acme/widgets']);
+    assert.deepEqual(await page.locator('.pkg-name').allTextContents(), ['@acme/widgets']);
     await page.goto(`${s.url}/?sort=downloads`);
-    assert.equal((await page.locator('.pkg-name').first().textContent())?.trim(), 'alice/hello');
+    assert.equal((await page.locator('.pkg-name').first().textContent())?.trim(), '@alice/hello');
     await shot(page, 'explore-anonymous');
     // Signed in, alice also sees her private package; this is the docs screenshot of the explore page.
     await b.page.goto(`${s.url}/`);
@@ -112,7 +112,7 @@ describe('web UI in Chromium', () => {
   test('package page: README, versions, downloads chart; the install command is copied to the clipboard', async () => {
     const page = b.page;
     await page.goto(`${s.url}/`);
-    await page.getByRole('link', { name: 'alice/hello', exact: true }).click();
+    await page.getByRole('link', { name: '@alice/hello', exact: true }).click();
     await page.waitForURL(/\/alice\/-\/packages\/npm\/hello$/);
     await page.getByRole('heading', { name: /hello/, level: 1 }).waitFor();
     assert.equal(await page.locator('.markdown h1').count(), 0, 'README headings sit below the page title');
@@ -214,7 +214,7 @@ describe('web UI in Chromium', () => {
     const page = b.page;
     await page.goto(`${s.url}/alice/-/packages/npm/hello/-/settings`);
     await page.getByRole('link', { name: 'Delete version 1.0.0' }).click();
-    await page.getByRole('heading', { name: 'Delete version 1.0.0 of alice/hello?' }).waitFor();
+    await page.getByRole('heading', { name: 'Delete version 1.0.0 of @alice/hello?' }).waitFor();
     await shot(page, 'delete-version-confirm');
     await page.getByRole('button', { name: 'Delete version 1.0.0' }).click();
     await page.getByText('Version deleted.').waitFor();
@@ -232,12 +232,12 @@ describe('web UI in Chromium', () => {
     const page = b.page;
     await page.goto(`${s.url}/alice/-/packages/npm/hello-cli/-/settings`);
     await page.getByRole('link', { name: 'Delete this package…' }).click();
-    await page.getByText('The npm package alice/hello-cli and all its versions will stop installing').waitFor();
+    await page.getByText('The npm package @alice/hello-cli and all its versions will stop installing').waitFor();
     await page.getByLabel(/To confirm, type/).fill('wrong');
     await page.getByRole('button', { name: 'Delete this package' }).click();
-    await page.getByText('type alice/hello-cli to confirm').waitFor();
+    await page.getByText('type @alice/hello-cli to confirm').waitFor();
     await page.goto(`${s.url}/alice/-/packages/npm/hello-cli/-/delete`);
-    await page.getByLabel(/To confirm, type/).fill('alice/hello-cli');
+    await page.getByLabel(/To confirm, type/).fill('@alice/hello-cli');
     await page.getByRole('button', { name: 'Delete this package' }).click();
     await page.getByText('Package deleted.').waitFor();
     assert.equal((await fetch(`${s.url}/npm/@alice%2fhello-cli`, { headers: { authorization: `Bearer ${alice}` } })).status, 404);

@@ -19,6 +19,11 @@ export class DownloadCounter {
     return this.pending.get(versionId) ?? 0;
   }
 
+  /** Every buffered count, by version id (for totals over many packages). */
+  pendingEntries(): [number, number][] {
+    return [...this.pending];
+  }
+
   /**
    * Adds the buffered counts to today's rows (upsert; both dialects), one short transaction per chunk of versions so
    * that a large batch never holds the database for long. A version removed since it was downloaded (purged, or a

@@ -13,6 +13,14 @@ export interface ListOptions {
   offset: number;
 }
 
+/** See Packages.listFacts. */
+export interface ListFacts {
+  versions: number;
+  newest: string | null;
+  tags: { name: string; version: string }[];
+  wantedLive: boolean;
+}
+
 export type FileRow = NonNullable<Awaited<ReturnType<Packages['loadFile']>>>;
 
 export class Packages {
@@ -237,6 +245,60 @@ export class Packages {
       .groupBy('package_versions.package_id')
       .execute();
     return new Map(rows.map((r) => [r.package_id, Number(r.n)]));
+  }
+
+  /**
+   * What a list row shows of each package, in three queries whatever their number: how many live versions it has,
+   * its newest live version, its live tags, and whether the version `wanted` names for it (its recorded latest) is
+   * live. Packages without a live version are missing from the map.
+   */
+  async listFacts(packageIds: number[], wanted: ReadonlyMap<number, string>): Promise<Map<number, ListFacts>> {
+    const out = new Map<number, ListFacts>();
+    if (!packageIds.length) return out;
+    const counts = await this.db
+      .selectFrom('package_versions')
+      .select(['package_id', sql<number>`count(*)`.as('n'), sql<number>`max(id)`.as('newest_id')])
+      .where('package_id', 'in', packageIds)
+      .where('deleted_at', 'is', null)
+      .groupBy('package_id')
+      .execute();
+    if (!counts.length) return out;
+    const newestIds = counts.map((c) => Number(c.newest_id));
+    const wantedVersions = [...new Set(wanted.values())];
+    const [named, tags] = await Promise.all([
+      this.db
+        .selectFrom('package_versions')
+        .select(['id', 'package_id', 'version'])
+        .where('deleted_at', 'is', null)
+        .where((eb) => eb.or([eb('id', 'in', newestIds), ...(wantedVersions.length ? [eb.and([eb('package_id', 'in', packageIds), eb('version', 'in', wantedVersions)])] : [])]))
+        .execute(),
+      this.db
+        .selectFrom('package_tags')
+        .innerJoin('package_versions', 'package_versions.id', 'package_tags.version_id')
+        .select(['package_tags.package_id', 'package_tags.name', 'package_versions.version'])
+        .where('package_tags.package_id', 'in', packageIds)
+        .where('package_versions.deleted_at', 'is', null)
+        .orderBy('package_tags.name')
+        .execute(),
+    ]);
+    const versionOf = new Map(named.map((r) => [Number(r.id), r.version]));
+    for (const c of counts) {
+      const id = Number(c.package_id);
+      out.set(id, { versions: Number(c.n), newest: versionOf.get(Number(c.newest_id)) ?? null, tags: [], wantedLive: false });
+    }
+    for (const r of named) {
+      const f = out.get(Number(r.package_id));
+      if (f && wanted.get(Number(r.package_id)) === r.version) f.wantedLive = true;
+    }
+    for (const t of tags) out.get(Number(t.package_id))?.tags.push({ name: t.name, version: t.version });
+    return out;
+  }
+
+  /** The package of each given version id (live or deleted), for adding buffered download counts to totals. */
+  async packageIdsOfVersions(versionIds: number[]): Promise<Map<number, number>> {
+    if (!versionIds.length) return new Map();
+    const rows = await this.db.selectFrom('package_versions').select(['id', 'package_id']).where('id', 'in', versionIds).execute();
+    return new Map(rows.map((r) => [Number(r.id), Number(r.package_id)]));
   }
 
   /** Daily downloads of a package over the last `days` days. */

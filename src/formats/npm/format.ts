@@ -6,11 +6,13 @@ export const npmFormat: Format = {
   type: 'npm',
   prefix: '/npm',
   register: npmRoutes,
+  // npm knows a Wharf package only by its scoped name: the owner is the scope, always lower case.
+  displayName: (pkg) => `@${pkg.owner_name.toLowerCase()}/${pkg.name}`,
   describe(pkg, version, baseUrl) {
     const scope = pkg.owner_name.toLowerCase();
     const host = baseUrl.replace(/^https?:/, '');
     return {
-      install: `npm install @${scope}/${pkg.name}${version ? `@${version}` : ''}`,
+      install: `npm install ${npmFormat.displayName!(pkg)}${version ? `@${version}` : ''}`,
       setup: `@${scope}:registry=${baseUrl}/npm/\n${host}/npm/:_authToken=\${WHARF_TOKEN}`,
     };
   },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PackageVersion } from '../../db/tables.ts';
-import { abbreviatedPackument, distTags, fullPackument } from './packument.ts';
+import { abbreviatedPackument, distTags, fullPackument, maintainersOf } from './packument.ts';
 
 const v = (version: string, meta: Record<string, unknown> = {}): PackageVersion => ({
   id: 1, package_id: 1, version, lower_version: version, created_by: null, deleted_at: null,
@@ -35,4 +35,18 @@ test('latest falls back to the highest stable version when its tag is gone', () 
   assert.equal(distTags({ tags: [], versions: [v('1.0.0'), v('3.0.0-rc.1'), v('2.0.0')] }).latest, '2.0.0');
   assert.equal(distTags({ tags: [], versions: [v('3.0.0-rc.1')] }).latest, '3.0.0-rc.1');
   assert.deepEqual(distTags({ tags: [], versions: [] }), {});
+});
+
+test('maintainers: the people who published, once each, with their email when recorded (else empty, which npm prints as nothing); jobs are not people', () => {
+  const versions = [
+    v('1.0.0', { _npmUser: { name: 'alice', email: 'alice@example.com' }, maintainers: [{ name: 'claimed', email: 'c@x' }] }),
+    v('1.1.0', { _npmUser: { name: 'bob' } }),
+    v('1.2.0', { _npmUser: { name: 'job:alice/hello' } }),
+    v('2.0.0', { _npmUser: { name: 'alice' } }),
+  ];
+  assert.deepEqual(maintainersOf(versions), [{ name: 'alice', email: 'alice@example.com' }, { name: 'bob', email: '' }]);
+  const p = fullPackument(input(versions)) as any;
+  assert.deepEqual(p.maintainers, [{ name: 'alice', email: 'alice@example.com' }, { name: 'bob', email: '' }], "the registry's list, not the package.json's");
+  // Versions published before publishers were recorded: the package.json's field stays.
+  assert.deepEqual((fullPackument(input([v('2.0.0', { maintainers: [{ name: 'm' }] })])) as any).maintainers, [{ name: 'm' }]);
 });

@@ -43,6 +43,23 @@ function versionDoc(v: PackageVersion, input: PackumentInput): Record<string, an
   return { ...m, dist: { ...m.dist, tarball: input.tarballUrl(v.version), ...(signatures ? { signatures } : {}) } };
 }
 
+/**
+ * The registry's `maintainers`: the people who published the live versions (each version's `_npmUser`), each
+ * once in the order they first published, with the email of their latest publish when it has one — else an empty
+ * email, which npm prints as nothing (a missing one it prints as "<undefined>"). A job token's `job:REPO` is not a
+ * person and not listed. Empty when no version recorded a publisher.
+ */
+export function maintainersOf(versions: PackageVersion[]): { name: string; email: string }[] {
+  const byName = new Map<string, { name: string; email: string }>();
+  for (const v of versions) {
+    const u = (JSON.parse(v.metadata) as { _npmUser?: { name?: unknown; email?: unknown } })._npmUser;
+    if (!u || typeof u.name !== 'string' || u.name.startsWith('job:') || u.name === 'anonymous') continue;
+    const email = typeof u.email === 'string' && u.email ? u.email : byName.get(u.name)?.email;
+    byName.set(u.name, { name: u.name, email: email ?? '' });
+  }
+  return [...byName.values()];
+}
+
 /** The full packument. */
 export function fullPackument(input: PackumentInput): Record<string, unknown> {
   const tags = distTags(input);
@@ -69,6 +86,9 @@ export function fullPackument(input: PackumentInput): Record<string, unknown> {
     for (const k of ['description', 'keywords', 'repository', 'homepage', 'bugs', 'license', 'author', 'maintainers', 'contributors'] as const) {
       if (latest[k] !== undefined) out[k] = latest[k];
     }
+    // Who may be asked about the package are the people who published it, not whatever a package.json claims.
+    const maintainers = maintainersOf(input.versions);
+    if (maintainers.length) out.maintainers = maintainers;
     out.readme = typeof latest.readme === 'string' ? latest.readme : '';
     if (latest.readmeFilename) out.readmeFilename = latest.readmeFilename;
   }

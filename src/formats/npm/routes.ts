@@ -252,7 +252,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
         ...clean,
         _id: `${n.full}@${version}`,
         ...(readme !== undefined ? { readme } : {}),
-        _npmUser: { name: actor.kind === 'user' ? actor.user.name : actor.kind === 'job' ? `job:${actor.repositoryName}` : 'anonymous' },
+        _npmUser: await npmUser(actor),
         dist: { integrity, shasum: staged.extra.sha1, fileCount: facts.fileCount, unpackedSize: facts.unpackedSize },
       };
       const packageMetadata = tagNames.includes('latest')
@@ -269,6 +269,18 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
       if (e instanceof WharfError && e.kind === 'Conflict') throw conflict(`cannot publish over the previously published versions: ${version}`, 'EPUBLISHCONFLICT');
       throw e;
     }
+  }
+
+  /**
+   * The publisher as the registry records it (`npm view` prints "published … by NAME <EMAIL>"): the person's email
+   * when they have one; no email key otherwise (never the text "undefined"). A job publishes as `job:REPO`.
+   */
+  /** `_npmUser`: an empty email when the user has none (npm view prints a missing one as "<undefined>"). */
+  async function npmUser(actor: Actor): Promise<{ name: string; email: string }> {
+    if (actor.kind === 'job') return { name: `job:${actor.repositoryName}`, email: '' };
+    if (actor.kind !== 'user') return { name: 'anonymous', email: '' };
+    const email = (await core.identity.ownerById(actor.user.id))?.email;
+    return { name: actor.user.name, email: email ?? '' };
   }
 
   /**

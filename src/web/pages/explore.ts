@@ -2,6 +2,7 @@
 // or last update.
 import type { FastifyInstance } from 'fastify';
 import { formats } from '../../formats/index.ts';
+import { plural } from '../components.ts';
 import { html } from '../html.ts';
 import { layout } from '../layout.ts';
 import type { Web } from '../web.ts';
@@ -12,6 +13,12 @@ type Sort = keyof typeof SORTS;
 const PER_PAGE = 30;
 /** Matches looked at per search: enough for a self-hosted registry; the query is an indexed LIKE scan. */
 const CANDIDATES = 2000;
+
+/** What an empty registry says: every format it serves, from the one list of formats (so none is forgotten). */
+export function emptyText(): string {
+  const names = formats.map((f) => f.type);
+  return `No packages yet. Publish one in any of the formats Wharf serves: ${names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join('')}.`;
+}
 
 export async function explorePages(app: FastifyInstance, web: Web): Promise<void> {
   const { core } = web;
@@ -64,8 +71,8 @@ export async function explorePages(app: FastifyInstance, web: Web): Promise<void
   <div class="field"><label for="f-sort">Sort by</label><select id="f-sort" name="sort">${Object.entries(SORTS).map(([k, t]) => html`<option value="${k}"${k === sort ? html` selected` : ''}>${t}</option>`)}</select></div>
   <div class="field"><button class="primary" type="submit">Search</button></div>
 </form>
-<p class="count" role="status">${total === 1 ? '1 package' : `${total} packages`}${total > PER_PAGE ? ` · page ${page} of ${pages}` : ''}</p>
-${packageList(items, { empty: q || type || owner ? 'No package you may see matches. Try fewer words or another filter.' : 'No packages yet. Publish one with npm, docker, Maven or gem.' })}
+<p class="count" role="status">${plural(total, 'package')}${total > PER_PAGE ? ` · page ${page} of ${pages}` : ''}</p>
+${packageList(items, { empty: q || type || owner ? 'No package you may see matches. Try fewer words or another filter.' : emptyText() })}
 ${pages > 1
   ? html`<nav class="pager" aria-label="Pages">${page > 1 ? html`<a href="${link(page - 1)}" rel="prev">← Previous</a>` : ''}${page < pages ? html`<a href="${link(page + 1)}" rel="next">Next →</a>` : ''}</nav>`
   : ''}`,

@@ -8,7 +8,7 @@ import type { PackageRow } from '../../core/model/packages.ts';
 import { packageSettings } from '../../core/package-settings.ts';
 import { formatOf } from '../../formats/index.ts';
 import { idParam } from '../../http/rest/common.ts';
-import { banner, packagePath, typeIcon, visibilityBadge, when } from '../components.ts';
+import { banner, headingName, packageName, packagePath, plural, typeIcon, visibilityBadge, when } from '../components.ts';
 import { html, seg, type Child } from '../html.ts';
 import { csrfField, layout } from '../layout.ts';
 import type { Web } from '../web.ts';
@@ -67,18 +67,18 @@ export async function settingsGet(web: Web, req: FastifyRequest, reply: FastifyR
     const canManageOwner = await core.authz.mayManage(req.actor, { what: 'owner', owner: { id: pkg.owner_id, kind: pkg.owner_kind } });
     const ownerLink = canManageOwner ? html` (<a href="/${seg(pkg.owner_name)}/-/settings/signing">${pkg.owner_name}'s signing settings</a>)` : '';
     const note = ownerKeys.length || ownerRequired
-      ? html`<p class="help">${ownerKeys.length ? `${ownerKeys.length} key${ownerKeys.length === 1 ? '' : 's'} trusted for all of ${pkg.owner_name}'s ${signs.what} also appl${ownerKeys.length === 1 ? 'ies' : 'y'}. ` : ''}${ownerRequired ? `${pkg.owner_name} requires signed ${signs.what} for all its packages. ` : ''}${ownerLink}</p>`
+      ? html`<p class="help">${ownerKeys.length ? `${plural(ownerKeys.length, 'key')} trusted for all of ${pkg.owner_name}'s ${signs.what} also appl${ownerKeys.length === 1 ? 'ies' : 'y'}. ` : ''}${ownerRequired ? `${pkg.owner_name} requires signed ${signs.what} for all its packages. ` : ''}${ownerLink}</p>`
       : html`<p class="help">Keys and the policy can also be set for all of ${pkg.owner_name}'s ${signs.what}${ownerLink}.</p>`;
-    signing = signingSection(ctx, { action, keys, required, what: `the ${signs.what} of ${pkg.owner_name}/${pkg.name}`, note });
+    signing = signingSection(ctx, { action, keys, required, what: `the ${signs.what} of ${packageName(pkg)}`, note });
   }
   const form = (name: string, body: Child, cls = '') => html`<form class="${cls}" action="${action}" method="post">${csrfField(ctx)}<input type="hidden" name="action" value="${name}">${body}</form>`;
 
   return web.send(
     reply,
     layout(ctx, {
-      title: `Settings · ${pkg.owner_name}/${pkg.name}`,
+      title: `Settings · ${packageName(pkg)}`,
       main: html`<p class="crumbs"><a href="/${seg(pkg.owner_name)}">${pkg.owner_name}</a> / <a href="${path}">${pkg.name}</a> / Settings</p>
-<h1>${typeIcon(pkg.type)} ${pkg.name} <span class="muted">settings</span></h1>
+<h1>${typeIcon(pkg.type)} ${headingName(pkg)} <span class="muted">settings</span></h1>
 ${done ? banner('notice', done) : ''}${msg.error ? banner('error', msg.error) : ''}
 ${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.deleted_at)}.`) : ''}
 
@@ -129,7 +129,7 @@ ${live.map((v) => html`<tr><td><a href="${path}/${seg(v.version)}">${v.version}<
   : html`<p class="muted">No live versions.</p>`}
 <h3>Deleted versions</h3>
 ${deleted.length
-  ? html`<p class="help">Deleted versions can be restored for ${web.core.config.restoreDays} days.</p><div class="scroll"><table class="list"><thead><tr><th scope="col">Version</th><th scope="col">Deleted</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead><tbody>
+  ? html`<p class="help">Deleted versions can be restored for ${plural(web.core.config.restoreDays, 'day')}.</p><div class="scroll"><table class="list"><thead><tr><th scope="col">Version</th><th scope="col">Deleted</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead><tbody>
 ${deleted.map((v) => html`<tr><td>${v.version}</td><td>${when(v.deleted_at)}</td><td>${form('restore-version', html`<input type="hidden" name="version" value="${v.id}"><button class="small" type="submit" aria-label="Restore version ${v.version}">Restore</button>`)}</td></tr>`)}
 </tbody></table></div>`
   : html`<p class="muted">None.</p>`}
@@ -140,8 +140,8 @@ ${signing}
 <section class="card danger-zone" id="danger" aria-labelledby="danger-h">
 <h2 id="danger-h">Danger zone</h2>
 ${pkg.deleted_at
-  ? form('restore-package', html`<p>Restore ${pkg.owner_name}/${pkg.name} and its versions that were live when it was deleted.</p><button class="primary" type="submit">Restore package</button>`)
-  : html`<p>Deleting the package stops every version from installing. It can be restored for ${web.core.config.restoreDays} days.</p><a class="button danger" href="${path}/-/delete">Delete this package…</a>`}
+  ? form('restore-package', html`<p>Restore ${packageName(pkg)} and its versions that were live when it was deleted.</p><button class="primary" type="submit">Restore package</button>`)
+  : html`<p>Deleting the package stops every version from installing. It can be restored for ${plural(web.core.config.restoreDays, 'day')}.</p><a class="button danger" href="${path}/-/delete">Delete this package…</a>`}
 </section>`,
     }),
     status,
@@ -154,18 +154,18 @@ export async function confirmDeletePage(web: Web, req: FastifyRequest, reply: Fa
   const q = req.query as Record<string, string>;
   const path = packagePath(pkg);
   const ctx = web.ctx(req, reply);
-  const full = `${pkg.owner_name}/${pkg.name}`;
+  const full = packageName(pkg);
   let body;
   if (q.version !== undefined) {
     const v = await web.core.packages.versionById(idParam(q.version));
     if (!v || v.package_id !== pkg.id || v.deleted_at) throw notFound('no such live version');
     body = html`<h1>Delete version ${v.version} of ${full}?</h1>
-<p>Version <strong>${v.version}</strong> of the ${pkg.type} package <strong>${full}</strong> will stop installing at once. Tags pointing at it stop resolving. It can be restored from the settings page for ${web.core.config.restoreDays} days.</p>
+<p>Version <strong>${v.version}</strong> of the ${pkg.type} package <strong>${full}</strong> will stop installing at once. Tags pointing at it stop resolving. It can be restored from the settings page for ${plural(web.core.config.restoreDays, 'day')}.</p>
 <form class="stack" action="${path}/-/settings" method="post">${csrfField(ctx)}<input type="hidden" name="action" value="delete-version"><input type="hidden" name="version" value="${v.id}">
 <div class="actions"><button class="danger" type="submit">Delete version ${v.version}</button> <a class="button" href="${path}/-/settings">Cancel</a></div></form>`;
   } else {
     body = html`<h1>Delete the package ${full}?</h1>
-<p>The ${pkg.type} package <strong>${full}</strong> and all its versions will stop installing at once. It can be restored from its settings page for ${web.core.config.restoreDays} days.</p>
+<p>The ${pkg.type} package <strong>${full}</strong> and all its versions will stop installing at once. It can be restored from its settings page for ${plural(web.core.config.restoreDays, 'day')}.</p>
 <form class="stack" action="${path}/-/settings" method="post">${csrfField(ctx)}<input type="hidden" name="action" value="delete-package">
 <label for="confirm-name">To confirm, type <strong>${full}</strong></label>
 <input id="confirm-name" name="confirm" required autocomplete="off" spellcheck="false">
@@ -215,7 +215,7 @@ export async function settingsPost(web: Web, req: FastifyRequest, reply: Fastify
         break;
       case 'delete-package':
         await core.authz.authorize(req.actor, 'delete', pkg);
-        if ((f.get('confirm') ?? '').trim().toLowerCase() !== `${pkg.owner_name}/${pkg.name}`.toLowerCase()) throw invalid(`type ${pkg.owner_name}/${pkg.name} to confirm the deletion`);
+        if ((f.get('confirm') ?? '').trim().toLowerCase() !== packageName(pkg).toLowerCase()) throw invalid(`type ${packageName(pkg)} to confirm the deletion`);
         await core.publisher.deletePackage(pkg.id, req.actor);
         break;
       case 'restore-package':

@@ -9,7 +9,7 @@ import { notFound } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { PackageVersion } from '../../db/tables.ts';
 import { formatOf } from '../../formats/index.ts';
-import { banner, copyBlock, count, downloadsChart, factsView, packagePath, typeIcon, visibilityBadge, when } from '../components.ts';
+import { banner, copyBlock, count, downloadsChart, factsView, headingName, packageName, packagePath, plural, typeIcon, versionLabel, visibilityBadge, when } from '../components.ts';
 import { html, seg, type Html } from '../html.ts';
 import { layout } from '../layout.ts';
 import { renderMarkdown } from '../markdown.ts';
@@ -51,10 +51,14 @@ export function defaultVersion(pkg: PackageRow, versions: PackageVersion[], tags
   return { install: typeof latest === 'string' || !tagged ? (fallback?.version ?? null) : null, shown: fallback };
 }
 
-/** A long version string (a digest) shortened for lists; the full value in a title. */
-function versionLabel(v: string): Html {
-  if (/^[a-z0-9]+:[a-f0-9]{32,}$/.test(v)) return html`<code title="${v}">${v.slice(0, v.indexOf(':') + 13)}…</code>`;
-  return html`${v}`;
+/**
+ * A README worth showing, or ''. npm fills a package without one with the placeholder below ("ERROR: No README
+ * data found!", read-package-json's text, kept by registries as published): that is no README, as is blank text.
+ */
+export function readmeText(text: unknown): string {
+  if (typeof text !== 'string' || !text.trim()) return '';
+  if (/^\s*ERROR: No README data found!\s*$/.test(text)) return '';
+  return text;
 }
 
 /** Splits /OWNER/-/packages/TYPE/NAME/... into decoded segments after "packages". */
@@ -92,14 +96,17 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
   async function packagePage(req: FastifyRequest, reply: FastifyReply, pkg: PackageRow, versionParam: string | undefined) {
     const fmt = formatOf(pkg.type)!;
     const days = (req.query as Record<string, string>).days === '90' ? 90 : 30;
-    const [versions, tags, downloads, daily, visibility, isAdmin] = await Promise.all([
-      core.packages.versions(pkg.id),
+    const [all, tags, downloads, daily, visibility, isAdmin] = await Promise.all([
+      core.packages.versions(pkg.id, { includeDeleted: true }),
       core.packages.tags(pkg.id),
       core.packages.downloadsByVersion(pkg.id),
       core.packages.downloadsByDay(pkg.id, days),
       core.authz.effectiveVisibility(pkg),
       may(core, req.actor, 'admin', pkg),
     ]);
+    // One truth with the lists: deleted (yanked, unpublished) versions are not versions any more, but their
+    // downloads still happened, so the total and the chart count them.
+    const versions = all.filter((v) => !v.deleted_at);
     let shown: PackageVersion | undefined;
     let installVersion: string | null;
     if (versionParam !== undefined) {
@@ -116,7 +123,14 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
     for (const t of tags) tagsOf.set(t.version_id, [...(tagsOf.get(t.version_id) ?? []), t.name]);
     const dl = (id: number) => (downloads.get(id) ?? 0) + core.downloads.pendingFor(id);
     let total = 0;
-    for (const v of versions) total += dl(v.id);
+    let pendingToday = 0;
+    for (const v of all) {
+      total += dl(v.id);
+      pendingToday += core.downloads.pendingFor(v.id);
+    }
+    // Buffered counts are today's, not yet written: the chart shows them as the lists and the total do.
+    const today = new Date().toISOString().slice(0, 10);
+    const chartRows = pendingToday ? [...daily.filter((r) => r.day !== today), { day: today, count: (daily.find((r) => r.day === today)?.count ?? 0) + pendingToday }] : daily;
 
     const base = web.ctx(req, reply).base;
     const installId = versions.find((v) => v.version === installVersion)?.id;
@@ -124,7 +138,7 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
     const pkgMeta = safeJson(pkg.metadata);
     const shownMeta = shown ? safeJson(shown.metadata) : {};
     const description = typeof pkgMeta.description === 'string' ? pkgMeta.description : '';
-    const readme = typeof shownMeta.readme === 'string' && shownMeta.readme.trim() ? shownMeta.readme : description;
+    const readme = readmeText(shownMeta.readme) || description;
 
     let facts: Record<string, unknown> = {};
     if (shown) {
@@ -139,7 +153,7 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
     const ordered = [...versions].reverse();
     const ctx = web.ctx(req, reply);
     const path = packagePath(pkg);
-    const title = `${pkg.owner_name}/${pkg.name}`;
+    const title = packageName(pkg);
     return web.send(
       reply,
       layout(ctx, {
@@ -147,9 +161,9 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
         wide: true,
         main: html`<p class="crumbs"><a href="/${seg(pkg.owner_name)}">${pkg.owner_name}</a> / packages</p>
 <header class="pkg-title">
-  <h1>${typeIcon(pkg.type)} <span class="pkg-fullname">${pkg.name}</span> ${visibilityBadge(visibility)}</h1>
+  <h1>${typeIcon(pkg.type)} <span class="pkg-fullname">${headingName(pkg)}</span> ${visibilityBadge(visibility)}</h1>
   ${description ? html`<p class="lead">${description}</p>` : ''}
-  <p class="meta">${showRepo ? html`<span>Repository <a href="/${seg(repo!.owner_name)}/${seg(repo!.name)}">${repo!.owner_name}/${repo!.name}</a></span>` : ''}<span>${count(versions.length)} ${versions.length === 1 ? 'version' : 'versions'}</span><span>${count(total)} downloads</span><span>Updated ${when(pkg.updated_at)}</span>${isAdmin ? html`<a class="button small" href="${path}/-/settings">Package settings</a>` : ''}</p>
+  <p class="meta">${showRepo ? html`<span>Repository <a href="/${seg(repo!.owner_name)}/${seg(repo!.name)}">${repo!.owner_name}/${repo!.name}</a></span>` : ''}<span>${plural(versions.length, 'version')}</span><span>${plural(total, 'download')}</span><span>Updated ${when(pkg.updated_at)}</span>${isAdmin ? html`<a class="button small" href="${path}/-/settings">Package settings</a>` : ''}</p>
 </header>
 ${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.deleted_at)}. It no longer installs. ${isAdmin ? html`<a href="${path}/-/settings#danger">Restore it</a>` : ''}`) : ''}
 <div class="columns">
@@ -168,7 +182,7 @@ ${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.dele
   <section aria-labelledby="dl-h" class="card">
     <h2 id="dl-h">Downloads</h2>
     <nav class="chips" aria-label="Chart period"><a href="${path}${versionParam !== undefined ? `/${seg(versionParam)}` : ''}?days=30"${days === 30 ? html` aria-current="page"` : ''}>30 days</a><a href="${path}${versionParam !== undefined ? `/${seg(versionParam)}` : ''}?days=90"${days === 90 ? html` aria-current="page"` : ''}>90 days</a></nav>
-    ${downloadsChart(daily, days)}
+    ${downloadsChart(chartRows, days)}
   </section>
   <section aria-labelledby="tags-h" class="card">
     <h2 id="tags-h">Tags</h2>
