@@ -15,7 +15,7 @@ test('newcomer: the README npm quick start, from a fresh clone', { timeout: 600_
     const installed = JSON.parse(fs.readFileSync(path.join(run.cwd, 'node_modules/@alice/hello/package.json'), 'utf8'));
     assert.equal(installed.name, '@alice/hello');
     assert.equal(installed.version, '1.0.0');
-    assert.deepEqual(installed.repository, { type: 'git', url: 'https://github.com/alice/hello.git' });
+    assert.deepEqual(installed.repository, { type: 'git', url: 'git+https://github.com/alice/hello.git' });
     assert.doesNotMatch(run.output, /npm warn publish/i, 'npm publish has nothing to correct in package.json');
     assert.match(fs.readFileSync(path.join(run.home, '.npmrc'), 'utf8'), new RegExp(`^//localhost:${run.port}/npm/:_authToken=whp_`, 'm'));
     // Linked to the public repository alice/hello: anyone can read it.
