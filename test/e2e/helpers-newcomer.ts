@@ -255,7 +255,7 @@ export async function runNewcomer(format: string, opts: { after?: string; timeou
     const startSeconds = (Date.now() - started) / 1000;
     const checkout = path.join(work, 'wharf');
 
-    const script = ['set -eo pipefail', 'set -x'];
+    const script = ['exec 2>&1', 'set -eo pipefail', 'set -x'];
     for (const [i, b] of two.entries()) {
       script.push(`{ set +x; } 2>/dev/null; echo "##newcomer block ${i} README.md:${b.line}"; set -x`, shellOf(b, port));
     }
