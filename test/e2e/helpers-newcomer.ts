@@ -27,7 +27,8 @@
 // would already have, the run sets up outside the README (see machineEnv below): Java reads its home from
 // JAVA_TOOL_OPTIONS (the JVM ignores $HOME), Maven finds Debian's packaged plugins through a global settings file
 // (Maven Central is out of reach here), Gradle runs without a daemon, gems install under HOME (not /var/lib/gems),
-// podman keeps its images under the run's folder, and npm skips audit/fund/update checks (npmjs.org).
+// podman keeps its images under the run's folder, npm skips audit/fund/update checks (npmjs.org) and builds
+// native modules against the installed Node headers when there are some.
 //
 // A missing client fails the run (bash: "command not found"), never skips it. The web UI quick start can be added
 // as a format of its own (`newcomer=web` blocks, then its Chromium walk with the `after` hook and the returned
@@ -129,6 +130,9 @@ function machineEnv(dir: string, home: string): Record<string, string> {
     NPM_CONFIG_AUDIT: 'false',
     NPM_CONFIG_FUND: 'false',
     NPM_CONFIG_UPDATE_NOTIFIER: 'false',
+    // For WHARF_NEWCOMER_NPM_CI=1: better-sqlite3 builds against Node's headers, which node-gyp would otherwise
+    // download from nodejs.org (.ci/run does the same).
+    ...(fs.existsSync('/usr/include/node') ? { NPM_CONFIG_NODEDIR: '/usr' } : {}),
     CONTAINERS_STORAGE_CONF: path.join(containers, 'storage.conf'),
     CONTAINERS_CONF: path.join(containers, 'containers.conf'),
     XDG_RUNTIME_DIR: path.join(containers, 'run'),
