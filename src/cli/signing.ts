@@ -4,7 +4,7 @@ import { generateCosignKeyPair } from '../core/signing/cosign-keys.ts';
 import type { Command } from './main.ts';
 import { parse, UsageError } from './args.ts';
 
-const keygen: Command = async (_core, args, out) => {
+const keygen: Command = async (_open, args, out) => {
   const { values } = parse(args, { 'output-prefix': { type: 'string' } }, []);
   const prefix = values['output-prefix'] ?? 'cosign';
   const password = process.env.COSIGN_PASSWORD;
@@ -16,16 +16,17 @@ const keygen: Command = async (_core, args, out) => {
   out(`Private key written to ${prefix}.key\nPublic key written to ${prefix}.pub`);
 };
 
-const trust: Command = async (core, args, out) => {
+const trust: Command = async (open, args, out) => {
   const { values, pos } = parse(args, { key: { type: 'string' } }, ['OWNER[/IMAGE]']);
   if (!values.key) throw new UsageError('--key FILE.pub is required');
-  const k = await core.signing.trust(systemActor, pos[0], fs.readFileSync(values.key, 'utf8'));
+  const pem = fs.readFileSync(values.key, 'utf8');
+  const k = await (await open()).signing.trust(systemActor, pos[0], pem);
   out(`trusted key ${k.fingerprint} for ${pos[0]}`);
 };
 
-const require_: Command = async (core, args, out) => {
+const require_: Command = async (open, args, out) => {
   const { values, pos } = parse(args, { off: { type: 'boolean' } }, ['OWNER[/IMAGE]']);
-  await core.signing.setRequired(systemActor, pos[0], !values.off);
+  await (await open()).signing.setRequired(systemActor, pos[0], !values.off);
   out(values.off ? `${pos[0]}: signed images are no longer required` : `${pos[0]}: pulls now require an image signed by a trusted key`);
 };
 

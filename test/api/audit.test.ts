@@ -194,18 +194,19 @@ for (const dialect of dialects()) {
       await expect(call(alice, 'GET', '/orgs/acme/audit-log?after=2'), 400);
     });
 
-    test('wharf audit prints the entries (tab-separated, or --json); CLI changes are recorded as system', async () => {
+    test('wharf audit prints the entries (a header, then columns; or --json); CLI changes are recorded as system', async () => {
       const r = await s.cli(['package', 'visibility', 'npm', 'acme/pkg', 'internal']);
       assert.equal(r.code, 0, r.stderr);
       const text = await s.cli(['audit', '--owner', 'acme', '--limit', '3']);
       assert.equal(text.code, 0, text.stderr);
-      const lines = text.stdout.trim().split('\n');
+      const [header, ...lines] = text.stdout.trim().split('\n');
+      assert.deepEqual(header.split(/ +/), ['TIME', 'ACTION', 'ACTOR', 'CREDENTIAL', 'CLIENT', 'OWNER', 'TARGET', 'DETAILS']);
       assert.equal(lines.length, 3);
-      const [time, action, actor, credential, ip, owner, target, details] = lines[0].split('\t');
+      const [time, action, actor, credential, ip, owner, target, details] = lines[0].split(/ {2,}/);
       assert.ok(!Number.isNaN(Date.parse(time)));
       assert.deepEqual([action, actor, credential, ip, owner, target], ['package.visibility', 'system', 'system', '-', 'acme', 'npm/pkg']);
       assert.equal(JSON.parse(details).visibility, 'internal');
-      assert.match(lines[1], /^\S+\tpackage\.visibility\talice\ttoken\t127\.0\.0\.1\tacme\tnpm\/pkg\t/);
+      assert.match(lines[1], /^\S+ +package\.visibility +alice +token +127\.0\.0\.1 +acme +npm\/pkg +\{/);
 
       const json = await s.cli(['audit', '--user', 'bob', '--action', 'package.access_grant', '--json']);
       assert.equal(json.code, 0, json.stderr);

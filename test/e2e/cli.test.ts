@@ -2,16 +2,26 @@
 // every command of the issue's section 2, what it prints (a token prints as the token alone), its exit codes
 // (2 for usage, 1 for errors, with a message on stderr), and that the server sees its effects at once.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { dialects } from '../helpers/databases.ts';
 import { publishNpm, type NpmPublishOptions } from '../helpers/npm-publish.ts';
-import { EVERY_SCOPE, startWharf, type TestServer } from '../helpers/wharf.ts';
+import { EVERY_SCOPE, ROOT, startWharf, tempDir, type TestServer } from '../helpers/wharf.ts';
 
 type Json = any;
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/** A table the CLI printed (a header row, then columns two or more spaces apart) as one object per row. */
+function rows(out: string): Record<string, string>[] {
+  const [header, ...lines] = out.trimEnd().split('\n').map((l) => l.split(/ {2,}/));
+  assert.ok(header.length > 1 && header.every((h) => /^[A-Z-]+$/.test(h)), `a header row: ${out}`);
+  return lines.map((l) => Object.fromEntries(header.map((h, i) => [h, l[i]])));
+}
 
 /** Runs `fn` over `items`, `n` at a time (each CLI run is a Node process; this machine has few cores). */
 async function inBatches<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -31,11 +41,14 @@ for (const dialect of dialects()) {
     });
     after(() => s.stop());
 
-    /** `wharf ARGS` must succeed, print nothing on stderr; returns stdout. */
+    /** The one line every command that opens the database prints on stderr. */
+    const opened = () =>
+      dialect === 'sqlite' ? `wharf: data in ${s.dataDir} (SQLite)\n` : `wharf: database ${s.db.url.replace(/:[^/@:]*@/, ':***@')} (PostgreSQL), files in ${s.dataDir}\n`;
+    /** `wharf ARGS` must succeed and print nothing on stderr but which data it opened; returns stdout. */
     async function wharf(args: string[], stdin?: string): Promise<string> {
       const r = await s.cli(args, stdin);
       assert.equal(r.code, 0, `wharf ${args.join(' ')} → exit ${r.code}\n${r.stderr}`);
-      assert.equal(r.stderr, '', `wharf ${args.join(' ')} wrote to stderr`);
+      assert.equal(r.stderr, opened(), `wharf ${args.join(' ')}: stderr says once where the data is, nothing else`);
       return r.stdout;
     }
     /** `wharf ARGS` must fail with `code`, a message on stderr and nothing on stdout. */
@@ -110,14 +123,21 @@ for (const dialect of dialects()) {
       await publish(forever, { scope: 'bob', name: 'nope', version: '1.0.0' }, 403);
     });
 
-    test('token list USER shows ids, prefixes, names and scopes, never the secret', async () => {
+    test('token list USER shows ids, prefixes, names and scopes under a header, never the secret; no tokens → a note on stderr', async () => {
       const out = await wharf(['token', 'list', 'alice']);
-      const line = out.split('\n').find((l) => l.split('\t')[2] === 'laptop');
-      assert.ok(line, out);
-      const [id, prefix] = line.split('\t');
-      assert.match(id, /^\d+$/);
-      assert.ok(aliceToken.startsWith(prefix.replace('…', '')));
+      assert.match(out, /^ID +PREFIX +NAME +SCOPES +EXPIRES +LAST-USED\n/);
+      const row = rows(out).find((r) => r.NAME === 'laptop');
+      assert.ok(row, out);
+      assert.match(row.ID, /^\d+$/);
+      assert.ok(aliceToken.startsWith(row.PREFIX.replace('…', '')));
+      assert.equal(row.SCOPES, EVERY_SCOPE);
+      assert.match(row.EXPIRES, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       assert.ok(!out.includes(aliceToken.slice(8)), 'no secret in the list');
+
+      await wharf(['user', 'create', 'tokenless']);
+      const none = await s.cli(['token', 'list', 'tokenless']);
+      assert.deepEqual([none.code, none.stdout], [0, '']);
+      assert.match(none.stderr, /^wharf: .*\nno tokens for tokenless — create one with: wharf token create tokenless --scopes /);
     });
 
     test('org create NAME --owner USER; org add-member ORG USER [--role owner|member] → the server sees them at once', async () => {
@@ -277,10 +297,17 @@ for (const dialect of dialects()) {
 
     test('usage errors exit 2 with the usage on stderr, and change nothing', async () => {
       const cases: [string[], RegExp, string?][] = [
-        [[], /usage: wharf NOUN VERB/],
+        [[], /^usage: wharf \[--data DIR\] NOUN VERB/],
         [['frobnicate'], /unknown command "frobnicate"/],
-        [['user', 'create'], /expected NAME/],
-        [['user', 'create', 'x1', '--bogus'], /Unknown option '--bogus'/],
+        [['user', 'create'], /^wharf: missing NAME\nusage:\n  wharf user create NAME/],
+        [['user', 'create', 'x1', '--bogus'], /^wharf: unknown option --bogus\nusage:\n  wharf user create NAME \[--admin\][^\n]*\n$/],
+        [['user', 'create', 'x1', '--email'], /^wharf: --email needs a value\n/],
+        [['user', 'create', 'x1', 'x2'], /^wharf: unexpected argument "x2"\n/],
+        [['user', 'list', '--admin'], /^wharf: unknown option --admin\nusage:\n  wharf user list/],
+        [['token', 'list'], /^wharf: missing USER\n/],
+        [['package', 'grant', 'npm'], /^wharf: missing OWNER\/NAME USER\|OWNER\/REPO\n/],
+        [['user'], /^wharf: missing VERB after "user"\nusage:\n  wharf user create/],
+        [['user', 'frobnicate'], /^wharf: unknown command "user frobnicate"\nusage:\n  wharf user create/],
         [['user', 'create', 'x1', '--password-stdin'], /empty password/, ''],
         [['org', 'create', 'x1'], /--owner USER is required/],
         [['org', 'add-member', 'acme', 'carol', '--role', 'boss'], /--role must be owner or member/],
@@ -342,8 +369,11 @@ for (const dialect of dialects()) {
         const id = (await wharf(['hook', 'create', 'alice', '--url', url, '--secret-stdin', '--events', 'package'], 'cli-secret\n')).trim();
         assert.match(id, /^\d+$/, 'create prints the hook id alone');
         const repoHook = (await wharf(['hook', 'create', 'alice/app', '--url', `${url}?repo`, '--secret', 'x', '--inactive'])).trim();
-        assert.equal(await wharf(['hook', 'list', 'alice']), `${id}\t${url}\tpackage\tactive\tjson\tsecret\n`);
-        assert.equal(await wharf(['hook', 'list', 'alice/app']), `${repoHook}\t${url}?repo\tpackage\tinactive\tjson\tsecret\n`);
+        const hookRow = (id: string, url: string, state: string, secret: string) => ({ ID: id, URL: url, EVENTS: 'package', STATE: state, 'CONTENT-TYPE': 'json', SECRET: secret });
+        const listed = await wharf(['hook', 'list', 'alice']);
+        assert.match(listed, /^ID +URL +EVENTS +STATE +CONTENT-TYPE +SECRET\n/);
+        assert.deepEqual(rows(listed), [hookRow(id, url, 'active', 'secret')]);
+        assert.deepEqual(rows(await wharf(['hook', 'list', 'alice/app'])), [hookRow(repoHook, `${url}?repo`, 'inactive', 'secret')]);
         // The REST API sees the same hooks.
         const rest: Json[] = await json(api('/users/alice/hooks', aliceToken), 200);
         assert.deepEqual(rest.map((h) => [String(h.id), h.config.url, h.active]), [[id, url, true]]);
@@ -355,9 +385,9 @@ for (const dialect of dialects()) {
         assert.equal(first[1].headers['x-hub-signature-256'], `sha256=${createHmac('sha256', 'cli-secret').update(first[1].body).digest('hex')}`, 'the secret from stdin, without its newline');
         const [line] = (await until('delivered', async () => {
           const out = await wharf(['hook', 'deliveries', id]);
-          return out.includes('\tdelivered\t') && out;
-        })).trim().split('\n');
-        const [deliveryId, state, status, duration, attempts, action] = line.split('\t');
+          return / delivered /.test(out) && out;
+        })).trim().split('\n').slice(1);
+        const [deliveryId, state, status, duration, attempts, action] = line.split(/ +/);
         assert.equal(deliveryId, first[0].headers['x-github-delivery']);
         assert.deepEqual([state, status, attempts, action], ['delivered', '200', '2', 'published']);
         assert.match(duration, /^\d+ms$/);
@@ -365,9 +395,11 @@ for (const dialect of dialects()) {
         const again = (await wharf(['hook', 'redeliver', id, deliveryId])).trim();
         assert.match(again, /^[0-9a-f-]{36}$/);
         await until('the redelivery', () => got.some((g) => g.headers['x-github-delivery'] === again));
-        assert.match(await wharf(['hook', 'deliveries', id]), new RegExp(`^${again}\t(pending|delivered)\t.*redelivery`, 'm'));
+        const delivered = await wharf(['hook', 'deliveries', id]);
+        assert.match(delivered, /^ID +STATE +STATUS +DURATION +ATTEMPTS +ACTION +CREATED +REDELIVERY +ERROR\n/);
+        assert.match(delivered, new RegExp(`^${again} +(pending|delivered) .* redelivery`, 'm'));
 
-        assert.equal(await wharf(['hook', 'update', id, '--inactive', '--no-secret', '--url', `${url}/v2`]), `${id}\t${url}/v2\tpackage\tinactive\tjson\tno-secret\n`);
+        assert.deepEqual(rows(await wharf(['hook', 'update', id, '--inactive', '--no-secret', '--url', `${url}/v2`])), [hookRow(id, `${url}/v2`, 'inactive', 'no-secret')]);
         const before = got.length;
         await publish(aliceToken, { scope: 'alice', name: 'hooked', version: '1.0.1' });
         await new Promise((r) => setTimeout(r, 400));
@@ -384,13 +416,106 @@ for (const dialect of dialects()) {
         await wharfFails(['hook', 'redeliver', repoHook, deliveryId], 1, /delivery not found/);
         assert.equal(await wharf(['hook', 'delete', id]), `deleted hook ${id}\n`);
         await wharfFails(['hook', 'delete', id], 1, new RegExp(`no hook ${id}`));
-        assert.equal(await wharf(['hook', 'list', 'alice']), '');
+        const none = await s.cli(['hook', 'list', 'alice']);
+        assert.deepEqual([none.code, none.stdout, none.stderr], [0, '', `${opened()}no hooks on alice — add one with: wharf hook create alice --url URL\n`]);
         await json(api(`/users/alice/hooks/${id}`, aliceToken), 404);
         assert.equal(await wharf(['hook', 'delete', repoHook]), `deleted hook ${repoHook}\n`);
       } finally {
         rx.closeAllConnections();
         await new Promise((r) => rx.close(r));
       }
+    });
+
+    test('user list, org list, repo list [OWNER], package list OWNER [--type TYPE]: a header row, then aligned columns', async () => {
+      const users = await wharf(['user', 'list']);
+      assert.match(users, /^NAME +ADMIN +EMAIL +PASSWORD +STATE +CREATED\n/);
+      const byName = new Map(rows(users).map((r) => [r.NAME, r]));
+      assert.deepEqual({ ...byName.get('alice'), CREATED: undefined }, { NAME: 'alice', ADMIN: 'yes', EMAIL: 'alice@example.com', PASSWORD: 'set', STATE: 'active', CREATED: undefined });
+      assert.deepEqual([byName.get('bob')?.ADMIN, byName.get('bob')?.EMAIL, byName.get('bob')?.PASSWORD], ['no', '-', 'none']);
+      assert.equal(byName.get('carol')?.EMAIL, 'carol@example.com');
+      assert.ok(!byName.has('sus') && !byName.has('acme'), 'deleted users and organizations are not users');
+      // The columns line up: every row's second column starts where the header's does.
+      const lines = users.trimEnd().split('\n');
+      assert.ok(lines.every((l) => l.length > 10 && l.indexOf(l.split(/ {2,}/)[1]) === lines[0].indexOf('ADMIN')), users);
+
+      assert.deepEqual(rows(await wharf(['org', 'list'])).map((r) => [r.NAME, r.OWNERS, r.MEMBERS]), [['acme', 'alice,bob', '3']]);
+
+      const repos = rows(await wharf(['repo', 'list', 'alice']));
+      const secret = repos.find((r) => r.NAME === 'alice/secret');
+      assert.deepEqual([secret?.VISIBILITY, secret?.COLLABORATORS], ['private', '1']);
+      assert.ok(repos.some((r) => r.NAME === 'alice/app'));
+      assert.ok(repos.every((r) => r.NAME.startsWith('alice/')), 'only alice\'s');
+      const everyone = rows(await wharf(['repo', 'list']));
+      assert.ok(everyone.length >= repos.length && everyone.some((r) => r.NAME === 'alice/secret'));
+      const noRepos = await s.cli(['repo', 'list', 'bob']);
+      assert.deepEqual([noRepos.code, noRepos.stdout, noRepos.stderr], [0, '', `${opened()}no repositories of bob — create one with: wharf repo create bob/NAME\n`]);
+
+      const npm = rows(await wharf(['package', 'list', 'alice', '--type', 'npm']));
+      const hello = npm.find((r) => r.NAME === '@alice/hello');
+      assert.ok(hello, 'npm packages are listed as npm names them');
+      assert.deepEqual([hello.TYPE, hello.VISIBILITY, hello.VERSIONS], ['npm', 'private', '1']);
+      const app = npm.find((r) => r.NAME === '@alice/app');
+      assert.deepEqual([app?.REPOSITORY, app?.INHERITS], ['alice/app', 'yes'], 'linked to its repository, and inherits from it');
+      assert.deepEqual(rows(await wharf(['package', 'list', 'alice'])).map((r) => r.NAME).sort(), npm.map((r) => r.NAME).sort());
+      const none = await s.cli(['package', 'list', 'alice', '--type', 'docker']);
+      assert.deepEqual([none.code, none.stdout, none.stderr], [0, '', `${opened()}no container packages of alice\n`]);
+      await wharfFails(['package', 'list', 'ghost'], 1, /no user or organization named "ghost"/);
+    });
+
+    test('TYPE is checked against the formats (docker means container); @OWNER/NAME is an npm name', async () => {
+      const cases: [string[], RegExp][] = [
+        [['package', 'visibility', 'pypi', 'alice/hello', 'public'], /^wharf: unknown package type "pypi": one of npm, container, maven, rubygems, nuget\nusage:\n  wharf package visibility TYPE/],
+        [['package', 'list', 'alice', '--type', 'deb'], /^wharf: unknown package type "deb": one of npm, container, maven, rubygems, nuget\n/],
+        [['package', 'grant', 'container', '@alice/hello', 'bob', '--role', 'read'], /"@alice\/hello" is an npm name: a container package is OWNER\/NAME/],
+        [['package', 'visibility', 'npm', '@alice', 'public'], /expected OWNER\/NAME or @OWNER\/NAME, got "alice"/],
+      ];
+      await inBatches(cases, 4, ([args, message]) => wharfFails(args, 2, message));
+      // docker is accepted, and means the container format.
+      await wharfFails(['package', 'visibility', 'docker', 'alice/nothing', 'public'], 1, /no container package alice\/nothing/);
+
+      assert.equal(await wharf(['package', 'visibility', 'npm', '@alice/hello', 'internal']), 'npm package alice/hello is now internal\n');
+      assert.equal((await json(api('/users/alice/packages/npm/hello', aliceToken), 200)).visibility, 'internal');
+      assert.equal(await wharf(['package', 'visibility', 'npm', 'alice/hello', 'private']), 'npm package alice/hello is now private\n', 'OWNER/NAME still works');
+      assert.equal(await wharf(['package', 'grant', 'npm', '@alice/hello', 'carol', '--role', 'read']), 'carol has read on npm package alice/hello\n');
+      assert.equal(await wharf(['package', 'revoke', 'npm', '@alice/hello', 'carol']), 'carol no longer has access to npm package alice/hello\n');
+    });
+
+    test('gc --dry-run says what it would do, in the conditional, lists it, and changes nothing; gc then does it', async () => {
+      // What earlier tests left unreferenced goes first, so that what follows is all there is to collect.
+      await wharf(['gc', '--grace', '1s']);
+      // A version deleted long ago (its tarball named by nothing else) and an upload abandoned long ago.
+      await publish(aliceToken, { scope: 'alice', name: 'gc-me', version: '1.0.0' });
+      await publish(aliceToken, { scope: 'alice', name: 'gc-me', version: '2.0.0' });
+      const pkg = (await s.core.packages.find('alice', 'npm', 'gc-me'))!;
+      const v1 = (await s.core.packages.version(pkg.id, '1.0.0'))!;
+      const [file] = await s.core.packages.files(v1.id);
+      const longAgo = new Date(Date.now() - 400 * 864e5).toISOString();
+      await s.core.db.updateTable('package_versions').set({ deleted_at: longAgo }).where('id', '=', v1.id).execute();
+      const upload = await s.core.uploads.create(pkg.id);
+      await s.core.db.updateTable('upload_sessions').set({ updated_at: longAgo }).where('id', '=', upload.id).execute();
+      await new Promise((r) => setTimeout(r, 1100)); // past --grace 1s
+
+      const dry = await wharf(['gc', '--dry-run', '--grace', '1s']);
+      const lines = dry.trimEnd().split('\n');
+      assert.match(lines[0], /^would purge 1 version and 0 packages deleted more than 30 days ago/);
+      assert.equal(lines[1], `  npm @alice/gc-me 1.0.0, deleted ${longAgo}`);
+      assert.match(lines[2], /^would expire 1 abandoned upload \(0 bytes\)$/);
+      assert.match(lines[3], new RegExp(`^  upload ${upload.id}, 0 bytes, idle since ${longAgo}$`));
+      assert.match(lines[4], /^would remove 1 blob no version refers to \(\d+(\.\d)? (bytes|kB)\), would release 0 holds /, 'the tarball only the purged version names');
+      assert.match(lines[5], new RegExp(`^  ${file.blob_digest}, \\d`));
+      assert.match(lines[6], /^would remove 0 temp files/);
+      assert.match(lines[7], /^would free \S+ (bytes|kB) in all — nothing was changed \(dry run\)$/);
+      assert.doesNotMatch(dry, /\b(purged|expired|removed|freed)\b/, 'nothing in the past tense');
+      assert.ok(await s.core.packages.version(pkg.id, '1.0.0', { includeDeleted: true }), 'the version is still there');
+      assert.ok(await s.core.blobs.stat(file.blob_digest), 'the blob is still there');
+      await s.core.uploads.get(upload.id, pkg.id);
+
+      const done = await wharf(['gc', '--grace', '1s']);
+      assert.match(done, /^purged 1 version and 0 packages .*\nexpired 1 abandoned upload\nremoved 1 blob no version refers to, releasing 0 holds .*\nremoved 0 temp files .*\nfreed \S+ (bytes|kB) in all\n$/);
+      assert.equal(await s.core.packages.version(pkg.id, '1.0.0', { includeDeleted: true }), undefined);
+      assert.equal(await s.core.blobs.stat(file.blob_digest), null);
+      assert.equal(await packumentStatus('alice', 'gc-me', aliceToken), 200, 'the live version stays');
+      assert.match(await wharf(['gc', '--dry-run']), /^would purge 0 versions and 0 packages .*\nwould expire 0 abandoned uploads\nwould remove 0 blobs/);
     });
 
     test('the CLI works with the server stopped; the restarted server sees its changes', async () => {
@@ -405,3 +530,170 @@ for (const dialect of dialects()) {
     });
   });
 }
+
+describe('wharf from any folder: where its data is, help, and no empty database made by mistake', () => {
+  const BIN = path.join(ROOT, 'bin/wharf.mjs');
+  /** The environment without any WHARF_* setting of the test run. */
+  const clean = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WHARF_'))) as Record<string, string>;
+  /** Runs `command args` in `cwd` (a folder other than the checkout), with only `env` as Wharf's settings. */
+  function run(cwd: string, command: string[], env: Record<string, string> = {}, stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(command[0], command.slice(1), { cwd, env: { ...clean(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      child.stdin.end(stdin);
+    });
+  }
+  const wharfIn = (cwd: string, args: string[], env: Record<string, string> = {}, stdin = '') => run(cwd, [process.execPath, BIN, ...args], env, stdin);
+  const listing = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : null);
+
+  let cwd: string;
+  let data: string;
+  before(() => {
+    cwd = tempDir('wharf-cwd-');
+    data = path.join(tempDir('wharf-data-'), 'data');
+  });
+
+  test('a command that is not a create finds no database: one line naming the folder and how to point elsewhere, exit 1, nothing created', async () => {
+    const missing = path.join(cwd, 'nowhere');
+    const empty = tempDir('wharf-empty-');
+    const commands = [['user', 'list'], ['token', 'list', 'alice'], ['repo', 'list'], ['package', 'list', 'alice'], ['gc', '--dry-run'], ['audit'], ['user', 'suspend', 'alice'], ['hook', 'list', 'alice'], ['org', 'add-member', 'acme', 'bob'], ['token', 'create-job', 'alice/app']];
+    // Each once (a CLI run costs a Node process), half against a missing folder, half against an empty one.
+    await inBatches(commands.map((args, i) => [args, i % 2 ? empty : missing] as const), 4, async ([args, dir]) => {
+      {
+        const r = await wharfIn(cwd, [...args, '--data', dir]);
+        assert.equal(r.code, 1, `wharf ${args.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stdout, '');
+        assert.equal(r.stderr.split('\n').length, 2, `one line: ${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`^wharf: no Wharf data in ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(there is no wharf\\.db\\): point wharf .*--data DIR, WHARF_DATA=DIR or WHARF_DATABASE_URL=URL`));
+      }
+    });
+    // The same through the environment.
+    const r = await wharfIn(cwd, ['user', 'list'], { WHARF_DATA: missing });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no Wharf data in .*nowhere/);
+    assert.equal(listing(missing), null, 'no data folder was made');
+    assert.deepEqual(listing(empty), [], 'nothing was made in an empty one');
+    assert.deepEqual(listing(cwd), [], 'nor in the current folder');
+  });
+
+  test('with no --data and no WHARF_DATA, the data folder is the checkout\'s (where npm start keeps it), not the current folder', async () => {
+    const root = path.join(ROOT, 'data');
+    const existed = fs.existsSync(path.join(root, 'wharf.db'));
+    const before = listing(root);
+    const r = await wharfIn(cwd, ['user', 'list']);
+    if (existed) assert.match(r.stderr, new RegExp(`^wharf: data in ${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(SQLite\\)\n`));
+    else {
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, `wharf: no Wharf data in ${root} (there is no wharf.db): point wharf at the server's data with --data DIR, WHARF_DATA=DIR or WHARF_DATABASE_URL=URL (nothing was created)\n`);
+      assert.deepEqual(listing(root), before, 'nothing created in the checkout');
+    }
+    assert.deepEqual(listing(cwd), [], 'nothing created in the current folder');
+  });
+
+  test('create makes the database; --data before or after NOUN VERB, WHARF_DATA and WHARF_DATABASE_URL all reach it; stderr says which, once', async () => {
+    const created = await wharfIn(cwd, ['user', 'create', 'alice', '--admin', '--data', data]);
+    assert.deepEqual([created.code, created.stdout, created.stderr], [0, 'created user alice (admin)\n', `wharf: data in ${data} (SQLite), a new database\n`]);
+    assert.ok(fs.existsSync(path.join(data, 'wharf.db')));
+    const token = await wharfIn(cwd, ['--data', data, 'token', 'create', 'alice', '--scopes', 'read:packages']);
+    assert.match(token.stdout, /^whp_[0-9A-Za-z]{36}\n$/, 'TOKEN=$(wharf token create …) gets the token alone');
+    assert.equal(token.stderr, `wharf: data in ${data} (SQLite)\n`);
+
+    const other = tempDir('wharf-other-');
+    for (const [args, env] of [
+      [['--data', data, 'user', 'list'], {}],
+      [['user', '--data', data, 'list'], {}],
+      [['user', 'list', `--data=${data}`], {}],
+      [['user', 'list'], { WHARF_DATA: data }],
+      [['user', 'list'], { WHARF_DATA: path.relative(cwd, data) }],
+      [['user', 'list', '--data', data], { WHARF_DATA: other, WHARF_DATABASE_URL: `sqlite:${path.join(other, 'x.db')}` }],
+    ] as [string[], Record<string, string>][]) {
+      const r = await wharfIn(cwd, args, env);
+      assert.equal(r.code, 0, `${args.join(' ')} ${JSON.stringify(env)}: ${r.stderr}`);
+      assert.equal(r.stderr, `wharf: data in ${data} (SQLite)\n`, `${args.join(' ')} ${JSON.stringify(env)}`);
+      assert.match(r.stdout, /^NAME +ADMIN .*\nalice +yes /);
+    }
+    // A database elsewhere than its files: both are named.
+    const apart = await wharfIn(cwd, ['user', 'list'], { WHARF_DATA: other, WHARF_DATABASE_URL: `sqlite:${path.join(data, 'wharf.db')}` });
+    assert.equal(apart.stderr, `wharf: database ${path.join(data, 'wharf.db')} (SQLite), files in ${other}\n`);
+    assert.deepEqual(listing(cwd), [], 'nothing created in the current folder');
+  });
+
+  test('a PostgreSQL URL is named without its password', async () => {
+    const pg = await wharfIn(cwd, ['user', 'list'], { WHARF_DATA: data, WHARF_DATABASE_URL: 'postgres://wharf:s3cret@127.0.0.1:1/wharf' });
+    assert.equal(pg.code, 1, 'nothing listens on port 1');
+    assert.match(pg.stderr, /^wharf: database postgres:\/\/wharf:\*\*\*@127\.0\.0\.1:1\/wharf \(PostgreSQL\), files in /);
+    assert.doesNotMatch(pg.stderr, /s3cret/);
+  });
+
+  test('bin/wharf on PATH and a symlink elsewhere (as npm link makes) run from any folder', async () => {
+    const viaPath = await run(cwd, ['wharf', 'user', 'list', '--data', data], { PATH: `${path.join(ROOT, 'bin')}${path.delimiter}${process.env.PATH}` });
+    assert.equal(viaPath.code, 0, viaPath.stderr);
+    assert.match(viaPath.stdout, /^NAME +ADMIN/);
+    assert.ok(fs.lstatSync(path.join(ROOT, 'bin/wharf')).isSymbolicLink(), 'bin/wharf is a symlink to wharf.mjs');
+    const linkDir = tempDir('wharf-link-');
+    fs.symlinkSync(BIN, path.join(linkDir, 'wharf'));
+    // A tsconfig in the current folder is not Wharf's: it must not change how Wharf is compiled.
+    fs.writeFileSync(path.join(cwd, 'tsconfig.json'), '{"compilerOptions":{"jsx":"preserve","experimentalDecorators":true,"useDefineForClassFields":false}}');
+    try {
+      const linked = await run(cwd, ['wharf', '--data', data, 'user', 'list'], { PATH: `${linkDir}${path.delimiter}${process.env.PATH}` });
+      assert.equal(linked.code, 0, linked.stderr);
+      assert.match(linked.stdout, /^NAME +ADMIN/);
+    } finally {
+      fs.rmSync(path.join(cwd, 'tsconfig.json'));
+    }
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    assert.equal(pkg.bin.wharf, 'bin/wharf.mjs', 'npm link puts bin/wharf.mjs on PATH');
+  });
+
+  test('help: wharf help NOUN, wharf NOUN --help, wharf NOUN VERB --help print usage on stdout, exit 0, and open nothing', async () => {
+    const missing = path.join(cwd, 'nowhere');
+    const help = (args: string[]) => wharfIn(cwd, [...args, '--data', missing]);
+    for (const args of [['user', '--help'], ['help', 'user'], ['user', '-h'], ['user', 'help']]) {
+      const r = await help(args);
+      assert.deepEqual([r.code, r.stderr], [0, ''], args.join(' '));
+      assert.match(r.stdout, /^usage:\n  wharf user create NAME .*\n  wharf user list .*\n(.*\n)*  --data DIR /, args.join(' '));
+      assert.doesNotMatch(r.stdout, /wharf org /);
+    }
+    for (const args of [['user', 'create', '--help'], ['help', 'user', 'create'], ['user', 'create', 'x', '--admin', '-h']]) {
+      const r = await help(args);
+      assert.deepEqual([r.code, r.stderr], [0, ''], args.join(' '));
+      assert.match(r.stdout, /^usage:\n  wharf user create NAME \[--admin\] \[--email E\] \[--password-stdin\]\n  --data DIR /, args.join(' '));
+    }
+    const pkg = await help(['package', 'grant', '--help']);
+    assert.match(pkg.stdout, /^usage:\n  wharf package grant TYPE .*\n  TYPE: npm, container, maven, rubygems, nuget \(docker and oci mean container\)/);
+    const gc = await help(['gc', '--help']);
+    assert.match(gc.stdout, /^usage:\n  wharf gc \[--dry-run\]/);
+    const all = await help(['help']);
+    assert.equal(all.code, 0);
+    assert.match(all.stdout, /^usage: wharf \[--data DIR\] NOUN VERB \[args\]\n[^]*wharf user list[^]*wharf org list[^]*wharf repo list \[OWNER\][^]*wharf package list OWNER \[--type TYPE\]/);
+    const bare = await wharfIn(cwd, []);
+    assert.equal(bare.code, 2);
+    assert.equal(bare.stdout, '');
+    assert.match(bare.stderr, /^usage: wharf \[--data DIR\] NOUN VERB/);
+    for (const [args, message] of [[['frobnicate', '--help'], /^wharf: unknown command "frobnicate"\nusage: wharf /], [['help', 'frobnicate'], /^wharf: unknown command "frobnicate"\n/], [['user', 'frobnicate', '--help'], /^wharf: unknown command "user frobnicate"\nusage:\n  wharf user create/]] as const) {
+      const r = await help([...args]);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, message);
+    }
+    // Usage errors open nothing either, a create's included.
+    const bad = await help(['user', 'create']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^wharf: missing NAME\n/);
+    assert.equal(listing(missing), null);
+    assert.deepEqual(listing(cwd), []);
+  });
+
+  test('signing keygen needs no database: it opens none and says nothing about data', async () => {
+    const missing = path.join(cwd, 'nowhere');
+    const out = tempDir('wharf-keys-');
+    const r = await wharfIn(out, ['signing', 'keygen', '--data', missing], { COSIGN_PASSWORD: 'pw' });
+    assert.deepEqual([r.code, r.stderr], [0, '']);
+    assert.deepEqual(listing(out), ['cosign.key', 'cosign.pub'], 'written in the current folder');
+    assert.equal(listing(missing), null);
+  });
+});

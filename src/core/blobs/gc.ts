@@ -28,17 +28,28 @@ export interface GcReport {
   releasedHolds: number;
   /** Temp files left by a process that died mid-write (blob store and request spool), untouched for the grace period. */
   removedTempFiles: number;
+  /** Bytes of the removed blobs, abandoned uploads and temp files. */
   freedBytes: number;
   dryRun: boolean;
 }
+
+/** One thing a collection removes (or, in a dry run, would remove), for a person to check before it runs. */
+export type GcItem =
+  | { step: 'purge'; what: 'package' | 'version'; type: string; owner: string; name: string; version: string | null; deletedAt: string }
+  | { step: 'upload'; id: string; bytes: number; idleSince: string }
+  | { step: 'blob'; digest: string; bytes: number; holds: number };
 
 /** Temp files younger than this are never removed (see step 4). */
 export const TEMP_MIN_AGE_MS = 3600_000;
 
 const isForeignKeyViolation = (e: unknown) => ['23503', 'SQLITE_CONSTRAINT_FOREIGNKEY'].includes((e as { code?: string })?.code ?? '');
 
-/** One collection: purge, expire, then remove what nothing refers to (see the top of this file). */
-export async function collectGarbage(core: Core, opts: { dryRun?: boolean; graceMs?: number } = {}): Promise<GcReport> {
+/**
+ * One collection: purge, expire, then remove what nothing refers to (see the top of this file). A dry run writes
+ * nothing and counts what the same collection would do now, the blobs that only the purged versions refer to
+ * included; `each` hears of every package, version, upload and blob as it goes (temp files are only counted).
+ */
+export async function collectGarbage(core: Core, opts: { dryRun?: boolean; graceMs?: number; each?: (item: GcItem) => void } = {}): Promise<GcReport> {
   const dryRun = !!opts.dryRun;
   const graceMs = opts.graceMs ?? 3600_000;
   const { db } = core;
@@ -46,10 +57,15 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
   const report: GcReport = { purgedVersions: 0, purgedPackages: 0, expiredUploads: 0, removedBlobs: 0, releasedHolds: 0, removedTempFiles: 0, freedBytes: 0, dryRun };
 
   // 1. Deleted packages and versions past the restore window are gone for good.
-  const oldPackages = await db.selectFrom('packages').select('id').where('deleted_at', '<', cutoff).execute();
-  const oldVersions = await db.selectFrom('package_versions').select('id').where('deleted_at', '<', cutoff).execute();
+  const oldPackages = await db.selectFrom('packages').innerJoin('owners', 'owners.id', 'packages.owner_id')
+    .select(['packages.id', 'packages.type', 'packages.name', 'owners.name as owner', 'packages.deleted_at']).where('packages.deleted_at', '<', cutoff).orderBy('packages.id').execute();
+  const oldVersions = await db.selectFrom('package_versions').innerJoin('packages', 'packages.id', 'package_versions.package_id').innerJoin('owners', 'owners.id', 'packages.owner_id')
+    .select(['package_versions.id', 'packages.type', 'packages.name', 'owners.name as owner', 'package_versions.version', 'package_versions.deleted_at'])
+    .where('package_versions.deleted_at', '<', cutoff).orderBy('package_versions.id').execute();
   report.purgedPackages = oldPackages.length;
   report.purgedVersions = oldVersions.length;
+  for (const p of oldPackages) opts.each?.({ step: 'purge', what: 'package', type: p.type, owner: p.owner, name: p.name, version: null, deletedAt: p.deleted_at! });
+  for (const v of oldVersions) opts.each?.({ step: 'purge', what: 'version', type: v.type, owner: v.owner, name: v.name, version: v.version, deletedAt: v.deleted_at! });
   if (!dryRun) {
     for (const { id } of oldVersions) {
       await db.deleteFrom('package_properties').where('ref_type', '=', 'version').where('ref_id', '=', id).execute();
@@ -65,13 +81,27 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
   }
 
   // 2. Abandoned uploads.
-  if (!dryRun) report.expiredUploads = await core.uploads.cleanup(core.config.uploadExpirySeconds * 1000);
+  report.expiredUploads = await core.uploads.cleanup(core.config.uploadExpirySeconds * 1000, {
+    dryRun,
+    each: (u) => {
+      report.freedBytes += u.bytes;
+      opts.each?.({ step: 'upload', ...u });
+    },
+  });
 
-  // 3. Unreferenced blobs: no version's file names them (holds do not count, see the top of this file).
+  // 3. Unreferenced blobs: no version's file names them (holds do not count, see the top of this file). A dry run
+  // purged nothing, so it does not count the files of the versions step 1 would have purged.
+  const files = (q: Db) => {
+    const all = q.selectFrom('package_files');
+    if (!dryRun) return all;
+    return all
+      .where('package_files.version_id', 'not in', q.selectFrom('package_versions').select('id').where('deleted_at', '<', cutoff))
+      .where('package_files.version_id', 'not in', q.selectFrom('package_versions').select('id').where('package_id', 'in', q.selectFrom('packages').select('id').where('deleted_at', '<', cutoff)));
+  };
   const isReferenced = async (q: Db, digest: string) =>
-    !!(await q.selectFrom('package_files').select('id').where('blob_digest', '=', digest).limit(1).executeTakeFirst());
+    !!(await files(q).select('package_files.id').where('package_files.blob_digest', '=', digest).limit(1).executeTakeFirst());
   const referenced = new Set<string>();
-  for (const r of await db.selectFrom('package_files').select('blob_digest').distinct().execute()) referenced.add(r.blob_digest);
+  for (const r of await files(db).select('package_files.blob_digest').distinct().execute()) referenced.add(r.blob_digest);
   const before = Date.now() - graceMs;
   for await (const b of core.blobs.listBlobs()) {
     if (referenced.has(b.digest) || b.modifiedMs >= before) continue;
@@ -79,9 +109,10 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
     if (row && row.created_at >= nowIso(before)) continue;
     if (await isReferenced(db, b.digest)) continue;
     const size = (await core.blobs.stat(b.digest))?.size ?? row?.size ?? 0;
+    let holds: number;
     if (dryRun) {
       const held = await db.selectFrom('package_properties').select('id').where('ref_type', '=', 'package').where('name', '=', 'blob').where('value', '=', b.digest).execute();
-      report.releasedHolds += held.length;
+      holds = held.length;
     } else {
       // The last look and the release in one transaction: a manifest committed meanwhile keeps the blob.
       const released = await db.transaction().execute(async (t) => {
@@ -96,11 +127,13 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
         throw e;
       });
       if (released === null) continue;
-      report.releasedHolds += released;
+      holds = released;
       await core.blobs.remove(b.digest);
     }
+    report.releasedHolds += holds;
     report.removedBlobs += 1;
     report.freedBytes += size;
+    opts.each?.({ step: 'blob', digest: b.digest, bytes: size, holds });
   }
 
   // 4. Temp files nobody is writing: a live write keeps its file fresh, so one untouched for the grace period was

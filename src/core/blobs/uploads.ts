@@ -80,19 +80,26 @@ export class UploadSessions {
     await this.store.removeUpload(id);
   }
 
-  /** Removes sessions idle for longer than `maxIdleMs`, and upload files no session knows. Returns how many. */
-  async cleanup(maxIdleMs: number): Promise<number> {
+  /**
+   * Removes sessions idle for longer than `maxIdleMs`, and upload files no session knows; `dryRun` removes nothing
+   * and tells what it would remove. Each one goes to `each` (its id, size and last write).
+   */
+  async cleanup(maxIdleMs: number, opts: { dryRun?: boolean; each?: (u: { id: string; bytes: number; idleSince: string }) => void } = {}): Promise<number> {
     const cutoff = Date.now() - maxIdleMs;
-    const stale = await this.db.selectFrom('upload_sessions').select('id').where('updated_at', '<', nowIso(cutoff)).execute();
-    for (const { id } of stale) {
+    const stale = await this.db.selectFrom('upload_sessions').select(['id', 'updated_at']).where('updated_at', '<', nowIso(cutoff)).execute();
+    for (const { id, updated_at } of stale) {
+      opts.each?.({ id, bytes: (await this.store.uploadSize(id)) ?? 0, idleSince: updated_at });
+      if (opts.dryRun) continue;
       await this.db.deleteFrom('upload_sessions').where('id', '=', id).execute();
       await this.store.removeUpload(id);
     }
     let removed = stale.length;
+    // In a dry run the stale sessions are still known, so their files are not counted twice.
     const known = new Set((await this.db.selectFrom('upload_sessions').select('id').execute()).map((r) => r.id));
     for (const u of await this.store.listUploads()) {
       if (!known.has(u.id) && u.modifiedMs < cutoff) {
-        await this.store.removeUpload(u.id).catch(() => {});
+        opts.each?.({ id: u.id, bytes: (await this.store.uploadSize(u.id)) ?? 0, idleSince: nowIso(u.modifiedMs) });
+        if (!opts.dryRun) await this.store.removeUpload(u.id).catch(() => {});
         removed += 1;
       }
     }
