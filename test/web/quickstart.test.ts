@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, ok, run } from '../e2e/helpers-npm.ts';
+import { newcomerBlocks, README } from '../e2e/helpers-newcomer.ts';
 import { freePort, ROOT, tempDir, type ChildServer } from '../helpers/wharf.ts';
 import { openBrowser, shot, type Browser } from './browser.ts';
 
@@ -97,17 +98,17 @@ describe('README quick start: the web UI (Chromium, real npm)', () => {
     const token = (await page.locator('#new-token').textContent())?.trim() ?? '';
     assert.match(token, /^\S{20,}$/);
 
-    // 6. Publish with it, with the README's commands (npm config set writes this person's own .npmrc).
+    // 6. Publish with it, with the README's own commands (its blocks marked newcomer=web, after the admin command
+    // compared above): the token pasted where the README says, the port the server has.
     client = new Client({ url: `http://127.0.0.1:${port}`, port } as ChildServer, { scopes: [] });
-    const registry = `http://127.0.0.1:${port}/npm/`;
-    ok(await client.npm(['config', 'set', `@acme:registry=${registry}`]), 'npm config set registry');
-    ok(await client.npm(['config', 'set', `//127.0.0.1:${port}/npm/:_authToken=${token}`]), 'npm config set token');
-    const dir = path.join(client.home, 'widgets');
-    fs.mkdirSync(dir);
-    ok(await client.npm(['init', '-y', '--scope=@acme'], dir), 'npm init');
-    ok(await client.npm(['pkg', 'set', 'repository.type=git', 'repository.url=git+https://github.com/acme/widgets.git'], dir), 'npm pkg set');
-    fs.writeFileSync(path.join(dir, 'index.js'), 'module.exports = "widgets"\n');
-    const published = ok(await client.npm(['publish'], dir), 'npm publish');
+    const web = newcomerBlocks(fs.readFileSync(README, 'utf8')).filter((b) => b.formats.includes('web'));
+    assert.equal(web.length, 2, 'the web quick start: the first administrator, then the publish');
+    assert.equal(web[0]!.text.trim(), printed, 'the README shows the command npm start prints');
+    assert.match(web[1]!.text, /PASTE-THE-TOKEN-HERE/);
+    const script = web[1]!.text.replaceAll('localhost:8080', `127.0.0.1:${port}`).replace('PASTE-THE-TOKEN-HERE', token);
+    const published = await run('bash', ['-eo', 'pipefail', '-c', script], { cwd: client.home, env: client.env });
+    assert.equal(published.code, 0, published.output);
+    assert.match(published.output, /\+ @acme\/widgets@1\.0\.0/);
     assert.doesNotMatch(published.output, /npm warn publish/i, published.output);
 
     // 7. On the organization's page, and linked to the repository.
