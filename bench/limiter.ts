@@ -73,7 +73,7 @@ async function micro() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-limiter-micro-'));
   const core = await openCore(loadConfig({ WHARF_DATA: dir, WHARF_LOG_LEVEL: 'silent' }));
   try {
-    await core.identity.createUser({ name: 'bench', password: PASSWORD });
+    await core.identity.createUser(systemActor, { name: 'bench', password: PASSWORD });
     const { token } = await core.tokens.createPersonal(systemActor, 'bench', { scopes: 'read:packages' });
     const basic = `Basic ${Buffer.from(`bench:${PASSWORD}`).toString('base64')}`;
     const t = await perCall(() => core.authn.fromAuthorization(`Bearer ${token}`, { ip: '127.0.0.1' }));

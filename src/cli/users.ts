@@ -25,7 +25,7 @@ const create: Command = async (open, args, out) => {
     password = await readPassword();
   }
   const core = await open();
-  const user = await core.identity.createUser({ name: pos[0], email: values.email ?? null, password, isAdmin: !!values.admin });
+  const user = await core.identity.createUser(systemActor, { name: pos[0], email: values.email ?? null, password, isAdmin: !!values.admin });
   out(`created user ${user.name}${user.is_admin ? ' (admin)' : ''}`);
 };
 

@@ -57,7 +57,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   const authz = new Authorizer(db, changes);
   // Every verb that changes something security-relevant records it (Publisher, Identity, TokenService, ...).
   const audit = new AuditLog(db);
-  const identity = new Identity(db, authz, audit);
+  const identity = new Identity(db, authz, audit, { signup: config.signup });
   const tokens = new TokenService(db, identity, changes, authz, audit);
   const downloads = new DownloadCounter(db);
   const registryTokens = new RegistryTokens(db);

@@ -55,9 +55,9 @@ for (const dialect of dialects()) {
       });
       await app.ready();
       const c = s.core;
-      for (const u of ['bob', 'mal']) await c.identity.createUser({ name: u, email: `${u}@example.com` });
-      await c.identity.createUser({ name: 'root', isAdmin: true });
-      await c.identity.createUser({ name: 'alice', password: 'alice-password-1' });
+      for (const u of ['bob', 'mal']) await c.identity.createUser(systemActor, { name: u, email: `${u}@example.com` });
+      await c.identity.createUser(systemActor, { name: 'root', isAdmin: true });
+      await c.identity.createUser(systemActor, { name: 'alice', password: 'alice-password-1' });
       const full = await c.tokens.createPersonal(systemActor, 'alice', { scopes: EVERY_SCOPE, name: 'full' });
       aliceFull = full.token;
       aliceFullId = full.info.id;

@@ -30,7 +30,7 @@ for (const dialect of dialects()) {
     before(async () => {
       s = await startWharf({ dialect });
       root = await s.userWithToken('root', EVERY_SCOPE, { admin: true });
-      await s.core.identity.createUser({ name: 'alice' });
+      await s.core.identity.createUser(systemActor, { name: 'alice' });
       const t = await s.core.tokens.createPersonal(systemActor, 'alice', { scopes: EVERY_SCOPE, name: 'laptop' });
       alice = t.token;
       aliceTokenId = t.info.id;

@@ -91,7 +91,7 @@ for (const dialect of dialects()) {
     }
 
     test('setPassword → Basic with the old password is 401 at once on this node and on the other (no 5-minute cache); npm login with it too', async () => {
-      await s.core.identity.createUser({ name: 'carol', password: 'old-password-1' });
+      await s.core.identity.createUser(systemActor, { name: 'carol', password: 'old-password-1' });
       for (let i = 0; i < 2; i++) {
         assert.equal((await user(basic('carol', 'old-password-1'), 'A')).status, 200);
         assert.equal((await user(basic('carol', 'old-password-1'), 'B')).status, 200, 'cached on B');
@@ -105,14 +105,14 @@ for (const dialect of dialects()) {
     });
 
     test('setPassword on the other node → this node refuses the old password as soon as it hears of it', async () => {
-      await s.core.identity.createUser({ name: 'cora', password: 'old-password-1' });
+      await s.core.identity.createUser(systemActor, { name: 'cora', password: 'old-password-1' });
       assert.equal((await user(basic('cora', 'old-password-1'), 'A')).status, 200);
       await b.core.identity.setPassword('cora', 'new-password-2');
       await eventually(async () => (await user(basic('cora', 'old-password-1'), 'A')).status === 401, 'the old password refused on A');
     });
 
     test('setPassword → the web session signed in with the old password is gone; signing in again works', async () => {
-      await s.core.identity.createUser({ name: 'dora', password: 'old-password-1' });
+      await s.core.identity.createUser(systemActor, { name: 'dora', password: 'old-password-1' });
       const { res, session } = await webLogin('dora', 'old-password-1');
       assert.equal(res.status, 303, 'signed in');
       assert.ok(session);
@@ -124,7 +124,7 @@ for (const dialect of dialects()) {
     });
 
     test('5 wrong passwords → 429 with Retry-After; the right password during the lockout → 429 without hashing; after it ends → 200', async () => {
-      await s.core.identity.createUser({ name: 'dave', password: 'dave-password-1' });
+      await s.core.identity.createUser(systemActor, { name: 'dave', password: 'dave-password-1' });
       for (let i = 1; i <= 5; i++) assert.equal((await user(basic('dave', `guess-${i}`))).status, 401, `guess ${i}`);
       let locked!: Awaited<ReturnType<typeof user>>;
       const hashes = await hashesDuring(async () => {
@@ -145,7 +145,7 @@ for (const dialect of dialects()) {
     });
 
     test('the lock doubles with each failure after one ends (15 s, 30 s, 60 s …)', async () => {
-      await s.core.identity.createUser({ name: 'dirk', password: 'dirk-password-1' });
+      await s.core.identity.createUser(systemActor, { name: 'dirk', password: 'dirk-password-1' });
       for (let i = 1; i <= 5; i++) await user(basic('dirk', `guess-${i}`));
       assert.equal((await user(basic('dirk', 'x'))).retryAfter, '15');
       clock += 15_000;
@@ -175,7 +175,7 @@ for (const dialect of dialects()) {
     });
 
     test('a burst of parallel guesses pays for at most five hashes on a node before the lock refuses the rest', async () => {
-      await s.core.identity.createUser({ name: 'fay', password: 'fay-password-1' });
+      await s.core.identity.createUser(systemActor, { name: 'fay', password: 'fay-password-1' });
       let statuses: number[] = [];
       const hashes = await hashesDuring(async () => {
         statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => user(basic('fay', `guess-${i}`)).then((r) => r.status)));
@@ -186,7 +186,7 @@ for (const dialect of dialects()) {
     });
 
     test('failures on both nodes add up to one lockout', async () => {
-      await s.core.identity.createUser({ name: 'gus', password: 'gus-password-1' });
+      await s.core.identity.createUser(systemActor, { name: 'gus', password: 'gus-password-1' });
       for (let i = 1; i <= 3; i++) assert.equal((await user(basic('gus', `guess-${i}`), 'A')).status, 401);
       for (let i = 4; i <= 5; i++) assert.equal((await user(basic('gus', `guess-${i}`), 'B')).status, 401);
       await eventually(async () => (await user(basic('gus', 'gus-password-1'), 'A')).status === 429, 'A sees the lock B set');
@@ -204,7 +204,7 @@ for (const dialect of dialects()) {
     });
 
     test('npm login: 5 wrong passwords → 429 {error} with Retry-After; after the lock the right one mints a token', async () => {
-      await s.core.identity.createUser({ name: 'ivy', password: 'ivy-password-1' });
+      await s.core.identity.createUser(systemActor, { name: 'ivy', password: 'ivy-password-1' });
       for (let i = 1; i <= 5; i++) assert.equal((await npmLogin('ivy', `guess-${i}`)).status, 401);
       const r = await npmLogin('ivy', 'ivy-password-1');
       assert.equal(r.status, 429);
@@ -217,7 +217,7 @@ for (const dialect of dialects()) {
     });
 
     test('GET /v2/token with Basic: 5 wrong passwords → 429 TOOMANYREQUESTS with Retry-After', async () => {
-      await s.core.identity.createUser({ name: 'jay', password: 'jay-password-1' });
+      await s.core.identity.createUser(systemActor, { name: 'jay', password: 'jay-password-1' });
       for (let i = 1; i <= 5; i++) assert.equal((await dockerToken(basic('jay', `guess-${i}`))).status, 401);
       const r = await dockerToken(basic('jay', 'jay-password-1'));
       assert.equal(r.status, 429);
@@ -228,7 +228,7 @@ for (const dialect of dialects()) {
     });
 
     test('the web sign-in form: 5 wrong passwords → 429 page saying so, with Retry-After; no session', async () => {
-      await s.core.identity.createUser({ name: 'kim', password: 'kim-password-1' });
+      await s.core.identity.createUser(systemActor, { name: 'kim', password: 'kim-password-1' });
       for (let i = 1; i <= 5; i++) assert.equal((await webLogin('kim', `guess-${i}`)).res.status, 401);
       const { res, session } = await webLogin('kim', 'kim-password-1');
       assert.equal(res.status, 429);

@@ -1,4 +1,5 @@
 // Garbage collection on every dialect: only what nothing refers to goes, and only after its grace period.
+import { systemActor } from '../../src/core/auth/actor.ts';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -30,7 +31,7 @@ for (const dialect of dialects()) {
       dataDir = dir;
       db = await createDatabase(dialect, dir);
       core = await openCore(loadConfig({ WHARF_DATA: dir, WHARF_DATABASE_URL: db.url }));
-      const u = await core.identity.createUser({ name: 'alice' });
+      const u = await core.identity.createUser(systemActor, { name: 'alice' });
       alice = { kind: 'user', user: { id: u.id, name: 'alice', isAdmin: false }, scopes: ALL_SCOPES, tokenId: null };
     });
     after(async () => {

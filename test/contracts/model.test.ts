@@ -19,7 +19,7 @@ for (const dialect of dialects()) {
     const users: Record<string, Actor> = {};
 
     const userActor = async (name: string, scopes = ALL_SCOPES, admin = false): Promise<Actor> => {
-      const o = await core.identity.createUser({ name, isAdmin: admin });
+      const o = await core.identity.createUser(systemActor, { name, isAdmin: admin });
       return { kind: 'user', user: { id: o.id, name: o.name, isAdmin: admin }, scopes, tokenId: null };
     };
     const blob = (content = randomBytes(64)) => core.blobs.put(Readable.from([content]), { extraDigests: ['sha1', 'sha512'] });

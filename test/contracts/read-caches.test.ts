@@ -28,9 +28,9 @@ for (const dialect of dialects()) {
       db = await createDatabase(dialect, dir);
       a = await openCore(loadConfig({ WHARF_DATA: dir, WHARF_DATABASE_URL: db.url }));
       b = await openCore(loadConfig({ WHARF_DATA: dir, WHARF_DATABASE_URL: db.url }));
-      const u = await a.identity.createUser({ name: 'alice' });
+      const u = await a.identity.createUser(systemActor, { name: 'alice' });
       alice = { kind: 'user', user: { id: u.id, name: 'alice', isAdmin: false }, scopes: ALL_SCOPES, tokenId: null };
-      const v = await a.identity.createUser({ name: 'bob' });
+      const v = await a.identity.createUser(systemActor, { name: 'bob' });
       bob = { kind: 'user', user: { id: v.id, name: 'bob', isAdmin: false }, scopes: ALL_SCOPES, tokenId: null };
       // Let PostgreSQL's listeners connect before the first cached read.
       if (dialect === 'postgres') await new Promise((r) => setTimeout(r, 300));

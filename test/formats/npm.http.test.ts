@@ -217,7 +217,7 @@ for (const dialect of dialects()) {
 
     test('the publisher: _npmUser and maintainers carry the email when the user has one, and an empty one otherwise (npm prints a missing one as <undefined>)', async () => {
       // alice has alice@example.com (the helper gives every user one); dave has none.
-      await s.core.identity.createUser({ name: 'dave' });
+      await s.core.identity.createUser(systemActor, { name: 'dave' });
       const dave = (await s.core.tokens.createPersonal(systemActor, 'dave', { scopes: 'read:packages,write:packages' })).token;
       assert.equal((await publish(s.url, alice, '@alice/people', '1.0.0')).status, 201);
       const r = await publish(s.url, dave, '@dave/solo', '1.0.0');

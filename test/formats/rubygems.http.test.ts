@@ -227,7 +227,7 @@ for (const dialect of dialects()) {
     });
 
     test('gem signin: POST /api/v1/api_key with Basic user:password → a token that pushes; a token buys no other token', async () => {
-      await s.core.identity.createUser({ name: 'dave', password: 'dave-secret-pw', email: 'dave@example.com' });
+      await s.core.identity.createUser(systemActor, { name: 'dave', password: 'dave-secret-pw', email: 'dave@example.com' });
       const r = await fetch(`${s.url}/rubygems/dave/api/v1/api_key`, { method: 'POST', headers: { authorization: basic('dave', 'dave-secret-pw') } });
       assert.equal(r.status, 200);
       const key = await r.text();

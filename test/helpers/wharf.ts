@@ -92,7 +92,7 @@ export async function startWharf(opts: { dialect?: 'sqlite' | 'postgres'; env?: 
     db,
     cli: (args, stdin) => runCli(env, args, stdin),
     async userWithToken(name, scopes = 'read:packages,write:packages,delete:packages', o = {}) {
-      await core.identity.createUser({ name, isAdmin: o.admin, password: o.password ?? null, email: `${name}@example.com` });
+      await core.identity.createUser(systemActor, { name, isAdmin: o.admin, password: o.password ?? null, email: `${name}@example.com` });
       return (await core.tokens.createPersonal(systemActor, name, { scopes })).token;
     },
     async stop(o = {}) {

@@ -305,6 +305,31 @@ for (const dialect of dialects()) {
       assert.equal(await s.core.identity.findRepo('erin', 'stuff'), undefined);
     });
 
+    test('site administration: make a user a site administrator and back; nobody demotes themselves; recorded in the audit log', async () => {
+      await s.userWithToken('gina', undefined, { password: PASSWORD });
+      const gina = await sessionOf('gina');
+      const page = '/-/admin/users/gina';
+      assert.match(await (await get(page, as.root)).text(), /Make gina a site administrator/);
+      assert.equal((await post(page, as.alice, { action: 'promote' })).status, 403);
+      assert.equal((await post(page, as.root, { action: 'promote' }, { csrf: false })).status, 403);
+      assert.equal((await get('/-/admin/users', gina)).status, 403);
+      let r = await post(page, as.root, { action: 'promote' });
+      assert.equal(r.status, 303);
+      assert.equal(r.headers.get('location'), `${page}?done=promote`);
+      assert.equal((await s.core.identity.requireUser('gina')).is_admin, 1);
+      assert.equal((await get('/-/admin/users', gina)).status, 200, 'her session has the new rights at once');
+      assert.match(await (await get(`${page}?done=promote`, as.root)).text(), /They are now a site administrator\./);
+      // Her own rights she cannot take away (the form is not offered; a forced post is refused by the core).
+      r = await post(page, gina, { action: 'demote' });
+      assert.equal(r.status, 400);
+      assert.match(await r.text(), /you cannot remove your own site administrator rights/);
+      assert.equal((await post(page, as.root, { action: 'demote' })).status, 303);
+      assert.equal((await s.core.identity.requireUser('gina')).is_admin, 0);
+      assert.equal((await get('/-/admin/users', gina)).status, 403, 'and loses them at once');
+      const entries = await s.core.db.selectFrom('audit_log').select(['action', 'actor_name', 'details']).where('action', '=', 'user.site_admin').where('user_name', '=', 'gina').orderBy('id').execute();
+      assert.deepEqual(entries.map((e) => [e.actor_name, JSON.parse(e.details).site_admin]), [['root', true], ['root', false]]);
+    });
+
     test('site administration: a user who owns packages is deleted only when their packages go too', async () => {
       const token = await s.userWithToken('frank', undefined, { password: PASSWORD });
       assert.equal((await publish(s.url, token, '@frank/thing', '1.0.0')).status, 201);

@@ -45,6 +45,7 @@ export const AUDIT_ACTIONS = {
   'user.create': 'A user account was created.',
   'user.login_failed': 'A sign-in with a wrong password (web, Basic auth, npm login or /v2/token).',
   'user.password_changed': "A user's password was changed.",
+  'user.site_admin': 'A user was made a site administrator, or no longer is one.',
   'user.suspend': 'A user account was suspended.',
   'user.unsuspend': 'A suspended user account was reinstated.',
   'user.delete': 'A user account was deleted.',

@@ -28,19 +28,45 @@ export function checkRole(r: string): Role {
  * and ask `authz.manage` first: a route or a page cannot forget to. The CLI acts as `systemActor`.
  */
 export class Identity {
-  constructor(private readonly db: Db, private readonly authz: Authorizer, private readonly audit: AuditLog = new AuditLog(db)) {}
+  constructor(
+    private readonly db: Db,
+    private readonly authz: Authorizer,
+    private readonly audit: AuditLog = new AuditLog(db),
+    private readonly options: { signup: 'open' | 'closed' } = { signup: 'closed' },
+  ) {}
 
   /** The database these verbs write to (for records outside a change, such as a failed sign-in). */
   get database(): Db {
     return this.db;
   }
 
-  /** Creates a user; the name is unique across users and orgs, case-insensitively. */
-  async createUser(input: { name: string; email?: string | null; password?: string | null; isAdmin?: boolean }): Promise<Owner> {
+  /**
+   * Creates a user; the name is unique across users and orgs, case-insensitively. `by`: a site administrator (or
+   * systemActor, the CLI), or — when sign-up is open (WHARF_SIGNUP=open) — anyone signed out, for a plain user.
+   */
+  async createUser(by: Actor, input: { name: string; email?: string | null; password?: string | null; isAdmin?: boolean }): Promise<Owner> {
+    if (!(by.kind === 'anonymous' && this.options.signup === 'open' && !input.isAdmin)) await this.authz.manage(by, { what: 'site' });
     checkOwnerName(input.name);
     if (input.email != null && !/^[^\s@]+@[^\s@]+$/.test(input.email)) throw invalid(`invalid email "${input.email}"`);
     const password_hash = input.password ? await hashPassword(input.password) : null;
-    return this.insertOwner({ kind: 'user', name: input.name, email: input.email ?? null, password_hash, is_admin: input.isAdmin ? 1 : 0 });
+    return this.db.transaction().execute(async (trx) => {
+      const user = await new Identity(trx as unknown as Db, this.authz).insertOwner({ kind: 'user', name: input.name, email: input.email ?? null, password_hash, is_admin: input.isAdmin ? 1 : 0 });
+      await this.audit.record(trx as unknown as Db, { action: 'user.create', actor: by, ownerId: user.id, userId: user.id, target: user.name, details: { site_admin: !!input.isAdmin, sign_up: by.kind === 'anonymous' } });
+      return user;
+    });
+  }
+
+  /** Makes a user a site administrator or not. Nobody takes their own rights away (the site keeps an administrator). */
+  async setSiteAdmin(by: Actor, userName: string, admin: boolean): Promise<Owner> {
+    await this.authz.manage(by, { what: 'site' });
+    const user = await this.requireUser(userName);
+    if (!admin && by.kind === 'user' && by.user.id === user.id) throw invalid('you cannot remove your own site administrator rights');
+    if ((user.is_admin === 1) === admin) return user;
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('owners').set({ is_admin: admin ? 1 : 0 }).where('id', '=', user.id).execute();
+      await this.audit.record(trx as unknown as Db, { action: 'user.site_admin', actor: by, ownerId: user.id, userId: user.id, target: user.name, details: { site_admin: admin } });
+    });
+    return (await this.ownerById(user.id))!;
   }
 
   /** Creates an organization owned by `ownerUser`. */

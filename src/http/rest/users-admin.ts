@@ -1,4 +1,5 @@
-// Suspending and deleting users, at GitHub Enterprise's paths: PUT/DELETE /users/:user/suspended (204) and
+// Suspending, promoting and deleting users, at GitHub Enterprise's paths: PUT/DELETE /users/:user/suspended and
+// PUT/DELETE /users/:user/site_admin (204), and
 // DELETE /admin/users/:user (204; `?force=true` also deletes the packages the user owns). Site administrators only:
 // the core verbs decide (core/identity/identity.ts).
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +15,16 @@ export async function userAdminRoutes(app: FastifyInstance, core: Core): Promise
 
   app.delete('/users/:user/suspended', async (req, reply) => {
     await core.identity.unsuspendUser(req.actor, (req.params as P).user);
+    return reply.code(204).send();
+  });
+
+  app.put('/users/:user/site_admin', async (req, reply) => {
+    await core.identity.setSiteAdmin(req.actor, (req.params as P).user, true);
+    return reply.code(204).send();
+  });
+
+  app.delete('/users/:user/site_admin', async (req, reply) => {
+    await core.identity.setSiteAdmin(req.actor, (req.params as P).user, false);
     return reply.code(204).send();
   });
 

@@ -166,7 +166,7 @@ export async function accountPages(app: FastifyInstance, web: Web): Promise<void
     const password = f.get('password') ?? '';
     try {
       if (password.length < 10) throw Object.assign(new Error('The password must have at least 10 characters.'), { kind: 'Invalid' });
-      const user = await core.identity.createUser({ name, email: email || null, password });
+      const user = await core.identity.createUser(req.actor, { name, email: email || null, password });
       const { secret } = await web.sessions.create(user.id);
       web.setSession(req, reply, secret);
       return web.redirect(reply, `/${encodeURIComponent(user.name)}`);

@@ -44,6 +44,8 @@ const USER_DONE: Record<string, string> = {
   password: 'Password changed. Their web sessions were ended.',
   suspend: 'User suspended: their password, tokens and sessions stop working at once.',
   unsuspend: 'Suspension lifted: their password and unexpired tokens work again.',
+  promote: 'They are now a site administrator.',
+  demote: 'They are no longer a site administrator.',
   deleted: 'User deleted.',
 };
 
@@ -298,7 +300,7 @@ ${page > 1 || rows.length > USERS_PER_PAGE ? html`<nav class="pager" aria-label=
     const admin = f.get('admin') === '1';
     try {
       if (password.length < MIN_PASSWORD) throw invalid(`the password must have at least ${MIN_PASSWORD} characters`);
-      const u = await core.identity.createUser({ name, email: email || null, password, isAdmin: admin });
+      const u = await core.identity.createUser(req.actor, { name, email: email || null, password, isAdmin: admin });
       return web.redirect(reply, `/-/admin/users/${seg(u.name)}?done=created`);
     } catch (e) {
       const { message, status } = formError(e);
@@ -334,7 +336,13 @@ ${form('password', html`<label for="pw-new">New password</label>
 <p id="pw-help" class="help">At least ${MIN_PASSWORD} characters. Their web sessions end; their tokens keep working.</p>
 <button type="submit">Set password</button>`, 'stack')}
 </section>
-${isSelf ? '' : html`<section class="card" aria-labelledby="susp-h">
+${isSelf ? '' : html`<section class="card" aria-labelledby="admin-h">
+<h2 id="admin-h">Site administrator</h2>
+${u.is_admin
+  ? form('demote', html`<p>${u.name} administers this Wharf: users, every owner's settings, the audit log.</p><button type="submit">Remove site administrator rights</button>`)
+  : form('promote', html`<p>A site administrator manages users and every owner's settings and packages.</p><button type="submit">Make ${u.name} a site administrator</button>`)}
+</section>
+<section class="card" aria-labelledby="susp-h">
 <h2 id="susp-h">${u.suspended_at ? 'Lift the suspension' : 'Suspend'}</h2>
 ${u.suspended_at
   ? form('unsuspend', html`<p>Their password and unexpired tokens work again.</p><button class="primary" type="submit">Unsuspend ${u.name}</button>`)
@@ -366,6 +374,10 @@ ${form('delete', html`<p>Deletes ${u.name} with their tokens, memberships, repos
           await core.identity.setPassword(u.name, password, a);
           break;
         }
+        case 'promote':
+        case 'demote':
+          await core.identity.setSiteAdmin(a, u.name, act === 'promote');
+          break;
         case 'suspend':
           await core.identity.suspendUser(a, u.name);
           break;
