@@ -46,7 +46,7 @@ const run: Command = async (open, args, out) => {
   const blobs = of('blob');
   out(
     `${would('removed', 'remove')} ${count(r.removedBlobs, 'blob')} no version refers to${sum(blobs)}, ` +
-      `${would('releasing', 'release')} ${count(r.releasedHolds, 'hold')} of repositories on them (layers pushed without a manifest, or named only by purged versions)`,
+      `${would('releasing', 'release')} ${count(r.releasedHolds, 'hold')} of repositories on them (layers pushed without a manifest, or named only by versions past their restore window)`,
   );
   list(blobs.map((b) => `${b.digest}, ${bytes(b.bytes)}${b.holds ? `, held by ${count(b.holds, 'repository', 'repositories')}` : ''}`));
   out(`${would('removed', 'remove')} ${count(r.removedTempFiles, 'temp file')} a crashed process left`);
