@@ -2,7 +2,7 @@ import type { Command } from './main.ts';
 import { systemActor } from '../core/auth/actor.ts';
 import type { Core } from '../core/core.ts';
 import type { Owner } from '../db/tables.ts';
-import { parse, table } from './args.ts';
+import { parse, table, UsageError } from './args.ts';
 import { readPassword } from './password.ts';
 
 /** An ISO timestamp to the second, for tables. */
@@ -56,6 +56,13 @@ const unsuspend: Command = async (open, args, out) => {
   out(`unsuspended ${u.name}`);
 };
 
+const admin: Command = async (open, args, out) => {
+  const { pos } = parse(args, {}, ['NAME', 'on|off']);
+  if (pos[1] !== 'on' && pos[1] !== 'off') throw new UsageError(`expected on or off, got "${pos[1]}"`);
+  const u = await (await open()).identity.setSiteAdmin(systemActor, pos[0], pos[1] === 'on');
+  out(u.is_admin ? `${u.name} is a site administrator` : `${u.name} is not a site administrator`);
+};
+
 // Refused while the user owns packages or is an organization's only owner: --force deletes their packages too.
 const del: Command = async (open, args, out) => {
   const { values, pos } = parse(args, { force: { type: 'boolean' } }, ['NAME']);
@@ -68,9 +75,10 @@ export const userCommands = {
     '  wharf user create NAME [--admin] [--email E] [--password-stdin]   (the password from a pipe, or asked for at a terminal)',
     '  wharf user list           (NAME ADMIN EMAIL PASSWORD STATE CREATED)',
     '  wharf user password NAME   (new password from a pipe, or asked for at a terminal; ends their web sessions)',
+    '  wharf user admin NAME on|off   (make them a site administrator, or no longer)',
     '  wharf user suspend NAME    (password, tokens and sessions stop working)',
     '  wharf user unsuspend NAME',
     '  wharf user delete NAME [--force]   (--force: also when they own packages, which are deleted)',
   ].join('\n'),
-  verbs: { create, list, password, suspend, unsuspend, delete: del },
+  verbs: { create, list, password, admin, suspend, unsuspend, delete: del },
 };

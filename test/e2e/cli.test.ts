@@ -281,6 +281,16 @@ for (const dialect of dialects()) {
       await json(api('/user', basic('sus', 'sus-password-1')), 200);
     });
 
+    test('user admin NAME on|off → site administrator rights at once (GET /api/v1/users needs them)', async () => {
+      const token = await tokenFor('sus');
+      await json(api('/users', token), 403);
+      assert.equal(await wharf(['user', 'admin', 'sus', 'on']), 'sus is a site administrator\n');
+      await json(api('/users', token), 200);
+      assert.equal(await wharf(['user', 'admin', 'sus', 'off']), 'sus is not a site administrator\n');
+      await json(api('/users', token), 403);
+      await wharfFails(['user', 'admin', 'sus', 'maybe'], 2, /expected on or off, got "maybe"/);
+    });
+
     test('user delete NAME → exit 1 while they own packages; --force deletes them and their packages; their token gets 401', async () => {
       const token = await tokenFor('sus');
       await publish(token, { scope: 'sus', name: 'lib', version: '1.0.0' });
