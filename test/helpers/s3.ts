@@ -45,7 +45,7 @@ export function testS3Store(c: S3TestConfig, prefix = `run-${randomUUID()}/`, ex
 
 /** Deletes every object and unfinished multipart upload under the store's prefix; returns how many objects were left. */
 export async function emptyPrefix(store: S3BlobStore, prefix: string): Promise<string[]> {
-  const { ListObjectsV2Command, DeleteObjectCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
+  const { ListObjectsV2Command, DeleteObjectsCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
   const left: string[] = [];
   let token: string | undefined;
   do {
@@ -53,8 +53,8 @@ export async function emptyPrefix(store: S3BlobStore, prefix: string): Promise<s
     for (const o of page.Contents ?? []) left.push(o.Key!);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  for (let i = 0; i < left.length; i += 32) {
-    await Promise.all(left.slice(i, i + 32).map((Key) => store.client.send(new DeleteObjectCommand({ Bucket: store.bucket, Key }))));
+  for (let i = 0; i < left.length; i += 1000) {
+    await store.client.send(new DeleteObjectsCommand({ Bucket: store.bucket, Delete: { Objects: left.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }));
   }
   const mp = await store.client.send(new ListMultipartUploadsCommand({ Bucket: store.bucket, Prefix: prefix }));
   for (const u of mp.Uploads ?? []) {
