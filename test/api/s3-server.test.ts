@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { S3BlobStore } from '../../src/core/blobs/s3-store.ts';
 import { publishNpm } from '../helpers/npm-publish.ts';
 import { basic, blob, imageManifest, pushImage, resolveLocation, sha256 } from '../helpers/oci.ts';
+import { dialects } from '../helpers/databases.ts';
 import { emptyPrefix, s3TestConfig } from '../helpers/s3.ts';
 import { startWharf, tempDir, type TestServer } from '../helpers/wharf.ts';
 
@@ -30,7 +31,9 @@ if ('skip' in config) {
   test('Wharf on S3', { skip: config.skip }, () => {});
 } else {
   const c = config;
-  describe('Wharf on S3: two nodes sharing a bucket and a database', () => {
+  // The fleet's database when there is one (PostgreSQL); SQLite otherwise (both nodes in this process share its file).
+  const dialect = dialects().at(-1)!;
+  describe(`Wharf on S3: two nodes sharing a bucket and a database (${dialect})`, () => {
     let a: TestServer;
     let b: TestServer;
     let token: string;
@@ -43,7 +46,7 @@ if ('skip' in config) {
       process.env.AWS_ACCESS_KEY_ID = c.accessKeyId;
       process.env.AWS_SECRET_ACCESS_KEY = c.secretAccessKey;
       const env = { WHARF_BLOB_STORE: 's3', WHARF_S3_BUCKET: c.bucket, WHARF_S3_ENDPOINT: c.endpoint, WHARF_S3_REGION: c.region, WHARF_S3_FORCE_PATH_STYLE: 'true', WHARF_S3_PREFIX: prefix };
-      a = await startWharf({ env });
+      a = await startWharf({ env, dialect });
       b = await startWharf({ env, reuse: { dataDir: tempDir(), db: a.db } });
       token = await a.userWithToken('alice');
       A = basic('alice', token);
