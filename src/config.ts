@@ -48,6 +48,20 @@ const schema = z.object({
   WHARF_RESTORE_DAYS: z.coerce.number().int().positive().default(30),
   /** Whether people may create their own account on the web UI's sign-up page (open) or only admins add users (closed). */
   WHARF_SIGNUP: z.enum(['open', 'closed']).default('closed'),
+  /** Where blobs live: fs (DATA/blobs) or s3 (a bucket shared by every node; DATA then holds only scratch files). */
+  WHARF_BLOB_STORE: z.enum(['fs', 's3']).default('fs'),
+  /** S3 bucket for blobs (required with WHARF_BLOB_STORE=s3); created at start when missing and allowed. */
+  WHARF_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 of a-z 0-9 . -)').optional(),
+  /** S3 endpoint URL for S3-compatible stores (MinIO, Ceph radosgw...); by default AWS's for the region. */
+  WHARF_S3_ENDPOINT: z.string().url().optional(),
+  /** S3 region (default: AWS_REGION, else us-east-1). */
+  WHARF_S3_REGION: z.string().regex(/^[a-z0-9-]+$/, 'must be a region name such as us-east-1').optional(),
+  /** Path-style addressing (endpoint/bucket/key) instead of virtual hosts (bucket.endpoint/key): most S3-compatible stores need it. */
+  WHARF_S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '1', '0', 'on', 'off', 'yes', 'no']).default('false'),
+  /** Key prefix inside the bucket (e.g. wharf/), to share a bucket. */
+  WHARF_S3_PREFIX: z.string().regex(/^[^/].*$|^$/, 'must not start with /').default(''),
+}).superRefine((e, ctx) => {
+  if (e.WHARF_BLOB_STORE === 's3' && !e.WHARF_S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['WHARF_S3_BUCKET'], message: 'is required with WHARF_BLOB_STORE=s3' });
 });
 
 export type Config = Readonly<{
@@ -73,6 +87,8 @@ export type Config = Readonly<{
   webhookMaxAttempts: number;
   webhookTimeoutMs: number;
   signup: 'open' | 'closed';
+  /** The blob store: the filesystem under dataDir, or an S3 bucket (credentials from the AWS SDK's chain). */
+  blobStore: { kind: 'fs' } | { kind: 's3'; bucket: string; endpoint?: string; region?: string; forcePathStyle: boolean; prefix: string };
 }>;
 
 /** Validates the environment once; throws an Error listing every bad key. */
@@ -106,5 +122,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookMaxAttempts: e.WHARF_WEBHOOK_MAX_ATTEMPTS,
     webhookTimeoutMs: e.WHARF_WEBHOOK_TIMEOUT_MS,
     signup: e.WHARF_SIGNUP,
+    blobStore: Object.freeze(
+      e.WHARF_BLOB_STORE === 's3'
+        ? {
+            kind: 's3' as const,
+            bucket: e.WHARF_S3_BUCKET!,
+            endpoint: e.WHARF_S3_ENDPOINT,
+            region: e.WHARF_S3_REGION,
+            forcePathStyle: ['true', '1', 'on', 'yes'].includes(e.WHARF_S3_FORCE_PATH_STYLE),
+            prefix: e.WHARF_S3_PREFIX && !e.WHARF_S3_PREFIX.endsWith('/') ? `${e.WHARF_S3_PREFIX}/` : e.WHARF_S3_PREFIX,
+          }
+        : { kind: 'fs' as const },
+    ),
   });
 }

@@ -13,6 +13,7 @@ import { TokenService } from './auth/token-service.ts';
 import { BlobCache } from './blobs/blob-cache.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { FsBlobStore } from './blobs/fs-store.ts';
+import { S3BlobStore } from './blobs/s3-store.ts';
 import { UploadSessions } from './blobs/uploads.ts';
 import { Events } from './events/events.ts';
 import { Webhooks } from './events/webhooks.ts';
@@ -91,14 +92,27 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
       await core.flush().catch((err) => deps.logger?.error({ err }, 'final flush failed'));
       await deps.durable?.().catch((err) => deps.logger?.error({ err }, 'final sync failed'));
       await db.destroy();
+      (blobs as { destroy?(): void }).destroy?.(); // an S3 client's sockets
     },
   };
   return core;
 }
 
+/** The configured blob store; an S3 bucket is checked (and created when missing) before anything is served. */
+export async function openBlobStore(config: Config): Promise<BlobStore> {
+  const c = config.blobStore;
+  if (c.kind === 'fs') return new FsBlobStore(path.join(config.dataDir, 'blobs'));
+  const store = new S3BlobStore({ bucket: c.bucket, endpoint: c.endpoint, region: c.region, forcePathStyle: c.forcePathStyle, prefix: c.prefix });
+  await store.init();
+  return store;
+}
+
 /** Opens the configured database and blob store and builds the core (`short`: for one CLI command, see OpenOptions). */
 export async function openCore(config: Config, logger?: Logger, opts: { short?: boolean } = {}): Promise<Core> {
   const { db, dialect, durable, changes } = await openDatabase(config.databaseUrl, { backgroundCheckpoints: !opts.short });
-  const blobs = new FsBlobStore(path.join(config.dataDir, 'blobs'));
+  const blobs = await openBlobStore(config).catch(async (e) => {
+    await db.destroy();
+    throw e;
+  });
   return createCore({ config, db, dialect, blobs, changes, logger, durable });
 }

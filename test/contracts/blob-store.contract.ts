@@ -8,7 +8,77 @@ import type { BlobStore } from '../../src/core/blobs/blob-store.ts';
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const read = async (s: Readable) => Buffer.concat(await s.toArray());
 
-export function blobStoreContract(name: string, make: () => Promise<{ store: BlobStore; cleanup(): Promise<void>; reopen?(): BlobStore }>) {
+const MiB = 1024 * 1024;
+const EMPTY = sha256(Buffer.alloc(0));
+
+/** `data` in chunks of the given sizes (cycled), as a network stream would arrive. */
+function chunked(data: Buffer, sizes = [65_536]): Readable {
+  const parts: Buffer[] = [];
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const n = sizes[i % sizes.length];
+    parts.push(data.subarray(at, at + n));
+    at += n;
+  }
+  return Readable.from(parts);
+}
+
+/** A stream that sends `data`, then fails as a client that went away. */
+function failingAfter(data: Buffer): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (sent) return;
+      sent = true;
+      for (let at = 0; at < data.length; at += MiB) this.push(data.subarray(at, at + MiB));
+      setTimeout(() => this.destroy(new Error('client went away')), 20);
+    },
+  });
+}
+
+/** `size` bytes generated on the fly (never all in memory), and their sha256. */
+function generated(size: number): { stream: () => Readable; digest: string } {
+  const block = randomBytes(MiB);
+  const h = createHash('sha256');
+  for (let at = 0; at < size; at += MiB) h.update(block.subarray(0, Math.min(MiB, size - at)));
+  const digest = `sha256:${h.digest('hex')}`;
+  return {
+    digest,
+    stream: () =>
+      Readable.from(
+        (function* () {
+          for (let at = 0; at < size; at += MiB) yield Buffer.from(block.subarray(0, Math.min(MiB, size - at)));
+        })(),
+      ),
+  };
+}
+
+/** Runs `fn` while sampling the process's RSS; returns the growth over the RSS before, in MiB. */
+async function rssGrowth(fn: () => Promise<void>): Promise<number> {
+  const before = process.memoryUsage.rss();
+  let max = before;
+  const timer = setInterval(() => (max = Math.max(max, process.memoryUsage.rss())), 20);
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+  }
+  return (Math.max(max, process.memoryUsage.rss()) - before) / MiB;
+}
+
+export interface ContractOptions {
+  /** Blobs in the listing test (more than one S3 listing page). */
+  listCount?: number;
+  /** Size of the streamed object of the memory test. */
+  bigSize?: number;
+}
+
+export function blobStoreContract(
+  name: string,
+  make: () => Promise<{ store: BlobStore; cleanup(): Promise<void>; reopen?(): BlobStore }>,
+  opts: ContractOptions = {},
+) {
+  const listCount = opts.listCount ?? 2100;
+  const bigSize = opts.bigSize ?? 256 * MiB;
   describe(`BlobStore contract: ${name}`, () => {
     test('put → commit stores content under its sha256 with the extra digests asked for', async () => {
       const { store, cleanup } = await make();
@@ -135,6 +205,209 @@ export function blobStoreContract(name: string, make: () => Promise<{ store: Blo
       const { store, cleanup } = await make();
       await assert.rejects(store.open(`sha256:${'0'.repeat(64)}`), (e: any) => e.kind === 'NotFound');
       await assert.rejects(async () => store.open('sha256:../../etc/passwd'), /bad digest/);
+      await cleanup();
+    });
+
+    test('concurrent writers of one digest all commit, and the content is stored once, intact', async () => {
+      const { store, cleanup } = await make();
+      for (const data of [randomBytes(9 * MiB + 17), randomBytes(3000)]) {
+        const staged = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? store.putBytes(data) : store.put(chunked(data, [65_536 + i])))));
+        assert.ok(staged.every((s) => s.digest === sha256(data)));
+        await Promise.all(staged.map((s) => s.commit()));
+        assert.deepEqual(await store.stat(sha256(data)), { size: data.length });
+        assert.ok((await read(await store.open(sha256(data)))).equals(data));
+      }
+      const listed = [];
+      for await (const b of store.listBlobs()) listed.push(b.digest);
+      assert.equal(listed.length, 2, 'one object per digest');
+      await cleanup();
+    });
+
+    test('ranged reads return exactly the bytes asked for', async () => {
+      const { store, cleanup } = await make();
+      const data = randomBytes(3 * MiB + 5);
+      const staged = await store.put(chunked(data));
+      await staged.commit();
+      const n = data.length;
+      for (const [start, end] of [[0, 0], [n - 1, n - 1], [0, n - 1], [1000, 2 * MiB + 3], [MiB - 1, MiB], [5, 4 + 65_536]]) {
+        const got = await read(await store.open(staged.digest, { start, end }));
+        assert.ok(got.equals(data.subarray(start, end + 1)), `bytes ${start}-${end}`);
+      }
+      await cleanup();
+    });
+
+    test(`listing finds every one of ${listCount} blobs (several pages), and not the removed ones`, async (t) => {
+      const { store, cleanup } = await make();
+      const began = Date.now();
+      const digests: string[] = [];
+      for (let i = 0; i < listCount; i += 50) {
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(50, listCount - i) }, async (_, j) => {
+            const s = await store.putBytes(Buffer.from(`blob ${i + j}`));
+            await s.commit();
+            return s.digest;
+          }),
+        );
+        digests.push(...batch);
+      }
+      t.diagnostic(`${listCount} blobs stored in ${Date.now() - began} ms`);
+      const removed = digests.slice(0, 30);
+      for (const d of removed) await store.remove(d);
+      const listed: string[] = [];
+      const listStart = Date.now();
+      const t0 = listStart - 600_000;
+      for await (const b of store.listBlobs()) {
+        listed.push(b.digest);
+        assert.ok(b.modifiedMs > t0 && b.modifiedMs < Date.now() + 60_000, 'a plausible modification time');
+      }
+      assert.deepEqual(listed.sort(), digests.slice(30).sort());
+      t.diagnostic(`listed in ${Date.now() - listStart} ms`);
+      await cleanup();
+    });
+
+    test('a blob removed while it is being read is read to its end; then it is gone', async () => {
+      const { store, cleanup } = await make();
+      const data = randomBytes(12 * MiB);
+      const staged = await store.put(chunked(data, [MiB]));
+      await staged.commit();
+      const stream = await store.open(staged.digest);
+      const it = stream[Symbol.asyncIterator]();
+      const first = (await it.next()).value as Buffer;
+      await store.remove(staged.digest);
+      const rest: Buffer[] = [first];
+      for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value as Buffer);
+      assert.ok(Buffer.concat(rest).equals(data));
+      assert.equal(await store.stat(staged.digest), null);
+      await assert.rejects(store.open(staged.digest), (e: any) => e.kind === 'NotFound');
+      await cleanup();
+    });
+
+    test('zero-byte content: put, putBytes and an upload with no bytes store the empty blob', async () => {
+      const { store, cleanup } = await make();
+      const a = await store.put(Readable.from([]));
+      const b = await store.putBytes(Buffer.alloc(0), { extraDigests: ['sha1'] });
+      assert.equal(b.extra.sha1, createHash('sha1').digest('hex'));
+      const id = 'c0ffee00-0000-4000-8000-00000000000e';
+      assert.equal(await store.appendUpload(id, Readable.from([]), 0, 1e9), 0);
+      assert.equal(await store.uploadSize(id), 0, 'an upload exists from its creation');
+      const c = await store.finishUpload(id);
+      for (const s of [a, b, c]) {
+        assert.equal(s.digest, EMPTY);
+        assert.equal(s.size, 0);
+        await s.commit();
+      }
+      assert.deepEqual(await store.stat(EMPTY), { size: 0 });
+      assert.equal((await read(await store.open(EMPTY))).length, 0);
+      assert.equal(await store.uploadSize(id), null);
+      await cleanup();
+    });
+
+    test('interrupted writes leave nothing visible and nothing behind', async () => {
+      const { store, cleanup } = await make();
+      const data = randomBytes(10 * MiB);
+      await assert.rejects(store.put(failingAfter(data.subarray(0, 9 * MiB))), /client went away/);
+      await assert.rejects(store.put(chunked(data, [MiB]), { maxSize: 9 * MiB }), (e: any) => e.kind === 'TooLarge');
+      const id = 'c0ffee00-0000-4000-8000-00000000000f';
+      assert.equal(await store.appendUpload(id, chunked(data.subarray(0, 1000)), 0, 1e9), 1000);
+      await assert.rejects(store.appendUpload(id, failingAfter(data.subarray(1000, 9 * MiB)), 1000, 1e9), /client went away/);
+      assert.equal(await store.uploadSize(id), 1000, 'the failed chunk is not part of the upload');
+      await assert.rejects(store.appendUpload(id, chunked(data.subarray(1000), [MiB]), 1000, 8 * MiB), (e: any) => e.kind === 'TooLarge');
+      assert.equal(await store.uploadSize(id), 1000);
+      for (const d of [sha256(data), sha256(data.subarray(0, 9 * MiB))]) assert.equal(await store.stat(d), null);
+      const listed = [];
+      for await (const b of store.listBlobs()) listed.push(b);
+      assert.deepEqual(listed, [], 'no blob is visible');
+      assert.deepEqual(await store.sweepTemp(Date.now() + 60_000, true), { files: 0, bytes: 0 }, 'no temp content left');
+      await store.removeUpload(id);
+      assert.equal(await store.uploadSize(id), null);
+      await cleanup();
+    });
+
+    test('an upload appended alternately by two nodes in small and odd chunks finishes on either', async () => {
+      const { store, cleanup, reopen } = await make();
+      const other = reopen ? reopen() : store;
+      // Small odd chunks (as some clients send), an empty one, and chunks past the S3 multipart minimum.
+      const sizes = [1, 7, 0, 4096, 65_537, 3, 5 * MiB + 1, 13, 6 * MiB, 2];
+      const data = randomBytes(sizes.reduce((a, b) => a + b, 0));
+      const id = 'c0ffee00-0000-4000-8000-000000000010';
+      assert.equal(await store.appendUpload(id, Readable.from([]), 0, 1e9), 0);
+      let at = 0;
+      for (const [i, n] of sizes.entries()) {
+        const node = i % 2 ? other : store;
+        assert.equal(await node.appendUpload(id, chunked(data.subarray(at, at + n), [1000]), at, 1e9), at + n);
+        at += n;
+        assert.equal(await (i % 2 ? store : other).uploadSize(id), at, 'the other node sees the new size');
+      }
+      assert.ok((await other.listUploads()).some((u) => u.id === id && u.modifiedMs > Date.now() - 600_000));
+      const staged = await store.finishUpload(id, { extraDigests: ['md5'] });
+      assert.equal(staged.digest, sha256(data));
+      assert.equal(staged.size, data.length);
+      assert.equal(staged.extra.md5, createHash('md5').update(data).digest('hex'));
+      assert.equal(await store.stat(staged.digest), null, 'not visible before commit');
+      await staged.commit();
+      assert.ok((await read(await other.open(staged.digest))).equals(data));
+      assert.equal(await other.uploadSize(id), null);
+      assert.ok(!(await store.listUploads()).some((u) => u.id === id));
+
+      // Large chunks (one long PATCH, or several >= 5 MiB): finished on the node that appended them, and on the other.
+      for (const [k, parts] of [[0, [11 * MiB]], [1, [6 * MiB, 6 * MiB, MiB + 3]], [2, [7 * MiB]]] as const) {
+        const uid = `c0ffee00-0000-4000-8000-00000000002${k}`;
+        const body = randomBytes(parts.reduce((a: number, b: number) => a + b, 0));
+        let off = 0;
+        for (const [i, n] of parts.entries()) {
+          await (k === 1 && i % 2 ? other : store).appendUpload(uid, chunked(body.subarray(off, off + n), [MiB]), off, 1e9);
+          off += n;
+        }
+        const finisher = k === 2 ? other : store;
+        const s = await finisher.finishUpload(uid);
+        assert.equal(s.digest, sha256(body));
+        await s.commit();
+        assert.ok((await read(await finisher.open(s.digest))).equals(body));
+        assert.equal(await finisher.uploadSize(uid), null);
+      }
+      // A finished upload whose digest is not what the client said is cancelled: nothing is kept.
+      const bad = 'c0ffee00-0000-4000-8000-000000000030';
+      await store.appendUpload(bad, chunked(randomBytes(2000)), 0, 1e9);
+      const wrong = await other.finishUpload(bad);
+      await wrong.cancel();
+      assert.equal(await store.stat(wrong.digest), null);
+      assert.equal(await store.uploadSize(bad), null);
+      await cleanup();
+    });
+
+    test(`memory stays flat streaming ${bigSize / MiB} MiB in and out (put, read, resumable upload)`, async (t) => {
+      const { store, cleanup, reopen } = await make();
+      const big = generated(bigSize);
+      let digest = '';
+      const putGrowth = await rssGrowth(async () => {
+        const staged = await store.put(big.stream());
+        digest = staged.digest;
+        await staged.commit();
+      });
+      assert.equal(digest, big.digest);
+      const readGrowth = await rssGrowth(async () => {
+        const h = createHash('sha256');
+        let n = 0;
+        for await (const c of await store.open(digest)) {
+          h.update(c as Buffer);
+          n += (c as Buffer).length;
+        }
+        assert.equal(n, bigSize);
+        assert.equal(`sha256:${h.digest('hex')}`, big.digest);
+      });
+      await store.remove(digest);
+      const id = 'c0ffee00-0000-4000-8000-000000000040';
+      const uploadGrowth = await rssGrowth(async () => {
+        await store.appendUpload(id, big.stream(), 0, 1e12);
+        const s = await (reopen ? reopen() : store).finishUpload(id); // another node: re-reads the chunks
+        assert.equal(s.digest, big.digest);
+        await s.commit();
+      });
+      // Bounded, not proportional: S3 multipart keeps a few 8 MiB parts in flight (plus garbage not yet collected;
+      // measured peaks ~100 MiB for 160, 480 and 960 MiB objects alike), the filesystem about 1 MiB.
+      const limit = Math.min(150, (0.6 * bigSize) / MiB);
+      t.diagnostic(`RSS growth, MiB: put ${putGrowth.toFixed(1)}, read ${readGrowth.toFixed(1)}, upload+finish ${uploadGrowth.toFixed(1)}`);
+      assert.ok(putGrowth < limit && readGrowth < limit && uploadGrowth < limit, `RSS grew ${putGrowth.toFixed(0)} / ${readGrowth.toFixed(0)} / ${uploadGrowth.toFixed(0)} MiB (limit ${limit})`);
       await cleanup();
     });
   });
