@@ -172,6 +172,9 @@ describe('web UI rough edges (issue 18, item 7)', () => {
         assert.match(listed, /\b1 version\b/, `${when}: list versions (${url})`);
         assert.match(listed, /\b6 downloads\b/, `${when}: list downloads (${url})`);
       }
+      // The REST API says the same.
+      const api = (await (await fetch(`${s.url}/api/v1/users/alice/packages/rubygems/shiny`, { headers: { authorization: alice } })).json()) as { version_count: number; download_count: number };
+      assert.deepEqual([api.version_count, api.download_count], [1, 6], `${when}: REST`);
     };
     await check('before the flush');
     await s.core.flush();

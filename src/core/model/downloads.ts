@@ -1,4 +1,5 @@
 // Download counts, buffered in memory and written in batches per interval: no DB write per download.
+import type { Core } from '../core.ts';
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 
@@ -58,4 +59,22 @@ export class DownloadCounter {
       }
     }
   }
+}
+
+/**
+ * Total downloads per package, flushed and still buffered, of live and deleted (yanked, unpublished) versions alike:
+ * what the web UI's lists and pages and the REST API show.
+ */
+export async function packageDownloadTotals(core: Pick<Core, 'packages' | 'downloads'>, packageIds: number[]): Promise<Map<number, number>> {
+  const out = await core.packages.downloadTotals(packageIds);
+  const pending = core.downloads.pendingEntries();
+  if (pending.length) {
+    const listed = new Set(packageIds);
+    const packageOf = await core.packages.packageIdsOfVersions(pending.map(([id]) => id));
+    for (const [versionId, n] of pending) {
+      const p = packageOf.get(versionId);
+      if (p !== undefined && listed.has(p)) out.set(p, (out.get(p) ?? 0) + n);
+    }
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
 // GitHub's packages API, for users and orgs: list, get, settings, access, delete/restore packages and versions.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { packageDownloadTotals } from '../../core/model/downloads.ts';
 import type { Core } from '../../core/core.ts';
 import { invalid, notFound } from '../../core/errors.ts';
 import { checkRole, checkVisibility } from '../../core/identity/identity.ts';
@@ -39,9 +40,8 @@ export async function packageRoutes(app: FastifyInstance, core: Core): Promise<v
   }
 
   async function describe(req: FastifyRequest, pkg: PackageRow) {
-    const [versions, downloads] = await Promise.all([core.packages.versions(pkg.id), core.packages.downloadsByVersion(pkg.id)]);
-    let total = 0;
-    for (const v of versions) total += (downloads.get(v.id) ?? 0) + core.downloads.pendingFor(v.id);
+    const [versions, totals] = await Promise.all([core.packages.versions(pkg.id), packageDownloadTotals(core, [pkg.id])]);
+    const total = totals.get(pkg.id) ?? 0;
     // The latest recorded at publish may since have been deleted: never offer a version that does not install.
     let latest = (JSON.parse(pkg.metadata) as { latest?: string }).latest;
     if (latest !== undefined && !versions.some((v) => v.version === latest)) {

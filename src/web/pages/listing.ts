@@ -1,6 +1,7 @@
 // Lists of packages (explore, owner and repository pages): filtering by access and the list markup.
 import type { Actor } from '../../core/auth/actor.ts';
 import type { Core } from '../../core/core.ts';
+import { packageDownloadTotals } from '../../core/model/downloads.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { Visibility } from '../../db/tables.ts';
 import { packageName, packagePath, plural, typeIcon, versionLabel, visibilityBadge, when } from '../components.ts';
@@ -25,20 +26,8 @@ export async function readable(core: Core, actor: Actor, rows: PackageRow[]): Pr
   return rows.filter((_, i) => ok[i]);
 }
 
-/** Total downloads per package, flushed and still buffered, of live and deleted versions alike. */
-export async function totals(core: Core, rows: PackageRow[]): Promise<Map<number, number>> {
-  const out = await core.packages.downloadTotals(rows.map((p) => p.id));
-  const pending = core.downloads.pendingEntries();
-  if (pending.length) {
-    const listed = new Set(rows.map((p) => p.id));
-    const packageOf = await core.packages.packageIdsOfVersions(pending.map(([id]) => id));
-    for (const [versionId, n] of pending) {
-      const p = packageOf.get(versionId);
-      if (p !== undefined && listed.has(p)) out.set(p, (out.get(p) ?? 0) + n);
-    }
-  }
-  return out;
-}
+/** Total downloads per package (core/model/downloads.ts: the REST API counts the same). */
+export const totals = (core: Core, rows: PackageRow[]) => packageDownloadTotals(core, rows.map((p) => p.id));
 
 /** What a list row shows. */
 export async function summarize(core: Core, rows: PackageRow[], downloads?: Map<number, number>): Promise<PackageSummary[]> {
