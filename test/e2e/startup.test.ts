@@ -3,17 +3,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
 import { test } from 'node:test';
-import { freePort, ROOT, tempDir } from '../helpers/wharf.ts';
+import { freePort, ROOT, serverCommand, tempDir } from '../helpers/wharf.ts';
 
-const MAIN = path.join(ROOT, 'src/main.ts');
+/** What `npm start` runs once its prestart script has built dist/ (test/e2e/npm-start.test.ts runs `npm start` itself). */
+const START = serverCommand();
 
 test('at a terminal: "Wharf ready on http://localhost:PORT — data in DIR (SQLite)", then how to create the first administrator', async () => {
   const port = await freePort();
   const data = tempDir();
   // `script` gives the server a terminal, as `npm start` in a shell has (shared/CLIENTS.md: bsdutils).
-  const proc = spawn('script', ['-qfec', `${process.execPath} --import tsx ${MAIN}`, '/dev/null'], {
+  const proc = spawn('script', ['-qfec', START.join(' '), '/dev/null'], {
     cwd: ROOT, detached: true, env: { ...process.env, WHARF_DATA: data, WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn' },
   });
   let out = '';
@@ -61,7 +61,7 @@ test('the port is taken → one line naming WHARF_PORT on stderr, exit 1, no sta
   await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
   const port = (holder.address() as net.AddressInfo).port;
   try {
-    const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env: { ...process.env, WHARF_DATA: tempDir(), WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn' } });
+    const proc = spawn(START[0], START.slice(1), { cwd: ROOT, env: { ...process.env, WHARF_DATA: tempDir(), WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn' } });
     let err = '';
     proc.stderr.on('data', (d) => (err += d));
     const code = await new Promise<number | null>((r) => proc.on('exit', r));
