@@ -5,6 +5,8 @@ import type { Core } from './core/core.ts';
 import { formats } from './formats/index.ts';
 import { installAuthentication } from './http/actor.ts';
 import { isBelow, makeInert } from './http/inert.ts';
+import { installMetrics } from './http/metrics.ts';
+import { installLifecycle } from './http/ops.ts';
 import { restApi } from './http/rest/index.ts';
 import { webhookPayloads } from './http/webhook-payload.ts';
 import { webUi } from './web/web.ts';
@@ -24,7 +26,7 @@ export async function buildApp(core: Core, logger?: Logger, opts: { onRoute?: (r
   installAuthentication(app, core);
   // Every response, errors included, is inert in a browser (see http/inert.ts): all of it is data except the web
   // UI's pages, which set their own policy. Added before the scopes are registered, so every one inherits it.
-  const dataPrefixes = ['/api', '/healthz', ...formats.map((f) => f.prefix)];
+  const dataPrefixes = ['/api', '/healthz', '/readyz', '/metrics', ...formats.map((f) => f.prefix)];
   app.addHook('onSend', (req, reply, payload, done) => {
     makeInert(reply, payload, isBelow(req.url, dataPrefixes));
     done();
@@ -34,6 +36,8 @@ export async function buildApp(core: Core, logger?: Logger, opts: { onRoute?: (r
     await core.db.selectFrom('owners').select('id').limit(1).execute();
     return { status: 'ok' };
   });
+  installLifecycle(app, core);
+  installMetrics(app, core);
   for (const f of formats) await app.register((scope) => f.register(scope, core), { prefix: f.prefix });
   await app.register((scope) => restApi(scope, core), { prefix: '/api/v1' });
   await app.register((scope) => webUi(scope, core));

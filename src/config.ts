@@ -1,4 +1,5 @@
 // One schema over the WHARF_* environment: every key has a default and a doc line; the result is frozen.
+import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import type { InflationLimits } from './core/inflation.ts';
@@ -60,8 +61,21 @@ const schema = z.object({
   WHARF_S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '1', '0', 'on', 'off', 'yes', 'no']).default('false'),
   /** Key prefix inside the bucket (e.g. wharf/), to share a bucket. */
   WHARF_S3_PREFIX: z.string().regex(/^[^/].*$|^$/, 'must not start with /').default(''),
+  /** Seconds a stopping server (SIGTERM, SIGINT) waits for requests in flight (uploads, publishes) before cutting them off. */
+  WHARF_SHUTDOWN_TIMEOUT: z.coerce.number().min(0).default(30),
+  /** Whether GET /metrics serves Prometheus metrics (on) or does not exist (off). */
+  WHARF_METRICS: z.enum(['on', 'off']).default('on'),
+  /** Addresses or CIDRs that may read /metrics without credentials (requests through a proxy never count as them); others need a site admin's token. */
+  WHARF_METRICS_ALLOW: z.string().default('127.0.0.1,::1'),
 }).superRefine((e, ctx) => {
   if (e.WHARF_BLOB_STORE === 's3' && !e.WHARF_S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['WHARF_S3_BUCKET'], message: 'is required with WHARF_BLOB_STORE=s3' });
+  for (const a of e.WHARF_METRICS_ALLOW.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [ip, bits, more] = a.split('/');
+    const max = net.isIPv4(ip) ? 32 : net.isIPv6(ip) ? 128 : 0;
+    if (!max || more !== undefined || (bits !== undefined && !(/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max))) {
+      ctx.addIssue({ code: 'custom', path: ['WHARF_METRICS_ALLOW'], message: `"${a}" is not an IP address or CIDR range` });
+    }
+  }
 });
 
 export type Config = Readonly<{
@@ -88,6 +102,8 @@ export type Config = Readonly<{
   webhookTimeoutMs: number;
   signup: 'open' | 'closed';
   /** The blob store: the filesystem under dataDir, or an S3 bucket (credentials from the AWS SDK's chain). */
+  shutdownTimeoutMs: number;
+  metrics: { enabled: boolean; allow: string[] };
   blobStore: { kind: 'fs' } | { kind: 's3'; bucket: string; endpoint?: string; region?: string; forcePathStyle: boolean; prefix: string };
 }>;
 
@@ -122,6 +138,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookMaxAttempts: e.WHARF_WEBHOOK_MAX_ATTEMPTS,
     webhookTimeoutMs: e.WHARF_WEBHOOK_TIMEOUT_MS,
     signup: e.WHARF_SIGNUP,
+    shutdownTimeoutMs: e.WHARF_SHUTDOWN_TIMEOUT * 1000,
+    metrics: Object.freeze({ enabled: e.WHARF_METRICS === 'on', allow: e.WHARF_METRICS_ALLOW.split(',').map((a) => a.trim()).filter(Boolean) }),
     blobStore: Object.freeze(
       e.WHARF_BLOB_STORE === 's3'
         ? {

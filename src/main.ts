@@ -5,6 +5,7 @@ import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { collectGarbage } from './core/blobs/gc.ts';
 import { openCore } from './core/core.ts';
+import { drain } from './http/ops.ts';
 
 async function main() {
   let config;
@@ -21,22 +22,41 @@ async function main() {
   const flusher = setInterval(() => core.flush().catch((err) => logger.error({ err }, 'flush failed')), config.downloadFlushMs);
   flusher.unref();
   // Scheduled garbage collection (also `wharf gc`); abandoned uploads expire with it.
+  let collecting: Promise<unknown> | null = null;
   const gc = config.gcIntervalSeconds
     ? setInterval(() => {
-        collectGarbage(core).then((report) => logger.info({ gc: report }, 'garbage collected'), (err) => logger.error({ err }, 'garbage collection failed'));
+        if (collecting) return;
+        collecting = collectGarbage(core)
+          .then((report) => logger.info({ gc: report }, 'garbage collected'), (err) => logger.error({ err }, 'garbage collection failed'))
+          .finally(() => (collecting = null));
       }, config.gcIntervalSeconds * 1000)
     : null;
   gc?.unref();
 
+  // Graceful shutdown (docs/operations.md): /readyz turns 503 and new connections are refused at once; requests
+  // in flight (uploads, publishes) finish, for up to WHARF_SHUTDOWN_TIMEOUT; then the background work stops, the
+  // buffered counters are written and the database and blob store are closed. A second signal cuts it short.
   let stopping = false;
+  let hurry: () => void = () => {};
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: not waiting for requests in flight');
+      hurry();
+      return;
+    }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    const t0 = Date.now();
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining requests in flight');
     clearInterval(flusher);
     if (gc) clearInterval(gc);
+    const hurried = new Promise<void>((r) => (hurry = r));
+    const { cut } = await drain(app, config.shutdownTimeoutMs, hurried);
+    if (cut) logger.warn({ cut }, 'requests still in flight at the shutdown timeout were cut off');
+    // A garbage collection under way finishes its step (it is safe to stop anywhere, but a clean end logs its report).
+    await Promise.race([collecting, hurried, new Promise((r) => setTimeout(r, Math.max(0, config.shutdownTimeoutMs - (Date.now() - t0))).unref())]);
     await app.close().catch((err) => logger.error({ err }, 'close failed'));
     await core.close();
+    logger.info({ ms: Date.now() - t0 }, 'stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -11,9 +11,8 @@ import { RegistryTokens } from './auth/registry-tokens.ts';
 import { LoginThrottle } from './auth/throttle.ts';
 import { TokenService } from './auth/token-service.ts';
 import { BlobCache } from './blobs/blob-cache.ts';
-import type { BlobStore } from './blobs/blob-store.ts';
+import { instrumentBlobStore, type BlobStore } from './blobs/blob-store.ts';
 import { FsBlobStore } from './blobs/fs-store.ts';
-import { S3BlobStore } from './blobs/s3-store.ts';
 import { UploadSessions } from './blobs/uploads.ts';
 import { Events } from './events/events.ts';
 import { Webhooks } from './events/webhooks.ts';
@@ -101,10 +100,12 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
 /** The configured blob store; an S3 bucket is checked (and created when missing) before anything is served. */
 export async function openBlobStore(config: Config): Promise<BlobStore> {
   const c = config.blobStore;
-  if (c.kind === 'fs') return new FsBlobStore(path.join(config.dataDir, 'blobs'));
+  if (c.kind === 'fs') return instrumentBlobStore(new FsBlobStore(path.join(config.dataDir, 'blobs')));
+  // Loaded only for S3: the AWS SDK costs a filesystem-backed server ~25 MiB and a tenth of a second at start.
+  const { S3BlobStore } = await import('./blobs/s3-store.ts');
   const store = new S3BlobStore({ bucket: c.bucket, endpoint: c.endpoint, region: c.region, forcePathStyle: c.forcePathStyle, prefix: c.prefix });
   await store.init();
-  return store;
+  return instrumentBlobStore(store);
 }
 
 /** Opens the configured database and blob store and builds the core (`short`: for one CLI command, see OpenOptions). */

@@ -14,6 +14,7 @@
 // tables it reads, and with any write whose tables are not known (raw SQL, another process on the SQLite file).
 import type { DatabaseConnection, Dialect, Driver, QueryResult, TransactionSettings, CompiledQuery, Kysely } from 'kysely';
 import type pg from 'pg';
+import { cacheStats, type CacheStats } from '../core/stats.ts';
 
 /** Tables whose writes no read cache depends on. */
 const IGNORED_TABLES = new Set(['downloads', 'webhook_deliveries', 'sessions', 'upload_sessions', 'uploads']);
@@ -297,7 +298,11 @@ export const UNCACHED: ChangeGeneration = (() => {
 export class GenerationCache<V> {
   private readonly map = new Map<string, V>();
   private generation = -1;
-  constructor(private readonly changes: ChangeGeneration, private readonly maxEntries = 20_000) {}
+  private readonly stats: CacheStats;
+  /** `name`: the cache kind its hits and misses count under in /metrics. */
+  constructor(private readonly changes: ChangeGeneration, private readonly maxEntries = 20_000, name = 'other') {
+    this.stats = cacheStats(name);
+  }
 
   /** The cached value, or `load()`'s, cached when the generation did not move while loading. */
   async get(key: string, load: () => Promise<V>): Promise<V> {
@@ -305,7 +310,11 @@ export class GenerationCache<V> {
     if (g !== this.generation) {
       this.map.clear();
       this.generation = g;
-    } else if (this.map.has(key)) return this.map.get(key)!;
+    } else if (this.map.has(key)) {
+      this.stats.hits++;
+      return this.map.get(key)!;
+    }
+    this.stats.misses++;
     const value = await load();
     if (this.changes.current() === g && this.generation === g) {
       if (this.map.size >= this.maxEntries) this.map.delete(this.map.keys().next().value!);

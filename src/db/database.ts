@@ -4,7 +4,6 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import { Changes, listenForChanges, observedDialect } from './changes.ts';
 import { DEFAULT_AUTOCHECKPOINT, startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { Migrations } from './migrations.ts';
@@ -15,8 +14,13 @@ const fdatasync = promisify(fs.fdatasync);
 export type Db = Kysely<Database>;
 export type DialectName = 'sqlite' | 'postgres';
 
-// int8 (counts, sums, bigint ids) arrive as strings from node-postgres; every value we keep fits a JS number.
-pg.types.setTypeParser(20, (v) => Number(v));
+/** node-postgres, loaded when a PostgreSQL database is opened: a server on SQLite never pays for it (memory, start). */
+async function loadPg() {
+  const { default: pg } = await import('pg');
+  // int8 (counts, sums, bigint ids) arrive as strings from node-postgres; every value we keep fits a JS number.
+  pg.types.setTypeParser(20, (v) => Number(v));
+  return pg;
+}
 
 export interface OpenOptions {
   /**
@@ -111,6 +115,7 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: cachingStatements(sqlite, () => closeLog()) }), changes, stopCheckpoints) });
     dialect = 'sqlite';
   } else {
+    const pg = await loadPg();
     const pool = new pg.Pool({ connectionString: url, max: 10 });
     // An idle connection dropped by the server (restart, failover) must not crash the process: the pool replaces it.
     pool.on('error', (err) => process.emitWarning(`PostgreSQL idle connection error: ${err.message}`));

@@ -1,19 +1,21 @@
 // `npm start` as a person meets it: one plain line when it is ready (at a terminal), how to create the first user
 // when there is none, and a one-line error naming WHARF_PORT when the port is taken.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { freePort, ROOT, tempDir } from '../helpers/wharf.ts';
+import { freePort, ROOT, serverCommand, tempDir } from '../helpers/wharf.ts';
 
-const MAIN = path.join(ROOT, 'src/main.ts');
+/** What `npm start` runs once its prestart script has built dist/ (the last test runs `npm start` itself). */
+const START = serverCommand();
 
 test('at a terminal: "Wharf ready on http://localhost:PORT — data in DIR (SQLite)", then how to create the first administrator', async () => {
   const port = await freePort();
   const data = tempDir();
   // `script` gives the server a terminal, as `npm start` in a shell has (shared/CLIENTS.md: bsdutils).
-  const proc = spawn('script', ['-qfec', `${process.execPath} --import tsx ${MAIN}`, '/dev/null'], {
+  const proc = spawn('script', ['-qfec', START.join(' '), '/dev/null'], {
     cwd: ROOT, detached: true, env: { ...process.env, WHARF_DATA: data, WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn' },
   });
   let out = '';
@@ -61,7 +63,7 @@ test('the port is taken → one line naming WHARF_PORT on stderr, exit 1, no sta
   await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
   const port = (holder.address() as net.AddressInfo).port;
   try {
-    const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env: { ...process.env, WHARF_DATA: tempDir(), WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn' } });
+    const proc = spawn(START[0], START.slice(1), { cwd: ROOT, env: { ...process.env, WHARF_DATA: tempDir(), WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn' } });
     let err = '';
     proc.stderr.on('data', (d) => (err += d));
     const code = await new Promise<number | null>((r) => proc.on('exit', r));
@@ -71,5 +73,54 @@ test('the port is taken → one line naming WHARF_PORT on stderr, exit 1, no sta
     assert.match(lines[0], new RegExp(`^wharf: port ${port} is already in use: .*WHARF_PORT=`));
   } finally {
     holder.close();
+  }
+});
+
+test('`npm start` builds dist/ when src/ changed, then runs compiled JavaScript: node dist/main.js, no TypeScript loader', async () => {
+  const port = await freePort();
+  const data = tempDir();
+  const proc = spawn('npm', ['start'], { cwd: ROOT, detached: true, env: { ...process.env, WHARF_DATA: data, WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      if (ok) break;
+      assert.ok(Date.now() < deadline && proc.exitCode === null, 'npm start did not become healthy');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // The process serving: npm's child (through sh), found by its parent chain.
+    const children = (pid: number) => {
+      const out: number[] = [];
+      for (const d of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+          if (Number(fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid) out.push(Number(d));
+        } catch {}
+      }
+      return out;
+    };
+    const tree: number[] = [];
+    for (let queue = [proc.pid!]; queue.length; ) {
+      const p = queue.shift()!;
+      tree.push(p);
+      queue.push(...children(p));
+    }
+    const commands = tree.map((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean));
+    // npm runs `sh -c "node dist/main.js"`, and sh the server itself.
+    const server = commands.find((c) => /(^|\/)node$/.test(c[0]) && c.includes('dist/main.js'));
+    assert.ok(server, JSON.stringify(commands));
+    assert.deepEqual(server.slice(1), ['dist/main.js']);
+    assert.ok(!commands.flat().some((a) => /tsx|main\.ts$/.test(a)), JSON.stringify(commands));
+    assert.ok(fs.existsSync(path.join(ROOT, 'dist/main.js')));
+    // Built once: another build check leaves it as it is.
+    const before = fs.statSync(path.join(ROOT, 'dist/main.js')).mtimeMs;
+    const r = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
+    assert.equal(r.status, 0);
+    assert.equal(fs.statSync(path.join(ROOT, 'dist/main.js')).mtimeMs, before);
+  } finally {
+    try {
+      process.kill(-proc.pid!, 'SIGTERM');
+    } catch {}
+    fs.rmSync(data, { recursive: true, force: true });
   }
 });

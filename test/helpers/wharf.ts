@@ -1,7 +1,7 @@
 // Starting Wharf for tests: in-process on a random port (fast, for protocol and API suites on both databases),
-// or as a real child process (`node src/main.ts`, as `npm start` runs it) for end-to-end tests with real clients.
+// or as a real child process (`node dist/main.js`, as `npm start` runs it) for end-to-end tests with real clients.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { systemActor } from '../../src/core/auth/actor.ts';
 import { SCOPES } from '../../src/core/auth/tokens.ts';
 import fs from 'node:fs';
@@ -56,6 +56,20 @@ export async function freePort(): Promise<number> {
     });
     s.on('error', reject);
   });
+}
+
+let built = false;
+/**
+ * What `npm start` runs, as [command, ...args]: `node dist/main.js`, after building it from src/ as its prestart
+ * script does (scripts/build.mjs; nothing to do when dist/ is up to date).
+ */
+export function serverCommand(): string[] {
+  if (!built) {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`scripts/build.mjs failed:\n${r.stderr}`);
+    built = true;
+  }
+  return [process.execPath, path.join(ROOT, 'dist/main.js')];
 }
 
 /** Runs bin/wharf.mjs with the given environment. */
@@ -116,12 +130,13 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-/** Wharf as a separate process, started as `npm start` does, with the embedded defaults under a temp WHARF_DATA. */
+/** Wharf as a separate process, started as `npm start` does, with the embedded defaults under a temp WHARF_DATA (or extraEnv's). */
 export async function spawnWharf(extraEnv: Record<string, string> = {}): Promise<ChildServer> {
-  const dataDir = tempDir();
+  const dataDir = extraEnv.WHARF_DATA ?? tempDir();
   const port = await freePort();
   const env = { WHARF_DATA: dataDir, WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn', WHARF_DOWNLOAD_FLUSH_MS: '100', ...extraEnv };
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, ...args] = serverCommand();
+  const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout!.on('data', (d) => (log += d));
   proc.stderr!.on('data', (d) => (log += d));

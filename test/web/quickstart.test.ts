@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, ok, run } from '../e2e/helpers-npm.ts';
 import { newcomerBlocks, README } from '../e2e/helpers-newcomer.ts';
-import { freePort, ROOT, tempDir, type ChildServer } from '../helpers/wharf.ts';
+import { freePort, ROOT, serverCommand, tempDir, type ChildServer } from '../helpers/wharf.ts';
 import { openBrowser, shot, type Browser } from './browser.ts';
 
 const PASSWORD = 'a long admin password';
@@ -26,7 +26,7 @@ describe('README quick start: the web UI (Chromium, real npm)', () => {
     port = await freePort();
     data = tempDir();
     // `script` gives the server a terminal, as `npm start` in a shell has: only then does it print the plain lines.
-    proc = spawn('script', ['-qfec', `${process.execPath} --import tsx ${path.join(ROOT, 'src/main.ts')}`, '/dev/null'], {
+    proc = spawn('script', ['-qfec', serverCommand().join(' '), '/dev/null'], {
       cwd: ROOT, detached: true, env: { ...process.env, WHARF_DATA: data, WHARF_PORT: String(port), WHARF_HOST: '127.0.0.1', WHARF_LOG_LEVEL: 'warn' },
     });
     proc.stdout!.on('data', (d) => (out += d));

@@ -74,9 +74,9 @@ export class Authorizer {
   private readonly ownerNames: GenerationCache<string | undefined>;
 
   constructor(private readonly db: Db, changes: ChangeGeneration) {
-    this.roles = new GenerationCache(changes);
-    this.repoVisibility = new GenerationCache(changes);
-    this.ownerNames = new GenerationCache(changes);
+    this.roles = new GenerationCache(changes, undefined, 'access');
+    this.repoVisibility = new GenerationCache(changes, undefined, 'access');
+    this.ownerNames = new GenerationCache(changes, undefined, 'access');
   }
 
   /** The registry repository name of a package (OWNER/NAME), for matching a registry token's grants. */

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { cacheStats } from '../stats.ts';
 import type { BlobStore } from './blob-store.ts';
 
 interface Entry {
@@ -18,6 +19,7 @@ interface Entry {
 }
 
 const MAX_USES = 255;
+const stats = cacheStats('blob');
 /** Content up to this size is read synchronously when it misses. */
 const SYNC_READ_MAX = 64 * 1024;
 
@@ -36,17 +38,24 @@ export class BlobCache {
     readonly maxItem = 1024 * 1024,
   ) {}
 
+  /** Bytes of content held in memory. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
   /** The whole content: from memory when `size` is small enough and the content earns its place, else a stream. */
   async content(digest: string, size: number): Promise<Buffer | Readable> {
     if (size > this.maxItem || this.maxBytes <= 0) return this.store.open(digest);
     this.age();
     const hit = this.map.get(digest);
     if (hit) {
+      stats.hits++;
       this.map.delete(digest); // most recently used last
       this.map.set(digest, hit);
       if (hit.uses < MAX_USES) hit.uses++;
       return hit.buf;
     }
+    stats.misses++;
     const uses = (this.missed.get(digest) ?? 0) + 1;
     if (this.bytes + size > this.maxBytes && !this.worthMore(uses, size)) {
       if (this.missed.size >= 65536) this.missed.clear();

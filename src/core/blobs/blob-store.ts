@@ -1,5 +1,7 @@
 // The content-addressed blob store every format writes through: content is named by its sha256.
 import type { Readable } from 'node:stream';
+import { isWharfError } from '../errors.ts';
+import { recordBlobOp, type BlobOutcome } from '../stats.ts';
 
 export type ExtraDigest = 'sha1' | 'sha512' | 'md5';
 
@@ -59,6 +61,80 @@ export interface BlobStore {
    * `dryRun`; what they held either way.
    */
   sweepTemp(beforeMs: number, dryRun: boolean): Promise<{ files: number; bytes: number }>;
+  /** Throws unless the store can be reached and written (readiness, GET /readyz); cheap and quick. */
+  check?(timeoutMs?: number): Promise<void>;
+}
+
+/** The operations counted by instrumentBlobStore (and `commit` of what they stage). */
+const COUNTED = new Set(['put', 'putBytes', 'open', 'stat', 'remove', 'appendUpload', 'uploadSize', 'finishUpload', 'removeUpload', 'listUploads', 'listBlobs', 'sweepTemp', 'check']);
+const STAGING = new Set(['put', 'putBytes', 'finishUpload']);
+
+function outcomeOf(e: unknown): BlobOutcome {
+  // NotFound is an answer, not a failure; other typed errors are content refused (too large, bad offset).
+  return isWharfError(e) ? (e.kind === 'NotFound' ? 'not_found' : 'rejected') : 'error';
+}
+
+/**
+ * The one place blob store operations are measured, whatever the driver: every operation of the interface (and
+ * the commit of what it staged) reports its outcome and duration to the metrics (core/stats.ts). A Proxy, so that
+ * what a driver offers besides the interface (an S3 client, presigned URLs) and `instanceof` still work.
+ */
+export function instrumentBlobStore<T extends BlobStore>(store: T): T {
+  const timed = async <R>(op: string, run: () => Promise<R>): Promise<R> => {
+    const t0 = performance.now();
+    try {
+      const r = await run();
+      recordBlobOp(op, 'ok', (performance.now() - t0) / 1000);
+      return r;
+    } catch (e) {
+      recordBlobOp(op, outcomeOf(e), (performance.now() - t0) / 1000);
+      throw e;
+    }
+  };
+  const staged = (blob: StagedBlob): StagedBlob =>
+    new Proxy(blob, {
+      get(target, key) {
+        const v = Reflect.get(target, key, target);
+        if (key === 'commit') return () => timed('commit', () => target.commit());
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  // Wrapped methods are made once per method (a hot path reads core.blobs.localPath on every download).
+  const made = new Map<PropertyKey, { of: unknown; fn: unknown }>();
+  return new Proxy(store, {
+    get(target, key) {
+      const v = Reflect.get(target, key, target);
+      if (typeof v !== 'function') return v;
+      const known = made.get(key);
+      if (known?.of === v) return known.fn;
+      const fn = wrap(target, key, v as (...args: unknown[]) => unknown);
+      made.set(key, { of: v, fn });
+      return fn;
+    },
+  });
+
+  function wrap(target: T, key: PropertyKey, v: (...args: unknown[]) => unknown): unknown {
+    if (typeof key !== 'string' || !COUNTED.has(key)) return v.bind(target);
+    if (key === 'listBlobs') {
+      return (...args: unknown[]) => {
+        const iterable = v.apply(target, args) as AsyncIterable<unknown>;
+        return (async function* () {
+          const t0 = performance.now();
+          try {
+            yield* iterable;
+            recordBlobOp(key, 'ok', (performance.now() - t0) / 1000);
+          } catch (e) {
+            recordBlobOp(key, outcomeOf(e), (performance.now() - t0) / 1000);
+            throw e;
+          }
+        })();
+      };
+    }
+    return (...args: unknown[]) => {
+      const p = timed(key, () => v.apply(target, args) as Promise<unknown>);
+      return STAGING.has(key) ? p.then((b) => staged(b as StagedBlob)) : p;
+    };
+  }
 }
 
 /** Upload ids are UUIDs: they name files, so nothing else is accepted. */

@@ -88,6 +88,11 @@ export class FsBlobStore implements BlobStore {
     fs.mkdirSync(path.join(root, 'sha256'), { recursive: true });
   }
 
+  /** Throws unless the store's folders can be written (readiness: GET /readyz). */
+  async check(): Promise<void> {
+    await Promise.all([path.join(this.root, 'sha256'), this.tmpDir, this.uploadsDir].map((d) => fsp.access(d, fs.constants.W_OK)));
+  }
+
   localPath(digest: string): string {
     const hex = parseDigest(digest);
     return path.join(this.root, 'sha256', hex.slice(0, 2), hex);

@@ -137,6 +137,11 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /** Throws unless the bucket answers a HeadBucket within `timeoutMs` (readiness: GET /readyz). */
+  async check(timeoutMs = 2000): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+  }
+
   /** Stops the client's connections. */
   destroy(): void {
     this.client.destroy();

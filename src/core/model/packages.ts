@@ -31,9 +31,9 @@ export class Packages {
   private readonly held: GenerationCache<{ size: number } | undefined>;
 
   constructor(private readonly db: Db, changes: ChangeGeneration) {
-    this.found = new GenerationCache(changes);
-    this.foundFiles = new GenerationCache(changes);
-    this.held = new GenerationCache(changes);
+    this.found = new GenerationCache(changes, undefined, 'packages');
+    this.foundFiles = new GenerationCache(changes, undefined, 'packages');
+    this.held = new GenerationCache(changes, undefined, 'packages');
   }
 
   private base() {

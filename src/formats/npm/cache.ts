@@ -1,10 +1,14 @@
 // A byte-bounded LRU of serialized packuments, keyed by package and variant, valid for one package revision.
 // Every node checks the revision it read from the database, so caches never serve a stale document.
+import { cacheStats } from '../../core/stats.ts';
+
 export interface CachedDocument {
   revision: number;
   body: Buffer;
   etag: string;
 }
+
+const stats = cacheStats('npm_packument');
 
 export class PackumentCache {
   private readonly map = new Map<string, CachedDocument>();
@@ -13,11 +17,16 @@ export class PackumentCache {
 
   get(key: string, revision: number): CachedDocument | undefined {
     const e = this.map.get(key);
-    if (!e) return undefined;
+    if (!e) {
+      stats.misses++;
+      return undefined;
+    }
     if (e.revision !== revision) {
+      stats.misses++;
       this.delete(key);
       return undefined;
     }
+    stats.hits++;
     this.map.delete(key); // refresh recency
     this.map.set(key, e);
     return e;
