@@ -74,7 +74,7 @@ pg_admin() { # SQL
 }
 
 s3_empty_prefix() { # deletes every object and unfinished multipart upload under WHARF_S3_PREFIX
-  (cd "$ROOT" && node --input-type=module - <<'EOF'
+  (cd "$ROOT" && node --no-warnings --input-type=module - <<'EOF'
 import { S3Client, ListObjectsV2Command, DeleteObjectsCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
 const e = process.env;
 const s3 = new S3Client({ endpoint: e.WHARF_S3_ENDPOINT, region: e.WHARF_S3_REGION, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
@@ -162,7 +162,9 @@ up() {
     data="$DIR/node$i"
     [ "$store" = fs ] && data="$DIR/shared"
     mkdir -p "$data"
-    (cd "$ROOT" && WHARF_PORT=$port WHARF_DATA=$data setsid node --import tsx src/main.ts >"$DIR/node$i.log" 2>&1 </dev/null & echo $! >"$DIR/node$i.pid")
+    # exec: the recorded pid is the node's own (down and the tests signal it).
+    (cd "$ROOT" && WHARF_PORT=$port WHARF_DATA=$data exec node --import tsx src/main.ts >"$DIR/node$i.log" 2>&1 </dev/null) &
+    echo $! >"$DIR/node$i.pid"
     ports+=("$port")
     upstreams+=("node=127.0.0.1:$port")
     if [ "$i" = 1 ]; then wait_http "http://127.0.0.1:$port/healthz" 60 || { cat "$DIR/node1.log" >&2; die "node 1 did not start"; }; fi

@@ -50,6 +50,7 @@ export async function sendBlob(core: Core, reply: FastifyReply, blob: BlobToSend
     // The URL expires: nothing may cache the redirect (an npm route's "immutable" is about the content).
     reply.removeHeader('etag');
     reply.removeHeader('content-range');
+    reply.removeHeader('accept-ranges');
     return reply.code(307).header('location', url).header('cache-control', 'no-store').header('content-length', 0).send();
   }
   if (opts.range) {
