@@ -219,7 +219,8 @@ describe('a fleet of two nodes on PostgreSQL + S3 behind nginx, S3 redirect on',
     const state = await request(fleet, 'GET', location, { headers: auth() });
     assert.equal(state.status, 204, state.body.toString());
     const range = /^0-(\d+)$/.exec(String(state.headers.range));
-    const have = range ? Number(range[1]) + 1 : 0;
+    // `0-0` is what registries answer for an empty upload too (containerd reads it so): the kill left nothing.
+    const have = range && range[1] !== '0' ? Number(range[1]) + 1 : 0;
     assert.ok(have < bytes.length);
     const rest = await request(fleet, 'PATCH', location, {
       headers: { ...auth(), 'content-type': 'application/octet-stream', 'content-range': `${have}-${bytes.length - 1}` },
