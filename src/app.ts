@@ -21,6 +21,9 @@ export async function buildApp(core: Core, logger?: Logger, opts: { onRoute?: (r
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
     forceCloseConnections: true,
+    // Behind nginx (deploy/nginx.conf): the client's address (login throttling, audit) and protocol (the URLs
+    // Wharf writes when WHARF_BASE_URL is unset) come from X-Forwarded-For/-Proto, only from trusted proxies.
+    trustProxy: core.config.trustProxy,
   }) as unknown as FastifyInstance;
   if (opts.onRoute) app.addHook('onRoute', (r) => opts.onRoute!({ method: r.method, url: r.url }));
   installAuthentication(app, core);

@@ -29,3 +29,22 @@ test('archive bounds: WHARF_MAX_UNPACKED_SIZE and WHARF_MAX_COMPRESSION_RATIO (d
   assert.deepEqual(loadConfig({ WHARF_MAX_UNPACKED_SIZE: '1048576', WHARF_MAX_COMPRESSION_RATIO: '20' }).inflation, { maxUnpacked: 1048576, maxRatio: 20 });
   assert.throws(() => loadConfig({ WHARF_MAX_UNPACKED_SIZE: '0' }), /WHARF_MAX_UNPACKED_SIZE/);
 });
+
+test('blob delivery: S3 redirect needs the s3 store, X-Accel-Redirect the fs store; both off by default', () => {
+  assert.deepEqual(loadConfig({}).blobDelivery, { s3Redirect: null, accelRedirect: null });
+  const s3 = { WHARF_BLOB_STORE: 's3', WHARF_S3_BUCKET: 'wharf' };
+  assert.deepEqual(loadConfig({ ...s3, WHARF_S3_REDIRECT: 'on' }).blobDelivery.s3Redirect, { minBytes: 1024 * 1024, expirySeconds: 300 });
+  assert.deepEqual(loadConfig({ ...s3, WHARF_S3_REDIRECT: 'on', WHARF_S3_REDIRECT_MIN_BYTES: '0', WHARF_S3_REDIRECT_EXPIRY_SECONDS: '60' }).blobDelivery.s3Redirect, { minBytes: 0, expirySeconds: 60 });
+  assert.throws(() => loadConfig({ WHARF_S3_REDIRECT: 'on' }), /WHARF_S3_REDIRECT: needs WHARF_BLOB_STORE=s3/);
+  assert.throws(() => loadConfig({ ...s3, WHARF_S3_REDIRECT: 'maybe' }), /WHARF_S3_REDIRECT/);
+  assert.equal(loadConfig({ WHARF_ACCEL_REDIRECT: '/_blobs/' }).blobDelivery.accelRedirect, '/_blobs/');
+  assert.throws(() => loadConfig({ WHARF_ACCEL_REDIRECT: '_blobs' }), /WHARF_ACCEL_REDIRECT: must be a location path/);
+  assert.throws(() => loadConfig({ ...s3, WHARF_ACCEL_REDIRECT: '/_blobs/' }), /WHARF_ACCEL_REDIRECT: needs WHARF_BLOB_STORE=fs/);
+});
+
+test('WHARF_TRUST_PROXY: off by default, on, or addresses and CIDRs', () => {
+  assert.equal(loadConfig({}).trustProxy, false);
+  assert.equal(loadConfig({ WHARF_TRUST_PROXY: 'on' }).trustProxy, true);
+  assert.equal(loadConfig({ WHARF_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8' }).trustProxy, '127.0.0.1,10.0.0.0/8');
+  assert.throws(() => loadConfig({ WHARF_TRUST_PROXY: 'nginx.internal' }), /WHARF_TRUST_PROXY/);
+});

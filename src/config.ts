@@ -67,6 +67,16 @@ const schema = z.object({
   WHARF_METRICS: z.enum(['on', 'off']).default('on'),
   /** Addresses or CIDRs that may read /metrics without credentials (requests through a proxy never count as them); others need a site admin's token. */
   WHARF_METRICS_ALLOW: z.string().default('127.0.0.1,::1'),
+  /** on: an authorized blob GET answers 307 to a short-lived presigned S3 URL, so the bytes never pass through Wharf (WHARF_BLOB_STORE=s3 only). */
+  WHARF_S3_REDIRECT: z.enum(['on', 'off', 'true', 'false', '1', '0']).default('off'),
+  /** Content smaller than this many bytes is still sent by Wharf (from its memory cache) rather than redirected. */
+  WHARF_S3_REDIRECT_MIN_BYTES: z.coerce.number().int().min(0).default(1024 * 1024),
+  /** How long a presigned download URL stays valid, in seconds. */
+  WHARF_S3_REDIRECT_EXPIRY_SECONDS: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(300),
+  /** Behind nginx with the filesystem store: the internal location (e.g. /_blobs/) that serves the blob folder; Wharf then answers blob GETs with X-Accel-Redirect and nginx sends the bytes. */
+  WHARF_ACCEL_REDIRECT: z.string().regex(/^\/([A-Za-z0-9._~-]+\/)+$/, 'must be a location path such as /_blobs/ (starting and ending with /)').optional(),
+  /** Proxies believed about X-Forwarded-For/-Proto: their addresses or CIDRs, comma-separated (e.g. 127.0.0.1,10.0.0.0/8), on (any peer) or off (default). */
+  WHARF_TRUST_PROXY: z.string().regex(/^(on|off|true|false|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, 'must be on, off, or addresses/CIDRs separated by commas').default('off'),
 }).superRefine((e, ctx) => {
   if (e.WHARF_BLOB_STORE === 's3' && !e.WHARF_S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['WHARF_S3_BUCKET'], message: 'is required with WHARF_BLOB_STORE=s3' });
   for (const a of e.WHARF_METRICS_ALLOW.split(',').map((x) => x.trim()).filter(Boolean)) {
@@ -76,7 +86,20 @@ const schema = z.object({
       ctx.addIssue({ code: 'custom', path: ['WHARF_METRICS_ALLOW'], message: `"${a}" is not an IP address or CIDR range` });
     }
   }
+  if (on(e.WHARF_S3_REDIRECT) && e.WHARF_BLOB_STORE !== 's3') ctx.addIssue({ code: 'custom', path: ['WHARF_S3_REDIRECT'], message: 'needs WHARF_BLOB_STORE=s3' });
+  if (e.WHARF_ACCEL_REDIRECT && e.WHARF_BLOB_STORE !== 'fs') ctx.addIssue({ code: 'custom', path: ['WHARF_ACCEL_REDIRECT'], message: 'needs WHARF_BLOB_STORE=fs (nginx serves files of the blob folder)' });
 });
+
+function on(v: string): boolean {
+  return ['on', 'true', '1'].includes(v);
+}
+
+/** Fastify's trustProxy from WHARF_TRUST_PROXY. */
+function trustProxyOf(v: string): boolean | string {
+  if (v === 'on' || v === 'true') return true;
+  if (v === 'off' || v === 'false') return false;
+  return v.split(',').map((s) => s.trim()).join(',');
+}
 
 export type Config = Readonly<{
   port: number;
@@ -105,6 +128,15 @@ export type Config = Readonly<{
   shutdownTimeoutMs: number;
   metrics: { enabled: boolean; allow: string[] };
   blobStore: { kind: 'fs' } | { kind: 's3'; bucket: string; endpoint?: string; region?: string; forcePathStyle: boolean; prefix: string };
+  /** How blob GETs may hand their bytes to someone else (src/http/blob-reply.ts). */
+  blobDelivery: Readonly<{
+    /** S3 only: redirect GETs of content of at least `minBytes` to a presigned URL valid `expirySeconds`. */
+    s3Redirect: { minBytes: number; expirySeconds: number } | null;
+    /** fs behind nginx: the internal location serving the blob folder (ends with /). */
+    accelRedirect: string | null;
+  }>;
+  /** Fastify's trustProxy: whom to believe about the client's address and protocol. */
+  trustProxy: boolean | string;
 }>;
 
 /** Validates the environment once; throws an Error listing every bad key. */
@@ -152,5 +184,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }
         : { kind: 'fs' as const },
     ),
+    blobDelivery: Object.freeze({
+      s3Redirect: on(e.WHARF_S3_REDIRECT) ? Object.freeze({ minBytes: e.WHARF_S3_REDIRECT_MIN_BYTES, expirySeconds: e.WHARF_S3_REDIRECT_EXPIRY_SECONDS }) : null,
+      accelRedirect: e.WHARF_ACCEL_REDIRECT ?? null,
+    }),
+    trustProxy: trustProxyOf(e.WHARF_TRUST_PROXY),
   });
 }

@@ -42,6 +42,13 @@ export interface BlobStore {
   remove(digest: string): Promise<void>;
   /** A local path for zero-copy sends, when the driver has one. */
   localPath?(digest: string): string;
+  /** The content's path relative to the store's folder (`sha256/ab/<hex>`), for a web server sharing that folder (X-Accel-Redirect). */
+  relativePath?(digest: string): string;
+  /**
+   * A URL anyone holding it may GET the content from, for `expiresIn` seconds (S3 presigned): the response
+   * carries `contentType` and `contentDisposition` as given, whatever the object was stored with.
+   */
+  presignGet?(digest: string, opts: { expiresIn: number; contentType?: string; contentDisposition?: string }): Promise<string>;
 
   // Resumable uploads (OCI chunked uploads): content appended in order under an upload id, then finished
   // into a staged blob. The bytes survive a restart; any node sharing the store can resume.

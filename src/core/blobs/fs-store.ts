@@ -98,6 +98,11 @@ export class FsBlobStore implements BlobStore {
     return path.join(this.root, 'sha256', hex.slice(0, 2), hex);
   }
 
+  relativePath(digest: string): string {
+    const hex = parseDigest(digest);
+    return `sha256/${hex.slice(0, 2)}/${hex}`;
+  }
+
   private uploadPath(id: string): string {
     return path.join(this.uploadsDir, checkUploadId(id));
   }

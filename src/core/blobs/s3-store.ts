@@ -43,6 +43,7 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { notFound, tooLarge } from '../errors.ts';
 import { type BlobStore, type ByteRange, type ExtraDigest, type PutOptions, type StagedBlob, checkUploadId, parseDigest } from './blob-store.ts';
 
@@ -381,6 +382,21 @@ export class S3BlobStore implements BlobStore {
       if (isMissing(e)) throw notFound('blob not found');
       throw e;
     }
+  }
+
+  /**
+   * A presigned GetObject URL (signature v4, so at most 7 days). It is signed locally: no request to S3, and no
+   * check that the object exists (the caller knows it does from the database). The response-* overrides are part
+   * of the signature, so whoever holds the URL cannot change the type the browser sees.
+   */
+  async presignGet(digest: string, opts: { expiresIn: number; contentType?: string; contentDisposition?: string }): Promise<string> {
+    const command = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: this.blobKey(digest),
+      ...(opts.contentType ? { ResponseContentType: opts.contentType } : {}),
+      ...(opts.contentDisposition ? { ResponseContentDisposition: opts.contentDisposition } : {}),
+    });
+    return getSignedUrl(this.client, command, { expiresIn: opts.expiresIn });
   }
 
   async stat(digest: string): Promise<{ size: number } | null> {

@@ -14,6 +14,7 @@ import { GenerationCache } from '../../db/changes.ts';
 import type { Owner, Repository } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
 import { readSmallBody, refuseDeclaredLength } from '../../http/body.ts';
+import { sendBlob } from '../../http/blob-reply.ts';
 import { isSnapshot, packageName, parseChecksumBody, parseFileName, parseMavenPath, splitRawPath, type ChecksumAlgo, type MavenPath } from './coordinates.ts';
 import { mavenErrorHandler } from './errors.ts';
 import { artifactMetadata, lastUpdatedOf, snapshotMetadata } from './maven-metadata.ts';
@@ -222,17 +223,16 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
     }
     reply
       .type(f.content_type)
-      .header('content-length', f.size)
       .header('etag', `"${f.blob_digest.slice(7)}"`)
       .header('last-modified', new Date(f.created_at).toUTCString())
       .header('x-checksum-sha256', f.blob_digest.slice(7));
     if (f.sha1) reply.header('x-checksum-sha1', f.sha1);
     if (f.md5) reply.header('x-checksum-md5', f.md5);
-    if (head) return reply.send();
+    if (head) return reply.header('content-length', f.size).send();
     if (req.headers['if-none-match'] === `"${f.blob_digest.slice(7)}"`) return reply.code(304).send();
     // One download per resolution: every resolver fetches the POM once per version.
     if (p.file.endsWith('.pom')) core.downloads.record(f.version_id);
-    return reply.send(await core.blobCache.content(f.blob_digest, f.size));
+    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size });
   }
 
   app.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler: read });

@@ -12,6 +12,7 @@ import { conflict, forbidden, invalid, notFound, unauthorized, WharfError } from
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { PackageVersion } from '../../db/tables.ts';
 import { baseUrlOf, withRetryAfter } from '../../http/actor.ts';
+import { sendBlob } from '../../http/blob-reply.ts';
 import { readJson, refuseDeclaredLength } from '../../http/body.ts';
 import { npmErrorHandler } from './errors.ts';
 import { checkDistTag, checkNpmVersion, parseNpmName, tarballName, type NpmName } from './names.ts';
@@ -102,15 +103,14 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     const version = file.slice(prefix.length, -4);
     const f = await core.packages.file(pkg.id, version, file);
     if (!f) throw notFound('tarball not found');
-    const content = await core.blobCache.content(f.blob_digest, f.size);
     core.downloads.record(f.version_id);
     const visibility = await core.authz.effectiveVisibility(pkg);
-    return reply
+    reply
       .type('application/octet-stream')
-      .header('content-length', f.size)
       .header('etag', `"${f.blob_digest}"`)
-      .header('cache-control', visibility === 'public' ? 'public, max-age=31536000, immutable' : 'private, max-age=31536000, immutable')
-      .send(content);
+      .header('cache-control', visibility === 'public' ? 'public, max-age=31536000, immutable' : 'private, max-age=31536000, immutable');
+    // npm, pnpm and yarn follow redirects (and drop their credentials when the host changes).
+    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size }, { redirect: true });
   }
 
   // One segment (@scope%2fname) and two (@scope/name) forms, for every route that names a package.

@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.ts';
 import { notFound } from '../../core/errors.ts';
 import { refuseDeclaredLength } from '../../http/body.ts';
+import { sendBlob } from '../../http/blob-reply.ts';
 import { searchResult, serviceIndex, sortVersions, visibleVersions, type NuGetVersionMeta } from './documents.ts';
 import { nugetErrorHandler } from './errors.ts';
 import { NuGetFeed, TYPE } from './feed.ts';
@@ -62,12 +63,8 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
     const f = await core.packages.file(pkg.id, v.normalized, isNupkg ? `${lid}.${lv}.nupkg` : `${lid}.nuspec`);
     if (!f) throw notFound(`${p.file} not found`);
     if (isNupkg) core.downloads.record(f.version_id);
-    return reply
-      .type(isNupkg ? 'application/octet-stream' : 'application/xml')
-      .header('content-length', f.size)
-      .header('etag', `"${f.blob_digest}"`)
-      .header('cache-control', 'private, max-age=31536000, immutable')
-      .send(await core.blobCache.content(f.blob_digest, f.size));
+    reply.type(isNupkg ? 'application/octet-stream' : 'application/xml').header('etag', `"${f.blob_digest}"`).header('cache-control', 'private, max-age=31536000, immutable');
+    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size });
   });
 
   // ---- search -----------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.ts';
 import { conflict, notFound, tooLarge, WharfError } from '../../core/errors.ts';
 import type { NewFile } from '../../core/publish.ts';
+import { sendBlob } from '../../http/blob-reply.ts';
 import { TYPE, type NuGetContext, type Params } from './context.ts';
 import { DEFAULT_NUPKG_LIMITS } from './nupkg.ts';
 import { readSnupkg } from './snupkg.ts';
@@ -84,7 +85,8 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
     if (!v || p.file.toLowerCase() !== snupkgName(pkg.name, v.normalized)) throw notFound(`${p.file} not found`);
     const f = await core.packages.file(pkg.id, v.normalized, p.file);
     if (!f) throw notFound(`${p.file} not found`);
-    return reply.type('application/octet-stream').header('content-length', f.size).header('etag', `"${f.blob_digest}"`).send(await core.blobs.open(f.blob_digest));
+    reply.type('application/octet-stream').header('etag', `"${f.blob_digest}"`);
+    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size });
   });
 
   // SSQP: `{file}/{key}/{file}`; file names and keys compare case-insensitively (clients differ in case).
@@ -107,12 +109,8 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
       if (wanted.length && !(await matchesChecksum(pkg.id, v.id, key, wanted))) continue;
       const f = (await core.packages.files(v.id)).find((x) => x.lower_name === pdbFileName(file, p.key.toLowerCase()));
       if (!f) continue;
-      return reply
-        .type('application/octet-stream')
-        .header('content-length', f.size)
-        .header('etag', `"${f.blob_digest}"`)
-        .header('cache-control', 'private, max-age=31536000, immutable')
-        .send(await core.blobs.open(f.blob_digest));
+      reply.type('application/octet-stream').header('etag', `"${f.blob_digest}"`).header('cache-control', 'private, max-age=31536000, immutable');
+      return sendBlob(core, reply, { digest: f.blob_digest, size: f.size });
     }
     throw await missing();
   });

@@ -15,6 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalid, notFound, unauthorized } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { Owner } from '../../db/tables.ts';
+import { sendBlob } from '../../http/blob-reply.ts';
 import { odataErrorHandler } from './errors.ts';
 import { TYPE, type NuGetFeed, type NuGetRow } from './feed.ts';
 import { entryDocument, entryValues, feedDocument, metadataDocument, serviceDocument, V2Urls, type V2Entry } from './v2-atom.ts';
@@ -70,12 +71,8 @@ export async function nugetV2Routes(app: FastifyInstance, feed: NuGetFeed): Prom
     const f = await core.packages.file(pkg.id, v, `${pkg.name.toLowerCase()}.${v.toLowerCase()}.nupkg`);
     if (!f) throw notFound(`${pkg.name} ${v} has no .nupkg`);
     core.downloads.record(f.version_id);
-    return reply
-      .type('application/zip')
-      .header('content-length', f.size)
-      .header('content-disposition', `attachment; filename="${pkg.name}.${v}.nupkg"`)
-      .header('etag', `"${f.blob_digest}"`)
-      .send(await core.blobCache.content(f.blob_digest, f.size));
+    reply.type('application/zip').header('content-disposition', `attachment; filename="${pkg.name}.${v}.nupkg"`).header('etag', `"${f.blob_digest}"`);
+    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size });
   }
 
   /** Answers a collection: $filter, $orderby, $inlinecount, /$count, $skip/$top, paged with a next link. */

@@ -18,6 +18,7 @@ import { conflict, forbidden, invalid, notFound, unauthorized, WharfError } from
 import type { Owner } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
 import { readSmallBody, refuseDeclaredLength } from '../../http/body.ts';
+import { sendBlob } from '../../http/blob-reply.ts';
 import {
   dependenciesList, dependenciesMarshal, gemJson, gemspecRz, latestOf, latestReleases, namesFile, specsIndex, versionsFile, versionsJson,
   type GemVersion, type GemVersionMeta,
@@ -176,14 +177,9 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
     if (!p.file.endsWith('.gem')) throw notFound(`${p.file} not found`);
     const owner = await ownerOf(p.owner);
     const f = await gemFile(req, owner, p.file);
-    const content = await core.blobCache.content(f.blob_digest, f.size);
     core.downloads.record(f.version_id);
-    return reply
-      .type('application/octet-stream')
-      .header('content-length', f.size)
-      .header('etag', `"${f.blob_digest}"`)
-      .header('cache-control', 'private, max-age=31536000, immutable')
-      .send(content);
+    reply.type('application/octet-stream').header('etag', `"${f.blob_digest}"`).header('cache-control', 'private, max-age=31536000, immutable');
+    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size });
   });
 
   // ---- dependency API ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // Blobs: GET/HEAD (pull, with byte ranges) and DELETE of a repository's blob.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sendBlob } from '../../../http/blob-reply.ts';
 import { ociError } from '../errors.ts';
 import { checkDigest } from '../names.ts';
 import type { OciContext, OciResource, Target } from './route.ts';
@@ -15,11 +16,8 @@ export function blobResources({ core }: OciContext): OciResource[] {
     const range = parseRange(req.headers.range, held.size);
     if (range === 'invalid') return reply.code(416).header('content-range', `bytes */${held.size}`).send();
     if (head) return reply.code(200).header('content-length', held.size).send();
-    if (range) {
-      const stream = await core.blobs.open(digest, range);
-      return reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${held.size}`).header('content-length', range.end - range.start + 1).send(stream);
-    }
-    return reply.code(200).header('content-length', held.size).send(await core.blobCache.content(digest, held.size));
+    // docker, containerd, skopeo and podman follow a 307 to the store (distribution's `redirect` option).
+    return sendBlob(core, reply, { digest, size: held.size }, { range, redirect: true });
   }
 
   async function deleteBlob(_req: FastifyRequest, reply: FastifyReply, { n, pkg, params: [digestParam] }: Target) {
