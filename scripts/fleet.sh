@@ -155,6 +155,8 @@ up() {
     -keyout "$DIR/tls/key.pem" -out "$DIR/tls/cert.pem" 2>/dev/null
   rec FLEET_CA "$DIR/tls/cert.pem"
 
+  # The nodes run the compiled server, as `npm start` does (scripts/build.mjs rebuilds only when sources changed).
+  (cd "$ROOT" && node scripts/build.mjs) >&2 || die "scripts/build.mjs failed"
   # The nodes: the first one alone (it migrates the new database), then the others.
   local ports=() upstreams=() i port data
   for i in $(seq 1 "$nodes"); do
@@ -163,7 +165,7 @@ up() {
     [ "$store" = fs ] && data="$DIR/shared"
     mkdir -p "$data"
     # exec: the recorded pid is the node's own (down and the tests signal it).
-    (cd "$ROOT" && WHARF_PORT=$port WHARF_DATA=$data exec node --import tsx src/main.ts >"$DIR/node$i.log" 2>&1 </dev/null) &
+    (cd "$ROOT" && WHARF_PORT=$port WHARF_DATA=$data exec node dist/main.js >"$DIR/node$i.log" 2>&1 </dev/null) &
     echo $! >"$DIR/node$i.pid"
     ports+=("$port")
     upstreams+=("node=127.0.0.1:$port")

@@ -56,6 +56,7 @@ describe('a fleet of two nodes on PostgreSQL + a shared blob folder behind nginx
     assert.ok(suffix.body.equals(bytes.subarray(-10)));
 
     // nginx's log: megabytes sent to the client, a few hundred bytes (headers) received from the node.
+    await fleet.settle();
     const lines = fleet.accessLog().slice(start);
     assert.equal(lines.length, 3, lines.join('\n'));
     for (const l of lines) {

@@ -51,6 +51,7 @@ describe('a fleet of two nodes on PostgreSQL + S3 behind nginx, S3 redirect on',
   test('round robin: consecutive requests through nginx are answered by different nodes', T, async () => {
     const before = fleet.accessLog().length;
     for (let i = 0; i < 4; i++) assert.equal((await request(fleet, 'GET', '/healthz')).status, 200);
+    await fleet.settle();
     const used = upstreams(fleet.accessLog().slice(before));
     assert.equal(used.length, 4);
     for (let i = 1; i < used.length; i++) assert.notEqual(used[i], used[i - 1], `requests ${i - 1} and ${i} both went to ${used[i]}`);
@@ -70,6 +71,7 @@ describe('a fleet of two nodes on PostgreSQL + S3 behind nginx, S3 redirect on',
     client.freshCache();
     npmOk(await client.npm(['install', '@alice/fleet-pkg@1.0.0'], project), 'npm install right after publish');
     assert.equal(fs.readFileSync(path.join(project, 'node_modules/@alice/fleet-pkg/index.js'), 'utf8'), mainOf('@alice/fleet-pkg', '1.0.0'));
+    await fleet.settle();
     const lines = fleet.accessLog().slice(start);
     const put = lines.findIndex((l) => /"PUT \/npm\/@alice%2ffleet-pkg /i.test(l));
     const get = lines.findIndex((l, i) => i > put && /"GET \/npm\/@alice%2ffleet-pkg /i.test(l));
@@ -98,6 +100,7 @@ describe('a fleet of two nodes on PostgreSQL + S3 behind nginx, S3 redirect on',
     const host = `127.0.0.1:${fleet.port}`;
     const start = fleet.accessLog().length;
     ok(await pusher.skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', `alice:${token}`, `oci:${layout}:app`, `docker://${host}/alice/fleet-app:1`]), 'skopeo copy (push)');
+    await fleet.settle();
     const pushed = fleet.accessLog().slice(start);
     const patches = pushed.filter((l) => /"PATCH \/v2\/alice\/fleet-app\/blobs\/uploads\//.test(l));
     assert.ok(patches.length >= 4, `expected a PATCH per layer and the config:\n${pushed.join('\n')}`);
@@ -114,6 +117,7 @@ describe('a fleet of two nodes on PostgreSQL + S3 behind nginx, S3 redirect on',
     } finally {
       await puller.podman(['image', 'unmount', `${host}/alice/fleet-app:1`]);
     }
+    await fleet.settle();
     const blobGets = fleet.accessLog().slice(pullStart).filter((l) => /"GET \/v2\/alice\/fleet-app\/blobs\/sha256:/.test(l));
     assert.ok(blobGets.length >= 4, blobGets.join('\n'));
     for (const l of blobGets) assert.match(l, /" 307 /, 'a blob GET was sent through Wharf instead of redirected');

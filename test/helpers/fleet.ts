@@ -37,6 +37,8 @@ export interface Fleet {
   userWithToken(name: string, scopes?: string): Promise<string>;
   /** nginx's access log lines so far (format `wharf` of deploy/nginx.conf). */
   accessLog(): string[];
+  /** Waits until nginx has written the log lines of the requests answered so far (it logs after responding). */
+  settle(): Promise<void>;
   /** Log of node i. */
   nodeLog(i: number): string;
   down(): Promise<void>;
@@ -118,6 +120,10 @@ export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
       return t.stdout.trim();
     },
     accessLog: () => fs.readFileSync(path.join(dir, 'nginx/logs/access.log'), 'utf8').split('\n').filter(Boolean),
+    async settle() {
+      const size = () => fs.statSync(path.join(dir, 'nginx/logs/access.log')).size;
+      for (let last = -1, now = size(); now !== last; last = now, now = size()) await new Promise((r) => setTimeout(r, 150));
+    },
     nodeLog: (i) => fs.readFileSync(path.join(dir, `node${i + 1}.log`), 'utf8'),
     async down() {
       const d = await runScript(['down', dir], {});
