@@ -16,7 +16,7 @@ import type { DatabaseConnection, Dialect, Driver, QueryResult, TransactionSetti
 import type pg from 'pg';
 
 /** Tables whose writes no read cache depends on. */
-const IGNORED_TABLES = new Set(['downloads', 'webhook_deliveries', 'sessions', 'upload_sessions', 'uploads']);
+const IGNORED_TABLES = new Set(['downloads', 'webhook_deliveries', 'sessions', 'upload_sessions', 'uploads', 'job_leases', 'blob_writes']);
 /** Columns whose updates no read cache depends on (batched bookkeeping). */
 const IGNORED_COLUMNS = new Set(['last_used_at', 'last_seen_at']);
 
