@@ -43,7 +43,7 @@ export type PayloadBuilder = (e: PackageEvent, db: Db) => Promise<{ action: stri
 
 const MAX_REDIRECTS = 3;
 /** A claim outlasts its attempt's deadline by this much: the time to record the outcome. */
-const CLAIM_MARGIN_MS = 5_000;
+const CLAIM_MARGIN_MS = 2_000;
 const RESPONSE_LOG_BYTES = 4096;
 
 /** The `code` of the error a refused hook target gets (the REST API renders it as 422 Validation Failed). */
