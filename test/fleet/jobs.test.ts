@@ -20,7 +20,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createDatabase, dialects } from '../helpers/databases.ts';
 import { publish } from '../helpers/npm-body.ts';
 import { basic, blob, configBlob, imageManifest, pushImage } from '../helpers/oci.ts';
-import { eventually, EVERY_SCOPE, freePort, ROOT, runCli, startWharf, tempDir, type TestServer } from '../helpers/wharf.ts';
+import { eventually, EVERY_SCOPE, freePort, ROOT, startWharf, tempDir, type TestServer } from '../helpers/wharf.ts';
 
 const servers = new Set<http.Server>();
 after(() => Promise.all([...servers].map((s) => (s.closeAllConnections(), new Promise((r) => s.close(r))))));
@@ -277,9 +277,20 @@ for (const dialect of dialects()) {
       if (dialect === 'sqlite') {
         // Three processes on one fresh file (in one process, SQLite's connections would wait for each other
         // synchronously): each creates a user, so each migrated (or found migrated) and then wrote.
-        const env = { WHARF_DATA: dir, WHARF_DATABASE_URL: db.url, WHARF_LOG_LEVEL: 'silent' };
-        const runs = await Promise.all([0, 1, 2].map((i) => runCli(env, ['user', 'create', `p${i}`])));
-        for (const r of runs) assert.equal(r.code, 0, r.stderr);
+        // They wait for one instant (after their slow start) so that their migrations overlap.
+        const at = Date.now() + 4000;
+        const script = `const { openDatabase } = await import(${JSON.stringify(path.join(ROOT, 'src/db/database.ts'))});
+          await new Promise((r) => setTimeout(r, ${at} - Date.now()));
+          const { db } = await openDatabase(${JSON.stringify(db.url)});
+          await db.insertInto('owners').values({ kind: 'user', name: 'p' + process.pid, lower_name: 'p' + process.pid, is_admin: 0, created_at: new Date().toISOString() }).execute();
+          await db.destroy();`;
+        const runs = await Promise.all([0, 1, 2].map(() => new Promise<{ code: number | null; err: string }>((resolve) => {
+          const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+          let err = '';
+          c.stderr!.on('data', (d) => (err += d));
+          c.on('close', (code) => resolve({ code, err }));
+        })));
+        for (const r of runs) assert.equal(r.code, 0, r.err);
       }
       const config = loadConfig({ WHARF_DATA: dir, WHARF_DATABASE_URL: db.url, WHARF_LOG_LEVEL: 'silent' });
       const started = await Promise.allSettled(dialect === 'sqlite' ? [openCore(config)] : [openCore(config), openCore(config), openCore(config)]);
