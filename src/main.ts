@@ -3,7 +3,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
-import { collectGarbage } from './core/blobs/gc.ts';
+import { scheduledCollection } from './core/blobs/gc.ts';
 import { openCore } from './core/core.ts';
 import { drain } from './http/ops.ts';
 
@@ -21,13 +21,15 @@ async function main() {
   core.webhooks.start();
   const flusher = setInterval(() => core.flush().catch((err) => logger.error({ err }, 'flush failed')), config.downloadFlushMs);
   flusher.unref();
-  // Scheduled garbage collection (also `wharf gc`); abandoned uploads expire with it.
+  // Scheduled garbage collection (also `wharf gc`); abandoned uploads expire with it. With several nodes, one
+  // collects at a time (a lease) and a node skips its turn when another collected within the interval. A stopping
+  // server waits for a collection under way (`collecting`).
   let collecting: Promise<unknown> | null = null;
   const gc = config.gcIntervalSeconds
     ? setInterval(() => {
         if (collecting) return;
-        collecting = collectGarbage(core)
-          .then((report) => logger.info({ gc: report }, 'garbage collected'), (err) => logger.error({ err }, 'garbage collection failed'))
+        collecting = scheduledCollection(core, config.gcIntervalSeconds * 1000)
+          .then((report) => report && logger.info({ gc: report }, 'garbage collected'), (err) => logger.error({ err }, 'garbage collection failed'))
           .finally(() => (collecting = null));
       }, config.gcIntervalSeconds * 1000)
     : null;

@@ -79,7 +79,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     signing: new SigningTrust(db, identity, authz, audit),
     authz,
     packages: new Packages(db, changes),
-    publisher: new Publisher(db, events, authz, config.restoreDays, deps.durable, audit),
+    publisher: new Publisher(db, events, authz, config.restoreDays, deps.durable, audit, async (digest) => !!(await blobs.stat(digest))),
     async flush() {
       await downloads.flush();
       await tokens.flush();

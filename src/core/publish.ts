@@ -11,6 +11,7 @@ import type { Actor } from './auth/actor.ts';
 import { actorName } from './auth/actor.ts';
 import type { Action, Authorizer } from './auth/authorize.ts';
 import type { StagedBlob } from './blobs/blob-store.ts';
+import { markWritten } from './blobs/fence.ts';
 import { nowIso } from './clock.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import type { Events, PackageEvent } from './events/events.ts';
@@ -58,6 +59,8 @@ export class Publisher {
     /** Resolves once committed changes are on disk; awaited before a change is acknowledged. */
     private readonly durable: () => Promise<void> = async () => {},
     private readonly audit: AuditLog = new AuditLog(db),
+    /** Whether the blob store holds a digest (stored content named without its `blobs` row: see commitBlobs). */
+    private readonly storeHas: (digest: string) => Promise<boolean> = async () => true,
   ) {}
 
   /** Throws unless `actor` may do `action` on the package (deleted or not). */
@@ -106,6 +109,15 @@ export class Publisher {
 
   private bump(trx: Db, packageId: number) {
     return trx.updateTable('packages').set((eb) => ({ revision: eb('revision', '+', 1), updated_at: nowIso() })).where('id', '=', packageId).execute();
+  }
+
+  /**
+   * Makes staged content visible, fenced against a garbage collection running on any node (blobs/fence.ts): marks
+   * every blob as written now, then commits the staged ones; stored ones must still exist after the mark.
+   */
+  async commitBlobs(blobs: (StagedBlob | StoredBlob)[]): Promise<void> {
+    await markWritten(this.db, blobs.map((b) => b.digest), blobs.filter((b) => !('commit' in b)).map((b) => b.digest), this.storeHas);
+    for (const b of blobs) if ('commit' in b) await b.commit();
   }
 
   /** Records stored blobs (idempotent). */
@@ -164,7 +176,8 @@ export class Publisher {
    * period unless a version names the blob (see blobs/gc.ts).
    */
   async attachBlob(packageId: number, blob: StagedBlob | StoredBlob): Promise<void> {
-    if ('commit' in blob) await blob.commit();
+    // A mount (stored content) counts as a write too: the hold then lasts the grace period from now.
+    await this.commitBlobs([blob]);
     const now = nowIso();
     await this.db.transaction().execute(async (trx) => {
       await this.insertBlobs(trx as unknown as Db, [blob], now);
@@ -191,7 +204,7 @@ export class Publisher {
    */
   async createVersion(v: NewVersion): Promise<{ pkg: Package; version: PackageVersion; createdPackage: boolean }> {
     await this.allowPublish(v);
-    for (const f of v.files) if ('commit' in f.blob) await f.blob.commit();
+    await this.commitBlobs(v.files.map((f) => f.blob));
     const now = nowIso();
     return this.change(async (trx) => {
       await this.insertBlobs(trx as unknown as Db, v.files.map((f) => f.blob), now);
@@ -242,7 +255,7 @@ export class Publisher {
     opts: { replace?: boolean; versionMetadata?: unknown; packageMetadata?: Record<string, unknown> } = {},
   ): Promise<void> {
     await this.allow(actor, 'write', packageId);
-    for (const f of files) if ('commit' in f.blob) await f.blob.commit();
+    await this.commitBlobs(files.map((f) => f.blob));
     const now = nowIso();
     await this.change(async (trx) => {
       const v = await trx.selectFrom('package_versions').select('id').where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();

@@ -40,6 +40,7 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
   let dialect: DialectName;
   let durable = async () => {};
   const changes = new Changes();
+  let sqliteHandle: SQLite.Database | null = null;
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -114,6 +115,7 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     const stopCheckpoints = async () => checkpointer?.close();
     db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: cachingStatements(sqlite, () => closeLog()) }), changes, stopCheckpoints) });
     dialect = 'sqlite';
+    sqliteHandle = sqlite;
   } else {
     const pg = await loadPg();
     const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -124,7 +126,14 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     dialect = 'postgres';
   }
   const migrator = new Migrator({ db, provider: new Migrations(dialect) });
+  // Nodes (or the server and a CLI command) starting together on one database migrate it once. PostgreSQL:
+  // Kysely's migrator holds an advisory lock and runs in one transaction. SQLite: Kysely runs migrations outside any
+  // transaction and without a lock (its adapter assumes a single connection), so two processes on a fresh file
+  // would both create the tables; the whole migration runs here under the file's write lock instead
+  // (BEGIN IMMEDIATE waits for it, up to busy_timeout), and the second process finds nothing left to do.
+  const locked = sqliteHandle ? ((sqliteHandle.exec('BEGIN IMMEDIATE'), sqliteHandle)) : null;
   const { error } = await migrator.migrateToLatest();
+  if (locked?.inTransaction) locked.exec(error ? 'ROLLBACK' : 'COMMIT');
   if (error) {
     await db.destroy();
     throw error;

@@ -293,6 +293,27 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('audit_log_user').on('audit_log').columns(['user_id', 'id']).execute();
       },
     },
+    '0012-fleet-jobs': {
+      async up(db: Kysely<any>) {
+        // Background jobs on several nodes (src/core/jobs/leases.ts): one row per job only one node may run at a
+        // time (garbage collection), held until `expires_at` and renewed while the job runs, so a dead node's lease
+        // lapses; `finished_at` lets a scheduled run skip when another node has just done the job.
+        await db.schema.createTable('job_leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .execute();
+        // When each blob was last written (committed, or mounted): the fence between a node committing content and
+        // a collection removing it (src/core/blobs/fence.ts). No foreign key: written before the `blobs` row.
+        await db.schema.createTable('blob_writes')
+          .addColumn('digest', 'text', (c) => c.primaryKey())
+          .addColumn('written_at', 'text', (c) => c.notNull())
+          .execute();
+        // Which node holds a delivery's claim: its final update applies only while the claim is still its own.
+        await db.schema.alterTable('webhook_deliveries').addColumn('claimed_by', 'text').execute();
+      },
+    },
   };
 }
 

@@ -175,6 +175,8 @@ export interface WebhookDeliveriesTable {
   attempts: number;
   next_attempt_at: string | null;
   claimed_until: string | null;
+  /** The node (and pass) holding the claim until `claimed_until`. */
+  claimed_by: string | null;
   response_status: number | null;
   response_body: string | null;
   error: string | null;
@@ -257,7 +259,23 @@ export interface LoginFailuresTable {
   locked_until: string | null;
 }
 
+/** A job only one node runs at a time (garbage collection), and when it last finished. */
+export interface JobLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: string;
+  finished_at: string | null;
+}
+
+/** When a blob was last committed or mounted: garbage collection leaves it alone for the grace period after. */
+export interface BlobWritesTable {
+  digest: string;
+  written_at: string;
+}
+
 export interface Database {
+  job_leases: JobLeasesTable;
+  blob_writes: BlobWritesTable;
   audit_log: AuditLogTable;
   sessions: SessionsTable;
   login_failures: LoginFailuresTable;

@@ -26,6 +26,15 @@ for (const dialect of dialects()) {
       if (age === 'old') fs.utimesSync(core.blobs.localPath!(s.digest), old, old);
       return s;
     };
+    /** Makes blobs look written before the grace period: their rows and their write marks (blobs/fence.ts). */
+    const backdate = async (digests?: string[]) => {
+      for (const table of ['blobs', 'blob_writes'] as const) {
+        const col = table === 'blobs' ? 'created_at' : 'written_at';
+        let q = core.db.updateTable(table).set({ [col]: old.toISOString() } as never);
+        if (digests) q = q.where('digest', 'in', digests);
+        await q.execute();
+      }
+    };
     before(async () => {
       const dir = tempDir();
       dataDir = dir;
@@ -44,7 +53,7 @@ for (const dialect of dialects()) {
       const orphan = await stored('old');
       const recentOrphan = await stored('new');
       await core.publisher.createVersion({ ownerId: (alice as any).user.id, type: 'test', name: 'p', version: '1', metadata: {}, files: [{ name: 'f', blob: inVersion, contentType: 'x' }], repositoryId: null, actor: alice });
-      await core.db.updateTable('blobs').set({ created_at: old.toISOString() }).execute();
+      await backdate();
 
       const dry = await collectGarbage(core, { dryRun: true });
       assert.equal(dry.removedBlobs, 1);
@@ -63,7 +72,7 @@ for (const dialect of dialects()) {
       const fresh = await stored('new');
       const named = await stored('old');
       for (const b of [abandoned, fresh, named]) await core.publisher.attachBlob(pkg.id, { digest: b.digest, size: b.size });
-      await core.db.updateTable('blobs').set({ created_at: old.toISOString() }).where('digest', 'in', [abandoned.digest, named.digest]).execute();
+      await backdate([abandoned.digest, named.digest]);
       // The held blob another package's version names stays, hold and all.
       await core.publisher.createVersion({ ownerId: (alice as any).user.id, type: 'test', name: 'other', version: '1', metadata: {}, files: [{ name: 'f', blob: named, contentType: 'x' }], repositoryId: null, actor: alice });
 
@@ -87,7 +96,7 @@ for (const dialect of dialects()) {
       await core.publisher.deleteVersion(pkg.id, version.id, alice);
       assert.equal((await collectGarbage(core)).purgedVersions, 0, 'still restorable');
       await core.db.updateTable('package_versions').set({ deleted_at: new Date(Date.now() - 31 * 864e5).toISOString() }).where('id', '=', version.id).execute();
-      await core.db.updateTable('blobs').set({ created_at: old.toISOString() }).where('digest', '=', blob.digest).execute();
+      await backdate([blob.digest]);
       const r = await collectGarbage(core);
       assert.equal(r.purgedVersions, 1);
       assert.equal(await core.packages.versionById(version.id), undefined);
@@ -100,7 +109,7 @@ for (const dialect of dialects()) {
       const { pkg, version } = await core.publisher.createVersion({ ownerId: (alice as any).user.id, type: 'test', name: 'gone', version: '1', metadata: {}, files: [{ name: 'f', blob: inVersion, contentType: 'x' }], repositoryId: null, actor: alice });
       await core.publisher.setVersionProperty(version.id, 'oci.subject', 'sha256:' + '0'.repeat(64));
       await core.publisher.attachBlob(pkg.id, { digest: held.digest, size: held.size });
-      await core.db.updateTable('blobs').set({ created_at: old.toISOString() }).where('digest', 'in', [inVersion.digest, held.digest]).execute();
+      await backdate([inVersion.digest, held.digest]);
       await core.publisher.deletePackage(pkg.id, alice);
       assert.equal((await collectGarbage(core)).purgedPackages, 0, 'still restorable');
       assert.ok(await core.blobs.stat(inVersion.digest), 'a restorable package keeps its files');

@@ -1214,11 +1214,12 @@ for (const dialect of dialects()) {
 
     describe('garbage collection: what no manifest refers to is freed after the grace period (as distribution does)', () => {
       const HOUR = 3600_000;
-      /** Makes content look written `ms` ago (its file and its row), as it would be after waiting that long. */
+      /** Makes content look written `ms` ago (its file, its row and its write mark), as it would be after waiting that long. */
       const age = async (digests: string[], ms = 2 * HOUR) => {
         const then = new Date(Date.now() - ms);
         for (const d of digests) fs.utimesSync(s.core.blobs.localPath!(d), then, then);
         await s.core.db.updateTable('blobs').set({ created_at: then.toISOString() }).where('digest', 'in', digests).execute();
+        await s.core.db.updateTable('blob_writes').set({ written_at: then.toISOString() }).where('digest', 'in', digests).execute();
       };
       const stored = async (digest: string) => (await s.core.blobs.stat(digest)) !== null;
 

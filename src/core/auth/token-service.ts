@@ -195,10 +195,14 @@ export class TokenService {
   /** Writes buffered last_used_at values. */
   async flush(): Promise<void> {
     if (!this.used.size) return;
-    const batch = [...this.used];
+    const batch = [...this.used].sort((a, b) => a[0] - b[0]); // same lock order on every node
     this.used.clear();
     await this.db.transaction().execute(async (trx) => {
-      for (const [id, at] of batch) await trx.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+      // Never backwards: another node may have written a later use of the same token.
+      for (const [id, at] of batch) {
+        await trx.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id)
+          .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)])).execute();
+      }
     });
   }
 }

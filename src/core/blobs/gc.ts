@@ -13,11 +13,22 @@
 // pushed while a collection removes it gets MANIFEST_BLOB_UNKNOWN and pushes the layer again; only a manifest
 // checked before the removal and committed after it (a window of milliseconds) would name a missing blob.
 // (distribution avoids the question by collecting only while the registry is read-only.)
+// Several nodes: one collection at a time, fleet-wide, under the lease 'gc' (jobs/leases.ts); a second one (a
+// scheduled run on another node, `wharf gc` while the server collects) is refused with Conflict. A blob another
+// node is committing is never removed: writers mark it in `blob_writes` before it becomes visible, and the
+// removal happens inside the transaction that locks that mark (see fence.ts), so file times read earlier in the
+// collection do not decide.
 import path from 'node:path';
 import type { Core } from '../core.ts';
 import type { Db } from '../../db/database.ts';
 import { nowIso } from '../clock.ts';
 import { removeStaleFiles } from './stale-files.ts';
+import { conflict } from '../errors.ts';
+import { acquireLease, leaseInfo, type Lease } from '../jobs/leases.ts';
+import { forgetWritten, writtenSince } from './fence.ts';
+
+/** The lease a collection (and with it upload expiry) holds while it runs, on whichever node. */
+export const GC_LEASE = 'gc';
 
 export interface GcReport {
   purgedVersions: number;
@@ -50,6 +61,44 @@ const isForeignKeyViolation = (e: unknown) => ['23503', 'SQLITE_CONSTRAINT_FOREI
  * included; `each` hears of every package, version, upload and blob as it goes (temp files are only counted).
  */
 export async function collectGarbage(core: Core, opts: { dryRun?: boolean; graceMs?: number; each?: (item: GcItem) => void } = {}): Promise<GcReport> {
+  // A dry run changes nothing, so it needs no lease and may run beside a collection.
+  if (opts.dryRun) return collect(core, opts, null);
+  const lease = await acquireLease(core.db, GC_LEASE);
+  if (!lease) {
+    const held = await leaseInfo(core.db, GC_LEASE);
+    throw conflict(`a garbage collection is already running (${held?.holder ?? 'another node'}, lease until ${held?.expiresAt ?? '?'}): try again when it has finished`, 'GC_RUNNING');
+  }
+  let done = false;
+  try {
+    const report = await collect(core, opts, lease);
+    done = true;
+    return report;
+  } finally {
+    await lease.release(done).catch(() => {});
+  }
+}
+
+/**
+ * The server's scheduled collection: none when another node finished one less than `intervalMs` ago or is running
+ * one now (so N nodes collect about once per interval between them, not N times). Null when skipped.
+ */
+export async function scheduledCollection(core: Core, intervalMs: number): Promise<GcReport | null> {
+  const info = await leaseInfo(core.db, GC_LEASE);
+  if (info?.finishedAt && Date.parse(info.finishedAt) > Date.now() - intervalMs * 0.9) return null;
+  if (info && Date.parse(info.expiresAt) > Date.now()) return null;
+  try {
+    return await collectGarbage(core);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'GC_RUNNING') return null; // another node got there first
+    throw e;
+  }
+}
+
+async function collect(core: Core, opts: { dryRun?: boolean; graceMs?: number; each?: (item: GcItem) => void }, lease: Lease | null): Promise<GcReport> {
+  // A collection that stalled past its lease stops before removing anything more: another may have begun.
+  const stillHeld = () => {
+    if (lease && !lease.held) throw new Error('garbage collection lost its lease (stalled past it): stopped; the next collection carries on');
+  };
   const dryRun = !!opts.dryRun;
   const graceMs = opts.graceMs ?? 3600_000;
   const { db } = core;
@@ -81,6 +130,7 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
   }
 
   // 2. Abandoned uploads.
+  stillHeld();
   report.expiredUploads = await core.uploads.cleanup(core.config.uploadExpirySeconds * 1000, {
     dryRun,
     each: (u) => {
@@ -114,12 +164,18 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
       const held = await db.selectFrom('package_properties').select('id').where('ref_type', '=', 'package').where('name', '=', 'blob').where('value', '=', b.digest).execute();
       holds = held.length;
     } else {
-      // The last look and the release in one transaction: a manifest committed meanwhile keeps the blob.
+      stillHeld();
+      // The last look, the release and the removal in one transaction that first locks the blob's write mark
+      // (fence.ts): a node committing this content meanwhile either marked it first (it stays) or waits for the
+      // removal to commit and then writes the content again. A manifest committed meanwhile keeps the blob too.
       const released = await db.transaction().execute(async (t) => {
         const trx = t as unknown as Db;
+        if (await writtenSince(trx, b.digest, nowIso(before))) return null;
         if (await isReferenced(trx, b.digest)) return null;
         const r = await trx.deleteFrom('package_properties').where('ref_type', '=', 'package').where('name', '=', 'blob').where('value', '=', b.digest).executeTakeFirst();
         await trx.deleteFrom('blobs').where('digest', '=', b.digest).execute();
+        await forgetWritten(trx, b.digest);
+        await core.blobs.remove(b.digest);
         return Number(r.numDeletedRows);
       }).catch((e) => {
         // A version committed meanwhile refers to it (the blobs row is a foreign key of its files): it stays.
@@ -128,7 +184,6 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
       });
       if (released === null) continue;
       holds = released;
-      await core.blobs.remove(b.digest);
     }
     report.releasedHolds += holds;
     report.removedBlobs += 1;
@@ -139,6 +194,7 @@ export async function collectGarbage(core: Core, opts: { dryRun?: boolean; grace
   // 4. Temp files nobody is writing: a live write keeps its file fresh, so one untouched for the grace period was
   // left by a process that died mid-publish (it would otherwise hold its disk space forever). Never younger than
   // an hour, whatever --grace says: a temp file has no database row to check again, and a request in flight owns it.
+  stillHeld();
   const tempBefore = Math.min(before, Date.now() - TEMP_MIN_AGE_MS);
   for (const swept of [await core.blobs.sweepTemp(tempBefore, dryRun), await removeStaleFiles(path.join(core.config.dataDir, 'tmp'), tempBefore, dryRun)]) {
     report.removedTempFiles += swept.files;

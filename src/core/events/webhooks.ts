@@ -15,6 +15,7 @@ import type { Db } from '../../db/database.ts';
 import type { Webhook, WebhookDelivery } from '../../db/tables.ts';
 import type { Actor } from '../auth/actor.ts';
 import { nowIso } from '../clock.ts';
+import { NODE_ID } from '../jobs/leases.ts';
 import { invalid, notFound } from '../errors.ts';
 import type { PackageEvent } from './events.ts';
 import { addressLiteral, AddressPolicy, blocked, isSpecialAddress, normalizePattern, publicError, resolveAll } from './ssrf.ts';
@@ -41,6 +42,8 @@ export interface HookInput {
 export type PayloadBuilder = (e: PackageEvent, db: Db) => Promise<{ action: string; ownerId: number; repositoryId: number | null; payload: unknown } | null>;
 
 const MAX_REDIRECTS = 3;
+/** A claim outlasts its attempt's deadline by this much: the time to record the outcome. */
+const CLAIM_MARGIN_MS = 2_000;
 const RESPONSE_LOG_BYTES = 4096;
 
 /** The `code` of the error a refused hook target gets (the REST API renders it as 422 Validation Failed). */
@@ -80,6 +83,11 @@ export class Webhooks {
   builder: PayloadBuilder | null = null;
   /** Whether any active hook exists, until the webhooks table changes (most registries have few or none). */
   private readonly anyActive: GenerationCache<boolean>;
+
+  /** PostgreSQL claims with SKIP LOCKED; SQLite has one writer at a time and no row locks. */
+  private get dialect(): 'sqlite' | 'postgres' {
+    return this.config.databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'postgres';
+  }
 
   /** Resolves a host name when a hook is created (replaceable in tests, so they need no DNS). */
   resolveHost: typeof resolveAll = resolveAll;
@@ -308,7 +316,7 @@ export class Webhooks {
   async redeliver(actor: Actor, hookId: number, id: string): Promise<WebhookDelivery> {
     await this.guard(actor, Webhooks.scopeOf(await this.byId(hookId)));
     const d = await this.delivery(hookId, id);
-    const row = { ...d, id: randomUUID(), status: 'pending' as const, attempts: 0, next_attempt_at: nowIso(), claimed_until: null, response_status: null, response_body: null, error: null, duration_ms: null, redelivery: 1, created_at: nowIso(), delivered_at: null, target_private: null };
+    const row = { ...d, id: randomUUID(), status: 'pending' as const, attempts: 0, next_attempt_at: nowIso(), claimed_until: null, claimed_by: null, response_status: null, response_body: null, error: null, duration_ms: null, redelivery: 1, created_at: nowIso(), delivered_at: null, target_private: null };
     await this.db.insertInto('webhook_deliveries').values(row).execute();
     this.kick();
     return row;
@@ -383,35 +391,47 @@ export class Webhooks {
       .finally(() => (this.running = false));
   }
 
+  /** How long one attempt may take in all (every redirect included): it is cut off then, before its claim lapses. */
+  private get attemptMs(): number {
+    return this.config.webhookTimeoutMs * (MAX_REDIRECTS + 1);
+  }
+
+  /**
+   * Claims up to `limit` due deliveries for this pass, in one statement: the rows are chosen and marked claimed
+   * (until the attempt's deadline plus a margin) atomically, so of several nodes polling at once each row goes to
+   * exactly one. PostgreSQL skips rows another node is claiming (FOR UPDATE SKIP LOCKED) instead of waiting for
+   * them; SQLite runs one writer at a time. A claim that lapses (its node died mid-attempt) is taken again.
+   */
+  private async claim(limit: number): Promise<WebhookDelivery[]> {
+    const now = nowIso();
+    const claimedBy = `${NODE_ID}:${randomUUID().slice(0, 8)}`;
+    const until = nowIso(Date.now() + this.attemptMs + CLAIM_MARGIN_MS);
+    let due = this.db
+      .selectFrom('webhook_deliveries')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
+      .orderBy('next_attempt_at')
+      .limit(limit);
+    if (this.dialect === 'postgres') due = due.forUpdate().skipLocked();
+    const rows = await this.db
+      .updateTable('webhook_deliveries')
+      .set({ claimed_until: until, claimed_by: claimedBy })
+      .where('id', 'in', due)
+      .returningAll()
+      .execute();
+    return rows.sort((a, b) => (a.next_attempt_at ?? '').localeCompare(b.next_attempt_at ?? ''));
+  }
+
   /** Delivers every due delivery; returns how many were attempted. */
   async deliverDue(): Promise<number> {
     let attempted = 0;
     for (;;) {
-      const now = nowIso();
-      const due = await this.db
-        .selectFrom('webhook_deliveries')
-        .selectAll()
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
-        .orderBy('next_attempt_at')
-        .limit(20)
-        .execute();
+      const due = await this.claim(20);
       if (!due.length) return attempted;
-      await Promise.all(due.map(async (d) => {
-        // Claim it: another node (or pass) that got here first wins.
-        const until = nowIso(Date.now() + this.config.webhookTimeoutMs * (MAX_REDIRECTS + 2));
-        const claimed = await this.db
-          .updateTable('webhook_deliveries')
-          .set({ claimed_until: until })
-          .where('id', '=', d.id)
-          .where('status', '=', 'pending')
-          .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
-          .executeTakeFirst();
-        if (!Number(claimed.numUpdatedRows)) return;
-        attempted += 1;
-        await this.attempt(d);
-      }));
+      attempted += due.length;
+      await Promise.all(due.map((d) => this.attempt(d)));
     }
   }
 
@@ -437,20 +457,23 @@ export class Webhooks {
     let error: string | null = null;
     let detail: string | null = null;
     const seen = { private: false };
+    // The whole attempt has a deadline within the claim: past it, another node may take the delivery over.
+    const deadline = AbortSignal.timeout(this.attemptMs);
     try {
       const policy = await this.policyFor(await this.ownerIdOf(Webhooks.scopeOf(hook)));
-      const r = await this.post(policy, seen, hook.url, headers, body);
+      const r = await this.post(policy, seen, hook.url, headers, body, 0, deadline);
       status = r.status;
       responseBody = r.body;
       if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (e) {
       // The owner reads `error`; what the connection failed on (addresses included) goes to the server log only.
-      error = publicError(e as NodeJS.ErrnoException);
+      error = deadline.aborted ? `timed out after ${this.attemptMs} ms in all` : publicError(e as NodeJS.ErrnoException);
       detail = (e as Error).message;
     }
     const attempts = d.attempts + 1;
     const ok = error === null;
     const giveUp = !ok && attempts >= this.config.webhookMaxAttempts;
+    // Only while the claim is still this pass's (it is, unless this node stalled past it and another took over).
     await this.db
       .updateTable('webhook_deliveries')
       .set({
@@ -458,6 +481,7 @@ export class Webhooks {
         attempts,
         next_attempt_at: ok || giveUp ? null : nowIso(Date.now() + this.config.webhookRetrySeconds * 1000 * 2 ** (attempts - 1)),
         claimed_until: null,
+        claimed_by: null,
         response_status: status,
         response_body: responseBody,
         error,
@@ -466,6 +490,7 @@ export class Webhooks {
         target_private: seen.private ? 1 : 0,
       })
       .where('id', '=', d.id)
+      .where('claimed_by', '=', d.claimed_by)
       .execute();
     if (!ok) this.logger?.warn({ hook: hook.id, delivery: d.id, attempts, error, detail }, giveUp ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
   }
@@ -474,7 +499,7 @@ export class Webhooks {
    * POSTs with the address policy applied to every connection, following at most a few redirects. `seen.private`
    * is set when a response came from a private (so allow-listed) address: its body is for site admins only.
    */
-  private async post(policy: AddressPolicy, seen: { private: boolean }, url: string, headers: Record<string, string>, body: string, redirects = 0): Promise<{ status: number; body: string }> {
+  private async post(policy: AddressPolicy, seen: { private: boolean }, url: string, headers: Record<string, string>, body: string, redirects = 0, signal?: AbortSignal): Promise<{ status: number; body: string }> {
     const u = new URL(url);
     // An address literal never goes through DNS lookup, so it is checked here.
     const literal = addressLiteral(u.hostname);
@@ -482,7 +507,7 @@ export class Webhooks {
     const mod = u.protocol === 'https:' ? https : http;
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       // agent: false — a pooled keep-alive socket, connected under another owner's allow-list, must not be reused.
-      const req = mod.request(u, { method: 'POST', agent: false, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: policy.lookup as never, timeout: this.config.webhookTimeoutMs }, (res) => {
+      const req = mod.request(u, { method: 'POST', agent: false, signal, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: policy.lookup as never, timeout: this.config.webhookTimeoutMs }, (res) => {
         const peer = res.socket?.remoteAddress;
         if (!peer || isSpecialAddress(peer)) seen.private = true;
         resolve(res);
@@ -497,7 +522,7 @@ export class Webhooks {
     if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
       if (redirects >= MAX_REDIRECTS) throw Object.assign(new Error('too many redirects'), { code: 'EWEBHOOKREDIRECTS' });
       // The redirect target goes through the same address policy.
-      return this.post(policy, seen, new URL(res.headers.location, u).toString(), headers, body, redirects + 1);
+      return this.post(policy, seen, new URL(res.headers.location, u).toString(), headers, body, redirects + 1, signal);
     }
     return { status, body: text.slice(0, RESPONSE_LOG_BYTES) };
   }

@@ -1,4 +1,7 @@
 // Download counts, buffered in memory and written in batches per interval: no DB write per download.
+// Several nodes: each buffers its own downloads and adds them to the shared rows with one atomic upsert
+// (count = count + n), so concurrent flushes from any number of nodes all add up; what a node had not flushed
+// when it was killed (SIGKILL: at most one interval's worth) is lost, a graceful stop flushes it.
 import type { Core } from '../core.ts';
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
@@ -33,7 +36,8 @@ export class DownloadCounter {
    */
   async flush(): Promise<void> {
     if (!this.pending.size) return;
-    const batch = [...this.pending];
+    // In version order: two nodes flushing overlapping versions lock their rows in the same order (no deadlock).
+    const batch = [...this.pending].sort((a, b) => a[0] - b[0]);
     this.pending = new Map();
     const day = new Date().toISOString().slice(0, 10);
     for (let at = 0; at < batch.length; at += CHUNK) {

@@ -94,7 +94,7 @@ export class MavenStore {
    * that exists is a Conflict; a snapshot file is replaced. Returns the package.
    */
   async putFile(f: NewMavenFile): Promise<Package> {
-    await f.blob.commit();
+    await this.core.publisher.commitBlobs([f.blob]);
     const version = f.packageId != null ? await this.core.packages.version(f.packageId, f.version, { includeDeleted: true }) : undefined;
     if (!version) {
       try {
