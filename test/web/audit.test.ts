@@ -66,8 +66,8 @@ describe('audit log pages (Chromium)', () => {
       await signIn(bob.page, s.url, 'bob', PASSWORD);
       await bob.page.goto(`${s.url}/-/settings/audit`);
       const actions = await bob.page.locator('table.audit tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action')));
-      // What was done to bob: alice's grant, and at setup his membership of acme and his token (by the console).
-      assert.deepEqual(actions, ['package.access_grant', 'org.add_member', 'personal_access_token.create'], 'what was done to bob');
+      // What was done to bob: alice's grant, and at setup his membership of acme, his token and his account (by the console).
+      assert.deepEqual(actions, ['package.access_grant', 'org.add_member', 'personal_access_token.create', 'user.create'], 'what was done to bob');
       const res = await bob.page.goto(`${s.url}/acme/-/settings/audit`);
       assert.equal(res?.status(), 404);
     } finally {
