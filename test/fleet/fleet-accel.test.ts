@@ -33,6 +33,7 @@ describe('a fleet of two nodes on PostgreSQL + a shared blob folder behind nginx
     assert.equal((await request(fleet, 'PUT', loc.toString(), { headers: { ...auth(), 'content-type': 'application/octet-stream' }, body: bytes })).status, 201);
 
     const url = `/v2/alice/accel/blobs/${digest}`;
+    await fleet.settle();
     const start = fleet.accessLog().length;
     const got = await request(fleet, 'GET', url, { headers: auth() });
     assert.equal(got.status, 200);

@@ -49,6 +49,7 @@ describe('a fleet of two nodes on PostgreSQL + S3 behind nginx, S3 redirect on',
     );
 
   test('round robin: consecutive requests through nginx are answered by different nodes', T, async () => {
+    await fleet.settle();
     const before = fleet.accessLog().length;
     for (let i = 0; i < 4; i++) assert.equal((await request(fleet, 'GET', '/healthz')).status, 200);
     await fleet.settle();
@@ -64,6 +65,7 @@ describe('a fleet of two nodes on PostgreSQL + S3 behind nginx, S3 redirect on',
     dirs.push(client.home);
     const pkg = makePackage({ name: '@alice/fleet-pkg', version: '1.0.0' });
     dirs.push(pkg);
+    await fleet.settle();
     const start = fleet.accessLog().length;
     npmOk(await client.npm(['publish'], pkg), 'npm publish');
     const project = makeProject();
@@ -98,6 +100,7 @@ describe('a fleet of two nodes on PostgreSQL + S3 behind nginx, S3 redirect on',
     const pusher = new Machine();
     machines.push(pusher);
     const host = `127.0.0.1:${fleet.port}`;
+    await fleet.settle();
     const start = fleet.accessLog().length;
     ok(await pusher.skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', `alice:${token}`, `oci:${layout}:app`, `docker://${host}/alice/fleet-app:1`]), 'skopeo copy (push)');
     await fleet.settle();
@@ -108,6 +111,7 @@ describe('a fleet of two nodes on PostgreSQL + S3 behind nginx, S3 redirect on',
 
     const puller = new Machine();
     machines.push(puller);
+    await fleet.settle();
     const pullStart = fleet.accessLog().length;
     ok(await puller.podman(['pull', '--tls-verify=false', '--creds', `alice:${token}`, `${host}/alice/fleet-app:1`]), 'podman pull');
     const dir = ok(await puller.podman(['image', 'mount', `${host}/alice/fleet-app:1`]), 'podman image mount').stdout.trim();
