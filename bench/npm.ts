@@ -8,6 +8,8 @@
 //                --no-ceiling (skip the durable-write ceiling measured beside the publish rounds)
 //                --one-package=N (versions published into one package by 8 concurrent workers; default 400, 80 quick)
 //                --cpu-prof (Wharf runs with node --cpu-prof; profile in bench/.work/prof, see bench/profile-top.ts)
+//                --publish-only (only the publish rounds into fresh packages: Wharf, Verdaccio and the ceiling; prints
+//                the rates and ratios and stops; Wharf takes WHARF_DATABASE_URL / WHARF_BLOB_STORE … from the environment)
 //                --wait-idle=S (before each measurement wait up to S seconds for the machine to go idle; 0 = off;
 //                default 30 in full runs, 0 with --quick)
 //
@@ -45,7 +47,7 @@ const num = (name: string, dflt: number) => {
   return n;
 };
 for (const a of argv) {
-  if (!/^--(quick|keep|help|cpu-prof|no-ceiling|(only|packages|versions|seconds|warmup|connections|big-mb|publish-packages|one-package|repeat|wait-idle)=.+)$/.test(a)) {
+  if (!/^--(quick|keep|help|cpu-prof|no-ceiling|publish-only|(only|packages|versions|seconds|warmup|connections|big-mb|publish-packages|one-package|repeat|wait-idle)=.+)$/.test(a)) {
     console.error(`unknown argument ${a}; see the header of bench/npm.ts`);
     process.exit(2);
   }
@@ -75,6 +77,7 @@ const O = {
   runWharf: only !== 'verdaccio',
   runVerdaccio: only !== 'wharf',
   ceiling: !flag('no-ceiling'),
+  publishOnly: flag('publish-only'),
 };
 
 const SCOPE = 'bench';
@@ -445,6 +448,17 @@ async function benchAll(tmp: string): Promise<{ w?: ServerResult; v?: ServerResu
     ceilingPublish = publish.get(ceiling);
     await ceiling.proc.stop();
   }
+  if (O.publishOnly) {
+    const vr = vt && publish.get(vt);
+    for (const t of targets) {
+      const r = publish.get(t)!;
+      const ratio = vr && t !== vt ? `, ${(r.perSecond / vr.perSecond).toFixed(2)}x Verdaccio (${(r.perCpuSecond / vr.perCpuSecond).toFixed(2)}x per server CPU-s)` : '';
+      console.log(`${t.label}: publish ${O.publishPackages} pkgs x ${O.versions} versions, ${O.publishConcurrency} workers, median of ${O.repeat}: ${r.perSecond.toFixed(1)} versions/s, ${r.perCpuSecond.toFixed(1)} per server CPU-s${ratio}`);
+    }
+    if (ceilingPublish) console.log(`durable-write ceiling: ${ceilingPublish.perSecond.toFixed(1)} versions/s${vr ? `, ${(ceilingPublish.perSecond / vr.perSecond).toFixed(2)}x Verdaccio` : ''}`);
+    for (const t of targets) await t.proc.stop();
+    return {};
+  }
   log(`publish into one package: ${O.onePackage} versions of one new package, ${O.publishConcurrency} workers at once, on each server`);
   const onePackage = await onePackageRates(targets);
   const peakRssPublish = new Map(targets.map((t) => [t, statusBytes(t.proc.pid, 'VmHWM')]));
@@ -684,6 +698,7 @@ async function main() {
   let w: ServerResult | undefined;
   try {
     ({ w, v } = await benchAll(tmp));
+    if (O.publishOnly) return;
   } finally {
     await stopAll();
     agent.destroy();

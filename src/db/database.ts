@@ -37,6 +37,7 @@ export interface OpenOptions {
 export async function openDatabase(url: string, opts: OpenOptions = {}): Promise<{ db: Db; dialect: DialectName; durable: () => Promise<void>; changes: Changes; checkpointer?: Checkpointer }> {
   let db: Db;
   let checkpointer: Checkpointer | undefined;
+  let startLater = () => {};
   let dialect: DialectName;
   let durable = async () => {};
   const changes = new Changes();
@@ -98,19 +99,22 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     // Commits by other processes on this file (the CLI while the server runs) move data_version.
     const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
     changes.watchOtherProcesses(() => dataVersion.get());
+    // Checkpoints go to a worker thread; it is started after the migrations (startLater, below).
     if (opts.backgroundCheckpoints && file !== ':memory:') {
       sqlite.pragma('wal_autocheckpoint = 0');
       // A log that grew under a burst of writes is cut back to 16 MiB when it restarts.
       sqlite.pragma('journal_size_limit = 16777216');
-      checkpointer = startCheckpointer(path.resolve(file), {
-        onFailure: (err) => {
-          process.emitWarning(`SQLite checkpoints are back on the main thread: ${err.message}`);
-          if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT}`);
-        },
-        finish: () => {
-          if (sqlite.open && !sqlite.inTransaction) sqlite.pragma('wal_checkpoint(PASSIVE)');
-        },
-      });
+      startLater = () => {
+        checkpointer = startCheckpointer(path.resolve(file), {
+          onFailure: (err) => {
+            process.emitWarning(`SQLite checkpoints are back on the main thread: ${err.message}`);
+            if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT}`);
+          },
+          finish: () => {
+            if (sqlite.open && !sqlite.inTransaction) sqlite.pragma('wal_checkpoint(PASSIVE)');
+          },
+        });
+      };
     }
     const stopCheckpoints = async () => checkpointer?.close();
     db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: cachingStatements(sqlite, () => closeLog()) }), changes, stopCheckpoints) });
@@ -138,6 +142,8 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     await db.destroy();
     throw error;
   }
+  // After the migrations: the log they wrote on a first start is no reason to start the worker (see checkpointer.ts).
+  startLater();
   return { db, dialect, durable, changes, checkpointer };
 }
 
