@@ -176,7 +176,7 @@ http {
   client_body_temp_path $DIR/s3tls/body;
   proxy_temp_path $DIR/s3tls/proxy;
   # Which authentication each request carried (its scheme only): a presigned GET must carry none.
-  map \$http_authorization \$auth_scheme { default "-"; "~^(?<scheme>\S+)" \$scheme; }
+  map \$http_authorization \$auth_scheme { default "-"; "~^(?<authscheme>\S+)" \$authscheme; }
   log_format s3 '\$remote_addr "\$request" \$status \$body_bytes_sent auth=\$auth_scheme';
   access_log $DIR/s3tls/logs/access.log s3;
   server {
