@@ -13,6 +13,9 @@
 #   FLEET_BLOB_STORE=s3           s3 (a prefix of bucket FLEET_S3_BUCKET, default wharf-fleet) or fs (one blob folder
 #                                 every node shares, served by nginx through X-Accel-Redirect)
 #   FLEET_S3_REDIRECT=off         on: blob GETs answer 307 to presigned S3 URLs (WHARF_S3_REDIRECT)
+#   FLEET_S3_TLS=off              on: a second nginx puts TLS (the fleet's certificate) in front of a plain-HTTP S3
+#                                 endpoint, and the nodes use it (NODE_EXTRA_CA_CERTS): clients that refuse to follow
+#                                 a redirect from https to http (gem, NuGet) then fetch redirected blobs over https
 #   FLEET_ACCEL=on                with fs: WHARF_ACCEL_REDIRECT=/_blobs/ (off: Wharf sends the bytes itself)
 #   FLEET_PORT                    nginx's TLS port (default: a free port)
 #   FLEET_PG_URL                  PostgreSQL to create the database in (default WHARF_TEST_DATABASE_URL, else
@@ -132,6 +135,14 @@ up() {
     # ports), and S3 refuses a request carrying both those and a presigned signature: the nodes sign URLs for
     # "localhost" when the store is on 127.0.0.1, as a real S3 is on a host of its own.
     [ "${FLEET_S3_REDIRECT:-off}" = on ] && ep=${ep/127.0.0.1/localhost}
+    if [ "${FLEET_S3_TLS:-off}" = on ]; then
+      # The front forwards Host as the client sent it, so presigned signatures (host localhost:PORT) still match.
+      S3_BACKEND=$(node -e 'console.log(new URL(process.argv[1]).host)' "$ep")
+      S3_TLS_PORT=$(free_port)
+      ep="https://localhost:$S3_TLS_PORT"
+      rec NODE_EXTRA_CA_CERTS "$DIR/tls/cert.pem"
+      rec FLEET_S3_ACCESS_LOG "$DIR/s3tls/logs/access.log"
+    fi
     rec WHARF_S3_ENDPOINT "$ep"
     rec WHARF_S3_REGION "${S3_REGION:-${WHARF_TEST_S3_REGION:-us-east-1}}"
     rec WHARF_S3_BUCKET "${FLEET_S3_BUCKET:-wharf-fleet}"
@@ -154,6 +165,44 @@ up() {
   openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=localhost -addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
     -keyout "$DIR/tls/key.pem" -out "$DIR/tls/cert.pem" 2>/dev/null
   rec FLEET_CA "$DIR/tls/cert.pem"
+  if [ -n "${S3_TLS_PORT:-}" ]; then
+    mkdir -p "$DIR/s3tls/logs" "$DIR/s3tls/body" "$DIR/s3tls/proxy"
+    cat >"$DIR/s3tls/nginx.conf" <<CONF
+user $(id -un);
+pid $DIR/s3tls/nginx.pid;
+error_log $DIR/s3tls/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  client_body_temp_path $DIR/s3tls/body;
+  proxy_temp_path $DIR/s3tls/proxy;
+  # Which authentication each request carried (its scheme only): a presigned GET must carry none.
+  map \$http_authorization \$auth_scheme { default "-"; "~^(?<authscheme>\S+)" \$authscheme; }
+  log_format s3 '\$remote_addr "\$request" \$status \$body_bytes_sent auth=\$auth_scheme';
+  access_log $DIR/s3tls/logs/access.log s3;
+  server {
+    listen 127.0.0.1:$S3_TLS_PORT ssl;
+    ssl_certificate $DIR/tls/cert.pem;
+    ssl_certificate_key $DIR/tls/key.pem;
+    client_max_body_size 0;
+    proxy_request_buffering off;
+    proxy_buffering off;
+    proxy_http_version 1.1;
+    location / {
+      proxy_pass http://$S3_BACKEND;
+      proxy_set_header Host \$http_host;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+    nginx -q -p "$DIR/s3tls" -c "$DIR/s3tls/nginx.conf" 2>&1 | grep -v 'the "user" directive' >&2 || true
+    local up=''
+    for _ in $(seq 1 100); do
+      curl -sS -o /dev/null --cacert "$DIR/tls/cert.pem" "https://localhost:$S3_TLS_PORT/" 2>/dev/null && { up=1; break; }
+      sleep 0.1
+    done
+    [ -n "$up" ] || die "the S3 TLS front does not answer on $S3_TLS_PORT"
+  fi
 
   # The nodes run the compiled server, as `npm start` does (scripts/build.mjs rebuilds only when sources changed).
   (cd "$ROOT" && node scripts/build.mjs) >&2 || die "scripts/build.mjs failed"
@@ -222,6 +271,12 @@ down_dir() {
   for f in "$dir"/node*.pid; do stop_pid "$f"; done
   if [ -n "${FLEET_DATABASE:-}" ]; then pg_admin "drop database if exists $FLEET_DATABASE with (force)" || log "could not drop $FLEET_DATABASE"; fi
   if [ "${WHARF_BLOB_STORE:-}" = s3 ] && [ -n "${WHARF_S3_PREFIX:-}" ]; then s3_empty_prefix || log "could not empty s3://$WHARF_S3_BUCKET/$WHARF_S3_PREFIX"; fi
+  if [ -f "$dir/s3tls/nginx.pid" ]; then
+    local spid
+    spid=$(cat "$dir/s3tls/nginx.pid")
+    kill -QUIT "$spid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+  fi
   if [ -n "${FLEET_S3_STARTED:-}" ]; then "$FLEET_S3_STARTED" stop >&2 || true; fi
   if [ "${FLEET_KEEP:-}" = 1 ]; then rm -f "$dir/fleet.env"; else rm -rf "$dir"; fi
   log "down: $dir"

@@ -13,6 +13,8 @@ export interface FleetOptions {
   blobStore?: 's3' | 'fs';
   /** s3: WHARF_S3_REDIRECT=on. */
   s3Redirect?: boolean;
+  /** s3: TLS in front of the S3 endpoint (FLEET_S3_TLS=on), for clients that refuse a redirect from https to http. */
+  s3Tls?: boolean;
   /** fs: X-Accel-Redirect through nginx (default on). */
   accel?: boolean;
   /** Extra WHARF_* settings for every node. */
@@ -62,7 +64,7 @@ function parseEnvFile(file: string): Record<string, string> {
   for (const kv of r.stdout.split('\0')) {
     const i = kv.indexOf('=');
     const k = kv.slice(0, i);
-    if (/^(FLEET_|WHARF_|AWS_)/.test(k)) env[k] = kv.slice(i + 1);
+    if (/^(FLEET_|WHARF_|AWS_|NODE_EXTRA_CA_CERTS$)/.test(k)) env[k] = kv.slice(i + 1);
   }
   return env;
 }
@@ -86,6 +88,7 @@ export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
     FLEET_NODES: String(opts.nodes ?? 2),
     FLEET_BLOB_STORE: opts.blobStore ?? 's3',
     FLEET_S3_REDIRECT: opts.s3Redirect ? 'on' : 'off',
+    FLEET_S3_TLS: opts.s3Tls ? 'on' : 'off',
     FLEET_ACCEL: opts.accel === false ? 'off' : 'on',
     FLEET_PG_URL: e.WHARF_TEST_DATABASE_URL ?? '',
     S3_ENDPOINT: e.WHARF_TEST_S3_ENDPOINT ?? '',

@@ -232,7 +232,7 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
     if (req.headers['if-none-match'] === `"${f.blob_digest.slice(7)}"`) return reply.code(304).send();
     // One download per resolution: every resolver fetches the POM once per version.
     if (p.file.endsWith('.pom')) core.downloads.record(f.version_id);
-    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size });
+    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size }, { redirect: true });
   }
 
   app.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler: read });

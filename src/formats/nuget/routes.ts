@@ -64,7 +64,7 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
     if (!f) throw notFound(`${p.file} not found`);
     if (isNupkg) core.downloads.record(f.version_id);
     reply.type(isNupkg ? 'application/octet-stream' : 'application/xml').header('etag', `"${f.blob_digest}"`).header('cache-control', 'private, max-age=31536000, immutable');
-    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size });
+    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size }, { redirect: true });
   });
 
   // ---- search -----------------------------------------------------------------------------------------------

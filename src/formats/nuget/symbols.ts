@@ -86,6 +86,7 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
     const f = await core.packages.file(pkg.id, v.normalized, p.file);
     if (!f) throw notFound(`${p.file} not found`);
     reply.type('application/octet-stream').header('etag', `"${f.blob_digest}"`);
+    // No S3 redirect here nor for PDBs below: no symbol client's behaviour on a 307 is tested.
     return sendBlob(core, reply, { digest: f.blob_digest, size: f.size });
   });
 

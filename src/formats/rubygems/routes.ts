@@ -179,7 +179,7 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
     const f = await gemFile(req, owner, p.file);
     core.downloads.record(f.version_id);
     reply.type('application/octet-stream').header('etag', `"${f.blob_digest}"`).header('cache-control', 'private, max-age=31536000, immutable');
-    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size });
+    return sendBlob(core, reply, { digest: f.blob_digest, size: f.size }, { redirect: true });
   });
 
   // ---- dependency API ---------------------------------------------------------------------------------------
