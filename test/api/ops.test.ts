@@ -5,13 +5,12 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { drain } from '../../src/http/ops.ts';
 import { npmTarball, publishBody } from '../helpers/npm-body.ts';
 import { dialects } from '../helpers/databases.ts';
-import { startWharf, type TestServer } from '../helpers/wharf.ts';
+import { connectError, startWharf, type TestServer } from '../helpers/wharf.ts';
 
 const basic = (user: string, token: string) => `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
 
@@ -62,17 +61,6 @@ function slowUpload(url: string, auth: string, digest: string, size: number) {
   return { req, response };
 }
 
-/** The error code of a new TCP connection to `port` (null when it connects). */
-function connectError(port: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    sock.on('connect', () => {
-      sock.destroy();
-      resolve(null);
-    });
-    sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
-}
 
 async function startUpload(s: TestServer, auth: string, repo: string): Promise<string> {
   const r = await fetch(`${s.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: { authorization: auth } });

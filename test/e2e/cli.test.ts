@@ -3,11 +3,10 @@
 // (2 for usage, 1 for errors, with a message on stderr), and that the server sees its effects at once — on SQLite
 // here (test/e2e/cli-suite.ts; cli-postgres.test.ts runs it on PostgreSQL) — and the CLI run from any folder.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { ROOT, tempDir } from '../helpers/wharf.ts';
+import { ROOT, runProcess, tempDir } from '../helpers/wharf.ts';
 import { cliSuite, inBatches } from './cli-suite.ts';
 
 cliSuite('sqlite');
@@ -17,17 +16,8 @@ describe('wharf from any folder: where its data is, help, and no empty database 
   /** The environment without any WHARF_* setting of the test run. */
   const clean = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WHARF_'))) as Record<string, string>;
   /** Runs `command args` in `cwd` (a folder other than the checkout), with only `env` as Wharf's settings. */
-  function run(cwd: string, command: string[], env: Record<string, string> = {}, stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(command[0], command.slice(1), { cwd, env: { ...clean(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      child.stdin.end(stdin);
-    });
+  function run(cwd: string, command: string[], env: Record<string, string> = {}, stdin = '') {
+    return runProcess(command, { cwd, env: { ...clean(), ...env }, stdin });
   }
   const wharfIn = (cwd: string, args: string[], env: Record<string, string> = {}, stdin = '') => run(cwd, [process.execPath, BIN, ...args], env, stdin);
   const listing = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : null);

@@ -4,9 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import net from 'node:net';
 import { test } from 'node:test';
-import { spawnWharf, tempDir, type ChildServer } from '../helpers/wharf.ts';
+import { connectError, spawnWharf, tempDir, type ChildServer } from '../helpers/wharf.ts';
 
 const basic = (user: string, token: string) => `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
 
@@ -37,16 +36,6 @@ async function beginUpload(s: ChildServer, auth: string, repo: string, digest: s
 
 const exited = (s: ChildServer) => new Promise<number | null>((r) => (s.proc.exitCode !== null ? r(s.proc.exitCode) : s.proc.once('exit', (code) => r(code))));
 
-function connectError(port: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    sock.on('connect', () => {
-      sock.destroy();
-      resolve(null);
-    });
-    sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
-}
 
 test('SIGTERM during a slow upload: it completes and is committed, new connections are refused, exit 0 within the timeout', async () => {
   const data = tempDir();

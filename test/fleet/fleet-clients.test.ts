@@ -96,6 +96,7 @@ describe('real Maven, RubyGems and NuGet clients through a fleet of two nodes on
     const trust = [`-Djavax.net.ssl.trustStore=${store}`, '-Djavax.net.ssl.trustStorePassword=changeit', '-Djavax.net.ssl.trustStoreType=PKCS12'];
     const project = javaProject({ groupId: 'com.example.fleet', artifactId: 'hello', version: '1.0', url, message: 'from the fleet' });
     dirs.push(project);
+    await fleet.settle();
     const start = fleet.accessLog().length;
     const s3Start = s3Log().length;
     mvnOk(await mvn(settings, [...trust, 'deploy', '-DskipTests'], project), 'mvn deploy');
@@ -118,6 +119,7 @@ describe('real Maven, RubyGems and NuGet clients through a fleet of two nodes on
     const gem = fs.readFileSync(file);
     const c = new GemClient({ SSL_CERT_FILE: fleet.ca });
     dirs.push(c.home);
+    await fleet.settle();
     const start = fleet.accessLog().length;
     const s3Start = s3Log().length;
     const push = ok(await c.gem(['push', file, '--host', `${fleet.url}/rubygems/alice`], c.home, { GEM_HOST_API_KEY: token }), 'gem push');
@@ -146,6 +148,7 @@ describe('real Maven, RubyGems and NuGet clients through a fleet of two nodes on
     const nupkg = await pusher.pack('Fleet.Pkg', '1.0.0');
     dirs.push(path.dirname(path.dirname(nupkg)));
     const bytes = fs.readFileSync(nupkg);
+    await fleet.settle();
     const start = fleet.accessLog().length;
     const s3Start = s3Log().length;
     ok(await pusher.nuget(['push', nupkg, '-Source', src, '-ApiKey', token]), 'nuget push');

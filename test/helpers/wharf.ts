@@ -72,17 +72,34 @@ export function serverCommand(): string[] {
   return [process.execPath, path.join(ROOT, 'dist/main.js')];
 }
 
-/** Runs bin/wharf.mjs with the given environment. */
-export function runCli(env: Record<string, string>, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `command` to completion in `cwd` with exactly `env`, `stdin` as its input; its exit code and output. */
+export function runProcess(command: string[], o: { cwd?: string; env: Record<string, string | undefined>; stdin?: string }): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/wharf.mjs'), ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command[0], command.slice(1), { cwd: o.cwd, env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
+    child.stdin.end(o.stdin ?? '');
+  });
+}
+
+/** Runs bin/wharf.mjs with the given environment. */
+export function runCli(env: Record<string, string>, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runProcess([process.execPath, path.join(ROOT, 'bin/wharf.mjs'), ...args], { env: { ...process.env, ...env }, stdin });
+}
+
+/** The error code of a new TCP connection to 127.0.0.1:`port` (null when it connects). */
+export function connectError(port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('connect', () => {
+      sock.destroy();
+      resolve(null);
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
 }
 
