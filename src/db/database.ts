@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type DatabaseConnection, type Dialect, type Driver } from 'kysely';
 import { Changes, listenForChanges, observedDialect } from './changes.ts';
 import { DEFAULT_AUTOCHECKPOINT, startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { Migrations } from './migrations.ts';
@@ -117,7 +117,7 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
       };
     }
     const stopCheckpoints = async () => checkpointer?.close();
-    db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: cachingStatements(sqlite, () => closeLog()) }), changes, stopCheckpoints) });
+    db = new Kysely<Database>({ dialect: observedDialect(immediateTransactions(new SqliteDialect({ database: cachingStatements(sqlite, () => closeLog()) })), changes, stopCheckpoints) });
     dialect = 'sqlite';
     sqliteHandle = sqlite;
   } else {
@@ -174,4 +174,37 @@ function cachingStatements(sqlite: SQLite.Database, onClose: () => void) {
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string };
   return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
+ * SQLite transactions that take the file's write lock when they begin (BEGIN IMMEDIATE) rather than at their first
+ * write (Kysely's BEGIN). Another process writes this file too (the CLI; `wharf gc` beside a running server): a
+ * deferred transaction that has read and then writes after the other process committed cannot be upgraded and fails
+ * at once with SQLITE_BUSY (its snapshot is stale; busy_timeout does not apply), where an immediate one waits for
+ * the lock (busy_timeout) and then reads the latest data. One connection per process runs one transaction at a
+ * time anyway, so nothing in this process waits longer for it.
+ */
+function immediateTransactions(dialect: Dialect): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createDriver: (): Driver => {
+      const inner = dialect.createDriver();
+      return {
+        init: () => inner.init(),
+        acquireConnection: () => inner.acquireConnection(),
+        beginTransaction: async (c: DatabaseConnection) => {
+          await c.executeQuery(CompiledQuery.raw('begin immediate'));
+        },
+        commitTransaction: (c) => inner.commitTransaction(c),
+        rollbackTransaction: (c) => inner.rollbackTransaction(c),
+        savepoint: inner.savepoint?.bind(inner),
+        rollbackToSavepoint: inner.rollbackToSavepoint?.bind(inner),
+        releaseSavepoint: inner.releaseSavepoint?.bind(inner),
+        releaseConnection: (c) => inner.releaseConnection(c),
+        destroy: () => inner.destroy(),
+      };
+    },
+  };
 }
