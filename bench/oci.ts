@@ -789,12 +789,44 @@ async function downloadPhases(targets: Target[]) {
     for (const c of ceiling.idle) c.close();
     await ceiling.proc.stop();
   }
+  if (O.store === 's3' && O.redirect) await redirectRatePhase(targets);
   for (const t of targets) {
     const c = redirected.get(t.key);
     if (c?.redirects) notes.push(`${t.label}: ${c.redirects} of ${c.gets} blob GETs answered with a 307 to a presigned S3 URL, followed by the bench (the bytes then come from radosgw, whose CPU is not counted as the server's).`);
   }
   const perRound = rows.filter((r) => r.rounds);
   if (perRound.length) notes.push(`Uploads and blob GETs: median of ${O.repeat} measurements per server, alternating (GETs ${O.downloadSeconds} s each; for RSS the worst round). Wharf/distribution in each round: ${perRound.map((r) => `${r.metric} ${r.rounds!.map((x) => `${x.toFixed(2)}×`).join(', ')}`).join('; ')}.`);
+}
+
+/**
+ * With redirects on, what the registry itself does for a blob GET is the 307: how many it answers per second at
+ * c=O.connections (autocannon, the redirect not followed), the median of O.repeat rounds, alternating.
+ */
+async function redirectRatePhase(targets: Target[]) {
+  const rps = row({ metric: `blob GET answered with a 307 to S3 (not followed), c=${O.connections}`, values: {}, unit: 'rps', better: 'higher', minRatio: 1.0 });
+  const p99 = row({ metric: '  ↳ p99 latency', values: {}, unit: 'ms', digits: 0, better: 'lower' });
+  const cpu = row({ metric: '  ↳ requests per server CPU-s', values: {}, unit: '', better: 'higher' });
+  const other = row({ metric: '  ↳ answers other than 307, errors', values: {}, unit: '' });
+  const runs = new Map<Key, Awaited<ReturnType<typeof measure>>[]>();
+  for (let round = 0; round < O.repeat; round++) {
+    for (const t of round % 2 ? [...targets].reverse() : targets) {
+      checkAlive([t]);
+      const up = uploaded.get(`${t.key}:${O.medium}:${O.concurrency}`)!;
+      const paths = up.blobs.map((b) => `/v2/${up.repo}/blobs/${b.digest}`);
+      const r = await measure({ origin: t.origin, paths, headers: t.auth, connections: O.connections, warmupSeconds: O.warmup, seconds: O.seconds, pid: t.cpuPids });
+      log(`${t.label}: blob GET → 307, c=${O.connections}: ${r.rps.toFixed(0)} rps, p99 ${r.p99} ms, ${r.reqPerCpuSecond.toFixed(0)} req/CPU-s, ${JSON.stringify(r.statusCodes)}, ${r.errors} errors`);
+      (runs.get(t.key) ?? runs.set(t.key, []).get(t.key)!).push(r);
+    }
+  }
+  for (const t of targets) {
+    const rs = runs.get(t.key)!;
+    const m = [...rs].sort((a, b) => a.rps - b.rps)[Math.floor(rs.length / 2)];
+    rps.values[t.key] = m.rps;
+    p99.values[t.key] = m.p99;
+    cpu.values[t.key] = m.reqPerCpuSecond;
+    other.values[t.key] = rs.reduce((a, r) => a + r.errors + Object.entries(r.statusCodes).reduce((n, [code, c]) => n + (code === '307' ? 0 : c), 0), 0);
+  }
+  if (targets.length === 2) rps.rounds = runs.get('wharf')!.map((r, i) => r.rps / runs.get('distribution')![i].rps);
 }
 
 const median = (xs: number[]) => {
