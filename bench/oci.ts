@@ -5,10 +5,17 @@
 //   node --import tsx bench/oci.ts --quick         smoke run: 1 MiB / 16 MiB / 64 MiB blobs, 3 s load phases
 //   node --import tsx bench/oci.ts --only=wharf    skip distribution (or --only=distribution to skip Wharf)
 //   other knobs: --seconds=N --warmup=N --connections=N (manifest phases) --keep (keep the scratch data)
-//                --repeat=N (uploads and blob GETs: median of N measurements, alternating the servers;
+//                --repeat=N (uploads, blob GETs, manifest GET/HEAD: median of N measurements, alternating the servers;
 //                default 3 in full runs, 1 with --quick) --no-ceiling (skip the Node ceiling below)
 //                --cpu-prof (Wharf runs with node --cpu-prof; profile in bench/.work/oci-prof, see bench/profile-top.ts)
 //                --skip-skopeo
+//   node --import tsx bench/oci.ts --store=s3      both on the S3 server (source /tmp/testenv.sh or set WHARF_TEST_S3_*):
+//                Wharf with WHARF_BLOB_STORE=s3 and WHARF_S3_REDIRECT=on, distribution with its own S3 driver and its
+//                `redirect` on (--no-redirect: both send the bytes themselves); blob GETs follow the 307 to S3
+//   node --import tsx bench/oci.ts --nginx         Wharf on the filesystem behind nginx (deploy/nginx.conf, X-Accel-Redirect),
+//                distribution on the filesystem; server CPU = Wharf + nginx (master and workers)
+//   --store=s3 and --nginx run a leaner set: uploads 1 MiB / 64 MiB / 1 GiB (POST, PATCH, PUT), GETs 64 MiB (one
+//   stream and 16) and 1 GiB, manifests, pulls; no skopeo. --phases=upload,download,manifest,pull picks phases.
 //
 // What it measures (see docs/performance.md and issue 3 for the targets):
 //   - blob upload MiB/s, as clients do it (POST, PATCH with the whole blob, PUT ?digest=) and monolithic
@@ -34,7 +41,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RawGetClient } from './lib/raw-get.ts';
-import { distributionVersion, startDistribution, waitDistribution, type DistributionProcess } from './lib/distribution.ts';
+import { distributionVersion, startDistribution, waitDistribution, type DistributionProcess, type DistributionS3 } from './lib/distribution.ts';
+import { startDeployNginx, type DeployNginx } from './lib/deploy-nginx.ts';
 import { measure } from './lib/load.ts';
 import { cpuSeconds, freePort, machineBusyOver, sampleRss, statusBytes, stopAll, tail, type ServerProcess } from './lib/proc.ts';
 import { startNodeCeiling } from './lib/node-ceiling.ts';
@@ -57,18 +65,27 @@ const num = (name: string, dflt: number) => {
   return n;
 };
 for (const a of argv) {
-  if (!/^--(quick|keep|help|cpu-prof|skip-skopeo|no-ceiling|(only|seconds|warmup|connections|repeat)=.+)$/.test(a)) {
+  if (!/^--(quick|keep|help|cpu-prof|skip-skopeo|no-ceiling|nginx|no-redirect|(only|seconds|warmup|connections|repeat|store|phases)=.+)$/.test(a)) {
     console.error(`unknown argument ${a}; see the header of bench/oci.ts`);
     process.exit(2);
   }
 }
 if (flag('help')) {
-  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 25).join('\n'));
+  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 33).join('\n'));
   process.exit(0);
 }
 const quick = flag('quick');
 const only = opt('only');
 if (only && only !== 'wharf' && only !== 'distribution') throw new Error(`--only=${only}: expected wharf or distribution`);
+const store = opt('store') ?? 'fs';
+if (store !== 'fs' && store !== 's3') throw new Error(`--store=${store}: expected fs or s3`);
+if (store === 's3' && flag('nginx')) throw new Error('--nginx is for the filesystem store (X-Accel-Redirect)');
+/** --store=s3 or --nginx: the leaner set of phases those modes run. */
+const lean = store === 's3' || flag('nginx');
+const PHASES = ['upload', 'download', 'manifest', 'pull', 'skopeo'];
+const phases = new Set((opt('phases') ?? (lean ? 'upload,download,manifest,pull' : PHASES.join(','))).split(','));
+for (const p of phases) if (!PHASES.includes(p)) throw new Error(`--phases: ${p}? expected some of ${PHASES.join(',')}`);
+if (phases.has('download') && !phases.has('upload')) throw new Error('--phases: download needs upload (it reads the uploaded blobs)');
 const O = {
   quick,
   small: 1 * MiB,
@@ -95,7 +112,11 @@ const O = {
   skopeoRounds: quick ? 1 : 2,
   keep: flag('keep'),
   cpuProf: flag('cpu-prof'),
-  skopeo: !flag('skip-skopeo'),
+  skopeo: !flag('skip-skopeo') && phases.has('skopeo'),
+  store,
+  nginx: flag('nginx'),
+  redirect: !flag('no-redirect'),
+  lean,
   runWharf: only !== 'distribution',
   runDistribution: only !== 'wharf',
 };
@@ -213,7 +234,10 @@ interface Target {
   key: 'wharf' | 'distribution';
   label: string;
   origin: string;
+  /** The registry process (RSS is sampled here). */
   pid: number;
+  /** Whose CPU seconds count as the server's: the registry, plus nginx in front of Wharf with --nginx. */
+  cpuPids: number[];
   auth: Record<string, string>;
   /** skopeo --creds value, when the registry wants credentials. */
   creds?: string;
@@ -317,8 +341,8 @@ interface Throughput {
  * With `minSeconds`, the list is gone through again (round robin) until that long has passed, so that fast
  * phases (4 x 64 MiB takes ~0.15 s at 1.7 GiB/s) are measured over a window long enough to mean something.
  */
-async function timed<T>(t: { pid: number }, items: T[], concurrency: number, bytesOf: (x: T) => number, work: (x: T) => Promise<unknown>, minSeconds = 0): Promise<Throughput> {
-  const cpu0 = cpuSeconds(t.pid);
+async function timed<T>(t: { cpuPids: number[] }, items: T[], concurrency: number, bytesOf: (x: T) => number, work: (x: T) => Promise<unknown>, minSeconds = 0): Promise<Throughput> {
+  const cpu0 = cpuSeconds(t.cpuPids);
   const start = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
   let next = 0;
@@ -333,26 +357,42 @@ async function timed<T>(t: { pid: number }, items: T[], concurrency: number, byt
     }),
   );
   const seconds = elapsed();
-  const cpu = cpuSeconds(t.pid) - cpu0;
+  const cpu = cpuSeconds(t.cpuPids) - cpu0;
   return { bytes, seconds, mibps: bytes / MiB / seconds, cpu, mibPerCpu: cpu > 0 ? bytes / MiB / cpu : NaN };
 }
 
 /** Idle download clients per registry (RawGetClient: one request at a time each). */
 const rawClients = new Map<string, RawGetClient[]>();
 
-async function download(t: Target, repo: string, b: Blob): Promise<void> {
-  const idle = rawClients.get(t.key) ?? [];
-  rawClients.set(t.key, idle);
-  const url = new URL(t.origin);
+async function rawGet(key: string, origin: string, pathAndQuery: string, headers: Record<string, string>) {
+  const idle = rawClients.get(key) ?? [];
+  rawClients.set(key, idle);
+  const url = new URL(origin);
   const client = idle.pop() ?? new RawGetClient(url.hostname, Number(url.port));
   try {
-    const r = await client.get(`/v2/${repo}/blobs/${b.digest}`, t.auth);
-    if (r.status !== 200 || r.bytes !== b.size) throw new Error(`GET blob ${b.digest} from ${t.label}: HTTP ${r.status}, ${r.bytes} of ${b.size} bytes`);
+    const r = await client.get(pathAndQuery, headers);
     idle.push(client);
+    return r;
   } catch (e) {
     client.close();
     throw e;
   }
+}
+
+/** Blob counts: how many GETs were answered by a redirect (followed to S3, without the registry's credentials). */
+const redirected = new Map<Key, { redirects: number; gets: number }>();
+
+async function download(t: Target, repo: string, b: Blob): Promise<void> {
+  let r = await rawGet(t.key, t.origin, `/v2/${repo}/blobs/${b.digest}`, t.auth);
+  const count = redirected.get(t.key) ?? { redirects: 0, gets: 0 };
+  redirected.set(t.key, count);
+  count.gets++;
+  if (r.status === 307 && r.location) {
+    count.redirects++;
+    const u = new URL(r.location, t.origin);
+    r = await rawGet(`${t.key}@${u.host}`, u.origin, `${u.pathname}${u.search}`, {});
+  }
+  if (r.status !== 200 || r.bytes !== b.size) throw new Error(`GET blob ${b.digest} from ${t.label}: HTTP ${r.status}, ${r.bytes} of ${b.size} bytes`);
 }
 
 interface LatencyResult {
@@ -366,7 +406,7 @@ interface LatencyResult {
 }
 
 /** HEAD at `connections` concurrency on keep-alive sockets for `seconds` (autocannon 8+ hangs on HEAD + Content-Length). */
-async function headLoop(t: Target, paths: string[], headers: Record<string, string>, connections: number, seconds: number, pid?: number): Promise<LatencyResult> {
+async function headLoop(t: Target, paths: string[], headers: Record<string, string>, connections: number, seconds: number, pid?: number[]): Promise<LatencyResult> {
   const headAgent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
   const latencies: number[] = [];
   let errors = 0;
@@ -414,7 +454,8 @@ async function pullOnce(t: Target, repo: string, tag: string): Promise<{ bytes: 
     bytes += m.body.length;
     const doc = JSON.parse(m.body.toString('utf8'));
     for (const d of [doc.config, ...doc.layers] as { digest: string; size: number }[]) {
-      const r = await call('GET', `${t.origin}/v2/${repo}/blobs/${d.digest}`, { headers: t.auth, sink: 'hash' });
+      let r = await call('GET', `${t.origin}/v2/${repo}/blobs/${d.digest}`, { headers: t.auth, sink: 'hash' });
+      if (r.status === 307 && typeof r.headers.location === 'string') r = await call('GET', new URL(r.headers.location, t.origin).toString(), { sink: 'hash' });
       bytes += r.bytes;
       if (r.status !== 200) errors.push(`blob ${d.digest}: HTTP ${r.status}`);
       else if (r.sha256 !== d.digest || r.bytes !== d.size) errors.push(`blob ${d.digest}: got ${r.bytes} bytes hashing to ${r.sha256}`);
@@ -480,14 +521,26 @@ function renderTable(): string {
 let workDir = '';
 let wharfProc: ServerProcess | undefined;
 let distProc: DistributionProcess | undefined;
+let nginxProc: DeployNginx | undefined;
+/** S3 key prefixes this run wrote to (emptied at the end). */
+const s3Prefixes: string[] = [];
 let cleaned = false;
 
 async function cleanup() {
   if (cleaned) return;
   cleaned = true;
-  await Promise.all([wharfProc?.stop(), distProc?.stop()]);
+  await Promise.all([wharfProc?.stop(), distProc?.stop(), nginxProc?.stop()]);
   await stopAll();
   agent.destroy();
+  for (const c of rawClients.values()) for (const x of c) x.close();
+  if (s3Prefixes.length && !O.keep) {
+    try {
+      const n = await emptyS3Prefixes(s3Env(), s3Prefixes);
+      log(`S3: deleted ${n} objects under ${s3Prefixes.join(', ')}`);
+    } catch (e) {
+      log(`S3: could not empty ${s3Prefixes.join(', ')}: ${(e as Error).message}`);
+    }
+  }
   if (workDir && !O.keep) fs.rmSync(workDir, { recursive: true, force: true });
   else if (workDir) log(`kept ${workDir}`);
 }
@@ -528,31 +581,58 @@ function checkDisk() {
 
 async function startTargets(): Promise<Target[]> {
   const targets: Target[] = [];
+  const runId = path.basename(workDir);
+  const s3 = O.store === 's3' ? s3Env() : undefined;
+  if (s3) await ensureBucket(s3);
   if (O.runWharf) {
     const port = await freePort();
     const data = path.join(workDir, 'wharf-data');
     fs.mkdirSync(data, { recursive: true });
     const profDir = O.cpuProf ? path.join(WORK_ROOT, 'oci-prof') : undefined;
     if (profDir) fs.mkdirSync(profDir, { recursive: true });
-    wharfProc = startWharf(ROOT, data, port, workDir, profDir);
-    const origin = `http://127.0.0.1:${port}`;
+    const env: NodeJS.ProcessEnv = {};
+    if (s3) {
+      const prefix = `${runId}-wharf/`;
+      s3Prefixes.push(prefix);
+      Object.assign(env, {
+        WHARF_BLOB_STORE: 's3', WHARF_S3_ENDPOINT: s3.endpoint, WHARF_S3_REGION: s3.region, WHARF_S3_BUCKET: s3.bucket, WHARF_S3_PREFIX: prefix,
+        WHARF_S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: s3.accessKey, AWS_SECRET_ACCESS_KEY: s3.secretKey, WHARF_S3_REDIRECT: O.redirect ? 'on' : 'off',
+      });
+    }
+    if (O.nginx) Object.assign(env, { WHARF_ACCEL_REDIRECT: '/_blobs/', WHARF_TRUST_PROXY: '127.0.0.1' });
+    wharfProc = startWharf(ROOT, data, port, workDir, profDir, env);
+    let origin = `http://127.0.0.1:${port}`;
     await waitWharf(origin, wharfProc);
     const token = wharfToken(ROOT, data, port, 'bench');
     const p = wharfProc;
+    const cpuPids = [p.pid];
+    if (O.nginx) {
+      const nport = await freePort();
+      nginxProc = await startDeployNginx(ROOT, path.join(workDir, 'nginx'), nport, [`127.0.0.1:${port}`], path.join(data, 'blobs'));
+      cpuPids.push(nginxProc.pid);
+      log(`nginx (deploy/nginx.conf, X-Accel-Redirect) on 127.0.0.1:${nport} in front of Wharf on ${origin}, pid ${nginxProc.pid}`);
+      origin = `http://127.0.0.1:${nport}`;
+      await waitWharf(origin, p);
+    }
     targets.push({
-      key: 'wharf', label: 'Wharf', origin, pid: p.pid, alive: p.alive, logFile: p.logFile,
+      key: 'wharf', label: 'Wharf', origin, pid: p.pid, cpuPids, alive: p.alive, logFile: p.logFile,
       auth: { authorization: `Basic ${Buffer.from(`bench:${token}`).toString('base64')}` }, creds: `bench:${token}`,
     });
-    log(`Wharf on ${origin}, pid ${p.pid}`);
+    log(`Wharf on ${origin}, pid ${p.pid}${s3 ? `, S3 store s3://${s3.bucket}/${runId}-wharf/, redirect ${O.redirect ? 'on' : 'off'}` : ''}`);
   }
   if (O.runDistribution) {
     const port = await freePort();
-    distProc = startDistribution(workDir, port);
+    let ds3: DistributionS3 | undefined;
+    if (s3) {
+      ds3 = { endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, accessKey: s3.accessKey, secretKey: s3.secretKey, rootDirectory: `/${runId}-distribution`, redirect: O.redirect };
+      s3Prefixes.push(`${runId}-distribution/`);
+    }
+    distProc = startDistribution(workDir, port, ds3);
     const origin = `http://127.0.0.1:${port}`;
     await waitDistribution(origin, distProc);
     const p = distProc;
-    targets.push({ key: 'distribution', label: 'distribution', origin, pid: p.pid, alive: p.alive, logFile: p.logFile, auth: {} });
-    log(`distribution (${distributionVersion()}) on ${origin}, pid ${p.pid}`);
+    targets.push({ key: 'distribution', label: 'distribution', origin, pid: p.pid, cpuPids: [p.pid], alive: p.alive, logFile: p.logFile, auth: {} });
+    log(`distribution (${distributionVersion()}) on ${origin}, pid ${p.pid}${ds3 ? `, S3 driver s3://${ds3.bucket}${ds3.rootDirectory}/, redirect ${O.redirect ? 'on' : 'off'}` : ''}`);
   }
   return targets;
 }
@@ -565,20 +645,29 @@ function checkAlive(targets: Target[]) {
 
 async function uploadPhases(targets: Target[]) {
   type Case = { size: number; count: number; conc: number };
-  const cases: Case[] = [
-    { size: O.small, count: O.smallCount, conc: 1 },
-    { size: O.small, count: O.smallConcCount, conc: O.concurrency },
-    { size: O.medium, count: O.mediumCount, conc: 1 },
-    { size: O.medium, count: O.concurrency, conc: O.concurrency },
-    { size: O.big, count: 1, conc: 1 },
-  ];
-  const flows = [
+  const cases: Case[] = O.lean
+    ? [
+        { size: O.small, count: O.quick ? 16 : 32, conc: 1 },
+        { size: O.medium, count: O.mediumCount, conc: 1 },
+        { size: O.medium, count: O.concurrency, conc: O.concurrency },
+        { size: O.big, count: 1, conc: 1 },
+      ]
+    : [
+        { size: O.small, count: O.smallCount, conc: 1 },
+        { size: O.small, count: O.smallConcCount, conc: O.concurrency },
+        { size: O.medium, count: O.mediumCount, conc: 1 },
+        { size: O.medium, count: O.concurrency, conc: O.concurrency },
+        { size: O.big, count: 1, conc: 1 },
+      ];
+  const allFlows = [
     { key: 'patch', label: 'POST, PATCH, PUT ?digest', run: uploadPatch },
     { key: 'mono', label: 'monolithic POST ?digest', run: uploadMonolithic },
   ] as const;
+  // The lean modes measure the flow clients use (containers/image, containerd, docker) only.
+  const flows = O.lean ? allFlows.slice(0, 1) : allFlows;
   // Which registries take a monolithic POST: probe with one small blob.
   const monoUnsupported = new Set<Key>();
-  for (const t of targets) {
+  for (const t of O.lean ? [] : targets) {
     if ((await uploadMonolithic(t, 'bench/probe', newBlob(O.small))) === 'unsupported') {
       monoUnsupported.add(t.key);
       notes.push(`${t.label} answers a monolithic POST ?digest= with 202 (it opens an upload session and ignores the body): no monolithic figures for it.`);
@@ -639,18 +728,24 @@ async function uploadPhases(targets: Target[]) {
 const uploaded = new Map<string, { repo: string; blobs: Blob[] }>();
 
 async function downloadPhases(targets: Target[]) {
-  const cases = [
-    { size: O.small, conc: 1 },
-    { size: O.small, conc: O.concurrency },
-    { size: O.medium, conc: 1 },
-    { size: O.medium, conc: O.concurrency },
-    { size: O.big, conc: 1 },
-  ];
+  const cases = O.lean
+    ? [
+        { size: O.medium, conc: 1 },
+        { size: O.medium, conc: O.concurrency },
+        { size: O.big, conc: 1 },
+      ]
+    : [
+        { size: O.small, conc: 1 },
+        { size: O.small, conc: O.concurrency },
+        { size: O.medium, conc: 1 },
+        { size: O.medium, conc: O.concurrency },
+        { size: O.big, conc: 1 },
+      ];
   const ceiling = O.ceiling ? await startCeiling(Math.max(...cases.map((c) => c.size))) : undefined;
   for (const c of cases) {
     const name = `${c.conc > 1 ? `${c.conc} × ` : ''}${sizeName(c.size)}`;
     const metric = `blob GET ${sizeName(c.size)}, ${c.conc > 1 ? `${c.conc} streams` : 'one stream'}`;
-    const speed = row({ metric, values: {}, unit: 'MiB/s', digits: 0, better: 'higher', minRatio: 1.5 });
+    const speed = row({ metric, values: {}, unit: 'MiB/s', digits: 0, better: 'higher', minRatio: O.store === 's3' ? 1.0 : 1.5 });
     const perCpu = row({ metric: `  ↳ MiB per server CPU-s`, values: {}, unit: '', digits: 0, better: 'higher' });
     const ups = new Map<Target, { repo: string; blobs: Blob[] }>();
     for (const t of targets) {
@@ -675,7 +770,7 @@ async function downloadPhases(targets: Target[]) {
       }
       if (ceiling) {
         const count = ups.get(targets[0])!.blobs.length;
-        const r = await timed(ceiling.proc, Array.from({ length: count }, () => c.size), c.conc, (n) => n, (n) => ceilingGet(ceiling, n), O.downloadSeconds);
+        const r = await timed({ cpuPids: [ceiling.proc.pid] }, Array.from({ length: count }, () => c.size), c.conc, (n) => n, (n) => ceilingGet(ceiling, n), O.downloadSeconds);
         keep('ceiling', r);
         log(`Node ceiling: GET ${name}${of}: ${r.mibps.toFixed(0)} MiB/s (${r.mibPerCpu.toFixed(0)} MiB/CPU-s)`);
       }
@@ -694,8 +789,44 @@ async function downloadPhases(targets: Target[]) {
     for (const c of ceiling.idle) c.close();
     await ceiling.proc.stop();
   }
+  if (O.store === 's3' && O.redirect) await redirectRatePhase(targets);
+  for (const t of targets) {
+    const c = redirected.get(t.key);
+    if (c?.redirects) notes.push(`${t.label}: ${c.redirects} of ${c.gets} blob GETs answered with a 307 to a presigned S3 URL, followed by the bench (the bytes then come from radosgw, whose CPU is not counted as the server's).`);
+  }
   const perRound = rows.filter((r) => r.rounds);
   if (perRound.length) notes.push(`Uploads and blob GETs: median of ${O.repeat} measurements per server, alternating (GETs ${O.downloadSeconds} s each; for RSS the worst round). Wharf/distribution in each round: ${perRound.map((r) => `${r.metric} ${r.rounds!.map((x) => `${x.toFixed(2)}×`).join(', ')}`).join('; ')}.`);
+}
+
+/**
+ * With redirects on, what the registry itself does for a blob GET is the 307: how many it answers per second at
+ * c=O.connections (autocannon, the redirect not followed), the median of O.repeat rounds, alternating.
+ */
+async function redirectRatePhase(targets: Target[]) {
+  const rps = row({ metric: `blob GET answered with a 307 to S3 (not followed), c=${O.connections}`, values: {}, unit: 'rps', better: 'higher', minRatio: 1.0 });
+  const p99 = row({ metric: '  ↳ p99 latency', values: {}, unit: 'ms', digits: 0, better: 'lower' });
+  const cpu = row({ metric: '  ↳ requests per server CPU-s', values: {}, unit: '', better: 'higher' });
+  const other = row({ metric: '  ↳ answers other than 307, errors', values: {}, unit: '' });
+  const runs = new Map<Key, Awaited<ReturnType<typeof measure>>[]>();
+  for (let round = 0; round < O.repeat; round++) {
+    for (const t of round % 2 ? [...targets].reverse() : targets) {
+      checkAlive([t]);
+      const up = uploaded.get(`${t.key}:${O.medium}:${O.concurrency}`)!;
+      const paths = up.blobs.map((b) => `/v2/${up.repo}/blobs/${b.digest}`);
+      const r = await measure({ origin: t.origin, paths, headers: t.auth, connections: O.connections, warmupSeconds: O.warmup, seconds: O.seconds, pid: t.cpuPids });
+      log(`${t.label}: blob GET → 307, c=${O.connections}: ${r.rps.toFixed(0)} rps, p99 ${r.p99} ms, ${r.reqPerCpuSecond.toFixed(0)} req/CPU-s, ${JSON.stringify(r.statusCodes)}, ${r.errors} errors`);
+      (runs.get(t.key) ?? runs.set(t.key, []).get(t.key)!).push(r);
+    }
+  }
+  for (const t of targets) {
+    const rs = runs.get(t.key)!;
+    const m = [...rs].sort((a, b) => a.rps - b.rps)[Math.floor(rs.length / 2)];
+    rps.values[t.key] = m.rps;
+    p99.values[t.key] = m.p99;
+    cpu.values[t.key] = m.reqPerCpuSecond;
+    other.values[t.key] = rs.reduce((a, r) => a + r.errors + Object.entries(r.statusCodes).reduce((n, [code, c]) => n + (code === '307' ? 0 : c), 0), 0);
+  }
+  if (targets.length === 2) rps.rounds = runs.get('wharf')!.map((r, i) => r.rps / runs.get('distribution')![i].rps);
 }
 
 const median = (xs: number[]) => {
@@ -764,24 +895,44 @@ async function manifestPhases(targets: Target[]) {
     checkAlive([t]);
     log(`${t.label}: pushing ${O.manifests} tagged manifests to ${repo}`);
     for (let i = 0; i < O.manifests; i++) await pushImage(t, repo, `t${i}`, layers, `bench image ${i}`);
-    const headers = { ...t.auth, accept: ACCEPT };
     // Sanity check: every path answers 200 with the manifest.
-    for (const p of paths) expect(await call('GET', `${t.origin}${p}`, { headers }), 200, `GET ${p} on ${t.label}`);
-    log(`${t.label}: manifest GET, c=${O.connections}, ${O.warmup} s warm-up + ${O.seconds} s`);
-    const g = await measure({ origin: t.origin, paths, headers, connections: O.connections, warmupSeconds: O.warmup, seconds: O.seconds, pid: t.pid });
+    for (const p of paths) expect(await call('GET', `${t.origin}${p}`, { headers: { ...t.auth, accept: ACCEPT } }), 200, `GET ${p} on ${t.label}`);
+  }
+  // The median (by rps) of O.repeat measurements per server, alternating the servers from round to round.
+  const gets = new Map<Key, Awaited<ReturnType<typeof measure>>[]>();
+  const heads = new Map<Key, LatencyResult[]>();
+  for (let round = 0; round < O.repeat; round++) {
+    const of = O.repeat > 1 ? ` (${round + 1}/${O.repeat})` : '';
+    for (const t of round % 2 ? [...targets].reverse() : targets) {
+      checkAlive([t]);
+      const headers = { ...t.auth, accept: ACCEPT };
+      log(`${t.label}: manifest GET, c=${O.connections}, ${O.warmup} s warm-up + ${O.seconds} s${of}`);
+      const g = await measure({ origin: t.origin, paths, headers, connections: O.connections, warmupSeconds: O.warmup, seconds: O.seconds, pid: t.cpuPids });
+      (gets.get(t.key) ?? gets.set(t.key, []).get(t.key)!).push(g);
+      log(`  ${g.rps.toFixed(0)} rps, p50 ${g.p50} ms, p99 ${g.p99} ms, ${g.cpuSeconds.toFixed(2)} server CPU-s, ${g.errors} errors, ${g.non2xx} non-2xx, machine ${(100 * g.machineBusy).toFixed(0)} % busy`);
+      log(`${t.label}: manifest HEAD, c=${O.connections}, ${O.warmup} s warm-up + ${O.seconds} s${of}`);
+      await headLoop(t, paths, headers, O.connections, O.warmup);
+      const h = await headLoop(t, paths, headers, O.connections, O.seconds, t.cpuPids);
+      (heads.get(t.key) ?? heads.set(t.key, []).get(t.key)!).push(h);
+      log(`  ${h.rps.toFixed(0)} rps, p50 ${h.p50.toFixed(1)} ms, p99 ${h.p99.toFixed(1)} ms, ${h.cpu.toFixed(2)} server CPU-s, ${h.errors} errors`);
+    }
+  }
+  const mid = <T extends { rps: number }>(xs: T[]) => [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)];
+  for (const t of targets) {
+    const g = mid(gets.get(t.key)!);
     get.rps.values[t.key] = g.rps;
     get.p99.values[t.key] = g.p99;
     get.cpu.values[t.key] = g.reqPerCpuSecond;
-    get.err.values[t.key] = g.errors + g.non2xx;
-    log(`  ${g.rps.toFixed(0)} rps, p50 ${g.p50} ms, p99 ${g.p99} ms, ${g.cpuSeconds.toFixed(2)} server CPU-s, ${g.errors} errors, ${g.non2xx} non-2xx, machine ${(100 * g.machineBusy).toFixed(0)} % busy`);
-    log(`${t.label}: manifest HEAD, c=${O.connections}, ${O.warmup} s warm-up + ${O.seconds} s`);
-    await headLoop(t, paths, headers, O.connections, O.warmup);
-    const h = await headLoop(t, paths, headers, O.connections, O.seconds, t.pid);
+    get.err.values[t.key] = gets.get(t.key)!.reduce((a, x) => a + x.errors + x.non2xx, 0);
+    const h = mid(heads.get(t.key)!);
     head.rps.values[t.key] = h.rps;
     head.p99.values[t.key] = h.p99;
     head.cpu.values[t.key] = h.reqPerCpu;
-    head.err.values[t.key] = h.errors;
-    log(`  ${h.rps.toFixed(0)} rps, p50 ${h.p50.toFixed(1)} ms, p99 ${h.p99.toFixed(1)} ms, ${h.cpu.toFixed(2)} server CPU-s, ${h.errors} errors`);
+    head.err.values[t.key] = heads.get(t.key)!.reduce((a, x) => a + x.errors, 0);
+  }
+  if (O.repeat > 1 && targets.length === 2) {
+    const [w, d] = [gets.get('wharf')!, gets.get('distribution')!];
+    notes.push(`Manifest GET and HEAD: the median by rps of ${O.repeat} measurements per server, alternating (errors: the sum over all). Wharf/distribution GET rps in each round: ${w.map((x, i) => `${(x.rps / d[i].rps).toFixed(2)}×`).join(', ')}.`);
   }
 }
 
@@ -795,11 +946,11 @@ async function pullPhase(targets: Target[]) {
     checkAlive([t]);
     await pushImage(t, repo, 'latest', layers, 'pull test');
     log(`${t.label}: ${O.pulls} concurrent pulls`);
-    const cpu0 = cpuSeconds(t.pid);
+    const cpu0 = cpuSeconds(t.cpuPids);
     const start = process.hrtime.bigint();
     const results = await Promise.all(Array.from({ length: O.pulls }, () => pullOnce(t, repo, 'latest')));
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    const cpu = cpuSeconds(t.pid) - cpu0;
+    const cpu = cpuSeconds(t.cpuPids) - cpu0;
     const errors = results.flatMap((r) => r.errors);
     const bytes = results.reduce((a, r) => a + r.bytes, 0);
     errs.values[t.key] = errors.length;
@@ -895,16 +1046,16 @@ async function skopeoPhase(targets: Target[]) {
       // A new repository and a new image each round, so no blob is already there or mountable.
       const ref = `docker://${host}/bench/skopeo${r}:1`;
       const creds = t.creds ? ['--dest-creds', t.creds] : [];
-      let cpu0 = cpuSeconds(t.pid);
+      let cpu0 = cpuSeconds(t.cpuPids);
       const p = await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...creds, `oci:${path.join(dir, `img${r}`)}:1`, ref]);
-      pushCpus.push(cpuSeconds(t.pid) - cpu0);
+      pushCpus.push(cpuSeconds(t.cpuPids) - cpu0);
       pushes.push(p.seconds);
       log(`${t.label}: skopeo push ${r}: ${p.seconds.toFixed(2)} s`);
       const out = path.join(dir, `pull-${t.key}-${r}`);
       const srcCreds = t.creds ? ['--src-creds', t.creds] : [];
-      cpu0 = cpuSeconds(t.pid);
+      cpu0 = cpuSeconds(t.cpuPids);
       const q = await run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', ...srcCreds, ref, `oci:${out}:1`]);
-      pullCpus.push(cpuSeconds(t.pid) - cpu0);
+      pullCpus.push(cpuSeconds(t.cpuPids) - cpu0);
       pulls.push(q.seconds);
       const got = dirBytes(path.join(out, 'blobs'));
       if (got < O.skopeoLayers * O.skopeoLayerSize) throw new Error(`skopeo pull from ${t.label}: only ${got} bytes of blobs`);
@@ -920,6 +1071,72 @@ async function skopeoPhase(targets: Target[]) {
   notes.push(`skopeo image: ${(imageBytes / MiB).toFixed(0)} MiB of blobs (random content, gzip layers as umoci writes them); skopeo --dest-tls-verify=false first tries HTTPS, then plain HTTP, on both registries.`);
 }
 
+// ---------------------------------------------------------------------------------------------- S3 and modes
+
+function modeText(): string {
+  if (O.store === 's3') {
+    return `Both on the same S3 server (Ceph radosgw on this machine; its CPU is not counted as either server's): Wharf with WHARF_BLOB_STORE=s3${O.redirect ? ' and WHARF_S3_REDIRECT=on' : ''}, distribution with its own S3 driver${O.redirect ? ' and its `redirect` on (the default)' : ' and `redirect: disable: true`'}; in-memory blob descriptor cache, access log off, no auth on distribution.`;
+  }
+  if (O.nginx) {
+    return 'Wharf on the filesystem behind nginx (deploy/nginx.conf rendered for one node, plain HTTP, access log off, WHARF_ACCEL_REDIRECT=/_blobs/: nginx sends blob bytes with sendfile); Wharf server CPU = the node + nginx (master and workers). distribution: no auth, filesystem storage, in-memory blob descriptor cache, access log off, no proxy.';
+  }
+  return 'distribution: no auth, filesystem storage, in-memory blob descriptor cache, access log off.';
+}
+
+interface S3Env {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKey: string;
+  secretKey: string;
+}
+
+function s3Env(): S3Env {
+  const e = process.env;
+  const endpoint = e.WHARF_TEST_S3_ENDPOINT ?? e.S3_ENDPOINT;
+  const accessKey = e.WHARF_TEST_S3_ACCESS_KEY_ID ?? e.S3_ACCESS_KEY_ID;
+  const secretKey = e.WHARF_TEST_S3_SECRET_ACCESS_KEY ?? e.S3_SECRET_ACCESS_KEY;
+  if (!endpoint || !accessKey || !secretKey) throw new Error('--store=s3: set WHARF_TEST_S3_ENDPOINT, WHARF_TEST_S3_ACCESS_KEY_ID, WHARF_TEST_S3_SECRET_ACCESS_KEY (source /tmp/testenv.sh here)');
+  return { endpoint, accessKey, secretKey, region: e.WHARF_TEST_S3_REGION ?? e.S3_REGION ?? 'us-east-1', bucket: e.BENCH_S3_BUCKET ?? 'wharf-bench' };
+}
+
+async function s3Client(s3: S3Env) {
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  return new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey }, requestChecksumCalculation: 'WHEN_REQUIRED' });
+}
+
+async function ensureBucket(s3: S3Env) {
+  const { HeadBucketCommand, CreateBucketCommand } = await import('@aws-sdk/client-s3');
+  const c = await s3Client(s3);
+  try {
+    await c.send(new HeadBucketCommand({ Bucket: s3.bucket }));
+  } catch {
+    await c.send(new CreateBucketCommand({ Bucket: s3.bucket }));
+  }
+  c.destroy();
+}
+
+/** Deletes every object and unfinished multipart upload under the prefixes; the number of objects deleted. */
+async function emptyS3Prefixes(s3: S3Env, prefixes: string[]): Promise<number> {
+  const { ListObjectsV2Command, DeleteObjectsCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
+  const c = await s3Client(s3);
+  let n = 0;
+  for (const Prefix of prefixes) {
+    let token: string | undefined;
+    do {
+      const page = await c.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix, ContinuationToken: token }));
+      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+      if (keys.length) await c.send(new DeleteObjectsCommand({ Bucket: s3.bucket, Delete: { Objects: keys, Quiet: true } }));
+      n += keys.length;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    const mp = await c.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix }));
+    for (const u of mp.Uploads ?? []) await c.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: u.Key, UploadId: u.UploadId }));
+  }
+  c.destroy();
+  return n;
+}
+
 // ---------------------------------------------------------------------------------------------- main
 
 async function main() {
@@ -931,10 +1148,10 @@ async function main() {
   log(`machine ${(100 * busy).toFixed(0)} % busy before the run (${os.cpus().length} CPUs); scratch ${workDir}`);
   if (busy > 0.15) notes.push(`The machine was ${(100 * busy).toFixed(0)} % busy (all cores) in the second before the run: other work skews these figures; compare ratios and per-CPU-second figures, and rerun on a quiet machine for the record.`);
   const targets = await startTargets();
-  await uploadPhases(targets);
-  await downloadPhases(targets);
-  await manifestPhases(targets);
-  await pullPhase(targets);
+  if (phases.has('upload')) await uploadPhases(targets);
+  if (phases.has('download')) await downloadPhases(targets);
+  if (phases.has('manifest')) await manifestPhases(targets);
+  if (phases.has('pull')) await pullPhase(targets);
   if (O.skopeo) await skopeoPhase(targets);
   checkAlive(targets);
 
@@ -944,15 +1161,16 @@ async function main() {
     '',
     `${O.quick ? 'Quick smoke run (smaller sizes, short phases): not for the record. ' : ''}Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ` +
       `${distributionVersion() ?? 'distribution not run'}. Load generator on the same machine. Wharf: HTTP Basic (PAT) on every request; ` +
-      `distribution: no auth, filesystem storage, in-memory blob descriptor cache, access log off. MiB = 2^20 bytes. ` +
+      `${modeText()} MiB = 2^20 bytes. ` +
       `Server CPU = utime+stime of the server process (/proc/PID/stat). RSS after the run: ${rssAfter}.`,
     '',
   ].join('\n');
   const ceilingTable = renderCeiling();
   const out = `${header}\n${renderTable()}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}${ceilingTable ? `\n${ceilingTable}\n` : ''}`;
   console.log(out);
-  fs.writeFileSync(path.join(WORK_ROOT, O.quick ? 'last-oci-quick.md' : 'last-oci-run.md'), out);
-  log(`written to bench/.work/${O.quick ? 'last-oci-quick.md' : 'last-oci-run.md'}`);
+  const file = `last-oci${O.store === 's3' ? '-s3' : O.nginx ? '-nginx' : ''}-${O.quick ? 'quick' : 'run'}.md`;
+  fs.writeFileSync(path.join(WORK_ROOT, file), out);
+  log(`written to bench/.work/${file}`);
 }
 
 main()

@@ -8,7 +8,8 @@ import { machineBusyOver } from './proc.ts';
 export interface Target {
   name: string;
   origin: string;
-  pid: number;
+  /** The server's pid, or several (nodes and the nginx in front): their CPU seconds add up. */
+  pid: number | number[];
 }
 
 export interface Phase {

@@ -1,5 +1,5 @@
 // The CNCF distribution registry (Debian's `docker-registry` 2.8, `apt-get install docker-registry`) as a benchmark
-// peer: filesystem storage, deletes enabled, no auth, bound to 127.0.0.1. The binary is spawned directly (no shell
+// peer: filesystem storage (or its own S3 driver), deletes enabled, no auth, bound to 127.0.0.1. The binary is spawned directly (no shell
 // or wrapper in between), so the child's pid is the process that does the work.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,7 +30,23 @@ export function distributionVersion(): string | undefined {
  * The config: filesystem storage under `dataDir`, `delete.enabled: true`, the in-memory blob descriptor cache
  * (as Debian's packaged config has), no access log (Wharf runs at log level warn too), no auth.
  */
-export function distributionConfig(dataDir: string, port: number): string {
+export function distributionConfig(dataDir: string, port: number, s3?: DistributionS3): string {
+  const storage = s3
+    ? [
+        '  s3:',
+        `    accesskey: ${JSON.stringify(s3.accessKey)}`,
+        `    secretkey: ${JSON.stringify(s3.secretKey)}`,
+        `    region: ${JSON.stringify(s3.region)}`,
+        `    regionendpoint: ${JSON.stringify(s3.endpoint)}`,
+        `    bucket: ${JSON.stringify(s3.bucket)}`,
+        `    rootdirectory: ${JSON.stringify(s3.rootDirectory)}`,
+        `    secure: ${s3.endpoint.startsWith('https:')}`,
+        '    v4auth: true',
+        // distribution answers blob GETs with a redirect to a presigned S3 URL unless this says `disable: true`.
+        '  redirect:',
+        `    disable: ${!s3.redirect}`,
+      ]
+    : ['  filesystem:', `    rootdirectory: ${JSON.stringify(dataDir)}`];
   return [
     'version: 0.1',
     'log:',
@@ -38,8 +54,7 @@ export function distributionConfig(dataDir: string, port: number): string {
     '  accesslog:',
     '    disabled: true',
     'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${JSON.stringify(dataDir)}`,
+    ...storage,
     '  delete:',
     '    enabled: true',
     '  cache:',
@@ -50,14 +65,29 @@ export function distributionConfig(dataDir: string, port: number): string {
   ].join('\n');
 }
 
-export function startDistribution(workDir: string, port: number): DistributionProcess {
+/** distribution's own S3 driver (the bucket must exist). */
+export interface DistributionS3 {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKey: string;
+  secretKey: string;
+  /** A key prefix, starting with "/". */
+  rootDirectory: string;
+  redirect: boolean;
+}
+
+export function startDistribution(workDir: string, port: number, s3?: DistributionS3): DistributionProcess {
   const dataDir = path.join(workDir, 'distribution-data');
   fs.mkdirSync(dataDir, { recursive: true });
   const config = path.join(workDir, 'distribution.yml');
-  fs.writeFileSync(config, distributionConfig(dataDir, port));
+  fs.writeFileSync(config, distributionConfig(dataDir, port, s3));
   const logFile = path.join(workDir, 'distribution.log');
   const log = fs.openSync(logFile, 'w');
-  const child = spawn(DISTRIBUTION_BIN, ['serve', config], { cwd: workDir, stdio: ['ignore', log, log] });
+  // With AWS_CA_BUNDLE set (as on these machines) distribution 2.8's S3 driver panics (LoadCustomCABundleError).
+  const env = { ...process.env };
+  delete env.AWS_CA_BUNDLE;
+  const child = spawn(DISTRIBUTION_BIN, ['serve', config], { cwd: workDir, env, stdio: ['ignore', log, log] });
   fs.closeSync(log);
   if (!child.pid) throw new Error('distribution: could not spawn');
   let exited = false;

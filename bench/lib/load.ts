@@ -12,7 +12,8 @@ export interface LoadSpec {
   connections: number;
   warmupSeconds: number;
   seconds: number;
-  pid: number;
+  /** The server's pid, or several (a node and nginx in front): their CPU seconds are added up. */
+  pid: number | number[];
 }
 
 export interface LoadResult {

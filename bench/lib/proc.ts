@@ -33,8 +33,10 @@ function statFields(pid: number): string[] {
 /**
  * CPU seconds of a server: utime + stime of its whole thread group, plus what its reaped children used
  * (cutime + cstime), plus utime + stime of its live descendants (tsx may run an esbuild service, for example).
+ * Several pids (a node and the nginx in front of it): the sum.
  */
-export function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number | number[]): number {
+  if (Array.isArray(pid)) return pid.reduce((a, p) => a + cpuSeconds(p), 0);
   const f = statFields(pid);
   let ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
   for (const kid of descendants(pid)) {

@@ -7,6 +7,8 @@ import net from 'node:net';
 export interface RawReply {
   status: number;
   bytes: number;
+  /** The Location header, on redirects. */
+  location?: string;
 }
 
 const HEADER_END = Buffer.from('\r\n\r\n');
@@ -19,6 +21,7 @@ export class RawGetClient {
   private status = 0;
   private remaining = -1;
   private bytes = 0;
+  private location: string | undefined;
 
   constructor(
     private readonly host: string,
@@ -65,6 +68,8 @@ export class RawGetClient {
         return false;
       }
       this.remaining = Number(lengthLine.split(':')[1]);
+      const loc = head.find((l) => /^location:/i.test(l));
+      this.location = loc ? loc.slice(loc.indexOf(':') + 1).trim() : undefined;
       this.header = [];
       chunk = all.subarray(end + HEADER_END.length);
     }
@@ -76,7 +81,7 @@ export class RawGetClient {
     } else if (this.remaining === 0) {
       const p = this.pending!;
       this.pending = null;
-      p.resolve({ status: this.status, bytes: this.bytes });
+      p.resolve({ status: this.status, bytes: this.bytes, location: this.location });
     }
     return true;
   }

@@ -8,9 +8,10 @@ export function wharfEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
 }
 
 /** `cpuProfDir`: run the server with --cpu-prof; node writes the profile there when the server exits. */
-export function startWharf(root: string, dataDir: string, port: number, logDir: string, cpuProfDir?: string): ServerProcess {
+/** `extraEnv`: more settings for the server (the S3 store, X-Accel-Redirect…). */
+export function startWharf(root: string, dataDir: string, port: number, logDir: string, cpuProfDir?: string, extraEnv: NodeJS.ProcessEnv = {}): ServerProcess {
   const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  return startServer('wharf', [...prof, '--import', 'tsx', 'src/main.ts'], { cwd: root, env: wharfEnv(dataDir, port), logFile: path.join(logDir, 'wharf.log') });
+  return startServer('wharf', [...prof, '--import', 'tsx', 'src/main.ts'], { cwd: root, env: { ...wharfEnv(dataDir, port), ...extraEnv }, logFile: path.join(logDir, 'wharf.log') });
 }
 
 export async function waitWharf(origin: string, proc: ServerProcess) {
