@@ -82,6 +82,8 @@ export function runProcess(command: string[], o: { cwd?: string; env: Record<str
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // A command that exits without reading its input closes the pipe: EPIPE there is no failure of the test.
+    child.stdin.on('error', () => {});
     child.stdin.end(o.stdin ?? '');
   });
 }
