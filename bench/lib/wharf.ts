@@ -1,4 +1,6 @@
-// Wharf, started the way `npm start` starts it (node --import tsx src/main.ts, no npm wrapper), plus its CLI.
+// Wharf, started the way `npm start` starts it (scripts/build.mjs, then node dist/main.js; no npm wrapper), plus its
+// CLI. A checkout from before the build step (bench/limiter.ts --base=DIR) runs its sources with tsx, as it did.
+import fs from 'node:fs';
 import path from 'node:path';
 import { waitFor } from './http.ts';
 import { runNode, startServer, type ServerProcess } from './proc.ts';
@@ -11,7 +13,10 @@ export function wharfEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
 /** `extraEnv`: more settings for the server (the S3 store, X-Accel-Redirect…). */
 export function startWharf(root: string, dataDir: string, port: number, logDir: string, cpuProfDir?: string, extraEnv: NodeJS.ProcessEnv = {}): ServerProcess {
   const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  return startServer('wharf', [...prof, '--import', 'tsx', 'src/main.ts'], { cwd: root, env: { ...wharfEnv(dataDir, port), ...extraEnv }, logFile: path.join(logDir, 'wharf.log') });
+  const compiled = fs.existsSync(path.join(root, 'scripts/build.mjs'));
+  if (compiled) runNode(['scripts/build.mjs'], { cwd: root, env: process.env });
+  const main = compiled ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  return startServer('wharf', [...prof, ...main], { cwd: root, env: { ...wharfEnv(dataDir, port), ...extraEnv }, logFile: path.join(logDir, 'wharf.log') });
 }
 
 export async function waitWharf(origin: string, proc: ServerProcess) {
