@@ -145,6 +145,8 @@ export interface ChildServer {
   dataDir: string;
   env: Record<string, string>;
   proc: ChildProcess;
+  /** What the server wrote on stdout and stderr so far. */
+  output(): string;
   cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<void>;
 }
@@ -176,6 +178,7 @@ export async function spawnWharf(extraEnv: Record<string, string> = {}): Promise
     dataDir,
     env,
     proc,
+    output: () => log,
     cli: (args, stdin) => runCli(env, args, stdin),
     async stop() {
       if (proc.exitCode === null) {
