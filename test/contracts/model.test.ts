@@ -203,6 +203,73 @@ for (const dialect of dialects()) {
         assert.equal(await core.authz.authorize(job, 'read', (await core.packages.byId(lib.id))!), 'read');
         await assert.rejects(core.authz.authorize(job, 'write', (await core.packages.byId(lib.id))!), (e: any) => e.kind === 'Forbidden');
       });
+
+      test('a fine-grained token reaches only what it names, as far as it names it, and manages nothing', async () => {
+        const dave = await userActor('dave');
+        const daveOwner = await core.identity.requireOwner('dave');
+        const repo = await core.identity.createRepo(systemActor, 'dave', 'app', 'private');
+        const { pkg: named } = await publish(dave, 'dave', 'named', '1.0.0');
+        const { pkg: inRepo } = await publish(dave, 'dave', 'in-repo', '1.0.0', repo.id);
+        const { pkg: other } = await publish(dave, 'dave', 'other', '1.0.0');
+        const { pkg: pub } = await publish(dave, 'dave', 'pub', '1.0.0');
+        await core.publisher.updateSettings(pub.id, { visibility: 'public' }, dave);
+        for (const p of [named, inRepo, other]) await core.publisher.updateSettings(p.id, { visibility: 'private' }, dave);
+        const u = dave.kind === 'user' ? dave.user : assert.fail();
+        const limited: Actor = {
+          kind: 'user', user: u, scopes: ALL_SCOPES, tokenId: 9001,
+          limit: { resources: [{ ownerId: u.id, packageId: named.id, reach: 'write' }, { ownerId: u.id, repositoryId: repo.id, reach: 'read' }, { ownerId: u.id, type: 'test', name: 'NEW-one', reach: 'write' }] },
+        };
+        const fresh = async (p: { id: number }) => (await core.packages.byId(p.id))!;
+        assert.equal(await core.authz.authorize(limited, 'write', await fresh(named)), 'admin');
+        await assert.rejects(core.authz.authorize(limited, 'delete', await fresh(named)), /reaches this package for write only/);
+        assert.equal(await core.authz.authorize(limited, 'read', await fresh(inRepo)), 'admin');
+        await assert.rejects(core.authz.authorize(limited, 'write', await fresh(inRepo)), (e: any) => e.kind === 'Forbidden');
+        // Outside the selection: private things do not exist, public ones are readable as by anyone, never writable.
+        await assert.rejects(core.authz.authorize(limited, 'read', await fresh(other)), (e: any) => e.kind === 'NotFound');
+        assert.equal(await core.authz.canRead(limited, await fresh(other)), false);
+        assert.equal(await core.authz.canRead(limited, await fresh(named)), true);
+        assert.equal(await core.authz.authorize(limited, 'read', await fresh(pub)), 'admin');
+        await assert.rejects(core.authz.authorize(limited, 'write', await fresh(pub)), (e: any) => e.kind === 'Forbidden');
+        // Creating: only the name it names (case-insensitive), of its type.
+        await core.authz.authorizeCreate(limited, daveOwner, null, { type: 'test', name: 'new-one' });
+        await assert.rejects(core.authz.authorizeCreate(limited, daveOwner, null, { type: 'test', name: 'new-two' }), (e: any) => e.kind === 'Forbidden');
+        await assert.rejects(core.authz.authorizeCreate(limited, daveOwner, null, { type: 'npm', name: 'new-one' }), (e: any) => e.kind === 'Forbidden');
+        await core.authz.authorizePushUnder(limited, daveOwner, 'test');
+        await assert.rejects(core.authz.authorizePushUnder(limited, daveOwner, 'npm'), (e: any) => e.kind === 'Forbidden');
+        await assert.rejects(core.authz.authorizePushUnder(limited, await core.identity.requireOwner('alice'), 'test'), (e: any) => e.kind === 'Forbidden');
+        // Managing: nothing; a repository it cannot see stays unseen.
+        await assert.rejects(core.authz.manage(limited, { what: 'tokens', userId: u.id }), /manages nothing/);
+        await assert.rejects(core.authz.manage(limited, { what: 'repo', repo }), /manages nothing/);
+        const hidden = await core.identity.createRepo(systemActor, 'dave', 'hidden', 'private');
+        await assert.rejects(core.authz.manage(limited, { what: 'repo', repo: hidden }), (e: any) => e.kind === 'NotFound');
+        assert.equal(await core.authz.canReadRepo(limited, hidden), false);
+        assert.equal(await core.authz.canReadRepo(limited, repo), true);
+        assert.equal(await core.authz.canSeeMembers(limited, daveOwner), false);
+        // The person behind it, unlimited, still reaches everything.
+        assert.equal(await core.authz.authorize(dave, 'delete', await fresh(other)), 'admin');
+      });
+
+      test('a trusted publisher writes what its policy names and nothing else, and never deletes or manages', async () => {
+        const erin = await userActor('erin');
+        const erinOwner = await core.identity.requireOwner('erin');
+        const { pkg: mine } = await publish(erin, 'erin', 'tool', '1.0.0');
+        const { pkg: notMine } = await publish(erin, 'erin', 'secret', '1.0.0');
+        for (const p of [mine, notMine]) await core.publisher.updateSettings(p.id, { visibility: 'private' }, erin);
+        const publisher: Actor = {
+          kind: 'publisher', name: 'github:erin/tool', policyId: 1, claims: { repository: 'erin/tool' }, scopes: parseScopes('read:packages,write:packages'), tokenId: 9002,
+          limit: { resources: [{ ownerId: erinOwner.id, type: 'test', name: 'tool', reach: 'write' }, { ownerId: erinOwner.id, type: 'test', name: 'tool-cli', reach: 'write' }] },
+        };
+        const fresh = async (p: { id: number }) => (await core.packages.byId(p.id))!;
+        assert.equal(await core.authz.authorize(publisher, 'write', await fresh(mine)), 'write');
+        await assert.rejects(core.authz.authorize(publisher, 'delete', await fresh(mine)), (e: any) => e.kind === 'Forbidden');
+        await assert.rejects(core.authz.authorize(publisher, 'admin', await fresh(mine)), (e: any) => e.kind === 'Forbidden');
+        await assert.rejects(core.authz.authorize(publisher, 'read', await fresh(notMine)), (e: any) => e.kind === 'NotFound');
+        await core.authz.authorizeCreate(publisher, erinOwner, null, { type: 'test', name: 'tool-cli' });
+        await assert.rejects(core.authz.authorizeCreate(publisher, erinOwner, null, { type: 'test', name: 'other' }), (e: any) => e.kind === 'Forbidden');
+        const { version } = await publish(publisher, 'erin', 'tool-cli', '0.1.0');
+        assert.equal(version.version, '0.1.0');
+        await assert.rejects(core.authz.manage(publisher, { what: 'owner', owner: erinOwner }), /manages nothing/);
+      });
     });
 
     test('a repository URL links by its last two path segments, under the same owner only', async () => {

@@ -6,7 +6,9 @@
 //      its own package_access rows; a job token writes the packages linked to its repository and has the roles
 //      its repository was granted (never admin);
 //   2. the credential's scopes cap the role (read:packages, write:packages, delete:packages);
-//   3. a registry token (from /v2/token) does only the repository actions it was issued for, on container
+//   3. a fine-grained credential (`actor.limit`) reaches only the resources it names, as far as it names them,
+//      and what is public for reading; a trusted publisher (OIDC) holds exactly the reach its policy names;
+//   4. a registry token (from /v2/token) does only the repository actions it was issued for, on container
 //      images, and nothing else anywhere.
 // Whoever may not read a package gets NotFound (an anonymous client gets Unauthorized, so its client asks
 // for credentials) — a private package is indistinguishable from a missing one.
@@ -16,7 +18,7 @@ import { GenerationCache, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Owner, Package, Role, Visibility } from '../../db/tables.ts';
 import { WharfError, forbidden, notFound, unauthorized } from '../errors.ts';
-import type { Actor } from './actor.ts';
+import { REACH_RANK, type AccessLimit, type Actor, type LimitResource, type Reach } from './actor.ts';
 import type { RepositoryAccess } from './registry-tokens.ts';
 import type { Scope } from './tokens.ts';
 
@@ -25,6 +27,10 @@ export type Action = 'read' | 'write' | 'delete' | 'admin';
 const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
 const NEEDS: Record<Action, Role> = { read: 'read', write: 'write', delete: 'admin', admin: 'admin' };
 const SCOPE: Record<Action, Scope> = { read: 'read:packages', write: 'write:packages', delete: 'delete:packages', admin: 'write:packages' };
+
+const REACH_NEEDS: Record<Action, Reach> = { read: 'read', write: 'write', delete: 'delete', admin: 'admin' };
+/** The role a reach amounts to for a trusted publisher (which has no role of its own): never admin. */
+const REACH_ROLE: Record<Reach, Role> = { read: 'read', write: 'write', delete: 'write', admin: 'write' };
 
 const max = (a: Role | null, b: Role | null): Role | null => (!a ? b : !b ? a : RANK[a] >= RANK[b] ? a : b);
 
@@ -122,6 +128,12 @@ export class Authorizer {
   /** The actor's role on a package, before token scopes are applied; null when it may not even read. */
   async roleOn(actor: Actor, pkg: PackageRef): Promise<Role | null> {
     if (actor.kind === 'system') return 'admin';
+    if (actor.kind === 'publisher') {
+      const visibility = await this.effectiveVisibility(pkg);
+      const reach = await this.reachOn(actor.limit, pkg);
+      return max(visibility === 'public' || visibility === 'internal' ? 'read' : null, reach ? REACH_ROLE[reach] : null);
+    }
+    // The role before any limit (limits are applied by the callers): a person's, a job's, or anonymous.
     const who = actor.kind === 'user' ? `u${actor.user.id}:${actor.user.isAdmin ? 1 : 0}` : actor.kind === 'job' ? `j${actor.repositoryId}` : 'a';
     const key = `${who}|${pkg.id}|${pkg.owner_id}|${pkg.visibility}|${pkg.repository_id}|${pkg.inherit_access}`;
     return this.roles.get(key, () => this.computeRole(actor, pkg));
@@ -152,6 +164,61 @@ export class Authorizer {
     return role;
   }
 
+  /**
+   * How far a fine-grained credential reaches on `pkg`: the widest reach among the resources naming it, else
+   * read when the package is public (anyone may), else null (the credential cannot see it at all).
+   */
+  async limitReach(limit: AccessLimit, pkg: PackageRef): Promise<Reach | null> {
+    const reach = await this.reachOn(limit, pkg);
+    if (reach) return reach;
+    return (await this.effectiveVisibility(pkg)) === 'public' ? 'read' : null;
+  }
+
+  /** The widest reach among the resources of `limit` that name `pkg`, or null. */
+  private async reachOn(limit: AccessLimit, pkg: PackageRef): Promise<Reach | null> {
+    let best: Reach | null = null;
+    let facts: { type: string; name: string } | undefined;
+    for (const r of limit.resources) {
+      if (r.ownerId !== pkg.owner_id) continue;
+      if (r.repositoryId != null && r.repositoryId !== pkg.repository_id) continue;
+      if (r.packageId != null && r.packageId !== pkg.id) continue;
+      if (r.type != null || r.name != null) {
+        facts ??= await this.packageFacts(pkg);
+        if (!facts) continue;
+        if (r.type != null && r.type !== facts.type) continue;
+        if (r.name != null && r.name.toLowerCase() !== facts.name.toLowerCase()) continue;
+      }
+      if (!best || REACH_RANK[r.reach] > REACH_RANK[best]) best = r.reach;
+    }
+    return best;
+  }
+
+  private async packageFacts(pkg: PackageRef): Promise<{ type: string; name: string } | undefined> {
+    if (pkg.type !== undefined && pkg.name !== undefined) return { type: pkg.type, name: pkg.name };
+    return this.db.selectFrom('packages').select(['type', 'name']).where('id', '=', pkg.id).executeTakeFirst();
+  }
+
+  /** Does a resource of `limit` let its holder create the package `target` under `owner`, linked to `repositoryId`? */
+  private limitCovers(limit: AccessLimit, ownerId: number, repositoryId: number | null, target: { type: string; name: string } | undefined): boolean {
+    const fits = (r: LimitResource) =>
+      r.ownerId === ownerId && REACH_RANK[r.reach] >= REACH_RANK.write && r.packageId == null &&
+      // Without a target (a format's check before the upload names its package), any write reach under the
+      // owner lets the upload be read; the core checks again with the name before anything is stored.
+      (!target || ((r.repositoryId == null || r.repositoryId === repositoryId) && (r.type == null || r.type === target.type) && (r.name == null || r.name.toLowerCase() === target.name.toLowerCase())));
+    return limit.resources.some(fits);
+  }
+
+  /** Does a resource of `limit` reach some package of `type` under the owner far enough to write it? */
+  private async limitMayPushUnder(limit: AccessLimit, ownerId: number, type: string): Promise<boolean> {
+    for (const r of limit.resources) {
+      if (r.ownerId !== ownerId || REACH_RANK[r.reach] < REACH_RANK.write) continue;
+      if (r.type != null && r.type !== type) continue;
+      if (r.packageId != null && (await this.packageFacts({ id: r.packageId } as PackageRef))?.type !== type) continue;
+      return true;
+    }
+    return false;
+  }
+
   /** Throws unless `actor` may do `action` on `pkg`; returns the actor's role. */
   async authorize(actor: Actor, action: Action, pkg: PackageRef): Promise<Role> {
     const role = await this.roleOn(actor, pkg);
@@ -160,12 +227,16 @@ export class Authorizer {
       if (RANK[role] < RANK[NEEDS[action]]) throw unauthorized();
       return role;
     }
+    // Before anything that tells a private package exists: outside its reach, a limited credential sees nothing.
+    const reach = actor.limit ? await this.limitReach(actor.limit, pkg) : null;
+    if (actor.limit && !reach) throw notFound();
     if (!actor.scopes.has(SCOPE[action])) {
       // A credential that may not even read the package learns nothing about it.
       if (!actor.scopes.has('read:packages')) throw notFound();
       throw forbidden(`your token lacks the ${SCOPE[action]} scope`);
     }
     if (RANK[role] < RANK[NEEDS[action]]) throw forbidden(`you need ${NEEDS[action]} access to this package`);
+    if (reach && REACH_RANK[reach] < REACH_RANK[REACH_NEEDS[action]]) throw forbidden(`this token reaches this package for ${reach} only`);
     if (actor.registry) {
       // Checked last: the person may, but the token was issued for less; 401 sends a container client for a
       // wider token. Anything but a container image is out of a registry token's reach.
@@ -196,6 +267,7 @@ export class Authorizer {
     if (actor.kind === 'anonymous') return (await this.roleOn(actor, pkg)) !== null;
     if (!actor.scopes.has('read:packages')) return false;
     if ((await this.roleOn(actor, pkg)) === null) return false;
+    if (actor.limit && !(await this.limitReach(actor.limit, pkg))) return false;
     if (actor.registry) return pkg.type === 'container' && grants(actor.registry, await this.registryName(pkg), 'pull');
     return true;
   }
@@ -214,6 +286,11 @@ export class Authorizer {
       // 401: a container client asks for a token granting push; anything else is out of a registry token's reach.
       if (target?.type !== 'container' || !grants(actor.registry, name, 'push')) throw unauthorized(`the registry token does not grant push on ${name}`);
     }
+    if (actor.limit && !this.limitCovers(actor.limit, owner.id, repositoryId, target)) {
+      throw forbidden(`this token may not create ${target ? `${target.type} package ${owner.name}/${target.name}` : `packages under ${owner.name}`}${repositoryId != null ? ' linked to that repository' : ''}`);
+    }
+    // A trusted publisher's policy is its grant: what it covers may be created.
+    if (actor.kind === 'publisher') return;
     if (actor.kind === 'job') {
       if (owner.id === actor.repositoryOwnerId && repositoryId === actor.repositoryId) return;
       throw forbidden(`a job token of ${actor.repositoryName} may only create packages linked to that repository`);
@@ -234,6 +311,10 @@ export class Authorizer {
     if (actor.kind === 'system') return;
     if (!actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope');
     if (actor.registry) throw forbidden('a registry token is good only for the container registry');
+    if (actor.limit && !(await this.limitMayPushUnder(actor.limit, owner.id, type))) {
+      throw forbidden(`this token may not publish ${type} packages to ${owner.name}`);
+    }
+    if (actor.kind === 'publisher') return;
     if (actor.kind === 'job') {
       if (actor.repositoryOwnerId !== owner.id) throw forbidden(`a job token of ${actor.repositoryName} may not publish to ${owner.name}`);
       return;
@@ -274,8 +355,15 @@ export class Authorizer {
     if (actor.kind === 'system') return;
     if (actor.kind === 'anonymous') throw unauthorized();
     if (actor.kind === 'job') throw forbidden('a job token publishes packages; it manages nothing');
+    if (actor.kind === 'publisher') throw forbidden('a trusted publishing token publishes packages; it manages nothing');
     if (actor.registry) throw forbidden('a registry token is good only for the container registry');
     const u = actor.user;
+    if (actor.limit) {
+      // A fine-grained token manages nothing; say so only to one who could see the target at all.
+      const repo = 'repo' in m ? m.repo : null;
+      if (repo && !(await this.canReadRepo(actor, repo))) throw notFound();
+      throw forbidden('a fine-grained token reaches only the packages it names; it manages nothing');
+    }
     // A user's own settings are the `user` scope's, an organization's the `admin:org` scope's (as on GitHub).
     const scope: Scope = m.what === 'owner' && m.owner.kind === 'user' ? 'user' : MANAGE_SCOPE[m.what];
     const allowed = await this.hasRole(u, m);
@@ -327,10 +415,15 @@ export class Authorizer {
    * signed-in actor; private: site admins and those with a role on it; a job: its own repository. A registry
    * token sees public repositories only.
    */
-  async canReadRepo(actor: Actor, repo: { id: number; visibility: Visibility }): Promise<boolean> {
+  async canReadRepo(actor: Actor, repo: { id: number; owner_id: number; visibility: Visibility }): Promise<boolean> {
     if (repo.visibility === 'public' || actor.kind === 'system') return true;
     if (actor.kind === 'anonymous' || actor.registry) return false;
     if (!actor.scopes.has('read:packages') && !actor.scopes.has('repo')) return false;
+    if (actor.limit) {
+      // A limited credential sees a private or internal repository only when it names the repository or its owner as a whole.
+      if (!actor.limit.resources.some((r) => r.ownerId === repo.owner_id && r.packageId == null && r.type == null && r.name == null && (r.repositoryId == null || r.repositoryId === repo.id))) return false;
+      if (actor.kind === 'publisher') return true;
+    }
     if (actor.kind === 'job') return repo.visibility === 'internal' || actor.repositoryId === repo.id;
     if (repo.visibility === 'internal' || actor.user.isAdmin) return true;
     return (await this.repoRole(repo.id, actor.user.id)) !== null;
@@ -339,7 +432,7 @@ export class Authorizer {
   /** May `actor` list an organization's members (its members and site admins, with read:org)? */
   async canSeeMembers(actor: Actor, org: { id: number }): Promise<boolean> {
     if (actor.kind === 'system') return true;
-    if (actor.kind !== 'user' || actor.registry || !actor.scopes.has('read:org')) return false;
+    if (actor.kind !== 'user' || actor.registry || actor.limit || !actor.scopes.has('read:org')) return false;
     return actor.user.isAdmin || (await this.orgRole(org.id, actor.user.id)) !== null;
   }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import type { Actor } from '../../core/auth/actor.ts';
+import { accessKey, type Actor } from '../../core/auth/actor.ts';
 import type { Action } from '../../core/auth/authorize.ts';
 import type { Core } from '../../core/core.ts';
 import { conflict, invalid, notFound, tooLarge, unauthorized, WharfError } from '../../core/errors.ts';
@@ -141,7 +141,7 @@ export class NuGetFeed implements NuGetContext {
 
   /** The owner's NuGet packages the actor may read, by lower-cased id. */
   async readablePackages(actor: Actor, owner: Owner): Promise<PackageRow[]> {
-    const who = actor.kind === 'user' ? `u${actor.user.id}` : actor.kind === 'job' ? `j${actor.repositoryId}` : 'a';
+    const who = accessKey(actor);
     const scoped = actor.kind === 'anonymous' || actor.scopes.has('read:packages') ? 1 : 0;
     return this.readable.get(`${owner.id}|${who}|${scoped}`, () => this.loadReadable(actor, owner));
   }
