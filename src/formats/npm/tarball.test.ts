@@ -58,7 +58,7 @@ test('inflation and entry limits stop a bomb while streaming', async () => {
 });
 
 test('in memory: a tarball that inflates past the synchronous bound is still checked, by streaming', async () => {
-  // ~9 MB of tar from a few KB of gzip: beyond SYNC_INFLATE_MAX, so inspectTarball falls back to the stream.
+  // ~9 MB of tar from a few KB of gzip: beyond WHOLE_INFLATE_MAX, so inspectTarball falls back to the stream.
   const big = gzipSync(await makeTar([{ name: 'package/package.json', body: '{"name":"@a/b","version":"1.0.0"}' }, { name: 'package/zeros', body: '\0'.repeat(9_000_000) }]));
   assert.ok(big.length < 256 * 1024);
   const f = await inspect(big);
