@@ -446,7 +446,9 @@ export function blobStoreContract(
         assert.ok(got.equals(expect(start, end)), `bytes ${start}-${end}`);
       }
       t.diagnostic(`put+commit ${took.toFixed(0)} s (${(hugeSize / MiB / took).toFixed(0)} MiB/s), RSS growth ${growth.toFixed(1)} MiB`);
-      assert.ok(growth < 150, `RSS grew ${growth.toFixed(0)} MiB storing ${hugeSize / MiB} MiB`);
+      // Bounded, not proportional (5 GiB went through): the S3 driver's parts in flight plus garbage V8 has not
+      // collected yet (~150 MiB measured on S3 here, ~40 MiB on the filesystem).
+      assert.ok(growth < 256, `RSS grew ${growth.toFixed(0)} MiB storing ${hugeSize / MiB} MiB`);
       await store.remove(digest);
       assert.equal(await store.stat(digest), null);
       await cleanup();
