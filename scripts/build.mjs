@@ -6,7 +6,7 @@
 // One bundle, split where the sources import dynamically (the S3 store and node-postgres load only when
 // configured). Each build goes to its own folder, dist/build-HASH/, and dist/main.js, a one-line module importing
 // it, is replaced last by a rename: several processes may build at once (tests) and a start never sees half a
-// build. Dependencies stay in node_modules (better-sqlite3 is native). The few modules that find files beside
+// build. Dependencies are bundled, but for those in EXTERNAL. The few modules that find files beside
 // themselves (`import.meta.dirname`: the web UI's static files, docs/) get their own folder back.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -17,11 +17,16 @@ const DIST = path.join(ROOT, 'dist');
 const OUT = path.join(DIST, 'main.js');
 const STAMP = path.join(DIST, '.stamp');
 
+/** Packages left in node_modules (the lockfile is in the build's hash, so a changed dependency rebuilds). */
+const EXTERNAL = ['better-sqlite3', 'pg', 'pg-native', 'pg-cloudflare', '@aws-sdk/*', '@smithy/*', 'prom-client', 'esbuild', 'tsx', 'playwright-core'];
+
 /** A hash over everything the bundle is made of. */
 function sourceHash() {
   const h = crypto.createHash('sha256');
   h.update(ROOT);
-  for (const f of [path.join(ROOT, 'package.json'), path.join(ROOT, 'tsconfig.json'), import.meta.filename]) h.update(fs.readFileSync(f));
+  for (const f of [path.join(ROOT, 'package.json'), path.join(ROOT, 'package-lock.json'), path.join(ROOT, 'tsconfig.json'), import.meta.filename]) {
+    if (fs.existsSync(f)) h.update(fs.readFileSync(f));
+  }
   const walk = (dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = path.join(dir, e.name);
@@ -54,9 +59,13 @@ export async function build({ force = false } = {}) {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    packages: 'external',
+    // Dependencies are bundled too: resolving and loading some 400 files of node_modules one by one was most of
+    // the start-up time. Left outside: the native module, and those loaded only when configured (PostgreSQL,
+    // S3) or only by tooling.
+    external: EXTERNAL,
     logLevel: 'warning',
-    banner: { js: "import __wharfPath from 'node:path';" },
+    // CommonJS dependencies inside an ES module bundle still call require() for Node's built-ins.
+    banner: { js: "import __wharfPath from 'node:path'; import { createRequire as __wharfCreateRequire } from 'node:module'; const require = __wharfCreateRequire(import.meta.url);" },
     plugins: [{
       name: 'source-dirname',
       setup(b) {
