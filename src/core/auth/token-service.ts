@@ -4,6 +4,7 @@ import type { Db } from '../../db/database.ts';
 import type { Token } from '../../db/tables.ts';
 import { nowIso } from '../clock.ts';
 import { forbidden, invalid, notFound } from '../errors.ts';
+import { checkOwnerName, checkRepoName } from '../names.ts';
 import type { Identity } from '../identity/identity.ts';
 import { ALL_SCOPES, type AccessLimit, type Actor, type LimitResource, type Reach } from './actor.ts';
 import type { Authorizer } from './authorize.ts';
@@ -101,11 +102,12 @@ export class TokenService {
     for (const spec of specs) {
       const reach = spec.permission != null ? checkReach(spec.permission) : defaultReach(scopes);
       if (!scopes.has(REACH_SCOPE[reach])) throw invalid(`permission ${reach} on ${formatResource(spec)} needs the ${REACH_SCOPE[reach]} scope`);
-      const owner = await this.identity.findOwner(spec.owner);
+      // Checked before any query: a name no owner can have (a NUL byte, say) is simply not one.
+      const owner = await this.identity.findOwner(checkOwnerName(spec.owner));
       if (!owner) throw invalid(`no user or organization named "${spec.owner}"`);
       const row: ResourceRow = { owner_id: owner.id, repository_id: null, package_id: null, package_type: null, package_name: null, reach };
       if (spec.repository != null) {
-        const repo = await this.identity.findRepo(owner.name, spec.repository);
+        const repo = await this.identity.findRepo(owner.name, checkRepoName(spec.repository));
         if (!repo || !(await this.authz.canReadRepo(person, repo))) throw invalid(`no repository ${owner.name}/${spec.repository}`);
         row.repository_id = repo.id;
       }
