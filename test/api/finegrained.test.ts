@@ -161,6 +161,25 @@ for (const dialect of dialects()) {
       assert.equal((await npmGet(t, '@alice/web')).status, 401);
     });
 
+    test('createPersonal checks the selection against the token\'s person, whoever mints it; a lookup carries the limit, a classic token none', async () => {
+      // The operator (who sees everything) minting for alice: bob's private repository is still not alice's to name.
+      await assert.rejects(s.core.tokens.createPersonal(systemActor, 'alice', { scopes: 'read:packages', resources: [{ owner: 'bob', repository: 'priv' }] }), (e: any) => e.kind === 'Invalid' && /no repository bob\/priv/.test(e.message));
+      const { token } = await s.core.tokens.createPersonal(systemActor, 'bob', { scopes: 'read:packages', resources: [{ owner: 'bob', repository: 'priv' }, { owner: 'bob', package: { type: 'npm', name: 'secret' } }] });
+      const actor = await s.core.tokens.authenticate(token);
+      assert.ok(actor?.kind === 'user');
+      const bob = (await s.core.identity.findOwner('bob'))!;
+      const secret = (await s.core.packages.find('bob', 'npm', 'secret'))!;
+      const priv = (await s.core.identity.findRepo('bob', 'priv'))!;
+      assert.deepEqual(actor.limit?.resources.map((r) => ({ ...r })), [
+        { ownerId: bob.id, repositoryId: priv.id, packageId: null, type: null, name: null, reach: 'read' },
+        { ownerId: bob.id, repositoryId: null, packageId: secret.id, type: null, name: null, reach: 'read' },
+      ]);
+      const classic = await s.core.tokens.authenticate(bobFull);
+      assert.ok(classic?.kind === 'user' && classic.limit === undefined);
+      // An empty selection is not "everything": it is refused.
+      await assert.rejects(s.core.tokens.createPersonal(systemActor, 'bob', { scopes: 'read:packages', resources: [] }), /at least one/);
+    });
+
     test('the audit log records the selection with the token', async () => {
       const r = await mint(['npm:alice/web=read'], ['read:packages']);
       const rows = await s.core.db.selectFrom('audit_log').select(['action', 'details']).where('action', '=', 'personal_access_token.create').orderBy('id', 'desc').limit(1).execute();
