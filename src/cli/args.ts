@@ -29,7 +29,7 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: s
   const required = positionals.filter((p) => !p.startsWith('[')).length;
   if (got < required) throw new UsageError(`missing ${positionals.slice(got, required).join(' ')}`);
   if (got > positionals.length) throw new UsageError(`unexpected argument${got - positionals.length > 1 ? 's' : ''} ${r.positionals.slice(positionals.length).map((p) => `"${p}"`).join(' ')}`);
-  return { values: r.values as { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string }, pos: r.positionals };
+  return { values: r.values as { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : T[K] extends { multiple: true } ? string[] : string }, pos: r.positionals };
 }
 
 /** Reads all of stdin (for --password-stdin), without the trailing newline. */

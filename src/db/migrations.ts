@@ -314,6 +314,26 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('webhook_deliveries').addColumn('claimed_by', 'text').execute();
       },
     },
+    '0013-fine-grained-tokens': {
+      async up(db: Kysely<any>) {
+        // What a fine-grained personal token is limited to: one row per resource it names (src/core/auth/selection.ts).
+        // A token with rows reaches only those; a token without rows is a classic one. Only `token_id` is a foreign
+        // key: a deleted owner, repository or package must never cascade a row away (that would widen the token),
+        // and ids are never reused, so a row naming something gone matches nothing.
+        await db.schema.createTable('token_resources')
+          .addColumn('id', sql.raw(id) as any, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('token_id', big, (c) => c.notNull().references('tokens.id').onDelete('cascade'))
+          .addColumn('owner_id', big, (c) => c.notNull())
+          .addColumn('repository_id', big)
+          .addColumn('package_id', big)
+          // A package not created yet is named by type and name (case-insensitive).
+          .addColumn('package_type', 'text')
+          .addColumn('package_name', 'text')
+          .addColumn('reach', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('token_resources_token').on('token_resources').column('token_id').execute();
+      },
+    },
   };
 }
 

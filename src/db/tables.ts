@@ -56,6 +56,21 @@ export interface TokensTable {
   created_at: string;
 }
 
+/** One resource a fine-grained personal token is limited to (see the 0013 migration). */
+export interface TokenResourcesTable {
+  id: Generated<number>;
+  token_id: number;
+  owner_id: number;
+  /** Packages linked to this repository (of the owner). */
+  repository_id: number | null;
+  /** One existing package. */
+  package_id: number | null;
+  /** A package named by type and name (one that did not exist, or could not be seen, when the token was made). */
+  package_type: string | null;
+  package_name: string | null;
+  reach: 'read' | 'write' | 'delete' | 'admin';
+}
+
 export interface PackagesTable {
   id: Generated<number>;
   owner_id: number;
@@ -291,6 +306,7 @@ export interface Database {
   repositories: RepositoriesTable;
   repo_collaborators: RepoCollaboratorsTable;
   tokens: TokensTable;
+  token_resources: TokenResourcesTable;
   packages: PackagesTable;
   package_versions: PackageVersionsTable;
   package_files: PackageFilesTable;

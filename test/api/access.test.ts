@@ -5,8 +5,10 @@
 //      JWT outside /v2 or for another service);
 //   2. every registered route (REST, web, every format), walked with weak credentials: a read-only token (alice's,
 //      who owns everything here, and a site admin's), a job token of another repository, a registry JWT for an
-//      unrelated repository, and no credentials. A dump of every table before and after must be equal. The routes
-//      come from Fastify's onRoute hook, so a route added later is walked without editing this test.
+//      unrelated repository, a fine-grained token of alice's (every package scope, admin reach) that names one
+//      package no route below is about, a registry JWT asked for with it, and no credentials. A dump of every
+//      table before and after must be equal. The routes come from Fastify's onRoute hook, so a route added later is
+//      walked without editing this test.
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -33,6 +35,8 @@ for (const dialect of dialects()) {
     let rootRead: string;
     let secretJob: string;
     let jwt: string;
+    let soloOnly: string;
+    let soloJwt: string;
     let hookId: number;
 
     const call = async (auth: string | null, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -78,6 +82,14 @@ for (const dialect of dialects()) {
       const t = await call(`Basic ${Buffer.from(`alice:${aliceFull}`).toString('base64')}`, 'GET', '/v2/token?scope=repository:alice/nothing:pull');
       assert.equal(t.statusCode, 200, t.body);
       jwt = t.json().token;
+      // Fine-grained (issue 20): alice's token for @alice/solo alone, as far as a token can reach it.
+      assert.equal((await publishNpm(s.url, aliceFull, { scope: 'alice', name: 'solo', version: '1.0.0' })).status, 201);
+      soloOnly = (await c.tokens.createPersonal(systemActor, 'alice', { scopes: 'read:packages,write:packages,delete:packages', name: 'solo-only', resources: [{ owner: 'alice', package: { type: 'npm', name: 'solo' }, permission: 'admin' }] })).token;
+      const st = await call(`Basic ${Buffer.from(`alice:${soloOnly}`).toString('base64')}`, 'GET', '/v2/token?scope=repository:acme/lib:pull,push,delete&scope=repository:alice/app:pull,push,delete');
+      assert.equal(st.statusCode, 200, st.body);
+      soloJwt = st.json().token;
+      const granted = JSON.parse(Buffer.from(soloJwt.split('.')[1], 'base64url').toString()).access;
+      assert.deepEqual(granted.map((a: Json) => a.actions), [[], []], '/v2/token grants nothing outside the selection');
     });
     after(async () => {
       await app?.close();
@@ -148,6 +160,30 @@ for (const dialect of dialects()) {
       assert.equal((await call(bearer(other), 'GET', '/api/v1/user')).statusCode, 401);
     });
 
+    test('a fine-grained token reaches the one package it names, all the way, and nothing else: the same requests on others are refused', async () => {
+      const t = bearer(soloOnly);
+      // Its own package: publish, tag, delete a version, change settings.
+      assert.equal((await publishNpm(s.url, soloOnly, { scope: 'alice', name: 'solo', version: '1.0.1' })).status, 201);
+      assert.equal((await call(t, 'PUT', '/npm/-/package/@alice%2fsolo/dist-tags/beta', '"1.0.1"')).statusCode, 201);
+      const versions: Json[] = (await call(t, 'GET', '/api/v1/users/alice/packages/npm/solo/versions')).json();
+      assert.equal((await call(t, 'DELETE', `/api/v1/users/alice/packages/npm/solo/versions/${versions.find((v) => v.name === '1.0.1').id}`)).statusCode, 204);
+      assert.equal((await call(t, 'PATCH', '/api/v1/users/alice/packages/npm/solo', { visibility: 'private' })).statusCode, 200);
+      // Everything else of alice's (who may do all of it): private → 404, and no new packages.
+      for (const [method, url, body] of [
+        ['GET', '/npm/@alice%2fapp', undefined],
+        ['PUT', '/npm/-/package/@alice%2fapp/dist-tags/beta', '"1.0.0"'],
+        ['DELETE', `/api/v1/orgs/acme/packages/npm/lib/versions/${(await call(bearer(aliceFull), 'GET', '/api/v1/orgs/acme/packages/npm/lib/versions')).json()[0].id}`, undefined],
+        ['PATCH', '/api/v1/orgs/acme/packages/npm/lib', { visibility: 'public' }],
+        ['GET', '/api/v1/repos/acme/app', undefined],
+      ] as const) {
+        const r = await call(t, method, url, body);
+        assert.equal(r.statusCode, 404, `${method} ${url} → ${r.statusCode} ${r.body}`);
+      }
+      const fresh = await publishNpm(s.url, soloOnly, { scope: 'alice', name: 'solo-two', version: '1.0.0' });
+      assert.equal(fresh.status, 403, await fresh.text());
+      assert.equal((await call(t, 'GET', '/api/v1/user/tokens')).statusCode, 403);
+    });
+
     // ---- 2. every route ----
 
     /** Every row of every table, with columns that change on any authenticated read (last use) left out. */
@@ -180,7 +216,7 @@ for (const dialect of dialects()) {
         '/nuget/': ['package/lib/1.0.0', 'Packages()'],
         '': ['npm/lib/-/settings', 'npm/app'],
       };
-      const creds: [string, string | null][] = [['alice read-only token', bearer(aliceRead)], ['site admin read-only token', bearer(rootRead)], ['job token of alice/secret', bearer(secretJob)], ['registry JWT for alice/nothing', bearer(jwt)], ['anonymous', null]];
+      const creds: [string, string | null][] = [['alice read-only token', bearer(aliceRead)], ['site admin read-only token', bearer(rootRead)], ['job token of alice/secret', bearer(secretJob)], ['registry JWT for alice/nothing', bearer(jwt)], ['fine-grained token for @alice/solo', bearer(soloOnly)], ['fine-grained token for @alice/solo, as Basic', `Basic ${Buffer.from(`alice:${soloOnly}`).toString('base64')}`], ['registry JWT from the fine-grained token', bearer(soloJwt)], ['anonymous', null]];
       const hostile = { visibility: 'public', private: false, role: 'admin', permission: 'admin', scopes: ['write:packages', 'delete:packages'], name: 'x', login: 'eve', admin: 'alice', config: { url: 'https://93.184.216.34/x' }, events: ['package'], ttl: '7d', pattern: '10.0.0.0/8', required: true, inherit_access: false };
       const form = new URLSearchParams({ _csrf: 'x', visibility: 'public', role: 'owner', user: 'mal', action: 'delete', scopes: 'write:packages', name: 'x', url: 'https://93.184.216.34/x' }).toString();
       const before = await dump();

@@ -121,9 +121,23 @@ export function cliSuite(dialect: 'sqlite' | 'postgres'): void {
       await publish(forever, { scope: 'bob', name: 'nope', version: '1.0.0' }, 403);
     });
 
+    test('token create USER --package/--repo/--owner makes a fine-grained token: it publishes what it names only; token list shows the selection; a wrong form → exit 2', async () => {
+      await wharf(['user', 'create', 'fgrain']);
+      await wharf(['repo', 'create', 'fgrain/app', '--visibility', 'private']);
+      const t = (await wharf(['token', 'create', 'fgrain', '--scopes', 'read:packages,write:packages', '--name', 'ci', '--package', 'npm:@fgrain/web=write', '--repo', 'fgrain/app=read'])).trim();
+      await publish(t, { scope: 'fgrain', name: 'web', version: '1.0.0' });
+      await publish(t, { scope: 'fgrain', name: 'other', version: '1.0.0' }, 403);
+      await json(api('/user/tokens', t), 403);
+      const row = rows(await wharf(['token', 'list', 'fgrain'])).find((r) => r.NAME === 'ci');
+      assert.equal(row?.RESOURCES, 'fgrain/app=read,npm:fgrain/web=write');
+      await wharfFails(['token', 'create', 'fgrain', '--scopes', 'read:packages', '--repo', 'fgrain'], 2, /--repo takes OWNER\/REPO\[=REACH\], got "fgrain"/);
+      await wharfFails(['token', 'create', 'fgrain', '--scopes', 'read:packages', '--package', 'npm:fgrain/web=own'], 2, /invalid permission "own"/);
+      await wharfFails(['token', 'create', 'fgrain', '--scopes', 'read:packages', '--owner', 'nobody'], 1, /no user or organization named "nobody"/);
+    });
+
     test('token list USER shows ids, prefixes, names and scopes under a header, never the secret; no tokens → a note on stderr', async () => {
       const out = await wharf(['token', 'list', 'alice']);
-      assert.match(out, /^ID +PREFIX +NAME +SCOPES +EXPIRES +LAST-USED\n/);
+      assert.match(out, /^ID +PREFIX +NAME +SCOPES +EXPIRES +LAST-USED +RESOURCES\n/);
       const row = rows(out).find((r) => r.NAME === 'laptop');
       assert.ok(row, out);
       assert.match(row.ID, /^\d+$/);

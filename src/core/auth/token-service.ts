@@ -4,13 +4,27 @@ import type { Db } from '../../db/database.ts';
 import type { Token } from '../../db/tables.ts';
 import { nowIso } from '../clock.ts';
 import { forbidden, invalid, notFound } from '../errors.ts';
+import { checkOwnerName, checkRepoName } from '../names.ts';
 import type { Identity } from '../identity/identity.ts';
-import type { Actor } from './actor.ts';
+import { ALL_SCOPES, type AccessLimit, type Actor, type LimitResource, type Reach } from './actor.ts';
 import type { Authorizer } from './authorize.ts';
 import { AuditLog } from '../audit/audit.ts';
+import { checkPackageName, checkPackageType, checkReach, defaultReach, formatResource, MAX_RESOURCES, REACH_SCOPE, type ResourceSpec } from './selection.ts';
 import { hashToken, looksLikeToken, mintToken, parseScopes, sameHash, type Scope } from './tokens.ts';
 
-type TokenRow = Awaited<ReturnType<TokenService['loadRow']>>;
+/** A token's row as lookups need it, with the limit of a fine-grained token. */
+type TokenRow = NonNullable<Awaited<ReturnType<TokenService['loadRow']>>> & { limit?: AccessLimit };
+
+/** One resource of a fine-grained token, as lists show it (the REST shape of `resources`). */
+export interface ResourceInfo {
+  owner: string;
+  repository: string | null;
+  package: { type: string; name: string } | null;
+  permission: Reach;
+}
+
+/** A resource resolved to ids, ready to store. */
+type ResourceRow = { owner_id: number; repository_id: number | null; package_id: number | null; package_type: string | null; package_name: string | null; reach: Reach };
 
 export interface TokenInfo {
   id: number;
@@ -22,9 +36,11 @@ export interface TokenInfo {
   expires_at: string | null;
   last_used_at: string | null;
   created_at: string;
+  /** What a fine-grained token is limited to; null for a classic token (everything its person reaches). */
+  resources: ResourceInfo[] | null;
 }
 
-const info = (t: Token): TokenInfo => ({
+const info = (t: Token, resources: ResourceInfo[] | null = null): TokenInfo => ({
   id: t.id,
   name: t.name,
   kind: t.kind,
@@ -34,10 +50,11 @@ const info = (t: Token): TokenInfo => ({
   expires_at: t.expires_at,
   last_used_at: t.last_used_at,
   created_at: t.created_at,
+  resources,
 });
 
-/** Every table loadRow reads. */
-const TOKEN_ROW_TABLES = ['tokens', 'owners', 'repositories'];
+/** Every table loadRow and withLimit read. */
+const TOKEN_ROW_TABLES = ['tokens', 'owners', 'repositories', 'token_resources'];
 
 export class TokenService {
   /** last_used_at is written in batches, never on the request path. */
@@ -55,15 +72,57 @@ export class TokenService {
 
   /**
    * Mints a personal access token for a user; returns the clear token once. One's own tokens need the `user`
-   * scope, anyone else's `site_admin`; and a credential can grant only scopes it holds itself.
+   * scope, anyone else's `site_admin`; and a credential can grant only scopes it holds itself. With `resources`
+   * the token is fine-grained: it reaches only those (see selection.ts), and holds package scopes only.
    */
-  async createPersonal(actor: Actor, userName: string, opts: { scopes: string; name?: string; expiresInMs?: number | null }): Promise<{ token: string; info: TokenInfo }> {
+  async createPersonal(actor: Actor, userName: string, opts: { scopes: string; name?: string; expiresInMs?: number | null; resources?: readonly ResourceSpec[] | null }): Promise<{ token: string; info: TokenInfo }> {
     const user = await this.identity.requireUser(userName);
     await this.authz.manage(actor, this.isSelf(actor, user.id) ? { what: 'tokens', userId: user.id } : { what: 'site' });
     const scopes = [...parseScopesOrInvalid(opts.scopes)];
     if (!scopes.length) throw invalid('a token needs at least one scope');
     if (actor.kind !== 'anonymous') for (const s of scopes) if (!actor.scopes.has(s)) throw forbidden(`your credentials lack ${s}, so they cannot grant it`);
-    return this.insert(actor, { kind: 'pat', userId: user.id, name: opts.name ?? 'token', scopes, repositoryId: null, expiresInMs: opts.expiresInMs ?? null }, user.id);
+    const resources = opts.resources != null ? await this.resolveSelection(user, new Set(scopes), opts.resources) : null;
+    return this.insert(actor, { kind: 'pat', userId: user.id, name: opts.name ?? 'token', scopes, repositoryId: null, expiresInMs: opts.expiresInMs ?? null, resources }, user.id);
+  }
+
+  /**
+   * Resolves a selection to ids. Everything named must exist and be visible to the token's person (a repository
+   * they cannot see is "not found", word for word as a missing one); a package that does not exist yet, or
+   * that they cannot see, is kept by type and name, so the answer never tells whether a hidden package exists
+   * (the token reaches it only if its person ever may). A fine-grained token manages nothing, so it carries
+   * package scopes only, and each resource's permission needs the scope that gives it meaning.
+   */
+  private async resolveSelection(user: { id: number; name: string; is_admin: number }, scopes: ReadonlySet<Scope>, specs: readonly ResourceSpec[]): Promise<ResourceRow[]> {
+    if (!specs.length) throw invalid('a fine-grained token names at least one owner, repository or package');
+    if (specs.length > MAX_RESOURCES) throw invalid(`a fine-grained token names at most ${MAX_RESOURCES} resources`);
+    const extra = [...scopes].filter((s) => !s.endsWith(':packages'));
+    if (extra.length) throw invalid(`a fine-grained token reaches packages only, so it cannot hold ${extra.join(', ')}`);
+    const person: Actor = { kind: 'user', user: { id: user.id, name: user.name, isAdmin: user.is_admin === 1 }, scopes: ALL_SCOPES, tokenId: null };
+    const out: ResourceRow[] = [];
+    for (const spec of specs) {
+      const reach = spec.permission != null ? checkReach(spec.permission) : defaultReach(scopes);
+      if (!scopes.has(REACH_SCOPE[reach])) throw invalid(`permission ${reach} on ${formatResource(spec)} needs the ${REACH_SCOPE[reach]} scope`);
+      // Checked before any query: a name no owner can have (a NUL byte, say) is simply not one.
+      const owner = await this.identity.findOwner(checkOwnerName(spec.owner));
+      if (!owner) throw invalid(`no user or organization named "${spec.owner}"`);
+      const row: ResourceRow = { owner_id: owner.id, repository_id: null, package_id: null, package_type: null, package_name: null, reach };
+      if (spec.repository != null) {
+        const repo = await this.identity.findRepo(owner.name, checkRepoName(spec.repository));
+        if (!repo || !(await this.authz.canReadRepo(person, repo))) throw invalid(`no repository ${owner.name}/${spec.repository}`);
+        row.repository_id = repo.id;
+      }
+      if (spec.package != null) {
+        const type = checkPackageType(spec.package.type);
+        const name = checkPackageName(spec.package.name);
+        const pkg = await this.db.selectFrom('packages').selectAll().where('owner_id', '=', owner.id).where('type', '=', type).where('lower_name', '=', name.toLowerCase()).where('deleted_at', 'is', null).executeTakeFirst();
+        if (pkg && (await this.authz.canRead(person, pkg))) row.package_id = pkg.id;
+        else [row.package_type, row.package_name] = [type, name];
+      }
+      const same = out.find((o) => o.owner_id === row.owner_id && o.repository_id === row.repository_id && o.package_id === row.package_id && o.package_type === row.package_type && o.package_name?.toLowerCase() === row.package_name?.toLowerCase());
+      if (same) throw invalid(`${formatResource(spec)} is named twice`);
+      out.push(row);
+    }
+    return out;
   }
 
   /** Mints a short-lived job token bound to a repository (default one hour): write on it, repo and write:packages. */
@@ -77,7 +136,7 @@ export class TokenService {
   }
 
   /** Stores a new token's hash and records its creation in the audit log, in one transaction. */
-  private async insert(actor: Actor, v: { kind: 'pat' | 'job'; userId: number | null; name: string; scopes: Scope[]; repositoryId: number | null; expiresInMs: number | null }, ownerId: number) {
+  private async insert(actor: Actor, v: { kind: 'pat' | 'job'; userId: number | null; name: string; scopes: Scope[]; repositoryId: number | null; expiresInMs: number | null; resources?: ResourceRow[] | null }, ownerId: number) {
     const token = mintToken(v.kind);
     const row = await this.db.transaction().execute(async (t) => {
       const trx = t as unknown as Db;
@@ -98,14 +157,40 @@ export class TokenService {
       })
       .returningAll()
       .executeTakeFirstOrThrow();
+      if (v.resources?.length) await trx.insertInto('token_resources').values(v.resources.map((r) => ({ ...r, token_id: row.id }))).execute();
+      const resources = v.resources ? (await this.resourcesOf([row.id], trx)).get(row.id) ?? [] : null;
       await this.audit.record(trx, {
         action: v.kind === 'pat' ? 'personal_access_token.create' : 'job_token.create', actor, ownerId,
         userId: v.kind === 'pat' ? v.userId : null, repositoryId: v.repositoryId, target: row.name,
-        details: { access_token_id: row.id, token_prefix: row.token_prefix, scopes: v.scopes, expires_at: row.expires_at },
+        details: { access_token_id: row.id, token_prefix: row.token_prefix, scopes: v.scopes, expires_at: row.expires_at, ...(resources ? { resources: resources.map(resourceText) } : {}) },
       });
-      return row;
+      return { row, resources };
     });
-    return { token, info: info(row) };
+    return { token, info: info(row.row, row.resources) };
+  }
+
+  /** The selections of fine-grained tokens by token id, with today's names (tokens without one are absent). */
+  private async resourcesOf(tokenIds: number[], db: Db = this.db): Promise<Map<number, ResourceInfo[]>> {
+    const out = new Map<number, ResourceInfo[]>();
+    if (!tokenIds.length) return out;
+    const rows = await db
+      .selectFrom('token_resources as r')
+      .leftJoin('owners', 'owners.id', 'r.owner_id')
+      .leftJoin('repositories', 'repositories.id', 'r.repository_id')
+      .leftJoin('packages', 'packages.id', 'r.package_id')
+      .select(['r.token_id', 'r.owner_id', 'r.repository_id', 'r.package_id', 'r.package_type', 'r.package_name', 'r.reach', 'owners.name as owner_name', 'repositories.name as repo_name', 'packages.type as pkg_type', 'packages.name as pkg_name'])
+      .where('r.token_id', 'in', tokenIds)
+      .orderBy('r.id')
+      .execute();
+    for (const r of rows) {
+      // Something deleted since keeps its place in the list (it matches nothing any more).
+      const pkg = r.package_id != null ? { type: r.pkg_type ?? '?', name: r.pkg_name ?? `#${r.package_id} (deleted)` } : r.package_type != null ? { type: r.package_type, name: r.package_name ?? '' } : null;
+      const item: ResourceInfo = { owner: r.owner_name ?? `#${r.owner_id} (deleted)`, repository: r.repository_id != null ? (r.repo_name ?? `#${r.repository_id} (deleted)`) : null, package: pkg, permission: r.reach };
+      const list = out.get(Number(r.token_id)) ?? [];
+      list.push(item);
+      out.set(Number(r.token_id), list);
+    }
+    return out;
   }
 
   private isSelf(actor: Actor, userId: number): boolean {
@@ -116,7 +201,8 @@ export class TokenService {
   async listForUser(actor: Actor, userId: number): Promise<TokenInfo[]> {
     await this.authz.manage(actor, this.isSelf(actor, userId) ? { what: 'tokens', userId } : { what: 'site' });
     const rows = await this.db.selectFrom('tokens').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).orderBy('id').execute();
-    return rows.map(info);
+    const resources = await this.resourcesOf(rows.filter((r) => r.kind === 'pat').map((r) => r.id));
+    return rows.map((r) => info(r, resources.get(r.id) ?? null));
   }
 
   /**
@@ -161,7 +247,7 @@ export class TokenService {
   }
 
   private async lookup(hash: string | null, id: number | null): Promise<Actor | null> {
-    const row = await this.rows.get(hash !== null ? `h${hash}` : `i${id}`, () => this.loadRow(hash, id));
+    const row = await this.rows.get(hash !== null ? `h${hash}` : `i${id}`, async () => this.withLimit(await this.loadRow(hash, id)));
     if (!row || (hash !== null && !sameHash(row.token_hash, hash))) return null;
     if (row.revoked_at) return null;
     const now = nowIso();
@@ -174,7 +260,7 @@ export class TokenService {
     }
     // A suspended user's tokens are refused until the suspension is lifted (the row cache follows `owners`).
     if (row.user_id == null || row.user_name == null || row.suspended_at) return null;
-    return { kind: 'user', user: { id: row.user_id, name: row.user_name, isAdmin: row.is_admin === 1 }, scopes, tokenId: row.id };
+    return { kind: 'user', user: { id: row.user_id, name: row.user_name, isAdmin: row.is_admin === 1 }, scopes, tokenId: row.id, ...(row.limit ? { limit: row.limit } : {}) };
   }
 
   private loadRow(hash: string | null, id: number | null) {
@@ -190,6 +276,18 @@ export class TokenService {
       ])
     q = hash !== null ? q.where('tokens.token_hash', '=', hash) : q.where('tokens.id', '=', id!);
     return q.executeTakeFirst();
+  }
+
+  /** A personal token's row with the limit its resources make, if it has any (a fine-grained token). */
+  private async withLimit(row: Awaited<ReturnType<TokenService['loadRow']>>): Promise<TokenRow | undefined> {
+    if (!row || row.kind !== 'pat') return row;
+    const rows = await this.db.selectFrom('token_resources').selectAll().where('token_id', '=', row.id).orderBy('id').execute();
+    if (!rows.length) return row;
+    const resources: LimitResource[] = rows.map((r) => Object.freeze({
+      ownerId: Number(r.owner_id), repositoryId: r.repository_id != null ? Number(r.repository_id) : null, packageId: r.package_id != null ? Number(r.package_id) : null,
+      type: r.package_type, name: r.package_name, reach: r.reach,
+    }));
+    return { ...row, limit: Object.freeze({ resources: Object.freeze(resources) }) };
   }
 
   /** Writes buffered last_used_at values. */
@@ -214,3 +312,6 @@ function parseScopesOrInvalid(list: string): Set<Scope> {
     throw invalid((e as Error).message);
   }
 }
+
+/** A resource as text, for the audit log (the same words as the CLI's). */
+const resourceText = (r: ResourceInfo) => formatResource({ owner: r.owner, repository: r.repository, package: r.package, permission: r.permission });

@@ -15,7 +15,7 @@ const ACTIONS: Record<string, Action> = { pull: 'read', push: 'write', delete: '
 
 export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<void> {
   /** May the actor do `action` (pull, push, delete) on the repository (`pkg` undefined: it does not exist yet)? */
-  async function may(actor: Actor, owner: string, pkg: PackageRow | undefined, action: string): Promise<boolean> {
+  async function may(actor: Actor, owner: string, name: string, pkg: PackageRow | undefined, action: string): Promise<boolean> {
     try {
       if (pkg) {
         await core.authz.authorize(actor, ACTIONS[action], pkg);
@@ -26,7 +26,8 @@ export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<v
       const o = await core.identity.findOwner(owner);
       if (!o) return false;
       if (actor.kind === 'job') return o.id === actor.repositoryOwnerId;
-      await core.authz.authorizeCreate(actor, o, null);
+      // Named, so a fine-grained token is granted push only on an image its selection covers.
+      await core.authz.authorizeCreate(actor, o, null, { type: 'container', name });
       return true;
     } catch {
       return false; // not allowed: left out of the token, as the Docker token spec says
@@ -44,7 +45,7 @@ export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<v
     const pkg = await core.packages.find(n.owner, 'container', n.name);
     const out: string[] = [];
     for (const a of wanted.includes('*') ? Object.keys(ACTIONS) : wanted.filter((w) => w in ACTIONS)) {
-      if (await may(actor, n.owner, pkg, a)) out.push(a);
+      if (await may(actor, n.owner, n.name, pkg, a)) out.push(a);
     }
     // Who may create a repository may also look into it while pushing (blob HEADs before uploads).
     if (!pkg && out.includes('push')) out.unshift('pull');

@@ -1,9 +1,11 @@
 // Signing in and out, signing up (only where the admin opened it), and personal access tokens.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isLockout } from '../../core/auth/authenticate.ts';
+import { checkKnownTypes, formatResource, parseResource, type ResourceSpec } from '../../core/auth/selection.ts';
 import { parseDuration, SCOPES } from '../../core/auth/tokens.ts';
 import type { TokenInfo } from '../../core/auth/token-service.ts';
 import { isWharfError, notFound } from '../../core/errors.ts';
+import { formats } from '../../formats/index.ts';
 import { idParam } from '../../http/rest/common.ts';
 import { banner, copyBlock, when } from '../components.ts';
 import { html, type Child } from '../html.ts';
@@ -66,7 +68,22 @@ ${error ? banner('error', error) : ''}
   });
 }
 
-function tokensPage(ctx: PageContext, tokens: TokenInfo[], o: { created?: { token: string; name: string }; error?: string; notice?: string } = {}): Child {
+/** The selection a form's "Limit to" box names, one resource a line (the CLI's form); null when empty. */
+function formSelection(text: string): ResourceSpec[] | null {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  if (!lines.length) return null;
+  const specs = lines.map(parseResource);
+  checkKnownTypes(specs, formats.map((f) => f.type));
+  return specs;
+}
+
+/** What a token reaches, as the list says it. */
+function reaches(t: TokenInfo): Child {
+  if (!t.resources) return html`<span class="muted">everything you can reach</span>`;
+  return html`limited to ${t.resources.map((r, i) => html`${i ? ', ' : ''}<code class="resource">${formatResource(r)}</code>`)}`;
+}
+
+function tokensPage(ctx: PageContext, tokens: TokenInfo[], o: { created?: { token: string; name: string }; error?: string; notice?: string; form?: { resources: string } } = {}): Child {
   return layout(ctx, {
     title: 'Personal access tokens',
     main: html`<h1>Personal access tokens</h1>
@@ -90,6 +107,9 @@ ${o.created
     <legend>Scopes</legend>
     ${SCOPES.map((s, i) => html`<div class="check"><input type="checkbox" id="scope-${i}" name="scopes" value="${s}"${s === 'read:packages' ? html` checked` : ''}><label for="scope-${i}"><code>${s}</code> — ${SCOPE_TEXT[s]}</label></div>`)}
   </fieldset>
+  <label for="tok-res">Limit to (optional)</label>
+  <textarea id="tok-res" name="resources" rows="3" maxlength="20000" spellcheck="false" aria-describedby="tok-res-help" placeholder="npm:${ctx.userName ?? 'you'}/web=write">${o.form?.resources ?? ''}</textarea>
+  <p id="tok-res-help" class="help">Leave empty for a token that reaches every package you can. Otherwise it is a <strong>fine-grained token</strong>: it reaches only what you list, one per line — an owner (<code>acme</code>), a repository's packages (<code>acme/app</code>) or one package (<code>npm:acme/web</code>, <code>container:acme/api</code>), each optionally followed by <code>=read</code>, <code>=write</code>, <code>=delete</code> or <code>=admin</code> (default: as far as its scopes go). It holds package scopes only and manages nothing.</p>
   <label for="tok-exp">Expiration</label>
   <select id="tok-exp" name="expires">${EXPIRIES.map(([v, t]) => html`<option value="${v}"${v === '30d' ? html` selected` : ''}>${t}</option>`)}</select>
   <button class="primary" type="submit">Create token</button>
@@ -99,10 +119,11 @@ ${o.created
 <h2 id="list-h">Your tokens</h2>
 ${tokens.length
   ? html`<div class="scroll"><table class="list">
-<thead><tr><th scope="col">Name</th><th scope="col">Scopes</th><th scope="col">Starts with</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+<thead><tr><th scope="col">Name</th><th scope="col">Scopes</th><th scope="col">Reaches</th><th scope="col">Starts with</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
 <tbody>${tokens.map((t) => html`<tr>
 <td>${t.name}${t.kind === 'job' ? html` <span class="badge">job</span>` : ''}</td>
 <td>${t.scopes.map((s) => html`<code class="scope">${s}</code> `)}</td>
+<td>${reaches(t)}</td>
 <td><code>${t.token_prefix}…</code></td>
 <td>${t.expires_at ? (t.expires_at <= new Date().toISOString() ? html`<span class="badge warn">expired</span>` : t.expires_at.slice(0, 10)) : 'never'}</td>
 <td>${t.last_used_at ? when(t.last_used_at) : html`<span class="muted">never</span>`}</td>
@@ -192,13 +213,15 @@ export async function accountPages(app: FastifyInstance, web: Web): Promise<void
     const name = (f.get('name') ?? '').trim().slice(0, 100) || 'token';
     const scopes = f.getAll('scopes');
     const expires = f.get('expires') ?? '30d';
+    const resourceText = (f.get('resources') ?? '').slice(0, 20000);
     let error: string | undefined;
     let created: { token: string; name: string } | undefined;
     if (!scopes.length) error = 'Choose at least one scope.';
     else if (!EXPIRIES.some(([v]) => v === expires)) error = 'Choose an expiration from the list.';
     else {
       try {
-        const { token } = await core.tokens.createPersonal(a, a.user.name, { scopes: scopes.join(','), name, expiresInMs: expires === 'never' ? null : parseDuration(expires) });
+        const resources = formSelection(resourceText);
+        const { token } = await core.tokens.createPersonal(a, a.user.name, { scopes: scopes.join(','), name, expiresInMs: expires === 'never' ? null : parseDuration(expires), resources });
         created = { token, name };
       } catch (e) {
         if (!isWharfError(e)) throw e;
@@ -207,7 +230,8 @@ export async function accountPages(app: FastifyInstance, web: Web): Promise<void
     }
     const tokens = (await list(req)).filter((t) => t.kind === 'pat');
     // The clear token is in this response only: never cached, never in a URL.
-    return web.send(reply, html`${tokensPage(web.ctx(req, reply), tokens, { created, error })}`, error ? 400 : 201);
+    // A refused selection stays in the box to be corrected.
+    return web.send(reply, html`${tokensPage(web.ctx(req, reply), tokens, { created, error, form: error ? { resources: resourceText } : undefined })}`, error ? 400 : 201);
   });
 
   app.post('/-/settings/tokens/:id/revoke', async (req, reply) => {
