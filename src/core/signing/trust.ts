@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../db/database.ts';
 import { nowIso } from '../clock.ts';
-import { conflict, invalid, notFound } from '../errors.ts';
+import { conflict, invalid, isWharfError, notFound } from '../errors.ts';
 import type { Actor } from '../auth/actor.ts';
 import type { Authorizer } from '../auth/authorize.ts';
 import { AuditLog } from '../audit/audit.ts';
@@ -63,6 +63,17 @@ export class SigningTrust {
       }
     }
     await this.authz.manage(actor, { what: 'owner', owner });
+  }
+
+  /** May the actor see and change the trust at this scope? (Pages and the REST API show it only then.) */
+  async mayManage(actor: Actor, ownerId: number, packageName: string | null): Promise<boolean> {
+    try {
+      await this.guard(actor, ownerId, packageName);
+      return true;
+    } catch (e) {
+      if (isWharfError(e) && (e.kind === 'NotFound' || e.kind === 'Forbidden' || e.kind === 'Unauthorized')) return false;
+      throw e;
+    }
   }
 
   /** `OWNER` or `OWNER/IMAGE` → owner and package name (null for the whole owner). */
