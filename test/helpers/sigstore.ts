@@ -53,7 +53,10 @@ export async function startMockSigstore(): Promise<MockSigstore> {
   const ca = await initializeCA(ec(), ctlog);
   const otherCa = await initializeCA(ec(), ctlog);
   const tlog = await initializeTLog(`${url}/rekor`, ec());
-  const tsa = await initializeTSA(ec());
+  // The TSA's time in whole seconds, moved on before each request: with milliseconds, the mock may write a
+  // GeneralizedTime fraction of fewer than three digits ("…12.5Z"), which @sigstore/core refuses ("invalid time").
+  const tsaClock = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const tsa = await initializeTSA(ec(), tsaClock);
   const routes = new Map<string, HandlerFn>();
   const mount = (prefix: string, h: { path: string; fn: HandlerFn }) => routes.set(`${prefix}${h.path}`, h.fn);
   mount('/fulcio', fulcioHandler(ca));
@@ -66,6 +69,7 @@ export async function startMockSigstore(): Promise<MockSigstore> {
     req.on('end', async () => {
       const fn = routes.get(req.url ?? '');
       if (!fn || req.method !== 'POST') return res.writeHead(404).end();
+      tsaClock.setTime(Math.floor(Date.now() / 1000) * 1000);
       const r = await fn(Buffer.concat(chunks).toString());
       res.writeHead(r.statusCode, { 'content-type': r.contentType ?? 'text/plain' }).end(typeof r.response === 'string' ? r.response : Buffer.from(r.response.buffer, r.response.byteOffset, r.response.byteLength));
     });
