@@ -6,20 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decryptCosignKey, generateCosignKeyPair } from '../../src/core/signing/cosign-keys.ts';
 import { dialects } from '../helpers/databases.ts';
-import { basic, blob, emptyConfig, imageManifest, pushImage, type Manifest } from '../helpers/oci.ts';
-import { githubClaims, GITHUB_ISSUER, imageStatement, startMockSigstore, type MockSigstore } from '../helpers/sigstore.ts';
+import { basic, imageManifest, pushImage } from '../helpers/oci.ts';
+import { bundleArtifact, githubClaims, GITHUB_ISSUER, imageStatement, startMockSigstore, type MockSigstore } from '../helpers/sigstore.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
-
-const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
-
-/** The referrer cosign v3 pushes: empty config, the bundle as its one layer, the image as subject. */
-export function bundleArtifact(bundle: unknown, subject: Manifest): Manifest {
-  const layer = blob(Buffer.from(JSON.stringify(bundle)), BUNDLE);
-  return imageManifest({
-    config: emptyConfig(), layers: [layer], subject, artifactType: BUNDLE,
-    annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': 'https://sigstore.dev/cosign/sign/v1', 'org.opencontainers.image.created': new Date().toISOString() },
-  });
-}
 
 for (const dialect of dialects()) {
   describe(`Sigstore bundles for images on ${dialect}`, () => {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { bundleToJSON, type Bundle } from '@sigstore/bundle';
 import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, initializeTSA, rekorHandler, tsaHandler, type HandlerFn } from '@sigstore/mock';
 import { DSSEBundleBuilder, FulcioSigner, MessageSignatureBundleBuilder, RekorWitness, TSAWitness, type Signer } from '@sigstore/sign';
+import { blob, emptyConfig, imageManifest, type Manifest } from './oci.ts';
 import { tempDir } from './wharf.ts';
 
 export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
@@ -114,4 +115,15 @@ export async function startMockSigstore(): Promise<MockSigstore> {
 /** The in-toto statement cosign v3 signs for an image (predicate type https://sigstore.dev/cosign/sign/v1). */
 export function imageStatement(reference: string, digest: string): Record<string, unknown> {
   return { _type: 'https://in-toto.io/Statement/v1', subject: [{ name: reference, digest: { sha256: digest.replace(/^sha256:/, '') } }], predicateType: 'https://sigstore.dev/cosign/sign/v1', predicate: {} };
+}
+
+const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+
+/** The referrer cosign v3 pushes: empty config, the bundle as its one layer, the image as subject. */
+export function bundleArtifact(bundle: unknown, subject: Manifest): Manifest {
+  const layer = blob(Buffer.from(JSON.stringify(bundle)), BUNDLE);
+  return imageManifest({
+    config: emptyConfig(), layers: [layer], subject, artifactType: BUNDLE,
+    annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': 'https://sigstore.dev/cosign/sign/v1', 'org.opencontainers.image.created': new Date().toISOString() },
+  });
 }
