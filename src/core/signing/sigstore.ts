@@ -198,17 +198,25 @@ export class SigstoreVerifier {
       const c = bundle.verificationMaterial.content;
       if (c.$case === 'publicKey') return this.verifyKeyed(bundle, artifact, trust.keys);
       if (!this.root) return { state: 'invalid', detail: 'a keyless signature, but no Sigstore trusted root is configured (WHARF_SIGSTORE_TRUSTED_ROOT)' };
-      const signer = new Verifier(this.root).verify(toSignedEntity(bundle, artifact));
-      const identity = signer.identity?.subjectAlternativeName ?? '';
-      const issuer = signer.identity?.extensions?.issuer ?? '';
+      const { identity, issuer, time } = this.verifyKeyless(bundle, artifact);
       const who = `${identity || '(no identity)'} from ${issuer || '(no issuer)'}`;
-      if (!trust.identities.length) return { state: 'invalid', detail: `signed by ${who}, but no identity is trusted here: add one with \`wharf signing identity add\`` };
+      if (!trust.identities.length) return { state: 'invalid', detail: `signed by ${who}, but no identity is trusted here: add one with \`wharf signing identity\`` };
       const ok = trust.identities.some((p) => p.issuer === issuer && identity.length <= 4096 && compileIdentity(p.identity).test(identity));
       if (!ok) return { state: 'invalid', detail: `signed by ${who}, which no identity policy here allows` };
-      return { state: 'signed', kind: 'keyless', identity, issuer, time: signedAt(bundle), format: 'bundle' };
+      return { state: 'signed', kind: 'keyless', identity, issuer, time, format: 'bundle' };
     } catch (e) {
       return { state: 'invalid', detail: describeError(e) };
     }
+  }
+
+  /**
+   * A keyless bundle checked against the trusted root (certificate chain, SCT, transparency log or timestamp,
+   * signature): who signed it and when. Throws the verifier's error; no identity policy is applied here.
+   */
+  verifyKeyless(bundle: Bundle, artifact?: Buffer): { identity: string; issuer: string; time: string | null } {
+    if (!this.root) throw new Error('no Sigstore trusted root is configured (WHARF_SIGSTORE_TRUSTED_ROOT)');
+    const signer = new Verifier(this.root).verify(toSignedEntity(bundle, artifact));
+    return { identity: signer.identity?.subjectAlternativeName ?? '', issuer: signer.identity?.extensions?.issuer ?? '', time: signedAt(bundle) };
   }
 
   /** A key-based bundle: any trusted key whose signature verifies; its log entries are checked when a root is set. */
@@ -266,7 +274,8 @@ function repositoryOf(reference: string): string {
   return r.replace(/:[^/]+$/, '');
 }
 
-function describeError(e: unknown): string {
+/** A verifier's error as one line: its code and message. */
+export function describeError(e: unknown): string {
   const err = e as { code?: string; message?: string };
   const msg = String(err?.message ?? e).slice(0, 300);
   return err?.code ? `${err.code}: ${msg}` : msg;
