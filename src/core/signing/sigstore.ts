@@ -159,7 +159,12 @@ function leafOf(bundle: Bundle): X509Certificate | undefined {
 
 /** Build facts from a (verified) keyless bundle's certificate: repository, commit, ref, workflow, run. */
 function buildFacts(bundle: Bundle): BuildFacts {
-  const cert = leafOf(bundle);
+  let cert: X509Certificate | undefined;
+  try {
+    cert = leafOf(bundle);
+  } catch {
+    return {};
+  }
   if (!cert) return {};
   const read = (oid: string) => {
     const ext = cert.extension(oid);
