@@ -275,7 +275,8 @@ export class SigningTrust {
         continue;
       }
       if (bundle.content.$case === 'messageSignature') manifest ??= await found.manifest();
-      verdict = this.sigstore.verifyBundle(bundle, bundle.content.$case === 'messageSignature' ? manifest : undefined, trust);
+      const memoKey = `${createHash('sha256').update(bytes).digest('hex')}|${found.digest}`;
+      verdict = this.sigstore.verifyBundle(bundle, bundle.content.$case === 'messageSignature' ? manifest : undefined, trust, memoKey);
       if (verdict.state === 'signed') return verdict;
     }
     return verdict;
