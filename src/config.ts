@@ -76,6 +76,8 @@ const schema = z.object({
   /** Behind nginx with the filesystem store: the internal location (e.g. /_blobs/) that serves the blob folder; Wharf then answers blob GETs with X-Accel-Redirect and nginx sends the bytes. */
   WHARF_ACCEL_REDIRECT: z.string().regex(/^\/([A-Za-z0-9._~-]+\/)+$/, 'must be a location path such as /_blobs/ (starting and ending with /)').optional(),
   /** Proxies believed about X-Forwarded-For/-Proto: their addresses or CIDRs, comma-separated (e.g. 127.0.0.1,10.0.0.0/8), on (any peer) or off (default). */
+  /** Path of a Sigstore trusted_root.json (Fulcio CAs, Rekor and CT log keys, timestamp authorities) that keyless signatures and npm provenance are verified against; the public-good instance's root can be dropped in. Unset: only key-based signatures verify. */
+  WHARF_SIGSTORE_TRUSTED_ROOT: z.string().min(1).optional(),
   WHARF_TRUST_PROXY: z.string().regex(/^(on|off|true|false|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, 'must be on, off, or addresses/CIDRs separated by commas').default('off'),
 }).superRefine((e, ctx) => {
   if (e.WHARF_BLOB_STORE === 's3' && !e.WHARF_S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['WHARF_S3_BUCKET'], message: 'is required with WHARF_BLOB_STORE=s3' });
@@ -137,6 +139,8 @@ export type Config = Readonly<{
   }>;
   /** Fastify's trustProxy: whom to believe about the client's address and protocol. */
   trustProxy: boolean | string;
+  /** Sigstore trusted_root.json for keyless verification (src/core/signing/sigstore.ts), if any. */
+  sigstoreTrustedRoot: string | undefined;
 }>;
 
 /** Validates the environment once; throws an Error listing every bad key. */
@@ -189,5 +193,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       accelRedirect: e.WHARF_ACCEL_REDIRECT ?? null,
     }),
     trustProxy: trustProxyOf(e.WHARF_TRUST_PROXY),
+    sigstoreTrustedRoot: e.WHARF_SIGSTORE_TRUSTED_ROOT,
   });
 }

@@ -16,6 +16,7 @@ import { FsBlobStore } from './blobs/fs-store.ts';
 import { UploadSessions } from './blobs/uploads.ts';
 import { Events } from './events/events.ts';
 import { Webhooks } from './events/webhooks.ts';
+import { SigstoreVerifier } from './signing/sigstore.ts';
 import { SigningTrust } from './signing/trust.ts';
 import { Identity } from './identity/identity.ts';
 import { DownloadCounter } from './model/downloads.ts';
@@ -76,7 +77,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     registryTokens,
     uploads: new UploadSessions(db, blobs, config.maxBlobSize),
     webhooks,
-    signing: new SigningTrust(db, identity, authz, audit),
+    signing: new SigningTrust(db, identity, authz, audit, SigstoreVerifier.fromFile(config.sigstoreTrustedRoot)),
     authz,
     packages: new Packages(db, changes),
     publisher: new Publisher(db, events, authz, config.restoreDays, deps.durable, audit, async (digest) => !!(await blobs.stat(digest))),

@@ -334,6 +334,21 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('token_resources_token').on('token_resources').column('token_id').execute();
       },
     },
+    '0015-sigstore': {
+      async up(db: Kysely<any>) {
+        // Keyless signers trusted for an owner's images (package_name null) or one image: a Fulcio certificate's
+        // identity (a regular expression over its SAN) and the OIDC issuer it records. Checked with trusted_keys.
+        await db.schema.createTable('signing_identities')
+          .addColumn('id', sql.raw(id) as any, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('owner_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('package_name', 'text')
+          .addColumn('identity', 'text', (c) => c.notNull())
+          .addColumn('issuer', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('signing_identities_owner').on('signing_identities').columns(['owner_id', 'package_name']).execute();
+      },
+    },
   };
 }
 

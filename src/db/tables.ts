@@ -221,6 +221,16 @@ export interface TrustedKeysTable {
   created_at: string;
 }
 
+/** A keyless signer trusted for an owner's images (package_name null) or one image: certificate identity and issuer. */
+export interface SigningIdentitiesTable {
+  id: Generated<number>;
+  owner_id: number;
+  package_name: string | null;
+  identity: string;
+  issuer: string;
+  created_at: string;
+}
+
 export interface SigningPoliciesTable {
   id: Generated<number>;
   owner_id: number;
@@ -296,6 +306,7 @@ export interface Database {
   login_failures: LoginFailuresTable;
   trusted_keys: TrustedKeysTable;
   signing_policies: SigningPoliciesTable;
+  signing_identities: SigningIdentitiesTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_allowlist: WebhookAllowlistTable;

@@ -42,6 +42,8 @@ export const AUDIT_ACTIONS = {
   'signing.trust': 'A public key was trusted to sign an owner\'s (or one image\'s) content.',
   'signing.untrust': 'A trusted signing key was removed.',
   'signing.policy': '"Require signed images" was turned on or off.',
+  'signing.identity.add': 'A keyless signer (certificate identity and issuer) was trusted to sign an owner\'s (or one image\'s) content.',
+  'signing.identity.remove': 'A trusted keyless signer was removed.',
   'user.create': 'A user account was created.',
   'user.login_failed': 'A sign-in with a wrong password (web, Basic auth, npm login or /v2/token).',
   'user.password_changed': "A user's password was changed.",

@@ -12,6 +12,8 @@ export interface PackumentInput {
   tags: { name: string; version: string }[];
   /** Tarball URL of a version. */
   tarballUrl: (version: string) => string;
+  /** Where a version's attestations are served (`dist.attestations.url`, for a version published with provenance). */
+  attestationsUrl?: (version: string) => string;
   /** Registry signatures of a version (`name@version:integrity`), by version. */
   signatures?: Map<string, { keyid: string; sig: string }[]>;
 }
@@ -40,7 +42,9 @@ export function distTags(input: Pick<PackumentInput, 'tags' | 'versions'>): Reco
 function versionDoc(v: PackageVersion, input: PackumentInput): Record<string, any> {
   const m = JSON.parse(v.metadata) as Record<string, any>;
   const signatures = input.signatures?.get(v.version);
-  return { ...m, dist: { ...m.dist, tarball: input.tarballUrl(v.version), ...(signatures ? { signatures } : {}) } };
+  // dist.attestations is stored without its URL (the registry's address is the request's): added here, as npmjs has it.
+  const attestations = m.dist?.attestations && input.attestationsUrl ? { attestations: { url: input.attestationsUrl(v.version), ...m.dist.attestations } } : {};
+  return { ...m, dist: { ...m.dist, tarball: input.tarballUrl(v.version), ...(signatures ? { signatures } : {}), ...attestations } };
 }
 
 /**

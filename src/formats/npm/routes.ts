@@ -13,7 +13,9 @@ import type { PackageRow } from '../../core/model/packages.ts';
 import type { PackageVersion } from '../../db/tables.ts';
 import { baseUrlOf, withRetryAfter } from '../../http/actor.ts';
 import { sendBlob } from '../../http/blob-reply.ts';
-import { readJson, refuseDeclaredLength } from '../../http/body.ts';
+import { readJson, readSmallBody, refuseDeclaredLength } from '../../http/body.ts';
+import { checkProvenance, npmPurl, PROVENANCE_MEDIA_TYPE } from '../../core/signing/provenance.ts';
+import { MAX_BUNDLE_BYTES } from '../../core/signing/sigstore.ts';
 import { npmErrorHandler } from './errors.ts';
 import { checkDistTag, checkNpmVersion, parseNpmName, tarballName, type NpmName } from './names.ts';
 import { abbreviatedPackument, fullPackument, revString, type PackumentInput } from './packument.ts';
@@ -23,6 +25,8 @@ import { PackumentCache } from './cache.ts';
 import { NpmSigner } from './signatures.ts';
 
 const TYPE = 'npm';
+/** The stored provenance bundle of a version: a file beside its tarball. */
+export const provenanceName = (n: Pick<NpmName, 'name'>, version: string) => `${n.name}-${version}.sigstore`;
 const CORGI = 'application/vnd.npm.install-v1+json';
 const MAX_DOCUMENT = 32 * 1024 * 1024;
 
@@ -73,6 +77,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     return {
       full: n.full, revision: pkg.revision, createdAt: pkg.created_at, updatedAt: pkg.updated_at, versions, tags, signatures,
       tarballUrl: (v) => `${base}/npm/${n.full}/-/${tarballName(n, v)}`,
+      attestationsUrl: (v) => `${base}/npm/-/npm/v1/attestations/${n.full}@${v}`,
     };
   }
 
@@ -197,14 +202,19 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
   async function publishVersion(req: FastifyRequest, n: NpmName, owner: { id: number; kind: 'user' | 'org'; name: string }, d: Record<string, any>, attachments: [string, any][], large: { staged: StagedBlob; facts: TarballFacts } | null, live: PackageRow | undefined) {
     const actor = req.actor;
     const versionKeys = Object.keys(d.versions ?? {});
-    if (versionKeys.length !== 1 || attachments.length !== 1) throw invalid('a publish must carry exactly one version and one tarball');
+    // npm publish --provenance adds `NAME-VERSION.sigstore` (the Sigstore bundle, as JSON text) beside the tarball.
+    const provenanceKey = `${n.full}-${versionKeys[0]}.sigstore`;
+    const provenanceAtt = attachments.find(([k]) => k === provenanceKey)?.[1];
+    const tarballs = attachments.filter(([k]) => k !== provenanceKey);
+    if (versionKeys.length !== 1 || tarballs.length !== 1) throw invalid('a publish must carry exactly one version and one tarball');
     const version = checkNpmVersion(versionKeys[0]);
     const manifest = d.versions[version] as Record<string, any>;
     if (!manifest || typeof manifest !== 'object') throw invalid('the version document must be an object');
     if (manifest.name !== n.full) throw invalid(`versions["${version}"].name must be "${n.full}"`);
     if (manifest.version !== version) throw invalid(`versions["${version}"].version must be "${version}"`);
-    const [[key, att]] = attachments;
+    const [[key, att]] = tarballs;
     checkAttachmentKey(key, n.full, version);
+    if (provenanceAtt !== undefined && (!provenanceAtt || typeof provenanceAtt !== 'object' || typeof provenanceAtt.data !== 'string')) throw invalid('the provenance attachment must carry the Sigstore bundle as JSON text');
     if (!att || typeof att !== 'object') throw invalid('the attachment must be an object');
 
     let stored = large;
@@ -215,6 +225,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
       stored = await storeTarballBytes(decodeBase64(att.data));
     }
     const { staged, facts } = stored;
+    let provenanceBlob: StagedBlob | null = null;
     try {
       if (att.length !== undefined && Number(att.length) !== staged.size) throw invalid(`attachment length ${att.length} does not match its ${staged.size} bytes`);
       // The client declared what it sent: the bytes must be exactly those.
@@ -233,6 +244,8 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
         if (v !== version) throw invalid(`dist-tag ${tag} must point at the published version ${version}`);
       }
       const tagNames = tags.length ? tags.map(([t]) => t) : ['latest'];
+      // Provenance must be about this very tarball; whether it verifies is decided when it is shown.
+      const provenance = provenanceAtt ? checkProvenance(provenanceAtt.data, npmPurl(n.full, version), staged.extra.sha512!) : undefined;
 
       // A package that was live is not looked up and authorized twice (the transaction reads its row again anyway);
       // one that was missing may have been created meanwhile, or is a deleted one that this publish revives.
@@ -253,19 +266,27 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
         _id: `${n.full}@${version}`,
         ...(readme !== undefined ? { readme } : {}),
         _npmUser: await npmUser(actor),
-        dist: { integrity, shasum: staged.extra.sha1, fileCount: facts.fileCount, unpackedSize: facts.unpackedSize },
+        dist: {
+          integrity, shasum: staged.extra.sha1, fileCount: facts.fileCount, unpackedSize: facts.unpackedSize,
+          ...(provenance ? { attestations: { provenance: { predicateType: provenance.predicateType } } } : {}),
+        },
       };
+      if (provenance) provenanceBlob = await core.blobs.putBytes(Buffer.from(provenanceAtt.data));
       const packageMetadata = tagNames.includes('latest')
         ? { description: typeof manifest.description === 'string' ? manifest.description : '', keywords: Array.isArray(manifest.keywords) ? manifest.keywords : [], latest: version }
         : undefined;
       const { pkg } = await core.publisher.createVersion({
         ownerId: owner.id, type: TYPE, name: n.name, version, metadata, packageMetadata,
-        files: [{ name: tarballName(n, version), blob: staged, contentType: 'application/octet-stream', primary: true }],
+        files: [
+          { name: tarballName(n, version), blob: staged, contentType: 'application/octet-stream', primary: true },
+          ...(provenanceBlob ? [{ name: provenanceName(n, version), blob: provenanceBlob, contentType: PROVENANCE_MEDIA_TYPE }] : []),
+        ],
         tags: tagNames, repositoryId: repo?.id ?? null, actor,
       });
       return { ok: true, id: n.full, rev: revString(pkg.revision), success: true };
     } catch (e) {
       await staged.cancel();
+      await provenanceBlob?.cancel();
       if (e instanceof WharfError && e.kind === 'Conflict') throw conflict(`cannot publish over the previously published versions: ${version}`, 'EPUBLISHCONFLICT');
       throw e;
     }
@@ -407,6 +428,28 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
 
   // The public keys `npm audit signatures` verifies dist.signatures with.
   app.get('/-/npm/v1/keys', async () => ({ keys: await signer.keys() }));
+
+  // A version's attestations, as registry.npmjs.org serves them (`npm audit signatures` fetches dist.attestations.url):
+  // `NAME@VERSION`, the name scoped and its slash raw or %2f-encoded.
+  app.get('/-/npm/v1/attestations/*', async (req, reply) => {
+    let spec: string;
+    try {
+      spec = decodeURIComponent((req.params as Params)['*']);
+    } catch {
+      throw notFound('attestations not found');
+    }
+    const at = spec.lastIndexOf('@');
+    if (at <= 0) throw notFound('attestations not found');
+    const n = parseNpmName(spec.slice(0, at));
+    const version = spec.slice(at + 1);
+    const pkg = await loadPackage(req.actor, n, 'read');
+    const v = await core.packages.version(pkg.id, version);
+    const predicateType = v ? (JSON.parse(v.metadata) as { dist?: { attestations?: { provenance?: { predicateType?: string } } } }).dist?.attestations?.provenance?.predicateType : undefined;
+    const f = predicateType ? await core.packages.file(pkg.id, version, provenanceName(n, version)) : undefined;
+    if (!f || !predicateType) throw notFound(`no attestations for ${n.full}@${version}`);
+    const bundle = JSON.parse((await readSmallBody(await core.blobs.open(f.blob_digest), MAX_BUNDLE_BYTES)).toString('utf8'));
+    return reply.type('application/json').send({ attestations: [{ predicateType, bundle }] });
+  });
 
   // npm audit is not a registry feature here: report no advisories instead of failing installs.
   app.post('/-/npm/v1/security/advisories/bulk', async () => ({}));

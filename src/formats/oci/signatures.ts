@@ -1,10 +1,11 @@
-// Cosign-compatible image signatures: "simple signing" payloads in signature manifests found by the tag scheme
-// (`sha256-<hex>.sig`) or by the referrers API (manifests whose subject is the image), each layer's payload
-// signed with ECDSA P-256 (annotation dev.cosignproject.cosign/signature). Wharf verifies them against the keys
-// trusted for the image's owner or the image itself.
-import { verify } from 'node:crypto';
+// Image signatures as cosign stores them, found and read here; core/signing decides whether they verify.
+// - Legacy cosign: "simple signing" payloads in signature manifests found by the tag scheme (`sha256-<hex>.sig`)
+//   or by the referrers API, each payload a layer signed in the annotation dev.cosignproject.cosign/signature.
+// - Cosign v3: a Sigstore bundle (one layer of type application/vnd.dev.sigstore.bundle.v0.3+json) in an artifact
+//   manifest of that artifactType whose `subject` is the image, found through the referrers API.
 import type { Core } from '../../core/core.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
+import { BUNDLE_ARTIFACT_TYPE, MAX_BUNDLE_BYTES, type SignatureState } from '../../core/signing/sigstore.ts';
 import { readSmallBody } from '../../http/body.ts';
 import type { Descriptor } from './manifests.ts';
 import type { OciName } from './names.ts';
@@ -12,11 +13,11 @@ import type { OciName } from './names.ts';
 export const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const COSIGN_SIG_ARTIFACT = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+const MAX_PAYLOAD = 64 * 1024;
+/** Bounds the work one pull may cause: at most this many signature layers are read. */
+const MAX_SIGNATURES = 32;
 
-export type SignatureState =
-  | { state: 'signed'; key: string }
-  | { state: 'invalid'; detail: string }
-  | { state: 'unsigned' };
+export type { SignatureState };
 
 interface StoredMeta {
   mediaType: string;
@@ -25,19 +26,22 @@ interface StoredMeta {
   manifests?: Descriptor[];
 }
 
-/** True for a manifest that is itself a cosign signature (always pullable, or nobody could verify anything). */
+/** True for a manifest that is itself a signature (always pullable, or nobody could verify anything). */
 export function isSignatureManifest(meta: StoredMeta): boolean {
-  return meta.artifactType === COSIGN_SIG_ARTIFACT || !!meta.layers?.some((l) => l.mediaType === SIMPLE_SIGNING);
+  return meta.artifactType === COSIGN_SIG_ARTIFACT || meta.artifactType === BUNDLE_ARTIFACT_TYPE || !!meta.layers?.some((l) => l.mediaType === SIMPLE_SIGNING || l.mediaType === BUNDLE_ARTIFACT_TYPE);
 }
 
-/** The repository a docker-reference names, without registry host, tag or digest. */
-function repositoryOf(reference: string): string {
-  let r = reference.split('@')[0];
-  const parts = r.split('/');
-  if (parts.length > 1 && (parts[0].includes('.') || parts[0].includes(':') || parts[0] === 'localhost')) r = parts.slice(1).join('/');
-  return r.replace(/:[^/]+$/, '');
+/** Reads a small blob, or undefined when it is missing or too large. */
+async function small(core: Core, digest: string, size: number, max: number): Promise<Buffer | undefined> {
+  if (size > max) return undefined;
+  try {
+    return await readSmallBody(await core.blobs.open(digest), max);
+  } catch {
+    return undefined;
+  }
 }
 
+/** The signatures attached to `digest` in this repository, read, then judged by core.signing. */
 export async function verifyImage(core: Core, pkg: PackageRow, n: OciName, digest: string): Promise<SignatureState> {
   const candidates: StoredMeta[] = [];
   const tag = `${digest.replace(':', '-')}.sig`;
@@ -47,40 +51,28 @@ export async function verifyImage(core: Core, pkg: PackageRow, n: OciName, diges
     ...(await core.packages.versionsWithProperty(pkg.id, 'oci.subject', digest)),
   ];
   for (const v of versions) if (v) candidates.push(JSON.parse(v.metadata) as StoredMeta);
-  const layers = candidates.flatMap((m) => (isSignatureManifest(m) ? (m.layers ?? []).filter((l) => l.mediaType === SIMPLE_SIGNING) : []));
-  if (!layers.length) return { state: 'unsigned' };
-
-  const keys = await core.signing.keysFor(pkg.owner_id, pkg.name);
-  let problem = 'no trusted key for this image: register one with `wharf signing trust`';
-  for (const layer of layers) {
-    const sig = layer.annotations?.[SIGNATURE_ANNOTATION];
-    if (!sig || layer.size > 64 * 1024) continue;
-    let payload: Buffer;
-    try {
-      payload = await readSmallBody(await core.blobs.open(layer.digest), 64 * 1024);
-    } catch {
-      continue;
+  const simple: { payload: Buffer; signature: string }[] = [];
+  const bundles: Buffer[] = [];
+  let budget = MAX_SIGNATURES;
+  for (const m of candidates) {
+    if (!isSignatureManifest(m)) continue;
+    for (const layer of m.layers ?? []) {
+      if (budget <= 0) break;
+      if (layer.mediaType === SIMPLE_SIGNING) {
+        const sig = layer.annotations?.[SIGNATURE_ANNOTATION];
+        if (!sig) continue;
+        budget -= 1;
+        const payload = await small(core, layer.digest, layer.size, MAX_PAYLOAD);
+        if (payload) simple.push({ payload, signature: sig });
+      } else if (layer.mediaType === BUNDLE_ARTIFACT_TYPE) {
+        budget -= 1;
+        const bytes = await small(core, layer.digest, layer.size, MAX_BUNDLE_BYTES);
+        if (bytes) bundles.push(bytes);
+      }
     }
-    let doc: { critical?: { identity?: { 'docker-reference'?: string }; image?: { 'docker-manifest-digest'?: string }; type?: string } };
-    try {
-      doc = JSON.parse(payload.toString('utf8'));
-    } catch {
-      problem = 'the signature payload is not valid JSON';
-      continue;
-    }
-    if (doc.critical?.image?.['docker-manifest-digest'] !== digest) {
-      problem = 'the signature is for another digest';
-      continue;
-    }
-    const ref = doc.critical?.identity?.['docker-reference'];
-    if (ref && repositoryOf(ref) !== n.full) {
-      problem = `the signature is for another repository (${ref})`;
-      continue;
-    }
-    for (const k of keys) {
-      if (verify('sha256', payload, k.publicPem, Buffer.from(sig, 'base64'))) return { state: 'signed', key: k.fingerprint };
-    }
-    if (keys.length) problem = 'signature does not match any trusted key';
   }
-  return { state: 'invalid', detail: problem };
+  return core.signing.verifyImage(pkg.owner_id, pkg.name, {
+    digest, repository: n.full, simple, bundles,
+    manifest: async () => readSmallBody(await core.blobs.open(digest), core.config.maxManifestSize),
+  });
 }

@@ -7,6 +7,7 @@ import { restErrorHandler } from './common.ts';
 import { hookRoutes } from './hooks.ts';
 import { identityRoutes } from './identity.ts';
 import { packageRoutes } from './packages.ts';
+import { signingRoutes } from './signing.ts';
 import { tokenRoutes } from './tokens.ts';
 import { userAdminRoutes } from './users-admin.ts';
 
@@ -34,6 +35,7 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await tokenRoutes(app, core);
   await packageRoutes(app, core);
   await hookRoutes(app, core);
+  await signingRoutes(app, core);
   await auditRoutes(app, core);
   await userAdminRoutes(app, core);
 }

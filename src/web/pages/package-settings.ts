@@ -60,16 +60,16 @@ export async function settingsGet(web: Web, req: FastifyRequest, reply: FastifyR
   const signs = formatOf(pkg.type)?.signing;
   let signing: Child = '';
   if (signs) {
-    const [keys, required, ownerKeys, ownerRequired] = await Promise.all([
-      core.signing.keysAt(pkg.owner_id, pkg.name), core.signing.requiredAt(pkg.owner_id, pkg.name),
+    const [keys, identities, required, ownerKeys, ownerRequired] = await Promise.all([
+      core.signing.keysAt(pkg.owner_id, pkg.name), core.signing.identitiesAt(pkg.owner_id, pkg.name), core.signing.requiredAt(pkg.owner_id, pkg.name),
       core.signing.keysAt(pkg.owner_id, null), core.signing.requiredAt(pkg.owner_id, null),
     ]);
     const canManageOwner = await core.authz.mayManage(req.actor, { what: 'owner', owner: { id: pkg.owner_id, kind: pkg.owner_kind } });
     const ownerLink = canManageOwner ? html` (<a href="/${seg(pkg.owner_name)}/-/settings/signing">${pkg.owner_name}'s signing settings</a>)` : '';
     const note = ownerKeys.length || ownerRequired
       ? html`<p class="help">${ownerKeys.length ? `${plural(ownerKeys.length, 'key')} trusted for all of ${pkg.owner_name}'s ${signs.what} also appl${ownerKeys.length === 1 ? 'ies' : 'y'}. ` : ''}${ownerRequired ? `${pkg.owner_name} requires signed ${signs.what} for all its packages. ` : ''}${ownerLink}</p>`
-      : html`<p class="help">Keys and the policy can also be set for all of ${pkg.owner_name}'s ${signs.what}${ownerLink}.</p>`;
-    signing = signingSection(ctx, { action, keys, required, what: `the ${signs.what} of ${packageName(pkg)}`, note });
+      : html`<p class="help">Keys, identities and the policy can also be set for all of ${pkg.owner_name}'s ${signs.what}${ownerLink}.</p>`;
+    signing = signingSection(ctx, { action, keys, identities, keyless: !!core.signing.sigstore.root, required, what: `the ${signs.what} of ${packageName(pkg)}`, note });
   }
   const form = (name: string, body: Child, cls = '') => html`<form class="${cls}" action="${action}" method="post">${csrfField(ctx)}<input type="hidden" name="action" value="${name}">${body}</form>`;
 
@@ -224,6 +224,8 @@ export async function settingsPost(web: Web, req: FastifyRequest, reply: Fastify
         break;
       case 'trust-key':
       case 'untrust-key':
+      case 'trust-identity':
+      case 'untrust-identity':
       case 'require-signed':
         if (!formatOf(pkg.type)?.signing) throw invalid(`${pkg.type} packages are not verified against signing keys`);
         await signingAction(core, req.actor, f, pkg.owner_id, pkg.name);

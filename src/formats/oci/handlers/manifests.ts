@@ -43,7 +43,7 @@ export function manifestResources({ core, access }: OciContext): OciResource[] {
   }
 
   /**
-   * "Require signed images": a manifest pulls only when a trusted key signed it, or it is a child of a signed
+   * "Require signed images": a manifest pulls only when a trusted key or identity signed it, or it is a child of a signed
    * index, or it is a signature itself. Pushes are never blocked (the signature arrives after the image).
    */
   async function enforceSignaturePolicy(pkg: PackageRow, n: OciName, version: PackageVersion, meta: VersionMeta) {
@@ -55,7 +55,7 @@ export function manifestResources({ core, access }: OciContext): OciResource[] {
       const pm = JSON.parse(parent.metadata) as VersionMeta;
       if (pm.manifests?.some((c) => c.digest === version.version) && (await verifyImage(core, pkg, n, parent.version)).state === 'signed') return;
     }
-    throw ociError('DENIED', `${n.full}@${version.version} is not signed by a trusted key (${own.state === 'invalid' ? own.detail : 'unsigned'}); this registry requires signed images`);
+    throw ociError('DENIED', `${n.full}@${version.version} is not signed by a trusted key or identity (${own.state === 'invalid' ? own.detail : 'unsigned'}); this registry requires signed images`);
   }
 
   // Manifests are small, immutable (content-addressed) and read on every pull: keep the hot ones in memory.
