@@ -75,9 +75,9 @@ const schema = z.object({
   WHARF_S3_REDIRECT_EXPIRY_SECONDS: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(300),
   /** Behind nginx with the filesystem store: the internal location (e.g. /_blobs/) that serves the blob folder; Wharf then answers blob GETs with X-Accel-Redirect and nginx sends the bytes. */
   WHARF_ACCEL_REDIRECT: z.string().regex(/^\/([A-Za-z0-9._~-]+\/)+$/, 'must be a location path such as /_blobs/ (starting and ending with /)').optional(),
-  /** Proxies believed about X-Forwarded-For/-Proto: their addresses or CIDRs, comma-separated (e.g. 127.0.0.1,10.0.0.0/8), on (any peer) or off (default). */
   /** Path of a Sigstore trusted_root.json (Fulcio CAs, Rekor and CT log keys, timestamp authorities) that keyless signatures and npm provenance are verified against; the public-good instance's root can be dropped in. Unset: only key-based signatures verify. */
   WHARF_SIGSTORE_TRUSTED_ROOT: z.string().min(1).optional(),
+  /** Proxies believed about X-Forwarded-For/-Proto: their addresses or CIDRs, comma-separated (e.g. 127.0.0.1,10.0.0.0/8), on (any peer) or off (default). */
   WHARF_TRUST_PROXY: z.string().regex(/^(on|off|true|false|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, 'must be on, off, or addresses/CIDRs separated by commas').default('off'),
 }).superRefine((e, ctx) => {
   if (e.WHARF_BLOB_STORE === 's3' && !e.WHARF_S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['WHARF_S3_BUCKET'], message: 'is required with WHARF_BLOB_STORE=s3' });
