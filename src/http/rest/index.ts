@@ -7,6 +7,7 @@ import { restErrorHandler } from './common.ts';
 import { hookRoutes } from './hooks.ts';
 import { identityRoutes } from './identity.ts';
 import { packageRoutes } from './packages.ts';
+import { proxyRoutes } from './proxies.ts';
 import { tokenRoutes } from './tokens.ts';
 import { userAdminRoutes } from './users-admin.ts';
 
@@ -36,4 +37,5 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await hookRoutes(app, core);
   await auditRoutes(app, core);
   await userAdminRoutes(app, core);
+  await proxyRoutes(app, core);
 }
