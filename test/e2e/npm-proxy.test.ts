@@ -281,6 +281,17 @@ for (const dialect of dialects()) {
       assert.equal(upstream.count((u) => u.endsWith('.tgz')), 1, JSON.stringify(upstream.seen));
     });
 
+    test('a cached package is an ordinary package: REST, downloads, search, the web page says where it came from', T, async () => {
+      await server.core.flush();
+      const api = await (await fetch(`${server.url}/api/v1/orgs/up/packages/npm/px-many`)).json();
+      assert.equal(api.version_count, 1);
+      assert.ok(api.download_count >= 64, JSON.stringify(api));
+      const page = await (await fetch(`${server.url}/up/-/packages/npm/px-many`)).text();
+      assert.match(page, new RegExp(`Proxied from <code>${upstream.origin}</code>`));
+      const search = await (await fetch(`${server.url}/npm/-/v1/search?text=px-many`)).json();
+      assert.ok(search.objects.length >= 1, JSON.stringify(search));
+    });
+
     test('an integrity mismatch from the upstream is refused (502) and nothing is kept', T, async () => {
       upstream.tamper.add('/px-tampered/-/px-tampered-1.0.0.tgz');
       const bad = await fetch(`${server.url}/npm/px-tampered/-/px-tampered-1.0.0.tgz`.replace('/npm/', '/npm/up/'));
