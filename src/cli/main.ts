@@ -12,6 +12,7 @@ import { gcCommands } from './gc.ts';
 import { hookCommands } from './hooks.ts';
 import { orgCommands } from './orgs.ts';
 import { packageCommands } from './packages.ts';
+import { proxyCommands } from './proxies.ts';
 import { repoCommands } from './repos.ts';
 import { signingCommands } from './signing.ts';
 import { tokenCommands } from './tokens.ts';
@@ -38,6 +39,7 @@ const nouns: Record<string, Noun> = {
   repo: repoCommands,
   token: tokenCommands,
   package: packageCommands,
+  proxy: proxyCommands,
   gc: gcCommands,
   signing: signingCommands,
   hook: hookCommands,

@@ -22,6 +22,8 @@ import { Identity } from './identity/identity.ts';
 import { DownloadCounter } from './model/downloads.ts';
 import { Packages } from './model/packages.ts';
 import { Publisher } from './publish.ts';
+import { Proxies } from './proxy/proxies.ts';
+import { ProxyCache } from './proxy/proxy-cache.ts';
 
 export interface Core {
   config: Config;
@@ -46,6 +48,9 @@ export interface Core {
   events: Events;
   /** Security-relevant changes, each written in its change's transaction. */
   audit: AuditLog;
+  /** Pull-through proxies (owners mirroring an upstream registry), and what fetches for them. */
+  proxies: Proxies;
+  proxyCache: ProxyCache;
   /** Writes buffered counters (downloads, token use). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -70,6 +75,8 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   });
   events.on(() => webhooks.afterChange());
   let closed = false;
+  const packages = new Packages(db, changes);
+  const publisher = new Publisher(db, events, authz, config.restoreDays, deps.durable, audit, async (digest) => !!(await blobs.stat(digest)));
   const core: Core = {
     config, db, dialect, changes, blobs, identity, audit,
     blobCache: new BlobCache(blobs, config.blobCacheBytes), tokens, events, downloads,
@@ -79,8 +86,10 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     webhooks,
     signing: new SigningTrust(db, identity, authz, audit, SigstoreVerifier.fromFile(config.sigstoreTrustedRoot)),
     authz,
-    packages: new Packages(db, changes),
-    publisher: new Publisher(db, events, authz, config.restoreDays, deps.durable, audit, async (digest) => !!(await blobs.stat(digest))),
+    packages,
+    publisher,
+    proxies: new Proxies(db, authz, audit, changes),
+    proxyCache: new ProxyCache(db, blobs, publisher, packages, deps.logger),
     async flush() {
       await downloads.flush();
       await tokens.flush();

@@ -1,6 +1,6 @@
 // The core's typed errors. Each format renders them in its protocol's own error format.
 
-export type ErrorKind = 'NotFound' | 'Unauthorized' | 'Forbidden' | 'Invalid' | 'Conflict' | 'TooLarge' | 'Unsupported' | 'TooManyRequests';
+export type ErrorKind = 'NotFound' | 'Unauthorized' | 'Forbidden' | 'Invalid' | 'Conflict' | 'TooLarge' | 'Unsupported' | 'TooManyRequests' | 'Upstream';
 
 const statusOf: Record<ErrorKind, number> = {
   NotFound: 404,
@@ -11,6 +11,8 @@ const statusOf: Record<ErrorKind, number> = {
   TooLarge: 413,
   Unsupported: 415,
   TooManyRequests: 429,
+  /** A proxy's upstream failed, timed out or sent what cannot be kept (and nothing was cached to serve instead). */
+  Upstream: 502,
 };
 
 export class WharfError extends Error {
@@ -34,6 +36,8 @@ export const unauthorized = (what = 'authentication required') => new WharfError
 export const forbidden = (what = 'forbidden') => new WharfError('Forbidden', what);
 export const invalid = (what: string, code?: string) => new WharfError('Invalid', what, code);
 export const conflict = (what: string, code?: string) => new WharfError('Conflict', what, code);
+/** 502: what a proxy's upstream answered (or did not) cannot be served. */
+export const upstreamError = (what: string, code?: string) => new WharfError('Upstream', what, code);
 export const tooLarge = (what: string) => new WharfError('TooLarge', what);
 
 /** 429: refused until `retryAfterSeconds` have passed (sign-in lockout). The code is OCI's TOOMANYREQUESTS. */

@@ -17,7 +17,7 @@ import type pg from 'pg';
 import { cacheStats, type CacheStats } from '../core/stats.ts';
 
 /** Tables whose writes no read cache depends on. */
-const IGNORED_TABLES = new Set(['downloads', 'webhook_deliveries', 'sessions', 'upload_sessions', 'uploads', 'job_leases', 'blob_writes']);
+const IGNORED_TABLES = new Set(['downloads', 'webhook_deliveries', 'sessions', 'upload_sessions', 'uploads', 'job_leases', 'blob_writes', 'proxy_documents']);
 /** Columns whose updates no read cache depends on (batched bookkeeping). */
 const IGNORED_COLUMNS = new Set(['last_used_at', 'last_seen_at']);
 

@@ -349,6 +349,45 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('signing_identities_owner').on('signing_identities').columns(['owner_id', 'package_name']).execute();
       },
     },
+    '0016-proxies': {
+      async up(db: Kysely<any>) {
+        // A pull-through proxy (src/core/proxy/): an organization whose packages are fetched from an upstream registry
+        // on first request. One row per proxy owner; the upstream's password is kept as given (it must be sent).
+        await db.schema.createTable('proxies')
+          .addColumn('owner_id', big, (c) => c.primaryKey().references('owners.id').onDelete('cascade'))
+          .addColumn('format', 'text', (c) => c.notNull())
+          .addColumn('upstream', 'text', (c) => c.notNull())
+          .addColumn('username', 'text')
+          .addColumn('password', 'text')
+          .addColumn('visibility', 'text', (c) => c.notNull())
+          .addColumn('ttl_seconds', 'integer', (c) => c.notNull())
+          .addColumn('timeout_ms', 'integer', (c) => c.notNull())
+          // The format's unowned names fall through to this proxy (npm: `/npm/NAME` for names Wharf does not hold).
+          .addColumn('is_default', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        // The mutable documents a proxy cached (npm packuments): the content in the blob store, and what the
+        // upstream said about it for conditional requests. `checked_at` moves with every revalidation.
+        await db.schema.createTable('proxy_documents')
+          .addColumn('owner_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('blob_digest', 'text', (c) => c.notNull())
+          .addColumn('etag', 'text')
+          .addColumn('last_modified', 'text')
+          .addColumn('fetched_at', 'text', (c) => c.notNull())
+          .addColumn('checked_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('proxy_documents_pk', ['owner_id', 'key'])
+          .execute();
+        await db.schema.createIndex('proxy_documents_blob').on('proxy_documents').column('blob_digest').execute();
+        // Names a default proxy never resolves upstream (dependency confusion): `@scope`, `@scope/*`, `name`, `prefix-*`.
+        await db.schema.createTable('proxy_blocks')
+          .addColumn('format', 'text', (c) => c.notNull())
+          .addColumn('pattern', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('proxy_blocks_pk', ['format', 'pattern'])
+          .execute();
+      },
+    },
   };
 }
 

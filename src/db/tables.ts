@@ -298,7 +298,43 @@ export interface BlobWritesTable {
   written_at: string;
 }
 
+/** A pull-through proxy: the organization `owner_id` mirrors an upstream registry (see core/proxy/). */
+export interface ProxiesTable {
+  owner_id: number;
+  format: string;
+  upstream: string;
+  username: string | null;
+  /** Sent to the upstream as given, so not hashed; never logged nor shown. */
+  password: string | null;
+  visibility: Visibility;
+  ttl_seconds: number;
+  timeout_ms: number;
+  is_default: number;
+  created_at: string;
+}
+
+/** A mutable upstream document a proxy cached (npm packument), revalidated after the proxy's TTL. */
+export interface ProxyDocumentsTable {
+  owner_id: number;
+  key: string;
+  blob_digest: string;
+  etag: string | null;
+  last_modified: string | null;
+  fetched_at: string;
+  checked_at: string;
+}
+
+/** A name pattern a default proxy of `format` never resolves upstream. */
+export interface ProxyBlocksTable {
+  format: string;
+  pattern: string;
+  created_at: string;
+}
+
 export interface Database {
+  proxies: ProxiesTable;
+  proxy_documents: ProxyDocumentsTable;
+  proxy_blocks: ProxyBlocksTable;
   job_leases: JobLeasesTable;
   blob_writes: BlobWritesTable;
   audit_log: AuditLogTable;
@@ -339,4 +375,5 @@ export type NewPackage = Insertable<PackagesTable>;
 export type Webhook = Selectable<WebhooksTable>;
 export type WebhookDelivery = Selectable<WebhookDeliveriesTable>;
 export type WebhookAllowlistEntry = Selectable<WebhookAllowlistTable>;
+export type Proxy = Selectable<ProxiesTable>;
 export type AuditLogRow = Selectable<AuditLogTable>;

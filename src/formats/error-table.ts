@@ -13,6 +13,7 @@ export const ENTRY_BY_KIND = {
   TooLarge: 'TOO_LARGE',
   Unsupported: 'UNSUPPORTED',
   TooManyRequests: 'TOO_MANY_REQUESTS',
+  Upstream: 'BAD_GATEWAY',
 } as const satisfies Record<ErrorKind, string>;
 
 export interface ErrorEntry {

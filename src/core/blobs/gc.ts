@@ -148,10 +148,13 @@ async function collect(core: Core, opts: { dryRun?: boolean; graceMs?: number; e
       .where('package_files.version_id', 'not in', q.selectFrom('package_versions').select('id').where('deleted_at', '<', cutoff))
       .where('package_files.version_id', 'not in', q.selectFrom('package_versions').select('id').where('package_id', 'in', q.selectFrom('packages').select('id').where('deleted_at', '<', cutoff)));
   };
+  // A proxy's cached documents (npm packuments, core/proxy) are references too.
   const isReferenced = async (q: Db, digest: string) =>
-    !!(await files(q).select('package_files.id').where('package_files.blob_digest', '=', digest).limit(1).executeTakeFirst());
+    !!(await files(q).select('package_files.id').where('package_files.blob_digest', '=', digest).limit(1).executeTakeFirst()) ||
+    !!(await q.selectFrom('proxy_documents').select('owner_id').where('blob_digest', '=', digest).limit(1).executeTakeFirst());
   const referenced = new Set<string>();
   for (const r of await files(db).select('package_files.blob_digest').distinct().execute()) referenced.add(r.blob_digest);
+  for (const r of await db.selectFrom('proxy_documents').select('blob_digest').distinct().execute()) referenced.add(r.blob_digest);
   const before = Date.now() - graceMs;
   for await (const b of core.blobs.listBlobs()) {
     if (referenced.has(b.digest) || b.modifiedMs >= before) continue;

@@ -27,6 +27,8 @@ export const NPM_ERRORS = {
   E415: row(415, 'unsupported media type'),
   /** The sign-in lockout (Retry-After says when); its code is the one the core gives it on every protocol. */
   E429: row(429, 'too many requests', 'TOOMANYREQUESTS'),
+  /** A proxy's upstream failed, timed out or sent a document or tarball that cannot be kept (core/proxy). */
+  E502: row(502, 'bad gateway: the upstream registry failed'),
   EINVALIDNAME: row(400, 'invalid package name', 'EINVALIDNAME'),
   EINVALIDVERSION: row(400, 'invalid version: it must be a valid semver version', 'EINVALIDVERSION'),
   EINVALIDTAGNAME: row(400, 'invalid dist-tag', 'EINVALIDTAGNAME'),
@@ -50,6 +52,7 @@ const DEFAULT_BY_KIND: Record<ErrorKind, NpmErrorName> = {
   TooLarge: 'E413',
   Unsupported: 'E415',
   TooManyRequests: 'E429',
+  Upstream: 'E502',
 };
 
 /** An error the npm routes answer with `name`'s status and code; `message` defaults to the table's. */

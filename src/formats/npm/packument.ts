@@ -19,7 +19,7 @@ export interface PackumentInput {
 }
 
 /** Fields the abbreviated document keeps for each version (npm's registry API, "abbreviated metadata"). */
-const ABBREVIATED_FIELDS = [
+export const ABBREVIATED_FIELDS = [
   'name', 'version', 'deprecated', 'dependencies', 'optionalDependencies', 'devDependencies', 'bundleDependencies',
   'bundledDependencies', 'peerDependencies', 'peerDependenciesMeta', 'acceptDependencies', 'bin', 'directories', 'engines',
   'os', 'cpu', 'libc', 'funding', 'license', '_hasShrinkwrap', 'hasInstallScript',

@@ -23,6 +23,7 @@ import { checkAttachmentKey, LARGE_STRING_PLACEHOLDER, parsePublishBody } from '
 import { DEFAULT_LIMITS, inspectTarball, TarballInspector, type TarballFacts } from './tarball.ts';
 import { PackumentCache } from './cache.ts';
 import { NpmSigner } from './signatures.ts';
+import { NpmProxy } from './proxy.ts';
 
 const TYPE = 'npm';
 /** The stored provenance bundle of a version: a file beside its tarball. */
@@ -49,6 +50,7 @@ function decodeBase64(data: unknown): Buffer {
 export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void> {
   const cache = new PackumentCache(64 * 1024 * 1024);
   const signer = new NpmSigner(core.db);
+  const proxy = new NpmProxy(core);
 
   // Bodies stay streams here: publish bodies can be huge and are parsed as they arrive.
   app.removeAllContentTypeParsers();
@@ -120,15 +122,35 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
 
   // One segment (@scope%2fname) and two (@scope/name) forms, for every route that names a package.
   app.get('/-/ping', async () => ({}));
-  app.get('/:pkg', (req, reply) => getPackument(req, reply, nameOf(req.params as Params)));
+  // A proxy's registry (/npm/PROXY/...) and names that fall through to the default proxy are answered by
+  // NpmProxy (proxy.ts) first; everything else is Wharf's own.
+  app.get('/:pkg', async (req, reply) => (await proxy.serve(req, reply, [(req.params as Params).pkg])) ?? getPackument(req, reply, nameOf(req.params as Params)));
   app.get('/:scope/:name', async (req, reply) => {
     const p = req.params as Params;
+    const proxied = await proxy.serve(req, reply, [p.scope, p.name]);
+    if (proxied) return proxied;
     // `@scope%2fname/1.0.0` decodes to a scope holding a slash: a request for one version's document.
     if (p.scope.includes('/')) return getVersionDoc(req, reply, parseNpmName(p.scope), p.name);
     return getPackument(req, reply, nameOf(p));
   });
-  app.get('/:pkg/-/:file', (req, reply) => getTarball(req, reply, nameOf(req.params as Params), (req.params as Params).file));
-  app.get('/:scope/:name/-/:file', (req, reply) => getTarball(req, reply, nameOf(req.params as Params), (req.params as Params).file));
+  app.get('/:pkg/-/:file', async (req, reply) => {
+    const p = req.params as Params;
+    return (await proxy.serve(req, reply, [p.pkg, '-', p.file])) ?? getTarball(req, reply, nameOf(p), p.file);
+  });
+  app.get('/:scope/:name/-/:file', async (req, reply) => {
+    const p = req.params as Params;
+    return (await proxy.serve(req, reply, [p.scope, p.name, '-', p.file])) ?? getTarball(req, reply, nameOf(p), p.file);
+  });
+  // Only a proxy's registry has these: a scoped package under /npm/PROXY/, and its tarballs.
+  const proxyOnly = async (req: FastifyRequest, reply: FastifyReply, segments: string[]) => (await proxy.serve(req, reply, segments)) ?? reply.code(404).send({ error: 'not found' });
+  app.get('/:owner/:scope/:name', (req, reply) => {
+    const p = req.params as Params;
+    return proxyOnly(req, reply, [p.owner, p.scope, p.name]);
+  });
+  app.get('/:owner/:scope/:name/-/:file', (req, reply) => {
+    const p = req.params as Params;
+    return proxyOnly(req, reply, [p.owner, p.scope, p.name, '-', p.file]);
+  });
 
   async function getVersionDoc(req: FastifyRequest, reply: FastifyReply, n: NpmName, spec: string) {
     const pkg = await loadPackage(req.actor, n, 'read');

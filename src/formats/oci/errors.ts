@@ -52,6 +52,8 @@ export const OCI_ERRORS = {
   /** `?n=` that is not a count (distribution's PAGINATION_NUMBER_INVALID, which is not a spec code). */
   PAGINATION_NUMBER_INVALID: row('UNSUPPORTED', 400, 'invalid number of results requested'),
   TOOMANYREQUESTS: row('TOOMANYREQUESTS', 429, 'too many requests'),
+  /** A proxy's upstream failed (core/proxy): distribution answers its proxy failures with UNKNOWN. */
+  BAD_GATEWAY: row('UNKNOWN', 502, 'the upstream registry failed'),
   UNKNOWN: row('UNKNOWN', 500, 'internal server error'),
 } satisfies Record<string, OciErrorSpec>;
 
@@ -67,6 +69,7 @@ const DEFAULT_BY_KIND: Record<ErrorKind, OciErrorName> = {
   TooLarge: 'TOO_LARGE',
   Unsupported: 'UNSUPPORTED',
   TooManyRequests: 'TOOMANYREQUESTS',
+  Upstream: 'BAD_GATEWAY',
 };
 
 /** The core's default messages say nothing a client can use: the table's message is sent instead. */

@@ -26,6 +26,8 @@ export const RUBYGEMS_ERRORS = {
   UNSUPPORTED: row(415, 'unsupported media type'),
   /** The sign-in lockout; Retry-After says when to try again. */
   TOO_MANY_REQUESTS: row(429, 'too many requests'),
+  /** A proxy's upstream failed (core/proxy). */
+  BAD_GATEWAY: row(502, 'bad gateway: the upstream registry failed'),
   /** Anything else, with no detail (the detail goes to the log). */
   UNKNOWN: row(500, 'internal server error'),
 } satisfies Record<string, RubygemsErrorSpec>;

@@ -8,6 +8,7 @@ import { hookRoutes } from './hooks.ts';
 import { identityRoutes } from './identity.ts';
 import { packageRoutes } from './packages.ts';
 import { signingRoutes } from './signing.ts';
+import { proxyRoutes } from './proxies.ts';
 import { tokenRoutes } from './tokens.ts';
 import { userAdminRoutes } from './users-admin.ts';
 
@@ -38,4 +39,5 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await signingRoutes(app, core);
   await auditRoutes(app, core);
   await userAdminRoutes(app, core);
+  await proxyRoutes(app, core);
 }

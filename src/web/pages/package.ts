@@ -118,6 +118,8 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
     }
     const repo = pkg.repository_id != null ? await core.identity.repoById(pkg.repository_id) : undefined;
     const showRepo = repo && (await core.authz.canReadRepo(req.actor, repo));
+    // A proxy's package (core/proxy): cached from its upstream, which the page names.
+    const proxied = await core.proxies.byOwnerId(pkg.owner_id);
 
     const tagsOf = new Map<number, string[]>();
     for (const t of tags) tagsOf.set(t.version_id, [...(tagsOf.get(t.version_id) ?? []), t.name]);
@@ -163,7 +165,7 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
 <header class="pkg-title">
   <h1>${typeIcon(pkg.type)} <span class="pkg-fullname">${headingName(pkg)}</span> ${visibilityBadge(visibility)}</h1>
   ${description ? html`<p class="lead">${description}</p>` : ''}
-  <p class="meta">${showRepo ? html`<span>Repository <a href="/${seg(repo!.owner_name)}/${seg(repo!.name)}">${repo!.owner_name}/${repo!.name}</a></span>` : ''}<span>${plural(versions.length, 'version')}</span><span>${plural(total, 'download')}</span><span>Updated ${when(pkg.updated_at)}</span>${isAdmin ? html`<a class="button small" href="${path}/-/settings">Package settings</a>` : ''}</p>
+  <p class="meta">${showRepo ? html`<span>Repository <a href="/${seg(repo!.owner_name)}/${seg(repo!.name)}">${repo!.owner_name}/${repo!.name}</a></span>` : ''}${proxied ? html`<span class="proxied">Proxied from <code>${proxied.upstream}</code></span>` : ''}<span>${plural(versions.length, 'version')}</span><span>${plural(total, 'download')}</span><span>Updated ${when(pkg.updated_at)}</span>${isAdmin ? html`<a class="button small" href="${path}/-/settings">Package settings</a>` : ''}</p>
 </header>
 ${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.deleted_at)}. It no longer installs. ${isAdmin ? html`<a href="${path}/-/settings#danger">Restore it</a>` : ''}`) : ''}
 <div class="columns">

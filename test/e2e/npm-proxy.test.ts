@@ -1,0 +1,327 @@
+// Wharf as a pull-through proxy of a real Verdaccio 6.8 (installed by the test into bench/.peers/verdaccio when
+// missing, as the benchmark does; a failed install fails the test). A small counting proxy sits between Wharf and
+// Verdaccio: it counts the upstream requests, can tamper with one tarball, and can play dead.
+// Real clients (npm, yarn, pnpm) install through the default proxy at /npm/ and through /npm/PROXY/; the core
+// behaviour (coalescing, integrity, TTL, stale serving, dependency confusion) runs on both databases.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ensureVerdaccio, VERDACCIO_VERSION } from '../../bench/lib/verdaccio.ts';
+import { dialects } from '../helpers/databases.ts';
+import { freePort, ROOT, spawnWharf, startWharf, tempDir, type ChildServer, type TestServer } from '../helpers/wharf.ts';
+import { cleanEnv, Client, makePackage, makeProject, mainOf, ok, read, run, wharf } from './helpers-npm.ts';
+
+const T = { timeout: 180_000 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Verdaccio 6.8 on a free port: anyone reads, a signed-in user publishes, no uplinks. */
+async function startVerdaccio(): Promise<{ origin: string; stop(): Promise<void> }> {
+  const dir = path.join(ROOT, 'bench/.peers/verdaccio');
+  const bin = ensureVerdaccio(dir, (s) => console.log(s));
+  const work = tempDir('wharf-proxy-verdaccio-');
+  const port = await freePort();
+  const config = path.join(work, 'config.yaml');
+  fs.writeFileSync(config, [
+    `storage: ${JSON.stringify(path.join(work, 'storage'))}`,
+    `auth: { htpasswd: { file: ${JSON.stringify(path.join(work, 'htpasswd'))}, max_users: 100 } }`,
+    'security: { api: { jwt: { sign: { expiresIn: 7d } } }, web: { sign: { expiresIn: 7d } } }',
+    'uplinks: {}',
+    'packages:',
+    "  '@*/*': { access: $all, publish: $authenticated }",
+    "  '**': { access: $all, publish: $authenticated }",
+    'log: { type: stdout, format: pretty, level: warn }',
+    `listen: 127.0.0.1:${port}`,
+    '',
+  ].join('\n'));
+  const { spawn } = await import('node:child_process');
+  const proc = spawn(process.execPath, [bin, '--config', config], { cwd: work, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout.on('data', (d) => (log += d));
+  proc.stderr.on('data', (d) => (log += d));
+  const origin = `http://127.0.0.1:${port}`;
+  for (const until = Date.now() + 60_000; ; ) {
+    if (proc.exitCode !== null) throw new Error(`verdaccio ${VERDACCIO_VERSION} exited:\n${log}`);
+    if (await fetch(`${origin}/-/ping`).then((r) => r.ok, () => false)) break;
+    if (Date.now() > until) throw new Error(`verdaccio did not start:\n${log}`);
+    await sleep(200);
+  }
+  return {
+    origin,
+    async stop() {
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((r) => proc.once('exit', r));
+      }
+      fs.rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A proxy in front of Verdaccio that counts requests, delays or tampers with tarballs, and can refuse everything. */
+class CountingProxy {
+  readonly seen: { method: string; url: string; conditional: boolean }[] = [];
+  down = false;
+  tamper = new Set<string>();
+  delayMs = 0;
+  private server!: http.Server;
+  private readonly sockets = new Set<net.Socket>();
+  origin = '';
+  constructor(private readonly target: string) {}
+
+  async start(port = 0): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      if (this.down) return req.socket.destroy();
+      this.seen.push({ method: req.method!, url: req.url!, conditional: !!(req.headers['if-none-match'] || req.headers['if-modified-since']) });
+      const t = new URL(this.target);
+      const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: { ...req.headers, host: req.headers.host } }, async (r) => {
+        if (req.url!.endsWith('.tgz') && this.delayMs) await sleep(this.delayMs);
+        if (this.tamper.has(req.url!)) {
+          const chunks: Buffer[] = [];
+          for await (const c of r) chunks.push(c as Buffer);
+          const body = Buffer.concat(chunks);
+          body[body.length - 1] ^= 0xff;
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+          return res.end(body);
+        }
+        res.writeHead(r.statusCode!, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    this.server.on('connection', (s) => (this.sockets.add(s), s.on('close', () => this.sockets.delete(s))));
+    await new Promise<void>((r) => this.server.listen(port, '127.0.0.1', r));
+    this.origin = `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  }
+
+  count(pred: (u: string) => boolean): number {
+    return this.seen.filter((s) => pred(s.url)).length;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+/** An npm user on Verdaccio, publishing with the real npm. */
+async function publisher(origin: string) {
+  const home = tempDir('wharf-proxy-pub-');
+  const name = `pub${randomBytes(3).toString('hex')}`;
+  const r = await fetch(`${origin}/-/user/org.couchdb.user:${name}`, {
+    method: 'PUT', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password: 'secret-pass-1', type: 'user', roles: [], date: new Date().toISOString() }),
+  });
+  const token = (await r.json()).token as string;
+  const npmrc = path.join(home, '.npmrc');
+  fs.writeFileSync(npmrc, `registry=${origin}/\n//${origin.slice(7)}/:_authToken=${token}\naudit=false\nfund=false\nupdate-notifier=false\n`);
+  const env = { ...cleanEnv(), HOME: home, NPM_CONFIG_USERCONFIG: npmrc, NPM_CONFIG_CACHE: path.join(home, 'cache') };
+  return {
+    async publish(name: string, version: string, deps: Record<string, string> = {}) {
+      const dir = makePackage({ name, version, extra: Object.keys(deps).length ? { dependencies: deps } : {} });
+      ok(await run('npm', ['publish', '--registry', `${origin}/`], { cwd: dir, env }), `npm publish ${name}@${version} to verdaccio`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    dispose: () => fs.rmSync(home, { recursive: true, force: true }),
+  };
+}
+
+let verdaccio: Awaited<ReturnType<typeof startVerdaccio>>;
+let pub: Awaited<ReturnType<typeof publisher>>;
+
+before(async () => {
+  verdaccio = await startVerdaccio();
+  pub = await publisher(verdaccio.origin);
+  // An unscoped package with a dependency, a tarball to fetch 64 times at once, one to tamper with, a scope that
+  // is a Wharf owner's, and a name an administrator blocks.
+  await pub.publish('px-left', '1.0.0');
+  await pub.publish('px-app', '1.0.0', { 'px-left': '^1.0.0' });
+  await pub.publish('px-many', '1.0.0');
+  await pub.publish('px-tampered', '1.0.0');
+  await pub.publish('@alice/secret', '1.0.0');
+  await pub.publish('@outside/free', '1.0.0');
+  await pub.publish('internal-tool', '1.0.0');
+});
+
+after(async () => {
+  pub?.dispose();
+  await verdaccio?.stop();
+});
+
+describe('real clients through the npm proxy', { timeout: 900_000 }, () => {
+  let server: ChildServer;
+  let upstream: CountingProxy;
+  let client: Client; // registry = Wharf's /npm/ (the default proxy)
+  const dirs: string[] = [];
+  const dir = (d: string) => (dirs.push(d), d);
+  const installed = (proj: string, name: string) => read(proj, 'node_modules', name, 'index.js');
+
+  before(async () => {
+    upstream = new CountingProxy(verdaccio.origin);
+    await upstream.start();
+    server = await spawnWharf();
+    await wharf(server, ['proxy', 'create', 'npmjs', '--format', 'npm', '--upstream', upstream.origin, '--ttl', '2', '--timeout', '5', '--default']);
+    client = new Client(server, { scopes: [], extra: [`registry=${server.url}/npm/`] });
+  });
+
+  after(async () => {
+    await server?.stop();
+    await upstream?.stop();
+    client?.dispose();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  test('npm install of an unscoped package with a dependency, into a fresh project', T, async () => {
+    const proj = dir(makeProject());
+    ok(await client.npm(['install', 'px-app'], proj), 'npm install px-app');
+    assert.equal(installed(proj, 'px-app'), mainOf('px-app', '1.0.0'));
+    assert.equal(installed(proj, 'px-left'), mainOf('px-left', '1.0.0'));
+    const lock = JSON.parse(read(proj, 'package-lock.json'));
+    assert.equal(lock.packages['node_modules/px-app'].resolved, `${server.url}/npm/npmjs/px-app/-/px-app-1.0.0.tgz`);
+    assert.match(lock.packages['node_modules/px-left'].integrity, /^sha512-/);
+  });
+
+  test('the proxy registry /npm/NAME/ serves the same packages', T, async () => {
+    const other = new Client(server, { scopes: [], extra: [`registry=${server.url}/npm/npmjs/`] });
+    try {
+      const proj = dir(makeProject());
+      ok(await other.npm(['install', 'px-app'], proj), 'npm install px-app from /npm/npmjs/');
+      assert.equal(installed(proj, 'px-left'), mainOf('px-left', '1.0.0'));
+    } finally {
+      other.dispose();
+    }
+  });
+
+  test('yarn add through the proxy', T, async () => {
+    const proj = dir(makeProject());
+    ok(await client.yarn(['add', 'px-app', '--cache-folder', dir(tempDir('wharf-proxy-yarn-')), '--non-interactive', '--no-progress'], proj), 'yarn add px-app');
+    assert.equal(installed(proj, 'px-app'), mainOf('px-app', '1.0.0'));
+    assert.equal(installed(proj, 'px-left'), mainOf('px-left', '1.0.0'));
+  });
+
+  test('pnpm add through the proxy', T, async () => {
+    const proj = dir(makeProject());
+    ok(await client.pnpm(['add', 'px-app', '--store-dir', dir(tempDir('wharf-proxy-pnpm-')), '--config.confirmModulesPurge=false', '--reporter=append-only'], proj), 'pnpm add px-app');
+    assert.equal(installed(proj, 'px-app'), mainOf('px-app', '1.0.0'));
+    assert.match(read(proj, 'pnpm-lock.yaml'), /px-left@1\.0\.0/);
+  });
+
+  test('cached packages show in the REST API as the proxy organization\'s, with downloads counted', T, async () => {
+    const r = await fetch(`${server.url}/api/v1/orgs/npmjs/packages/npm/px-app`);
+    assert.equal(r.status, 200);
+    const body = await r.json();
+    assert.equal(body.name, 'px-app');
+    assert.equal(body.version_count, 1);
+  });
+
+  test('a new version published upstream is visible after the TTL', T, async () => {
+    await pub.publish('px-app', '1.1.0', { 'px-left': '^1.0.0' });
+    await sleep(2500);
+    const before = upstream.seen.length;
+    const r = ok(await client.npm(['view', 'px-app', 'versions', '--json', '--prefer-online'], client.home), 'npm view px-app versions');
+    assert.deepEqual(JSON.parse(r.stdout), ['1.0.0', '1.1.0']);
+    assert.ok(upstream.seen.slice(before).some((s) => s.url === '/px-app'), 'the packument was revalidated upstream');
+    const proj = dir(makeProject());
+    ok(await client.npm(['install', 'px-app'], proj), 'npm install px-app');
+    assert.equal(installed(proj, 'px-app'), mainOf('px-app', '1.1.0'));
+  });
+
+  test('with the upstream stopped, what was fetched still installs (stale documents served)', T, async () => {
+    await upstream.stop();
+    await sleep(2500); // past the TTL: every document needs revalidation, which fails
+    client.freshCache();
+    const proj = dir(makeProject());
+    ok(await client.npm(['install', 'px-app@1.0.0'], proj), 'npm install px-app@1.0.0 with the upstream down');
+    assert.equal(installed(proj, 'px-left'), mainOf('px-left', '1.0.0'));
+    const y = dir(makeProject());
+    ok(await client.yarn(['add', 'px-app@1.0.0', '--cache-folder', dir(tempDir('wharf-proxy-yarn-')), '--non-interactive', '--no-progress'], y), 'yarn add with the upstream down');
+    // Never fetched: nothing to serve.
+    const missing = await client.npm(['view', 'px-many', 'version'], client.home);
+    assert.notEqual(missing.code, 0, missing.output);
+    assert.match(server.output(), /serving a stale document/);
+  });
+});
+
+for (const dialect of dialects()) {
+  describe(`the npm proxy's behaviour (${dialect})`, { timeout: 600_000 }, () => {
+    let server: TestServer;
+    let upstream: CountingProxy;
+
+    before(async () => {
+      upstream = new CountingProxy(verdaccio.origin);
+      await upstream.start();
+      server = await startWharf({ dialect });
+      await server.userWithToken('alice');
+      await server.core.proxies.create((await import('../../src/core/auth/actor.ts')).systemActor, 'up', { format: 'npm', upstream: upstream.origin, ttlSeconds: 300, timeoutMs: 5000, isDefault: true });
+    });
+
+    after(async () => {
+      await server?.stop();
+      await upstream?.stop();
+    });
+
+    test('64 concurrent misses for one tarball make one upstream request; clients that hang up do not abort it', T, async () => {
+      assert.equal((await fetch(`${server.url}/npm/up/px-many`)).status, 200);
+      upstream.delayMs = 300;
+      const url = `${server.url}/npm/up/px-many/-/px-many-1.0.0.tgz`;
+      const quitters = Array.from({ length: 8 }, () => {
+        const c = new AbortController();
+        setTimeout(() => c.abort(), 50);
+        return fetch(url, { signal: c.signal }).then(() => 'done', () => 'aborted');
+      });
+      const results = await Promise.all(Array.from({ length: 64 }, () => fetch(url).then(async (r) => ({ status: r.status, bytes: Buffer.from(await r.arrayBuffer()) }))));
+      await Promise.all(quitters);
+      upstream.delayMs = 0;
+      assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
+      assert.equal(new Set(results.map((r) => r.bytes.toString('base64'))).size, 1);
+      assert.equal(upstream.count((u) => u.endsWith('.tgz')), 1, JSON.stringify(upstream.seen));
+    });
+
+    test('a cached package is an ordinary package: REST, downloads, search, the web page says where it came from', T, async () => {
+      await server.core.flush();
+      const api = await (await fetch(`${server.url}/api/v1/orgs/up/packages/npm/px-many`)).json();
+      assert.equal(api.version_count, 1);
+      assert.ok(api.download_count >= 64, JSON.stringify(api));
+      const page = await (await fetch(`${server.url}/up/-/packages/npm/px-many`)).text();
+      assert.match(page, new RegExp(`Proxied from <code>${upstream.origin}</code>`));
+      const search = await (await fetch(`${server.url}/npm/-/v1/search?text=px-many`)).json();
+      assert.ok(search.objects.length >= 1, JSON.stringify(search));
+    });
+
+    test('an integrity mismatch from the upstream is refused (502) and nothing is kept', T, async () => {
+      upstream.tamper.add('/px-tampered/-/px-tampered-1.0.0.tgz');
+      const bad = await fetch(`${server.url}/npm/px-tampered/-/px-tampered-1.0.0.tgz`.replace('/npm/', '/npm/up/'));
+      assert.equal(bad.status, 502);
+      assert.match((await bad.json()).error, /integrity mismatch/);
+      const pkg = await server.core.packages.find('up', 'npm', 'px-tampered');
+      assert.equal(pkg ? (await server.core.packages.versions(pkg.id)).length : 0, 0);
+      upstream.tamper.clear();
+      const good = await fetch(`${server.url}/npm/up/px-tampered/-/px-tampered-1.0.0.tgz`);
+      assert.equal(good.status, 200);
+    });
+
+    test('a scope that is a Wharf owner never resolves upstream; other scopes and blocked names as configured', T, async () => {
+      const n = upstream.seen.length;
+      assert.equal((await fetch(`${server.url}/npm/@alice%2fsecret`)).status, 401);
+      const token = (await server.core.tokens.createPersonal((await import('../../src/core/auth/actor.ts')).systemActor, 'alice', { scopes: 'read:packages' })).token;
+      assert.equal((await fetch(`${server.url}/npm/@alice%2fsecret`, { headers: { authorization: `Bearer ${token}` } })).status, 404);
+      assert.equal(upstream.seen.slice(n).length, 0, 'nothing was asked upstream');
+      assert.equal((await fetch(`${server.url}/npm/@outside%2ffree`)).status, 200);
+      assert.equal((await fetch(`${server.url}/npm/internal-tool`)).status, 200);
+      const { systemActor } = await import('../../src/core/auth/actor.ts');
+      await server.core.proxies.block(systemActor, 'npm', 'internal-*');
+      assert.equal((await fetch(`${server.url}/npm/internal-tool`)).status, 400); // Wharf's own answer: not a Wharf name
+    });
+
+    test('hostile paths and upstream answers are 4xx/502, never 500', T, async () => {
+      for (const p of ['/npm/up/..%2f..%2fetc', '/npm/up/@x', '/npm/up/px-many/-/other-1.0.0.tgz', '/npm/up/px-many/-/px-many-9.9.9.tgz', '/npm/up/no-such-package-here']) {
+        const r = await fetch(`${server.url}${p}`);
+        assert.ok(r.status >= 400 && r.status < 500, `${p} → ${r.status}`);
+      }
+    });
+  });
+}
