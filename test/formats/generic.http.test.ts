@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import type { PackageEvent } from '../../src/core/events/events.ts';
 import { dialects } from '../helpers/databases.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
@@ -17,6 +18,7 @@ for (const dialect of dialects()) {
     let alice: string;
     let bob: string;
     const events: PackageEvent[] = [];
+    let hookId: number;
     const BASE = '/generic/alice/tool/1.0.0';
     const tarball = Buffer.from('\x1f\x8b pretend this is tool-1.0.0-linux-amd64.tar.gz');
     const sums = Buffer.from(`${sha256(tarball)}  tool-1.0.0-linux-amd64.tar.gz\n`);
@@ -31,6 +33,9 @@ for (const dialect of dialects()) {
       alice = await s.userWithToken('alice');
       bob = await s.userWithToken('bob');
       s.core.events.on((e) => void events.push(e));
+      // A hook whose deliveries are queued with each change (the address is never reached in the test).
+      const owner = (await s.core.identity.findOwner('alice'))!;
+      hookId = (await s.core.webhooks.create(systemActor, { ownerId: owner.id }, { url: 'https://93.184.216.34/hook', events: ['package'] } as never)).id;
     });
     after(() => s.stop());
 
@@ -55,6 +60,13 @@ for (const dialect of dialects()) {
       const v = (await s.core.packages.version(pkg.id, '1.0.0'))!;
       assert.deepEqual((await s.core.packages.files(v.id)).map((f) => f.name), ['tool-1.0.0-linux-amd64.tar.gz', 'SHA256SUMS']);
       assert.deepEqual(events.filter((e) => e.packageId === pkg.id).map((e) => e.type), ['version.published', 'version.updated']);
+      // Webhooks: GitHub's package payload, with the version's files and a download command for each.
+      const deliveries = await s.core.db.selectFrom('webhook_deliveries').selectAll().where('hook_id', '=', hookId).orderBy('id').execute();
+      assert.deepEqual(deliveries.map((d) => d.action), ['published', 'updated']);
+      const last = JSON.parse(deliveries[1].payload).package;
+      assert.equal(last.package_type, 'generic');
+      assert.deepEqual(last.package_version.package_files.map((f: { name: string }) => f.name), ['tool-1.0.0-linux-amd64.tar.gz', 'SHA256SUMS']);
+      assert.match(last.package_version.installation_command, /\/generic\/alice\/tool\/1\.0\.0\/SHA256SUMS$/);
     });
 
     test('the same file again → 409 (immutable), whatever its bytes, and the first bytes stay', async () => {
