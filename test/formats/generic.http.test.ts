@@ -62,8 +62,8 @@ for (const dialect of dialects()) {
       assert.deepEqual(events.filter((e) => e.packageId === pkg.id).map((e) => e.type), ['version.published', 'version.updated']);
       // Webhooks: GitHub's package payload, with the version's files and a download command for each.
       const deliveries = await s.core.db.selectFrom('webhook_deliveries').selectAll().where('hook_id', '=', hookId).orderBy('id').execute();
-      assert.deepEqual(deliveries.map((d) => d.action), ['published', 'updated']);
-      const last = JSON.parse(deliveries[1].payload).package;
+      assert.deepEqual(deliveries.map((d) => d.action).sort(), ['published', 'updated']);
+      const last = JSON.parse(deliveries.find((d) => d.action === 'updated')!.payload).package;
       assert.equal(last.package_type, 'generic');
       assert.deepEqual(last.package_version.package_files.map((f: { name: string }) => f.name), ['tool-1.0.0-linux-amd64.tar.gz', 'SHA256SUMS']);
       assert.match(last.package_version.installation_command, /\/generic\/alice\/tool\/1\.0\.0\/SHA256SUMS$/);
@@ -131,6 +131,14 @@ for (const dialect of dialects()) {
       assert.equal(part.headers.get('content-range'), `bytes 2-5/${tarball.length}`);
       assert.deepEqual(Buffer.from(await part.arrayBuffer()), tarball.subarray(2, 6));
       assert.equal((await get(p, auth, { range: `bytes=${tarball.length}-` })).status, 416);
+      // An HTML or SVG asset with a script is a download too, never a page of Wharf's origin.
+      for (const f of ['evil.html', 'evil.svg']) {
+        assert.equal((await put(`/generic/alice/site/1.0/${f}`, '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>', auth, { 'content-type': 'text/html' })).status, 201);
+        const e = await get(`/generic/alice/site/1.0/${f}`, auth);
+        assert.equal(e.headers.get('content-type'), 'application/octet-stream');
+        assert.equal(e.headers.get('content-disposition'), `attachment; filename="${f}"`);
+        assert.match(e.headers.get('content-security-policy') ?? '', /default-src 'none'; sandbox/);
+      }
       assert.equal((await get(`${BASE}/missing.bin`, auth)).status, 404);
       assert.equal((await get('/generic/alice/tool/9.9/SHA256SUMS', auth)).status, 404);
     });
