@@ -54,6 +54,10 @@ describe('curl and wget against Wharf', { timeout: 600_000 }, () => {
     assert.equal(await status('-u', `alice:${token}`, '-T', 'SHA256SUMS', url('1.0.0/SHA256SUMS')), '409');
     const again = await curl('-u', `alice:${token}`, '-T', 'SHA256SUMS', url('1.0.0/SHA256SUMS'));
     assert.match(again.stdout, /immutable/);
+    // From a pipe: chunked, with no Content-Length.
+    const piped = await runProcess(['curl', '-sSf', '-u', `alice:${token}`, '-T', '-', url('1.0.0/notes.txt')], { cwd: dir, env: { PATH: process.env.PATH, HOME: dir }, stdin: 'release notes\n' });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(JSON.parse(piped.stdout).size, 14);
     assert.equal(await status('-T', 'SHA256SUMS', url('1.0.0/anon')), '401');
     assert.equal(await status('-u', `alice:${token}`, '-T', 'SHA256SUMS', url('1.0.0/..%2F..%2Fetc%2Fpasswd')), '400');
   });
@@ -100,7 +104,7 @@ describe('curl and wget against Wharf', { timeout: 600_000 }, () => {
 
   test('the web UI page lists the files of the version with their curl commands', async () => {
     const html = await (await fetch(`${s.url}/alice/-/packages/generic/tool`)).text();
-    for (const f of ['tool-1.0.0-linux-amd64.tar.gz', 'SHA256SUMS']) {
+    for (const f of ['tool-1.0.0-linux-amd64.tar.gz', 'SHA256SUMS', 'notes.txt']) {
       assert.ok(html.includes(`curl -fLO -u USERNAME:$WHARF_TOKEN ${s.url}/generic/alice/tool/1.0.0/${f}`), `install command for ${f}`);
     }
     // The details list each file with its size and sha256.

@@ -190,6 +190,23 @@ for (const dialect of dialects()) {
       assert.deepEqual(Buffer.from(await r.arrayBuffer()), sums);
     });
 
+    test('a new package links to ?repository=NAME, or to a job token\'s repository; a job may not create it unlinked elsewhere', async () => {
+      await s.core.identity.createRepo(systemActor, 'alice', 'cli', 'public');
+      await s.core.identity.createRepo(systemActor, 'alice', 'ci', 'private');
+      assert.equal((await put('/generic/alice/linked/1.0/a.bin?repository=cli', 'x', basic('alice', alice))).status, 201);
+      const linked = (await s.core.packages.find('alice', 'generic', 'linked'))!;
+      assert.equal((await s.core.identity.repoById(linked.repository_id!))?.name, 'cli');
+      // Inheriting a public repository's visibility: anyone downloads it.
+      assert.equal((await get('/generic/alice/linked/1.0/a.bin')).status, 200);
+      assert.equal((await put('/generic/alice/other/1.0/a.bin?repository=nope', 'x', basic('alice', alice))).status, 404);
+      const job = (await s.core.tokens.createJob(systemActor, 'alice/ci', { ttlMs: 600_000 })).token;
+      assert.equal((await put('/generic/alice/built/1.0/a.bin', 'x', `Bearer ${job}`)).status, 201);
+      const built = (await s.core.packages.find('alice', 'generic', 'built'))!;
+      assert.equal((await s.core.identity.repoById(built.repository_id!))?.name, 'ci');
+      assert.equal((await put('/generic/alice/stray/1.0/a.bin?repository=cli', 'x', `Bearer ${job}`)).status, 403);
+      assert.equal((await put('/generic/bob/stray/1.0/a.bin', 'x', `Bearer ${job}`)).status, 403);
+    });
+
     test('downloads are counted once per file fetched (a resumed Range is not a new download)', async () => {
       const p = '/generic/alice/tool/1.1.0/tool-1.1.0.zip';
       const pkg = (await s.core.packages.find('alice', 'generic', 'tool'))!;
