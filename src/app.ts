@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Core } from './core/core.ts';
 import { formats } from './formats/index.ts';
 import { installAuthentication } from './http/actor.ts';
+import { badgeRoutes } from './http/badges.ts';
 import { isBelow, makeInert } from './http/inert.ts';
 import { installMetrics } from './http/metrics.ts';
 import { installLifecycle } from './http/ops.ts';
@@ -29,7 +30,7 @@ export async function buildApp(core: Core, logger?: Logger, opts: { onRoute?: (r
   installAuthentication(app, core);
   // Every response, errors included, is inert in a browser (see http/inert.ts): all of it is data except the web
   // UI's pages, which set their own policy. Added before the scopes are registered, so every one inherits it.
-  const dataPrefixes = ['/api', '/healthz', '/readyz', '/metrics', ...formats.map((f) => f.prefix)];
+  const dataPrefixes = ['/api', '/healthz', '/readyz', '/metrics', '/badge', ...formats.map((f) => f.prefix)];
   app.addHook('onSend', (req, reply, payload, done) => {
     makeInert(reply, payload, isBelow(req.url, dataPrefixes));
     done();
@@ -43,6 +44,7 @@ export async function buildApp(core: Core, logger?: Logger, opts: { onRoute?: (r
   installMetrics(app, core);
   for (const f of formats) await app.register((scope) => f.register(scope, core), { prefix: f.prefix });
   await app.register((scope) => restApi(scope, core), { prefix: '/api/v1' });
+  await app.register((scope) => badgeRoutes(scope, core), { prefix: '/badge' });
   await app.register((scope) => webUi(scope, core));
   return app;
 }

@@ -5,7 +5,7 @@ import type { PackageRow } from '../core/model/packages.ts';
 import type { PackageVersion } from '../db/tables.ts';
 
 export interface Format {
-  /** The package type stored in the model ('npm', 'container', 'maven', 'nuget', 'rubygems'). */
+  /** The package type stored in the model ('npm', 'container', 'maven', 'nuget', 'rubygems', 'generic'). */
   readonly type: string;
   /** URL prefix of the protocol routes, e.g. '/npm'. */
   readonly prefix: string;
@@ -16,8 +16,11 @@ export interface Format {
    * the UI shows `OWNER/NAME`.
    */
   displayName?(pkg: Pick<PackageRow, 'owner_name' | 'name'>): string;
-  /** How to install a package, for the REST API and the web UI (baseUrl without a trailing slash; `tags`: the version's tags). */
-  describe(pkg: PackageRow, version: string | null, baseUrl: string, tags?: string[]): { install: string; setup?: string };
+  /**
+   * How to install a package, for the REST API and the web UI (baseUrl without a trailing slash; `tags`: the
+   * version's tags; `files`: the names of its files, for formats whose clients fetch files by name).
+   */
+  describe(pkg: PackageRow, version: string | null, baseUrl: string, tags?: string[], files?: string[]): { install: string; setup?: string };
   /** Format facts about a version for the REST API's `metadata` (GitHub's shape: `{ container: { tags } }`). */
   versionMetadata?(version: PackageVersion, tags: string[]): Record<string, unknown>;
   /**

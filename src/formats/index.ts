@@ -5,8 +5,9 @@ import { npmFormat } from './npm/format.ts';
 import { ociFormat } from './oci/format.ts';
 import { mavenFormat } from './maven/format.ts';
 import { nugetFormat } from './nuget/format.ts';
+import { genericFormat } from './generic/format.ts';
 
-export const formats: readonly Format[] = [npmFormat, ociFormat, mavenFormat, rubygemsFormat, nugetFormat];
+export const formats: readonly Format[] = [npmFormat, ociFormat, mavenFormat, rubygemsFormat, nugetFormat, genericFormat];
 
 export function formatOf(type: string): Format | undefined {
   return formats.find((f) => f.type === type);

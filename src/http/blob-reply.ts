@@ -60,3 +60,24 @@ export async function sendBlob(core: Core, reply: FastifyReply, blob: BlobToSend
   }
   return reply.code(200).header('content-length', blob.size).send(await core.blobCache.content(blob.digest, blob.size));
 }
+
+/** `Range: bytes=a-b` → inclusive range (the routes that serve files with ranges share it); null when absent; 'invalid' when unsatisfiable. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'invalid' {
+  if (!header) return null;
+  // RFC 9110: a range unit we do not know, or several ranges, may be ignored (the whole blob is sent).
+  if (!/^bytes=/i.test(header.trim()) || header.includes(',')) return null;
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    start = Math.max(size - suffix, 0);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start > end || start >= size) return 'invalid';
+  return { start, end };
+}

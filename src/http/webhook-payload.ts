@@ -53,7 +53,7 @@ export function webhookPayloads(core: Core): PayloadBuilder {
         ...(v.deleted_at ? { deleted_at: v.deleted_at } : {}),
         metadata: fmt?.versionMetadata?.(v, vtags) ?? {},
         tags: vtags,
-        installation_command: fmt?.describe(pkg, v.version, b).install ?? '',
+        installation_command: fmt?.describe(pkg, v.version, b, vtags, files.map((f) => f.name)).install ?? '',
         package_files: files.map((f) => ({
           id: f.id, name: f.name, size: f.size, content_type: f.content_type, state: 'uploaded',
           sha256: f.blob_digest.replace(/^sha256:/, ''), created_at: f.created_at, updated_at: f.created_at,

@@ -111,7 +111,7 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
   await sessions.loadCsrfKey();
   const isSecure = (req: FastifyRequest) => req.protocol === 'https' || (core.config.baseUrl?.startsWith('https:') ?? false);
   // The first path segments other parts of Wharf own: a web route must never answer for them.
-  const reserved = new Set(['api', 'healthz', ...formats.map((f) => f.prefix.split('/')[1])]);
+  const reserved = new Set(['api', 'healthz', 'badge', ...formats.map((f) => f.prefix.split('/')[1])]);
 
   app.decorateRequest('webSession', null);
   app.decorateRequest('webCsrf', null);

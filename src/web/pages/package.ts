@@ -136,7 +136,9 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
 
     const base = web.ctx(req, reply).base;
     const installId = versions.find((v) => v.version === installVersion)?.id;
-    const install = fmt.describe(pkg, installVersion, base, installId !== undefined ? tagsOf.get(installId) : undefined);
+    // The files of the version shown, for formats whose clients fetch files by name (generic packages).
+    const installFiles = installId !== undefined ? (await core.packages.files(installId)).map((f) => f.name) : undefined;
+    const install = fmt.describe(pkg, installVersion, base, installId !== undefined ? tagsOf.get(installId) : undefined, installFiles);
     const pkgMeta = safeJson(pkg.metadata);
     const shownMeta = shown ? safeJson(shown.metadata) : {};
     const description = typeof pkgMeta.description === 'string' ? pkgMeta.description : '';

@@ -1,9 +1,11 @@
 // Blobs: GET/HEAD (pull, with byte ranges) and DELETE of a repository's blob.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { sendBlob } from '../../../http/blob-reply.ts';
+import { parseRange, sendBlob } from '../../../http/blob-reply.ts';
 import { ociError } from '../errors.ts';
 import { checkDigest } from '../names.ts';
 import type { OciContext, OciResource, Target } from './route.ts';
+
+export { parseRange };
 
 /** The blob resource: `<name>/blobs/<digest>`. */
 export function blobResources({ core }: OciContext): OciResource[] {
@@ -36,25 +38,4 @@ export function blobResources({ core }: OciContext): OciResource[] {
       },
     },
   ];
-}
-
-/** `Range: bytes=a-b` → inclusive range; null when absent; 'invalid' when unsatisfiable. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'invalid' {
-  if (!header) return null;
-  // RFC 9110: a range unit we do not know, or several ranges, may be ignored (the whole blob is sent).
-  if (!/^bytes=/i.test(header.trim()) || header.includes(',')) return null;
-  const m = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    start = Math.max(size - suffix, 0);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  }
-  if (start > end || start >= size) return 'invalid';
-  return { start, end };
 }
