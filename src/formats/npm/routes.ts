@@ -21,6 +21,7 @@ import { checkAttachmentKey, LARGE_STRING_PLACEHOLDER, parsePublishBody } from '
 import { DEFAULT_LIMITS, inspectTarball, TarballInspector, type TarballFacts } from './tarball.ts';
 import { PackumentCache } from './cache.ts';
 import { NpmSigner } from './signatures.ts';
+import { npmOidcRoutes } from './oidc.ts';
 
 const TYPE = 'npm';
 const CORGI = 'application/vnd.npm.install-v1+json';
@@ -277,7 +278,8 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
    */
   /** `_npmUser`: an empty email when the user has none (npm view prints a missing one as "<undefined>"). */
   async function npmUser(actor: Actor): Promise<{ name: string; email: string }> {
-    if (actor.kind === 'job') return { name: `job:${actor.repositoryName}`, email: '' };
+    // A job publishes as `job:OWNER/REPO`, a trusted publisher as `github:OWNER/REPO` (npmjs shows its own "GitHub Actions").
+    if (actor.kind === 'job' || actor.kind === 'publisher') return { name: actorName(actor)!, email: '' };
     if (actor.kind !== 'user') return { name: 'anonymous', email: '' };
     const email = (await core.identity.ownerById(actor.user.id))?.email;
     return { name: actor.user.name, email: email ?? '' };
@@ -404,6 +406,9 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     await core.tokens.revoke(a, (req.params as Params).token, a.user.id);
     return { ok: true };
   });
+
+  // Trusted publishing: npm exchanges a CI job's ID token for a publish token (also answered at the root: oidc.ts).
+  await npmOidcRoutes(app, core);
 
   // The public keys `npm audit signatures` verifies dist.signatures with.
   app.get('/-/npm/v1/keys', async () => ({ keys: await signer.keys() }));

@@ -2,7 +2,7 @@
 // credentials (a user with a personal access token or password, or a job token) or none. The token grants
 // only the requested actions the actor is allowed, and lives five minutes.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Actor } from '../../core/auth/actor.ts';
+import { actorName, type Actor } from '../../core/auth/actor.ts';
 import type { Action } from '../../core/auth/authorize.ts';
 import type { RegistryClaims, RepositoryAccess } from '../../core/auth/registry-tokens.ts';
 import type { Core } from '../../core/core.ts';
@@ -15,7 +15,7 @@ const ACTIONS: Record<string, Action> = { pull: 'read', push: 'write', delete: '
 
 export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<void> {
   /** May the actor do `action` (pull, push, delete) on the repository (`pkg` undefined: it does not exist yet)? */
-  async function may(actor: Actor, owner: string, pkg: PackageRow | undefined, action: string): Promise<boolean> {
+  async function may(actor: Actor, owner: string, name: string, pkg: PackageRow | undefined, action: string): Promise<boolean> {
     try {
       if (pkg) {
         await core.authz.authorize(actor, ACTIONS[action], pkg);
@@ -26,7 +26,7 @@ export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<v
       const o = await core.identity.findOwner(owner);
       if (!o) return false;
       if (actor.kind === 'job') return o.id === actor.repositoryOwnerId;
-      await core.authz.authorizeCreate(actor, o, null);
+      await core.authz.authorizeCreate(actor, o, null, { type: 'container', name });
       return true;
     } catch {
       return false; // not allowed: left out of the token, as the Docker token spec says
@@ -44,7 +44,7 @@ export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<v
     const pkg = await core.packages.find(n.owner, 'container', n.name);
     const out: string[] = [];
     for (const a of wanted.includes('*') ? Object.keys(ACTIONS) : wanted.filter((w) => w in ACTIONS)) {
-      if (await may(actor, n.owner, pkg, a)) out.push(a);
+      if (await may(actor, n.owner, n.name, pkg, a)) out.push(a);
     }
     // Who may create a repository may also look into it while pushing (blob HEADs before uploads).
     if (!pkg && out.includes('push')) out.unshift('pull');
@@ -64,12 +64,15 @@ export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<v
       if (existing) existing.actions = [...new Set([...existing.actions, ...actions])];
       else access.push({ type: 'repository', name: m[1], actions });
     }
+    // A job's or trusted publisher's registry token names the token it came from: it is valid while that one is.
     const who: RegistryClaims['wharf'] =
-      actor.kind === 'user' ? { kind: 'user', uid: actor.user.id, tid: actor.tokenId } : actor.kind === 'job' ? { kind: 'job', tid: actor.tokenId } : { kind: 'anonymous' };
+      actor.kind === 'user' ? { kind: 'user', uid: actor.user.id, tid: actor.tokenId }
+      : actor.kind === 'job' || actor.kind === 'publisher' ? { kind: actor.kind, tid: actor.tokenId }
+      : { kind: 'anonymous' };
     // Tokens are issued for this registry only, whatever `service` the client names: their audience is this
     // registry's service name, and a token with any other audience is refused here.
     const service = registryServiceOf(core, req);
-    const subject = actor.kind === 'user' ? actor.user.name : actor.kind === 'job' ? `job:${actor.repositoryName}` : 'anonymous';
+    const subject = actorName(actor) ?? 'anonymous';
     const token = await core.registryTokens.issue({ wharf: who, access }, { service, subject, ttlSeconds: TTL_SECONDS });
     return { token, access_token: token, expires_in: TTL_SECONDS, issued_at: new Date().toISOString() };
   };

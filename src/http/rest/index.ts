@@ -8,6 +8,7 @@ import { hookRoutes } from './hooks.ts';
 import { identityRoutes } from './identity.ts';
 import { packageRoutes } from './packages.ts';
 import { tokenRoutes } from './tokens.ts';
+import { trustedPublisherRoutes } from './trusted-publishers.ts';
 import { userAdminRoutes } from './users-admin.ts';
 
 export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
@@ -36,4 +37,5 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await hookRoutes(app, core);
   await auditRoutes(app, core);
   await userAdminRoutes(app, core);
+  await trustedPublisherRoutes(app, core);
 }
