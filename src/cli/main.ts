@@ -15,6 +15,7 @@ import { packageCommands } from './packages.ts';
 import { repoCommands } from './repos.ts';
 import { signingCommands } from './signing.ts';
 import { tokenCommands } from './tokens.ts';
+import { trustCommands } from './trust.ts';
 import { userCommands } from './users.ts';
 import { UsageError } from './args.ts';
 
@@ -40,6 +41,7 @@ const nouns: Record<string, Noun> = {
   package: packageCommands,
   gc: gcCommands,
   signing: signingCommands,
+  trust: trustCommands,
   hook: hookCommands,
   // `wharf hooks allow …` reads as naturally as `wharf hook create …`.
   hooks: hookCommands,

@@ -222,7 +222,8 @@ for (const dialect of dialects()) {
       const policy = (await add.json()) as Json;
       const t = (await (await exchange(await issuer.sign(gitlabClaims('acme/gone'), { aud: AUD }))).json()) as Json;
       assert.ok(Date.parse(t.expires_at) - Date.now() <= 15 * 60_000);
-      assert.equal(t.username, 'gitlab:acme/gone');
+      assert.equal(t.publisher, 'gitlab:acme/gone');
+      assert.equal(t.username, 'oidc');
       assert.equal((await fetch(`${s.url}/npm/-/whoami`, { headers: { authorization: `Bearer ${t.token}` } })).status, 200);
       assert.equal((await api(`/orgs/acme/trusted-publishers/${policy.id}`, alice, { method: 'DELETE' })).status, 204);
       assert.equal((await fetch(`${s.url}/npm/-/whoami`, { headers: { authorization: `Bearer ${t.token}` } })).status, 401);

@@ -295,7 +295,7 @@ export class TrustedPublishers {
     const claims: Record<string, string> = {};
     for (const [k, v] of Object.entries(payload)) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') claims[k] = String(v);
     const matched = candidates.filter((p) => (p.jwks_url ?? '') === verifiedSource && policyMatches(p, claims));
-    const provider = matched[0]?.provider ?? providerOf(iss);
+    const provider = (matched[0] ?? candidates[0])?.provider ?? providerOf(iss);
     if (!matched.length) {
       const who = publisherName(provider, claims);
       throw forbidden(`no trusted publisher ${o.pkg ? `of ${o.pkg.type} package ${o.pkg.owner}/${o.pkg.name} ` : ''}accepts ${who}${claims.workflow_ref ? ` (workflow ${claims.workflow_ref})` : claims.ci_config_ref_uri ? ` (pipeline ${claims.ci_config_ref_uri})` : ''}`);

@@ -16,12 +16,12 @@ type P = Record<string, string>;
 export const genericAudience = (host: string) => `wharf:${host}`;
 
 export async function trustedPublisherRoutes(app: FastifyInstance, core: Core): Promise<void> {
-  const json = (req: FastifyRequest, p: PolicyInfo, base: string) => ({ ...p, url: `${base}/${p.id}` });
+  const json = (p: PolicyInfo, base: string) => ({ ...p, url: `${base}/${p.id}` });
 
   /** The three routes of a policy list at `path`; `target` reads the URL (and, for an owner, the body). */
   const routes = (path: string, target: (req: FastifyRequest, forCreate: boolean) => PolicyTarget) => {
     const baseOf = (req: FastifyRequest) => `${baseUrlOf(core, req)}/api/v1${req.url.split('?')[0].replace(/\/trusted-publishers(\/.*)?$/, '')}/trusted-publishers`;
-    app.get(path, async (req) => (await core.trustedPublishers.list(req.actor, target(req, false))).map((p) => json(req, p, baseOf(req))));
+    app.get(path, async (req) => (await core.trustedPublishers.list(req.actor, target(req, false))).map((p) => json(p, baseOf(req))));
     app.post(path, async (req, reply) => {
       const b = bodyObject(req.body);
       const claims = b.claims === undefined ? {} : b.claims;
@@ -32,7 +32,7 @@ export async function trustedPublisherRoutes(app: FastifyInstance, core: Core): 
         jwks_url: typeof b.jwks_url === 'string' ? b.jwks_url : null,
         claims: claims as Record<string, unknown>,
       });
-      return reply.code(201).send(json(req, p, baseOf(req)));
+      return reply.code(201).send(json(p, baseOf(req)));
     });
     app.delete(`${path}/:id`, async (req, reply) => {
       await core.trustedPublishers.remove(req.actor, target(req, false), idParam((req.params as P).id));
@@ -69,6 +69,8 @@ export async function trustedPublisherRoutes(app: FastifyInstance, core: Core): 
     const idToken = typeof b.id_token === 'string' ? b.id_token : bearer;
     if (!idToken) throw unauthorized('an ID token is required: {"id_token": "…"}');
     const r = await core.trustedPublishers.exchange(idToken, { audience: genericAudience(audienceHostOf(core, req)), actor: req.actor });
-    return reply.code(201).send({ token: r.token, expires_at: r.expiresAt, username: r.name, trusted_publisher_ids: r.policies });
+    // `username`: what to pair the token with where a client wants one (Basic auth splits at the first colon, so
+    // the publisher's name, `github:OWNER/REPO`, would not do); any name works with a token.
+    return reply.code(201).send({ token: r.token, expires_at: r.expiresAt, username: 'oidc', publisher: r.name, trusted_publisher_ids: r.policies });
   });
 }
