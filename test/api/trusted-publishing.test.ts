@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { systemActor } from '../../src/core/auth/actor.ts';
+import { Sessions } from '../../src/core/auth/sessions.ts';
 import { dialects } from '../helpers/databases.ts';
 import { publishNpm } from '../helpers/npm-publish.ts';
 import { githubClaims, gitlabClaims, startIssuer, type TestIssuer } from '../helpers/oidc-issuer.ts';
@@ -117,6 +118,15 @@ for (const dialect of dialects()) {
       const pubs = (await (await api('/orgs/acme/audit-log?phrase=action:package_version.publish', alice)).json()) as Json[];
       assert.deepEqual(pubs.map((e) => e.version).sort(), ['1.1.0', '1.2.0']);
       assert.equal(pubs[0].published_via.claims.sha, 'a'.repeat(40));
+      // The version's page says so; the package settings list the policy (a web session of alice's).
+      const aliceId = (await s.core.identity.findOwner('alice'))!.id;
+      const cookie = `wharf_session=${(await new Sessions(s.core.db).create(aliceId)).secret}`;
+      const page = await (await fetch(`${s.url}/acme/-/packages/npm/lib/1.1.0`, { headers: { cookie } })).text();
+      assert.match(page, /Published via GitHub Actions/);
+      assert.match(page, /acme\/app\/\.github\/workflows\/release\.yml@refs\/heads\/main/);
+      const settings = await (await fetch(`${s.url}/acme/-/packages/npm/lib/-/settings`, { headers: { cookie } })).text();
+      assert.match(settings, /Trusted publishers/);
+      assert.match(settings, /<code>repository<\/code> = <code>acme\/app<\/code>/);
     });
 
     test('refusals: each a 4xx in npm\'s format, nothing written', async () => {
