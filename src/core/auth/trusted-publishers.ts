@@ -312,8 +312,10 @@ export class TrustedPublishers {
       const now = nowIso();
       await trx.deleteFrom('oidc_jtis').where('expires_at', '<', now).execute();
       try {
-        // Kept until the ID token itself expires (plus the skew it is allowed): later, it is refused as expired anyway.
-        await trx.insertInto('oidc_jtis').values({ key: `${normalizeIssuer(iss)} ${payload.jti}`, expires_at: nowIso((payload.exp + 120) * 1000) }).execute();
+        // Kept until the ID token itself expires (plus the skew it is allowed): later, it is refused as expired
+        // anyway. An exp past a day is kept a day (it is refused after an hour by its iat in any case).
+        const keep = Math.min((payload.exp + 120) * 1000, Date.now() + 864e5);
+        await trx.insertInto('oidc_jtis').values({ key: `${normalizeIssuer(iss)} ${payload.jti}`, expires_at: nowIso(keep) }).execute();
       } catch (e) {
         if (isUniqueViolation(e)) throw unauthorized('the ID token was refused: it was exchanged before (its jti is spent)');
         throw e;
