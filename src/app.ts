@@ -43,6 +43,7 @@ export async function buildApp(core: Core, logger?: Logger, opts: { onRoute?: (r
   installLifecycle(app, core);
   installMetrics(app, core);
   for (const f of formats) await app.register((scope) => f.register(scope, core), { prefix: f.prefix });
+  for (const f of formats) if (f.rootRoutes) await app.register((scope) => f.rootRoutes!(scope, core));
   await app.register((scope) => restApi(scope, core), { prefix: '/api/v1' });
   await app.register((scope) => badgeRoutes(scope, core), { prefix: '/badge' });
   await app.register((scope) => webUi(scope, core));

@@ -79,7 +79,14 @@ const schema = z.object({
   WHARF_SIGSTORE_TRUSTED_ROOT: z.string().min(1).optional(),
   /** Proxies believed about X-Forwarded-For/-Proto: their addresses or CIDRs, comma-separated (e.g. 127.0.0.1,10.0.0.0/8), on (any peer) or off (default). */
   WHARF_TRUST_PROXY: z.string().regex(/^(on|off|true|false|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, 'must be on, off, or addresses/CIDRs separated by commas').default('off'),
+  /** OpenID Connect issuers whose ID tokens trusted publishing accepts (comma-separated https URLs); policies may name only these, and only these are fetched (discovery, JWKS). */
+  WHARF_OIDC_ISSUERS: z.string().default('https://token.actions.githubusercontent.com,https://gitlab.com'),
+  /** A PEM file of extra certificate authorities trusted when fetching an issuer's discovery document and keys (a self-managed GitLab with a private CA). */
+  WHARF_OIDC_CA_FILE: z.string().min(1).optional(),
 }).superRefine((e, ctx) => {
+  for (const i of e.WHARF_OIDC_ISSUERS.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (!/^https:\/\/[^\s]+$/.test(i) || !URL.canParse(i)) ctx.addIssue({ code: 'custom', path: ['WHARF_OIDC_ISSUERS'], message: `"${i}" is not an https URL` });
+  }
   if (e.WHARF_BLOB_STORE === 's3' && !e.WHARF_S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['WHARF_S3_BUCKET'], message: 'is required with WHARF_BLOB_STORE=s3' });
   for (const a of e.WHARF_METRICS_ALLOW.split(',').map((x) => x.trim()).filter(Boolean)) {
     const [ip, bits, more] = a.split('/');
@@ -122,6 +129,8 @@ export type Config = Readonly<{
   uploadExpirySeconds: number;
   gcIntervalSeconds: number;
   webhookAllowedHosts: string[];
+  /** Trusted publishing: the issuers accepted (no trailing slash), and extra CAs for fetching their keys. */
+  oidc: { issuers: string[]; caFile?: string };
   webhookRetrySeconds: number;
   webhookMaxAttempts: number;
   webhookTimeoutMs: number;
@@ -170,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadExpirySeconds: e.WHARF_UPLOAD_EXPIRY_SECONDS,
     gcIntervalSeconds: e.WHARF_GC_INTERVAL_SECONDS,
     webhookAllowedHosts: e.WHARF_WEBHOOK_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
+    oidc: { issuers: e.WHARF_OIDC_ISSUERS.split(',').map((h) => h.trim().replace(/\/+$/, '')).filter(Boolean), caFile: e.WHARF_OIDC_CA_FILE },
     webhookRetrySeconds: e.WHARF_WEBHOOK_RETRY_SECONDS,
     webhookMaxAttempts: e.WHARF_WEBHOOK_MAX_ATTEMPTS,
     webhookTimeoutMs: e.WHARF_WEBHOOK_TIMEOUT_MS,

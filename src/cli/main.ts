@@ -16,6 +16,7 @@ import { proxyCommands } from './proxies.ts';
 import { repoCommands } from './repos.ts';
 import { signingCommands } from './signing.ts';
 import { tokenCommands } from './tokens.ts';
+import { trustCommands } from './trust.ts';
 import { userCommands } from './users.ts';
 import { UsageError } from './args.ts';
 
@@ -42,6 +43,7 @@ const nouns: Record<string, Noun> = {
   proxy: proxyCommands,
   gc: gcCommands,
   signing: signingCommands,
+  trust: trustCommands,
   hook: hookCommands,
   // `wharf hooks allow …` reads as naturally as `wharf hook create …`.
   hooks: hookCommands,

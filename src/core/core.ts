@@ -10,6 +10,7 @@ import { Authorizer } from './auth/authorize.ts';
 import { RegistryTokens } from './auth/registry-tokens.ts';
 import { LoginThrottle } from './auth/throttle.ts';
 import { TokenService } from './auth/token-service.ts';
+import { TrustedPublishers } from './auth/trusted-publishers.ts';
 import { BlobCache } from './blobs/blob-cache.ts';
 import { instrumentBlobStore, type BlobStore } from './blobs/blob-store.ts';
 import { FsBlobStore } from './blobs/fs-store.ts';
@@ -36,6 +37,8 @@ export interface Core {
   blobCache: BlobCache;
   identity: Identity;
   tokens: TokenService;
+  /** Trust policies and the OIDC exchange (trusted publishing). */
+  trustedPublishers: TrustedPublishers;
   authn: Authenticator;
   registryTokens: RegistryTokens;
   uploads: UploadSessions;
@@ -82,6 +85,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     blobCache: new BlobCache(blobs, config.blobCacheBytes), tokens, events, downloads,
     authn: new Authenticator(tokens, identity, registryTokens, new LoginThrottle(db, changes), changes, audit),
     registryTokens,
+    trustedPublishers: new TrustedPublishers(db, identity, authz, config.oidc, audit),
     uploads: new UploadSessions(db, blobs, config.maxBlobSize),
     webhooks,
     signing: new SigningTrust(db, identity, authz, audit, SigstoreVerifier.fromFile(config.sigstoreTrustedRoot)),

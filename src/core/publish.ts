@@ -9,6 +9,7 @@ import type { Package, PackageVersion, Role, Visibility } from '../db/tables.ts'
 import { AuditLog, type AuditAction } from './audit/audit.ts';
 import type { Actor } from './auth/actor.ts';
 import { actorName } from './auth/actor.ts';
+import { PUBLISHED_VIA, publishedVia } from './auth/trusted-publishers.ts';
 import type { Action, Authorizer } from './auth/authorize.ts';
 import type { StagedBlob } from './blobs/blob-store.ts';
 import { markWritten } from './blobs/fence.ts';
@@ -233,6 +234,12 @@ export class Publisher {
           .execute();
       }
       for (const tag of v.tags ?? []) await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
+      // A trusted publisher's workflow run is kept on the version (its page and the REST API show it) and audited.
+      const via = publishedVia(v.actor);
+      if (via) {
+        await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: version.id, name: PUBLISHED_VIA, value: JSON.stringify(via) }).execute();
+        await this.audited(trx as unknown as Db, 'package_version.publish', pkg.id, v.actor, { version: v.version, details: { published_via: via } });
+      }
       // The revision bump, the metadata merge and the row to return, in one statement.
       pkg = await trx
         .updateTable('packages')

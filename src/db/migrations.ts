@@ -334,6 +334,38 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('token_resources_token').on('token_resources').column('token_id').execute();
       },
     },
+    '0014-trusted-publishing': {
+      async up(db: Kysely<any>) {
+        // Trust policies (src/core/auth/trusted-publishers.ts): "accept ID tokens from ISSUER whose claims match",
+        // on a package, on a repository (the packages linked to it), or on an owner naming the package it may create.
+        await db.schema.createTable('trusted_publishers')
+          .addColumn('id', sql.raw(id) as any, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('owner_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('repository_id', big, (c) => c.references('repositories.id').onDelete('cascade'))
+          .addColumn('package_id', big, (c) => c.references('packages.id').onDelete('cascade'))
+          .addColumn('package_type', 'text')
+          .addColumn('package_name', 'text')
+          .addColumn('provider', 'text', (c) => c.notNull())
+          .addColumn('issuer', 'text', (c) => c.notNull())
+          .addColumn('jwks_url', 'text')
+          .addColumn('claims', 'text', (c) => c.notNull())
+          .addColumn('created_by', big)
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('trusted_publishers_issuer').on('trusted_publishers').column('issuer').execute();
+        await db.schema.createIndex('trusted_publishers_owner').on('trusted_publishers').columns(['owner_id', 'id']).execute();
+        // Every ID token's jti accepted, until the token expires: a replay on any node meets the primary key.
+        await db.schema.createTable('oidc_jtis')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('oidc_jtis_expires').on('oidc_jtis').column('expires_at').execute();
+        // A trusted publishing token (kind 'publisher') names the policy that matched first, and carries what its
+        // actor is (name, policies, claims, limit) as JSON: it lives 15 minutes and is revoked with its policy.
+        await db.schema.alterTable('tokens').addColumn('trusted_publisher_id', big).execute();
+        await db.schema.alterTable('tokens').addColumn('publisher', 'text').execute();
+      },
+    },
     '0015-sigstore': {
       async up(db: Kysely<any>) {
         // Keyless signers trusted for an owner's images (package_name null) or one image: a Fulcio certificate's

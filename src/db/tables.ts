@@ -42,7 +42,7 @@ export interface TokensTable {
   id: Generated<number>;
   /** The user the token acts for; for a job token, the user who minted it (or null from the CLI). */
   user_id: number | null;
-  kind: 'pat' | 'job';
+  kind: 'pat' | 'job' | 'publisher';
   name: string;
   /** sha256 hex of the whole token: tokens are high-entropy, so a fast hash is enough and keeps checks cheap. */
   token_hash: string;
@@ -54,6 +54,9 @@ export interface TokensTable {
   revoked_at: string | null;
   last_used_at: string | null;
   created_at: string;
+  /** A trusted publishing token: the policy that matched first, and its actor as JSON (see trusted-publishers.ts). */
+  trusted_publisher_id: Generated<number | null>;
+  publisher: Generated<string | null>;
 }
 
 /** One resource a fine-grained personal token is limited to (see the 0013 migration). */
@@ -331,10 +334,35 @@ export interface ProxyBlocksTable {
   created_at: string;
 }
 
+/** A trust policy: ID tokens of `issuer` whose claims match `claims` (JSON: claim → pattern) may publish what it names. */
+export interface TrustedPublishersTable {
+  id: Generated<number>;
+  owner_id: number;
+  repository_id: number | null;
+  package_id: number | null;
+  /** On an owner: the package (type and name) the policy may create and publish to. */
+  package_type: string | null;
+  package_name: string | null;
+  provider: 'github' | 'gitlab' | 'generic';
+  issuer: string;
+  jwks_url: string | null;
+  claims: string;
+  created_by: number | null;
+  created_at: string;
+}
+
+/** ID token ids already exchanged (`ISSUER jti`), kept until the token expires. */
+export interface OidcJtisTable {
+  key: string;
+  expires_at: string;
+}
+
 export interface Database {
   proxies: ProxiesTable;
   proxy_documents: ProxyDocumentsTable;
   proxy_blocks: ProxyBlocksTable;
+  trusted_publishers: TrustedPublishersTable;
+  oidc_jtis: OidcJtisTable;
   job_leases: JobLeasesTable;
   blob_writes: BlobWritesTable;
   audit_log: AuditLogTable;

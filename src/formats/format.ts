@@ -11,6 +11,8 @@ export interface Format {
   readonly prefix: string;
   /** Registers the protocol routes, in their own encapsulated Fastify context (own parsers, own error format). */
   register(app: FastifyInstance, core: Core): Promise<void>;
+  /** Routes its client resolves against the server's origin, not the prefix (npm's OIDC token exchange), in their own context. */
+  rootRoutes?(app: FastifyInstance, core: Core): Promise<void>;
   /**
    * The package's name as its clients spell it, owner included (npm: `@alice/hello`), for the web UI. Without it
    * the UI shows `OWNER/NAME`.

@@ -59,11 +59,16 @@ export type Management =
   /** A user's personal access tokens (user; site admins: anyone's, with site_admin). */
   | { what: 'tokens'; userId: number }
   /** Site administration: users, other people's tokens, instance settings (site_admin, a site admin). */
-  | { what: 'site' };
+  | { what: 'site' }
+  /**
+   * The trust policies (OIDC trusted publishing) of a package (admin on it, write:packages), of a repository (admin
+   * on it, repo) or of an owner (its owner or org owners, user / admin:org).
+   */
+  | { what: 'trusted-publishers'; owner: OwnerRef; repo?: RepoRef; pkg?: PackageRef };
 
 const MANAGE_SCOPE: Record<Management['what'], Scope> = {
   owner: 'admin:org', 'owner-hooks': 'admin:org_hook', 'repo-create': 'repo', 'org-create': 'admin:org', repo: 'repo',
-  'repo-hooks': 'admin:repo_hook', 'job-token': 'repo', tokens: 'user', site: 'site_admin',
+  'repo-hooks': 'admin:repo_hook', 'job-token': 'repo', tokens: 'user', site: 'site_admin', 'trusted-publishers': 'admin:org',
 };
 
 /** Does a registry token grant `action` (pull, push, delete) on the repository `name`? */
@@ -365,7 +370,16 @@ export class Authorizer {
       throw forbidden('a fine-grained token reaches only the packages it names; it manages nothing');
     }
     // A user's own settings are the `user` scope's, an organization's the `admin:org` scope's (as on GitHub).
-    const scope: Scope = m.what === 'owner' && m.owner.kind === 'user' ? 'user' : MANAGE_SCOPE[m.what];
+    const scope: Scope = (m.what === 'owner' || m.what === 'trusted-publishers') && m.owner.kind === 'user' ? 'user' : MANAGE_SCOPE[m.what];
+    if (m.what === 'trusted-publishers' && (m.pkg || m.repo)) {
+      // A package's policies are its settings (admin on it, as PATCH needs); a repository's are the repository's.
+      const role = m.pkg ? await this.roleOn(actor, m.pkg) : null;
+      if (m.pkg ? role === null : !(await this.canReadRepo(actor, m.repo!))) throw notFound();
+      if (m.pkg ? role !== 'admin' : !(await this.hasRole(u, { what: 'repo', repo: m.repo! }))) throw forbidden(m.pkg ? 'you need admin on this package to manage its trusted publishers' : FORBIDDEN.repo);
+      const needs: Scope = m.pkg ? 'write:packages' : 'repo';
+      if (!actor.scopes.has(needs)) throw forbidden(`your token lacks the ${needs} scope`);
+      return;
+    }
     const allowed = await this.hasRole(u, m);
     if (!allowed) {
       const repo = 'repo' in m ? m.repo : null;
@@ -393,6 +407,7 @@ export class Authorizer {
       case 'owner':
       case 'owner-hooks':
       case 'repo-create':
+      case 'trusted-publishers':
         return m.owner.id === u.id || (m.owner.kind === 'org' && (await this.isOrgOwner(m.owner.id, u.id)));
       case 'org-create':
         return m.adminId === u.id;
@@ -470,4 +485,5 @@ const FORBIDDEN: Record<Management['what'], string> = {
   'job-token': 'you need write on this repository to mint job tokens',
   tokens: "you may only manage your own tokens",
   site: 'site administrators only',
+  'trusted-publishers': 'you must be an owner of this organization to manage its trusted publishers',
 };

@@ -15,7 +15,7 @@ export interface RepositoryAccess {
 
 export interface RegistryClaims {
   /** Who: a user id (with the personal token id it came from, or null for a password) or a job token id. */
-  wharf: { kind: 'user'; uid: number; tid: number | null } | { kind: 'job'; tid: number } | { kind: 'anonymous' };
+  wharf: { kind: 'user'; uid: number; tid: number | null } | { kind: 'job'; tid: number } | { kind: 'publisher'; tid: number } | { kind: 'anonymous' };
   access: RepositoryAccess[];
 }
 

@@ -10,6 +10,7 @@ import { ALL_SCOPES, type AccessLimit, type Actor, type LimitResource, type Reac
 import type { Authorizer } from './authorize.ts';
 import { AuditLog } from '../audit/audit.ts';
 import { checkPackageName, checkPackageType, checkReach, defaultReach, formatResource, MAX_RESOURCES, REACH_SCOPE, type ResourceSpec } from './selection.ts';
+import { publisherActor } from './trusted-publishers.ts';
 import { hashToken, looksLikeToken, mintToken, parseScopes, sameHash, type Scope } from './tokens.ts';
 
 /** A token's row as lookups need it, with the limit of a fine-grained token. */
@@ -29,7 +30,7 @@ type ResourceRow = { owner_id: number; repository_id: number | null; package_id:
 export interface TokenInfo {
   id: number;
   name: string;
-  kind: 'pat' | 'job';
+  kind: 'pat' | 'job' | 'publisher';
   scopes: Scope[];
   token_prefix: string;
   repository_id: number | null;
@@ -254,6 +255,7 @@ export class TokenService {
     if (row.expires_at && row.expires_at <= now) return null;
     this.used.set(row.id, now);
     const scopes = parseScopes(row.scopes);
+    if (row.kind === 'publisher') return publisherActor(row.id, row.publisher, scopes);
     if (row.kind === 'job') {
       if (row.repository_id == null || row.repo_owner_id == null) return null;
       return { kind: 'job', repositoryId: row.repository_id, repositoryOwnerId: row.repo_owner_id, repositoryName: `${row.repo_owner_name}/${row.repo_name}`, scopes, tokenId: row.id };
@@ -270,7 +272,7 @@ export class TokenService {
       .leftJoin('repositories', 'repositories.id', 'tokens.repository_id')
       .leftJoin('owners as repo_owner', 'repo_owner.id', 'repositories.owner_id')
       .select([
-        'tokens.id', 'tokens.kind', 'tokens.token_hash', 'tokens.scopes', 'tokens.expires_at', 'tokens.revoked_at', 'tokens.repository_id',
+        'tokens.id', 'tokens.kind', 'tokens.token_hash', 'tokens.scopes', 'tokens.expires_at', 'tokens.revoked_at', 'tokens.repository_id', 'tokens.publisher',
         'owners.id as user_id', 'owners.name as user_name', 'owners.is_admin', 'owners.suspended_at',
         'repositories.owner_id as repo_owner_id', 'repositories.name as repo_name', 'repo_owner.name as repo_owner_name',
       ])

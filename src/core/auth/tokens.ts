@@ -1,11 +1,11 @@
 // Token format: PREFIX + 30 random base62 characters + 6 base62 characters of CRC-32 over the random part.
-// The prefix (whp_ personal, whj_ job) and the checksum let secret scanners recognise a Wharf token with
+// The prefix (whp_ personal, whj_ job, whs_ trusted publishing) and the checksum let secret scanners recognise a Wharf token with
 // no database; only sha256(token) is stored, and since tokens carry ~178 bits of entropy a fast hash suffices.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
-export type TokenKind = 'pat' | 'job';
-const PREFIX: Record<TokenKind, string> = { pat: 'whp_', job: 'whj_' };
+export type TokenKind = 'pat' | 'job' | 'publisher';
+const PREFIX: Record<TokenKind, string> = { pat: 'whp_', job: 'whj_', publisher: 'whs_' };
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 function base62(n: bigint, width: number): string {
@@ -39,13 +39,14 @@ export function mintToken(kind: TokenKind): string {
 
 /** True when `token` has a Wharf prefix and a valid checksum (no database needed). */
 export function looksLikeToken(token: string): boolean {
-  const m = /^wh[pj]_([0-9A-Za-z]{30})([0-9A-Za-z]{6})$/.exec(token);
+  const m = /^wh[pjs]_([0-9A-Za-z]{30})([0-9A-Za-z]{6})$/.exec(token);
   return !!m && checksum(m[1]) === m[2];
 }
 
 export function tokenKindOf(token: string): TokenKind | null {
   if (token.startsWith('whp_')) return 'pat';
   if (token.startsWith('whj_')) return 'job';
+  if (token.startsWith('whs_')) return 'publisher';
   return null;
 }
 

@@ -167,6 +167,13 @@ export class Packages {
       .executeTakeFirst();
   }
 
+  /** The value of version property `name` on each of `versionIds` that has it (e.g. `published_via`). */
+  async versionProperty(versionIds: number[], name: string): Promise<Map<number, string>> {
+    if (!versionIds.length) return new Map();
+    const rows = await this.db.selectFrom('package_properties').select(['ref_id', 'value']).where('ref_type', '=', 'version').where('name', '=', name).where('ref_id', 'in', versionIds).execute();
+    return new Map(rows.map((r) => [r.ref_id, r.value]));
+  }
+
   /** Live versions carrying a version property `name` = `value` (e.g. OCI manifests whose subject is a digest). */
   async versionsWithProperty(packageId: number, name: string, value: string): Promise<PackageVersion[]> {
     return this.db

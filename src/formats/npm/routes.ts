@@ -24,6 +24,7 @@ import { DEFAULT_LIMITS, inspectTarball, TarballInspector, type TarballFacts } f
 import { PackumentCache } from './cache.ts';
 import { NpmSigner } from './signatures.ts';
 import { NpmProxy } from './proxy.ts';
+import { npmOidcRoutes } from './oidc.ts';
 
 const TYPE = 'npm';
 /** The stored provenance bundle of a version: a file beside its tarball. */
@@ -320,7 +321,8 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
    */
   /** `_npmUser`: an empty email when the user has none (npm view prints a missing one as "<undefined>"). */
   async function npmUser(actor: Actor): Promise<{ name: string; email: string }> {
-    if (actor.kind === 'job') return { name: `job:${actor.repositoryName}`, email: '' };
+    // A job publishes as `job:OWNER/REPO`, a trusted publisher as `github:OWNER/REPO` (npmjs shows its own "GitHub Actions").
+    if (actor.kind === 'job' || actor.kind === 'publisher') return { name: actorName(actor)!, email: '' };
     if (actor.kind !== 'user') return { name: 'anonymous', email: '' };
     const email = (await core.identity.ownerById(actor.user.id))?.email;
     return { name: actor.user.name, email: email ?? '' };
@@ -447,6 +449,9 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     await core.tokens.revoke(a, (req.params as Params).token, a.user.id);
     return { ok: true };
   });
+
+  // Trusted publishing: npm exchanges a CI job's ID token for a publish token (also answered at the root: oidc.ts).
+  await npmOidcRoutes(app, core);
 
   // The public keys `npm audit signatures` verifies dist.signatures with.
   app.get('/-/npm/v1/keys', async () => ({ keys: await signer.keys() }));

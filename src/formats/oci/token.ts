@@ -2,7 +2,7 @@
 // credentials (a user with a personal access token or password, or a job token) or none. The token grants
 // only the requested actions the actor is allowed, and lives five minutes.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Actor } from '../../core/auth/actor.ts';
+import { actorName, type Actor } from '../../core/auth/actor.ts';
 import type { Action } from '../../core/auth/authorize.ts';
 import type { RegistryClaims, RepositoryAccess } from '../../core/auth/registry-tokens.ts';
 import type { Core } from '../../core/core.ts';
@@ -65,12 +65,15 @@ export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<v
       if (existing) existing.actions = [...new Set([...existing.actions, ...actions])];
       else access.push({ type: 'repository', name: m[1], actions });
     }
+    // A job's or trusted publisher's registry token names the token it came from: it is valid while that one is.
     const who: RegistryClaims['wharf'] =
-      actor.kind === 'user' ? { kind: 'user', uid: actor.user.id, tid: actor.tokenId } : actor.kind === 'job' ? { kind: 'job', tid: actor.tokenId } : { kind: 'anonymous' };
+      actor.kind === 'user' ? { kind: 'user', uid: actor.user.id, tid: actor.tokenId }
+      : actor.kind === 'job' || actor.kind === 'publisher' ? { kind: actor.kind, tid: actor.tokenId }
+      : { kind: 'anonymous' };
     // Tokens are issued for this registry only, whatever `service` the client names: their audience is this
     // registry's service name, and a token with any other audience is refused here.
     const service = registryServiceOf(core, req);
-    const subject = actor.kind === 'user' ? actor.user.name : actor.kind === 'job' ? `job:${actor.repositoryName}` : 'anonymous';
+    const subject = actorName(actor) ?? 'anonymous';
     const token = await core.registryTokens.issue({ wharf: who, access }, { service, subject, ttlSeconds: TTL_SECONDS });
     return { token, access_token: token, expires_in: TTL_SECONDS, issued_at: new Date().toISOString() };
   };

@@ -10,6 +10,7 @@ import { packageRoutes } from './packages.ts';
 import { signingRoutes } from './signing.ts';
 import { proxyRoutes } from './proxies.ts';
 import { tokenRoutes } from './tokens.ts';
+import { trustedPublisherRoutes } from './trusted-publishers.ts';
 import { userAdminRoutes } from './users-admin.ts';
 
 export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
@@ -40,4 +41,5 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await auditRoutes(app, core);
   await userAdminRoutes(app, core);
   await proxyRoutes(app, core);
+  await trustedPublisherRoutes(app, core);
 }

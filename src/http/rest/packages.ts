@@ -6,6 +6,7 @@ import { invalid, notFound } from '../../core/errors.ts';
 import { checkRole, checkVisibility } from '../../core/identity/identity.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import { packageSettings } from '../../core/package-settings.ts';
+import { PUBLISHED_VIA } from '../../core/auth/trusted-publishers.ts';
 import type { Owner } from '../../db/tables.ts';
 import { formatOf } from '../../formats/index.ts';
 import { baseUrlOf } from '../actor.ts';
@@ -112,9 +113,12 @@ export async function packageRoutes(app: FastifyInstance, core: Core): Promise<v
       const [all, downloads, tags] = await Promise.all([core.packages.versions(pkg.id, { includeDeleted: true }), core.packages.downloadsByVersion(pkg.id), core.packages.tags(pkg.id)]);
       const list = all.filter((v) => (state === 'deleted' ? v.deleted_at : !v.deleted_at)).reverse();
       const base = baseUrlOf(core, req);
-      const rows = list.slice(p.offset, p.offset + p.limit).map((v) =>
-        versionJson(pkg, v, base, (downloads.get(v.id) ?? 0) + core.downloads.pendingFor(v.id), tags.filter((t) => t.version_id === v.id).map((t) => t.name)),
-      );
+      const page = list.slice(p.offset, p.offset + p.limit);
+      const via = await core.packages.versionProperty(page.map((v) => v.id), PUBLISHED_VIA);
+      const rows = page.map((v) => ({
+        ...versionJson(pkg, v, base, (downloads.get(v.id) ?? 0) + core.downloads.pendingFor(v.id), tags.filter((t) => t.version_id === v.id).map((t) => t.name)),
+        published_via: via.has(v.id) ? JSON.parse(via.get(v.id)!) : null,
+      }));
       return sendPage(req, reply, core, rows, p);
     });
 
@@ -135,7 +139,9 @@ export async function packageRoutes(app: FastifyInstance, core: Core): Promise<v
         const cur = (json.metadata as Record<string, unknown>)[k];
         (json.metadata as Record<string, unknown>)[k] = cur && typeof cur === 'object' && val && typeof val === 'object' ? { ...cur, ...val } : val;
       }
-      return { ...json, files: files.map((f) => ({ name: f.name, size: f.size, digest: f.blob_digest, content_type: f.content_type })) };
+      // A trusted publisher's workflow run (as npmjs shows "published via GitHub Actions"); null otherwise.
+      const via = (await core.packages.versionProperty([v.id], PUBLISHED_VIA)).get(v.id);
+      return { ...json, published_via: via ? JSON.parse(via) : null, files: files.map((f) => ({ name: f.name, size: f.size, digest: f.blob_digest, content_type: f.content_type })) };
     });
     app.delete(oneVersion, async (req, reply) => {
       const pkg = await packageFor(req, kind);

@@ -13,6 +13,7 @@ import { html, seg, type Child } from '../html.ts';
 import { csrfField, layout } from '../layout.ts';
 import type { Web } from '../web.ts';
 import { SIGNING_DONE, signingAction, signingSection } from './signing.ts';
+import { policiesFor, TRUST_DONE, trustAction, trustSection } from './trusted-publishers.ts';
 
 const DONE: Record<string, string> = {
   visibility: 'Visibility changed.',
@@ -26,6 +27,7 @@ const DONE: Record<string, string> = {
   'delete-package': 'Package deleted. It can be restored below.',
   'restore-package': 'Package restored.',
   ...SIGNING_DONE,
+  ...TRUST_DONE,
 };
 
 const VIS_TEXT: Record<string, string> = {
@@ -72,6 +74,8 @@ export async function settingsGet(web: Web, req: FastifyRequest, reply: FastifyR
     signing = signingSection(ctx, { action, keys, identities, keyless: !!core.signing.sigstore.root, required, what: `the ${signs.what} of ${packageName(pkg)}`, note });
   }
   const form = (name: string, body: Child, cls = '') => html`<form class="${cls}" action="${action}" method="post">${csrfField(ctx)}<input type="hidden" name="action" value="${name}">${body}</form>`;
+  const policies = await policiesFor(core, req.actor, pkg);
+  const trust = policies ? trustSection(ctx, action, policies, core.trustedPublishers.verifier.acceptedIssuers) : '';
 
   return web.send(
     reply,
@@ -134,6 +138,8 @@ ${deleted.map((v) => html`<tr><td>${v.version}</td><td>${when(v.deleted_at)}</td
 </tbody></table></div>`
   : html`<p class="muted">None.</p>`}
 </section>
+
+${trust}
 
 ${signing}
 
@@ -221,6 +227,10 @@ export async function settingsPost(web: Web, req: FastifyRequest, reply: Fastify
       case 'restore-package':
         await core.authz.authorize(req.actor, 'delete', pkg);
         await core.publisher.restorePackage(pkg.id, req.actor);
+        break;
+      case 'trust-publisher':
+      case 'untrust-publisher':
+        await trustAction(core, req.actor, f, pkg);
         break;
       case 'trust-key':
       case 'untrust-key':

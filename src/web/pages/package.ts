@@ -9,6 +9,7 @@ import { notFound } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { PackageVersion } from '../../db/tables.ts';
 import { formatOf } from '../../formats/index.ts';
+import { PUBLISHED_VIA, type PublishedVia } from '../../core/auth/trusted-publishers.ts';
 import { banner, copyBlock, count, downloadsChart, factsView, headingName, packageName, packagePath, plural, typeIcon, versionLabel, visibilityBadge, when } from '../components.ts';
 import { html, seg, type Html } from '../html.ts';
 import { layout } from '../layout.ts';
@@ -154,6 +155,10 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
       }
     }
 
+    // A trusted publisher's run (as npmjs shows "published via GitHub Actions"): the provider, repository, workflow and run.
+    const viaJson = shown ? (await core.packages.versionProperty([shown.id], PUBLISHED_VIA)).get(shown.id) : undefined;
+    const via = viaJson ? (JSON.parse(viaJson) as PublishedVia) : null;
+
     const ordered = [...versions].reverse();
     const ctx = web.ctx(req, reply);
     const path = packagePath(pkg);
@@ -177,6 +182,7 @@ ${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.dele
     ${copyBlock('install-cmd', 'Install command', install.install)}
     ${install.setup ? html`<details class="setup"><summary>Set up your client</summary>${copyBlock('setup-cmd', 'Client setup', install.setup)}</details>` : ''}
   </section>
+  ${shown && via ? publishedViaView(shown.version, via) : ''}
   ${readme ? html`<section aria-labelledby="readme-h" class="readme card"><h2 id="readme-h" class="sr-only">README</h2><div class="markdown">${renderMarkdown(readme)}</div></section>` : ''}
   ${shown && Object.keys(facts).length
     ? html`<section aria-labelledby="facts-h" class="card"><h2 id="facts-h">Details of ${versionLabel(shown.version)}</h2>${factsView(facts)}</section>`
@@ -206,4 +212,20 @@ ${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.dele
       }),
     );
   }
+}
+
+const PROVIDER_NAMES: Record<string, string> = { github: 'GitHub Actions', gitlab: 'GitLab CI', generic: 'OpenID Connect' };
+
+/** "Published via GitHub Actions": the workflow run a trusted publisher's ID token named, and a link to it. */
+function publishedViaView(version: string, via: PublishedVia) {
+  const c = via.claims;
+  const rows: [string, string | undefined][] = [
+    ['Repository', c.repository ?? c.project_path], ['Workflow', c.workflow_ref ?? c.ci_config_ref_uri], ['Environment', c.environment],
+    ['Ref', c.ref], ['Commit', c.sha ?? c.ci_config_sha], ['Triggered by', c.event_name], ['Subject', via.provider === 'generic' ? c.sub : undefined], ['Issuer', via.issuer],
+  ];
+  return html`<section aria-labelledby="via-h" class="card published-via"><h2 id="via-h">Published via ${PROVIDER_NAMES[via.provider] ?? via.provider}</h2>
+<p class="help">${versionLabel(version)} was published by a trusted publisher: a CI job that proved who it is with an OpenID Connect ID token, with no stored secret.</p>
+<dl class="facts">${rows.filter(([, v]) => v).map(([k, v]) => html`<dt>${k}</dt><dd><code>${v!}</code></dd>`)}</dl>
+${via.run_url ? html`<p><a href="${via.run_url}" rel="nofollow noopener">View the run</a></p>` : ''}
+</section>`;
 }
