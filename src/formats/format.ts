@@ -13,9 +13,9 @@ export interface Format {
   register(app: FastifyInstance, core: Core): Promise<void>;
   /**
    * The package's name as its clients spell it, owner included (npm: `@alice/hello`), for the web UI. Without it
-   * the UI shows `OWNER/NAME`.
+   * the UI shows `OWNER/NAME`. `proxied`: the package is a pull-through proxy's (its owner's), named as upstream.
    */
-  displayName?(pkg: Pick<PackageRow, 'owner_name' | 'name'>): string;
+  displayName?(pkg: Pick<PackageRow, 'owner_name' | 'name' | 'proxied'>): string;
   /** How to install a package, for the REST API and the web UI (baseUrl without a trailing slash; `tags`: the version's tags). */
   describe(pkg: PackageRow, version: string | null, baseUrl: string, tags?: string[]): { install: string; setup?: string };
   /** Format facts about a version for the REST API's `metadata` (GitHub's shape: `{ container: { tags } }`). */

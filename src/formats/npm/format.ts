@@ -3,17 +3,23 @@ import { npmPurl, verifyProvenance } from '../../core/signing/provenance.ts';
 import { MAX_BUNDLE_BYTES } from '../../core/signing/sigstore.ts';
 import { readSmallBody } from '../../http/body.ts';
 import type { Format } from '../format.ts';
+import { npmDisplayName } from './names.ts';
 import { npmRoutes, provenanceName } from './routes.ts';
 
 export const npmFormat: Format = {
   type: 'npm',
   prefix: '/npm',
   register: npmRoutes,
-  // npm knows a Wharf package only by its scoped name: the owner is the scope, always lower case.
-  displayName: (pkg) => `@${pkg.owner_name.toLowerCase()}/${pkg.name}`,
+  displayName: npmDisplayName,
   describe(pkg, version, baseUrl) {
     const scope = pkg.owner_name.toLowerCase();
     const host = baseUrl.replace(/^https?:/, '');
+    if (pkg.proxied) {
+      return {
+        install: `npm install ${pkg.name}${version ? `@${version}` : ''}`,
+        setup: `registry=${baseUrl}/npm/${scope}/\n${host}/npm/:_authToken=\${WHARF_TOKEN}`,
+      };
+    }
     return {
       install: `npm install ${npmFormat.displayName!(pkg)}${version ? `@${version}` : ''}`,
       setup: `@${scope}:registry=${baseUrl}/npm/\n${host}/npm/:_authToken=\${WHARF_TOKEN}`,
