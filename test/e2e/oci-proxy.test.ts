@@ -30,6 +30,12 @@ class Front {
   auth: 'none' | 'basic' | 'token' = 'none';
   tamper = new Set<string>();
   delayMs = 0;
+  /** Blob bodies: the first half at once, the rest after this long (a slow upstream). */
+  stallMs = 0;
+  /** Blob GETs are redirected to /cdn/… on this front, as Docker Hub sends layers to its CDN. */
+  redirectBlobs = false;
+  /** What reached /cdn/: the URL and whether it carried credentials. */
+  readonly cdn: { url: string; auth: boolean }[] = [];
   readonly tokens = new Set<string>();
   tokenRequests = 0;
   origin = '';
@@ -52,17 +58,22 @@ class Front {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ token, expires_in: 300 }));
       }
-      this.seen.push({ method: req.method!, url, auth: String(req.headers.authorization ?? '').split(' ')[0] });
+      let path = url;
+      if (url.startsWith('/cdn/')) {
+        this.cdn.push({ url, auth: !!req.headers.authorization });
+        path = url.slice(4);
+      } else this.seen.push({ method: req.method!, url, auth: String(req.headers.authorization ?? '').split(' ')[0] });
       const a = req.headers.authorization ?? '';
-      if (this.auth === 'basic' && !this.basicOk(a)) return res.writeHead(401, { 'www-authenticate': 'Basic realm="upstream"' }).end();
-      if (this.auth === 'token' && !(a.startsWith('Bearer ') && this.tokens.has(a.slice(7)))) {
+      if (this.auth === 'basic' && path === url && !this.basicOk(a)) return res.writeHead(401, { 'www-authenticate': 'Basic realm="upstream"' }).end();
+      if (this.auth === 'token' && path === url && !(a.startsWith('Bearer ') && this.tokens.has(a.slice(7)))) {
         const repo = /^\/v2\/(.+)\/(manifests|blobs|tags)\//.exec(url)?.[1];
         const scope = repo ? `,scope="repository:${repo}:pull"` : '';
         return res.writeHead(401, { 'www-authenticate': `Bearer realm="${this.origin}/token",service="upstream"${scope}` }).end();
       }
+      if (this.redirectBlobs && path === url && url.includes('/blobs/')) return res.writeHead(307, { location: `${this.origin}/cdn${url}` }).end();
       const t = new URL(this.target);
       const { authorization: _a, ...headers } = req.headers;
-      const up = http.request({ host: t.hostname, port: t.port, path: url, method: req.method, headers }, async (r) => {
+      const up = http.request({ host: t.hostname, port: t.port, path, method: req.method, headers }, async (r) => {
         if (url.includes('/blobs/') && this.delayMs) await sleep(this.delayMs);
         if (this.tamper.has(url.replace(/^.*\/blobs\//, '')) && r.statusCode === 200) {
           const chunks: Buffer[] = [];
@@ -71,6 +82,15 @@ class Front {
           body[body.length - 1] ^= 0xff;
           res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
           return res.end(body);
+        }
+        if (url.includes('/blobs/') && this.stallMs && r.statusCode === 200) {
+          const chunks: Buffer[] = [];
+          for await (const c of r) chunks.push(c as Buffer);
+          const body = Buffer.concat(chunks);
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+          res.write(body.subarray(0, body.length >> 1));
+          await sleep(this.stallMs);
+          return res.end(body.subarray(body.length >> 1));
         }
         res.writeHead(r.statusCode!, r.headers);
         r.pipe(res);
@@ -122,6 +142,7 @@ before(async () => {
   digests.multi = writeImageIndex(layout, 'multi', ['amd', 'arm']).digest;
   await push('app1', 'library/app:1');
   await push('big', 'library/big:1');
+  await push('big', 'library/slow:1');
   await push('app1', 'library/tampered:1');
   await push('multi', 'library/multi:1');
 });
@@ -263,6 +284,35 @@ for (const dialect of dialects()) {
       assert.ok(await server.core.packages.heldBlob(pkg.id, layer), 'the layer is kept');
     });
 
+    test('a large layer reaches its first client as it arrives, and is kept', T, async () => {
+      const { doc } = await manifestOf('up/library/slow', '1');
+      const layer = doc.layers[0];
+      front.stallMs = 1500;
+      const t0 = Date.now();
+      let first = 0;
+      let bytes = 0;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          http.get(`${server.url}/v2/up/library/slow/blobs/${layer.digest}`, (res) => {
+            assert.equal(res.statusCode, 200);
+            res.on('data', (c: Buffer) => {
+              if (!first) first = Date.now() - t0;
+              bytes += c.length;
+            });
+            res.on('end', resolve);
+            res.on('error', reject);
+          }).on('error', reject);
+        });
+      } finally {
+        front.stallMs = 0;
+      }
+      const total = Date.now() - t0;
+      assert.equal(bytes, layer.size);
+      assert.ok(first < 1000 && total >= 1500, `first byte after ${first} ms, all after ${total} ms`);
+      const pkg = (await server.core.packages.find('up', 'container', 'library/slow'))!;
+      assert.ok(await server.core.packages.heldBlob(pkg.id, layer.digest), 'the layer is kept');
+    });
+
     test('a digest mismatch from the upstream is refused (502) and nothing is kept', T, async () => {
       const { doc } = await manifestOf('up/library/tampered', '1');
       const layer = doc.layers[0].digest as string;
@@ -288,12 +338,16 @@ for (const dialect of dialects()) {
       assert.ok(basicFront.seen.some((s) => s.auth === 'Basic'));
     });
 
-    test('upstream with Docker token auth: a token from its realm (with Basic credentials), reused', T, async () => {
+    test('upstream with Docker token auth: a token from its realm (with Basic credentials), reused; layers from its CDN', T, async () => {
+      tokenFront.redirectBlobs = true;
       const { doc } = await manifestOf('tok/library/app', '1');
       const blob = await fetch(`${server.url}/v2/tok/library/app/blobs/${doc.config.digest}`);
       assert.equal(blob.status, 200);
+      assert.equal((await blob.arrayBuffer()).byteLength, doc.config.size);
       assert.equal(tokenFront.tokenRequests, 1, 'one token, reused for the blob');
       assert.ok(tokenFront.seen.some((s) => s.auth === 'Bearer'));
+      // The redirect was followed without the upstream's credentials.
+      assert.deepEqual(tokenFront.cdn.map((c) => c.auth), [false]);
     });
 
     test('a private proxy: anonymous clients get the challenge, nothing is fetched for them', T, async () => {

@@ -72,6 +72,8 @@ export interface BlobRequest<T> {
   extraDigests: ExtraDigest[];
   /** How the file is named in errors and logs. */
   what: string;
+  /** Follow the upstream's redirects, without credentials (content checked by `verify` against a digest known beforehand). */
+  redirects?: boolean;
   /** Throws when the content is not what was declared: nothing is kept then. */
   verify(staged: StagedBlob): void;
   /** Records the verified content (commits it, or cancels it when another copy is kept). */
@@ -136,15 +138,29 @@ export class ProxyCache {
    * upstream asks for Docker token authentication: upstream-auth.ts); fails with Upstream when no answer came within
    * the proxy's timeout (the body is then guarded by the same timeout between chunks, see body()).
    */
-  async request(proxy: ProxyConfig, url: string, headers: Record<string, string> = {}, scope?: string): Promise<{ res: Response; abort: AbortController }> {
+  async request(proxy: ProxyConfig, url: string, headers: Record<string, string> = {}, scope?: string, opts: { redirects?: boolean } = {}): Promise<{ res: Response; abort: AbortController }> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error(`no answer within ${proxy.timeoutMs} ms`)), proxy.timeoutMs);
     const send = async (authorization: string | undefined) => {
       const h: Record<string, string> = { 'user-agent': 'Wharf-proxy', ...headers };
       if (authorization) h.authorization = authorization;
       this.upstreamRequests.set(proxy.name, (this.upstreamRequests.get(proxy.name) ?? 0) + 1);
-      // Redirects are followed only within the upstream's origin: credentials never go elsewhere.
-      const res = await fetch(url, { headers: h, signal: abort.signal, redirect: 'manual' });
+      let res = await fetch(url, { headers: h, signal: abort.signal, redirect: 'manual' });
+      // Content verified by its digest may come from wherever the upstream sends us (Docker Hub's layers are on a
+      // CDN): such redirects are followed, without the credentials. Anything else is not (a document's
+      // bytes are trusted because they come from the upstream itself).
+      for (let hops = 0; opts.redirects && hops < 5 && [301, 302, 303, 307, 308].includes(res.status); hops++) {
+        await res.body?.cancel().catch(() => {});
+        let next: URL;
+        try {
+          next = new URL(res.headers.get('location') ?? '', res.url || url);
+        } catch {
+          throw upstreamError('the upstream redirected to an invalid URL');
+        }
+        if (next.protocol !== 'https:' && next.protocol !== 'http:') throw upstreamError('the upstream redirected to a URL that is not http(s)');
+        const { authorization: _a, ...plain } = h;
+        res = await fetch(next, { headers: plain, signal: abort.signal, redirect: 'manual' });
+      }
       if (res.status >= 300 && res.status < 400 && res.status !== 304) {
         await res.body?.cancel().catch(() => {});
         throw upstreamError(`the upstream answered ${res.status} (redirects are not followed)`);
@@ -325,7 +341,7 @@ export class ProxyCache {
       let source: Readable;
       let declared: number;
       try {
-        const { res, abort } = await this.request(proxy, req.url, { accept: req.accept }, req.scope);
+        const { res, abort } = await this.request(proxy, req.url, { accept: req.accept }, req.scope, { redirects: req.redirects });
         if (res.status === 404 || res.status === 410) {
           await res.body?.cancel().catch(() => {});
           throw notFound(`${req.what} is not in the upstream registry`);
