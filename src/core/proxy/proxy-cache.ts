@@ -84,7 +84,7 @@ export interface BlobRequest<T> {
 export interface Fetching<T> {
   /**
    * The upstream's bytes as they arrive, for the caller whose request started the fetch (if it asked): its
-   * response can begin at once. The stream fails if the content is refused; its end means verified.
+   * response can begin at once. The stream fails if the content is refused; its end means verified and kept.
    */
   live?: { body: Readable; size: number | null };
   /** What was kept, once verified and recorded: the same for every caller. */
@@ -382,9 +382,17 @@ export class ProxyCache {
         this.logger?.warn({ proxy: proxy.name, file: req.what, reason: (e as Error).message }, 'proxy: refused what the upstream sent');
         throw e;
       }
-      // Verified: the reading client gets its last bytes (held back until now, so it never completes a refused file).
+      let out: T;
+      try {
+        out = await req.record(staged);
+      } catch (e) {
+        tee?.fail(e as Error);
+        throw e;
+      }
+      // Verified and kept: the reading client gets its last bytes (held back until now, so it never completes a
+      // refused file, and what it read is in the cache when it has it all).
       tee?.release();
-      return req.record(staged);
+      return out;
     })();
     this.inflight.set(req.key, result);
     // Every caller awaits `result` (or `head`) itself; these only keep an unawaited failure from being unhandled.
