@@ -144,6 +144,7 @@ before(async () => {
   await push('big', 'library/big:1');
   await push('big', 'library/slow:1');
   await push('app1', 'library/tampered:1');
+  await push('app2', 'library/many:1');
   await push('multi', 'library/multi:1');
 });
 
@@ -264,10 +265,10 @@ for (const dialect of dialects()) {
     };
 
     test('64 concurrent misses for one blob make one upstream request; clients that hang up do not abort it', T, async () => {
-      const { doc } = await manifestOf('up/library/big', '1');
+      const { doc } = await manifestOf('up/library/many', '1');
       const layer = doc.layers[0].digest as string;
       front.delayMs = 300;
-      const url = `${server.url}/v2/up/library/big/blobs/${layer}`;
+      const url = `${server.url}/v2/up/library/many/blobs/${layer}`;
       const quitters = Array.from({ length: 8 }, () => {
         const c = new AbortController();
         setTimeout(() => c.abort(), 50);
@@ -280,7 +281,7 @@ for (const dialect of dialects()) {
       assert.equal(new Set(results.map((r) => r.bytes.toString('base64'))).size, 1);
       assert.equal(results[0].bytes.length, doc.layers[0].size);
       assert.equal(front.count((u) => u.endsWith(`/blobs/${layer}`)), 1, JSON.stringify(front.seen));
-      const pkg = (await server.core.packages.find('up', 'container', 'library/big'))!;
+      const pkg = (await server.core.packages.find('up', 'container', 'library/many'))!;
       assert.ok(await server.core.packages.heldBlob(pkg.id, layer), 'the layer is kept');
     });
 
