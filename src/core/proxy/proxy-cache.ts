@@ -72,6 +72,11 @@ export interface BlobRequest<T> {
   extraDigests: ExtraDigest[];
   /** How the file is named in errors and logs. */
   what: string;
+  /**
+   * What is already kept, looked up again once this fetch owns the key (a fetch that just ended may have kept it),
+   * or a refusal (NotFound: deleted here); undefined: fetch it.
+   */
+  existing?: () => Promise<T | undefined>;
   /** Follow the upstream's redirects, without credentials (content checked by `verify` against a digest known beforehand). */
   redirects?: boolean;
   /** Throws when the content is not what was declared: nothing is kept then. */
@@ -296,9 +301,14 @@ export class ProxyCache {
     const pkg = await this.ensurePackage(proxy, req.type, req.packageName);
     const have = await this.packages.file(pkg.id, req.version, req.fileName);
     if (have) return { cached: have };
-    // Deleted in Wharf: it stays so (until restored), and the upstream is not asked for it again and again.
-    if ((await this.packages.version(pkg.id, req.version, { includeDeleted: true }))?.deleted_at) throw notFound(`${req.packageName}@${req.version} was deleted here`);
     return this.fetchBlob(proxy, {
+      existing: async () => {
+        const f = await this.packages.file(pkg.id, req.version, req.fileName);
+        if (f) return f;
+        // Deleted in Wharf: it stays so (until restored), and the upstream is not asked for it again and again.
+        if ((await this.packages.version(pkg.id, req.version, { includeDeleted: true }))?.deleted_at) throw notFound(`${req.packageName}@${req.version} was deleted here`);
+        return undefined;
+      },
       key: `file|${proxy.ownerId}|${req.type}|${req.packageName}|${req.version}|${req.fileName}`,
       url: req.url, accept: '*/*', scope: req.scope, maxSize: req.maxSize, extraDigests: req.extraDigests, what: req.fileName, verify: req.verify,
       record: (staged) => this.recordFile(proxy, pkg.id, req, staged),
@@ -341,6 +351,12 @@ export class ProxyCache {
       let source: Readable;
       let declared: number;
       try {
+        // Kept meanwhile (a fetch that ended between the caller's look and this one): no need to ask again.
+        const have = await req.existing?.();
+        if (have !== undefined) {
+          started(undefined);
+          return have;
+        }
         const { res, abort } = await this.request(proxy, req.url, { accept: req.accept }, req.scope, { redirects: req.redirects });
         if (res.status === 404 || res.status === 410) {
           await res.body?.cancel().catch(() => {});

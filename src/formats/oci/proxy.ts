@@ -208,6 +208,7 @@ export class OciProxy {
       const live = req.method === 'GET' && !req.headers.range;
       const got = await this.core.proxyCache.fetchBlob(t.proxy, {
         key: `oci-blob|${pkg.id}|${digest}`, url: this.url(t, `blobs/${digest}`), accept: '*/*', scope: this.scope(t),
+        existing: () => this.core.packages.heldBlob(pkg.id, digest),
         maxSize: this.core.config.maxBlobSize, extraDigests: [], what: `blob ${digest}`, redirects: true,
         verify: (staged) => {
           if (staged.digest !== digest) throw upstreamError(`digest mismatch: the upstream's blob ${digest} hashes to ${staged.digest}`);
