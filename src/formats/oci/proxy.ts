@@ -153,14 +153,26 @@ export class OciProxy {
       abort.abort();
       throw upstreamError(`the upstream's manifest ${digest} is larger than ${max} bytes`);
     }
-    let bytes: Buffer;
+    // Read with a bound: a missing or lying Content-Length must not make Wharf buffer an endless body.
+    const chunks: Buffer[] = [];
+    let n = 0;
+    // A manifest is small: the whole body within the proxy's timeout.
+    const timer = setTimeout(() => abort.abort(new Error(`not read within ${t.proxy.timeoutMs} ms`)), t.proxy.timeoutMs);
     try {
-      const body = Buffer.from(await res.arrayBuffer());
-      if (body.length > max) throw new Error(`larger than ${max} bytes`);
-      bytes = body;
+      for await (const c of res.body ?? []) {
+        n += c.length;
+        if (n > max) {
+          abort.abort();
+          throw new Error(`larger than ${max} bytes`);
+        }
+        chunks.push(Buffer.from(c));
+      }
     } catch (e) {
       throw upstreamError(`reading manifest ${digest} from the upstream failed: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
+    const bytes = Buffer.concat(chunks);
     const got = sha256(bytes);
     if (got !== digest) throw upstreamError(`digest mismatch: the upstream's manifest ${digest} hashes to ${got}`);
     return this.record(t, bytes, digest);
