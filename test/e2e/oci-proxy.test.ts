@@ -164,17 +164,25 @@ describe('real clients through a container proxy', { timeout: 900_000 }, () => {
   const machines: Machine[] = [];
   const machine = () => (machines.push(new Machine()), machines[machines.length - 1]);
 
+  let tokenFront: Front;
+
   before(async () => {
     front = new Front(`http://${upstreamHost}`);
     await front.start();
+    tokenFront = new Front(`http://${upstreamHost}`);
+    tokenFront.auth = 'token';
+    tokenFront.redirectBlobs = true;
+    await tokenFront.start();
     server = await spawnWharf();
     host = server.url.replace(/^http:\/\//, '');
     await wharf(server, ['proxy', 'create', 'hub', '--format', 'container', '--upstream', front.origin, '--ttl', '2', '--timeout', '5']);
+    await wharf(server, ['proxy', 'create', 'hubauth', '--format', 'container', '--upstream', tokenFront.origin, '--username', USER, '--password-stdin'], PASSWORD);
   });
 
   after(async () => {
     await server?.stop();
     await front?.stop();
+    await tokenFront?.stop();
     for (const m of machines) m.dispose();
   });
 
@@ -187,6 +195,13 @@ describe('real clients through a container proxy', { timeout: 900_000 }, () => {
     ok(await m.skopeo(['copy', '--src-tls-verify=false', `docker://${host}/hub/library/app:1`, `oci:${back}:app`]), 'skopeo copy back');
     assert.equal(await readImageFile(back, 'app', 'hello.txt'), 'one\n');
     assert.ok(front.count((u) => u.includes('/blobs/')) >= 2, 'layers came from the upstream');
+  });
+
+  test('podman pull through a proxy of an upstream with Docker token auth (Hub-like: token realm, layers on a CDN)', T, async () => {
+    const m = machine();
+    ok(await m.podman(['pull', tls, `${host}/hubauth/library/app:1`]), 'podman pull through the token-auth proxy');
+    assert.ok(tokenFront.tokenRequests >= 1 && tokenFront.seen.some((s) => s.auth === 'Bearer'), 'Wharf authenticated upstream with a token');
+    assert.ok(tokenFront.cdn.length >= 2 && tokenFront.cdn.every((c) => !c.auth), 'layers came from the CDN, without credentials');
   });
 
   test('a multi-arch index and its platform manifests, with skopeo copy --all', T, async () => {
