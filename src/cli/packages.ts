@@ -38,7 +38,8 @@ const target = (rawType: string, slug: string) => {
 };
 
 /** How a package is named to its clients, and to this CLI: @alice/hello for npm, alice/app elsewhere. */
-const displayName = (type: string, owner: string, name: string) => `${type === 'npm' ? '@' : ''}${owner}/${name}`;
+/** As the web UI names a package (formats/*: displayName): npm's `@OWNER/NAME`, a proxy's npm package as upstream. */
+const displayName = (type: string, owner: string, name: string, proxied?: number) => (type === 'npm' && proxied ? name : `${type === 'npm' ? '@' : ''}${owner}/${name}`);
 
 const find = (core: Core, t: { type: string; owner: string; name: string }) => packageSettings(core).require(t.owner, t.type, t.name);
 
@@ -105,7 +106,7 @@ const list: Command = async (open, args, out, note) => {
       const repo = p.repository_id === null ? undefined : await core.identity.repoById(p.repository_id);
       const inherits = !!p.inherit_access && repo !== undefined;
       const versions = await core.packages.versions(p.id);
-      rows.push([p.type, displayName(p.type, owner.name, p.name), inherits ? repo.visibility : p.visibility, repo ? `${repo.owner_name}/${repo.name}` : null, repo ? (inherits ? 'yes' : 'no') : null, versions.length, when(p.updated_at)]);
+      rows.push([p.type, displayName(p.type, owner.name, p.name, p.proxied), inherits ? repo.visibility : p.visibility, repo ? `${repo.owner_name}/${repo.name}` : null, repo ? (inherits ? 'yes' : 'no') : null, versions.length, when(p.updated_at)]);
     }
     if (page.length < 500) break;
     offset += page.length;

@@ -15,9 +15,9 @@ export interface Format {
   rootRoutes?(app: FastifyInstance, core: Core): Promise<void>;
   /**
    * The package's name as its clients spell it, owner included (npm: `@alice/hello`), for the web UI. Without it
-   * the UI shows `OWNER/NAME`.
+   * the UI shows `OWNER/NAME`. `proxied`: the package is a pull-through proxy's (its owner's), named as upstream.
    */
-  displayName?(pkg: Pick<PackageRow, 'owner_name' | 'name'>): string;
+  displayName?(pkg: Pick<PackageRow, 'owner_name' | 'name' | 'proxied'>): string;
   /**
    * How to install a package, for the REST API and the web UI (baseUrl without a trailing slash; `tags`: the
    * version's tags; `files`: the names of its files, for formats whose clients fetch files by name).

@@ -10,6 +10,7 @@
 //      re-sends its Range to S3. The URL is signed with the type and disposition Wharf would have sent.
 //   3. Wharf itself: small content from memory (BlobCache), the rest streamed from the store.
 // Access was decided before any of this: a redirect is only another way to send bytes the actor may read.
+import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { ByteRange } from '../core/blobs/blob-store.ts';
 import type { Core } from '../core/core.ts';
@@ -80,4 +81,30 @@ export function parseRange(header: string | undefined, size: number): { start: n
   }
   if (start > end || start >= size) return 'invalid';
   return { start, end };
+}
+
+/**
+ * Sends content while a pull-through proxy is still storing it (core/proxy's Fetching.live): its length when the
+ * upstream declared one. The response starts with the first bytes ready, so content refused before that (a small
+ * file failing its check) is answered with the protocol's error; later, a refusal cuts the response short. A
+ * client that goes away drops only its own copy; the fetch goes on for the cache.
+ */
+export async function sendLive(reply: FastifyReply, live: { body: Readable; size: number | null }): Promise<FastifyReply> {
+  const body = live.body;
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) body.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const ready = () => {
+      body.off('readable', ready).off('end', ready).off('close', ready).off('error', failed);
+      resolve();
+    };
+    const failed = (e: Error) => {
+      body.off('readable', ready).off('end', ready).off('close', ready).off('error', failed);
+      reject(e);
+    };
+    body.once('readable', ready).once('end', ready).once('close', ready).once('error', failed);
+  });
+  if (live.size !== null) reply.header('content-length', live.size);
+  return reply.code(200).send(body);
 }

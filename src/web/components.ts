@@ -5,12 +5,12 @@ import { formatOf } from '../formats/index.ts';
 import { html, join, raw, seg, type Child, type Html } from './html.ts';
 
 /** A package's name as its clients spell it (npm: `@alice/hello`), or `OWNER/NAME`: the one name the UI shows. */
-export function packageName(p: { owner_name: string; type: string; name: string }): string {
+export function packageName(p: { owner_name: string; type: string; name: string; proxied?: number }): string {
   return formatOf(p.type)?.displayName?.(p) ?? `${p.owner_name}/${p.name}`;
 }
 
 /** The name a package's own pages put in their heading, under the owner's crumb: NAME, or the format's spelling. */
-export function headingName(p: { owner_name: string; type: string; name: string }): string {
+export function headingName(p: { owner_name: string; type: string; name: string; proxied?: number }): string {
   const full = packageName(p);
   return full === `${p.owner_name}/${p.name}` ? p.name : full;
 }

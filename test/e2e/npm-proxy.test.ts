@@ -292,6 +292,31 @@ for (const dialect of dialects()) {
       assert.ok(search.objects.length >= 1, JSON.stringify(search));
     });
 
+    test('a cached package is named as upstream (px-many, not @up/px-many) in search and on its page', T, async () => {
+      const search = await (await fetch(`${server.url}/npm/-/v1/search?text=px-many`)).json();
+      assert.deepEqual(search.objects.map((o: { package: { name: string } }) => o.package.name), ['px-many']);
+      const page = await (await fetch(`${server.url}/up/-/packages/npm/px-many`)).text();
+      assert.doesNotMatch(page, /@up\/px-many/);
+      assert.match(page, /npm install px-many/);
+    });
+
+    test('a cached version deleted in Wharf is not served, not listed, and not fetched again', T, async () => {
+      const { systemActor } = await import('../../src/core/auth/actor.ts');
+      const tgz = `${server.url}/npm/up/px-app/-/px-app-1.0.0.tgz`;
+      assert.equal((await fetch(tgz)).status, 200);
+      const pkg = (await server.core.packages.find('up', 'npm', 'px-app'))!;
+      const v = (await server.core.packages.version(pkg.id, '1.0.0'))!;
+      await server.core.publisher.deleteVersion(pkg.id, v.id, systemActor);
+      const n = upstream.count((u) => u.endsWith('px-app-1.0.0.tgz'));
+      for (let i = 0; i < 3; i++) assert.equal((await fetch(tgz)).status, 404);
+      assert.equal(upstream.count((u) => u.endsWith('px-app-1.0.0.tgz')), n, 'the upstream was not asked again');
+      for (const accept of ['application/json', 'application/vnd.npm.install-v1+json']) {
+        const doc = await (await fetch(`${server.url}/npm/up/px-app`, { headers: { accept } })).json();
+        assert.deepEqual(Object.keys(doc.versions), ['1.1.0'], accept);
+        assert.equal(doc['dist-tags'].latest, '1.1.0');
+      }
+    });
+
     test('an integrity mismatch from the upstream is refused (502) and nothing is kept', T, async () => {
       upstream.tamper.add('/px-tampered/-/px-tampered-1.0.0.tgz');
       const bad = await fetch(`${server.url}/npm/px-tampered/-/px-tampered-1.0.0.tgz`.replace('/npm/', '/npm/up/'));

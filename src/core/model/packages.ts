@@ -4,7 +4,8 @@ import { GenerationCache, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Package, PackageFile, PackageVersion, Role } from '../../db/tables.ts';
 
-export type PackageRow = Package & { owner_name: string; owner_kind: 'user' | 'org' };
+/** `proxied`: 1 when the owner is a pull-through proxy (core/proxy): the package is the upstream's, named as there. */
+export type PackageRow = Package & { owner_name: string; owner_kind: 'user' | 'org'; proxied?: number };
 
 export interface ListOptions {
   type?: string;
@@ -40,8 +41,10 @@ export class Packages {
     return this.db
       .selectFrom('packages')
       .innerJoin('owners', 'owners.id', 'packages.owner_id')
+      .leftJoin('proxies', 'proxies.owner_id', 'packages.owner_id')
       .selectAll('packages')
-      .select(['owners.name as owner_name', 'owners.kind as owner_kind']);
+      .select(['owners.name as owner_name', 'owners.kind as owner_kind'])
+      .select(sql<number>`case when proxies.owner_id is null then 0 else 1 end`.as('proxied'));
   }
 
   /** A live package by owner name, type and name (case-insensitive), or undefined. */

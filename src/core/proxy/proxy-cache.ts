@@ -8,7 +8,7 @@
 //     that file, so search, the UI, download counts, retention and `wharf gc` see it like any other.
 // Both coalesce: concurrent requests for the same thing share one upstream request. The fetch belongs to no
 // client: one that disconnects leaves it running for the others (and for the cache).
-import { Readable, Transform } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/database.ts';
 import { systemActor } from '../auth/actor.ts';
@@ -18,6 +18,7 @@ import { isWharfError, notFound, tooLarge, upstreamError } from '../errors.ts';
 import type { FileRow, Packages } from '../model/packages.ts';
 import type { Publisher } from '../publish.ts';
 import type { ProxyConfig } from './proxies.ts';
+import { basicOf, parseChallenge, UpstreamTokens } from './upstream-auth.ts';
 
 export interface DocumentRef {
   digest: string;
@@ -36,6 +37,8 @@ export interface DocumentRequest {
   maxBytes: number;
   /** Throws (Invalid, Upstream) when the upstream's bytes may not be kept: hostile or broken documents. */
   check(bytes: Buffer): void;
+  /** The Docker token scope the upstream may ask for (`repository:NAME:pull`). */
+  scope?: string;
 }
 
 export interface FileRequest {
@@ -48,11 +51,49 @@ export interface FileRequest {
   url: string;
   maxSize: number;
   extraDigests: ExtraDigest[];
+  /** The Docker token scope the upstream may ask for. */
+  scope?: string;
   /** Throws when the content is not what the upstream's index declared: nothing is kept then. */
   verify(staged: StagedBlob): void;
   /** The version's metadata as the format stores it, and what to merge into the package's. */
   metadata: unknown;
   packageMetadata?: Record<string, unknown>;
+}
+
+/** An immutable file the upstream keeps: fetched once, streamed into the store, verified, then recorded. */
+export interface BlobRequest<T> {
+  /** Concurrent requests with the same key share one fetch. */
+  key: string;
+  url: string;
+  accept: string;
+  /** The Docker token scope the upstream may ask for (`repository:NAME:pull`). */
+  scope?: string;
+  maxSize: number;
+  extraDigests: ExtraDigest[];
+  /** How the file is named in errors and logs. */
+  what: string;
+  /**
+   * What is already kept, looked up again once this fetch owns the key (a fetch that just ended may have kept it),
+   * or a refusal (NotFound: deleted here); undefined: fetch it.
+   */
+  existing?: () => Promise<T | undefined>;
+  /** Follow the upstream's redirects, without credentials (content checked by `verify` against a digest known beforehand). */
+  redirects?: boolean;
+  /** Throws when the content is not what was declared: nothing is kept then. */
+  verify(staged: StagedBlob): void;
+  /** Records the verified content (commits it, or cancels it when another copy is kept). */
+  record(staged: StagedBlob): Promise<T>;
+}
+
+/** A fetch as its callers see it. */
+export interface Fetching<T> {
+  /**
+   * The upstream's bytes as they arrive, for the caller whose request started the fetch (if it asked): its
+   * response can begin at once. The stream fails if the content is refused; its end means verified and kept.
+   */
+  live?: { body: Readable; size: number | null };
+  /** What was kept, once verified and recorded: the same for every caller. */
+  result: Promise<T>;
 }
 
 /** Resets an abort timer on every chunk: a body that stalls longer than the timeout fails, a slow steady one does not. */
@@ -78,6 +119,7 @@ export class ProxyCache {
   private readonly inflight = new Map<string, Promise<unknown>>();
   /** Upstream requests made, by proxy name (for /metrics and the tests' counting). */
   readonly upstreamRequests = new Map<string, number>();
+  private readonly tokens = new UpstreamTokens();
 
   constructor(
     private readonly db: Db,
@@ -97,21 +139,46 @@ export class ProxyCache {
   }
 
   /**
-   * GETs `url` from the proxy's upstream with its credentials; fails with Upstream when no answer came within the
-   * proxy's timeout (the body is then guarded by the same timeout between chunks, see body()).
+   * GETs `url` from the proxy's upstream with its credentials (Basic, or a bearer token for `scope` when the
+   * upstream asks for Docker token authentication: upstream-auth.ts); fails with Upstream when no answer came within
+   * the proxy's timeout (the body is then guarded by the same timeout between chunks, see body()).
    */
-  async request(proxy: ProxyConfig, url: string, headers: Record<string, string> = {}): Promise<{ res: Response; abort: AbortController }> {
+  async request(proxy: ProxyConfig, url: string, headers: Record<string, string> = {}, scope?: string, opts: { redirects?: boolean } = {}): Promise<{ res: Response; abort: AbortController }> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error(`no answer within ${proxy.timeoutMs} ms`)), proxy.timeoutMs);
-    const h: Record<string, string> = { 'user-agent': 'Wharf-proxy', ...headers };
-    if (proxy.username) h.authorization = `Basic ${Buffer.from(`${proxy.username}:${proxy.password ?? ''}`).toString('base64')}`;
-    this.upstreamRequests.set(proxy.name, (this.upstreamRequests.get(proxy.name) ?? 0) + 1);
-    try {
-      // Redirects are followed only within the upstream's origin: credentials never go elsewhere.
-      const res = await fetch(url, { headers: h, signal: abort.signal, redirect: 'manual' });
+    const send = async (authorization: string | undefined) => {
+      const h: Record<string, string> = { 'user-agent': 'Wharf-proxy', ...headers };
+      if (authorization) h.authorization = authorization;
+      this.upstreamRequests.set(proxy.name, (this.upstreamRequests.get(proxy.name) ?? 0) + 1);
+      let res = await fetch(url, { headers: h, signal: abort.signal, redirect: 'manual' });
+      // Content verified by its digest may come from wherever the upstream sends us (Docker Hub's layers are on a
+      // CDN): such redirects are followed, without the credentials. Anything else is not (a document's
+      // bytes are trusted because they come from the upstream itself).
+      for (let hops = 0; opts.redirects && hops < 5 && [301, 302, 303, 307, 308].includes(res.status); hops++) {
+        await res.body?.cancel().catch(() => {});
+        let next: URL;
+        try {
+          next = new URL(res.headers.get('location') ?? '', res.url || url);
+        } catch {
+          throw upstreamError('the upstream redirected to an invalid URL');
+        }
+        if (next.protocol !== 'https:' && next.protocol !== 'http:') throw upstreamError('the upstream redirected to a URL that is not http(s)');
+        const { authorization: _a, ...plain } = h;
+        res = await fetch(next, { headers: plain, signal: abort.signal, redirect: 'manual' });
+      }
       if (res.status >= 300 && res.status < 400 && res.status !== 304) {
         await res.body?.cancel().catch(() => {});
         throw upstreamError(`the upstream answered ${res.status} (redirects are not followed)`);
+      }
+      return res;
+    };
+    try {
+      const token = this.tokens.cached(proxy, scope);
+      let res = await send(token ? `Bearer ${token}` : basicOf(proxy));
+      const challenge = res.status === 401 ? parseChallenge(res.headers.get('www-authenticate')) : undefined;
+      if (challenge?.scheme === 'bearer') {
+        await res.body?.cancel().catch(() => {});
+        res = await send(`Bearer ${await this.tokens.fetch(proxy, challenge, scope, abort.signal)}`);
       }
       return { res, abort };
     } catch (e) {
@@ -179,7 +246,7 @@ export class ProxyCache {
     const headers: Record<string, string> = { accept: req.accept };
     if (cached?.etag) headers['if-none-match'] = cached.etag;
     if (cached?.lastModified) headers['if-modified-since'] = cached.lastModified;
-    const { res, abort } = await this.request(proxy, req.url, headers);
+    const { res, abort } = await this.request(proxy, req.url, headers, req.scope);
     const now = nowIso();
     if (res.status === 304 && cached) {
       await res.body?.cancel().catch(() => {});
@@ -222,35 +289,33 @@ export class ProxyCache {
 
   /** The file, from the model when cached, else fetched, verified, stored and recorded (once, however many ask). */
   async file(proxy: ProxyConfig, req: FileRequest): Promise<FileRow> {
-    const pkg = await this.ensurePackage(proxy, req.type, req.packageName);
-    const have = await this.packages.file(pkg.id, req.version, req.fileName);
-    if (have) return have;
-    return this.coalesce(`file|${proxy.ownerId}|${req.type}|${req.packageName}|${req.version}|${req.fileName}`, () => this.fetchFile(proxy, pkg.id, req));
+    const got = await this.fileLive(proxy, req, false);
+    return 'cached' in got ? got.cached : got.result;
   }
 
-  private async fetchFile(proxy: ProxyConfig, packageId: number, req: FileRequest): Promise<FileRow> {
-    const { res, abort } = await this.request(proxy, req.url, { accept: '*/*' });
-    if (res.status === 404 || res.status === 410) {
-      await res.body?.cancel().catch(() => {});
-      throw notFound(`${req.fileName} is not in the upstream registry`);
-    }
-    if (res.status !== 200) {
-      await res.body?.cancel().catch(() => {});
-      throw upstreamError(`the upstream answered ${res.status} for ${req.fileName}`);
-    }
-    const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > req.maxSize) {
-      abort.abort();
-      throw tooLarge(`${req.fileName} is larger than ${req.maxSize} bytes`);
-    }
-    const staged = await this.blobs.put(this.body(proxy, res, abort), { maxSize: req.maxSize, extraDigests: req.extraDigests });
-    try {
-      req.verify(staged);
-    } catch (e) {
-      await staged.cancel();
-      this.logger?.warn({ proxy: proxy.name, file: req.fileName, reason: (e as Error).message }, 'proxy: refused what the upstream sent');
-      throw e;
-    }
+  /**
+   * file() for a download route: when this request starts the fetch and `live` is asked, the upstream's bytes
+   * are handed over as they arrive (see Fetching); otherwise the cached file, or the fetch's result to wait for.
+   */
+  async fileLive(proxy: ProxyConfig, req: FileRequest, live: boolean): Promise<{ cached: FileRow } | Fetching<FileRow>> {
+    const pkg = await this.ensurePackage(proxy, req.type, req.packageName);
+    const have = await this.packages.file(pkg.id, req.version, req.fileName);
+    if (have) return { cached: have };
+    return this.fetchBlob(proxy, {
+      existing: async () => {
+        const f = await this.packages.file(pkg.id, req.version, req.fileName);
+        if (f) return f;
+        // Deleted in Wharf: it stays so (until restored), and the upstream is not asked for it again and again.
+        if ((await this.packages.version(pkg.id, req.version, { includeDeleted: true }))?.deleted_at) throw notFound(`${req.packageName}@${req.version} was deleted here`);
+        return undefined;
+      },
+      key: `file|${proxy.ownerId}|${req.type}|${req.packageName}|${req.version}|${req.fileName}`,
+      url: req.url, accept: '*/*', scope: req.scope, maxSize: req.maxSize, extraDigests: req.extraDigests, what: req.fileName, verify: req.verify,
+      record: (staged) => this.recordFile(proxy, pkg.id, req, staged),
+    }, live);
+  }
+
+  private async recordFile(proxy: ProxyConfig, packageId: number, req: FileRequest, staged: StagedBlob): Promise<FileRow> {
     try {
       await this.publisher.createVersion({
         ownerId: proxy.ownerId, type: req.type, name: req.packageName, version: req.version, metadata: req.metadata, packageMetadata: req.packageMetadata,
@@ -265,5 +330,131 @@ export class ProxyCache {
     // The version exists but not this file: it was deleted in Wharf, and stays so.
     if (!f) throw notFound(`${req.packageName}@${req.version} was deleted here`);
     return f;
+  }
+
+  /**
+   * Streams an immutable file from the upstream into the blob store while hashing it, has the format verify and
+   * record it, once for concurrent callers with the same key. The fetch belongs to no client: the caller that
+   * started it may read along (`live`), and its disconnecting stops only its own copy, never the fetch.
+   */
+  async fetchBlob<T>(proxy: ProxyConfig, req: BlobRequest<T>, live: boolean): Promise<Fetching<T>> {
+    const running = this.inflight.get(req.key);
+    if (running) return { result: running as Promise<T> };
+    let started!: (l: Fetching<T>['live']) => void;
+    let failed!: (e: unknown) => void;
+    const head = new Promise<Fetching<T>['live']>((resolve, reject) => {
+      started = resolve;
+      failed = reject;
+    });
+    const result = (async () => {
+      let tee: LiveTee | undefined;
+      let source: Readable;
+      let declared: number;
+      try {
+        // Kept meanwhile (a fetch that ended between the caller's look and this one): no need to ask again.
+        const have = await req.existing?.();
+        if (have !== undefined) {
+          started(undefined);
+          return have;
+        }
+        const { res, abort } = await this.request(proxy, req.url, { accept: req.accept }, req.scope, { redirects: req.redirects });
+        if (res.status === 404 || res.status === 410) {
+          await res.body?.cancel().catch(() => {});
+          throw notFound(`${req.what} is not in the upstream registry`);
+        }
+        if (res.status !== 200) {
+          await res.body?.cancel().catch(() => {});
+          throw upstreamError(`the upstream answered ${res.status} for ${req.what}`);
+        }
+        declared = Number(res.headers.get('content-length') ?? NaN);
+        if (declared > req.maxSize) {
+          abort.abort();
+          throw tooLarge(`${req.what} is larger than ${req.maxSize} bytes`);
+        }
+        source = this.body(proxy, res, abort);
+      } catch (e) {
+        failed(e);
+        throw e;
+      }
+      if (live) tee = new LiveTee();
+      started(tee ? { body: tee.live, size: Number.isSafeInteger(declared) ? declared : null } : undefined);
+      let input: Readable = source;
+      if (tee) {
+        source.on('error', (e) => tee!.destroy(e));
+        input = source.pipe(tee);
+      }
+      let staged: StagedBlob;
+      try {
+        staged = await this.blobs.put(input, { maxSize: req.maxSize, extraDigests: req.extraDigests });
+      } catch (e) {
+        tee?.fail(e as Error);
+        throw e;
+      }
+      try {
+        req.verify(staged);
+      } catch (e) {
+        await staged.cancel();
+        tee?.fail(e as Error);
+        this.logger?.warn({ proxy: proxy.name, file: req.what, reason: (e as Error).message }, 'proxy: refused what the upstream sent');
+        throw e;
+      }
+      let out: T;
+      try {
+        out = await req.record(staged);
+      } catch (e) {
+        tee?.fail(e as Error);
+        throw e;
+      }
+      // Verified and kept: the reading client gets its last bytes (held back until now, so it never completes a
+      // refused file, and what it read is in the cache when it has it all).
+      tee?.release();
+      return out;
+    })();
+    this.inflight.set(req.key, result);
+    // Every caller awaits `result` (or `head`) itself; these only keep an unawaited failure from being unhandled.
+    result.finally(() => this.inflight.delete(req.key)).catch(() => {});
+    return { live: await head, result };
+  }
+}
+
+/**
+ * Copies what flows to the store to the reading client, paced by that client while it reads (the store waits
+ * for a slow client rather than buffering for it) and not at all once it is gone. The last chunk is held back
+ * until the content is verified: a client never receives a complete file that was refused.
+ */
+class LiveTee extends Transform {
+  readonly live = new PassThrough({ highWaterMark: 1024 * 1024 });
+  private held: Buffer | undefined;
+  private gone = false;
+
+  constructor() {
+    super();
+    this.live.on('close', () => (this.gone = true));
+    this.live.on('error', () => (this.gone = true));
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null, c?: Buffer) => void): void {
+    const prev = this.held;
+    this.held = chunk;
+    if (!prev || this.gone || this.live.write(prev)) return done(null, chunk);
+    const go = () => {
+      this.live.off('drain', go);
+      this.live.off('close', go);
+      done(null, chunk);
+    };
+    this.live.on('drain', go);
+    this.live.on('close', go);
+  }
+
+  /** The content was verified: the client gets the rest. */
+  release(): void {
+    if (this.gone) return;
+    if (this.held) this.live.end(this.held);
+    else this.live.end();
+  }
+
+  /** The content was refused or could not be stored: the client's response is cut short. */
+  fail(e: Error): void {
+    if (!this.gone) this.live.destroy(e);
   }
 }

@@ -3,6 +3,7 @@ import { npmPurl, verifyProvenance } from '../../core/signing/provenance.ts';
 import { MAX_BUNDLE_BYTES } from '../../core/signing/sigstore.ts';
 import { readSmallBody } from '../../http/body.ts';
 import type { Format } from '../format.ts';
+import { npmDisplayName } from './names.ts';
 import { npmRoutes, provenanceName } from './routes.ts';
 import { npmRootRoutes } from './oidc.ts';
 
@@ -11,11 +12,16 @@ export const npmFormat: Format = {
   prefix: '/npm',
   register: npmRoutes,
   rootRoutes: npmRootRoutes,
-  // npm knows a Wharf package only by its scoped name: the owner is the scope, always lower case.
-  displayName: (pkg) => `@${pkg.owner_name.toLowerCase()}/${pkg.name}`,
+  displayName: npmDisplayName,
   describe(pkg, version, baseUrl) {
     const scope = pkg.owner_name.toLowerCase();
     const host = baseUrl.replace(/^https?:/, '');
+    if (pkg.proxied) {
+      return {
+        install: `npm install ${pkg.name}${version ? `@${version}` : ''}`,
+        setup: `registry=${baseUrl}/npm/${scope}/\n${host}/npm/:_authToken=\${WHARF_TOKEN}`,
+      };
+    }
     return {
       install: `npm install ${npmFormat.displayName!(pkg)}${version ? `@${version}` : ''}`,
       setup: `@${scope}:registry=${baseUrl}/npm/\n${host}/npm/:_authToken=\${WHARF_TOKEN}`,

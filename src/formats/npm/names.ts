@@ -47,3 +47,10 @@ export function checkDistTag(tag: string): string {
   goodTags.add(tag);
   return tag;
 }
+
+/**
+ * The name npm knows a package by: `@OWNER/NAME` (the owner is the scope, always lower case), or a proxy's package's
+ * upstream name (`lodash`, `@types/node`): a proxy is a registry of its own, not a scope.
+ */
+export const npmDisplayName = (pkg: { owner_name: string; name: string; proxied?: number }): string =>
+  pkg.proxied ? pkg.name : `@${pkg.owner_name.toLowerCase()}/${pkg.name}`;

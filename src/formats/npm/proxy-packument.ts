@@ -78,6 +78,18 @@ export interface RewriteInput {
   parsed: UpstreamPackument;
   /** The tarball URL Wharf serves a version at. */
   tarballUrl: (version: string) => string;
+  /** Versions deleted in Wharf: left out (and the dist-tags naming them), though the upstream still lists them. */
+  deleted?: ReadonlySet<string>;
+}
+
+/** The upstream's versions less those deleted here. */
+const liveVersions = (input: RewriteInput) => Object.entries(input.parsed.versions).filter(([v]) => !input.deleted?.has(v));
+
+/** The upstream's dist-tags less those naming a version deleted here. */
+function liveTags(input: RewriteInput): Record<string, unknown> {
+  const tags = input.parsed.doc['dist-tags'];
+  if (!isObject(tags)) return {};
+  return Object.fromEntries(Object.entries(tags).filter(([, v]) => !(typeof v === 'string' && input.deleted?.has(v))));
 }
 
 const dropped = new Set(['_attachments', '_uplinks', '_distfiles', 'users', '_rev']);
@@ -91,7 +103,11 @@ export function proxiedFullPackument(input: RewriteInput): Record<string, unknow
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(input.parsed.doc)) if (!dropped.has(k) && k !== 'versions') out[k] = v;
   const versions: Record<string, unknown> = {};
-  for (const [v, m] of Object.entries(input.parsed.versions)) versions[v] = rewriteVersion(m, input.tarballUrl(v));
+  for (const [v, m] of liveVersions(input)) versions[v] = rewriteVersion(m, input.tarballUrl(v));
+  if (input.deleted?.size) {
+    out['dist-tags'] = liveTags(input);
+    if (isObject(out.time)) out.time = Object.fromEntries(Object.entries(out.time).filter(([v]) => !input.deleted!.has(v)));
+  }
   out._id = input.name.full;
   out.name = input.name.full;
   out.versions = versions;
@@ -101,7 +117,7 @@ export function proxiedFullPackument(input: RewriteInput): Record<string, unknow
 /** The abbreviated ("corgi") packument Wharf serves for an upstream package. */
 export function proxiedAbbreviatedPackument(input: RewriteInput): Record<string, unknown> {
   const versions: Record<string, unknown> = {};
-  for (const [v, m] of Object.entries(input.parsed.versions)) {
+  for (const [v, m] of liveVersions(input)) {
     const slim: Record<string, unknown> = {};
     for (const k of ABBREVIATED_FIELDS) if (m[k] !== undefined) slim[k] = m[k];
     slim.dist = rewriteVersion(m, input.tarballUrl(v)).dist;
@@ -109,5 +125,5 @@ export function proxiedAbbreviatedPackument(input: RewriteInput): Record<string,
   }
   const doc = input.parsed.doc;
   const modified = isObject(doc.time) && typeof doc.time.modified === 'string' ? doc.time.modified : undefined;
-  return { name: input.name.full, ...(modified ? { modified } : {}), 'dist-tags': isObject(doc['dist-tags']) ? doc['dist-tags'] : {}, versions };
+  return { name: input.name.full, ...(modified ? { modified } : {}), 'dist-tags': liveTags(input), versions };
 }

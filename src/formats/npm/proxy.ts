@@ -13,7 +13,7 @@ import type { PackageRow } from '../../core/model/packages.ts';
 import type { ProxyConfig } from '../../core/proxy/proxies.ts';
 import { GenerationCache } from '../../db/changes.ts';
 import { baseUrlOf } from '../../http/actor.ts';
-import { sendBlob } from '../../http/blob-reply.ts';
+import { sendBlob, sendLive } from '../../http/blob-reply.ts';
 import { PackumentCache } from './cache.ts';
 import {
   expectedDigests, parseUpstreamName, parseUpstreamPackument, proxiedAbbreviatedPackument, proxiedFullPackument, versionOfTarball,
@@ -136,13 +136,15 @@ export class NpmProxy {
   private async packument(req: FastifyRequest, reply: FastifyReply, t: Target) {
     await this.allowRead(req.actor, t);
     const { parsed, digest } = await this.upstreamDocument(t);
-    await this.core.proxyCache.ensurePackage(t.proxy, TYPE, t.name.full);
+    const pkg = await this.core.proxyCache.ensurePackage(t.proxy, TYPE, t.name.full);
     const abbreviated = (req.headers.accept ?? '').includes(CORGI);
     const base = baseUrlOf(this.core, req);
-    const key = `${t.proxy.ownerId}|${digest}|${abbreviated ? 'a' : 'f'}|${base}`;
+    // The package's revision moves when a version is deleted here: the document is built again without it.
+    const key = `${t.proxy.ownerId}|${digest}|${pkg.revision}|${abbreviated ? 'a' : 'f'}|${base}`;
     let entry = this.documents.get(key, 0);
     if (!entry) {
-      const input = { name: t.name, parsed, tarballUrl: (v: string) => this.tarballUrl(base, t, v) };
+      const deleted = new Set((await this.core.packages.versions(pkg.id, { includeDeleted: true })).filter((v) => v.deleted_at).map((v) => v.version));
+      const input = { name: t.name, parsed, deleted, tarballUrl: (v: string) => this.tarballUrl(base, t, v) };
       const body = Buffer.from(JSON.stringify(abbreviated ? proxiedAbbreviatedPackument(input) : proxiedFullPackument(input)));
       entry = { revision: 0, body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
       this.documents.set(key, entry);
@@ -164,7 +166,7 @@ export class NpmProxy {
       if (!m) throw notFound(`version ${version} of ${t.name.full} not found`);
       const url = this.upstreamTarballUrl(t, m.dist.tarball);
       const expected = expectedDigests(m.dist);
-      f = await this.core.proxyCache.file(t.proxy, {
+      const got = await this.core.proxyCache.fileLive(t.proxy, {
         type: TYPE, packageName: t.name.full, version, fileName: file, contentType: 'application/octet-stream', url,
         maxSize: this.core.config.npmMaxBody, extraDigests: ['sha1', 'sha512'],
         verify: (staged) => verifyTarball(staged, expected, `${t.name.full}@${version}`),
@@ -174,7 +176,14 @@ export class NpmProxy {
           ...(Array.isArray(parsed.doc.keywords) ? { keywords: parsed.doc.keywords.filter((k: unknown) => typeof k === 'string') } : {}),
           ...(typeof parsed.doc['dist-tags']?.latest === 'string' ? { latest: parsed.doc['dist-tags'].latest } : {}),
         },
-      });
+      }, true);
+      if ('live' in got && got.live) {
+        // The first client reads as the tarball arrives; it is counted once stored.
+        void got.result.then((stored) => this.core.downloads.record(stored.version_id), () => {});
+        reply.type('application/octet-stream').header('cache-control', 'private, max-age=0, must-revalidate');
+        return sendLive(reply, got.live);
+      }
+      f = 'cached' in got ? got.cached : await got.result;
     }
     this.core.downloads.record(f.version_id);
     reply.type('application/octet-stream').header('etag', `"${f.blob_digest}"`).header('cache-control', 'private, max-age=31536000, immutable');

@@ -17,7 +17,7 @@ import { readJson, readSmallBody, refuseDeclaredLength } from '../../http/body.t
 import { checkProvenance, npmPurl, PROVENANCE_MEDIA_TYPE } from '../../core/signing/provenance.ts';
 import { MAX_BUNDLE_BYTES } from '../../core/signing/sigstore.ts';
 import { npmErrorHandler } from './errors.ts';
-import { checkDistTag, checkNpmVersion, parseNpmName, tarballName, type NpmName } from './names.ts';
+import { checkDistTag, checkNpmVersion, npmDisplayName, parseNpmName, tarballName, type NpmName } from './names.ts';
 import { abbreviatedPackument, fullPackument, revString, type PackumentInput } from './packument.ts';
 import { checkAttachmentKey, LARGE_STRING_PLACEHOLDER, parsePublishBody } from './publish-body.ts';
 import { DEFAULT_LIMITS, inspectTarball, TarballInspector, type TarballFacts } from './tarball.ts';
@@ -503,10 +503,10 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
           continue;
         }
         const meta = JSON.parse(pkg.metadata) as { description?: string; keywords?: string[]; latest?: string };
-        const full = `@${pkg.owner_name.toLowerCase()}/${pkg.name}`;
+        const full = npmDisplayName(pkg);
         objects.push({
           package: {
-            name: full, scope: pkg.owner_name.toLowerCase(), version: meta.latest ?? '', description: meta.description ?? '',
+            name: full, scope: pkg.proxied ? (full.startsWith('@') ? full.slice(1, full.indexOf('/')) : 'unscoped') : pkg.owner_name.toLowerCase(), version: meta.latest ?? '', description: meta.description ?? '',
             keywords: meta.keywords ?? [], date: pkg.updated_at, links: { npm: `${base}/${pkg.owner_name}/-/packages/npm/${pkg.name}` },
             publisher: { username: pkg.owner_name }, maintainers: [{ username: pkg.owner_name }],
           },

@@ -17,6 +17,7 @@ import type { Method, OciContext, OciResource, OciRoute } from './handlers/route
 import { tagResources } from './handlers/tags.ts';
 import { uploadResources } from './handlers/uploads.ts';
 import { parseOciName } from './names.ts';
+import { OciProxy } from './proxy.ts';
 import { tokenEndpoint } from './token.ts';
 
 /** Every /v2/<name>/… resource, in matching order (upload paths before `blobs/<digest>`). */
@@ -62,12 +63,17 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
 
   const access: Access = accessHelpers(core);
   const resources = ociResources({ core, access });
+  const proxy = new OciProxy(core);
   app.route({
     method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'],
     url: '/*',
     exposeHeadRoute: false,
     handler: async (req, reply) => {
-      const found = matchRoute(resources, req.method, (req.params as { '*': string })['*']);
+      const path = (req.params as { '*': string })['*'];
+      // A container proxy's repositories (/v2/PROXY/...) are answered by its upstream (proxy.ts).
+      const proxied = await proxy.serve(req, reply, path);
+      if (proxied) return proxied;
+      const found = matchRoute(resources, req.method, path);
       if (!found) throw ociError('NAME_UNKNOWN');
       const n = parseOciName(found.name);
       const { access: kind, creates } = found.route;

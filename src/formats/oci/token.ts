@@ -21,6 +21,12 @@ export async function tokenEndpoint(app: FastifyInstance, core: Core): Promise<v
         await core.authz.authorize(actor, ACTIONS[action], pkg);
         return true;
       }
+      // A repository a container proxy has not fetched yet: pulled as the package it will be (its proxy's).
+      const proxy = action === 'pull' ? await core.proxies.byName(owner) : undefined;
+      if (proxy?.format === 'container') {
+        await core.authz.authorize(actor, 'read', { id: 0, owner_id: proxy.ownerId, visibility: proxy.visibility, repository_id: null, inherit_access: 0, type: 'container', name });
+        return true;
+      }
       // A repository that does not exist yet: pushing creates it under its owner.
       if (action !== 'push') return false;
       const o = await core.identity.findOwner(owner);

@@ -17,7 +17,7 @@ const json = (p: ProxyInfo, base: string) => ({
   name: p.name, format: p.format, upstream: p.upstream, username: p.username, has_password: p.hasPassword, visibility: p.visibility,
   ttl_seconds: p.ttlSeconds, timeout_seconds: p.timeoutMs / 1000, default: p.isDefault, created_at: p.createdAt,
   url: `${base}/api/v1/admin/proxies/${p.name}`, packages_url: `${base}/api/v1/orgs/${p.name}/packages`,
-  registry_url: p.format === 'npm' ? `${base}/npm/${p.name}/` : null,
+  registry_url: p.format === 'npm' ? `${base}/npm/${p.name}/` : p.format === 'container' ? `${base.replace(/^https?:\/\//, '')}/${p.name}` : null,
 });
 
 /** The settings in a body; each field optional, each checked. */
