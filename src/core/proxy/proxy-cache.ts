@@ -53,6 +53,8 @@ export interface FileRequest {
   /** The version's metadata as the format stores it, and what to merge into the package's. */
   metadata: unknown;
   packageMetadata?: Record<string, unknown>;
+  /** Whether the file is its version's primary one (default true: one file per version, as npm's tarball). */
+  primary?: boolean;
 }
 
 /** Resets an abort timer on every chunk: a body that stalls longer than the timeout fails, a slow steady one does not. */
@@ -215,8 +217,7 @@ export class ProxyCache {
   async ensurePackage(proxy: ProxyConfig, type: string, name: string) {
     const found = await this.packages.find(proxy.name, type, name);
     if (found) return found;
-    const { pkg, created } = await this.publisher.ensurePackage({ ownerId: proxy.ownerId, type, name, repositoryId: null, inheritAccess: false, actor: systemActor });
-    if (created) await this.db.updateTable('packages').set({ visibility: proxy.visibility }).where('id', '=', pkg.id).execute();
+    await this.publisher.ensurePackage({ ownerId: proxy.ownerId, type, name, repositoryId: null, inheritAccess: false, visibility: proxy.visibility, actor: systemActor });
     return (await this.packages.find(proxy.name, type, name))!;
   }
 
@@ -251,15 +252,28 @@ export class ProxyCache {
       this.logger?.warn({ proxy: proxy.name, file: req.fileName, reason: (e as Error).message }, 'proxy: refused what the upstream sent');
       throw e;
     }
+    const file = { name: req.fileName, blob: staged, contentType: req.contentType, primary: req.primary ?? true };
     try {
       await this.publisher.createVersion({
         ownerId: proxy.ownerId, type: req.type, name: req.packageName, version: req.version, metadata: req.metadata, packageMetadata: req.packageMetadata,
-        files: [{ name: req.fileName, blob: staged, contentType: req.contentType, primary: true }], tags: [], repositoryId: null, actor: systemActor,
+        files: [file], tags: [], repositoryId: null, actor: systemActor,
       });
     } catch (e) {
-      await staged.cancel();
-      // Recorded meanwhile by another node: that copy serves.
-      if (!(isWharfError(e) && e.kind === 'Conflict')) throw e;
+      if (!(isWharfError(e) && e.kind === 'Conflict')) {
+        await staged.cancel();
+        throw e;
+      }
+      // The version exists: recorded meanwhile by another node (that copy serves), or, in formats whose versions
+      // have several files fetched one by one (a Maven pom and jar), a live version this file joins.
+      const v = await this.packages.version(packageId, req.version);
+      if (v && !(await this.packages.file(packageId, req.version, req.fileName))) {
+        try {
+          await this.publisher.addFiles(packageId, v.id, [file], [], systemActor);
+        } catch (e2) {
+          await staged.cancel();
+          if (!(isWharfError(e2) && (e2.kind === 'Conflict' || e2.kind === 'NotFound'))) throw e2;
+        }
+      } else await staged.cancel();
     }
     const f = await this.packages.file(packageId, req.version, req.fileName);
     // The version exists but not this file: it was deleted in Wharf, and stays so.
