@@ -55,6 +55,13 @@ export interface FileRequest {
   packageMetadata?: Record<string, unknown>;
   /** Whether the file is its version's primary one (default true: one file per version, as npm's tarball). */
   primary?: boolean;
+  /**
+   * A reader the body passes through on its way to the store (a format's archive inspector, as for a push), and
+   * what it found. Once the file is verified, `describe` turns that into the version's metadata (replacing
+   * `metadata`); a failure of either refuses the file like a failed verify.
+   */
+  inspect?(): { through: Transform; result: Promise<unknown> };
+  describe?(found: unknown, staged: StagedBlob): { metadata: unknown; packageMetadata?: Record<string, unknown> };
 }
 
 /** Resets an abort timer on every chunk: a body that stalls longer than the timeout fails, a slow steady one does not. */
@@ -244,9 +251,27 @@ export class ProxyCache {
       abort.abort();
       throw tooLarge(`${req.fileName} is larger than ${req.maxSize} bytes`);
     }
-    const staged = await this.blobs.put(this.body(proxy, res, abort), { maxSize: req.maxSize, extraDigests: req.extraDigests });
+    const source = this.body(proxy, res, abort);
+    const inspector = req.inspect?.();
+    if (inspector) {
+      inspector.result.catch(() => {});
+      source.on('error', (e) => inspector.through.destroy(e));
+    }
+    const staged = await this.blobs.put(inspector ? source.pipe(inspector.through) : source, { maxSize: req.maxSize, extraDigests: req.extraDigests }).catch((e: Error) => {
+      // The inspector refusing the upstream's bytes (a client's error for a push) is the upstream's fault here.
+      if (!inspector || (isWharfError(e) && (e.kind === 'Upstream' || e.kind === 'TooLarge'))) throw e;
+      this.logger?.warn({ proxy: proxy.name, file: req.fileName, reason: e.message }, 'proxy: refused what the upstream sent');
+      throw upstreamError(`the upstream's ${req.fileName} could not be read: ${e.message}`);
+    });
+    let described: { metadata: unknown; packageMetadata?: Record<string, unknown> } = { metadata: req.metadata, packageMetadata: req.packageMetadata };
     try {
       req.verify(staged);
+      if (inspector && req.describe) {
+        const found = await inspector.result.catch((e: Error) => {
+          throw upstreamError(`the upstream's ${req.fileName} could not be read: ${e.message}`);
+        });
+        described = req.describe(found, staged);
+      }
     } catch (e) {
       await staged.cancel();
       this.logger?.warn({ proxy: proxy.name, file: req.fileName, reason: (e as Error).message }, 'proxy: refused what the upstream sent');
@@ -255,7 +280,7 @@ export class ProxyCache {
     const file = { name: req.fileName, blob: staged, contentType: req.contentType, primary: req.primary ?? true };
     try {
       await this.publisher.createVersion({
-        ownerId: proxy.ownerId, type: req.type, name: req.packageName, version: req.version, metadata: req.metadata, packageMetadata: req.packageMetadata,
+        ownerId: proxy.ownerId, type: req.type, name: req.packageName, version: req.version, metadata: described.metadata, packageMetadata: described.packageMetadata,
         files: [file], tags: [], repositoryId: null, actor: systemActor,
       });
     } catch (e) {
