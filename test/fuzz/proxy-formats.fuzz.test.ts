@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { systemActor } from '../../src/core/auth/actor.ts';
 import { WharfError } from '../../src/core/errors.ts';
 import { checkUpstreamMetadata, parseUpstreamChecksum } from '../../src/formats/maven/proxy.ts';
+import { checkUpstreamVersions, parseUpstreamInfo } from '../../src/formats/rubygems/proxy.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
 import { encodeSegment, mutatedText, params } from './property.ts';
 
@@ -23,6 +24,8 @@ const keptOrRefused = (fn: () => unknown) => {
   }
 };
 
+const INFO = `---\n1.0.0 |checksum:${'a'.repeat(64)}\n1.1.0 greeter:~> 1.0&>= 1.0.1|checksum:${'b'.repeat(64)},ruby:>= 2.7\n1.0.0-x86_64-linux |checksum:${'c'.repeat(64)}\n`;
+const VERSIONS = `created_at: 2026-01-01T00:00:00Z\n---\ngreeter 1.0.0,1.1.0 ${'d'.repeat(32)}\nfancy 0.1.0 ${'e'.repeat(32)}\n`;
 const METADATA = '<?xml version="1.0"?><metadata><groupId>com.example</groupId><artifactId>lib</artifactId><versioning><latest>1.0</latest><release>1.0</release><versions><version>1.0</version></versions></versioning></metadata>';
 
 describe('proxy parsers of upstream documents', () => {
@@ -32,6 +35,16 @@ describe('proxy parsers of upstream documents', () => {
         keptOrRefused(() => checkUpstreamMetadata(Buffer.from(text)));
         keptOrRefused(() => parseUpstreamChecksum(Buffer.from(text), 'sha1'));
         keptOrRefused(() => parseUpstreamChecksum(Buffer.from(text), 'sha256'));
+      }),
+      params(t, 500),
+    );
+  });
+
+  test('compact index info and versions: kept or Upstream (502)', (t) => {
+    fc.assert(
+      fc.property(fc.oneof(mutatedText(INFO), mutatedText(VERSIONS), fc.string(), fc.constantFrom('---', '---\n', '', '---\n__proto__ |checksum:x')), (text) => {
+        keptOrRefused(() => parseUpstreamInfo(Buffer.from(text), 'greeter'));
+        keptOrRefused(() => checkUpstreamVersions(Buffer.from(text)));
       }),
       params(t, 500),
     );
@@ -74,6 +87,7 @@ describe('Maven, RubyGems and NuGet proxies over HTTP with a hostile upstream', 
     server = await startWharf();
     // TTL 0: every request asks the upstream again.
     await server.core.proxies.create(systemActor, 'mvn', { format: 'maven', upstream: upstream.origin, ttlSeconds: 0, timeoutMs: 2000 });
+    await server.core.proxies.create(systemActor, 'gems', { format: 'rubygems', upstream: upstream.origin, ttlSeconds: 0, timeoutMs: 2000 });
   });
 
   after(async () => {
@@ -117,6 +131,22 @@ describe('Maven, RubyGems and NuGet proxies over HTTP with a hostile upstream', 
         const r = await fetch(`${server.url}/maven/mvn/${segs.map(encodeSegment).join('/')}`);
         await r.arrayBuffer();
         assert.ok(r.status >= 400 && r.status < 500, `${segs.join('/')} → ${r.status}`);
+      }),
+      params(t, 300),
+    );
+  });
+
+  test('RubyGems: versions, info, gems and gemspecs', async (t) => {
+    await hostile(t, ['/rubygems/gems/versions', '/rubygems/gems/info/greeter', '/rubygems/gems/gems/greeter-1.0.0.gem', '/rubygems/gems/quick/Marshal.4.8/greeter-1.1.0.gemspec.rz', '/rubygems/gems/gems/greeter-1.0.0-x86_64-linux.gem'], INFO, 200);
+  });
+
+  test('RubyGems: hostile names under a proxy are 4xx, never 500', async (t) => {
+    upstream.next = { status: 404, body: '', consistent: false };
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('info/', 'gems/', 'quick/Marshal.4.8/'), fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('a-1.gem', '-1.gem', 'x-1-1.gemspec.rz', '%2e%2e')).filter((n) => n !== '.' && n !== '..'), async (where, name) => {
+        const r = await fetch(`${server.url}/rubygems/gems/${where}${encodeSegment(name)}`);
+        await r.arrayBuffer();
+        assert.ok(r.status >= 400 && r.status < 500, `${where}${name} → ${r.status}`);
       }),
       params(t, 300),
     );
