@@ -20,7 +20,7 @@ export class CountingProxy {
       if (this.down) return req.socket.destroy();
       this.seen.push({ method: req.method!, url: req.url!, conditional: !!(req.headers['if-none-match'] || req.headers['if-modified-since']) });
       const t = new URL(this.target);
-      const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: { ...req.headers, host: t.host } }, async (r) => {
+      const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, async (r) => {
         if (this.tamper.has(req.url!.split('?')[0]) && r.statusCode === 200) {
           const chunks: Buffer[] = [];
           for await (const c of r) chunks.push(c as Buffer);

@@ -17,6 +17,7 @@ import { sendBlob } from '../../http/blob-reply.ts';
 import { searchResult, serviceIndex, sortVersions, visibleVersions, type NuGetVersionMeta } from './documents.ts';
 import { nugetErrorHandler } from './errors.ts';
 import { NuGetFeed, TYPE } from './feed.ts';
+import { NuGetProxy } from './proxy.ts';
 import { registrationRoutes } from './registration.ts';
 import { symbolRoutes } from './symbols.ts';
 import { nugetV2Routes } from './v2.ts';
@@ -32,6 +33,9 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
   app.addHook('onRequest', refuseDeclaredLength(() => core.config.maxBlobSize + 64 * 1024));
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('not found\n'));
   const feed = new NuGetFeed(core);
+  // A proxy's source (/nuget/PROXY/...) answers version lists and registrations from its upstream (proxy.ts); a
+  // .nupkg, once fetched, is an ordinary file of the proxy's organization, served by the route below.
+  const proxy = new NuGetProxy(core, feed.spool);
   const urls = feed.urls.bind(feed);
   const ownerOf = feed.ownerOf.bind(feed);
   const loadPackage = feed.loadPackage.bind(feed);
@@ -44,6 +48,8 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
 
   app.get('/:owner/v3/flat/:id/index.json', async (req) => {
     const p = req.params as Params;
+    const proxied = await proxy.proxyOf(p.owner);
+    if (proxied) return { versions: await proxy.versions(req.actor, proxied, p.id) };
     const owner = await ownerOf(p.owner);
     const pkg = await loadPackage(req.actor, owner, p.id, 'read');
     return { versions: sortVersions(await versionRows(pkg)).map((v) => v.meta.version.toLowerCase()) };
@@ -51,6 +57,8 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
 
   app.get('/:owner/v3/flat/:id/:version/:file', async (req, reply) => {
     const p = req.params as Params;
+    const proxied = await proxy.proxyOf(p.owner);
+    if (proxied && p.file.toLowerCase().endsWith('.nupkg')) await proxy.ensureNupkg(req.actor, proxied, p.id, p.version);
     const owner = await ownerOf(p.owner);
     const pkg = await loadPackage(req.actor, owner, p.id, 'read');
     const v = parseVersion(p.version);
@@ -134,6 +142,6 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
   });
 
   symbolRoutes(app, core, feed);
-  registrationRoutes(app, core, feed);
+  registrationRoutes(app, core, feed, proxy);
   await nugetV2Routes(app, feed);
 }
