@@ -153,6 +153,7 @@ export function parseUpstreamRegistrationPage(bytes: Buffer, id: string): Upstre
 /** A pass-through that spools what goes through it to `file`, then reads the .nupkg there. */
 function nupkgSpool(file: string, limits: typeof DEFAULT_NUPKG_LIMITS): { through: Transform; result: Promise<NupkgFacts> } {
   let size = 0;
+  let flushed = false;
   let settle!: { resolve: (f: NupkgFacts) => void; reject: (e: Error) => void };
   const result = new Promise<NupkgFacts>((resolve, reject) => (settle = { resolve, reject }));
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -165,15 +166,19 @@ function nupkgSpool(file: string, limits: typeof DEFAULT_NUPKG_LIMITS): { throug
       else out.once('drain', () => done(null, chunk));
     },
     flush(done) {
+      flushed = true;
       out.end(() => {
         readNupkg(file, 0, size, limits).then(settle.resolve, settle.reject).finally(cleanup);
         done();
       });
     },
     destroy(err, done) {
-      out.destroy();
-      if (err) settle.reject(err);
-      void cleanup();
+      // After a flush the file is being read (and removed once read); before one, the body failed.
+      if (!flushed) {
+        out.destroy();
+        settle.reject(err ?? new Error('the body ended early'));
+        void cleanup();
+      }
       done(err);
     },
   });

@@ -9,6 +9,7 @@
 //   PUT    /api/v2/symbolpackage, GET /symbols/...         symbol packages and the symbol server (symbols.ts)
 //   GET    /v3/search, /v3/autocomplete                   search and autocomplete
 // and the v2 OData feed for older clients under /api/v2 (v2.ts). Push and unlist are shared (feed.ts).
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.ts';
 import { notFound } from '../../core/errors.ts';
@@ -32,6 +33,16 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
   // A push is a multipart body around the package: room for its headers.
   app.addHook('onRequest', refuseDeclaredLength(() => core.config.maxBlobSize + 64 * 1024));
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('not found\n'));
+  // JSON documents (service index, version lists, registrations, search) get an ETag, and If-None-Match a 304:
+  // a proxy in front (another Wharf's, a caching gateway) revalidates them without downloading them again.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.method !== 'GET' || reply.statusCode !== 200 || typeof payload !== 'string' || reply.hasHeader('etag')) return payload;
+    const etag = `"${createHash('sha1').update(payload).digest('base64url')}"`;
+    reply.header('etag', etag);
+    if (req.headers['if-none-match'] !== etag) return payload;
+    reply.code(304);
+    return '';
+  });
   const feed = new NuGetFeed(core);
   // A proxy's source (/nuget/PROXY/...) answers version lists and registrations from its upstream (proxy.ts); a
   // .nupkg, once fetched, is an ordinary file of the proxy's organization, served by the route below.
