@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { systemActor } from '../../src/core/auth/actor.ts';
 import { WharfError } from '../../src/core/errors.ts';
 import { checkUpstreamMetadata, parseUpstreamChecksum } from '../../src/formats/maven/proxy.ts';
+import { parseUpstreamRegistration, parseUpstreamRegistrationPage, parseUpstreamServiceIndex, parseUpstreamVersionList } from '../../src/formats/nuget/proxy.ts';
 import { checkUpstreamVersions, parseUpstreamInfo } from '../../src/formats/rubygems/proxy.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
 import { encodeSegment, mutatedText, params } from './property.ts';
@@ -26,6 +27,12 @@ const keptOrRefused = (fn: () => unknown) => {
 
 const INFO = `---\n1.0.0 |checksum:${'a'.repeat(64)}\n1.1.0 greeter:~> 1.0&>= 1.0.1|checksum:${'b'.repeat(64)},ruby:>= 2.7\n1.0.0-x86_64-linux |checksum:${'c'.repeat(64)}\n`;
 const VERSIONS = `created_at: 2026-01-01T00:00:00Z\n---\ngreeter 1.0.0,1.1.0 ${'d'.repeat(32)}\nfancy 0.1.0 ${'e'.repeat(32)}\n`;
+const ORIGIN = 'http://up.example';
+const SERVICE_INDEX = JSON.stringify({ version: '3.0.0', resources: [
+  { '@id': `${ORIGIN}/v3/flat/`, '@type': 'PackageBaseAddress/3.0.0' }, { '@id': `${ORIGIN}/v3/registration-semver2/`, '@type': 'RegistrationsBaseUrl/3.6.0' },
+] });
+const LEAF = (v: string) => ({ catalogEntry: { id: 'Contoso.App', version: v, listed: true, authors: 'a', description: 'd', tags: ['x'], dependencyGroups: [{ targetFramework: 'net472', dependencies: [{ id: 'Contoso.Dep', range: '[1.0.0, )' }] }], packageHash: 'AAAA', packageHashAlgorithm: 'SHA512' } });
+const REGISTRATION = JSON.stringify({ count: 2, items: [{ items: [LEAF('1.0.0'), LEAF('2.0.0-rc.1')] }, { '@id': `${ORIGIN}/v3/registration-semver2/contoso.app/page/3.0.0/4.0.0.json` }] });
 const METADATA = '<?xml version="1.0"?><metadata><groupId>com.example</groupId><artifactId>lib</artifactId><versioning><latest>1.0</latest><release>1.0</release><versions><version>1.0</version></versions></versioning></metadata>';
 
 describe('proxy parsers of upstream documents', () => {
@@ -45,6 +52,20 @@ describe('proxy parsers of upstream documents', () => {
       fc.property(fc.oneof(mutatedText(INFO), mutatedText(VERSIONS), fc.string(), fc.constantFrom('---', '---\n', '', '---\n__proto__ |checksum:x')), (text) => {
         keptOrRefused(() => parseUpstreamInfo(Buffer.from(text), 'greeter'));
         keptOrRefused(() => checkUpstreamVersions(Buffer.from(text)));
+      }),
+      params(t, 500),
+    );
+  });
+
+  test('NuGet service index, version lists and registrations: parsed or Upstream (502)', (t) => {
+    const hostileJson = fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v) ?? ''), mutatedText(REGISTRATION), mutatedText(SERVICE_INDEX), fc.constantFrom('{"versions":["1.0.0","x"]}', '{"versions":"1"}', '{"items":[{"@id":"http://elsewhere/p.json"}]}', '{"items":[{"items":[{"catalogEntry":{"version":"1.0.0","id":"Other"}}]}]}'));
+    fc.assert(
+      fc.property(hostileJson, (text) => {
+        const b = Buffer.from(text);
+        keptOrRefused(() => parseUpstreamServiceIndex(b, ORIGIN));
+        keptOrRefused(() => parseUpstreamVersionList(b));
+        keptOrRefused(() => JSON.stringify(parseUpstreamRegistration(b, 'Contoso.App', ORIGIN)));
+        keptOrRefused(() => JSON.stringify(parseUpstreamRegistrationPage(b, 'Contoso.App')));
       }),
       params(t, 500),
     );
@@ -87,6 +108,7 @@ describe('Maven, RubyGems and NuGet proxies over HTTP with a hostile upstream', 
     server = await startWharf();
     // TTL 0: every request asks the upstream again.
     await server.core.proxies.create(systemActor, 'mvn', { format: 'maven', upstream: upstream.origin, ttlSeconds: 0, timeoutMs: 2000 });
+    await server.core.proxies.create(systemActor, 'nu', { format: 'nuget', upstream: `${upstream.origin}/index.json`, ttlSeconds: 0, timeoutMs: 2000 });
     await server.core.proxies.create(systemActor, 'gems', { format: 'rubygems', upstream: upstream.origin, ttlSeconds: 0, timeoutMs: 2000 });
   });
 
@@ -149,6 +171,25 @@ describe('Maven, RubyGems and NuGet proxies over HTTP with a hostile upstream', 
         assert.ok(r.status >= 400 && r.status < 500, `${where}${name} → ${r.status}`);
       }),
       params(t, 300),
+    );
+  });
+
+  test('NuGet: service index, version lists, registrations and packages', async (t) => {
+    // The service index the hostile upstream answers with names itself, so later documents come from it too.
+    const index = SERVICE_INDEX.replaceAll(ORIGIN, upstream.origin);
+    const answers = fc.record({
+      status: fc.constantFrom(200, 200, 200, 304, 401, 404, 500),
+      body: fc.oneof(mutatedText(index), mutatedText(REGISTRATION.replaceAll(ORIGIN, upstream.origin)), fc.constant(index), fc.constant(REGISTRATION.replaceAll(ORIGIN, upstream.origin)), fc.string()),
+      consistent: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(answers, fc.constantFrom('/nuget/nu/index.json', '/nuget/nu/v3/flat/contoso.app/index.json', '/nuget/nu/v3/registration-semver2/contoso.app/index.json', '/nuget/nu/v3/registration/contoso.app/1.0.0.json', '/nuget/nu/v3/flat/contoso.app/1.0.0/contoso.app.1.0.0.nupkg'), async (next, p) => {
+        upstream.next = next;
+        const r = await fetch(`${server.url}${p}`);
+        const body = await r.text();
+        assert.ok(r.status < 500 || r.status === 502, `${p} with upstream ${next.status} ${next.body.slice(0, 80)} → ${r.status} ${body.slice(0, 200)}`);
+      }),
+      params(t, 200),
     );
   });
 });
