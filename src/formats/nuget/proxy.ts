@@ -186,6 +186,8 @@ function nupkgSpool(file: string, limits: typeof DEFAULT_NUPKG_LIMITS): { throug
 }
 
 export class NuGetProxy {
+  private readonly parsed = new Map<string, unknown>();
+
   constructor(private readonly core: Core, private readonly spool: string) {}
 
   /** The proxy owner `owner` is, if it is a NuGet proxy. */
@@ -202,9 +204,17 @@ export class NuGetProxy {
     await this.core.authz.authorizeFound(actor, 'read', ref, missing);
   }
 
+  /** A kept upstream document, parsed once per content (registrations of big packages are many pages). */
   private async json<T>(proxy: ProxyConfig, key: string, url: string, maxBytes: number, parse: (b: Buffer) => T): Promise<T> {
     const ref = await this.core.proxyCache.document(proxy, { key, url, accept: 'application/json', maxBytes, check: (b) => void parse(b) });
-    return parse(await this.core.proxyCache.read(ref.digest));
+    const cacheKey = `${proxy.ownerId}|${key}|${ref.digest}`;
+    let parsed = this.parsed.get(cacheKey) as T | undefined;
+    if (parsed === undefined) {
+      parsed = parse(await this.core.proxyCache.read(ref.digest));
+      if (this.parsed.size >= 1024) this.parsed.delete(this.parsed.keys().next().value!);
+      this.parsed.set(cacheKey, parsed);
+    }
+    return parsed;
   }
 
   private upstreamIndex(proxy: ProxyConfig): Promise<UpstreamIndex> {

@@ -67,8 +67,8 @@ export function checkUpstreamVersions(bytes: Buffer): void {
 }
 
 export class RubygemsProxy {
-  /** Documents by blob digest: a `versions` file is hashed for its ETag once per content, not per request. */
-  private readonly docs = new Map<string, Doc>();
+  /** Documents with their digest: a `versions` file is hashed for its ETag once per content, not per request. */
+  private readonly docs = new Map<string, { digest: string; doc: Doc }>();
   private readonly infos = new Map<string, Map<string, InfoLine>>();
 
   constructor(private readonly core: Core) {}
@@ -92,13 +92,16 @@ export class RubygemsProxy {
 
   private async doc(proxy: ProxyConfig, key: string, url: string, maxBytes: number, check: (b: Buffer) => void): Promise<{ doc: Doc; digest: string }> {
     const ref = await this.core.proxyCache.document(proxy, { key, url, accept: 'text/plain, */*', maxBytes, check });
-    let doc = this.docs.get(ref.digest);
-    if (!doc) {
-      doc = makeDoc(await this.core.proxyCache.read(ref.digest));
+    // By document, holding its current content only: an old `versions` (tens of MiB) is dropped when it changes.
+    const slot = `${proxy.ownerId}|${key}`;
+    let hit = this.docs.get(slot);
+    if (hit?.digest !== ref.digest) {
+      hit = { digest: ref.digest, doc: makeDoc(await this.core.proxyCache.read(ref.digest)) };
+      this.docs.delete(slot);
       if (this.docs.size >= 256) this.docs.delete(this.docs.keys().next().value!);
-      this.docs.set(ref.digest, doc);
+      this.docs.set(slot, hit);
     }
-    return { doc, digest: ref.digest };
+    return { doc: hit.doc, digest: ref.digest };
   }
 
   /** The upstream's compact-index `versions`. */
