@@ -100,7 +100,7 @@ const blocks: Command = async (open, args, out, note) => {
 
 export const proxyCommands = {
   usage:
-    '  wharf proxy create NAME --format npm|container --upstream URL [--username U --password-stdin] [--visibility public|private|internal]\n' +
+    '  wharf proxy create NAME --format npm|container|maven|rubygems|nuget --upstream URL [--username U --password-stdin] [--visibility public|private|internal]\n' +
     '                    [--ttl SECONDS] [--timeout SECONDS] [--default]\n' +
     '                    (an organization NAME whose packages are fetched from URL and cached; ttl: how long a package\n' +
     '                    document is served before it is revalidated, default 300; timeout: default 30; --default: /npm/\n' +

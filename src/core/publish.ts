@@ -133,8 +133,12 @@ export class Publisher {
     }
   }
 
-  /** The package, created when missing (private, linked to `repositoryId`) or revived when deleted. */
-  private async upsertPackage(trx: Db, v: { ownerId: number; type: string; name: string; repositoryId: number | null; inheritAccess?: boolean; actor: Actor; packageMetadata?: Record<string, unknown> }, now: string) {
+  /**
+   * The package, created when missing (private unless `visibility` says otherwise, linked to `repositoryId`) or
+   * revived when deleted. A proxy's packages are created with its visibility in the same statement: a row that
+   * is briefly private would answer concurrent readers 401.
+   */
+  private async upsertPackage(trx: Db, v: { ownerId: number; type: string; name: string; repositoryId: number | null; inheritAccess?: boolean; visibility?: Visibility; actor: Actor; packageMetadata?: Record<string, unknown> }, now: string) {
     const lower = v.name.toLowerCase();
     const find = () => trx.selectFrom('packages').selectAll().where('owner_id', '=', v.ownerId).where('type', '=', v.type).where('lower_name', '=', lower).executeTakeFirst();
     // Most publishes go to a package that exists: look first, insert only when missing (a concurrent creator
@@ -145,7 +149,7 @@ export class Publisher {
       .values({
         owner_id: v.ownerId, type: v.type, name: v.name, lower_name: lower,
         // A package not linked to a repository is private until its owner makes it public (as on GitHub).
-        visibility: 'private', repository_id: v.repositoryId, inherit_access: v.inheritAccess === false ? 0 : 1,
+        visibility: v.visibility ?? 'private', repository_id: v.repositoryId, inherit_access: v.inheritAccess === false ? 0 : 1,
         metadata: JSON.stringify(v.packageMetadata ?? {}), revision: 1, created_at: now, updated_at: now, deleted_at: null,
       })
       .onConflict((oc) => oc.columns(['owner_id', 'type', 'lower_name']).doNothing())
@@ -166,7 +170,7 @@ export class Publisher {
   }
 
   /** The package (created or revived as a publish would), for protocols that upload content before versions. */
-  async ensurePackage(v: { ownerId: number; type: string; name: string; repositoryId: number | null; inheritAccess?: boolean; actor: Actor }): Promise<{ pkg: Package; created: boolean }> {
+  async ensurePackage(v: { ownerId: number; type: string; name: string; repositoryId: number | null; inheritAccess?: boolean; visibility?: Visibility; actor: Actor }): Promise<{ pkg: Package; created: boolean }> {
     await this.allowPublish(v);
     return this.db.transaction().execute((trx) => this.upsertPackage(trx as unknown as Db, v, nowIso()));
   }

@@ -15,7 +15,7 @@ import { conflict, invalid, notFound } from '../errors.ts';
 import { checkOwnerName } from '../names.ts';
 
 /** The formats that serve their proxies; a format joins when its routes plug into ProxyCache. */
-export const PROXY_FORMATS = ['npm', 'container'] as const;
+export const PROXY_FORMATS = ['npm', 'container', 'maven', 'rubygems', 'nuget'] as const;
 export const DEFAULT_TTL_SECONDS = 300;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 

@@ -58,6 +58,15 @@ export interface FileRequest {
   /** The version's metadata as the format stores it, and what to merge into the package's. */
   metadata: unknown;
   packageMetadata?: Record<string, unknown>;
+  /** Whether the file is its version's primary one (default true: one file per version, as npm's tarball). */
+  primary?: boolean;
+  /**
+   * A reader the body passes through on its way to the store (a format's archive inspector, as for a push), and
+   * what it found. Once the file is verified, `describe` turns that into the version's metadata (replacing
+   * `metadata`); a failure of either refuses the file like a failed verify.
+   */
+  inspect?(): { through: Transform; result: Promise<unknown> };
+  describe?(found: unknown, staged: StagedBlob): { metadata: unknown; packageMetadata?: Record<string, unknown> };
 }
 
 /** An immutable file the upstream keeps: fetched once, streamed into the store, verified, then recorded. */
@@ -81,8 +90,10 @@ export interface BlobRequest<T> {
   redirects?: boolean;
   /** Throws when the content is not what was declared: nothing is kept then. */
   verify(staged: StagedBlob): void;
+  /** A reader the body passes through on its way to the store; what it found is given to `record`. */
+  inspect?(): { through: Transform; result: Promise<unknown> };
   /** Records the verified content (commits it, or cancels it when another copy is kept). */
-  record(staged: StagedBlob): Promise<T>;
+  record(staged: StagedBlob, found?: unknown): Promise<T>;
 }
 
 /** A fetch as its callers see it. */
@@ -282,8 +293,7 @@ export class ProxyCache {
   async ensurePackage(proxy: ProxyConfig, type: string, name: string) {
     const found = await this.packages.find(proxy.name, type, name);
     if (found) return found;
-    const { pkg, created } = await this.publisher.ensurePackage({ ownerId: proxy.ownerId, type, name, repositoryId: null, inheritAccess: false, actor: systemActor });
-    if (created) await this.db.updateTable('packages').set({ visibility: proxy.visibility }).where('id', '=', pkg.id).execute();
+    await this.publisher.ensurePackage({ ownerId: proxy.ownerId, type, name, repositoryId: null, inheritAccess: false, visibility: proxy.visibility, actor: systemActor });
     return (await this.packages.find(proxy.name, type, name))!;
   }
 
@@ -311,20 +321,43 @@ export class ProxyCache {
       },
       key: `file|${proxy.ownerId}|${req.type}|${req.packageName}|${req.version}|${req.fileName}`,
       url: req.url, accept: '*/*', scope: req.scope, maxSize: req.maxSize, extraDigests: req.extraDigests, what: req.fileName, verify: req.verify,
-      record: (staged) => this.recordFile(proxy, pkg.id, req, staged),
+      inspect: req.inspect, record: (staged, found) => this.recordFile(proxy, pkg.id, req, staged, found),
     }, live);
   }
 
-  private async recordFile(proxy: ProxyConfig, packageId: number, req: FileRequest, staged: StagedBlob): Promise<FileRow> {
+  private async recordFile(proxy: ProxyConfig, packageId: number, req: FileRequest, staged: StagedBlob, found: unknown): Promise<FileRow> {
+    let described: { metadata: unknown; packageMetadata?: Record<string, unknown> } = { metadata: req.metadata, packageMetadata: req.packageMetadata };
+    if (req.inspect && req.describe) {
+      try {
+        described = req.describe(found, staged);
+      } catch (e) {
+        await staged.cancel();
+        this.logger?.warn({ proxy: proxy.name, file: req.fileName, reason: (e as Error).message }, 'proxy: refused what the upstream sent');
+        throw e;
+      }
+    }
+    const file = { name: req.fileName, blob: staged, contentType: req.contentType, primary: req.primary ?? true };
     try {
       await this.publisher.createVersion({
-        ownerId: proxy.ownerId, type: req.type, name: req.packageName, version: req.version, metadata: req.metadata, packageMetadata: req.packageMetadata,
-        files: [{ name: req.fileName, blob: staged, contentType: req.contentType, primary: true }], tags: [], repositoryId: null, actor: systemActor,
+        ownerId: proxy.ownerId, type: req.type, name: req.packageName, version: req.version, metadata: described.metadata, packageMetadata: described.packageMetadata,
+        files: [file], tags: [], repositoryId: null, actor: systemActor,
       });
     } catch (e) {
-      await staged.cancel();
-      // Recorded meanwhile by another node: that copy serves.
-      if (!(isWharfError(e) && e.kind === 'Conflict')) throw e;
+      if (!(isWharfError(e) && e.kind === 'Conflict')) {
+        await staged.cancel();
+        throw e;
+      }
+      // The version exists: recorded meanwhile by another node (that copy serves), or, in formats whose versions
+      // have several files fetched one by one (a Maven pom and jar), a live version this file joins.
+      const v = await this.packages.version(packageId, req.version);
+      if (v && !(await this.packages.file(packageId, req.version, req.fileName))) {
+        try {
+          await this.publisher.addFiles(packageId, v.id, [file], [], systemActor);
+        } catch (e2) {
+          await staged.cancel();
+          if (!(isWharfError(e2) && (e2.kind === 'Conflict' || e2.kind === 'NotFound'))) throw e2;
+        }
+      } else await staged.cancel();
     }
     const f = await this.packages.file(packageId, req.version, req.fileName);
     // The version exists but not this file: it was deleted in Wharf, and stays so.
@@ -383,15 +416,31 @@ export class ProxyCache {
         source.on('error', (e) => tee!.destroy(e));
         input = source.pipe(tee);
       }
+      const inspector = req.inspect?.();
+      if (inspector) {
+        inspector.result.catch(() => {});
+        const before = input;
+        before.on('error', (e) => inspector.through.destroy(e));
+        input = before.pipe(inspector.through);
+      }
       let staged: StagedBlob;
       try {
         staged = await this.blobs.put(input, { maxSize: req.maxSize, extraDigests: req.extraDigests });
       } catch (e) {
-        tee?.fail(e as Error);
-        throw e;
+        // The inspector refusing the upstream's bytes (a client's error for a push) is the upstream's fault here.
+        const err = !inspector || (isWharfError(e) && (e.kind === 'Upstream' || e.kind === 'TooLarge')) ? e : upstreamError(`the upstream's ${req.what} could not be read: ${(e as Error).message}`);
+        if (err !== e) this.logger?.warn({ proxy: proxy.name, file: req.what, reason: (e as Error).message }, 'proxy: refused what the upstream sent');
+        tee?.fail(err as Error);
+        throw err;
       }
+      let found: unknown;
       try {
         req.verify(staged);
+        if (inspector) {
+          found = await inspector.result.catch((e: Error) => {
+            throw upstreamError(`the upstream's ${req.what} could not be read: ${e.message}`);
+          });
+        }
       } catch (e) {
         await staged.cancel();
         tee?.fail(e as Error);
@@ -400,7 +449,7 @@ export class ProxyCache {
       }
       let out: T;
       try {
-        out = await req.record(staged);
+        out = await req.record(staged, found);
       } catch (e) {
         tee?.fail(e as Error);
         throw e;

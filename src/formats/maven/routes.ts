@@ -19,6 +19,7 @@ import { isSnapshot, packageName, parseChecksumBody, parseFileName, parseMavenPa
 import { mavenErrorHandler } from './errors.ts';
 import { artifactMetadata, lastUpdatedOf, snapshotMetadata } from './maven-metadata.ts';
 import { checkClientMetadata, checkPomCoordinates, MAX_METADATA, MAX_POM, parsePom, type PomFacts } from './pom.ts';
+import { MavenProxy } from './proxy.ts';
 import { MavenStore, type StoredFile } from './store.ts';
 
 const TYPE = 'maven';
@@ -58,6 +59,7 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
   /** Keep the newest N builds of each SNAPSHOT version (0 keeps all). */
   const snapshotKeep = core.config.mavenSnapshotKeep;
   const store = new MavenStore(core);
+  const proxy = new MavenProxy(core);
   const docs = new Map<string, CachedDoc>();
   // What a path resolves to, for the current change generation: every file of a build is resolved this way.
   const targets = new GenerationCache<TargetRow[]>(core.changes);
@@ -201,16 +203,23 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
   }
 
   async function read(req: FastifyRequest, reply: FastifyReply) {
+    // A proxy's repository (/maven/PROXY/...) is answered by MavenProxy (proxy.ts).
+    const segs = segments(req);
+    const proxied = await proxy.proxyOf(segs);
+    if (proxied) return proxy.serve(req, reply, proxied, segs.slice(1));
     const { path: p, pkg } = await readTarget(req);
     const head = req.method === 'HEAD';
     if (p.kind !== 'file') {
       const doc = await metadataDoc(pkg, p);
       if (!doc) throw notFound('no maven-metadata.xml here');
       if (p.checksum) return reply.type('text/plain').header('content-length', doc.sums[p.checksum].length).send(head ? undefined : doc.sums[p.checksum]);
+      // An ETag lets a proxy in front (another Wharf's, Nexus) revalidate without downloading the document again.
+      const etag = `"${doc.sums.sha1}"`;
+      reply.header('etag', etag).header('cache-control', 'no-cache');
+      if (req.headers['if-none-match'] === etag) return reply.code(304).send();
       return reply
         .type('application/xml')
         .header('content-length', doc.body.length)
-        .header('cache-control', 'no-cache')
         .header('x-checksum-sha1', doc.sums.sha1)
         .header('x-checksum-md5', doc.sums.md5)
         .send(head ? undefined : doc.body);

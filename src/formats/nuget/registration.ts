@@ -11,6 +11,7 @@ import type { Core } from '../../core/core.ts';
 import { notFound } from '../../core/errors.ts';
 import { TYPE, type NuGetContext, type Params } from './context.ts';
 import { registrationItem, registrationLeaf, sortVersions, type NuGetVersionRow, type Urls } from './documents.ts';
+import type { NuGetProxy } from './proxy.ts';
 import { compareVersions, isSemVer2, parseVersion } from './versions.ts';
 
 export const PAGE_SIZE = 64;
@@ -60,10 +61,16 @@ export function registrationPage(u: Urls, id: string, versions: NuGetVersionRow[
   return vs.length ? { ...page(u, id, vs, `${u.registration}${id.toLowerCase()}/page/${lower.toLowerCase()}/${upper.toLowerCase()}.json`) } : null;
 }
 
-export function registrationRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext): void {
+export function registrationRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext, proxy?: NuGetProxy): void {
   for (const hive of ['registration', 'registration-semver2'] as const) {
-    const load = async (params: Params, req: import('fastify').FastifyRequest) => {
+    /** The package's rows: a proxy's from its upstream's registration (with Wharf's URLs), else the model's. */
+    const load = async (params: Params, req: import('fastify').FastifyRequest): Promise<{ pkg: { name: string }; u: ReturnType<NuGetContext['urls']>; rows: NuGetVersionRow[] }> => {
       const owner = await ctx.ownerOf(params.owner);
+      const proxied = await proxy?.proxyOf(params.owner);
+      if (proxied) {
+        const { name, entries } = await proxy!.entries(req.actor, proxied, params.id);
+        return { pkg: { name }, u: ctx.urls(req, owner).inHive(hive), rows: entries.map((e) => e.row) };
+      }
       const pkg = await ctx.loadPackage(req.actor, owner, params.id, 'read');
       return { pkg, u: ctx.urls(req, owner).inHive(hive), rows: await ctx.versionRows(pkg) };
     };

@@ -9,6 +9,7 @@
 //   PUT    /api/v2/symbolpackage, GET /symbols/...         symbol packages and the symbol server (symbols.ts)
 //   GET    /v3/search, /v3/autocomplete                   search and autocomplete
 // and the v2 OData feed for older clients under /api/v2 (v2.ts). Push and unlist are shared (feed.ts).
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.ts';
 import { notFound } from '../../core/errors.ts';
@@ -17,6 +18,7 @@ import { sendBlob } from '../../http/blob-reply.ts';
 import { searchResult, serviceIndex, sortVersions, visibleVersions, type NuGetVersionMeta } from './documents.ts';
 import { nugetErrorHandler } from './errors.ts';
 import { NuGetFeed, TYPE } from './feed.ts';
+import { NuGetProxy } from './proxy.ts';
 import { registrationRoutes } from './registration.ts';
 import { symbolRoutes } from './symbols.ts';
 import { nugetV2Routes } from './v2.ts';
@@ -31,7 +33,20 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
   // A push is a multipart body around the package: room for its headers.
   app.addHook('onRequest', refuseDeclaredLength(() => core.config.maxBlobSize + 64 * 1024));
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('not found\n'));
+  // JSON documents (service index, version lists, registrations, search) get an ETag, and If-None-Match a 304:
+  // a proxy in front (another Wharf's, a caching gateway) revalidates them without downloading them again.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.method !== 'GET' || reply.statusCode !== 200 || typeof payload !== 'string' || reply.hasHeader('etag')) return payload;
+    const etag = `"${createHash('sha1').update(payload).digest('base64url')}"`;
+    reply.header('etag', etag);
+    if (req.headers['if-none-match'] !== etag) return payload;
+    reply.code(304);
+    return '';
+  });
   const feed = new NuGetFeed(core);
+  // A proxy's source (/nuget/PROXY/...) answers version lists and registrations from its upstream (proxy.ts); a
+  // .nupkg, once fetched, is an ordinary file of the proxy's organization, served by the route below.
+  const proxy = new NuGetProxy(core, feed.spool);
   const urls = feed.urls.bind(feed);
   const ownerOf = feed.ownerOf.bind(feed);
   const loadPackage = feed.loadPackage.bind(feed);
@@ -44,6 +59,8 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
 
   app.get('/:owner/v3/flat/:id/index.json', async (req) => {
     const p = req.params as Params;
+    const proxied = await proxy.proxyOf(p.owner);
+    if (proxied) return { versions: await proxy.versions(req.actor, proxied, p.id) };
     const owner = await ownerOf(p.owner);
     const pkg = await loadPackage(req.actor, owner, p.id, 'read');
     return { versions: sortVersions(await versionRows(pkg)).map((v) => v.meta.version.toLowerCase()) };
@@ -51,6 +68,8 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
 
   app.get('/:owner/v3/flat/:id/:version/:file', async (req, reply) => {
     const p = req.params as Params;
+    const proxied = await proxy.proxyOf(p.owner);
+    if (proxied && p.file.toLowerCase().endsWith('.nupkg')) await proxy.ensureNupkg(req.actor, proxied, p.id, p.version);
     const owner = await ownerOf(p.owner);
     const pkg = await loadPackage(req.actor, owner, p.id, 'read');
     const v = parseVersion(p.version);
@@ -134,6 +153,6 @@ export async function nugetRoutes(app: FastifyInstance, core: Core): Promise<voi
   });
 
   symbolRoutes(app, core, feed);
-  registrationRoutes(app, core, feed);
+  registrationRoutes(app, core, feed, proxy);
   await nugetV2Routes(app, feed);
 }

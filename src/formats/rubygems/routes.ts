@@ -26,12 +26,16 @@ import {
 import { rubygemsErrorHandler } from './errors.ts';
 import { DEFAULT_GEM_LIMITS, GemInspector, type GemFacts } from './gem-archive.ts';
 import { checkGemName, fullName, isPrerelease, versionKey } from './names.ts';
+import { RubygemsProxy } from './proxy.ts';
 import { GemSource, TYPE, type Doc, type GemPackage } from './source.ts';
 
 type Params = Record<string, string>;
 
 export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<void> {
   const source = new GemSource(core);
+  // A proxy's source (/rubygems/PROXY/...) answers the compact index from its upstream (proxy.ts); its gems, once
+  // fetched, are ordinary gems of the proxy's organization and served by the routes below.
+  const proxy = new RubygemsProxy(core);
 
   // Bodies stay streams: a pushed .gem is read while it is stored.
   app.removeAllContentTypeParsers();
@@ -96,6 +100,8 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
   // ---- compact index ----------------------------------------------------------------------------------------
 
   app.get('/:owner/versions', async (req, reply) => {
+    const proxied = await proxy.proxyOf((req.params as Params).owner);
+    if (proxied) return sendDoc(req, reply, await proxy.versions(req.actor, proxied), 'text/plain; charset=utf-8');
     const owner = await ownerOf((req.params as Params).owner);
     const pkgs = await source.readable(req.actor, owner);
     const doc = await source.document('versions', owner, pkgs, (es) => versionsFile(owner.created_at, es.map((e) => e.line)));
@@ -104,6 +110,8 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
 
   app.get('/:owner/info/:name', async (req, reply) => {
     const p = req.params as Params;
+    const proxied = await proxy.proxyOf(p.owner);
+    if (proxied) return sendDoc(req, reply, await proxy.info(req.actor, proxied, p.name), 'text/plain; charset=utf-8');
     const owner = await ownerOf(p.owner);
     const pkg = await loadGem(req.actor, owner, p.name, 'read');
     const doc = await source.document(`info:${pkg.id}`, owner, [pkg], (es) => es[0].info);
@@ -167,6 +175,9 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
   app.get('/:owner/quick/Marshal.4.8/:file', async (req, reply) => {
     const p = req.params as Params;
     if (!p.file.endsWith('.gemspec.rz')) throw notFound(`${p.file} not found`);
+    const proxied = await proxy.proxyOf(p.owner);
+    // gem asks for the gemspec before the gem: a proxy fetches the gem, and serves the gemspec it holds.
+    if (proxied) await proxy.ensureGem(req.actor, proxied, `${p.file.slice(0, -'.gemspec.rz'.length)}.gem`);
     const owner = await ownerOf(p.owner);
     const f = await gemFile(req, owner, `${p.file.slice(0, -'.gemspec.rz'.length)}.gem`);
     return reply.type('application/octet-stream').header('cache-control', 'private, max-age=0').send(gemspecRz(f.name, JSON.parse(f.metadata) as GemVersionMeta));
@@ -175,6 +186,8 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
   app.get('/:owner/gems/:file', async (req, reply) => {
     const p = req.params as Params;
     if (!p.file.endsWith('.gem')) throw notFound(`${p.file} not found`);
+    const proxied = await proxy.proxyOf(p.owner);
+    if (proxied) await proxy.ensureGem(req.actor, proxied, p.file);
     const owner = await ownerOf(p.owner);
     const f = await gemFile(req, owner, p.file);
     core.downloads.record(f.version_id);
