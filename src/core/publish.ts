@@ -42,6 +42,8 @@ export interface NewVersion {
   files: NewFile[];
   /** Tags to point at this version. */
   tags?: string[];
+  /** Lookup facts on the version (package_properties), written with it. */
+  properties?: { name: string; value: string }[];
   /** Repository to link a newly created package to. */
   repositoryId: number | null;
   actor: Actor;
@@ -233,6 +235,7 @@ export class Publisher {
           .execute();
       }
       for (const tag of v.tags ?? []) await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
+      for (const p of v.properties ?? []) await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: version.id, name: p.name, value: p.value }).execute();
       // The revision bump, the metadata merge and the row to return, in one statement.
       pkg = await trx
         .updateTable('packages')

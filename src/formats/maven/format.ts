@@ -7,6 +7,8 @@ export const mavenFormat: Format = {
   type: 'maven',
   prefix: '/maven',
   register: mavenRoutes,
+  // The name is inside the files (pom, gemspec, nuspec): a promotion keeps it.
+  promoter: { renames: false },
   describe(pkg, version, baseUrl) {
     const { groupId, artifactId } = splitPackageName(pkg.name);
     const v = version ?? 'VERSION';

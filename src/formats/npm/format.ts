@@ -3,12 +3,14 @@ import { npmPurl, verifyProvenance } from '../../core/signing/provenance.ts';
 import { MAX_BUNDLE_BYTES } from '../../core/signing/sigstore.ts';
 import { readSmallBody } from '../../http/body.ts';
 import type { Format } from '../format.ts';
+import { npmPromoter } from './promoter.ts';
 import { npmRoutes, provenanceName } from './routes.ts';
 
 export const npmFormat: Format = {
   type: 'npm',
   prefix: '/npm',
   register: npmRoutes,
+  promoter: npmPromoter,
   // npm knows a Wharf package only by its scoped name: the owner is the scope, always lower case.
   displayName: (pkg) => `@${pkg.owner_name.toLowerCase()}/${pkg.name}`,
   describe(pkg, version, baseUrl) {

@@ -8,6 +8,8 @@ export const nugetFormat: Format = {
   type: 'nuget',
   prefix: '/nuget',
   register: nugetRoutes,
+  // The name is inside the files (pom, gemspec, nuspec): a promotion keeps it.
+  promoter: { renames: false },
   describe(pkg, version, baseUrl) {
     const src = `${baseUrl}/nuget/${pkg.owner_name}/index.json`;
     return {

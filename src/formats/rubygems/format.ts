@@ -7,6 +7,8 @@ export const rubygemsFormat: Format = {
   type: 'rubygems',
   prefix: '/rubygems',
   register: rubygemsRoutes,
+  // The name is inside the files (pom, gemspec, nuspec): a promotion keeps it.
+  promoter: { renames: false },
   describe(pkg, version, baseUrl) {
     const src = `${baseUrl}/rubygems/${pkg.owner_name}`;
     const host = new URL(baseUrl).hostname.toUpperCase().replace(/\./g, '__').replace(/-/g, '___');

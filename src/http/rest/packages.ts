@@ -135,7 +135,8 @@ export async function packageRoutes(app: FastifyInstance, core: Core): Promise<v
         const cur = (json.metadata as Record<string, unknown>)[k];
         (json.metadata as Record<string, unknown>)[k] = cur && typeof cur === 'object' && val && typeof val === 'object' ? { ...cur, ...val } : val;
       }
-      return { ...json, files: files.map((f) => ({ name: f.name, size: f.size, digest: f.blob_digest, content_type: f.content_type })) };
+      const promotions = (await core.promotions.list(v.id)).map((p) => ({ target: p.target, url: p.url, promoted_by: p.actor, created_at: p.created_at }));
+      return { ...json, files: files.map((f) => ({ name: f.name, size: f.size, digest: f.blob_digest, content_type: f.content_type })), promotions };
     });
     app.delete(oneVersion, async (req, reply) => {
       const pkg = await packageFor(req, kind);
