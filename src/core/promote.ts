@@ -3,6 +3,7 @@
 // owner also the right to publish there) and records where a version went; each format brings a small Promoter
 // (formats/<fmt>/promoter.ts) that knows its protocol's push and its integrity answer. Nothing is recorded unless
 // the copy was checked on the target.
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Db } from '../db/database.ts';
 import type { PackageFile, PackageVersion } from '../db/tables.ts';
@@ -293,4 +294,13 @@ export async function refused(res: Response, what: string): Promise<never> {
 export function compare(file: string, ours: string, theirs: string | undefined | null): Check {
   if (theirs !== ours) throw upstreamError(`the target's ${file} is ${theirs ?? 'missing'}, not ${ours}: the copy did not arrive intact`);
   return { file, digest: ours };
+}
+
+/** The sha256 (`sha256:<hex>`) of what `url` serves, hashed while it streams; a refusal is an Upstream error. */
+export async function servedDigest(url: string | URL, headers: Record<string, string>, what: string): Promise<string> {
+  const res = await fetch(url, { headers, redirect: 'follow' });
+  if (!res.ok) return refused(res, `the download of ${what}`);
+  const h = createHash('sha256');
+  for await (const chunk of res.body ?? []) h.update(chunk as Uint8Array);
+  return `sha256:${h.digest('hex')}`;
 }

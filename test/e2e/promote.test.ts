@@ -13,7 +13,13 @@ import { distributionVersion, startDistribution, waitDistribution, type Distribu
 import { ensureVerdaccio, VERDACCIO_VERSION } from '../../bench/lib/verdaccio.ts';
 import { npmTarball, publish, publishBody, putPackage } from '../helpers/npm-body.ts';
 import { artifactManifest, basic, blob, emptyConfig, imageManifest, multiPlatform, pushImage, pushIndex, type Manifest } from '../helpers/oci.ts';
-import { EVERY_SCOPE, freePort, ROOT, startWharf, tempDir, type TestServer } from '../helpers/wharf.ts';
+import { systemActor } from '../../src/core/auth/actor.ts';
+import { buildNupkg } from '../../src/formats/nuget/nupkg-fixture.ts';
+import { buildGem } from '../../src/formats/rubygems/gem-fixture.ts';
+import { EVERY_SCOPE, freePort, ROOT, spawnWharf, startWharf, tempDir, type ChildServer, type TestServer } from '../helpers/wharf.ts';
+import { dependencyGet, localFile, ok as okMaven, settingsXml } from './helpers-maven.ts';
+import { NuGetClient, nugetExe } from './helpers-nuget.ts';
+import { GemClient } from './helpers-rubygems.ts';
 import { Machine, ok as okOci, parseJson } from './helpers-oci.ts';
 import { cleanEnv, ok, run } from './helpers-npm.ts';
 
@@ -210,6 +216,86 @@ describe('promotion to real registries', () => {
       assert.equal(head.headers.get('docker-content-digest'), sbom.digest);
       const tags = parseJson(okOci(await machine.skopeo(['list-tags', '--tls-verify=false', `docker://127.0.0.1:${new URL(origin).port}/release/app`]), 'skopeo list-tags'));
       assert.deepEqual(tags.Tags.sort(), ['1.0', sigTag].sort());
+    });
+  });
+
+  describe('Maven, RubyGems and NuGet to a second Wharf', () => {
+    let w: ChildServer;
+    let bob: string;
+    const jar = Buffer.from('PK\x03\x04 a jar, promoted byte for byte');
+    const pom = Buffer.from('<project><modelVersion>4.0.0</modelVersion><groupId>com.example</groupId><artifactId>lib</artifactId><version>1.0</version></project>\n');
+    let gem: Buffer;
+    let nupkg: Buffer;
+    before(async () => {
+      w = await spawnWharf();
+      const u = await w.cli(['user', 'create', 'bob']);
+      assert.equal(u.code, 0, u.stderr);
+      const t = await w.cli(['token', 'create', 'bob', '--scopes', 'read:packages,write:packages']);
+      assert.equal(t.code, 0, t.stderr);
+      bob = t.stdout.trim();
+      // Maven deploys go to a repository's URL (/maven/OWNER/REPO/), on both sides.
+      assert.equal((await w.cli(['repo', 'create', 'bob/libs'])).code, 0);
+      await s.core.identity.createRepo(systemActor, 'alice', 'libs', 'private');
+      const auth = { authorization: basic('alice', alice) };
+      for (const [name, body] of [['lib-1.0.pom', pom], ['lib-1.0.jar', jar]] as const) {
+        const r = await fetch(`${s.url}/maven/alice/libs/com/example/lib/1.0/${name}`, { method: 'PUT', headers: auth, body: new Uint8Array(body) });
+        assert.equal(r.status, 201, await r.text());
+      }
+      gem = await buildGem({ name: 'promoted', version: '1.0.0', files: { 'lib/promoted.rb': 'module Promoted; VERSION = "1.0.0"; PLATFORM = "ruby"; end\n' } });
+      const g = await fetch(`${s.url}/rubygems/alice/api/v1/gems`, { method: 'POST', headers: { authorization: alice, 'content-type': 'application/octet-stream' }, body: new Uint8Array(gem) });
+      assert.equal(g.status, 200, await g.text());
+      nupkg = buildNupkg({ id: 'Promoted.Lib', version: '1.0.0', files: { 'content/hello.txt': 'hello\n' } });
+      const boundary = 'b0undary';
+      const n = await fetch(`${s.url}/nuget/alice/api/v2/package/`, {
+        method: 'PUT', headers: { 'x-nuget-apikey': alice, 'content-type': `multipart/form-data; boundary="${boundary}"` },
+        body: new Uint8Array(Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="package"; filename="package"\r\n\r\n`), nupkg, Buffer.from(`\r\n--${boundary}--\r\n`)])),
+      });
+      assert.ok(n.status === 201 || n.status === 202, `${n.status} ${await n.text()}`);
+    }, T);
+    after(() => w?.stop());
+
+    test('Maven: wharf promote maven … --to WHARF2/maven/bob/libs/ → mvn dependency:get there gets the same jar', T, async () => {
+      const r = await s.cli(['promote', 'maven', 'alice/com.example:lib@1.0', '--to', `${w.url}/maven/bob/libs/`, '--username', 'bob', '--password-stdin'], `${bob}\n`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /\(2 files checked there\)/);
+      const dir = tempDir('wharf-promote-mvn-');
+      const settings = settingsXml(dir, [{ id: 'wharf', username: 'bob', password: bob }]);
+      okMaven(await dependencyGet(settings, 'com.example:lib:1.0', `${w.url}/maven/bob/`, dir), 'mvn dependency:get from the second Wharf');
+      assert.ok(fs.readFileSync(localFile(settings, 'com/example/lib/1.0/lib-1.0.jar')).equals(jar));
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('RubyGems: --to WHARF2/rubygems/bob --token → gem install there installs the same .gem', T, async () => {
+      const r = await s.cli(['promote', 'rubygems', 'alice/promoted@1.0.0', '--to', `${w.url}/rubygems/bob`, '--token', bob]);
+      assert.equal(r.code, 0, r.stderr);
+      const client = new GemClient();
+      try {
+        const source = `http://bob:${bob}@127.0.0.1:${w.port}/rubygems/bob/`;
+        ok(await client.gem(['install', 'promoted', '-v', '1.0.0', '--clear-sources', '--source', source, '--no-document']), 'gem install from the second Wharf');
+        const cached = path.join(client.env.GEM_HOME, 'cache', 'promoted-1.0.0.gem');
+        assert.ok(fs.readFileSync(cached).equals(gem), 'the installed .gem is the promoted bytes');
+      } finally {
+        client.dispose();
+      }
+    });
+
+    test('NuGet: --to WHARF2/nuget/bob/index.json --token → NuGet.exe install there gets the same .nupkg', T, async () => {
+      const r = await s.cli(['promote', 'nuget', 'alice/Promoted.Lib@1.0.0', '--to', `${w.url}/nuget/bob/index.json`, '--token', bob]);
+      assert.equal(r.code, 0, r.stderr);
+      const client = new NuGetClient(nugetExe(), `${w.url}/nuget/bob/index.json`, { user: 'bob', token: bob });
+      try {
+        const out = path.join(client.home, 'out');
+        ok(await client.nuget(['install', 'Promoted.Lib', '-Version', '1.0.0', '-OutputDirectory', out, '-NoCache', '-DirectDownload']), 'nuget install from the second Wharf');
+        assert.ok(fs.readFileSync(path.join(out, 'Promoted.Lib.1.0.0', 'Promoted.Lib.1.0.0.nupkg')).equals(nupkg));
+      } finally {
+        fs.rmSync(client.home, { recursive: true, force: true });
+      }
+    });
+
+    test('Maven keeps its name: --to-owner with --name → 400, nothing copied', async () => {
+      const r = await s.cli(['promote', 'maven', 'alice/com.example:lib@1.0', '--to-owner', 'bob', '--name', 'com.example:other']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /keeps its name/);
     });
   });
 });
