@@ -56,6 +56,8 @@ export interface RemotePush {
   credentials: RemoteCredentials;
   open(digest: string): Promise<Readable>;
   read(digest: string): Promise<Buffer>;
+  /** fetch for every request to the target: each redirect is checked against the address policy (see guardedFetch). */
+  fetch: typeof fetch;
 }
 
 /** A digest the target answered with after the copy, compared with ours. */
@@ -154,11 +156,11 @@ export class Promotions {
       checked = r.checked;
     } else {
       if (!promoter.push) throw invalid(`promoting ${pkg.type} packages to another registry is not supported`);
-      const u = await this.checkUrl(req.to.url, pkg.owner_id, actor);
+      const { url: u, fetch: guarded } = await this.checkUrl(req.to.url, pkg.owner_id, actor);
       target = url = u.toString();
       try {
         checked = await promoter.push({
-          pkg, versions: [...before, main, ...after], main, url: u, credentials: req.to.credentials,
+          pkg, versions: [...before, main, ...after], main, url: u, credentials: req.to.credentials, fetch: guarded,
           open: (d) => this.blobs.open(d),
           read: async (d) => {
             const chunks: Buffer[] = [];
@@ -236,7 +238,7 @@ export class Promotions {
   }
 
   /** The target URL, refused when it reaches an address webhooks may not reach either (the same allow-list). */
-  private async checkUrl(raw: string, ownerId: number, actor: Actor): Promise<URL> {
+  private async checkUrl(raw: string, ownerId: number, actor: Actor): Promise<{ url: URL; fetch: typeof fetch }> {
     let u: URL;
     try {
       u = new URL(raw);
@@ -246,12 +248,15 @@ export class Promotions {
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalid('a target registry URL must be http or https');
     if (u.username || u.password) throw invalid('give the target registry\'s credentials as a token or username and password, not in its URL');
     // The operator at the shell (`wharf promote`) reaches what the machine reaches; a user through the API may not.
-    if (actor.kind === 'system') return u;
+    if (actor.kind === 'system') return { url: u, fetch };
     const policy = await this.webhooks.policyFor(ownerId);
-    if ((await policy.checkTarget(u, { resolve: this.webhooks.resolveHost })) === 'refused') {
-      throw invalid(`the target's host ${u.hostname} is a loopback, private, link-local or otherwise special address, which promotions may not reach unless a site admin allows it (the webhook allow-list)`);
-    }
-    return u;
+    const check = async (url: URL) => {
+      if ((await policy.checkTarget(url, { resolve: this.webhooks.resolveHost })) === 'refused') {
+        throw invalid(`the target's host ${url.hostname} is a loopback, private, link-local or otherwise special address, which promotions may not reach unless a site admin allows it (the webhook allow-list)`);
+      }
+    };
+    await check(u);
+    return { url: u, fetch: guardedFetch(check) };
   }
 
   /** The promotion row, its audit entry and its `promoted` event, in one transaction. */
@@ -297,10 +302,44 @@ export function compare(file: string, ours: string, theirs: string | undefined |
 }
 
 /** The sha256 (`sha256:<hex>`) of what `url` serves, hashed while it streams; a refusal is an Upstream error. */
-export async function servedDigest(url: string | URL, headers: Record<string, string>, what: string): Promise<string> {
-  const res = await fetch(url, { headers, redirect: 'follow' });
+export async function servedDigest(get: typeof fetch, url: string | URL, headers: Record<string, string>, what: string): Promise<string> {
+  const res = await get(url, { headers });
   if (!res.ok) return refused(res, `the download of ${what}`);
   const h = createHash('sha256');
   for await (const chunk of res.body ?? []) h.update(chunk as Uint8Array);
   return `sha256:${h.digest('hex')}`;
+}
+
+/**
+ * fetch that checks every URL with `check` before connecting to it: the first, each redirect, and the URLs the
+ * target itself names (an upload's Location, a packument's tarball, a service index's resources), so a target
+ * cannot send Wharf to an address it could not have been itself (cloud metadata, localhost). Only GET and HEAD
+ * follow redirects (a download redirected to object storage); an upload that is redirected is refused.
+ * Credentials are not sent to another origin. Each host is checked when first seen, by resolving it: a name that
+ * resolves elsewhere at connect time (DNS rebinding) is not caught here.
+ */
+export function guardedFetch(check: (u: URL) => Promise<void>, max = 5): typeof fetch {
+  const checked = new Set<string>();
+  const once = async (u: URL) => {
+    if (checked.has(u.host)) return;
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw upstreamError('the target registry named a non-http URL');
+    await check(u);
+    checked.add(u.host);
+  };
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    let url = new URL(input instanceof Request ? input.url : input.toString());
+    let headers = { ...(init.headers as Record<string, string> | undefined) };
+    for (let hop = 0; ; hop++) {
+      await once(url);
+      const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+      const location = res.headers.get('location');
+      if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
+      await res.body?.cancel();
+      const method = (init.method ?? 'GET').toUpperCase();
+      if ((method !== 'GET' && method !== 'HEAD') || hop >= max) throw upstreamError(`the target registry redirected a ${method} ${hop >= max ? 'too often' : 'request'} (${res.status})`);
+      const next = new URL(location, url);
+      if (next.origin !== url.origin) headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+      url = next;
+    }
+  }) as typeof fetch;
 }

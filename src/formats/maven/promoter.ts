@@ -14,17 +14,17 @@ export const mavenPromoter: Promoter = {
     const headers: Record<string, string> = auth ? { authorization: auth } : {};
     for (const f of p.main.files) {
       const sums: Record<string, string> = { 'x-checksum-sha256': f.digest.slice(7), ...(f.sha1 ? { 'x-checksum-sha1': f.sha1 } : {}) };
-      const put = await fetch(new URL(f.name, dir), { method: 'PUT', body: (await p.open(f.digest)) as unknown as BodyInit, duplex: 'half', headers: { ...headers, ...sums, 'content-length': String(f.size) } } as RequestInit);
+      const put = await p.fetch(new URL(f.name, dir), { method: 'PUT', body: (await p.open(f.digest)) as unknown as BodyInit, duplex: 'half', headers: { ...headers, ...sums, 'content-length': String(f.size) } } as RequestInit);
       if (!put.ok) await refused(put, `the upload of ${f.name}`);
       await put.body?.cancel();
       if (f.sha1) {
-        const sum = await fetch(new URL(`${f.name}.sha1`, dir), { method: 'PUT', body: f.sha1, headers });
+        const sum = await p.fetch(new URL(`${f.name}.sha1`, dir), { method: 'PUT', body: f.sha1, headers });
         if (!sum.ok) await refused(sum, `the upload of ${f.name}.sha1`);
         await sum.body?.cancel();
       }
     }
     const checks = [];
-    for (const f of p.main.files) checks.push(compare(f.name, f.digest, await servedDigest(new URL(f.name, dir), headers, f.name)));
+    for (const f of p.main.files) checks.push(compare(f.name, f.digest, await servedDigest(p.fetch, new URL(f.name, dir), headers, f.name)));
     return checks;
   },
 };

@@ -53,18 +53,18 @@ export const npmPromoter: Promoter = {
       versions: { [version]: { ...manifest, name: full, version, _id: `${full}@${version}`, dist: { integrity, shasum: tgz.sha1 ?? createHash('sha1').update(bytes).digest('hex'), tarball: `${root}${full}/-/${filename}` } } },
       _attachments: { [filename]: { content_type: 'application/octet-stream', data: bytes.toString('base64'), length: bytes.length } },
     };
-    const put = await fetch(`${root}${docPath(full)}`, { method: 'PUT', headers: { ...headers, 'content-type': 'application/json', 'npm-command': 'publish' }, body: JSON.stringify(doc) });
+    const put = await p.fetch(`${root}${docPath(full)}`, { method: 'PUT', headers: { ...headers, 'content-type': 'application/json', 'npm-command': 'publish' }, body: JSON.stringify(doc) });
     if (!put.ok) await refused(put, `the publish of ${full}@${version}`);
     await put.body?.cancel();
 
     // The target's integrity answer, then the bytes it serves.
-    const got = await fetch(`${root}${docPath(full)}`, { headers });
+    const got = await p.fetch(`${root}${docPath(full)}`, { headers });
     if (!got.ok) await refused(got, `to show ${full} after the publish`);
     const packument = (await got.json()) as { versions?: Record<string, Manifest> };
     const dist = packument.versions?.[version]?.dist;
     const checks = [compare(`${filename} (dist.integrity)`, integrity, dist?.integrity as string | undefined)];
     if (typeof dist?.tarball !== 'string') throw upstreamError(`the target's packument of ${full}@${version} has no tarball URL`);
-    const dl = await fetch(new URL(dist.tarball, root), { headers });
+    const dl = await p.fetch(new URL(dist.tarball, root), { headers });
     if (!dl.ok) await refused(dl, `the download of ${filename}`);
     const served = Buffer.from(await dl.arrayBuffer());
     checks.push(compare(`${filename} (downloaded)`, integrity, `sha512-${createHash('sha512').update(served).digest('base64')}`));

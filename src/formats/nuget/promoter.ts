@@ -13,7 +13,7 @@ export const nugetPromoter: Promoter = {
     const { token, username, password } = p.credentials;
     // The API key pushes; reading a private feed takes Basic (or the key as a bearer token).
     const read: Record<string, string> = username !== undefined ? { authorization: authorization({ username, password })! } : token ? { authorization: `Bearer ${token}` } : {};
-    const res = await fetch(index, { headers: read });
+    const res = await p.fetch(index, { headers: read });
     if (!res.ok) await refused(res, 'to show its service index');
     const doc = (await res.json()) as { resources?: { '@id': string; '@type': string | string[] }[] };
     const find = (type: string) => doc.resources?.find((r) => [r['@type']].flat().some((t) => t.startsWith(type)))?.['@id'];
@@ -26,7 +26,7 @@ export const nugetPromoter: Promoter = {
       await p.read(nupkg.digest),
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]);
-    const put = await fetch(publish.replace(/\/?$/, '/'), {
+    const put = await p.fetch(publish.replace(/\/?$/, '/'), {
       method: 'PUT', body: new Uint8Array(body),
       headers: { ...read, 'content-type': `multipart/form-data; boundary="${boundary}"`, ...(token ?? password ? { 'x-nuget-apikey': (token ?? password)! } : {}) },
     });
@@ -37,6 +37,6 @@ export const nugetPromoter: Promoter = {
     const version = p.main.version.version.toLowerCase();
     const id = lower.slice(0, -(`.${version}.nupkg`.length));
     const url = `${flat.replace(/\/?$/, '/')}${id}/${version}/${lower}`;
-    return [compare(nupkg.name, nupkg.digest, await servedDigest(url, read, nupkg.name))];
+    return [compare(nupkg.name, nupkg.digest, await servedDigest(p.fetch, url, read, nupkg.name))];
   },
 };

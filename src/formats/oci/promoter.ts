@@ -15,10 +15,10 @@ const REFERRER_TAG = /^sha256-([a-f0-9]{64})\.(sig|att|sbom)$/;
 /** A session with a registry: Basic, or Docker token auth (the realm its 401 names), as a client authenticates. */
 class Registry {
   private auth: string | undefined;
-  constructor(private readonly root: string, private readonly repo: string, private readonly creds: RemoteCredentials) {}
+  constructor(private readonly root: string, private readonly repo: string, private readonly creds: RemoteCredentials, private readonly get: typeof fetch) {}
 
   async login(): Promise<void> {
-    const res = await fetch(`${this.root}/v2/`);
+    const res = await this.get(`${this.root}/v2/`);
     await res.body?.cancel();
     if (res.ok) return;
     const challenge = res.headers.get('www-authenticate') ?? '';
@@ -43,7 +43,7 @@ class Registry {
     if (service) u.searchParams.set('service', service);
     u.searchParams.set('scope', `repository:${this.repo}:pull,push`);
     if (this.creds.username) u.searchParams.set('account', this.creds.username);
-    const t = await fetch(u, { headers: basic ? { authorization: basic } : {} });
+    const t = await this.get(u, { headers: basic ? { authorization: basic } : {} });
     if (!t.ok) await refused(t, 'a token for the push');
     const body = (await t.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
@@ -53,7 +53,7 @@ class Registry {
 
   fetch(path: string, init: RequestInit & { headers?: Record<string, string> } = {}) {
     const url = /^https?:/.test(path) ? path : `${this.root}/v2/${this.repo}/${path}`;
-    return fetch(url, { ...init, redirect: 'follow', headers: { ...init.headers, ...(this.auth ? { authorization: this.auth } : {}) } } as RequestInit);
+    return this.get(url, { ...init, headers: { ...init.headers, ...(this.auth ? { authorization: this.auth } : {}) } } as RequestInit);
   }
 }
 
@@ -91,7 +91,7 @@ export const ociPromoter: Promoter = {
 
   async push(p: RemotePush): Promise<Check[]> {
     const { root, repo } = targetOf(p);
-    const reg = new Registry(root, repo, p.credentials);
+    const reg = new Registry(root, repo, p.credentials, p.fetch);
     await reg.login();
     const checks: Check[] = [];
     const pushed = new Set<string>();
