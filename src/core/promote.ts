@@ -216,7 +216,7 @@ export class Promotions {
       const files = v.files.map((f) => ({ ...f, name: renamed?.files.get(f.name) ?? f.name }));
       const { version } = await this.publisher.createVersion({
         ownerId: owner.id, type: pkg.type, name, version: v.version.version, normalizedVersion: v.version.lower_version,
-        metadata: renamed ? renamed.metadata : JSON.parse(v.version.metadata), packageMetadata: renamed?.packageMetadata ?? (v === main ? JSON.parse(pkg.metadata) : undefined),
+        metadata: renamed ? renamed.metadata : JSON.parse(v.version.metadata), packageMetadata: renamed?.packageMetadata ?? (v === main ? packageMetadataFor(pkg, v) : undefined),
         files: files.map((f) => ({ name: f.name, blob: { digest: f.digest, size: f.size }, contentType: f.contentType, primary: f.primary })),
         tags: v.tags, properties: v.properties, repositoryId: null, actor,
       });
@@ -280,6 +280,15 @@ export class Promotions {
     this.events.emit(event);
     return { id: row.id, target: row.target, url: row.target_url, target_version_id: row.target_version_id, checked: r.checked, actor: row.actor, created_at: row.created_at };
   }
+}
+
+/**
+ * The package facts a copy carries (description, keywords...): the source's, except `latest`, which names this
+ * version only when it carries the `latest` tag (the source's latest may not exist where the copy goes).
+ */
+function packageMetadataFor(pkg: PackageRow, v: PromotedVersion): Record<string, unknown> {
+  const { latest: _l, ...rest } = JSON.parse(pkg.metadata) as Record<string, unknown>;
+  return v.tags.includes('latest') ? { ...rest, latest: v.version.version } : rest;
 }
 
 /** The Authorization header most protocols take: Bearer for a token, Basic for a username and password. */
