@@ -292,6 +292,23 @@ describe('promotion to real registries', () => {
       }
     });
 
+    test('an image to a registry with Docker token auth (the second Wharf): skopeo inspect there shows the same digest', T, async () => {
+      const image = imageManifest({});
+      await pushImage(s.url, 'alice/tool', '2.0', image, basic('alice', alice));
+      const r = await s.cli(['promote', 'container', 'alice/tool@2.0', '--to', `${w.url}/bob/tool`, '--username', 'bob', '--password-stdin'], `${bob}\n`);
+      assert.equal(r.code, 0, r.stderr);
+      const machine = new Machine();
+      try {
+        const inspect = parseJson(okOci(await machine.skopeo(['inspect', '--tls-verify=false', '--creds', `bob:${bob}`, `docker://127.0.0.1:${w.port}/bob/tool:2.0`]), 'skopeo inspect on the second Wharf'));
+        assert.equal(inspect.Digest, image.digest);
+      } finally {
+        machine.dispose();
+      }
+      const refused = await s.cli(['promote', 'container', 'alice/tool@2.0', '--to', `${w.url}/bob/tool`, '--username', 'bob', '--password-stdin'], 'wrong-password\n');
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /the target registry refused a token for the push: 401/);
+    });
+
     test('Maven keeps its name: --to-owner with --name → 400, nothing copied', async () => {
       const r = await s.cli(['promote', 'maven', 'alice/com.example:lib@1.0', '--to-owner', 'bob', '--name', 'com.example:other']);
       assert.equal(r.code, 1);
