@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { systemActor } from '../../src/core/auth/actor.ts';
+import { buildGem } from '../../src/formats/rubygems/gem-fixture.ts';
 import { dialects } from '../helpers/databases.ts';
 import { publish } from '../helpers/npm-body.ts';
 import { basic, blob, emptyConfig, imageManifest, multiPlatform, pushImage, pushIndex, type Manifest } from '../helpers/oci.ts';
@@ -174,6 +175,27 @@ for (const dialect of dialects()) {
       const layer = image.amd64.blobs.at(-1)!;
       const b = await fetch(`${s.url}/v2/acme/app-release/blobs/${layer.digest}`, { headers: { authorization: auth } });
       assert.ok(Buffer.from(await b.arrayBuffer()).equals(layer.bytes));
+    });
+
+    test('maven and rubygems to another owner: the same files served there; --name for a maven artifact → 400', async () => {
+      const auth = { authorization: basic('alice', alice) };
+      await s.core.identity.createRepo(systemActor, 'alice', 'libs', 'private');
+      const jar = Buffer.from('a jar, byte for byte');
+      assert.equal((await fetch(`${s.url}/maven/alice/libs/com/example/lib/1.0/lib-1.0.jar`, { method: 'PUT', headers: auth, body: new Uint8Array(jar) })).status, 201);
+      const gem = await buildGem({ name: 'moved', version: '1.0.0' });
+      assert.equal((await fetch(`${s.url}/rubygems/alice/api/v1/gems`, { method: 'POST', headers: { authorization: alice }, body: new Uint8Array(gem) })).status, 200);
+      const renamed = await s.cli(['promote', 'maven', 'alice/com.example:lib@1.0', '--to-owner', 'acme', '--name', 'com.example:other']);
+      assert.equal(renamed.code, 1);
+      assert.match(renamed.stderr, /keeps its name/);
+      assert.equal(await s.core.packages.find('acme', 'maven', 'com.example:other'), undefined);
+      assert.equal((await s.cli(['promote', 'maven', 'alice/com.example:lib@1.0', '--to-owner', 'acme'])).code, 0);
+      assert.equal((await s.cli(['promote', 'rubygems', 'alice/moved@1.0.0', '--to-owner', 'acme'])).code, 0);
+      const j = await fetch(`${s.url}/maven/acme/com/example/lib/1.0/lib-1.0.jar`, { headers: auth });
+      assert.equal(j.status, 200);
+      assert.ok(Buffer.from(await j.arrayBuffer()).equals(jar));
+      const g = await fetch(`${s.url}/rubygems/acme/gems/moved-1.0.0.gem`, { headers: auth });
+      assert.equal(g.status, 200);
+      assert.ok(Buffer.from(await g.arrayBuffer()).equals(gem));
     });
 
     test('CLI: a version already there → exit 1 with the reason; no @VERSION → usage error (exit 2)', async () => {
