@@ -32,7 +32,7 @@ const run: Command = async (open, args, out) => {
     ? { url: values.to, credentials: { token: values.token, username: values.username, password } }
     : { owner: values['to-owner']!, name: values.name };
   const row = await core.promotions.promote(systemActor, { pkg, version: v, to }, formatOf(type)!.promoter!);
-  out(`promoted ${type} ${pkg.owner_name}/${pkg.name}@${v.version} to ${row.target} (${row.checked.length} file${row.checked.length === 1 ? '' : 's'} checked there)`);
+  out(`promoted ${type} ${pkg.owner_name}/${pkg.name}@${v.version} to ${row.target} (${row.checked.length} digest${row.checked.length === 1 ? '' : 's'} checked there)`);
 };
 
 export const promoteCommands = {

@@ -121,7 +121,7 @@ describe('promotion to real registries', () => {
     test('wharf promote npm @alice/hello@1.0.0 --to VERDACCIO --token → npm installs the same bytes from Verdaccio', T, async () => {
       const r = await s.cli(['promote', 'npm', '@alice/hello@1.0.0', '--to', `${v.origin}/`, '--token', token]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /promoted npm alice\/hello@1\.0\.0 to http:\/\/127\.0\.0\.1:\d+\/ \(2 files checked there\)/);
+      assert.match(r.stdout, /promoted npm alice\/hello@1\.0\.0 to http:\/\/127\.0\.0\.1:\d+\/ \(2 digests checked there\)/);
 
       const ours = (await (await fetch(`${s.url}/npm/@alice%2fhello`, { headers: { authorization: `Bearer ${alice}` } })).json()) as any;
       const theirs = (await (await fetch(`${v.origin}/@alice%2fhello`)).json()) as any;
@@ -257,7 +257,7 @@ describe('promotion to real registries', () => {
     test('Maven: wharf promote maven … --to WHARF2/maven/bob/libs/ → mvn dependency:get there gets the same jar', T, async () => {
       const r = await s.cli(['promote', 'maven', 'alice/com.example:lib@1.0', '--to', `${w.url}/maven/bob/libs/`, '--username', 'bob', '--password-stdin'], `${bob}\n`);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /\(2 files checked there\)/);
+      assert.match(r.stdout, /\(2 digests checked there\)/);
       const dir = tempDir('wharf-promote-mvn-');
       const settings = settingsXml(dir, [{ id: 'wharf', username: 'bob', password: bob }]);
       okMaven(await dependencyGet(settings, 'com.example:lib:1.0', `${w.url}/maven/bob/`, dir), 'mvn dependency:get from the second Wharf');
