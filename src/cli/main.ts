@@ -12,6 +12,7 @@ import { gcCommands } from './gc.ts';
 import { hookCommands } from './hooks.ts';
 import { orgCommands } from './orgs.ts';
 import { packageCommands } from './packages.ts';
+import { promoteCommands } from './promote.ts';
 import { proxyCommands } from './proxies.ts';
 import { repoCommands } from './repos.ts';
 import { signingCommands } from './signing.ts';
@@ -48,10 +49,11 @@ const nouns: Record<string, Noun> = {
   // `wharf hooks allow …` reads as naturally as `wharf hook create …`.
   hooks: hookCommands,
   audit: auditCommands,
+  promote: promoteCommands,
 };
 
 /** `wharf gc [--dry-run]` reads better than `wharf gc run`: a noun with one verb may omit it. */
-const only: Record<string, string> = { gc: 'run', audit: 'list' };
+const only: Record<string, string> = { gc: 'run', audit: 'list', promote: 'run' };
 
 const GLOBAL =
   `  --data DIR   the data folder to use, before or after NOUN VERB (else WHARF_DATABASE_URL / WHARF_DATA as the server reads them,\n` +
@@ -98,7 +100,8 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
     note(`wharf: ${(e as Error).message}\n${overview()}`);
     return 2;
   }
-  if (argv.length && Object.hasOwn(only, argv[0]) && (argv.length === 1 || argv[1].startsWith('-'))) argv = [argv[0], only[argv[0]], ...argv.slice(1)];
+  // `wharf promote TYPE …`: its first argument is never a verb.
+  if (argv.length && Object.hasOwn(only, argv[0]) && (argv.length === 1 || argv[1].startsWith('-') || (argv[0] === 'promote' && !['run', 'help'].includes(argv[1])))) argv = [argv[0], only[argv[0]], ...argv.slice(1)];
   const [noun, verb, ...rest] = argv;
   if (!noun) {
     note(overview());

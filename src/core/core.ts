@@ -24,6 +24,7 @@ import { DownloadCounter } from './model/downloads.ts';
 import { Packages } from './model/packages.ts';
 import { Publisher } from './publish.ts';
 import { Proxies } from './proxy/proxies.ts';
+import { Promotions } from './promote.ts';
 import { ProxyCache } from './proxy/proxy-cache.ts';
 
 export interface Core {
@@ -54,6 +55,8 @@ export interface Core {
   /** Pull-through proxies (owners mirroring an upstream registry), and what fetches for them. */
   proxies: Proxies;
   proxyCache: ProxyCache;
+  /** Versions copied to another registry or owner, and where they went. */
+  promotions: Promotions;
   /** Writes buffered counters (downloads, token use). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -94,6 +97,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     publisher,
     proxies: new Proxies(db, authz, audit, changes),
     proxyCache: new ProxyCache(db, blobs, publisher, packages, deps.logger),
+    promotions: new Promotions(db, authz, packages, publisher, blobs, events, audit, webhooks, deps.durable),
     async flush() {
       await downloads.flush();
       await tokens.flush();

@@ -43,6 +43,8 @@ export interface NewVersion {
   files: NewFile[];
   /** Tags to point at this version. */
   tags?: string[];
+  /** Lookup facts on the version (package_properties), written with it. */
+  properties?: { name: string; value: string }[];
   /** Repository to link a newly created package to. */
   repositoryId: number | null;
   actor: Actor;
@@ -238,6 +240,7 @@ export class Publisher {
           .execute();
       }
       for (const tag of v.tags ?? []) await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
+      for (const p of v.properties ?? []) await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: version.id, name: p.name, value: p.value }).execute();
       // A trusted publisher's workflow run is kept on the version (its page and the REST API show it) and audited.
       const via = publishedVia(v.actor);
       if (via) {

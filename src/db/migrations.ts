@@ -420,6 +420,23 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0019-promotion': {
+      async up(db: Kysely<any>) {
+        // Where a version was promoted (src/core/promote.ts): another registry (`target_url`) or another owner of
+        // this Wharf (`target_version_id`), with the digests checked on the target after the copy.
+        await db.schema.createTable('package_promotions')
+          .addColumn('id', sql.raw(id) as any, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('version_id', big, (c) => c.notNull().references('package_versions.id').onDelete('cascade'))
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('target_url', 'text')
+          .addColumn('target_version_id', big, (c) => c.references('package_versions.id').onDelete('set null'))
+          .addColumn('checked', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('package_promotions_version').on('package_promotions').column('version_id').execute();
+      },
+    },
   };
 }
 

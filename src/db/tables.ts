@@ -357,7 +357,21 @@ export interface OidcJtisTable {
   expires_at: string;
 }
 
+/** A version copied to another registry or owner (core/promote.ts); `checked` is JSON: the digests verified there. */
+export interface PackagePromotionsTable {
+  id: Generated<number>;
+  version_id: number;
+  /** What the user named: `URL` or `OWNER/NAME` (this Wharf). */
+  target: string;
+  target_url: string | null;
+  target_version_id: number | null;
+  checked: string;
+  actor: string | null;
+  created_at: string;
+}
+
 export interface Database {
+  package_promotions: PackagePromotionsTable;
   proxies: ProxiesTable;
   proxy_documents: ProxyDocumentsTable;
   proxy_blocks: ProxyBlocksTable;

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../core/core.ts';
 import type { PackageRow } from '../core/model/packages.ts';
+import type { Promoter } from '../core/promote.ts';
 import type { PackageVersion } from '../db/tables.ts';
 
 export interface Format {
@@ -32,4 +33,6 @@ export interface Format {
   readonly signing?: { what: string };
   /** Facts that cost a lookup (e.g. whether an image is signed), for one version's page and API detail. */
   versionFacts?(core: Core, pkg: PackageRow, version: PackageVersion): Promise<Record<string, unknown>>;
+  /** How a version of this format is copied to another owner or registry (core/promote.ts). */
+  readonly promoter?: Promoter;
 }

@@ -17,6 +17,7 @@ const ACTIONS: Partial<Record<PackageEvent['type'], string>> = {
   'tag.removed': 'updated',
   'version.deleted': 'deleted',
   'version.restored': 'restored',
+  'version.promoted': 'promoted',
   'package.deleted': 'deleted',
   'package.restored': 'restored',
 };
@@ -58,6 +59,8 @@ export function webhookPayloads(core: Core): PayloadBuilder {
           id: f.id, name: f.name, size: f.size, content_type: f.content_type, state: 'uploaded',
           sha256: f.blob_digest.replace(/^sha256:/, ''), created_at: f.created_at, updated_at: f.created_at,
         })),
+        // Wharf's addition: where a `promoted` version was copied to (another registry's URL, or OWNER/NAME here).
+        ...(e.type === 'version.promoted' ? { promoted_to: { target: e.promotion.target, url: e.promotion.url } } : {}),
         ...(pkg.type === 'container' ? { container_metadata: { tag: { name: 'tag' in e ? e.tag : (vtags[0] ?? ''), digest: v.version } } } : {}),
       };
     }

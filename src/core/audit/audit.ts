@@ -35,6 +35,7 @@ export const AUDIT_ACTIONS = {
   'package.restore': 'A deleted package was restored.',
   'package_version.delete': 'A package version was deleted.',
   'package_version.restore': 'A deleted package version was restored.',
+  'package_version.promote': 'A package version was copied to another registry or owner (promoted).',
   'package.visibility': "A package's visibility changed.",
   'package.settings': "A package's linked repository or access inheritance changed.",
   'package.access_grant': 'A user or repository was given a role on a package (or their role changed).',

@@ -7,6 +7,7 @@ import type { Db } from '../../db/database.ts';
 export type PackageEvent =
   | { type: 'version.published'; packageId: number; versionId: number; actor: string | null }
   | { type: 'version.deleted' | 'version.restored' | 'version.updated'; packageId: number; versionId: number; actor: string | null }
+  | { type: 'version.promoted'; packageId: number; versionId: number; actor: string | null; promotion: { target: string; url: string | null } }
   | { type: 'tag.set' | 'tag.removed'; packageId: number; tag: string; actor: string | null }
   | { type: 'package.deleted' | 'package.restored' | 'package.updated'; packageId: number; actor: string | null };
 

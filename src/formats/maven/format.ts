@@ -1,5 +1,6 @@
 // The Maven format: a Maven repository under /maven (per repository and per owner), and how to depend on a package.
 import type { Format } from '../format.ts';
+import { mavenPromoter } from './promoter.ts';
 import { splitPackageName } from './coordinates.ts';
 import { mavenRoutes } from './routes.ts';
 
@@ -7,6 +8,7 @@ export const mavenFormat: Format = {
   type: 'maven',
   prefix: '/maven',
   register: mavenRoutes,
+  promoter: mavenPromoter,
   describe(pkg, version, baseUrl) {
     const { groupId, artifactId } = splitPackageName(pkg.name);
     const v = version ?? 'VERSION';

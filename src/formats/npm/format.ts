@@ -4,6 +4,7 @@ import { MAX_BUNDLE_BYTES } from '../../core/signing/sigstore.ts';
 import { readSmallBody } from '../../http/body.ts';
 import type { Format } from '../format.ts';
 import { npmDisplayName } from './names.ts';
+import { npmPromoter } from './promoter.ts';
 import { npmRoutes, provenanceName } from './routes.ts';
 import { npmRootRoutes } from './oidc.ts';
 
@@ -12,6 +13,7 @@ export const npmFormat: Format = {
   prefix: '/npm',
   register: npmRoutes,
   rootRoutes: npmRootRoutes,
+  promoter: npmPromoter,
   displayName: npmDisplayName,
   describe(pkg, version, baseUrl) {
     const scope = pkg.owner_name.toLowerCase();

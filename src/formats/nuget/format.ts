@@ -1,6 +1,7 @@
 // The NuGet format: a v3 source per owner at /nuget/OWNER/index.json (and a v2 OData feed at /nuget/OWNER/api/v2),
 // and how to install a package from it.
 import type { Format } from '../format.ts';
+import { nugetPromoter } from './promoter.ts';
 import type { NuGetVersionMeta } from './documents.ts';
 import { nugetRoutes } from './routes.ts';
 
@@ -8,6 +9,7 @@ export const nugetFormat: Format = {
   type: 'nuget',
   prefix: '/nuget',
   register: nugetRoutes,
+  promoter: nugetPromoter,
   describe(pkg, version, baseUrl) {
     const src = `${baseUrl}/nuget/${pkg.owner_name}/index.json`;
     return {

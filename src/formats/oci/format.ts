@@ -2,6 +2,7 @@
 import type { Format } from '../format.ts';
 import { parseOciName } from './names.ts';
 import { uniqueBlobs, type VersionMeta } from './manifests.ts';
+import { ociPromoter } from './promoter.ts';
 import { ociRoutes } from './routes.ts';
 import { verifyImage } from './signatures.ts';
 
@@ -10,6 +11,7 @@ export const ociFormat: Format = {
   prefix: '/v2',
   signing: { what: 'images' },
   register: ociRoutes,
+  promoter: ociPromoter,
   describe(pkg, version, baseUrl, tags) {
     const host = baseUrl.replace(/^https?:\/\//, '');
     // A tag reads better than a digest (`docker pull host/alice/app:1`); a digest pins an untagged version.

@@ -1,5 +1,6 @@
 // The RubyGems format: a gem source per owner under /rubygems/OWNER, and how to install a gem from it.
 import type { Format } from '../format.ts';
+import { rubygemsPromoter } from './promoter.ts';
 import type { GemVersionMeta } from './documents.ts';
 import { rubygemsRoutes } from './routes.ts';
 
@@ -7,6 +8,7 @@ export const rubygemsFormat: Format = {
   type: 'rubygems',
   prefix: '/rubygems',
   register: rubygemsRoutes,
+  promoter: rubygemsPromoter,
   describe(pkg, version, baseUrl) {
     const src = `${baseUrl}/rubygems/${pkg.owner_name}`;
     const host = new URL(baseUrl).hostname.toUpperCase().replace(/\./g, '__').replace(/-/g, '___');

@@ -9,6 +9,7 @@ import { identityRoutes } from './identity.ts';
 import { packageRoutes } from './packages.ts';
 import { signingRoutes } from './signing.ts';
 import { proxyRoutes } from './proxies.ts';
+import { promotionRoutes } from './promotions.ts';
 import { tokenRoutes } from './tokens.ts';
 import { trustedPublisherRoutes } from './trusted-publishers.ts';
 import { userAdminRoutes } from './users-admin.ts';
@@ -42,4 +43,5 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await userAdminRoutes(app, core);
   await proxyRoutes(app, core);
   await trustedPublisherRoutes(app, core);
+  await promotionRoutes(app, core);
 }

@@ -141,7 +141,8 @@ export async function packageRoutes(app: FastifyInstance, core: Core): Promise<v
       }
       // A trusted publisher's workflow run (as npmjs shows "published via GitHub Actions"); null otherwise.
       const via = (await core.packages.versionProperty([v.id], PUBLISHED_VIA)).get(v.id);
-      return { ...json, published_via: via ? JSON.parse(via) : null, files: files.map((f) => ({ name: f.name, size: f.size, digest: f.blob_digest, content_type: f.content_type })) };
+      const promotions = (await core.promotions.list(v.id)).map((p) => ({ target: p.target, url: p.url, promoted_by: p.actor, created_at: p.created_at }));
+      return { ...json, published_via: via ? JSON.parse(via) : null, files: files.map((f) => ({ name: f.name, size: f.size, digest: f.blob_digest, content_type: f.content_type })), promotions };
     });
     app.delete(oneVersion, async (req, reply) => {
       const pkg = await packageFor(req, kind);

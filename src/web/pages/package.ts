@@ -5,14 +5,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../../core/auth/actor.ts';
 import type { Action } from '../../core/auth/authorize.ts';
 import type { Core } from '../../core/core.ts';
-import { notFound } from '../../core/errors.ts';
+import { invalid, isWharfError, notFound } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { PackageVersion } from '../../db/tables.ts';
 import { formatOf } from '../../formats/index.ts';
 import { PUBLISHED_VIA, type PublishedVia } from '../../core/auth/trusted-publishers.ts';
 import { banner, copyBlock, count, downloadsChart, factsView, headingName, packageName, packagePath, plural, typeIcon, versionLabel, visibilityBadge, when } from '../components.ts';
 import { html, seg, type Html } from '../html.ts';
-import { layout } from '../layout.ts';
+import { csrfField, layout } from '../layout.ts';
 import { renderMarkdown } from '../markdown.ts';
 import type { Web } from '../web.ts';
 import { safeJson } from './listing.ts';
@@ -86,6 +86,7 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
     if (rest[0] === '-' && rest.length === 2) {
       if (rest[1] === 'settings') return req.method === 'POST' ? settingsPost(web, req, reply, pkg) : settingsGet(web, req, reply, pkg);
       if (rest[1] === 'delete' && req.method === 'GET') return confirmDeletePage(web, req, reply, pkg);
+      if (rest[1] === 'promote' && req.method === 'POST') return promotePost(req, reply, pkg);
       throw notFound();
     }
     if (req.method !== 'GET' || rest.length > 1) throw notFound();
@@ -94,7 +95,30 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
   app.get('/:owner/-/packages/*', dispatch);
   app.post('/:owner/-/packages/*', dispatch);
 
-  async function packagePage(req: FastifyRequest, reply: FastifyReply, pkg: PackageRow, versionParam: string | undefined) {
+  /** The Promote form of a version page (admins): to another owner here, or to another registry with a token. */
+  async function promotePost(req: FastifyRequest, reply: FastifyReply, pkg: PackageRow) {
+    web.requireUser(req);
+    const f = web.form(req);
+    const v = await core.packages.versionById(Number(f.get('version')) || -1);
+    if (!v || v.package_id !== pkg.id || v.deleted_at) throw notFound();
+    const owner = (f.get('to_owner') ?? '').trim();
+    const url = (f.get('to') ?? '').trim();
+    const opt = (k: string) => (f.get(k) ?? '').trim() || undefined;
+    try {
+      if (!owner === !url) throw invalid('give either an owner of this Wharf or a registry URL');
+      // With a username, the secret field is its password; alone, it is a token.
+      const user = opt('username');
+      const to = owner ? { owner, name: opt('name') } : { url, credentials: user ? { username: user, password: opt('token') } : { token: opt('token') } };
+      await core.promotions.promote(req.actor, { pkg, version: v, to }, formatOf(pkg.type)!.promoter!);
+    } catch (e) {
+      // A refusal is shown on the page (the actor may read it: packageFor checked); Forbidden and NotFound go to the handler.
+      if (!isWharfError(e) || (e.status >= 500 && e.kind !== 'Upstream') || e.kind === 'Forbidden' || e.kind === 'NotFound') throw e;
+      return packagePage(req, reply, pkg, v.version, { error: e.message, status: e.status });
+    }
+    return web.redirect(reply, `${packagePath(pkg)}/${seg(v.version)}?promoted=1`);
+  }
+
+  async function packagePage(req: FastifyRequest, reply: FastifyReply, pkg: PackageRow, versionParam: string | undefined, notice?: { error: string; status: number }) {
     const fmt = formatOf(pkg.type)!;
     const days = (req.query as Record<string, string>).days === '90' ? 90 : 30;
     const [all, tags, downloads, daily, visibility, isAdmin] = await Promise.all([
@@ -158,9 +182,13 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
     // A trusted publisher's run (as npmjs shows "published via GitHub Actions"): the provider, repository, workflow and run.
     const viaJson = shown ? (await core.packages.versionProperty([shown.id], PUBLISHED_VIA)).get(shown.id) : undefined;
     const via = viaJson ? (JSON.parse(viaJson) as PublishedVia) : null;
+    // Where the shown version went (core/promote.ts); admins get the form that sends it further.
+    const promotions = shown && versionParam !== undefined ? await core.promotions.list(shown.id) : [];
+    const canPromote = isAdmin && !!shown && versionParam !== undefined && !pkg.deleted_at && !!fmt.promoter;
+    const promoted = (req.query as Record<string, string>).promoted === '1';
 
     const ordered = [...versions].reverse();
-    const ctx = web.ctx(req, reply);
+    const ctx = web.ctx(req, reply, { forForm: canPromote });
     const path = packagePath(pkg);
     const title = packageName(pkg);
     return web.send(
@@ -174,6 +202,7 @@ export async function packagePages(app: FastifyInstance, web: Web): Promise<void
   ${description ? html`<p class="lead">${description}</p>` : ''}
   <p class="meta">${showRepo ? html`<span>Repository <a href="/${seg(repo!.owner_name)}/${seg(repo!.name)}">${repo!.owner_name}/${repo!.name}</a></span>` : ''}${proxied ? html`<span class="proxied">Proxied from <code>${proxied.upstream}</code></span>` : ''}<span>${plural(versions.length, 'version')}</span><span>${plural(total, 'download')}</span><span>Updated ${when(pkg.updated_at)}</span>${isAdmin ? html`<a class="button small" href="${path}/-/settings">Package settings</a>` : ''}</p>
 </header>
+${notice ? banner('error', html`Not promoted: ${notice.error}`) : promoted && promotions.length ? banner('notice', html`Promoted to <code>${promotions[0].target}</code>; the copy was checked there.`) : ''}
 ${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.deleted_at)}. It no longer installs. ${isAdmin ? html`<a href="${path}/-/settings#danger">Restore it</a>` : ''}`) : ''}
 <div class="columns">
 <div class="main-col">
@@ -194,6 +223,25 @@ ${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.dele
     <nav class="chips" aria-label="Chart period"><a href="${path}${versionParam !== undefined ? `/${seg(versionParam)}` : ''}?days=30"${days === 30 ? html` aria-current="page"` : ''}>30 days</a><a href="${path}${versionParam !== undefined ? `/${seg(versionParam)}` : ''}?days=90"${days === 90 ? html` aria-current="page"` : ''}>90 days</a></nav>
     ${downloadsChart(chartRows, days)}
   </section>
+  ${promotions.length ? html`<section aria-labelledby="promoted-h" class="card">
+    <h2 id="promoted-h">Promoted</h2>
+    <ul class="plain promotions">${promotions.map((p) => html`<li><code>${p.target}</code> <span class="muted">${when(p.created_at)}${p.actor ? html` by ${p.actor}` : ''}</span></li>`)}</ul>
+  </section>` : ''}
+  ${canPromote ? html`<section aria-labelledby="promote-h" class="card">
+    <h2 id="promote-h">Promote ${versionLabel(shown!.version)}</h2>
+    <p class="muted">Copies this version and every one of its files, byte for byte, and checks the copy there.</p>
+    <form class="stack" action="${path}/-/promote" method="post">${csrfField(ctx)}<input type="hidden" name="version" value="${shown!.id}">
+      <label for="promote-owner">To an owner of this Wharf</label><input id="promote-owner" name="to_owner" autocomplete="off" spellcheck="false" placeholder="organization">
+      ${fmt.promoter!.renames ? html`<label for="promote-name">Name there <span class="muted">(optional)</span></label><input id="promote-name" name="name" autocomplete="off" spellcheck="false" placeholder="${pkg.name}">` : ''}
+      <button type="submit">Promote to owner</button>
+    </form>
+    ${fmt.promoter!.push ? html`<form class="stack" action="${path}/-/promote" method="post">${csrfField(ctx)}<input type="hidden" name="version" value="${shown!.id}">
+      <label for="promote-url">To another registry</label><input id="promote-url" name="to" type="url" autocomplete="off" spellcheck="false" placeholder="https://registry.example.com/">
+      <label for="promote-user">Username <span class="muted">(optional)</span></label><input id="promote-user" name="username" autocomplete="off">
+      <label for="promote-token">Token or password</label><input id="promote-token" name="token" type="password" autocomplete="off">
+      <button type="submit">Promote to registry</button>
+    </form>` : ''}
+  </section>` : ''}
   <section aria-labelledby="tags-h" class="card">
     <h2 id="tags-h">Tags</h2>
     ${tags.length ? html`<ul class="plain tags">${tags.map((t) => html`<li><span class="tag">${t.name}</span> → <a href="${path}/${seg(t.version)}">${versionLabel(t.version)}</a></li>`)}</ul>` : html`<p class="muted">No tags.</p>`}
@@ -210,6 +258,7 @@ ${pkg.deleted_at ? banner('error', html`This package was deleted ${when(pkg.dele
     : html`<p class="muted">No live versions.${isAdmin ? html` Deleted ones can be restored in <a href="${path}/-/settings">settings</a>.` : ''}</p>`}
 </section>`,
       }),
+      notice?.status,
     );
   }
 }
