@@ -37,6 +37,8 @@ const schema = z.object({
   WHARF_UPLOAD_EXPIRY_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   /** How often garbage collection runs in the server, in seconds (0: only `wharf gc`). */
   WHARF_GC_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(6 * 3600),
+  /** How often the server applies retention rules, in seconds (0: only `wharf retention run`); one node at a time. */
+  WHARF_RETENTION_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(24 * 3600),
   /** Hosts or CIDRs webhooks may target although private (loopback, link-local, private ranges are refused otherwise). */
   WHARF_WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
   /** Seconds before the first retry of a failed webhook delivery; each later retry waits twice as long. */
@@ -121,6 +123,7 @@ export type Config = Readonly<{
   mavenSnapshotKeep: number;
   uploadExpirySeconds: number;
   gcIntervalSeconds: number;
+  retentionIntervalSeconds: number;
   webhookAllowedHosts: string[];
   webhookRetrySeconds: number;
   webhookMaxAttempts: number;
@@ -169,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mavenSnapshotKeep: e.WHARF_MAVEN_SNAPSHOT_KEEP,
     uploadExpirySeconds: e.WHARF_UPLOAD_EXPIRY_SECONDS,
     gcIntervalSeconds: e.WHARF_GC_INTERVAL_SECONDS,
+    retentionIntervalSeconds: e.WHARF_RETENTION_INTERVAL_SECONDS,
     webhookAllowedHosts: e.WHARF_WEBHOOK_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
     webhookRetrySeconds: e.WHARF_WEBHOOK_RETRY_SECONDS,
     webhookMaxAttempts: e.WHARF_WEBHOOK_MAX_ATTEMPTS,

@@ -24,6 +24,7 @@ import { Packages } from './model/packages.ts';
 import { Publisher } from './publish.ts';
 import { Proxies } from './proxy/proxies.ts';
 import { ProxyCache } from './proxy/proxy-cache.ts';
+import { Retention } from './retention/retention.ts';
 
 export interface Core {
   config: Config;
@@ -51,6 +52,8 @@ export interface Core {
   /** Pull-through proxies (owners mirroring an upstream registry), and what fetches for them. */
   proxies: Proxies;
   proxyCache: ProxyCache;
+  /** Retention rules and protected tags. */
+  retention: Retention;
   /** Writes buffered counters (downloads, token use). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -90,6 +93,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     publisher,
     proxies: new Proxies(db, authz, audit, changes),
     proxyCache: new ProxyCache(db, blobs, publisher, packages, deps.logger),
+    retention: new Retention(db, authz, publisher, audit),
     async flush() {
       await downloads.flush();
       await tokens.flush();
