@@ -9,6 +9,7 @@ import { identityRoutes } from './identity.ts';
 import { packageRoutes } from './packages.ts';
 import { signingRoutes } from './signing.ts';
 import { proxyRoutes } from './proxies.ts';
+import { retentionRoutes } from './retention.ts';
 import { tokenRoutes } from './tokens.ts';
 import { userAdminRoutes } from './users-admin.ts';
 
@@ -40,4 +41,5 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await auditRoutes(app, core);
   await userAdminRoutes(app, core);
   await proxyRoutes(app, core);
+  await retentionRoutes(app, core);
 }
