@@ -14,6 +14,7 @@ import { orgCommands } from './orgs.ts';
 import { packageCommands } from './packages.ts';
 import { proxyCommands } from './proxies.ts';
 import { repoCommands } from './repos.ts';
+import { retentionCommands, tagCommands } from './retention.ts';
 import { signingCommands } from './signing.ts';
 import { tokenCommands } from './tokens.ts';
 import { userCommands } from './users.ts';
@@ -46,6 +47,8 @@ const nouns: Record<string, Noun> = {
   // `wharf hooks allow …` reads as naturally as `wharf hook create …`.
   hooks: hookCommands,
   audit: auditCommands,
+  retention: retentionCommands,
+  tag: tagCommands,
 };
 
 /** `wharf gc [--dry-run]` reads better than `wharf gc run`: a noun with one verb may omit it. */

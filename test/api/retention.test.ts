@@ -198,6 +198,38 @@ for (const dialect of dialects()) {
       await assert.rejects(s.core.retention.setRule(systemActor, { owner: own }, {}), /keep_last/);
     });
 
+    test('CLI: retention set, list, preview, run --dry-run, run; tag protect, protected', async () => {
+      for (const [i, v] of ['1.0.0', '1.0.1', '1.0.2'].entries()) {
+        at(20 + i);
+        assert.equal((await publish(s.url, alice, '@alice/cli', v)).status, 201);
+      }
+      const cli = async (...args: string[]) => {
+        const r = await s.cli(args);
+        assert.equal(r.code, 0, `wharf ${args.join(' ')}: ${r.stderr}`);
+        return r;
+      };
+      const prev = await cli('retention', 'preview', 'alice', 'npm', 'cli', '--keep-last', '1');
+      assert.match(prev.stdout, /1\.0\.1 .*not among the newest 1/);
+      assert.match(prev.stdout, /1\.0\.0 .*not among the newest 1/);
+      assert.doesNotMatch(prev.stdout, /1\.0\.2/);
+      assert.match(prev.stderr, /would delete 2 versions/);
+      await cli('retention', 'set', 'alice', 'npm', 'cli', '--keep-last', '1');
+      assert.match((await cli('retention', 'list', 'alice', 'npm', 'cli')).stdout, /npm alice\/cli +\{"keep_last":1\}/);
+      const dry = await cli('retention', 'run', 'alice', 'npm', 'cli', '--dry-run');
+      assert.equal(dry.stdout, prev.stdout, 'the dry run lists what the preview did');
+      const real = await cli('retention', 'run', 'alice', 'npm', 'cli');
+      assert.equal(real.stdout, prev.stdout);
+      assert.match(real.stderr, /deleted 2 versions/);
+      assert.deepEqual([...(await live('npm', 'cli'))], ['1.0.2']);
+      await cli('retention', 'remove', 'alice', 'npm', 'cli');
+      await cli('tag', 'protect', 'alice', 'npm', 'release-*');
+      assert.match((await cli('tag', 'protected', 'alice')).stdout, /npm +release-\*/);
+      await cli('tag', 'unprotect', 'alice', 'npm', 'release-*');
+      const bad = await s.cli(['retention', 'set', 'alice', '--keep-pattern', '(']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /keep_last|regular expression/);
+    });
+
     test('protected container tags: a push over v* or its DELETE → 403 DENIED, nothing stored; the same digest again is fine', async () => {
       mock.timers.setTime(Date.now());
       const own = await owner();
