@@ -198,6 +198,13 @@ for (const dialect of dialects()) {
       await assert.rejects(s.core.retention.setRule(systemActor, { owner: own }, {}), /keep_last/);
     });
 
+    test('the scheduled run: one node at a time (a lease), skipped when another ran within the interval', async () => {
+      mock.timers.setTime(Date.now());
+      const [a, b] = await Promise.all([s.core.retention.scheduled(3600e3), s.core.retention.scheduled(3600e3)]);
+      assert.ok((a === null) !== (b === null), 'exactly one of two concurrent runs ran');
+      assert.equal(await s.core.retention.scheduled(3600e3), null, 'a run within the interval is skipped');
+    });
+
     test('CLI: retention set, list, preview, run --dry-run, run; tag protect, protected', async () => {
       for (const [i, v] of ['1.0.0', '1.0.1', '1.0.2'].entries()) {
         at(20 + i);

@@ -29,12 +29,46 @@ export const RetentionRuleSchema = z
     if (r.keep_pattern !== undefined) {
       try {
         new RegExp(r.keep_pattern);
+        const risky = riskyPattern(r.keep_pattern);
+        if (risky) ctx.addIssue({ code: 'custom', path: ['keep_pattern'], message: risky });
       } catch (e) {
         ctx.addIssue({ code: 'custom', path: ['keep_pattern'], message: `not a regular expression: ${(e as Error).message}` });
       }
     }
   });
 export type RetentionRule = z.infer<typeof RetentionRuleSchema>;
+
+/**
+ * Why a keep pattern could take exponential time (it runs on the server, against every version, on a schedule),
+ * or null: a backreference, or a group repeated without bound (`*`, `+`, `{n,}`) that itself holds a quantifier
+ * or an alternation (`(a+)+`, `(a|a)*`). Patterns such as `^v?\d+\.\d+\.\d+$` have neither.
+ */
+export function riskyPattern(p: string): string | null {
+  if (/\\[1-9]|\\k</.test(p)) return 'backreferences are not allowed in a keep pattern';
+  const stack: { risky: boolean }[] = [];
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (c === '[') {
+      // A character class: skip to its end (a quantifier or `|` inside means itself).
+      for (i++; i < p.length && p[i] !== ']'; i++) if (p[i] === '\\') i++;
+      continue;
+    }
+    if (c === '(') stack.push({ risky: false });
+    else if ((c === '*' || c === '+' || c === '?' || c === '{' || c === '|') && stack.length) stack[stack.length - 1].risky = true;
+    if (c === ')') {
+      const g = stack.pop();
+      const next = p.slice(i + 1);
+      const unbounded = /^(\*|\+|\{\d+,\})/.test(next);
+      if (g?.risky && unbounded) return 'a repeated group holding a quantifier or an alternation (such as (a+)+) is not allowed in a keep pattern: it can take exponential time';
+      if (g && stack.length && (g.risky || /^[*+?{]/.test(next))) stack[stack.length - 1].risky = true;
+    }
+  }
+  return null;
+}
 
 /** Parses a rule from untrusted input (Invalid, with the first problem, when it is not one). */
 export function parseRule(input: unknown): RetentionRule {
