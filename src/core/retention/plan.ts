@@ -41,11 +41,17 @@ export type RetentionRule = z.infer<typeof RetentionRuleSchema>;
 /**
  * Why a keep pattern could take exponential time (it runs on the server, against every version, on a schedule),
  * or null: a backreference, or a group repeated without bound (`*`, `+`, `{n,}`) that itself holds a quantifier
- * or an alternation (`(a+)+`, `(a|a)*`). Patterns such as `^v?\d+\.\d+\.\d+$` have neither.
+ * or an alternation (`(a+)+`, `(a|a)*`). Patterns such as `^v?\d+\.\d+\.\d+$` have neither. A repeated group
+ * that begins or ends with a `.` or `-` none of its other pieces can match (`(\.\d+)*`, `(\d+\.)+`, `(-[a-z0-9]+)*`)
+ * is fine: each repetition is delimited by a separator, so there is one way to match.
  */
+const PIECE = String.raw`(?:\\[dw]|[A-Za-z0-9]|\[(?:[A-Za-z0-9](?:-[A-Za-z0-9])?)+\])(?:[*+?]|\{\d+(?:,\d*)?\})?`;
+/** A group body of pieces that cannot match a separator (`\.`, `\-`, `-`) it starts or ends with. */
+const SEPARATED = new RegExp(String.raw`^(?:(?:\\\.|\\-|-)(?:${PIECE})+|(?:${PIECE})+(?:\\\.|\\-|-))$`);
+
 export function riskyPattern(p: string): string | null {
   if (/\\[1-9]|\\k</.test(p)) return 'backreferences are not allowed in a keep pattern';
-  const stack: { risky: boolean }[] = [];
+  const stack: { risky: boolean; start: number }[] = [];
   for (let i = 0; i < p.length; i++) {
     const c = p[i];
     if (c === '\\') {
@@ -57,13 +63,13 @@ export function riskyPattern(p: string): string | null {
       for (i++; i < p.length && p[i] !== ']'; i++) if (p[i] === '\\') i++;
       continue;
     }
-    if (c === '(') stack.push({ risky: false });
+    if (c === '(') stack.push({ risky: false, start: i + 1 });
     else if ((c === '*' || c === '+' || c === '?' || c === '{' || c === '|') && stack.length) stack[stack.length - 1].risky = true;
     if (c === ')') {
       const g = stack.pop();
       const next = p.slice(i + 1);
       const unbounded = /^(\*|\+|\{\d+,\})/.test(next);
-      if (g?.risky && unbounded) return 'a repeated group holding a quantifier or an alternation (such as (a+)+) is not allowed in a keep pattern: it can take exponential time';
+      if (g?.risky && unbounded && !SEPARATED.test(p.slice(g.start, i).replace(/^\?:/, ''))) return 'a repeated group holding a quantifier or an alternation (such as (a+)+) is not allowed in a keep pattern: it can take exponential time';
       if (g && stack.length && (g.risky || /^[*+?{]/.test(next))) stack[stack.length - 1].risky = true;
     }
   }
