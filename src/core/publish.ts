@@ -374,26 +374,51 @@ export class Publisher {
 
   /**
    * Soft-deletes a version: it stops installing at once and can be restored for `restoreDays`. A version a
-   * protected tag points at stays unless `override` (by an owner admin). `withVersion` names the version whose
-   * deletion takes this one along (restoring that one restores this); `expectRevision` makes the delete apply only
-   * while the package is unchanged since it was planned (retention), `details` add to the audit entry.
+   * protected tag points at stays (an owner admin moves or removes the tag first, with an explicit override).
    */
-  async deleteVersion(packageId: number, versionId: number, actor: Actor, opts: { override?: boolean; withVersion?: number; expectRevision?: number; details?: Record<string, unknown> } = {}): Promise<void> {
+  async deleteVersion(packageId: number, versionId: number, actor: Actor): Promise<void> {
     await this.allow(actor, 'delete', packageId);
     await this.change(async (trx) => {
+      for (const t of await trx.selectFrom('package_tags').select('name').where('package_id', '=', packageId).where('version_id', '=', versionId).execute()) {
+        await this.guardTag(trx, packageId, t.name, null, actor, false);
+      }
+      const r = await trx.updateTable('package_versions').set({ deleted_at: nowIso() }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
+      if (!Number(r.numUpdatedRows)) throw notFound('version not found');
+      await this.bump(trx, packageId);
+      await this.audited(trx, 'package_version.delete', packageId, actor, { version: await this.versionName(trx, versionId) });
+      return { result: undefined, event: { type: 'version.deleted', packageId, versionId, actor: actorName(actor) } };
+    });
+  }
+
+  /**
+   * Soft-deletes several versions of a package in one transaction (retention): each as deleteVersion would — its
+   * protected tags checked, its own audit entry and `version.deleted` event — with one revision check for all
+   * (`expectRevision`: the package must be as it was planned) and one wait for durability.
+   */
+  async deleteVersions(packageId: number, items: { versionId: number; withVersion?: number; details?: Record<string, unknown> }[], actor: Actor, opts: { expectRevision?: number } = {}): Promise<void> {
+    await this.allow(actor, 'delete', packageId);
+    const events: PackageEvent[] = [];
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
       if (opts.expectRevision !== undefined) {
         const r = await trx.updateTable('packages').set({ revision: opts.expectRevision + 1, updated_at: nowIso() }).where('id', '=', packageId).where('revision', '=', opts.expectRevision).executeTakeFirst();
         if (!Number(r.numUpdatedRows)) throw conflict('the package changed since this deletion was planned', 'ECHANGED');
+      } else await this.bump(trx, packageId);
+      const now = nowIso();
+      for (const it of items) {
+        for (const tag of await trx.selectFrom('package_tags').select('name').where('package_id', '=', packageId).where('version_id', '=', it.versionId).execute()) {
+          await this.guardTag(trx, packageId, tag.name, null, actor, false);
+        }
+        const r = await trx.updateTable('package_versions').set({ deleted_at: now, deleted_with: it.withVersion ?? null }).where('id', '=', it.versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
+        if (!Number(r.numUpdatedRows)) throw notFound('version not found');
+        await this.audited(trx, 'package_version.delete', packageId, actor, { version: await this.versionName(trx, it.versionId), details: it.details });
+        const e: PackageEvent = { type: 'version.deleted', packageId, versionId: it.versionId, actor: actorName(actor) };
+        await this.events.record(trx, e);
+        events.push(e);
       }
-      for (const t of await trx.selectFrom('package_tags').select('name').where('package_id', '=', packageId).where('version_id', '=', versionId).execute()) {
-        await this.guardTag(trx, packageId, t.name, null, actor, !!opts.override);
-      }
-      const r = await trx.updateTable('package_versions').set({ deleted_at: nowIso(), deleted_with: opts.withVersion ?? null }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
-      if (!Number(r.numUpdatedRows)) throw notFound('version not found');
-      if (opts.expectRevision === undefined) await this.bump(trx, packageId);
-      await this.audited(trx, 'package_version.delete', packageId, actor, { version: await this.versionName(trx, versionId), details: opts.details });
-      return { result: undefined, event: { type: 'version.deleted', packageId, versionId, actor: actorName(actor) } };
     });
+    await this.durable();
+    for (const e of events) this.events.emit(e);
   }
 
   /** Restores a deleted version; `anyAge` ignores the restore window (a client pushing the same content again). */

@@ -132,19 +132,23 @@ export function planPackage(versions: PlanVersion[], rule: RetentionRule, protec
     const found = s !== undefined ? byName.get(s) : undefined;
     return found && found !== v ? found : undefined;
   };
-  const listedBy = new Map<PlanVersion, PlanVersion[]>();
+  const listed = new Set<PlanVersion>();
   const referrers = new Map<PlanVersion, PlanVersion[]>();
   for (const v of versions) {
     for (const c of v.children) {
       const child = byName.get(c);
-      if (child && child !== v) listedBy.set(child, [...(listedBy.get(child) ?? []), v]);
+      if (child && child !== v) listed.add(child);
     }
     const s = subjectOf(v);
-    if (s) referrers.set(s, [...(referrers.get(s) ?? []), v]);
+    if (s) {
+      const list = referrers.get(s);
+      if (list) list.push(v);
+      else referrers.set(s, [v]);
+    }
   }
   // Judged by the rule: what nothing else holds, and anything tagged (a tag is someone's handle on it).
   const roots = versions
-    .filter((v) => ownTags(v).length > 0 || (!listedBy.has(v) && !subjectOf(v)))
+    .filter((v) => ownTags(v).length > 0 || (!listed.has(v) && !subjectOf(v)))
     .sort((a, b) => (a.writtenAt < b.writtenAt ? 1 : a.writtenAt > b.writtenAt ? -1 : b.id - a.id));
   const pattern = rule.keep_pattern !== undefined ? new RegExp(rule.keep_pattern) : undefined;
   const day = (days: number) => new Date(nowMs - days * 864e5).toISOString();
@@ -171,8 +175,8 @@ export function planPackage(versions: PlanVersion[], rule: RetentionRule, protec
   const kept = new Map<PlanVersion, string>();
   const queue: PlanVersion[] = [];
   for (const [v, d] of verdict) if (d.keep) (kept.set(v, d.reason), queue.push(v));
-  while (queue.length) {
-    const v = queue.shift()!;
+  for (let qi = 0; qi < queue.length; qi++) {
+    const v = queue[qi];
     const needs = [...v.children.map((c) => byName.get(c)).filter((c): c is PlanVersion => !!c), ...(referrers.get(v) ?? [])];
     for (const n of needs) {
       if (kept.has(n)) continue;
@@ -189,8 +193,8 @@ export function planPackage(versions: PlanVersion[], rule: RetentionRule, protec
     placed.add(v);
     out.push({ id: v.id, version: v.version, action: 'delete', reason: verdict.get(v)!.reason });
     const q = [v];
-    while (q.length) {
-      const p = q.shift()!;
+    for (let qi = 0; qi < q.length; qi++) {
+      const p = q[qi];
       const deps = [...p.children.map((c) => byName.get(c)).filter((c): c is PlanVersion => !!c), ...(referrers.get(p) ?? [])];
       for (const d of deps) {
         if (kept.has(d) || placed.has(d)) continue;

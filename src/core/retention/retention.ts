@@ -52,6 +52,8 @@ export interface RetentionReport {
 }
 
 const RUN_LEASE = 'retention';
+/** Deletions per transaction. */
+const BATCH = 200;
 const scopeKey = (s: Scope) => (s.pkg ? `package:${s.pkg.id}` : s.type ? `type:${s.type}` : 'owner');
 const scopeName = (s: Scope) => (s.pkg ? `${s.pkg.type}/${s.owner.name}/${s.pkg.name}` : s.type ? `${s.type} packages of ${s.owner.name}` : `all packages of ${s.owner.name}`);
 
@@ -178,10 +180,13 @@ export class Retention {
       const doomed = decisions.filter((d) => d.action === 'delete');
       const name = (id: number) => versions.get(id)!;
       let revision = p.revision;
-      for (const d of doomed) {
+      // In batches, each one transaction: a version before what goes with it, so a batch cut short leaves no live
+      // index without its manifests.
+      for (let i = 0; i < doomed.length; i += BATCH) {
+        const batch = doomed.slice(i, i + BATCH);
         if (!opts.dryRun) {
           try {
-            await this.publisher.deleteVersion(p.id, d.id, actor, { withVersion: d.withVersion, expectRevision: revision, details: { retention: d.reason, ...(d.withVersion ? { with: name(d.withVersion).version } : {}) } });
+            await this.publisher.deleteVersions(p.id, batch.map((d) => ({ versionId: d.id, withVersion: d.withVersion, details: { retention: d.reason, ...(d.withVersion ? { with: name(d.withVersion).version } : {}) } })), actor, { expectRevision: revision });
             revision++;
           } catch (e) {
             if (e instanceof WharfError && (e.code === 'ECHANGED' || e.kind === 'NotFound')) {
@@ -191,7 +196,7 @@ export class Retention {
             throw e;
           }
         }
-        report.deleted.push({ owner: s.owner.name, type: p.type, package: p.name, version: d.version, tags: name(d.id).tags, reason: d.reason, ...(d.withVersion ? { with: name(d.withVersion).version } : {}) });
+        for (const d of batch) report.deleted.push({ owner: s.owner.name, type: p.type, package: p.name, version: d.version, tags: name(d.id).tags, reason: d.reason, ...(d.withVersion ? { with: name(d.withVersion).version } : {}) });
       }
     }
     return report;
@@ -209,6 +214,12 @@ export class Retention {
       for (const p of await this.db.selectFrom('package_properties').select(['ref_id', 'value']).where('ref_type', '=', 'version').where('name', '=', 'oci.subject').where('ref_id', 'in', chunk).execute()) subjects.set(p.ref_id, p.value);
       for (const d of await this.db.selectFrom('downloads').select(['version_id']).select((eb) => eb.fn.max('day').as('day')).where('version_id', 'in', chunk).groupBy('version_id').execute()) lastDownload.set(d.version_id, String(d.day));
     }
+    const tagsOf = new Map<number, string[]>();
+    for (const t of tags) {
+      const list = tagsOf.get(t.version_id);
+      if (list) list.push(t.name);
+      else tagsOf.set(t.version_id, [t.name]);
+    }
     const versions = new Map<number, PlanVersion>();
     for (const r of rows) {
       // An image index lists its manifests in its metadata (the OCI format's VersionMeta.manifests).
@@ -221,7 +232,7 @@ export class Retention {
       }
       versions.set(r.id, {
         id: r.id, version: r.version, writtenAt: r.updated_at > r.created_at ? r.updated_at : r.created_at,
-        tags: tags.filter((t) => t.version_id === r.id).map((t) => t.name), children, subject: subjects.get(r.id), lastDownload: lastDownload.get(r.id),
+        tags: tagsOf.get(r.id) ?? [], children, subject: subjects.get(r.id), lastDownload: lastDownload.get(r.id),
       });
     }
     return { versions, decisions: planPackage([...versions.values()], rule, protectedPatterns, Date.now()) };
