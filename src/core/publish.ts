@@ -405,13 +405,21 @@ export class Publisher {
         if (!Number(r.numUpdatedRows)) throw conflict('the package changed since this deletion was planned', 'ECHANGED');
       } else await this.bump(trx, packageId);
       const now = nowIso();
+      const ids = items.map((it) => it.versionId);
+      // Looked up once for the batch: the tags to check, the version names and the names the audit entries copy.
+      const tagged = await trx.selectFrom('package_tags').select(['name', 'version_id']).where('package_id', '=', packageId).where('version_id', 'in', ids).execute();
+      const names = new Map((await trx.selectFrom('package_versions').select(['id', 'version']).where('id', 'in', ids).execute()).map((v) => [v.id, v.version]));
+      const p = await trx.selectFrom('packages').innerJoin('owners', 'owners.id', 'packages.owner_id').select(['packages.owner_id', 'packages.repository_id', 'packages.type', 'packages.name', 'owners.name as owner', 'owners.kind as owner_kind']).where('packages.id', '=', packageId).executeTakeFirstOrThrow();
+      const repositoryName = await this.repoName(trx, p.repository_id);
+      for (const tag of tagged) await this.guardTag(trx, packageId, tag.name, null, actor, false);
       for (const it of items) {
-        for (const tag of await trx.selectFrom('package_tags').select('name').where('package_id', '=', packageId).where('version_id', '=', it.versionId).execute()) {
-          await this.guardTag(trx, packageId, tag.name, null, actor, false);
-        }
         const r = await trx.updateTable('package_versions').set({ deleted_at: now, deleted_with: it.withVersion ?? null }).where('id', '=', it.versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
         if (!Number(r.numUpdatedRows)) throw notFound('version not found');
-        await this.audited(trx, 'package_version.delete', packageId, actor, { version: await this.versionName(trx, it.versionId), details: it.details });
+        const version = names.get(it.versionId)!;
+        await this.audit.record(trx, {
+          action: 'package_version.delete', actor, ownerId: p.owner_id, owner: { name: p.owner, kind: p.owner_kind as 'user' | 'org' }, repositoryId: p.repository_id, repositoryName, packageId,
+          target: `${p.type}/${p.name} ${version}`, details: { package_type: p.type, package: p.name, version, ...it.details },
+        });
         const e: PackageEvent = { type: 'version.deleted', packageId, versionId: it.versionId, actor: actorName(actor) };
         await this.events.record(trx, e);
         events.push(e);
