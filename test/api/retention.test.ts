@@ -48,7 +48,7 @@ for (const dialect of dialects()) {
     const at = (d: number) => mock.timers.setTime(day0 + d * DAY + 12 * 3600e3);
 
     before(async () => {
-      s = await startWharf({ dialect });
+      s = await startWharf({ dialect, env: { WHARF_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' } });
       alice = await s.userWithToken('alice');
       bob = await s.userWithToken('bob');
       auth = basic('alice', alice);
@@ -135,10 +135,15 @@ for (const dialect of dialects()) {
       const pkg = await pkgOf('npm', 'lib');
       const rule = { delete_older_than_days: 3, keep_pattern: '^v?\\d+\\.\\d+\\.\\d+$' };
       await s.core.retention.setRule(systemActor, { owner: own, pkg }, rule);
+      // A hook nobody listens at: its deliveries are what the run queued (one `deleted` event per version).
+      s.core.webhooks.stop();
+      await s.core.webhooks.create(systemActor, { ownerId: own.id }, { url: 'http://127.0.0.1:9/hook', events: ['package'] });
       const dry = await s.core.retention.preview(systemActor, { owner: own, pkg });
       assert.deepEqual(dry.deleted.map((d) => d.version), ['1.1.0-beta.4', '1.1.0-beta.3', '1.1.0-beta.2', '1.1.0-beta.1']);
       const run = await s.core.retention.run(systemActor, { owner: own, pkg });
       assert.deepEqual(run.deleted, dry.deleted);
+      const deliveries = await s.core.db.selectFrom('webhook_deliveries').select(['event', 'action', 'payload']).execute();
+      assert.deepEqual(deliveries.map((d) => `${d.event} ${d.action} ${JSON.parse(d.payload).package.package_version.version}`).sort(), dry.deleted.map((d) => `package deleted ${d.version}`).sort());
       const doc = await (await fetch(`${s.url}/npm/@alice%2flib`, { headers: { authorization: `Bearer ${alice}` } })).json();
       assert.deepEqual(Object.keys(doc.versions).sort(), ['1.0.0', '1.1.0', '1.2.0-rc.1', '1.2.0-rc.2']);
       const b1 = (await s.core.packages.version(pkg.id, '1.1.0-beta.1', { includeDeleted: true }))!;
