@@ -58,5 +58,5 @@ async function bench(dialect: 'sqlite' | 'postgres') {
   }
 }
 
-await bench('sqlite');
+if (!process.argv.includes('--postgres-only')) await bench('sqlite');
 if (process.env.WHARF_TEST_DATABASE_URL) await bench('postgres');

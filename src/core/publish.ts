@@ -412,14 +412,20 @@ export class Publisher {
       const p = await trx.selectFrom('packages').innerJoin('owners', 'owners.id', 'packages.owner_id').select(['packages.owner_id', 'packages.repository_id', 'packages.type', 'packages.name', 'owners.name as owner', 'owners.kind as owner_kind']).where('packages.id', '=', packageId).executeTakeFirstOrThrow();
       const repositoryName = await this.repoName(trx, p.repository_id);
       for (const tag of tagged) await this.guardTag(trx, packageId, tag.name, null, actor, false);
-      for (const it of items) {
-        const r = await trx.updateTable('package_versions').set({ deleted_at: now, deleted_with: it.withVersion ?? null }).where('id', '=', it.versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
-        if (!Number(r.numUpdatedRows)) throw notFound('version not found');
+      const live = await trx.selectFrom('package_versions').select('id').where('package_id', '=', packageId).where('id', 'in', ids).where('deleted_at', 'is', null).execute();
+      if (live.length !== new Set(ids).size) throw notFound('version not found');
+      await trx.updateTable('package_versions').set({ deleted_at: now }).where('id', 'in', ids).execute();
+      const along = new Map<number, number[]>();
+      for (const it of items) if (it.withVersion !== undefined) along.set(it.withVersion, [...(along.get(it.withVersion) ?? []), it.versionId]);
+      for (const [w, vs] of along) await trx.updateTable('package_versions').set({ deleted_with: w }).where('id', 'in', vs).execute();
+      await this.audit.recordMany(trx, items.map((it) => {
         const version = names.get(it.versionId)!;
-        await this.audit.record(trx, {
-          action: 'package_version.delete', actor, ownerId: p.owner_id, owner: { name: p.owner, kind: p.owner_kind as 'user' | 'org' }, repositoryId: p.repository_id, repositoryName, packageId,
+        return {
+          action: 'package_version.delete' as const, actor, ownerId: p.owner_id, owner: { name: p.owner, kind: p.owner_kind as 'user' | 'org' }, repositoryId: p.repository_id, repositoryName, packageId,
           target: `${p.type}/${p.name} ${version}`, details: { package_type: p.type, package: p.name, version, ...it.details },
-        });
+        };
+      }));
+      for (const it of items) {
         const e: PackageEvent = { type: 'version.deleted', packageId, versionId: it.versionId, actor: actorName(actor) };
         await this.events.record(trx, e);
         events.push(e);
