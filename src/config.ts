@@ -37,6 +37,8 @@ const schema = z.object({
   WHARF_UPLOAD_EXPIRY_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   /** How often garbage collection runs in the server, in seconds (0: only `wharf gc`). */
   WHARF_GC_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(6 * 3600),
+  /** How often the server applies retention rules, in seconds (0: only `wharf retention run`); one node at a time. */
+  WHARF_RETENTION_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(24 * 3600),
   /** Hosts or CIDRs webhooks may target although private (loopback, link-local, private ranges are refused otherwise). */
   WHARF_WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
   /** Seconds before the first retry of a failed webhook delivery; each later retry waits twice as long. */
@@ -128,6 +130,7 @@ export type Config = Readonly<{
   mavenSnapshotKeep: number;
   uploadExpirySeconds: number;
   gcIntervalSeconds: number;
+  retentionIntervalSeconds: number;
   webhookAllowedHosts: string[];
   /** Trusted publishing: the issuers accepted (no trailing slash), and extra CAs for fetching their keys. */
   oidc: { issuers: string[]; caFile?: string };
@@ -178,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mavenSnapshotKeep: e.WHARF_MAVEN_SNAPSHOT_KEEP,
     uploadExpirySeconds: e.WHARF_UPLOAD_EXPIRY_SECONDS,
     gcIntervalSeconds: e.WHARF_GC_INTERVAL_SECONDS,
+    retentionIntervalSeconds: e.WHARF_RETENTION_INTERVAL_SECONDS,
     webhookAllowedHosts: e.WHARF_WEBHOOK_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
     oidc: { issuers: e.WHARF_OIDC_ISSUERS.split(',').map((h) => h.trim().replace(/\/+$/, '')).filter(Boolean), caFile: e.WHARF_OIDC_CA_FILE },
     webhookRetrySeconds: e.WHARF_WEBHOOK_RETRY_SECONDS,

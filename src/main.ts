@@ -34,6 +34,17 @@ async function main() {
       }, config.gcIntervalSeconds * 1000)
     : null;
   gc?.unref();
+  // Scheduled retention (also `wharf retention run`): one node at a time (a lease), as garbage collection.
+  let retaining: Promise<unknown> | null = null;
+  const retention = config.retentionIntervalSeconds
+    ? setInterval(() => {
+        if (retaining) return;
+        retaining = core.retention.scheduled(config.retentionIntervalSeconds * 1000)
+          .then((r) => r && logger.info({ retention: { packages: r.packages, deleted: r.deleted.length, skipped: r.skipped } }, 'retention applied'), (err) => logger.error({ err }, 'retention failed'))
+          .finally(() => (retaining = null));
+      }, config.retentionIntervalSeconds * 1000)
+    : null;
+  retention?.unref();
 
   // Graceful shutdown (docs/operations.md): /readyz turns 503 and new connections are refused at once; requests
   // in flight (uploads, publishes) finish, for up to WHARF_SHUTDOWN_TIMEOUT; then the background work stops, the
@@ -51,11 +62,12 @@ async function main() {
     logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining requests in flight');
     clearInterval(flusher);
     if (gc) clearInterval(gc);
+    if (retention) clearInterval(retention);
     const hurried = new Promise<void>((r) => (hurry = r));
     const { cut } = await drain(app, config.shutdownTimeoutMs, hurried);
     if (cut) logger.warn({ cut }, 'requests still in flight at the shutdown timeout were cut off');
     // A garbage collection under way finishes its step (it is safe to stop anywhere, but a clean end logs its report).
-    await Promise.race([collecting, hurried, new Promise((r) => setTimeout(r, Math.max(0, config.shutdownTimeoutMs - (Date.now() - t0))).unref())]);
+    await Promise.race([Promise.all([collecting, retaining]), hurried, new Promise((r) => setTimeout(r, Math.max(0, config.shutdownTimeoutMs - (Date.now() - t0))).unref())]);
     await app.close().catch((err) => logger.error({ err }, 'close failed'));
     await core.close();
     logger.info({ ms: Date.now() - t0 }, 'stopped');

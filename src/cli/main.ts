@@ -15,6 +15,7 @@ import { packageCommands } from './packages.ts';
 import { promoteCommands } from './promote.ts';
 import { proxyCommands } from './proxies.ts';
 import { repoCommands } from './repos.ts';
+import { retentionCommands, tagCommands } from './retention.ts';
 import { signingCommands } from './signing.ts';
 import { tokenCommands } from './tokens.ts';
 import { trustCommands } from './trust.ts';
@@ -50,6 +51,8 @@ const nouns: Record<string, Noun> = {
   hooks: hookCommands,
   audit: auditCommands,
   promote: promoteCommands,
+  retention: retentionCommands,
+  tag: tagCommands,
 };
 
 /** `wharf gc [--dry-run]` reads better than `wharf gc run`: a noun with one verb may omit it. */

@@ -22,7 +22,7 @@ export function packageType(s: string): string {
  * TYPE and OWNER/NAME, where a container name may have more segments (alice/team/app) and an npm package may be
  * written as npm writes it (@alice/hello).
  */
-const target = (rawType: string, slug: string) => {
+export const target = (rawType: string, slug: string) => {
   const type = packageType(rawType);
   if (slug.startsWith('@')) {
     if (type !== 'npm') throw new UsageError(`"${slug}" is an npm name: a ${type} package is OWNER/NAME`);

@@ -26,6 +26,7 @@ import { Publisher } from './publish.ts';
 import { Proxies } from './proxy/proxies.ts';
 import { Promotions } from './promote.ts';
 import { ProxyCache } from './proxy/proxy-cache.ts';
+import { Retention } from './retention/retention.ts';
 
 export interface Core {
   config: Config;
@@ -57,6 +58,8 @@ export interface Core {
   proxyCache: ProxyCache;
   /** Versions copied to another registry or owner, and where they went. */
   promotions: Promotions;
+  /** Retention rules and protected tags. */
+  retention: Retention;
   /** Writes buffered counters (downloads, token use). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -98,6 +101,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
     proxies: new Proxies(db, authz, audit, changes),
     proxyCache: new ProxyCache(db, blobs, publisher, packages, deps.logger),
     promotions: new Promotions(db, authz, packages, publisher, blobs, events, audit, webhooks, deps.durable),
+    retention: new Retention(db, authz, publisher, audit),
     async flush() {
       await downloads.flush();
       await tokens.flush();

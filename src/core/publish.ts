@@ -14,7 +14,7 @@ import type { Action, Authorizer } from './auth/authorize.ts';
 import type { StagedBlob } from './blobs/blob-store.ts';
 import { markWritten } from './blobs/fence.ts';
 import { nowIso } from './clock.ts';
-import { conflict, invalid, notFound } from './errors.ts';
+import { conflict, forbidden, invalid, notFound } from './errors.ts';
 import type { Events, PackageEvent } from './events/events.ts';
 
 /** Content already in the store (e.g. an OCI layer a manifest refers to). */
@@ -239,7 +239,10 @@ export class Publisher {
           .values({ version_id: version.id, name: f.name, lower_name: f.name.toLowerCase(), blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, is_primary: f.primary ? 1 : 0, created_at: now })
           .execute();
       }
-      for (const tag of v.tags ?? []) await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
+      for (const tag of v.tags ?? []) {
+        await this.guardTag(trx as unknown as Db, pkg.id, tag, version.id, v.actor, false);
+        await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
+      }
       for (const p of v.properties ?? []) await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: version.id, name: p.name, value: p.value }).execute();
       // A trusted publisher's workflow run is kept on the version (its page and the REST API show it) and audited.
       const via = publishedVia(v.actor);
@@ -313,21 +316,59 @@ export class Publisher {
       .execute();
   }
 
-  /** Points a tag at a live version of the package. */
-  async setTag(packageId: number, tag: string, version: string, actor: Actor): Promise<void> {
+  /**
+   * The protected-tag pattern (see protected_tags) that `tag` of the package matches, or null. A protected tag,
+   * once set, neither moves to another version nor goes, unless an owner admin overrides explicitly.
+   */
+  async protectedPattern(trx: Db, packageId: number, tag: string): Promise<string | null> {
+    const pkg = await trx.selectFrom('packages').select(['owner_id', 'type']).where('id', '=', packageId).executeTakeFirst();
+    if (!pkg) return null;
+    const patterns = await trx.selectFrom('protected_tags').select('pattern').where('owner_id', '=', pkg.owner_id).where('type', '=', pkg.type).execute();
+    return patterns.find((p) => globMatches(p.pattern, tag))?.pattern ?? null;
+  }
+
+  /**
+   * Throws Forbidden when moving (`versionId` set) or removing (null) `tag` would change a protected tag that is set,
+   * unless `override` and the actor administers the package's owner (recorded in the audit log then).
+   */
+  private async guardTag(trx: Db, packageId: number, tag: string, versionId: number | null, actor: Actor, override: boolean): Promise<void> {
+    const current = await trx.selectFrom('package_tags').select('version_id').where('package_id', '=', packageId).where('name', '=', tag).executeTakeFirst();
+    if (!current || current.version_id === versionId) return;
+    const pattern = await this.protectedPattern(trx, packageId, tag);
+    if (!pattern) return;
+    const what = versionId === null ? 'removed' : 'moved';
+    if (!override) throw forbidden(`tag ${tag} is protected (pattern ${pattern}): it cannot be ${what}; an owner admin may override`);
+    const owner = await trx.selectFrom('packages').innerJoin('owners', 'owners.id', 'packages.owner_id').select(['owners.id', 'owners.kind', 'owners.name']).where('packages.id', '=', packageId).executeTakeFirstOrThrow();
+    await this.authz.manage(actor, { what: 'owner', owner: { id: owner.id, kind: owner.kind as 'user' | 'org', name: owner.name } });
+    await this.audited(trx, 'tag.protection_override', packageId, actor, { details: { tag, pattern, change: what } });
+  }
+
+  /**
+   * Checks, before content is stored, that pointing `tag` at the version named `version` is allowed (an OCI push
+   * over a protected tag is refused before its manifest is written). setTag checks again in its transaction.
+   */
+  async checkTagMove(packageId: number, tag: string, version: string, actor: Actor): Promise<void> {
+    const v = await this.db.selectFrom('package_versions').select('id').where('package_id', '=', packageId).where('lower_version', '=', version.toLowerCase()).executeTakeFirst();
+    await this.guardTag(this.db, packageId, tag, v?.id ?? -1, actor, false);
+  }
+
+  /** Points a tag at a live version of the package (`override`: move a protected tag, as an owner admin). */
+  async setTag(packageId: number, tag: string, version: string, actor: Actor, opts: { override?: boolean } = {}): Promise<void> {
     await this.allow(actor, 'write', packageId);
     await this.change(async (trx) => {
       const v = await trx.selectFrom('package_versions').select('id').where('package_id', '=', packageId).where('lower_version', '=', version.toLowerCase()).where('deleted_at', 'is', null).executeTakeFirst();
       if (!v) throw notFound(`version ${version} not found`);
+      await this.guardTag(trx, packageId, tag, v.id, actor, !!opts.override);
       await this.upsertTag(trx, packageId, tag, v.id);
       await this.bump(trx, packageId);
       return { result: undefined, event: { type: 'tag.set', packageId, tag, actor: actorName(actor) } };
     });
   }
 
-  async removeTag(packageId: number, tag: string, actor: Actor): Promise<void> {
+  async removeTag(packageId: number, tag: string, actor: Actor, opts: { override?: boolean } = {}): Promise<void> {
     await this.allow(actor, 'write', packageId);
     await this.change(async (trx) => {
+      await this.guardTag(trx, packageId, tag, null, actor, !!opts.override);
       const res = await trx.deleteFrom('package_tags').where('package_id', '=', packageId).where('name', '=', tag).executeTakeFirst();
       if (!Number(res.numDeletedRows)) throw notFound(`tag ${tag} not found`);
       await this.bump(trx, packageId);
@@ -345,10 +386,16 @@ export class Publisher {
     });
   }
 
-  /** Soft-deletes a version: it stops installing at once and can be restored for `restoreDays`. */
+  /**
+   * Soft-deletes a version: it stops installing at once and can be restored for `restoreDays`. A version a
+   * protected tag points at stays (an owner admin moves or removes the tag first, with an explicit override).
+   */
   async deleteVersion(packageId: number, versionId: number, actor: Actor): Promise<void> {
     await this.allow(actor, 'delete', packageId);
     await this.change(async (trx) => {
+      for (const t of await trx.selectFrom('package_tags').select('name').where('package_id', '=', packageId).where('version_id', '=', versionId).execute()) {
+        await this.guardTag(trx, packageId, t.name, null, actor, false);
+      }
       const r = await trx.updateTable('package_versions').set({ deleted_at: nowIso() }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('version not found');
       await this.bump(trx, packageId);
@@ -357,15 +404,71 @@ export class Publisher {
     });
   }
 
+  /**
+   * Soft-deletes several versions of a package in one transaction (retention): each as deleteVersion would — its
+   * protected tags checked, its own audit entry and `version.deleted` event — with one revision check for all
+   * (`expectRevision`: the package must be as it was planned) and one wait for durability.
+   */
+  async deleteVersions(packageId: number, items: { versionId: number; withVersion?: number; details?: Record<string, unknown> }[], actor: Actor, opts: { expectRevision?: number } = {}): Promise<void> {
+    await this.allow(actor, 'delete', packageId);
+    const events: PackageEvent[] = [];
+    await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
+      if (opts.expectRevision !== undefined) {
+        const r = await trx.updateTable('packages').set({ revision: opts.expectRevision + 1, updated_at: nowIso() }).where('id', '=', packageId).where('revision', '=', opts.expectRevision).executeTakeFirst();
+        if (!Number(r.numUpdatedRows)) throw conflict('the package changed since this deletion was planned', 'ECHANGED');
+      } else await this.bump(trx, packageId);
+      const now = nowIso();
+      const ids = items.map((it) => it.versionId);
+      // Looked up once for the batch: the tags to check, the version names and the names the audit entries copy.
+      const tagged = await trx.selectFrom('package_tags').select(['name', 'version_id']).where('package_id', '=', packageId).where('version_id', 'in', ids).execute();
+      const names = new Map((await trx.selectFrom('package_versions').select(['id', 'version']).where('id', 'in', ids).execute()).map((v) => [v.id, v.version]));
+      const p = await trx.selectFrom('packages').innerJoin('owners', 'owners.id', 'packages.owner_id').select(['packages.owner_id', 'packages.repository_id', 'packages.type', 'packages.name', 'owners.name as owner', 'owners.kind as owner_kind']).where('packages.id', '=', packageId).executeTakeFirstOrThrow();
+      const repositoryName = await this.repoName(trx, p.repository_id);
+      for (const tag of tagged) await this.guardTag(trx, packageId, tag.name, null, actor, false);
+      const live = await trx.selectFrom('package_versions').select('id').where('package_id', '=', packageId).where('id', 'in', ids).where('deleted_at', 'is', null).execute();
+      if (live.length !== new Set(ids).size) throw notFound('version not found');
+      await trx.updateTable('package_versions').set({ deleted_at: now }).where('id', 'in', ids).execute();
+      const along = new Map<number, number[]>();
+      for (const it of items) if (it.withVersion !== undefined) along.set(it.withVersion, [...(along.get(it.withVersion) ?? []), it.versionId]);
+      for (const [w, vs] of along) await trx.updateTable('package_versions').set({ deleted_with: w }).where('id', 'in', vs).execute();
+      await this.audit.recordMany(trx, items.map((it) => {
+        const version = names.get(it.versionId)!;
+        return {
+          action: 'package_version.delete' as const, actor, ownerId: p.owner_id, owner: { name: p.owner, kind: p.owner_kind as 'user' | 'org' }, repositoryId: p.repository_id, repositoryName, packageId,
+          target: `${p.type}/${p.name} ${version}`, details: { package_type: p.type, package: p.name, version, ...it.details },
+        };
+      }));
+      for (const it of items) {
+        const e: PackageEvent = { type: 'version.deleted', packageId, versionId: it.versionId, actor: actorName(actor) };
+        await this.events.record(trx, e);
+        events.push(e);
+      }
+    });
+    await this.durable();
+    for (const e of events) this.events.emit(e);
+  }
+
   /** Restores a deleted version; `anyAge` ignores the restore window (a client pushing the same content again). */
   async restoreVersion(packageId: number, versionId: number, actor: Actor, anyAge = false): Promise<void> {
     await this.allow(actor, anyAge ? 'write' : 'delete', packageId);
     const cutoff = anyAge ? '' : nowIso(Date.now() - this.restoreDays * 864e5);
     await this.change(async (trx) => {
-      const r = await trx.updateTable('package_versions').set({ deleted_at: null }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
+      const r = await trx.updateTable('package_versions').set({ deleted_at: null, deleted_with: null }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound(`no deleted version restorable within ${this.restoreDays} days`);
       await this.bump(trx, packageId);
       await this.audited(trx, 'package_version.restore', packageId, actor, { version: await this.versionName(trx, versionId) });
+      // What went with it (its referrers, an index's platform manifests, and theirs) comes back with it.
+      let frontier = [versionId];
+      while (frontier.length) {
+        const along = await trx.selectFrom('package_versions').select(['id', 'version']).where('package_id', '=', packageId).where('deleted_with', 'in', frontier).where('deleted_at', 'is not', null).execute();
+        for (const a of along) {
+          await trx.updateTable('package_versions').set({ deleted_at: null, deleted_with: null }).where('id', '=', a.id).execute();
+          await this.audited(trx, 'package_version.restore', packageId, actor, { version: a.version, details: { restored_with: await this.versionName(trx, versionId) } });
+          await this.events.record(trx, { type: 'version.restored', packageId, versionId: a.id, actor: actorName(actor) });
+        }
+        frontier = along.map((a) => a.id);
+      }
       return { result: undefined, event: { type: 'version.restored', packageId, versionId, actor: actorName(actor) } };
     });
   }
@@ -494,6 +597,12 @@ export class Publisher {
     const r = await trx.selectFrom('repositories').innerJoin('owners', 'owners.id', 'repositories.owner_id').select(['owners.name as owner', 'repositories.name as name']).where('repositories.id', '=', id).executeTakeFirst();
     return r ? `${r.owner}/${r.name}` : null;
   }
+}
+
+/** Does a tag match a protected-tag pattern (`*` any run of characters, `?` one; case-sensitive, whole tag)? */
+export function globMatches(pattern: string, tag: string): boolean {
+  const re = pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+  return new RegExp(`^${re}$`).test(tag);
 }
 
 /** Checks a tag name: letters, digits, '.', '_', '-', not a valid semver-like version (npm's rule). */

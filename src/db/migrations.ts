@@ -437,6 +437,37 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('package_promotions_version').on('package_promotions').column('version_id').execute();
       },
     },
+    '0021-retention': {
+      async up(db: Kysely<any>) {
+        // Retention rules (src/core/retention/): one per scope of an owner: the whole owner (type and package null),
+        // one format of it (type set), or one package (package_id set). The most specific one applies; `rule` is its
+        // JSON (keep last N, age limits, keep pattern...), read only by retention.
+        await db.schema.createTable('retention_rules')
+          .addColumn('id', sql.raw(id) as any, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('owner_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('type', 'text')
+          .addColumn('package_id', big, (c) => c.references('packages.id').onDelete('cascade'))
+          // 'owner', 'type:npm' or 'package:12': one rule per scope.
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('rule', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('retention_rules_scope', ['owner_id', 'scope'])
+          .execute();
+        // Tag patterns of an owner's packages of one format that, once set, neither move nor go (container tags,
+        // npm dist-tags), except by an owner admin who overrides explicitly.
+        await db.schema.createTable('protected_tags')
+          .addColumn('owner_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('pattern', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('protected_tags_pk', ['owner_id', 'type', 'pattern'])
+          .execute();
+        // A version deleted because another was (a referrer or a platform manifest with its subject or index):
+        // restoring that one restores it too.
+        await db.schema.alterTable('package_versions').addColumn('deleted_with', big).execute();
+      },
+    },
   };
 }
 

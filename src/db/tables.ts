@@ -1,5 +1,5 @@
 // Row types of every table. Timestamps are ISO-8601 UTC strings (sortable as text on both dialects).
-import type { Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 export type Visibility = 'public' | 'private' | 'internal';
 export type Role = 'read' | 'write' | 'admin';
@@ -103,6 +103,9 @@ export interface PackageVersionsTable {
   updated_at: string;
   deleted_at: string | null;
 }
+
+/** The version whose deletion took this one with it (its subject, or the index that listed it): restore and retention only. */
+type DeletedWith = { deleted_with: ColumnType<number | null, number | null | undefined, number | null> };
 
 export interface PackageFilesTable {
   id: Generated<number>;
@@ -370,8 +373,31 @@ export interface PackagePromotionsTable {
   created_at: string;
 }
 
+/** A retention rule of an owner, one of its formats, or one package (`scope`: owner, type:T, package:ID). */
+export interface RetentionRulesTable {
+  id: Generated<number>;
+  owner_id: number;
+  type: string | null;
+  package_id: number | null;
+  scope: string;
+  /** JSON: see RetentionRule in src/core/retention/rules.ts. */
+  rule: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A tag pattern of an owner's packages of one format that cannot be moved or removed once set. */
+export interface ProtectedTagsTable {
+  owner_id: number;
+  type: string;
+  pattern: string;
+  created_at: string;
+}
+
 export interface Database {
   package_promotions: PackagePromotionsTable;
+  retention_rules: RetentionRulesTable;
+  protected_tags: ProtectedTagsTable;
   proxies: ProxiesTable;
   proxy_documents: ProxyDocumentsTable;
   proxy_blocks: ProxyBlocksTable;
@@ -397,7 +423,7 @@ export interface Database {
   tokens: TokensTable;
   token_resources: TokenResourcesTable;
   packages: PackagesTable;
-  package_versions: PackageVersionsTable;
+  package_versions: PackageVersionsTable & DeletedWith;
   package_files: PackageFilesTable;
   blobs: BlobsTable;
   package_tags: PackageTagsTable;

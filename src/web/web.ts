@@ -10,7 +10,7 @@
 //   /-/docs/NAME                        docs/NAME.md rendered (the footer links the REST API's, /-/docs/api)
 //   /OWNER                              a user's or org's packages;  /OWNER/-/settings  org members and roles
 //   /OWNER/-/settings/hooks[/ID]        an owner's webhooks;  /OWNER/-/settings/signing  trusted keys, policy
-//   /OWNER/-/settings/audit             an organization's audit log
+//   /OWNER/-/settings/audit             an organization's audit log;  /OWNER/-/settings/retention  rules, protected tags
 //   /OWNER/REPO                         the packages linked to a repository
 //   /OWNER/REPO/-/settings/hooks[/ID]   a repository's webhooks;  /OWNER/REPO/-/settings/access  visibility, collaborators
 //   /-/new/org  /-/new/repo             create an organization, a repository
@@ -38,6 +38,7 @@ import { managePages } from './pages/manage.ts';
 import { ownerPages } from './pages/owner.ts';
 import { packagePages } from './pages/package.ts';
 import { signingPages } from './pages/signing.ts';
+import { retentionPages } from './pages/retention.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -232,6 +233,7 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
   await packagePages(app, web);
   await hookPages(app, web);
   await signingPages(app, web);
+  await retentionPages(app, web);
   await auditPages(app, web);
   await managePages(app, web);
   await docsPages(app, web);

@@ -54,6 +54,11 @@ export const AUDIT_ACTIONS = {
   'trusted_publisher.delete': 'A trust policy was removed (the tokens it issued are revoked with it).',
   'trusted_publisher.exchange': 'A CI ID token was exchanged for a trusted publishing token (details: the workflow run).',
   'package_version.publish': 'A version was published with a trusted publishing token (details: the workflow run).',
+  'retention.set': 'A retention rule of an owner, one of its formats or one package was set or changed.',
+  'retention.remove': 'A retention rule was removed.',
+  'tag.protect': 'A tag pattern was protected (its tags can no longer be moved or removed once set).',
+  'tag.unprotect': 'A tag pattern is no longer protected.',
+  'tag.protection_override': 'An owner admin moved or removed a protected tag, overriding its protection.',
   'user.create': 'A user account was created.',
   'user.login_failed': 'A sign-in with a wrong password (web, Basic auth, npm login or /v2/token).',
   'user.password_changed': "A user's password was changed.",
@@ -174,6 +179,19 @@ export class AuditLog {
    * change of stored state, such as a failed sign-in), so the entry commits or rolls back with the change.
    */
   async record(db: Db, e: AuditEntry): Promise<void> {
+    await db.insertInto('audit_log').values(await this.row(db, e)).execute();
+  }
+
+  /** Records several entries with one statement (a batch of deletions), in the change's transaction. */
+  async recordMany(db: Db, entries: AuditEntry[]): Promise<void> {
+    if (!entries.length) return;
+    const rows = [];
+    for (const e of entries) rows.push(await this.row(db, e));
+    await db.insertInto('audit_log').values(rows).execute();
+  }
+
+  /** The row of an entry, with the names it copies looked up when not given. */
+  private async row(db: Db, e: AuditEntry) {
     const a = e.actor;
     const owner = e.owner ?? (e.ownerId != null ? await db.selectFrom('owners').select(['name', 'kind']).where('id', '=', e.ownerId).executeTakeFirst() : undefined);
     const userName = e.userName !== undefined || e.userId == null ? e.userName ?? null : (await db.selectFrom('owners').select('name').where('id', '=', e.userId).executeTakeFirst())?.name ?? null;
@@ -181,7 +199,7 @@ export class AuditLog {
       ? e.repositoryName ?? null
       : await db.selectFrom('repositories').innerJoin('owners', 'owners.id', 'repositories.owner_id').select(['owners.name as owner', 'repositories.name as name'])
           .where('repositories.id', '=', e.repositoryId).executeTakeFirst().then((r) => (r ? `${r.owner}/${r.name}` : null));
-    await db.insertInto('audit_log').values({
+    return {
       created_at: nowIso(),
       action: e.action,
       actor_id: a.kind === 'user' ? a.user.id : null,
@@ -200,7 +218,7 @@ export class AuditLog {
       package_id: e.packageId ?? null,
       target: e.target ?? null,
       details: JSON.stringify(e.details ?? {}),
-    }).execute();
+    };
   }
 
   /** One page of entries, newest first, with the cursors of the pages around it. */

@@ -10,6 +10,7 @@ import { packageRoutes } from './packages.ts';
 import { signingRoutes } from './signing.ts';
 import { proxyRoutes } from './proxies.ts';
 import { promotionRoutes } from './promotions.ts';
+import { retentionRoutes } from './retention.ts';
 import { tokenRoutes } from './tokens.ts';
 import { trustedPublisherRoutes } from './trusted-publishers.ts';
 import { userAdminRoutes } from './users-admin.ts';
@@ -44,4 +45,5 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await proxyRoutes(app, core);
   await trustedPublisherRoutes(app, core);
   await promotionRoutes(app, core);
+  await retentionRoutes(app, core);
 }

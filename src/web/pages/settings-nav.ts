@@ -3,7 +3,7 @@
 import type { Owner } from '../../db/tables.ts';
 import { html, seg, type Html } from '../html.ts';
 
-export type OwnerTab = 'members' | 'hooks' | 'signing' | 'audit';
+export type OwnerTab = 'members' | 'hooks' | 'signing' | 'retention' | 'audit';
 
 export function settingsNav(owner: Pick<Owner, 'name' | 'kind'>, current: OwnerTab): Html {
   const base = `/${seg(owner.name)}/-/settings`;
@@ -11,6 +11,7 @@ export function settingsNav(owner: Pick<Owner, 'name' | 'kind'>, current: OwnerT
     ...(owner.kind === 'org' ? [['members', base, 'Members and roles'] as [OwnerTab, string, string]] : []),
     ['hooks', `${base}/hooks`, 'Webhooks'],
     ['signing', `${base}/signing`, 'Signing'],
+    ['retention', `${base}/retention`, 'Retention'],
     // A user's own log (/-/settings/audit) also has what was done to their account; an org's is the org's.
     ['audit', owner.kind === 'org' ? `${base}/audit` : '/-/settings/audit', 'Audit log'],
   ];

@@ -97,6 +97,8 @@ export function manifestResources({ core, access }: OciContext): OciResource[] {
     for (const m of parsed.manifests) {
       if (!(await core.packages.version(pkg.id, m.digest))) throw ociError('MANIFEST_BLOB_UNKNOWN', `manifest ${m.digest} is not in ${n.full}`);
     }
+    // A push over a protected tag is refused before its manifest is stored (setTag checks again as it moves it).
+    if ('tag' in reference) await core.publisher.checkTagMove(pkg.id, reference.tag, digest, req.actor);
     const version = await storeManifest(req, pkg, n, bytes, digest, parsed);
     if ('tag' in reference) await core.publisher.setTag(pkg.id, reference.tag, version.version, req.actor);
     if (parsed.subject) reply.header('oci-subject', parsed.subject.digest);
@@ -177,7 +179,8 @@ export function manifestResources({ core, access }: OciContext): OciResource[] {
       // Deleting a tag leaves the manifest (OCI 1.1 allows tag deletion).
       try {
         await core.publisher.removeTag(pkg.id, r.tag, req.actor);
-      } catch {
+      } catch (e) {
+        if (e instanceof WharfError && e.kind === 'Forbidden') throw e; // a protected tag: DENIED
         throw ociError('MANIFEST_UNKNOWN', `tag ${r.tag} not found`);
       }
       return reply.code(202).header('content-length', 0).send();
