@@ -15,6 +15,7 @@ import { markWritten } from './blobs/fence.ts';
 import { nowIso } from './clock.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import type { Events, PackageEvent } from './events/events.ts';
+import { Usage, type Adding, type QuotaDefaults } from './usage.ts';
 
 /** Content already in the store (e.g. an OCI layer a manifest refers to). */
 export interface StoredBlob {
@@ -61,7 +62,21 @@ export class Publisher {
     private readonly audit: AuditLog = new AuditLog(db),
     /** Whether the blob store holds a digest (stored content named without its `blobs` row: see commitBlobs). */
     private readonly storeHas: (digest: string) => Promise<boolean> = async () => true,
-  ) {}
+    quotaDefaults?: QuotaDefaults,
+  ) {
+    this.usage = new Usage(db, quotaDefaults);
+  }
+
+  /** Storage usage and quotas, kept by these verbs in each change's transaction. */
+  readonly usage: Usage;
+
+  /**
+   * The quota decision, before anything is stored where a format knows the size up front (a declared
+   * Content-Length); the verbs decide again, exactly, inside their transactions.
+   */
+  checkQuota(ownerId: number, adding: Adding): Promise<void> {
+    return this.usage.check(ownerId, adding);
+  }
 
   /** Throws unless `actor` may do `action` on the package (deleted or not). */
   private async allow(actor: Actor, action: Action, packageId: number): Promise<void> {
@@ -139,6 +154,7 @@ export class Publisher {
     // Most publishes go to a package that exists: look first, insert only when missing (a concurrent creator
     // makes the insert do nothing, and the second look finds its row).
     const found = await find();
+    if (!found || found.deleted_at) await this.usage.check(v.ownerId, { packages: 1 }, trx);
     const inserted = found ? undefined : await trx
       .insertInto('packages')
       .values({
@@ -161,6 +177,7 @@ export class Publisher {
       await trx.updateTable('package_versions').set({ deleted_at: pkg.deleted_at }).where('package_id', '=', pkg.id).where('deleted_at', 'is', null).execute();
       await trx.updateTable('packages').set({ deleted_at: null }).where('id', '=', pkg.id).execute();
     }
+    if (inserted || pkg.deleted_at) await this.usage.packageAppears(trx, pkg.owner_id, pkg.id);
     return { pkg, created: !!inserted };
   }
 
@@ -211,6 +228,8 @@ export class Publisher {
       const up = await this.upsertPackage(trx as unknown as Db, v, now);
       let pkg = up.pkg;
       const createdPackage = up.created;
+      const counted = v.files.map((f) => f.blob);
+      await this.usage.check(pkg.owner_id, { bytes: await this.usage.newBytes(trx, pkg.owner_id, counted) }, trx);
       const metadata = !createdPackage && v.packageMetadata ? JSON.stringify({ ...JSON.parse(pkg.metadata), ...v.packageMetadata }) : undefined;
       let version: PackageVersion;
       try {
@@ -232,6 +251,7 @@ export class Publisher {
           .values({ version_id: version.id, name: f.name, lower_name: f.name.toLowerCase(), blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, is_primary: f.primary ? 1 : 0, created_at: now })
           .execute();
       }
+      await this.usage.apply(trx, pkg.owner_id, pkg.id, counted, 1, 1);
       for (const tag of v.tags ?? []) await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
       // The revision bump, the metadata merge and the row to return, in one statement.
       pkg = await trx
@@ -260,11 +280,17 @@ export class Publisher {
     await this.change(async (trx) => {
       const v = await trx.selectFrom('package_versions').select('id').where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!v) throw notFound('version not found');
+      const live = await this.usage.versionFiles(trx, versionId);
+      if (live) await this.usage.check(live.ownerId, { bytes: await this.usage.newBytes(trx, live.ownerId, files.map((f) => f.blob)) }, trx);
       await this.insertBlobs(trx, files.map((f) => f.blob), now);
+      const added: { digest: string; size: number }[] = [];
+      const replaced: { digest: string; size: number }[] = [];
       for (const f of files) {
         const lower = f.name.toLowerCase();
-        const old = opts.replace ? await trx.selectFrom('package_files').select('id').where('version_id', '=', versionId).where('lower_name', '=', lower).executeTakeFirst() : undefined;
+        const old = opts.replace ? await trx.selectFrom('package_files').select(['id', 'blob_digest', 'size']).where('version_id', '=', versionId).where('lower_name', '=', lower).executeTakeFirst() : undefined;
+        added.push(f.blob);
         if (old) {
+          replaced.push({ digest: old.blob_digest, size: old.size });
           await trx.updateTable('package_files').set({ blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, created_at: now }).where('id', '=', old.id).execute();
           continue;
         }
@@ -277,6 +303,10 @@ export class Publisher {
           if (isUniqueViolation(e)) throw conflict(`the version already has a file named ${f.name}`, 'EFILECONFLICT');
           throw e;
         }
+      }
+      if (live) {
+        await this.usage.apply(trx, live.ownerId, live.packageId, added, 1);
+        await this.usage.apply(trx, live.ownerId, live.packageId, replaced, -1);
       }
       for (const p of properties) await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: versionId, name: p.name, value: p.value }).execute();
       const versionSet: Record<string, unknown> = { updated_at: now };
@@ -337,6 +367,7 @@ export class Publisher {
     await this.change(async (trx) => {
       const r = await trx.updateTable('package_versions').set({ deleted_at: nowIso() }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('version not found');
+      await this.usage.applyVersion(trx, versionId, -1);
       await this.bump(trx, packageId);
       await this.audited(trx, 'package_version.delete', packageId, actor, { version: await this.versionName(trx, versionId) });
       return { result: undefined, event: { type: 'version.deleted', packageId, versionId, actor: actorName(actor) } };
@@ -350,6 +381,11 @@ export class Publisher {
     await this.change(async (trx) => {
       const r = await trx.updateTable('package_versions').set({ deleted_at: null }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound(`no deleted version restorable within ${this.restoreDays} days`);
+      const back = await this.usage.versionFiles(trx, versionId);
+      if (back) {
+        await this.usage.check(back.ownerId, { bytes: await this.usage.newBytes(trx, back.ownerId, back.files) }, trx);
+        await this.usage.apply(trx, back.ownerId, back.packageId, back.files, 1, 1);
+      }
       await this.bump(trx, packageId);
       await this.audited(trx, 'package_version.restore', packageId, actor, { version: await this.versionName(trx, versionId) });
       return { result: undefined, event: { type: 'version.restored', packageId, versionId, actor: actorName(actor) } };
@@ -361,6 +397,8 @@ export class Publisher {
     await this.change(async (trx) => {
       const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: nowIso(), revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('package not found');
+      const p = await trx.selectFrom('packages').select('owner_id').where('id', '=', packageId).executeTakeFirstOrThrow();
+      await this.usage.removeWholePackage(trx, p.owner_id, packageId);
       await this.audited(trx, 'package.delete', packageId, actor);
       return { result: undefined, event: { type: 'package.deleted', packageId, actor: actorName(actor) } };
     });
@@ -372,6 +410,8 @@ export class Publisher {
     await this.change(async (trx) => {
       const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: null, revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound(`no deleted package restorable within ${this.restoreDays} days`);
+      const p = await trx.selectFrom('packages').select('owner_id').where('id', '=', packageId).executeTakeFirstOrThrow();
+      await this.usage.addWholePackage(trx, p.owner_id, packageId);
       await this.audited(trx, 'package.restore', packageId, actor);
       return { result: undefined, event: { type: 'package.restored', packageId, actor: actorName(actor) } };
     });
