@@ -7,8 +7,10 @@ import { type Kysely, sql } from 'kysely';
  * Rebuilds every usage row in one transaction. What counts: the files of live versions of live packages (a deleted
  * version or package holds nothing until restored); a blob counts once per package and once per owner.
  */
-export async function recomputeUsage(db: Kysely<any>): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+export async function recomputeUsage(db: Kysely<any>, opts: { inTransaction?: boolean } = {}): Promise<void> {
+  // A migration runs inside the migrator's transaction already.
+  const inTransaction = (fn: (trx: Kysely<any>) => Promise<void>) => (opts.inTransaction || db.isTransaction ? fn(db) : db.transaction().execute(fn));
+  await inTransaction(async (trx) => {
     for (const t of ['usage_package_blobs', 'usage_owner_blobs', 'usage_packages', 'usage_owners']) await trx.deleteFrom(t).execute();
     await sql`INSERT INTO usage_package_blobs (package_id, owner_id, digest, size, refs)
       SELECT p.id, p.owner_id, f.blob_digest, MAX(f.size), COUNT(*)

@@ -428,7 +428,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('packages', 'integer')
           .addColumn('updated_at', 'text', (c) => c.notNull())
           .execute();
-        await recomputeUsage(db);
+        await recomputeUsage(db, { inTransaction: true });
       },
     },
   };
