@@ -17,6 +17,7 @@ import { repoCommands } from './repos.ts';
 import { signingCommands } from './signing.ts';
 import { tokenCommands } from './tokens.ts';
 import { userCommands } from './users.ts';
+import { quotaCommands, usageCommands } from './usage.ts';
 import { UsageError } from './args.ts';
 
 export type Out = (line: string) => void;
@@ -46,6 +47,8 @@ const nouns: Record<string, Noun> = {
   // `wharf hooks allow …` reads as naturally as `wharf hook create …`.
   hooks: hookCommands,
   audit: auditCommands,
+  usage: usageCommands,
+  quota: quotaCommands,
 };
 
 /** `wharf gc [--dry-run]` reads better than `wharf gc run`: a noun with one verb may omit it. */

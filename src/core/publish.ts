@@ -64,7 +64,7 @@ export class Publisher {
     private readonly storeHas: (digest: string) => Promise<boolean> = async () => true,
     quotaDefaults?: QuotaDefaults,
   ) {
-    this.usage = new Usage(db, quotaDefaults);
+    this.usage = new Usage(db, quotaDefaults, authz);
   }
 
   /** Storage usage and quotas, kept by these verbs in each change's transaction. */

@@ -6,7 +6,9 @@
 // organizations both hold is in both their figures (each would need it if the other deleted theirs).
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import { WharfError } from './errors.ts';
+import type { Actor } from './auth/actor.ts';
+import type { Authorizer } from './auth/authorize.ts';
+import { notFound, WharfError } from './errors.ts';
 
 /** A file as usage sees it. */
 export interface CountedFile {
@@ -65,11 +67,49 @@ export function quotaExceeded(message: string): WharfError {
   return new WharfError('TooLarge', message, 'QUOTA_EXCEEDED');
 }
 
+/** What an owner's managers see: its figures, its limits, and each package's figures. */
+export interface UsageReport {
+  owner: { id: number; name: string; kind: string };
+  usage: OwnerUsage & { downloads: number };
+  quota: Quota;
+  packages: { packageId: number; type: string; name: string; bytes: number; versions: number; downloads: number }[];
+}
+
 export class Usage {
   constructor(
     private readonly db: Db,
     private readonly defaults: QuotaDefaults = { storageBytes: null, packages: null },
+    private readonly authz?: Authorizer,
   ) {}
+
+  private async ownerNamed(name: string) {
+    const o = await this.db.selectFrom('owners').select(['id', 'name', 'kind']).where('lower_name', '=', name.toLowerCase()).executeTakeFirst();
+    if (!o) throw notFound(`no user or organization named "${name}"`);
+    return o;
+  }
+
+  /** An owner's usage and quota, for those who manage the owner (its user, an org's owners, site admins). */
+  async report(actor: Actor, ownerName: string): Promise<UsageReport> {
+    const owner = await this.ownerNamed(ownerName);
+    if (!this.authz) throw new Error('usage reports need the authorizer');
+    await this.authz.manage(actor, { what: 'owner', owner });
+    const packages = await this.packages(owner.id);
+    // Flushed download counts, summed per package through the (version, day) rows.
+    const dl = await this.db.selectFrom('downloads').innerJoin('package_versions', 'package_versions.id', 'downloads.version_id').innerJoin('packages', 'packages.id', 'package_versions.package_id')
+      .select(['packages.id', sql<number>`sum(downloads.count)`.as('n')]).where('packages.owner_id', '=', owner.id).groupBy('packages.id').execute();
+    const byPkg = new Map(dl.map((r) => [r.id, Number(r.n)]));
+    const rows = packages.map((p) => ({ ...p, downloads: byPkg.get(p.packageId) ?? 0 }));
+    return { owner, usage: { ...(await this.owner(owner.id)), downloads: rows.reduce((a, p) => a + p.downloads, 0) }, quota: await this.quota(owner.id), packages: rows };
+  }
+
+  /** Sets an owner's quota override: site admins only. */
+  async setQuotaAs(actor: Actor, ownerName: string, q: { storageBytes?: number | null; packages?: number | null }): Promise<Quota> {
+    if (!this.authz) throw new Error('quotas need the authorizer');
+    await this.authz.manage(actor, { what: 'site' });
+    const owner = await this.ownerNamed(ownerName);
+    for (const v of [q.storageBytes, q.packages]) if (v != null && (!Number.isSafeInteger(v) || v < 0)) throw new WharfError('Invalid', 'a quota is a whole number of bytes or packages, 0 or more');
+    return this.setQuota(owner.id, q);
+  }
 
   /** An owner's figures (zero for one that never published). */
   async owner(ownerId: number, db: Db = this.db): Promise<OwnerUsage> {

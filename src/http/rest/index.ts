@@ -11,6 +11,7 @@ import { signingRoutes } from './signing.ts';
 import { proxyRoutes } from './proxies.ts';
 import { tokenRoutes } from './tokens.ts';
 import { userAdminRoutes } from './users-admin.ts';
+import { usageRoutes } from './usage.ts';
 
 export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   app.setErrorHandler(restErrorHandler);
@@ -38,6 +39,7 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await hookRoutes(app, core);
   await signingRoutes(app, core);
   await auditRoutes(app, core);
+  await usageRoutes(app, core);
   await userAdminRoutes(app, core);
   await proxyRoutes(app, core);
 }
