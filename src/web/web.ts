@@ -38,6 +38,7 @@ import { managePages } from './pages/manage.ts';
 import { ownerPages } from './pages/owner.ts';
 import { packagePages } from './pages/package.ts';
 import { signingPages } from './pages/signing.ts';
+import { usagePages } from './pages/usage.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -233,6 +234,7 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
   await hookPages(app, web);
   await signingPages(app, web);
   await auditPages(app, web);
+  await usagePages(app, web);
   await managePages(app, web);
   await docsPages(app, web);
   // Last: /:owner and /:owner/:repo are the most general routes.

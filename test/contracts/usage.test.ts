@@ -13,7 +13,9 @@ import { openCore, type Core } from '../../src/core/core.ts';
 import { WharfError } from '../../src/core/errors.ts';
 import type { StoredBlob } from '../../src/core/publish.ts';
 import { recomputeUsage } from '../../src/core/usage-recount.ts';
-import { formatSize, parseSize } from '../../src/core/usage.ts';
+import { formatSize, parseSize, quotaExceeded } from '../../src/core/usage.ts';
+import { ociErrorOf } from '../../src/formats/oci/errors.ts';
+import { npmErrorOf } from '../../src/formats/npm/errors.ts';
 import { createDatabase, dialects, type TestDatabase } from '../helpers/databases.ts';
 import { tempDir } from '../helpers/wharf.ts';
 
@@ -26,6 +28,18 @@ test('parseSize and formatSize', () => {
   assert.equal(parseSize('ten'), undefined);
   assert.equal(formatSize(1536), '1.5 KiB');
   assert.equal(formatSize(12), '12 bytes');
+});
+
+test('WHARF_QUOTA_STORAGE and WHARF_QUOTA_PACKAGES: instance defaults, empty is unlimited', () => {
+  assert.deepEqual(loadConfig({}).quota, { storageBytes: null, packages: null });
+  assert.deepEqual(loadConfig({ WHARF_QUOTA_STORAGE: '10GiB', WHARF_QUOTA_PACKAGES: '100' }).quota, { storageBytes: 10 * 1024 ** 3, packages: 100 });
+  assert.throws(() => loadConfig({ WHARF_QUOTA_STORAGE: 'lots' }), /WHARF_QUOTA_STORAGE/);
+});
+
+test('a quota refusal in each protocol: OCI DENIED 403, npm E413', () => {
+  const e = quotaExceeded('storage quota exceeded for alice');
+  assert.deepEqual([ociErrorOf(e).code, ociErrorOf(e).status], ['DENIED', 403]);
+  assert.equal(npmErrorOf(e).status, 413);
 });
 
 /** Every usage row, sorted, zero owner rows left out (the recount writes one for every owner). */
