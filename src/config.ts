@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import type { InflationLimits } from './core/inflation.ts';
+import { parseSize, type QuotaDefaults } from './core/usage.ts';
 
 const schema = z.object({
   /** TCP port the HTTP server listens on. */
@@ -47,6 +48,10 @@ const schema = z.object({
   WHARF_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().positive().default(8),
   /** Timeout of one delivery, in milliseconds. */
   WHARF_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Default storage quota of every owner (`10GiB`, `500MB`, bytes); empty is unlimited. Site admins override it per owner. */
+  WHARF_QUOTA_STORAGE: z.string().default('').refine((v) => v === '' || parseSize(v) !== undefined, 'must be a size such as 10GiB, 500MB or a number of bytes'),
+  /** Default most packages an owner may have; empty is unlimited. Site admins override it per owner. */
+  WHARF_QUOTA_PACKAGES: z.union([z.literal(''), z.coerce.number().int().nonnegative()]).default(''),
   /** Days a deleted package or version can still be restored. */
   WHARF_RESTORE_DAYS: z.coerce.number().int().positive().default(30),
   /** Whether people may create their own account on the web UI's sign-up page (open) or only admins add users (closed). */
@@ -122,6 +127,8 @@ export type Config = Readonly<{
   npmMaxBody: number;
   downloadFlushMs: number;
   restoreDays: number;
+  /** The instance's default quota (null: unlimited); src/core/usage.ts. */
+  quota: QuotaDefaults;
   maxBlobSize: number;
   maxManifestSize: number;
   /** Bounds on what uploaded archives inflate to (src/core/inflation.ts). */
@@ -174,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     npmMaxBody: e.WHARF_NPM_MAX_BODY,
     downloadFlushMs: e.WHARF_DOWNLOAD_FLUSH_MS,
     restoreDays: e.WHARF_RESTORE_DAYS,
+    quota: Object.freeze({ storageBytes: e.WHARF_QUOTA_STORAGE === '' ? null : parseSize(e.WHARF_QUOTA_STORAGE)!, packages: e.WHARF_QUOTA_PACKAGES === '' ? null : e.WHARF_QUOTA_PACKAGES }),
     maxBlobSize: e.WHARF_MAX_BLOB_SIZE,
     maxManifestSize: e.WHARF_MAX_MANIFEST_SIZE,
     inflation: Object.freeze({ maxUnpacked: e.WHARF_MAX_UNPACKED_SIZE, maxRatio: e.WHARF_MAX_COMPRESSION_RATIO }),

@@ -20,6 +20,7 @@ import { signingCommands } from './signing.ts';
 import { tokenCommands } from './tokens.ts';
 import { trustCommands } from './trust.ts';
 import { userCommands } from './users.ts';
+import { quotaCommands, usageCommands } from './usage.ts';
 import { UsageError } from './args.ts';
 
 export type Out = (line: string) => void;
@@ -53,6 +54,8 @@ const nouns: Record<string, Noun> = {
   promote: promoteCommands,
   retention: retentionCommands,
   tag: tagCommands,
+  usage: usageCommands,
+  quota: quotaCommands,
 };
 
 /** `wharf gc [--dry-run]` reads better than `wharf gc run`: a noun with one verb may omit it. */

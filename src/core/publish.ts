@@ -16,6 +16,7 @@ import { markWritten } from './blobs/fence.ts';
 import { nowIso } from './clock.ts';
 import { conflict, forbidden, invalid, notFound } from './errors.ts';
 import type { Events, PackageEvent } from './events/events.ts';
+import { Usage, type Adding, type QuotaDefaults } from './usage.ts';
 
 /** Content already in the store (e.g. an OCI layer a manifest refers to). */
 export interface StoredBlob {
@@ -64,7 +65,21 @@ export class Publisher {
     private readonly audit: AuditLog = new AuditLog(db),
     /** Whether the blob store holds a digest (stored content named without its `blobs` row: see commitBlobs). */
     private readonly storeHas: (digest: string) => Promise<boolean> = async () => true,
-  ) {}
+    quotaDefaults?: QuotaDefaults,
+  ) {
+    this.usage = new Usage(db, quotaDefaults, authz);
+  }
+
+  /** Storage usage and quotas, kept by these verbs in each change's transaction. */
+  readonly usage: Usage;
+
+  /**
+   * The quota decision, before anything is stored where a format knows the size up front (a declared
+   * Content-Length); the verbs decide again, exactly, inside their transactions.
+   */
+  checkQuota(ownerId: number, adding: Adding): Promise<void> {
+    return this.usage.check(ownerId, adding);
+  }
 
   /** Throws unless `actor` may do `action` on the package (deleted or not). */
   private async allow(actor: Actor, action: Action, packageId: number): Promise<void> {
@@ -146,6 +161,7 @@ export class Publisher {
     // Most publishes go to a package that exists: look first, insert only when missing (a concurrent creator
     // makes the insert do nothing, and the second look finds its row).
     const found = await find();
+    if (!found || found.deleted_at) await this.usage.check(v.ownerId, { packages: 1 }, trx);
     const inserted = found ? undefined : await trx
       .insertInto('packages')
       .values({
@@ -168,6 +184,7 @@ export class Publisher {
       await trx.updateTable('package_versions').set({ deleted_at: pkg.deleted_at }).where('package_id', '=', pkg.id).where('deleted_at', 'is', null).execute();
       await trx.updateTable('packages').set({ deleted_at: null }).where('id', '=', pkg.id).execute();
     }
+    if (inserted || pkg.deleted_at) await this.usage.packageAppears(trx, pkg.owner_id, pkg.id);
     return { pkg, created: !!inserted };
   }
 
@@ -218,6 +235,8 @@ export class Publisher {
       const up = await this.upsertPackage(trx as unknown as Db, v, now);
       let pkg = up.pkg;
       const createdPackage = up.created;
+      const counted = v.files.map((f) => f.blob);
+      await this.usage.check(pkg.owner_id, { bytes: await this.usage.newBytes(trx, pkg.owner_id, counted) }, trx);
       const metadata = !createdPackage && v.packageMetadata ? JSON.stringify({ ...JSON.parse(pkg.metadata), ...v.packageMetadata }) : undefined;
       let version: PackageVersion;
       try {
@@ -239,6 +258,7 @@ export class Publisher {
           .values({ version_id: version.id, name: f.name, lower_name: f.name.toLowerCase(), blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, is_primary: f.primary ? 1 : 0, created_at: now })
           .execute();
       }
+      await this.usage.apply(trx, pkg.owner_id, pkg.id, counted, 1, 1);
       for (const tag of v.tags ?? []) {
         await this.guardTag(trx as unknown as Db, pkg.id, tag, version.id, v.actor, false);
         await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
@@ -277,11 +297,17 @@ export class Publisher {
     await this.change(async (trx) => {
       const v = await trx.selectFrom('package_versions').select('id').where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!v) throw notFound('version not found');
+      const live = await this.usage.versionFiles(trx, versionId);
+      if (live) await this.usage.check(live.ownerId, { bytes: await this.usage.newBytes(trx, live.ownerId, files.map((f) => f.blob)) }, trx);
       await this.insertBlobs(trx, files.map((f) => f.blob), now);
+      const added: { digest: string; size: number }[] = [];
+      const replaced: { digest: string; size: number }[] = [];
       for (const f of files) {
         const lower = f.name.toLowerCase();
-        const old = opts.replace ? await trx.selectFrom('package_files').select('id').where('version_id', '=', versionId).where('lower_name', '=', lower).executeTakeFirst() : undefined;
+        const old = opts.replace ? await trx.selectFrom('package_files').select(['id', 'blob_digest', 'size']).where('version_id', '=', versionId).where('lower_name', '=', lower).executeTakeFirst() : undefined;
+        added.push(f.blob);
         if (old) {
+          replaced.push({ digest: old.blob_digest, size: old.size });
           await trx.updateTable('package_files').set({ blob_digest: f.blob.digest, size: f.blob.size, content_type: f.contentType, created_at: now }).where('id', '=', old.id).execute();
           continue;
         }
@@ -294,6 +320,10 @@ export class Publisher {
           if (isUniqueViolation(e)) throw conflict(`the version already has a file named ${f.name}`, 'EFILECONFLICT');
           throw e;
         }
+      }
+      if (live) {
+        await this.usage.apply(trx, live.ownerId, live.packageId, added, 1);
+        await this.usage.apply(trx, live.ownerId, live.packageId, replaced, -1);
       }
       for (const p of properties) await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: versionId, name: p.name, value: p.value }).execute();
       const versionSet: Record<string, unknown> = { updated_at: now };
@@ -398,6 +428,7 @@ export class Publisher {
       }
       const r = await trx.updateTable('package_versions').set({ deleted_at: nowIso() }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('version not found');
+      await this.usage.applyVersion(trx, versionId, -1);
       await this.bump(trx, packageId);
       await this.audited(trx, 'package_version.delete', packageId, actor, { version: await this.versionName(trx, versionId) });
       return { result: undefined, event: { type: 'version.deleted', packageId, versionId, actor: actorName(actor) } };
@@ -429,6 +460,7 @@ export class Publisher {
       const live = await trx.selectFrom('package_versions').select('id').where('package_id', '=', packageId).where('id', 'in', ids).where('deleted_at', 'is', null).execute();
       if (live.length !== new Set(ids).size) throw notFound('version not found');
       await trx.updateTable('package_versions').set({ deleted_at: now }).where('id', 'in', ids).execute();
+      for (const id of new Set(ids)) await this.usage.applyVersion(trx, id, -1);
       const along = new Map<number, number[]>();
       for (const it of items) if (it.withVersion !== undefined) along.set(it.withVersion, [...(along.get(it.withVersion) ?? []), it.versionId]);
       for (const [w, vs] of along) await trx.updateTable('package_versions').set({ deleted_with: w }).where('id', 'in', vs).execute();
@@ -456,6 +488,11 @@ export class Publisher {
     await this.change(async (trx) => {
       const r = await trx.updateTable('package_versions').set({ deleted_at: null, deleted_with: null }).where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound(`no deleted version restorable within ${this.restoreDays} days`);
+      const back = await this.usage.versionFiles(trx, versionId);
+      if (back) {
+        await this.usage.check(back.ownerId, { bytes: await this.usage.newBytes(trx, back.ownerId, back.files) }, trx);
+        await this.usage.apply(trx, back.ownerId, back.packageId, back.files, 1, 1);
+      }
       await this.bump(trx, packageId);
       await this.audited(trx, 'package_version.restore', packageId, actor, { version: await this.versionName(trx, versionId) });
       // What went with it (its referrers, an index's platform manifests, and theirs) comes back with it.
@@ -464,6 +501,11 @@ export class Publisher {
         const along = await trx.selectFrom('package_versions').select(['id', 'version']).where('package_id', '=', packageId).where('deleted_with', 'in', frontier).where('deleted_at', 'is not', null).execute();
         for (const a of along) {
           await trx.updateTable('package_versions').set({ deleted_at: null, deleted_with: null }).where('id', '=', a.id).execute();
+          const with_ = await this.usage.versionFiles(trx, a.id);
+          if (with_) {
+            await this.usage.check(with_.ownerId, { bytes: await this.usage.newBytes(trx, with_.ownerId, with_.files) }, trx);
+            await this.usage.apply(trx, with_.ownerId, with_.packageId, with_.files, 1, 1);
+          }
           await this.audited(trx, 'package_version.restore', packageId, actor, { version: a.version, details: { restored_with: await this.versionName(trx, versionId) } });
           await this.events.record(trx, { type: 'version.restored', packageId, versionId: a.id, actor: actorName(actor) });
         }
@@ -478,6 +520,8 @@ export class Publisher {
     await this.change(async (trx) => {
       const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: nowIso(), revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('package not found');
+      const p = await trx.selectFrom('packages').select('owner_id').where('id', '=', packageId).executeTakeFirstOrThrow();
+      await this.usage.removeWholePackage(trx, p.owner_id, packageId);
       await this.audited(trx, 'package.delete', packageId, actor);
       return { result: undefined, event: { type: 'package.deleted', packageId, actor: actorName(actor) } };
     });
@@ -489,6 +533,8 @@ export class Publisher {
     await this.change(async (trx) => {
       const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: null, revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', '>=', cutoff).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound(`no deleted package restorable within ${this.restoreDays} days`);
+      const p = await trx.selectFrom('packages').select('owner_id').where('id', '=', packageId).executeTakeFirstOrThrow();
+      await this.usage.addWholePackage(trx, p.owner_id, packageId);
       await this.audited(trx, 'package.restore', packageId, actor);
       return { result: undefined, event: { type: 'package.restored', packageId, actor: actorName(actor) } };
     });

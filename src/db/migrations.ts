@@ -1,5 +1,6 @@
 // Every schema change, in order. One set for SQLite and PostgreSQL: only the id column type differs.
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { recomputeUsage } from '../core/usage-recount.ts';
 
 type Dialect = 'sqlite' | 'postgres';
 
@@ -466,6 +467,48 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         // A version deleted because another was (a referrer or a platform manifest with its subject or index):
         // restoring that one restores it too.
         await db.schema.alterTable('package_versions').addColumn('deleted_with', big).execute();
+      },
+    },
+    '0022-usage-quotas': {
+      async up(db: Kysely<any>) {
+        // Storage usage kept up to date by the publish verbs (src/core/usage.ts), so reading it is one row. A blob
+        // counts once per package and once per owner, however many versions (and packages) of it name it.
+        await db.schema.createTable('usage_package_blobs')
+          .addColumn('package_id', big, (c) => c.notNull().references('packages.id').onDelete('cascade'))
+          .addColumn('owner_id', big, (c) => c.notNull())
+          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('size', big, (c) => c.notNull())
+          .addColumn('refs', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('usage_package_blobs_pk', ['package_id', 'digest'])
+          .execute();
+        await db.schema.createTable('usage_owner_blobs')
+          .addColumn('owner_id', big, (c) => c.notNull().references('owners.id').onDelete('cascade'))
+          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('size', big, (c) => c.notNull())
+          .addColumn('refs', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('usage_owner_blobs_pk', ['owner_id', 'digest'])
+          .execute();
+        await db.schema.createTable('usage_packages')
+          .addColumn('package_id', big, (c) => c.primaryKey().references('packages.id').onDelete('cascade'))
+          .addColumn('owner_id', big, (c) => c.notNull())
+          .addColumn('bytes', big, (c) => c.notNull())
+          .addColumn('versions', 'integer', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('usage_packages_owner').on('usage_packages').column('owner_id').execute();
+        await db.schema.createTable('usage_owners')
+          .addColumn('owner_id', big, (c) => c.primaryKey().references('owners.id').onDelete('cascade'))
+          .addColumn('bytes', big, (c) => c.notNull())
+          .addColumn('packages', 'integer', (c) => c.notNull())
+          .addColumn('versions', 'integer', (c) => c.notNull())
+          .execute();
+        // A site admin's override of the instance's default quota (WHARF_QUOTA_*); null keeps the default.
+        await db.schema.createTable('quotas')
+          .addColumn('owner_id', big, (c) => c.primaryKey().references('owners.id').onDelete('cascade'))
+          .addColumn('storage_bytes', big)
+          .addColumn('packages', 'integer')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await recomputeUsage(db, { inTransaction: true });
       },
     },
   };

@@ -394,10 +394,23 @@ export interface ProtectedTagsTable {
   created_at: string;
 }
 
+/** Storage usage, maintained by the publish verbs (src/core/usage.ts). */
+export interface UsagePackageBlobsTable { package_id: number; owner_id: number; digest: string; size: number; refs: number }
+export interface UsageOwnerBlobsTable { owner_id: number; digest: string; size: number; refs: number }
+export interface UsagePackagesTable { package_id: number; owner_id: number; bytes: number; versions: number }
+export interface UsageOwnersTable { owner_id: number; bytes: number; packages: number; versions: number }
+/** A site admin's per-owner quota; null keeps the instance default. */
+export interface QuotasTable { owner_id: number; storage_bytes: number | null; packages: number | null; updated_at: string }
+
 export interface Database {
   package_promotions: PackagePromotionsTable;
   retention_rules: RetentionRulesTable;
   protected_tags: ProtectedTagsTable;
+  usage_package_blobs: UsagePackageBlobsTable;
+  usage_owner_blobs: UsageOwnerBlobsTable;
+  usage_packages: UsagePackagesTable;
+  usage_owners: UsageOwnersTable;
+  quotas: QuotasTable;
   proxies: ProxiesTable;
   proxy_documents: ProxyDocumentsTable;
   proxy_blocks: ProxyBlocksTable;

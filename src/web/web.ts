@@ -39,6 +39,7 @@ import { ownerPages } from './pages/owner.ts';
 import { packagePages } from './pages/package.ts';
 import { signingPages } from './pages/signing.ts';
 import { retentionPages } from './pages/retention.ts';
+import { usagePages } from './pages/usage.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -235,6 +236,7 @@ export async function webUi(app: FastifyInstance, core: Core): Promise<void> {
   await signingPages(app, web);
   await retentionPages(app, web);
   await auditPages(app, web);
+  await usagePages(app, web);
   await managePages(app, web);
   await docsPages(app, web);
   // Last: /:owner and /:owner/:repo are the most general routes.

@@ -138,6 +138,8 @@ export class MavenStore {
   async removeFile(packageId: number, fileId: number, versionId: number): Promise<void> {
     await this.core.db.transaction().execute(async (trx) => {
       const db = trx as unknown as Db;
+      const others = await db.selectFrom('package_files').select('id').where('version_id', '=', versionId).where('id', '!=', fileId).limit(1).executeTakeFirst();
+      await this.core.publisher.usage.removeFiles(db, [fileId], !others);
       await db.deleteFrom('package_files').where('id', '=', fileId).execute();
       const left = await db.selectFrom('package_files').select('id').where('version_id', '=', versionId).limit(1).executeTakeFirst();
       if (!left) {
@@ -170,6 +172,7 @@ export class MavenStore {
     if (!ids.length) return 0;
     await this.core.db.transaction().execute(async (trx) => {
       const db = trx as unknown as Db;
+      await this.core.publisher.usage.removeFiles(db, ids);
       await db.deleteFrom('package_files').where('id', 'in', ids).execute();
       await db.updateTable('packages').set((eb) => ({ revision: eb('revision', '+', 1), updated_at: now() })).where('id', '=', packageId).execute();
     });

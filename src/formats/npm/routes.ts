@@ -196,6 +196,9 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     else if (actor.kind === 'job') {
       if (owner.id !== actor.repositoryOwnerId) throw forbidden(`a job token of ${actor.repositoryName} may not publish to @${n.scope}`);
     } else await core.authz.authorizeCreate(actor, owner, null);
+    // A new package over the owner's package quota is refused before the body is read; storage is decided exactly
+    // when the version is created (the body's length is not the tarball's: it is base64 inside JSON).
+    if (!existing) await core.publisher.checkQuota(owner.id, { packages: 1 });
 
     let tarball: { staged: StagedBlob; facts: TarballFacts } | null = null;
     try {

@@ -175,6 +175,9 @@ export class NuGetFeed implements NuGetContext {
     const actor = await this.writer(req);
     const owner = await this.ownerOf(ownerName);
     await core.authz.authorizePushUnder(actor, owner, TYPE);
+    // Over the owner's storage quota, refused before the body is spooled (its length: the package and a multipart
+    // envelope of a few hundred bytes).
+    await core.publisher.checkQuota(owner.id, { bytes: Number(req.headers['content-length'] ?? 0) });
     const tmp = path.join(this.spool, `${randomUUID()}.upload`);
     try {
       const size = await spoolBody((req.body as Readable | undefined) ?? Readable.from([]), tmp, core.config.maxBlobSize + 64 * 1024);

@@ -44,6 +44,8 @@ export const OCI_ERRORS = {
   TOO_LARGE: row('SIZE_INVALID', 413, 'content exceeds the size limit'),
   UNAUTHORIZED: row('UNAUTHORIZED', 401, 'authentication required'),
   DENIED: row('DENIED', 403, 'requested access to the resource is denied'),
+  /** A push over its owner's quota (core/usage.ts): clients show DENIED with the message naming limit and usage. */
+  QUOTA_EXCEEDED: row('DENIED', 403, 'quota exceeded'),
   /** Writes that conflict with what is stored (the core's Conflict). */
   CONFLICT: row('DENIED', 409, 'the request conflicts with the repository'),
   UNSUPPORTED: row('UNSUPPORTED', 415, 'the operation is unsupported'),

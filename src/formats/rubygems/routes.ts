@@ -285,6 +285,8 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
     const owner = await ownerOf((req.params as Params).owner);
     // What can be decided from the owner alone is decided before reading the body.
     await core.authz.authorizePushUnder(actor, owner, TYPE);
+    // Over the owner's storage quota, refused before the gem is stored (the body is the gem).
+    await core.publisher.checkQuota(owner.id, { bytes: Number(req.headers['content-length'] ?? 0) });
 
     const { staged, facts } = await storeGem((req.body as Readable | undefined) ?? Readable.from([]));
     try {

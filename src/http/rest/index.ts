@@ -14,6 +14,7 @@ import { retentionRoutes } from './retention.ts';
 import { tokenRoutes } from './tokens.ts';
 import { trustedPublisherRoutes } from './trusted-publishers.ts';
 import { userAdminRoutes } from './users-admin.ts';
+import { usageRoutes } from './usage.ts';
 
 export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   app.setErrorHandler(restErrorHandler);
@@ -41,6 +42,7 @@ export async function restApi(app: FastifyInstance, core: Core): Promise<void> {
   await hookRoutes(app, core);
   await signingRoutes(app, core);
   await auditRoutes(app, core);
+  await usageRoutes(app, core);
   await userAdminRoutes(app, core);
   await proxyRoutes(app, core);
   await trustedPublisherRoutes(app, core);

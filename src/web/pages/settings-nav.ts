@@ -3,7 +3,7 @@
 import type { Owner } from '../../db/tables.ts';
 import { html, seg, type Html } from '../html.ts';
 
-export type OwnerTab = 'members' | 'hooks' | 'signing' | 'retention' | 'audit';
+export type OwnerTab = 'members' | 'hooks' | 'signing' | 'retention' | 'audit' | 'usage';
 
 export function settingsNav(owner: Pick<Owner, 'name' | 'kind'>, current: OwnerTab): Html {
   const base = `/${seg(owner.name)}/-/settings`;
@@ -14,6 +14,7 @@ export function settingsNav(owner: Pick<Owner, 'name' | 'kind'>, current: OwnerT
     ['retention', `${base}/retention`, 'Retention'],
     // A user's own log (/-/settings/audit) also has what was done to their account; an org's is the org's.
     ['audit', owner.kind === 'org' ? `${base}/audit` : '/-/settings/audit', 'Audit log'],
+    ['usage', `${base}/usage`, 'Storage'],
   ];
   return html`<nav class="chips" aria-label="Settings">${tabs.map(([t, href, text]) => html`<a href="${href}"${t === current ? html` aria-current="page"` : ''}>${text}</a>`)}</nav>`;
 }

@@ -28,6 +28,7 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
     if (q.digest !== undefined) {
       // Monolithic upload: the whole blob in this request.
       const digest = checkDigest(q.digest);
+      await withinQuota(req, pkg);
       const staged = await core.blobs.put(body(req), { maxSize: core.config.maxBlobSize });
       if (staged.digest !== digest) {
         await staged.cancel();
@@ -37,6 +38,7 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
       await core.publisher.attachBlob(pkg.id, staged);
       return reply.code(201).header('location', blobLocation(n, digest)).header('docker-content-digest', digest).header('content-length', 0).send();
     }
+    if (hasBody(req)) await withinQuota(req, pkg);
     const { id } = await core.uploads.create(pkg.id);
     if (hasBody(req)) await core.uploads.append(id, pkg.id, body(req), 0);
     return reply
@@ -46,6 +48,15 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
       .header('range', '0-0')
       .header('content-length', 0)
       .send();
+  }
+
+  /**
+   * Refuses a body that would take the owner over its storage quota, before it is stored: what the upload holds
+   * already plus the declared Content-Length (a chunked body without one is decided when its manifest is pushed).
+   */
+  async function withinQuota(req: FastifyRequest, pkg: Target['pkg'], sofar = 0) {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > 0 || sofar > 0) await core.publisher.checkQuota(pkg.owner_id, { bytes: sofar + declared });
   }
 
   function checkLength(req: FastifyRequest, size: number) {
@@ -71,6 +82,7 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
 
   async function patchUpload(req: FastifyRequest, reply: FastifyReply, { n, pkg, params: [id] }: Target) {
     const start = chunkStart(req);
+    await withinQuota(req, pkg, (await core.uploads.get(id, pkg.id)).size);
     const size = await core.uploads.append(id, pkg.id, body(req), start);
     return reply.code(202).header('location', uploadLocation(n, id)).header('docker-upload-uuid', id).header('range', rangeOf(size)).header('content-length', 0).send();
   }
@@ -80,7 +92,10 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
     await core.uploads.get(id, pkg.id).catch(() => {
       throw ociError('BLOB_UPLOAD_UNKNOWN', 'upload not found');
     });
-    if (hasBody(req)) await core.uploads.append(id, pkg.id, body(req), chunkStart(req));
+    if (hasBody(req)) {
+      await withinQuota(req, pkg, (await core.uploads.get(id, pkg.id)).size);
+      await core.uploads.append(id, pkg.id, body(req), chunkStart(req));
+    }
     const staged = await core.uploads.finish(id, pkg.id, digest);
     await core.publisher.attachBlob(pkg.id, staged);
     return reply.code(201).header('location', blobLocation(n, digest)).header('docker-content-digest', digest).header('content-length', 0).send();

@@ -1,0 +1,64 @@
+// Storage usage over REST and the web UI on every dialect: who manages the owner sees it, others do not; site admins
+// set quotas; the figures follow publishes and deletes (core/usage.ts).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Sessions } from '../../src/core/auth/sessions.ts';
+import { dialects } from '../helpers/databases.ts';
+import { startWharf, type TestServer } from '../helpers/wharf.ts';
+
+for (const dialect of dialects()) {
+  describe(`usage REST and page on ${dialect}`, () => {
+    let w: TestServer;
+    let alice: string;
+    let bob: string;
+    let admin: string;
+    const call = async (method: string, url: string, token?: string, payload?: unknown) => {
+      const r = await w.app.inject({ method: method as 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {}, ...(payload ? { payload: payload as object } : {}) });
+      return { status: r.statusCode, body: String(r.headers['content-type'] ?? '').includes('json') ? r.json() : r.body };
+    };
+    before(async () => {
+      w = await startWharf({ dialect });
+      alice = await w.userWithToken('alice', 'read:packages,write:packages,delete:packages,user');
+      bob = await w.userWithToken('bob', 'read:packages,write:packages,delete:packages,user');
+      admin = await w.userWithToken('root', 'read:packages,write:packages,delete:packages,user,admin:org,site_admin', { admin: true });
+      const tgz = Buffer.from('not really a tarball but bytes');
+      const put = (name: string, data: Buffer) => w.app.inject({ method: 'PUT', url: `/generic/alice/${name}/1.0.0/file.bin`, headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/octet-stream' }, payload: data });
+      assert.equal((await put('one', tgz)).statusCode, 201);
+      assert.equal((await put('two', tgz)).statusCode, 201);
+    });
+    after(async () => w.stop());
+
+    test('GET /users/:user/settings/billing/packages: the owner and site admins; a blob shared by two packages counts once', async () => {
+      const r = await call('GET', '/api/v1/users/alice/settings/billing/packages', alice);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.storage_bytes, 30);
+      assert.equal(r.body.package_count, 2);
+      assert.deepEqual(r.body.packages.map((p: any) => [p.name, p.storage_bytes, p.version_count]), [['one', 30, 1], ['two', 30, 1]]);
+      assert.equal((await call('GET', '/api/v1/users/alice/settings/billing/packages', admin)).status, 200);
+      assert.ok([403, 404].includes((await call('GET', '/api/v1/users/alice/settings/billing/packages', bob)).status));
+      assert.ok([401, 403, 404].includes((await call('GET', '/api/v1/users/alice/settings/billing/packages')).status));
+    });
+
+    test('PUT /admin/quotas/:owner: site admins only; the generic upload over it is refused, reads still work', async () => {
+      assert.equal((await call('PUT', '/api/v1/admin/quotas/alice', alice, { storage: '1GiB' })).status, 403);
+      const set = await call('PUT', '/api/v1/admin/quotas/alice', admin, { storage: 40, packages: null });
+      assert.deepEqual(set.body, { storage_bytes: 40, packages: null, source: 'owner' });
+      const r = await w.app.inject({ method: 'PUT', url: '/generic/alice/three/1.0.0/big.bin', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(100, 1) });
+      assert.equal(r.statusCode, 413, r.body);
+      assert.match(r.body, /storage quota exceeded for alice: 30 bytes used of 40 bytes, and this upload adds 100 bytes/);
+      assert.equal((await w.app.inject({ method: 'GET', url: '/generic/alice/one/1.0.0/file.bin', headers: { authorization: `Bearer ${alice}` } })).statusCode, 200, 'reads are never blocked');
+      assert.equal((await call('GET', '/api/v1/users/alice/settings/billing/packages', alice)).body.package_count, 2);
+      assert.equal((await call('DELETE', '/api/v1/admin/quotas/alice', admin)).status, 204);
+    });
+
+    test('the Storage settings page: its owner sees figures, another user gets 404', async () => {
+      const sessions = new Sessions(w.core.db);
+      const as = async (name: string) => `wharf_session=${(await sessions.create((await w.core.identity.findOwner(name))!.id)).secret}`;
+      const page = await w.app.inject({ method: 'GET', url: '/alice/-/settings/usage', headers: { cookie: await as('alice') } });
+      assert.equal(page.statusCode, 200, page.body.slice(0, 500));
+      assert.match(page.body, /Storage and quota/);
+      assert.match(page.body, /30 bytes/);
+      assert.equal((await w.app.inject({ method: 'GET', url: '/alice/-/settings/usage', headers: { cookie: await as('bob') } })).statusCode, 404);
+    });
+  });
+}
