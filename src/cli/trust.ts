@@ -4,7 +4,7 @@
 import { systemActor } from '../core/auth/actor.ts';
 import type { PolicyInfo, PolicyTarget } from '../core/auth/trusted-publishers.ts';
 import type { Core } from '../core/core.ts';
-import { formatOf } from '../formats/index.ts';
+import { formatOf, formats } from '../formats/index.ts';
 import type { Command } from './main.ts';
 import { parse, table, UsageError } from './args.ts';
 
@@ -28,7 +28,7 @@ async function targetsOf(core: Core, target: string, pkgOpt: string | undefined)
   const slash = pkgOpt.indexOf('/');
   const type = pkgOpt.slice(0, slash);
   const name = pkgOpt.slice(slash + 1);
-  if (slash < 1 || !name || !formatOf(type)) throw new UsageError(`--package must be TYPE/NAME with TYPE one of npm, container, maven, rubygems, nuget (got "${pkgOpt}")`);
+  if (slash < 1 || !name || !formatOf(type)) throw new UsageError(`--package must be TYPE/NAME with TYPE one of ${formats.map((f) => f.type).join(', ')} (got "${pkgOpt}")`);
   const exists = await core.packages.find(owner, type, name);
   const creating: PolicyTarget = { kind: 'owner', owner, type, name: exists?.name ?? name };
   return exists ? [{ kind: 'package', owner, type, name: exists.name }, creating] : [creating];

@@ -486,8 +486,8 @@ export function cliSuite(dialect: 'sqlite' | 'postgres'): void {
 
     test('TYPE is checked against the formats (docker means container); @OWNER/NAME is an npm name', async () => {
       const cases: [string[], RegExp][] = [
-        [['package', 'visibility', 'pypi', 'alice/hello', 'public'], /^wharf: unknown package type "pypi": one of npm, container, maven, rubygems, nuget\nusage:\n  wharf package visibility TYPE/],
-        [['package', 'list', 'alice', '--type', 'deb'], /^wharf: unknown package type "deb": one of npm, container, maven, rubygems, nuget\n/],
+        [['package', 'visibility', 'pypi', 'alice/hello', 'public'], /^wharf: unknown package type "pypi": one of npm, container, maven, rubygems, nuget, generic\nusage:\n  wharf package visibility TYPE/],
+        [['package', 'list', 'alice', '--type', 'deb'], /^wharf: unknown package type "deb": one of npm, container, maven, rubygems, nuget, generic\n/],
         [['package', 'grant', 'container', '@alice/hello', 'bob', '--role', 'read'], /"@alice\/hello" is an npm name: a container package is OWNER\/NAME/],
         [['package', 'visibility', 'npm', '@alice', 'public'], /expected OWNER\/NAME or @OWNER\/NAME, got "alice"/],
       ];

@@ -136,7 +136,7 @@ describe('wharf from any folder: where its data is, help, and no empty database 
       assert.match(r.stdout, /^usage:\n  wharf user create NAME \[--admin\] \[--email E\] \[--password-stdin\] .*\n  --data DIR /, args.join(' '));
     }
     const pkg = await help(['package', 'grant', '--help']);
-    assert.match(pkg.stdout, /^usage:\n  wharf package grant TYPE .*\n  TYPE: npm, container, maven, rubygems, nuget \(docker and oci mean container\)/);
+    assert.match(pkg.stdout, /^usage:\n  wharf package grant TYPE .*\n  TYPE: npm, container, maven, rubygems, nuget, generic \(docker and oci mean container\)/);
     const gc = await help(['gc', '--help']);
     assert.match(gc.stdout, /^usage:\n  wharf gc \[--dry-run\]/);
     const all = await help(['help']);
