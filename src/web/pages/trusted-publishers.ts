@@ -34,6 +34,8 @@ const targets = (pkg: PackageRow): PolicyTarget[] => [
 
 /** The policies that cover the package: its own, and its owner's for it (those that created it keep covering it). */
 export async function policiesFor(core: Core, actor: Actor, pkg: PackageRow): Promise<PolicyInfo[] | null> {
+  // A deleted package's settings page offers its restore, not its policies (the core knows live packages only).
+  if (pkg.deleted_at) return null;
   if (!(await core.authz.mayManage(actor, { what: 'trusted-publishers', owner: { id: pkg.owner_id, kind: pkg.owner_kind }, pkg }))) return null;
   const own = await core.trustedPublishers.list(actor, targets(pkg)[0]);
   const byOwner = (await core.authz.mayManage(actor, { what: 'trusted-publishers', owner: { id: pkg.owner_id, kind: pkg.owner_kind } }))
