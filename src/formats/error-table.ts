@@ -36,3 +36,15 @@ export function errorTable<N extends string, E extends ErrorEntry>(table: Record
     },
   };
 }
+
+/**
+ * Puts a 4xx message in the HTTP reason phrase too (`413 storage quota exceeded for …`): Maven, Gradle and
+ * NuGet.exe print only the status line of a refused upload, never its body (nuget.org does the same). Only
+ * visible ASCII and spaces are allowed there (Node refuses others), so anything else becomes `?`; HTTP/2 has
+ * no reason phrase.
+ */
+export function reasonPhrase(reply: { raw: { statusMessage?: string } }, status: number, message: string): void {
+  if (status < 400 || status >= 500 || !('statusMessage' in reply.raw)) return;
+  // eslint-disable-next-line no-control-regex
+  reply.raw.statusMessage = message.replace(/[^\x20-\x7e]/g, '?').slice(0, 300);
+}

@@ -1,18 +1,22 @@
-// Quotas with the real clients (issue 22): over its owner's storage quota, npm publish, skopeo copy and gem push
-// are refused in each protocol's own error, naming the limit and the usage (npm 413, OCI DENIED 403, RubyGems
-// 413); nothing is written; reads still work; a publish under the quota works. The usage REST API and CLI agree.
+// Quotas with the real clients (issue 22): over its owner's storage quota, npm publish, skopeo copy, gem push,
+// mvn deploy and nuget push are refused in each protocol's own error, naming the limit and the usage (npm 413,
+// OCI DENIED 403, RubyGems 413, Maven 413, NuGet 413); nothing is written; reads still work; a publish under the
+// quota works. The usage REST API and CLI agree.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { spawnWharf, tempDir, type ChildServer } from '../helpers/wharf.ts';
 import { Client, makePackage, ok, userWithToken, wharf } from './helpers-npm.ts';
+import { dependencyGet, javaProject, mvn, settingsXml } from './helpers-maven.ts';
+import { NuGetClient, nugetExe } from './helpers-nuget.ts';
 import { buildImage, Machine } from './helpers-oci.ts';
 import { buildGem, GemClient } from './helpers-rubygems.ts';
 
 const T = { timeout: 180_000 };
 
-describe('quotas with npm, skopeo and gem', { timeout: 900_000 }, () => {
+describe('quotas with npm, skopeo, gem, mvn and nuget', { timeout: 900_000 }, () => {
   let server: ChildServer;
   let aliceToken: string;
   let bobToken: string;
@@ -103,6 +107,57 @@ describe('quotas with npm, skopeo and gem', { timeout: 900_000 }, () => {
     assert.match(big.output, /storage quota exceeded for alice/);
     assert.ok(!(await usage()).packages.some((p: any) => p.name === 'third'), 'nothing was pushed');
     assert.equal((await fetch(`${server.url}/rubygems/alice/api/v1/versions/third.json`, { headers: { authorization: aliceToken } })).status, 404, 'nothing was pushed');
+    await wharf(server, ['quota', 'clear', 'alice']);
+  });
+
+  test('mvn deploy over the quota: 413 with the message, nothing written; a deploy under it works; reads still work', { timeout: 300_000 }, async () => {
+    await wharf(server, ['repo', 'create', 'alice/lib', '--visibility', 'private']);
+    const home = tempDir('wharf-mvn-');
+    const url = `${server.url}/maven/alice/lib`;
+    const small = javaProject({ groupId: 'com.example', artifactId: 'small', version: '1.0', url });
+    const big = javaProject({ groupId: 'com.example', artifactId: 'big', version: '1.0', url, message: randomBytes(30_000).toString('base64') });
+    dirs.push(home, small, big);
+    const s = settingsXml(home, [{ id: 'wharf', username: 'alice', password: aliceToken }]);
+    const get = (p: string) => fetch(`${server.url}/maven/alice/lib/com/example/${p}`, { headers: { authorization: `Bearer ${aliceToken}` } });
+    await leaveRoom(1_000_000);
+    ok(await mvn(s, ['deploy', '-DskipTests'], small), 'mvn deploy under the quota');
+    assert.equal((await get('small/1.0/small-1.0.jar')).status, 200);
+    await leaveRoom(100);
+    const before = await usage();
+    const r = await mvn(s, ['deploy', '-DskipTests'], big);
+    assert.notEqual(r.code, 0, r.output);
+    assert.match(r.output, /413/);
+    assert.match(r.output, /storage quota exceeded for alice: [\d.]+ (bytes|KiB|MiB) used of [\d.]+ (bytes|KiB|MiB), and this upload adds [\d.]+ (bytes|KiB)/);
+    for (const f of ['big-1.0.pom', 'big-1.0.jar']) assert.equal((await get(`big/1.0/${f}`)).status, 404, `${f} was not written`);
+    assert.equal((await get('big/maven-metadata.xml')).status, 404);
+    assert.deepEqual(await usage(), before, 'nothing counted');
+    // Reads are never blocked: the artifact under the quota still resolves with the real client.
+    ok(await dependencyGet(s, 'com.example:small:1.0', url, home), 'mvn dependency:get over quota');
+    await wharf(server, ['quota', 'clear', 'alice']);
+    ok(await mvn(s, ['deploy', '-DskipTests'], big), 'mvn deploy once the quota allows it');
+  });
+
+  test('nuget push over the quota: 413 with the message, nothing written; a push under it works', T, async () => {
+    const src = `${server.url}/nuget/alice/index.json`;
+    const n = new NuGetClient(nugetExe(), src, { user: 'alice', token: aliceToken });
+    dirs.push(n.home);
+    const small = await n.pack('Quota.Small', '1.0.0');
+    const big = await n.pack('Quota.Big', '1.0.0');
+    dirs.push(path.dirname(path.dirname(small)), path.dirname(path.dirname(big)));
+    const push = (file: string) => n.nuget(['push', file, '-Source', src, '-ApiKey', aliceToken]);
+    await leaveRoom(1_000_000);
+    ok(await push(small), 'nuget push under the quota');
+    await leaveRoom(100);
+    const before = await usage();
+    const r = await push(big);
+    assert.notEqual(r.code, 0, r.output);
+    assert.match(r.output, /413/);
+    assert.match(r.output, /storage quota exceeded for alice: [\d.]+ (bytes|KiB|MiB) used of [\d.]+ (bytes|KiB|MiB), and this upload adds [\d.]+ (bytes|KiB)/);
+    assert.equal((await fetch(`${server.url}/nuget/alice/v3/flat/quota.big/index.json`, { headers: { authorization: `Bearer ${aliceToken}` } })).status, 404, 'nothing was pushed');
+    assert.ok(!(await usage()).packages.some((p: any) => p.name === 'Quota.Big'), 'nothing was pushed');
+    assert.deepEqual(await usage(), before, 'nothing counted');
+    // Reads still work over the quota.
+    ok(await n.nuget(['install', 'Quota.Small', '-Version', '1.0.0', '-Source', src, '-OutputDirectory', 'pkgs', '-NoCache', '-DirectDownload']), 'nuget install over quota');
     await wharf(server, ['quota', 'clear', 'alice']);
   });
 

@@ -3,7 +3,7 @@
 // Handlers throw `mavenError(NAME, message)`; the core's errors are answered by their kind (DEFAULT_BY_KIND).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isWharfError } from '../../core/errors.ts';
-import { ENTRY_BY_KIND, errorTable } from '../error-table.ts';
+import { ENTRY_BY_KIND, errorTable, reasonPhrase } from '../error-table.ts';
 
 export const CHALLENGE = 'Basic realm="Wharf"';
 
@@ -50,7 +50,10 @@ export function mavenErrorHandler(err: FastifyError | Error, req: FastifyRequest
   // A refused upload is not read to its end: close the connection after answering, so it is not reused mid-body.
   if (!req.raw.complete) reply.header('connection', 'close');
   const head = req.method === 'HEAD';
-  const send = (status: number, message: string) => reply.code(status).type('text/plain; charset=utf-8').send(head ? undefined : `${message}\n`);
+  const send = (status: number, message: string) => {
+    reasonPhrase(reply, status, message);
+    return reply.code(status).type('text/plain; charset=utf-8').send(head ? undefined : `${message}\n`);
+  };
   if (isWharfError(err)) {
     const e = mavenErrorOf(err);
     if (e.challenge) reply.header('www-authenticate', e.challenge);

@@ -4,7 +4,7 @@
 // document. Handlers throw `nugetError(NAME, message)`; the core's errors are answered by their kind (DEFAULT_BY_KIND).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isWharfError } from '../../core/errors.ts';
-import { ENTRY_BY_KIND, errorTable } from '../error-table.ts';
+import { ENTRY_BY_KIND, errorTable, reasonPhrase } from '../error-table.ts';
 import { errorDocument } from './v2-atom.ts';
 
 const CHALLENGE = 'Basic realm="Wharf"';
@@ -69,6 +69,7 @@ export function nugetErrorHandler(err: FastifyError | Error, req: FastifyRequest
   if (!req.raw.complete) reply.header('connection', 'close');
   reply.type('text/plain; charset=utf-8');
   const { status, message } = resolve(err, req, reply, 'nuget request failed');
+  reasonPhrase(reply, status, message);
   return reply.code(status).send(message + '\n');
 }
 
