@@ -43,12 +43,12 @@ describe('keyless signing in the web UI', { timeout: 180_000 }, () => {
     await page.goto(`${s.url}/alice/-/packages/container/app/-/settings`);
     await page.getByText('No identity is trusted here.').waitFor();
     await page.getByLabel('Certificate identity').fill('https://github\\.com/alice/(');
-    await page.getByLabel('Issuer').fill(GITHUB_ISSUER);
+    await page.locator('#signing').getByLabel('Issuer', { exact: true }).fill(GITHUB_ISSUER);
     await page.getByRole('button', { name: 'Trust identity' }).click();
     await page.getByText(/not a valid regular expression/).waitFor();
 
     await page.getByLabel('Certificate identity').fill('https://github\\.com/alice/app/.*');
-    await page.getByLabel('Issuer').fill(GITHUB_ISSUER);
+    await page.locator('#signing').getByLabel('Issuer', { exact: true }).fill(GITHUB_ISSUER);
     await Promise.all([page.waitForURL(/done=trust-identity/), page.getByRole('button', { name: 'Trust identity' }).click()]);
     assert.equal(await page.locator('table.identities code').first().textContent(), 'https://github\\.com/alice/app/.*');
     await shot(page, 'package-signing-identities');
