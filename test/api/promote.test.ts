@@ -3,7 +3,7 @@
 // every refusal (no admin, no right on the target owner, a name inside the content, a target that refuses, an
 // address promotions may not reach) leaves nothing recorded.
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -11,21 +11,8 @@ import { systemActor } from '../../src/core/auth/actor.ts';
 import { buildGem } from '../../src/formats/rubygems/gem-fixture.ts';
 import { dialects } from '../helpers/databases.ts';
 import { publish } from '../helpers/npm-body.ts';
-import { basic, blob, emptyConfig, imageManifest, multiPlatform, pushImage, pushIndex, type Manifest } from '../helpers/oci.ts';
+import { basic, cosignSignature, multiPlatform, pushImage, pushIndex } from '../helpers/oci.ts';
 import { EVERY_SCOPE, startWharf, type TestServer } from '../helpers/wharf.ts';
-
-const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
-
-/** What cosign pushes for a signature (tag scheme): the simple-signing payload as a layer, its signature annotated. */
-function cosignSignature(reference: string, digest: string): Manifest {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const payload = Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': reference }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null }));
-  const m = imageManifest({ config: emptyConfig(), layers: [blob(payload, SIMPLE_SIGNING)] });
-  const doc = m.json as { layers: Record<string, unknown>[] };
-  doc.layers[0].annotations = { 'dev.cosignproject.cosign/signature': sign('sha256', payload, privateKey).toString('base64') };
-  const bytes = Buffer.from(JSON.stringify(doc));
-  return { ...m, bytes, size: bytes.length, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` } as Manifest;
-}
 
 const sha512 = (b: Buffer) => `sha512-${createHash('sha512').update(b).digest('base64')}`;
 

@@ -6,117 +6,24 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ensureVerdaccio, VERDACCIO_VERSION } from '../../bench/lib/verdaccio.ts';
+import { CountingProxy, stampede } from '../helpers/counting-proxy.ts';
 import { dialects } from '../helpers/databases.ts';
-import { freePort, ROOT, spawnWharf, startWharf, tempDir, type ChildServer, type TestServer } from '../helpers/wharf.ts';
+import { startVerdaccio, verdaccioUser, type Verdaccio } from '../helpers/verdaccio.ts';
+import { spawnWharf, startWharf, tempDir, type ChildServer, type TestServer } from '../helpers/wharf.ts';
 import { cleanEnv, Client, makePackage, makeProject, mainOf, ok, read, run, wharf } from './helpers-npm.ts';
 
 const T = { timeout: 180_000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Verdaccio 6.8 on a free port: anyone reads, a signed-in user publishes, no uplinks. */
-async function startVerdaccio(): Promise<{ origin: string; stop(): Promise<void> }> {
-  const dir = path.join(ROOT, 'bench/.peers/verdaccio');
-  const bin = ensureVerdaccio(dir, (s) => console.log(s));
-  const work = tempDir('wharf-proxy-verdaccio-');
-  const port = await freePort();
-  const config = path.join(work, 'config.yaml');
-  fs.writeFileSync(config, [
-    `storage: ${JSON.stringify(path.join(work, 'storage'))}`,
-    `auth: { htpasswd: { file: ${JSON.stringify(path.join(work, 'htpasswd'))}, max_users: 100 } }`,
-    'security: { api: { jwt: { sign: { expiresIn: 7d } } }, web: { sign: { expiresIn: 7d } } }',
-    'uplinks: {}',
-    'packages:',
-    "  '@*/*': { access: $all, publish: $authenticated }",
-    "  '**': { access: $all, publish: $authenticated }",
-    'log: { type: stdout, format: pretty, level: warn }',
-    `listen: 127.0.0.1:${port}`,
-    '',
-  ].join('\n'));
-  const { spawn } = await import('node:child_process');
-  const proc = spawn(process.execPath, [bin, '--config', config], { cwd: work, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  proc.stdout.on('data', (d) => (log += d));
-  proc.stderr.on('data', (d) => (log += d));
-  const origin = `http://127.0.0.1:${port}`;
-  for (const until = Date.now() + 60_000; ; ) {
-    if (proc.exitCode !== null) throw new Error(`verdaccio ${VERDACCIO_VERSION} exited:\n${log}`);
-    if (await fetch(`${origin}/-/ping`).then((r) => r.ok, () => false)) break;
-    if (Date.now() > until) throw new Error(`verdaccio did not start:\n${log}`);
-    await sleep(200);
-  }
-  return {
-    origin,
-    async stop() {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await new Promise((r) => proc.once('exit', r));
-      }
-      fs.rmSync(work, { recursive: true, force: true });
-    },
-  };
-}
-
-/** A proxy in front of Verdaccio that counts requests, delays or tampers with tarballs, and can refuse everything. */
-class CountingProxy {
-  readonly seen: { method: string; url: string; conditional: boolean }[] = [];
-  down = false;
-  tamper = new Set<string>();
-  delayMs = 0;
-  private server!: http.Server;
-  private readonly sockets = new Set<net.Socket>();
-  origin = '';
-  constructor(private readonly target: string) {}
-
-  async start(port = 0): Promise<void> {
-    this.server = http.createServer((req, res) => {
-      if (this.down) return req.socket.destroy();
-      this.seen.push({ method: req.method!, url: req.url!, conditional: !!(req.headers['if-none-match'] || req.headers['if-modified-since']) });
-      const t = new URL(this.target);
-      const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: { ...req.headers, host: req.headers.host } }, async (r) => {
-        if (req.url!.endsWith('.tgz') && this.delayMs) await sleep(this.delayMs);
-        if (this.tamper.has(req.url!)) {
-          const chunks: Buffer[] = [];
-          for await (const c of r) chunks.push(c as Buffer);
-          const body = Buffer.concat(chunks);
-          body[body.length - 1] ^= 0xff;
-          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
-          return res.end(body);
-        }
-        res.writeHead(r.statusCode!, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
-    });
-    this.server.on('connection', (s) => (this.sockets.add(s), s.on('close', () => this.sockets.delete(s))));
-    await new Promise<void>((r) => this.server.listen(port, '127.0.0.1', r));
-    this.origin = `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
-  }
-
-  count(pred: (u: string) => boolean): number {
-    return this.seen.filter((s) => pred(s.url)).length;
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((r) => this.server.close(r));
-  }
-}
+/** The upstream proxy's `delayMs` holds back tarballs only. */
+const tarballs = { isFile: (url: string) => url.endsWith('.tgz') };
 
 /** An npm user on Verdaccio, publishing with the real npm. */
 async function publisher(origin: string) {
   const home = tempDir('wharf-proxy-pub-');
   const name = `pub${randomBytes(3).toString('hex')}`;
-  const r = await fetch(`${origin}/-/user/org.couchdb.user:${name}`, {
-    method: 'PUT', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password: 'secret-pass-1', type: 'user', roles: [], date: new Date().toISOString() }),
-  });
-  const token = (await r.json()).token as string;
+  const token = await verdaccioUser(origin, name, 'secret-pass-1');
   const npmrc = path.join(home, '.npmrc');
   fs.writeFileSync(npmrc, `registry=${origin}/\n//${origin.slice(7)}/:_authToken=${token}\naudit=false\nfund=false\nupdate-notifier=false\n`);
   const env = { ...cleanEnv(), HOME: home, NPM_CONFIG_USERCONFIG: npmrc, NPM_CONFIG_CACHE: path.join(home, 'cache') };
@@ -130,11 +37,11 @@ async function publisher(origin: string) {
   };
 }
 
-let verdaccio: Awaited<ReturnType<typeof startVerdaccio>>;
+let verdaccio: Verdaccio;
 let pub: Awaited<ReturnType<typeof publisher>>;
 
 before(async () => {
-  verdaccio = await startVerdaccio();
+  verdaccio = await startVerdaccio('wharf-proxy-verdaccio-');
   pub = await publisher(verdaccio.origin);
   // An unscoped package with a dependency, a tarball to fetch 64 times at once, one to tamper with, a scope that
   // is a Wharf owner's, and a name an administrator blocks.
@@ -161,7 +68,7 @@ describe('real clients through the npm proxy', { timeout: 900_000 }, () => {
   const installed = (proj: string, name: string) => read(proj, 'node_modules', name, 'index.js');
 
   before(async () => {
-    upstream = new CountingProxy(verdaccio.origin);
+    upstream = new CountingProxy(verdaccio.origin, tarballs);
     await upstream.start();
     server = await spawnWharf();
     await wharf(server, ['proxy', 'create', 'npmjs', '--format', 'npm', '--upstream', upstream.origin, '--ttl', '2', '--timeout', '5', '--default']);
@@ -252,7 +159,7 @@ for (const dialect of dialects()) {
     let upstream: CountingProxy;
 
     before(async () => {
-      upstream = new CountingProxy(verdaccio.origin);
+      upstream = new CountingProxy(verdaccio.origin, tarballs);
       await upstream.start();
       server = await startWharf({ dialect });
       await server.userWithToken('alice');
@@ -266,16 +173,7 @@ for (const dialect of dialects()) {
 
     test('64 concurrent misses for one tarball make one upstream request; clients that hang up do not abort it', T, async () => {
       assert.equal((await fetch(`${server.url}/npm/up/px-many`)).status, 200);
-      upstream.delayMs = 300;
-      const url = `${server.url}/npm/up/px-many/-/px-many-1.0.0.tgz`;
-      const quitters = Array.from({ length: 8 }, () => {
-        const c = new AbortController();
-        setTimeout(() => c.abort(), 50);
-        return fetch(url, { signal: c.signal }).then(() => 'done', () => 'aborted');
-      });
-      const results = await Promise.all(Array.from({ length: 64 }, () => fetch(url).then(async (r) => ({ status: r.status, bytes: Buffer.from(await r.arrayBuffer()) }))));
-      await Promise.all(quitters);
-      upstream.delayMs = 0;
+      const results = await stampede(upstream, `${server.url}/npm/up/px-many/-/px-many-1.0.0.tgz`);
       assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
       assert.equal(new Set(results.map((r) => r.bytes.toString('base64'))).size, 1);
       assert.equal(upstream.count((u) => u.endsWith('.tgz')), 1, JSON.stringify(upstream.seen));

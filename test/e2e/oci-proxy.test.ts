@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DISTRIBUTION_BIN, startDistribution, waitDistribution, type DistributionProcess } from '../../bench/lib/distribution.ts';
 import { systemActor } from '../../src/core/auth/actor.ts';
+import { CountingProxy, stampede } from '../helpers/counting-proxy.ts';
 import { dialects } from '../helpers/databases.ts';
 import { freePort, spawnWharf, startWharf, tempDir, type ChildServer, type TestServer } from '../helpers/wharf.ts';
 import { wharf } from './helpers-npm.ts';
@@ -23,96 +23,50 @@ const tls = '--tls-verify=false';
 const USER = 'puller';
 const PASSWORD = 'up-secret-1';
 
-/** A front for the upstream: counts, tampers, plays dead, and asks for credentials as `auth` says. */
-class Front {
-  readonly seen: { method: string; url: string; auth: string }[] = [];
-  down = false;
+/**
+ * A front for the upstream: the counting proxy (counts, tampers with a blob by digest, slows blobs, plays dead) that
+ * also asks for credentials as `auth` says and checks them itself (the registry behind takes none).
+ */
+class Front extends CountingProxy {
   auth: 'none' | 'basic' | 'token' = 'none';
-  tamper = new Set<string>();
-  delayMs = 0;
-  /** Blob bodies: the first half at once, the rest after this long (a slow upstream). */
-  stallMs = 0;
-  /** When the last stalled body's second half was sent. */
-  resumedAt = 0;
   /** Blob GETs are redirected to /cdn/… on this front, as Docker Hub sends layers to its CDN. */
   redirectBlobs = false;
   /** What reached /cdn/: the URL and whether it carried credentials. */
   readonly cdn: { url: string; auth: boolean }[] = [];
   readonly tokens = new Set<string>();
   tokenRequests = 0;
-  origin = '';
-  private server!: http.Server;
-  private readonly sockets = new Set<net.Socket>();
-  constructor(private readonly target: string) {}
+
+  constructor(target: string) {
+    super(target, { isFile: (url) => url.includes('/blobs/'), tamperKey: (url) => url.replace(/^.*\/blobs\//, ''), stripAuth: true });
+  }
 
   private basicOk = (h: string | undefined) => h === `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
 
-  async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
-      if (this.down) return req.socket.destroy();
-      const url = req.url!;
-      if (url.startsWith('/token')) {
-        // Docker token auth's endpoint: Basic credentials in, a short-lived bearer token out.
-        this.tokenRequests++;
-        if (!this.basicOk(req.headers.authorization)) return res.writeHead(401).end();
-        const token = randomBytes(16).toString('hex');
-        this.tokens.add(token);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ token, expires_in: 300 }));
-      }
-      let path = url;
-      if (url.startsWith('/cdn/')) {
-        this.cdn.push({ url, auth: !!req.headers.authorization });
-        path = url.slice(4);
-      } else this.seen.push({ method: req.method!, url, auth: String(req.headers.authorization ?? '').split(' ')[0] });
-      const a = req.headers.authorization ?? '';
-      if (this.auth === 'basic' && path === url && !this.basicOk(a)) return res.writeHead(401, { 'www-authenticate': 'Basic realm="upstream"' }).end();
-      if (this.auth === 'token' && path === url && !(a.startsWith('Bearer ') && this.tokens.has(a.slice(7)))) {
-        const repo = /^\/v2\/(.+)\/(manifests|blobs|tags)\//.exec(url)?.[1];
-        const scope = repo ? `,scope="repository:${repo}:pull"` : '';
-        return res.writeHead(401, { 'www-authenticate': `Bearer realm="${this.origin}/token",service="upstream"${scope}` }).end();
-      }
-      if (this.redirectBlobs && path === url && url.includes('/blobs/')) return res.writeHead(307, { location: `${this.origin}/cdn${url}` }).end();
-      const t = new URL(this.target);
-      const { authorization: _a, ...headers } = req.headers;
-      const up = http.request({ host: t.hostname, port: t.port, path, method: req.method, headers }, async (r) => {
-        if (url.includes('/blobs/') && this.delayMs) await sleep(this.delayMs);
-        if (this.tamper.has(url.replace(/^.*\/blobs\//, '')) && r.statusCode === 200) {
-          const chunks: Buffer[] = [];
-          for await (const c of r) chunks.push(c as Buffer);
-          const body = Buffer.concat(chunks);
-          body[body.length - 1] ^= 0xff;
-          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
-          return res.end(body);
-        }
-        if (url.includes('/blobs/') && this.stallMs && r.statusCode === 200) {
-          const chunks: Buffer[] = [];
-          for await (const c of r) chunks.push(c as Buffer);
-          const body = Buffer.concat(chunks);
-          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
-          res.write(body.subarray(0, body.length >> 1));
-          await sleep(this.stallMs);
-          this.resumedAt = Date.now();
-          return res.end(body.subarray(body.length >> 1));
-        }
-        res.writeHead(r.statusCode!, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
-    });
-    this.server.on('connection', (s) => (this.sockets.add(s), s.on('close', () => this.sockets.delete(s))));
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.origin = `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
-  }
-
-  count(pred: (u: string) => boolean): number {
-    return this.seen.filter((s) => pred(s.url)).length;
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((r) => this.server.close(r));
+  protected override route(req: http.IncomingMessage, res: http.ServerResponse): string | null {
+    const url = req.url!;
+    if (url.startsWith('/token')) {
+      // Docker token auth's endpoint: Basic credentials in, a short-lived bearer token out.
+      this.tokenRequests++;
+      if (!this.basicOk(req.headers.authorization)) return (res.writeHead(401).end(), null);
+      const token = randomBytes(16).toString('hex');
+      this.tokens.add(token);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return (res.end(JSON.stringify({ token, expires_in: 300 })), null);
+    }
+    if (url.startsWith('/cdn/')) {
+      this.cdn.push({ url, auth: !!req.headers.authorization });
+      return url.slice(4);
+    }
+    this.record(req);
+    const a = req.headers.authorization ?? '';
+    if (this.auth === 'basic' && !this.basicOk(a)) return (res.writeHead(401, { 'www-authenticate': 'Basic realm="upstream"' }).end(), null);
+    if (this.auth === 'token' && !(a.startsWith('Bearer ') && this.tokens.has(a.slice(7)))) {
+      const repo = /^\/v2\/(.+)\/(manifests|blobs|tags)\//.exec(url)?.[1];
+      const scope = repo ? `,scope="repository:${repo}:pull"` : '';
+      return (res.writeHead(401, { 'www-authenticate': `Bearer realm="${this.origin}/token",service="upstream"${scope}` }).end(), null);
+    }
+    if (this.redirectBlobs && url.includes('/blobs/')) return (res.writeHead(307, { location: `${this.origin}/cdn${url}` }).end(), null);
+    return url;
   }
 }
 
@@ -285,16 +239,7 @@ for (const dialect of dialects()) {
     test('64 concurrent misses for one blob make one upstream request; clients that hang up do not abort it', T, async () => {
       const { doc } = await manifestOf('up/library/many', '1');
       const layer = doc.layers[0].digest as string;
-      front.delayMs = 300;
-      const url = `${server.url}/v2/up/library/many/blobs/${layer}`;
-      const quitters = Array.from({ length: 8 }, () => {
-        const c = new AbortController();
-        setTimeout(() => c.abort(), 50);
-        return fetch(url, { signal: c.signal }).then(() => 'done', () => 'aborted');
-      });
-      const results = await Promise.all(Array.from({ length: 64 }, () => fetch(url).then(async (r) => ({ status: r.status, bytes: Buffer.from(await r.arrayBuffer()) }))));
-      await Promise.all(quitters);
-      front.delayMs = 0;
+      const results = await stampede(front, `${server.url}/v2/up/library/many/blobs/${layer}`);
       assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
       assert.equal(new Set(results.map((r) => r.bytes.toString('base64'))).size, 1);
       assert.equal(results[0].bytes.length, doc.layers[0].size);

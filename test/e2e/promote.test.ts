@@ -4,19 +4,17 @@
 // docker-registry; missing is a failure in CI). The real clients judge: npm installs the promoted package from
 // Verdaccio, skopeo inspects the promoted image there and sees the same digest.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { distributionVersion, startDistribution, waitDistribution, type DistributionProcess } from '../../bench/lib/distribution.ts';
-import { ensureVerdaccio, VERDACCIO_VERSION } from '../../bench/lib/verdaccio.ts';
 import { npmTarball, publish, publishBody, putPackage } from '../helpers/npm-body.ts';
-import { artifactManifest, basic, blob, emptyConfig, imageManifest, multiPlatform, pushImage, pushIndex, type Manifest } from '../helpers/oci.ts';
+import { artifactManifest, basic, blob, cosignSignature, imageManifest, MEDIA, multiPlatform, pushImage, pushIndex } from '../helpers/oci.ts';
 import { systemActor } from '../../src/core/auth/actor.ts';
 import { buildNupkg } from '../../src/formats/nuget/nupkg-fixture.ts';
 import { buildGem } from '../../src/formats/rubygems/gem-fixture.ts';
-import { EVERY_SCOPE, freePort, ROOT, spawnWharf, startWharf, tempDir, type ChildServer, type TestServer } from '../helpers/wharf.ts';
+import { startVerdaccio, verdaccioUser, type Verdaccio } from '../helpers/verdaccio.ts';
+import { EVERY_SCOPE, freePort, spawnWharf, startWharf, tempDir, type ChildServer, type TestServer } from '../helpers/wharf.ts';
 import { dependencyGet, localFile, ok as okMaven, settingsXml } from './helpers-maven.ts';
 import { NuGetClient, nugetExe } from './helpers-nuget.ts';
 import { GemClient } from './helpers-rubygems.ts';
@@ -24,70 +22,6 @@ import { Machine, ok as okOci, parseJson } from './helpers-oci.ts';
 import { cleanEnv, ok, run } from './helpers-npm.ts';
 
 const T = { timeout: 240_000 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
-
-/** Verdaccio 6.8 on a free port: anyone reads, a signed-in user publishes, no uplinks. */
-async function startVerdaccio(): Promise<{ origin: string; stop(): Promise<void> }> {
-  const bin = ensureVerdaccio(path.join(ROOT, 'bench/.peers/verdaccio'), (s) => console.log(s));
-  const work = tempDir('wharf-promote-verdaccio-');
-  const port = await freePort();
-  const config = path.join(work, 'config.yaml');
-  fs.writeFileSync(config, [
-    `storage: ${JSON.stringify(path.join(work, 'storage'))}`,
-    `auth: { htpasswd: { file: ${JSON.stringify(path.join(work, 'htpasswd'))}, max_users: 100 } }`,
-    'security: { api: { jwt: { sign: { expiresIn: 7d } } }, web: { sign: { expiresIn: 7d } } }',
-    'uplinks: {}',
-    'packages:',
-    "  '@*/*': { access: $all, publish: $authenticated }",
-    "  '**': { access: $all, publish: $authenticated }",
-    'log: { type: stdout, format: pretty, level: warn }',
-    `listen: 127.0.0.1:${port}`,
-    '',
-  ].join('\n'));
-  const proc = spawn(process.execPath, [bin, '--config', config], { cwd: work, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  proc.stdout.on('data', (d) => (log += d));
-  proc.stderr.on('data', (d) => (log += d));
-  const origin = `http://127.0.0.1:${port}`;
-  for (const until = Date.now() + 60_000; ; ) {
-    if (proc.exitCode !== null) throw new Error(`verdaccio ${VERDACCIO_VERSION} exited:\n${log}`);
-    if (await fetch(`${origin}/-/ping`).then((r) => r.ok, () => false)) break;
-    if (Date.now() > until) throw new Error(`verdaccio did not start:\n${log}`);
-    await sleep(200);
-  }
-  return {
-    origin,
-    async stop() {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await new Promise((r) => proc.once('exit', r));
-      }
-      fs.rmSync(work, { recursive: true, force: true });
-    },
-  };
-}
-
-/** A Verdaccio user: its JWT, and its password for Basic. */
-async function verdaccioUser(origin: string, name: string, password: string): Promise<string> {
-  const r = await fetch(`${origin}/-/user/org.couchdb.user:${name}`, {
-    method: 'PUT', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [], date: new Date().toISOString() }),
-  });
-  assert.equal(r.status, 201, await r.clone().text());
-  return ((await r.json()) as { token: string }).token;
-}
-
-/** What cosign pushes for a signature (tag scheme): the simple-signing payload as a layer, its signature annotated. */
-function cosignSignature(reference: string, digest: string): Manifest {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const payload = Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': reference }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null }));
-  const m = imageManifest({ config: emptyConfig(), layers: [blob(payload, SIMPLE_SIGNING)] });
-  const doc = m.json as { layers: Record<string, unknown>[] };
-  doc.layers[0].annotations = { 'dev.cosignproject.cosign/signature': sign('sha256', payload, privateKey).toString('base64') };
-  const bytes = Buffer.from(JSON.stringify(doc));
-  return { ...m, bytes, size: bytes.length, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` } as Manifest;
-}
 
 describe('promotion to real registries', () => {
   let s: TestServer;
@@ -107,10 +41,10 @@ describe('promotion to real registries', () => {
   after(() => s.stop());
 
   describe('npm to Verdaccio 6.8', () => {
-    let v: { origin: string; stop(): Promise<void> };
+    let v: Verdaccio;
     let token: string;
     before(async () => {
-      v = await startVerdaccio();
+      v = await startVerdaccio('wharf-promote-verdaccio-');
       token = await verdaccioUser(v.origin, 'releaser', 'release-pass-1');
       assert.equal((await publish(s.url, alice, '@alice/hello', '1.0.0', { description: 'hello' })).status, 201);
       const tarball = await npmTarball('@alice/hello', '1.1.0-rc.1');
@@ -211,7 +145,7 @@ describe('promotion to real registries', () => {
       const arm = parseJson(okOci(await machine.skopeo(['inspect', '--tls-verify=false', '--raw', `docker://127.0.0.1:${new URL(origin).port}/release/app@${image.arm64.digest}`]), 'skopeo inspect arm64'));
       assert.deepEqual(arm, image.arm64.json);
       const sig = parseJson(okOci(await machine.skopeo(['inspect', '--tls-verify=false', '--raw', `docker://127.0.0.1:${new URL(origin).port}/release/app:${sigTag}`]), 'skopeo inspect the signature'));
-      assert.equal(sig.layers[0].mediaType, SIMPLE_SIGNING);
+      assert.equal(sig.layers[0].mediaType, MEDIA.cosignSimpleSigning);
       const head = await fetch(`${origin}/v2/release/app/manifests/${sbom.digest}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
       assert.equal(head.headers.get('docker-content-digest'), sbom.digest);
       const tags = parseJson(okOci(await machine.skopeo(['list-tags', '--tls-verify=false', `docker://127.0.0.1:${new URL(origin).port}/release/app`]), 'skopeo list-tags'));

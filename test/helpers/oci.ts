@@ -1,7 +1,7 @@
 // Building OCI content for tests: blobs, image configs, image manifests, indexes, artifacts with a `subject`,
 // Docker schema 2 manifests and manifest lists; and pushing them to a registry over HTTP with plain fetch.
 // Every builder returns the exact bytes it made, with their digest, so tests can compare byte for byte.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 
 export const MEDIA = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -15,6 +15,7 @@ export const MEDIA = {
   dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
   dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
+  cosignSimpleSigning: 'application/vnd.dev.cosign.simplesigning.v1+json',
 } as const;
 
 /** Content with its digest: a blob, or a manifest's bytes. */
@@ -96,6 +97,17 @@ export function imageManifest(opts: {
   if (opts.subject) doc.subject = { mediaType: opts.subject.mediaType, digest: opts.subject.digest, size: opts.subject.size };
   if (opts.annotations) doc.annotations = opts.annotations;
   return manifestOf(doc, mediaType, [config, ...layers], opts.pretty ? `{\n   ${JSON.stringify(doc, null, 3).slice(1).trim()}\n\n` : undefined);
+}
+
+/** What cosign pushes for a signature (tag scheme): the simple-signing payload as a layer, its signature annotated. */
+export function cosignSignature(reference: string, digest: string): Manifest {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const payload = Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': reference }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null }));
+  const m = imageManifest({ config: emptyConfig(), layers: [blob(payload, MEDIA.cosignSimpleSigning)] });
+  const doc = m.json as { layers: Record<string, unknown>[] };
+  doc.layers[0].annotations = { 'dev.cosignproject.cosign/signature': sign('sha256', payload, privateKey).toString('base64') };
+  const bytes = Buffer.from(JSON.stringify(doc));
+  return { ...m, bytes, size: bytes.length, digest: sha256(bytes) };
 }
 
 /** A Docker v2 schema 2 manifest (Docker media types for the manifest, config and layers). */
