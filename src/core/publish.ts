@@ -12,7 +12,7 @@ import { actorName } from './auth/actor.ts';
 import { PUBLISHED_VIA, publishedVia } from './auth/trusted-publishers.ts';
 import type { Action, Authorizer } from './auth/authorize.ts';
 import type { StagedBlob } from './blobs/blob-store.ts';
-import { markWritten } from './blobs/fence.ts';
+import { markWritten, Marks } from './blobs/fence.ts';
 import { nowIso } from './clock.ts';
 import { conflict, forbidden, invalid, notFound } from './errors.ts';
 import type { Events, PackageEvent } from './events/events.ts';
@@ -68,7 +68,11 @@ export class Publisher {
     quotaDefaults?: QuotaDefaults,
   ) {
     this.usage = new Usage(db, quotaDefaults, authz);
+    this.marks = new Marks(db);
   }
+
+  /** Blob marks of concurrent changes, written together (blobs/fence.ts). */
+  private readonly marks: Marks;
 
   /** Storage usage and quotas, kept by these verbs in each change's transaction. */
   readonly usage: Usage;
@@ -134,7 +138,7 @@ export class Publisher {
    * every blob as written now, then commits the staged ones; stored ones must still exist after the mark.
    */
   async commitBlobs(blobs: (StagedBlob | StoredBlob)[]): Promise<void> {
-    await markWritten(this.db, blobs.map((b) => b.digest), blobs.filter((b) => !('commit' in b)).map((b) => b.digest), this.storeHas);
+    await markWritten(this.db, blobs.map((b) => b.digest), blobs.filter((b) => !('commit' in b)).map((b) => b.digest), this.storeHas, this.marks);
     for (const b of blobs) if ('commit' in b) await b.commit();
   }
 
@@ -260,7 +264,7 @@ export class Publisher {
       }
       await this.usage.apply(trx, pkg.owner_id, pkg.id, counted, 1, 1);
       for (const tag of v.tags ?? []) {
-        await this.guardTag(trx as unknown as Db, pkg.id, tag, version.id, v.actor, false);
+        await this.guardTag(trx as unknown as Db, pkg.id, tag, version.id, v.actor, false, pkg);
         await this.upsertTag(trx as unknown as Db, pkg.id, tag, version.id);
       }
       for (const p of v.properties ?? []) await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: version.id, name: p.name, value: p.value }).execute();
@@ -350,8 +354,8 @@ export class Publisher {
    * The protected-tag pattern (see protected_tags) that `tag` of the package matches, or null. A protected tag,
    * once set, neither moves to another version nor goes, unless an owner admin overrides explicitly.
    */
-  async protectedPattern(trx: Db, packageId: number, tag: string): Promise<string | null> {
-    const pkg = await trx.selectFrom('packages').select(['owner_id', 'type']).where('id', '=', packageId).executeTakeFirst();
+  async protectedPattern(trx: Db, packageId: number, tag: string, known?: { owner_id: number; type: string }): Promise<string | null> {
+    const pkg = known ?? (await trx.selectFrom('packages').select(['owner_id', 'type']).where('id', '=', packageId).executeTakeFirst());
     if (!pkg) return null;
     const patterns = await trx.selectFrom('protected_tags').select('pattern').where('owner_id', '=', pkg.owner_id).where('type', '=', pkg.type).execute();
     return patterns.find((p) => globMatches(p.pattern, tag))?.pattern ?? null;
@@ -361,10 +365,11 @@ export class Publisher {
    * Throws Forbidden when moving (`versionId` set) or removing (null) `tag` would change a protected tag that is set,
    * unless `override` and the actor administers the package's owner (recorded in the audit log then).
    */
-  private async guardTag(trx: Db, packageId: number, tag: string, versionId: number | null, actor: Actor, override: boolean): Promise<void> {
+  /** `pkg`: the package's owner and type when the caller has them (saves a lookup on every publish). */
+  private async guardTag(trx: Db, packageId: number, tag: string, versionId: number | null, actor: Actor, override: boolean, pkg?: { owner_id: number; type: string }): Promise<void> {
     const current = await trx.selectFrom('package_tags').select('version_id').where('package_id', '=', packageId).where('name', '=', tag).executeTakeFirst();
     if (!current || current.version_id === versionId) return;
-    const pattern = await this.protectedPattern(trx, packageId, tag);
+    const pattern = await this.protectedPattern(trx, packageId, tag, pkg);
     if (!pattern) return;
     const what = versionId === null ? 'removed' : 'moved';
     if (!override) throw forbidden(`tag ${tag} is protected (pattern ${pattern}): it cannot be ${what}; an owner admin may override`);

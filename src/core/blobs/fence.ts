@@ -20,15 +20,9 @@ import { WharfError } from '../errors.ts';
  * `stored`: digests the caller names without committing content (already stored): each must still exist after the
  * mark (its `blobs` row, else in the store), or a collection removed it meanwhile and this throws NotFound.
  */
-export async function markWritten(db: Db, digests: string[], stored: string[] = [], storeHas: (digest: string) => Promise<boolean> = async () => false): Promise<void> {
-  const all = [...new Set(digests)].sort();
-  if (!all.length) return;
-  const at = nowIso();
-  await db
-    .insertInto('blob_writes')
-    .values(all.map((digest) => ({ digest, written_at: at })))
-    .onConflict((oc) => oc.column('digest').doUpdateSet({ written_at: sql`excluded.written_at` }))
-    .execute();
+export async function markWritten(db: Db, digests: string[], stored: string[] = [], storeHas: (digest: string) => Promise<boolean> = async () => false, marks: Marks = new Marks(db)): Promise<void> {
+  if (!digests.length) return;
+  await marks.mark(digests);
   const check = [...new Set(stored)];
   if (!check.length) return;
   const rows = await db.selectFrom('blobs').select('digest').where('digest', 'in', check).execute();
@@ -38,6 +32,43 @@ export async function markWritten(db: Db, digests: string[], stored: string[] = 
   const gone: string[] = [];
   for (const d of check) if (!have.has(d) && !(await storeHas(d))) gone.push(d);
   if (gone.length) throw new WharfError('NotFound', `blob ${gone[0]} was removed by garbage collection meanwhile: upload it again`, 'BLOB_UNKNOWN');
+}
+
+/**
+ * Group commit of marks: the marks asked for while the event loop is busy with other requests are written in one
+ * statement (its own transaction) once it turns, and every caller goes on once that statement has committed: the
+ * same guarantee as one statement each, one commit (and one round trip) for all of them. Concurrent publishes each
+ * paid a commit of their own for this one row before.
+ */
+export class Marks {
+  private pending: { digests: string[]; done: () => void; failed: (e: unknown) => void }[] = [];
+
+  constructor(private readonly db: Db) {}
+
+  mark(digests: string[]): Promise<void> {
+    return new Promise((done, failed) => {
+      if (this.pending.push({ digests, done, failed }) === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    // Sorted, so that two nodes marking overlapping sets never deadlock.
+    const all = [...new Set(batch.flatMap((b) => b.digests))].sort();
+    const at = nowIso();
+    try {
+      await this.db
+        .insertInto('blob_writes')
+        .values(all.map((digest) => ({ digest, written_at: at })))
+        .onConflict((oc) => oc.column('digest').doUpdateSet({ written_at: sql`excluded.written_at` }))
+        .execute();
+    } catch (e) {
+      for (const b of batch) b.failed(e);
+      return;
+    }
+    for (const b of batch) b.done();
+  }
 }
 
 /**
