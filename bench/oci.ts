@@ -14,6 +14,8 @@
 //                `redirect` on (--no-redirect: both send the bytes themselves); blob GETs follow the 307 to S3
 //   node --import tsx bench/oci.ts --nginx         Wharf on the filesystem behind nginx (deploy/nginx.conf, X-Accel-Redirect),
 //                distribution on the filesystem; server CPU = Wharf + nginx (master and workers)
+//   --sink       blob GETs with bench/lib/sink-get.c (the body dropped by the kernel, not copied into the client):
+//                what the servers can send when the load generator does not take a core's worth of the CPU they share
 //   --store=s3 and --nginx run a leaner set: uploads 1 MiB / 64 MiB / 1 GiB (POST, PATCH, PUT), GETs 64 MiB (one
 //   stream and 16) and 1 GiB, manifests, pulls; no skopeo. --phases=upload,download,manifest,pull picks phases.
 //
@@ -41,6 +43,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RawGetClient } from './lib/raw-get.ts';
+import { buildSinkGet, SinkGetClient } from './lib/sink-get.ts';
 import { distributionVersion, startDistribution, waitDistribution, type DistributionProcess, type DistributionS3 } from './lib/distribution.ts';
 import { startDeployNginx, type DeployNginx } from './lib/deploy-nginx.ts';
 import { measure } from './lib/load.ts';
@@ -65,7 +68,7 @@ const num = (name: string, dflt: number) => {
   return n;
 };
 for (const a of argv) {
-  if (!/^--(quick|keep|help|cpu-prof|skip-skopeo|no-ceiling|nginx|no-redirect|(only|seconds|warmup|connections|repeat|store|phases)=.+)$/.test(a)) {
+  if (!/^--(quick|keep|help|cpu-prof|skip-skopeo|no-ceiling|nginx|no-redirect|sink|(only|seconds|warmup|connections|repeat|store|phases)=.+)$/.test(a)) {
     console.error(`unknown argument ${a}; see the header of bench/oci.ts`);
     process.exit(2);
   }
@@ -116,6 +119,7 @@ const O = {
   store,
   nginx: flag('nginx'),
   redirect: !flag('no-redirect'),
+  sink: flag('sink'),
   lean,
   runWharf: only !== 'distribution',
   runDistribution: only !== 'wharf',
@@ -362,13 +366,13 @@ async function timed<T>(t: { cpuPids: number[] }, items: T[], concurrency: numbe
 }
 
 /** Idle download clients per registry (RawGetClient: one request at a time each). */
-const rawClients = new Map<string, RawGetClient[]>();
+const rawClients = new Map<string, (RawGetClient | SinkGetClient)[]>();
 
 async function rawGet(key: string, origin: string, pathAndQuery: string, headers: Record<string, string>) {
   const idle = rawClients.get(key) ?? [];
   rawClients.set(key, idle);
   const url = new URL(origin);
-  const client = idle.pop() ?? new RawGetClient(url.hostname, Number(url.port));
+  const client = idle.pop() ?? (O.sink ? new SinkGetClient(url.hostname, Number(url.port)) : new RawGetClient(url.hostname, Number(url.port)));
   try {
     const r = await client.get(pathAndQuery, headers);
     idle.push(client);
@@ -1143,6 +1147,10 @@ async function main() {
   checkTools();
   fs.mkdirSync(WORK_ROOT, { recursive: true });
   checkDisk();
+  if (O.sink) {
+    buildSinkGet(WORK_ROOT);
+    notes.push('Blob GETs with `--sink`: the client (bench/lib/sink-get.c, one process per stream) drops each body in the kernel (recv with MSG_TRUNC) instead of copying it into the load generator, so the servers get nearly all of the CPU; both registries alike. Uploads, manifests and pulls use the usual clients.');
+  }
   workDir = fs.mkdtempSync(path.join(WORK_ROOT, 'oci-'));
   const busy = await machineBusyOver(1000);
   log(`machine ${(100 * busy).toFixed(0)} % busy before the run (${os.cpus().length} CPUs); scratch ${workDir}`);
@@ -1168,7 +1176,7 @@ async function main() {
   const ceilingTable = renderCeiling();
   const out = `${header}\n${renderTable()}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}${ceilingTable ? `\n${ceilingTable}\n` : ''}`;
   console.log(out);
-  const file = `last-oci${O.store === 's3' ? '-s3' : O.nginx ? '-nginx' : ''}-${O.quick ? 'quick' : 'run'}.md`;
+  const file = `last-oci${O.store === 's3' ? '-s3' : O.nginx ? '-nginx' : ''}${O.sink ? '-sink' : ''}-${O.quick ? 'quick' : 'run'}.md`;
   fs.writeFileSync(path.join(WORK_ROOT, file), out);
   log(`written to bench/.work/${file}`);
 }
