@@ -233,6 +233,10 @@ for (const dialect of dialects()) {
       assert.deepEqual(without.maintainers, [{ name: 'dave', email: '' }]);
       // One version's document (GET /@scope%2fname/VERSION) says the same.
       assert.deepEqual((await (await get('/npm/@alice%2fpeople/1.0.0', alice)).json())._npmUser, { name: 'alice', email: 'alice@example.com' });
+      // The email comes with the token's cached lookup, which follows the owners table: a new email is used at once.
+      await s.core.db.updateTable('owners').set({ email: 'dave@example.com' }).where('name', '=', 'dave').execute();
+      assert.equal((await publish(s.url, dave, '@dave/solo', '1.0.1')).status, 201);
+      assert.deepEqual((await (await get('/npm/@dave%2fsolo/1.0.1', dave)).json())._npmUser, { name: 'dave', email: 'dave@example.com' });
     });
   });
 }

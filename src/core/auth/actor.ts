@@ -6,6 +6,8 @@ export interface UserRef {
   id: number;
   name: string;
   isAdmin: boolean;
+  /** The person's email, when the credential's lookup read it (tokens do: npm records it on every publish). */
+  email?: string | null;
 }
 
 /** How a request proved who it is, and from where: recorded in the audit log. */

@@ -262,7 +262,7 @@ export class TokenService {
     }
     // A suspended user's tokens are refused until the suspension is lifted (the row cache follows `owners`).
     if (row.user_id == null || row.user_name == null || row.suspended_at) return null;
-    return { kind: 'user', user: { id: row.user_id, name: row.user_name, isAdmin: row.is_admin === 1 }, scopes, tokenId: row.id, ...(row.limit ? { limit: row.limit } : {}) };
+    return { kind: 'user', user: { id: row.user_id, name: row.user_name, isAdmin: row.is_admin === 1, email: row.user_email }, scopes, tokenId: row.id, ...(row.limit ? { limit: row.limit } : {}) };
   }
 
   private loadRow(hash: string | null, id: number | null) {
@@ -273,7 +273,7 @@ export class TokenService {
       .leftJoin('owners as repo_owner', 'repo_owner.id', 'repositories.owner_id')
       .select([
         'tokens.id', 'tokens.kind', 'tokens.token_hash', 'tokens.scopes', 'tokens.expires_at', 'tokens.revoked_at', 'tokens.repository_id', 'tokens.publisher',
-        'owners.id as user_id', 'owners.name as user_name', 'owners.is_admin', 'owners.suspended_at',
+        'owners.id as user_id', 'owners.name as user_name', 'owners.is_admin', 'owners.suspended_at', 'owners.email as user_email',
         'repositories.owner_id as repo_owner_id', 'repositories.name as repo_name', 'repo_owner.name as repo_owner_name',
       ])
     q = hash !== null ? q.where('tokens.token_hash', '=', hash) : q.where('tokens.id', '=', id!);

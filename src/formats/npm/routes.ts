@@ -327,7 +327,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     // A job publishes as `job:OWNER/REPO`, a trusted publisher as `github:OWNER/REPO` (npmjs shows its own "GitHub Actions").
     if (actor.kind === 'job' || actor.kind === 'publisher') return { name: actorName(actor)!, email: '' };
     if (actor.kind !== 'user') return { name: 'anonymous', email: '' };
-    const email = (await core.identity.ownerById(actor.user.id))?.email;
+    const email = actor.user.email !== undefined ? actor.user.email : (await core.identity.ownerById(actor.user.id))?.email;
     return { name: actor.user.name, email: email ?? '' };
   }
 
