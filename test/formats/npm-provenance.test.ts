@@ -12,26 +12,8 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { dialects } from '../helpers/databases.ts';
 import { npmTarball, publishBody, putPackage } from '../helpers/npm-body.ts';
-import { githubClaims, startMockSigstore, type MockSigstore } from '../helpers/sigstore.ts';
+import { githubClaims, npmProvenanceStatement, SLSA_V1, startMockSigstore, type MockSigstore } from '../helpers/sigstore.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
-
-const SLSA_V1 = 'https://slsa.dev/provenance/v1';
-
-/** The statement npm's generateProvenance makes in GitHub Actions (lib/provenance.js), for one subject. */
-export function npmProvenanceStatement(subject: { name: string; digest: { sha512: string } }, repository: string) {
-  return {
-    _type: 'https://in-toto.io/Statement/v1', subject: [subject], predicateType: SLSA_V1,
-    predicate: {
-      buildDefinition: {
-        buildType: 'https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1',
-        externalParameters: { workflow: { ref: 'refs/heads/main', repository: `https://github.com/${repository}`, path: '.github/workflows/release.yml' } },
-        internalParameters: { github: { event_name: 'push', repository_id: '1', repository_owner_id: '2' } },
-        resolvedDependencies: [{ uri: `git+https://github.com/${repository}@refs/heads/main`, digest: { gitCommit: 'a'.repeat(40) } }],
-      },
-      runDetails: { builder: { id: 'https://github.com/actions/runner/github-hosted' }, metadata: { invocationId: `https://github.com/${repository}/actions/runs/42/attempts/1` } },
-    },
-  };
-}
 
 const purl = (name: string, version: string) => `pkg:npm/${name.replace(/^@/, '%40')}@${version}`;
 const sha512Hex = (b: Buffer) => createHash('sha512').update(b).digest('hex');

@@ -127,3 +127,21 @@ export function bundleArtifact(bundle: unknown, subject: Manifest): Manifest {
     annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': 'https://sigstore.dev/cosign/sign/v1', 'org.opencontainers.image.created': new Date().toISOString() },
   });
 }
+
+export const SLSA_V1 = 'https://slsa.dev/provenance/v1';
+
+/** The statement npm's generateProvenance makes in GitHub Actions (lib/provenance.js), for one subject. */
+export function npmProvenanceStatement(subject: { name: string; digest: { sha512: string } }, repository: string) {
+  return {
+    _type: 'https://in-toto.io/Statement/v1', subject: [subject], predicateType: SLSA_V1,
+    predicate: {
+      buildDefinition: {
+        buildType: 'https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1',
+        externalParameters: { workflow: { ref: 'refs/heads/main', repository: `https://github.com/${repository}`, path: '.github/workflows/release.yml' } },
+        internalParameters: { github: { event_name: 'push', repository_id: '1', repository_owner_id: '2' } },
+        resolvedDependencies: [{ uri: `git+https://github.com/${repository}@refs/heads/main`, digest: { gitCommit: 'a'.repeat(40) } }],
+      },
+      runDetails: { builder: { id: 'https://github.com/actions/runner/github-hosted' }, metadata: { invocationId: `https://github.com/${repository}/actions/runs/42/attempts/1` } },
+    },
+  };
+}

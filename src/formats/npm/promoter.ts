@@ -1,7 +1,8 @@
 // npm's part of a promotion (core/promote.ts). To another owner: the scope is the owner, so the copy's `name`,
 // `_id` and tarball file name change (the tarball's own bytes do not). To another registry: the publish document
 // npm itself sends (the version's manifest plus the tarball as a base64 attachment), then the target's packument
-// must carry our `dist.integrity`, and the tarball it serves must hash to it.
+// must carry our `dist.integrity`, and the tarball it serves must hash to it. A provenance bundle goes with it, as
+// npm sends one; a target that serves npm's attestations endpoint must then serve that very bundle.
 import { createHash } from 'node:crypto';
 import { authorization, compare, refused, type Promoter, type PromotedVersion, type RemotePush } from '../../core/promote.ts';
 import { upstreamError } from '../../core/errors.ts';
@@ -48,10 +49,16 @@ export const npmPromoter: Promoter = {
     const { _npmUser: _u, _id: _i, ...manifest } = meta;
     const filename = `${full}-${version}.tgz`;
     const tag = v.tags.includes('latest') || !v.tags.length ? 'latest' : v.tags[0];
+    // The provenance bundle travels as `npm publish --provenance` sends it: JSON text beside the tarball.
+    const sigstore = v.files.find((f) => f.name.endsWith('.sigstore'));
+    const bundle = sigstore ? (await p.read(sigstore.digest)).toString('utf8') : undefined;
     const doc = {
       _id: full, name: full, 'dist-tags': { [tag]: version },
       versions: { [version]: { ...manifest, name: full, version, _id: `${full}@${version}`, dist: { integrity, shasum: tgz.sha1 ?? createHash('sha1').update(bytes).digest('hex'), tarball: `${root}${full}/-/${filename}` } } },
-      _attachments: { [filename]: { content_type: 'application/octet-stream', data: bytes.toString('base64'), length: bytes.length } },
+      _attachments: {
+        [filename]: { content_type: 'application/octet-stream', data: bytes.toString('base64'), length: bytes.length },
+        ...(bundle !== undefined ? { [`${full}-${version}.sigstore`]: { content_type: sigstore!.contentType, data: bundle, length: bundle.length } } : {}),
+      },
     };
     const put = await p.fetch(`${root}${docPath(full)}`, { method: 'PUT', headers: { ...headers, 'content-type': 'application/json', 'npm-command': 'publish' }, body: JSON.stringify(doc) });
     if (!put.ok) await refused(put, `the publish of ${full}@${version}`);
@@ -68,6 +75,17 @@ export const npmPromoter: Promoter = {
     if (!dl.ok) await refused(dl, `the download of ${filename}`);
     const served = Buffer.from(await dl.arrayBuffer());
     checks.push(compare(`${filename} (downloaded)`, integrity, `sha512-${createHash('sha512').update(served).digest('base64')}`));
+    // A target that serves attestations (npmjs, Wharf) must serve this bundle; one that does not keeps it unseen.
+    const attestations = (dist?.attestations as { url?: unknown } | undefined)?.url;
+    if (bundle !== undefined && typeof attestations === 'string') {
+      const res = await p.fetch(new URL(attestations, root), { headers });
+      if (!res.ok) await refused(res, `the attestations of ${full}@${version}`);
+      const list = ((await res.json()) as { attestations?: { bundle?: unknown }[] }).attestations ?? [];
+      const digest = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+      const ours = digest(JSON.stringify(JSON.parse(bundle)));
+      const theirs = list.map((a) => digest(JSON.stringify(a.bundle))).find((d) => d === ours);
+      checks.push(compare(`${full}-${version}.sigstore (attestations)`, ours, theirs));
+    }
     return checks;
   },
 };
