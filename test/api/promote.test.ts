@@ -185,6 +185,43 @@ for (const dialect of dialects()) {
       assert.ok(Buffer.from(await g.arrayBuffer()).equals(gem));
     });
 
+    test('maven to a bare file server: every file and its .sha1, then maven-metadata.xml with the version added to its own', async () => {
+      const auth = { authorization: basic('alice', alice) };
+      const jar = Buffer.from('the jar for a file server');
+      assert.equal((await fetch(`${s.url}/maven/alice/libs/org/example/plain/2.0/plain-2.0.jar`, { method: 'PUT', headers: auth, body: new Uint8Array(jar) })).status, 201);
+      // A plain HTTP file server, as a bare Maven repository is: PUT stores, GET serves; it already holds 1.0.
+      const files = new Map<string, Buffer>();
+      files.set('/repo/org/example/plain/maven-metadata.xml', Buffer.from('<?xml version="1.0"?><metadata><groupId>org.example</groupId><artifactId>plain</artifactId><versioning><release>1.0</release><versions><version>1.0</version></versions></versioning></metadata>'));
+      const server = http.createServer(async (req, res) => {
+        if (req.method === 'PUT') {
+          const chunks: Buffer[] = [];
+          for await (const c of req) chunks.push(c as Buffer);
+          files.set(req.url!, Buffer.concat(chunks));
+          res.statusCode = 201;
+          return res.end();
+        }
+        const f = files.get(req.url!);
+        res.statusCode = f ? 200 : 404;
+        res.end(f ?? 'not found');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      try {
+        const to = `http://127.0.0.1:${(server.address() as AddressInfo).port}/repo/`;
+        const r = await s.cli(['promote', 'maven', 'alice/org.example:plain@2.0', '--to', to, '--token', 't']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(files.get('/repo/org/example/plain/2.0/plain-2.0.jar')!.equals(jar));
+        assert.equal(files.get('/repo/org/example/plain/2.0/plain-2.0.jar.sha1')!.toString(), createHash('sha1').update(jar).digest('hex'));
+        const xml = files.get('/repo/org/example/plain/maven-metadata.xml')!.toString();
+        assert.match(xml, /<versions>\s*<version>1\.0<\/version>\s*<version>2\.0<\/version>\s*<\/versions>/, xml);
+        assert.match(xml, /<release>2\.0<\/release>/);
+        assert.equal(files.get('/repo/org/example/plain/maven-metadata.xml.sha1')!.toString(), createHash('sha1').update(xml).digest('hex'));
+        assert.equal(files.get('/repo/org/example/plain/maven-metadata.xml.md5')!.toString(), createHash('md5').update(xml).digest('hex'));
+      } finally {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    });
+
     test('CLI: a version already there → exit 1 with the reason; no @VERSION → usage error (exit 2)', async () => {
       const r = await s.cli(['promote', 'npm', '@alice/hello@1.0.0', '--to-owner', 'acme']);
       assert.equal(r.code, 1);

@@ -1,9 +1,35 @@
 // Maven's part of a promotion (core/promote.ts): every file of the version PUT where a Maven deploy puts it
 // (`<group path>/<artifact>/<version>/<file>`, with its checksums as headers and as `.sha1` files), then each file
-// downloaded again from the target and hashed. The name is inside the pom: it never changes. maven-metadata.xml is
-// the target's to derive (Wharf, Nexus and Artifactory rebuild it; a bare file server gets none).
-import { authorization, compare, refused, servedDigest, type Promoter } from '../../core/promote.ts';
+// downloaded again from the target and hashed. The name is inside the pom: it never changes. Then, as `mvn deploy`
+// does, the artifact's maven-metadata.xml: the target's own (if any) with this version added, PUT with its checksums,
+// so that a bare file server resolves version ranges and LATEST too (Wharf derives its own and drops what it is sent).
+import { createHash } from 'node:crypto';
+import { upstreamError } from '../../core/errors.ts';
+import { nowIso } from '../../core/clock.ts';
+import { authorization, compare, refused, servedDigest, type Check, type Promoter } from '../../core/promote.ts';
 import { splitPackageName } from './coordinates.ts';
+import { artifactMetadata, lastUpdatedOf } from './maven-metadata.ts';
+import { MAX_METADATA, parseXml } from './pom.ts';
+
+/** The versions a maven-metadata.xml lists (none for a document that is not one). */
+function versionsIn(buf: Buffer): string[] {
+  const doc = parseXml(buf, 'the target\'s maven-metadata.xml') as { metadata?: { versioning?: { versions?: { version?: unknown } } } };
+  const v = doc.metadata?.versioning?.versions?.version;
+  return (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter((x): x is string => typeof x === 'string');
+}
+
+/** The target's maven-metadata.xml at `url` (null when it has none), bounded in size. */
+async function targetMetadata(get: typeof fetch, url: URL, headers: Record<string, string>): Promise<Buffer | null> {
+  const res = await get(url, { headers });
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return null;
+  }
+  if (!res.ok) return refused(res, 'the download of maven-metadata.xml');
+  const buf = Buffer.from(await res.arrayBuffer());
+  if (buf.length > MAX_METADATA) throw upstreamError(`the target's maven-metadata.xml is larger than ${MAX_METADATA} bytes`);
+  return buf;
+}
 
 export const mavenPromoter: Promoter = {
   renames: false,
@@ -23,8 +49,27 @@ export const mavenPromoter: Promoter = {
         await sum.body?.cancel();
       }
     }
-    const checks = [];
+    const checks: Check[] = [];
     for (const f of p.main.files) checks.push(compare(f.name, f.digest, await servedDigest(p.fetch, new URL(f.name, dir), headers, f.name)));
+
+    const version = p.main.version.version;
+    const metadataUrl = new URL('../maven-metadata.xml', dir);
+    const before = await targetMetadata(p.fetch, metadataUrl, headers);
+    const versions = before ? versionsIn(before) : [];
+    if (!versions.includes(version)) {
+      const xml = Buffer.from(artifactMetadata({ groupId, artifactId, versions: [...versions, version], lastUpdated: lastUpdatedOf(nowIso()) }));
+      for (const [suffix, body] of [
+        ['', xml],
+        ['.sha1', createHash('sha1').update(xml).digest('hex')],
+        ['.md5', createHash('md5').update(xml).digest('hex')],
+      ] as const) {
+        const put = await p.fetch(new URL(`maven-metadata.xml${suffix}`, metadataUrl), { method: 'PUT', body, headers });
+        if (!put.ok) await refused(put, `the upload of maven-metadata.xml${suffix}`);
+        await put.body?.cancel();
+      }
+    }
+    const after = await targetMetadata(p.fetch, metadataUrl, headers);
+    checks.push(compare('maven-metadata.xml (lists the version)', version, after && versionsIn(after).includes(version) ? version : undefined));
     return checks;
   },
 };
