@@ -47,7 +47,10 @@ export interface MockSigstore {
 /** Starts the mock services and writes the trusted root. */
 export async function startMockSigstore(): Promise<MockSigstore> {
   const ec = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  // The signers reuse kept-alive sockets and do not retry (retry: false): a server closing an idle socket (Node's
+  // default after 5 s) as a client reuses it made an entry fail now and then ("error creating tlog entry").
   const server = http.createServer();
+  server.keepAliveTimeout = 10 * 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const ctlog = await initializeCTLog(ec());
