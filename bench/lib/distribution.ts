@@ -30,7 +30,7 @@ export function distributionVersion(): string | undefined {
  * The config: filesystem storage under `dataDir`, `delete.enabled: true`, the in-memory blob descriptor cache
  * (as Debian's packaged config has), no access log (Wharf runs at log level warn too), no auth.
  */
-export function distributionConfig(dataDir: string, port: number, s3?: DistributionS3): string {
+export function distributionConfig(dataDir: string, port: number, s3?: DistributionS3, opts: DistributionOptions = {}): string {
   const storage = s3
     ? [
         '  s3:',
@@ -59,10 +59,16 @@ export function distributionConfig(dataDir: string, port: number, s3?: Distribut
     '    enabled: true',
     '  cache:',
     '    blobdescriptor: inmemory',
+    ...(opts.htpasswd ? ['auth:', '  htpasswd:', '    realm: distribution', `    path: ${JSON.stringify(opts.htpasswd)}`] : []),
     'http:',
     `  addr: 127.0.0.1:${port}`,
     '',
   ].join('\n');
+}
+
+export interface DistributionOptions {
+  /** distribution's own Basic auth: the path of an htpasswd file (bcrypt entries only, as distribution reads them). */
+  htpasswd?: string;
 }
 
 /** distribution's own S3 driver (the bucket must exist). */
@@ -77,11 +83,11 @@ export interface DistributionS3 {
   redirect: boolean;
 }
 
-export function startDistribution(workDir: string, port: number, s3?: DistributionS3): DistributionProcess {
+export function startDistribution(workDir: string, port: number, s3?: DistributionS3, opts: DistributionOptions = {}): DistributionProcess {
   const dataDir = path.join(workDir, 'distribution-data');
   fs.mkdirSync(dataDir, { recursive: true });
   const config = path.join(workDir, 'distribution.yml');
-  fs.writeFileSync(config, distributionConfig(dataDir, port, s3));
+  fs.writeFileSync(config, distributionConfig(dataDir, port, s3, opts));
   const logFile = path.join(workDir, 'distribution.log');
   const log = fs.openSync(logFile, 'w');
   // With AWS_CA_BUNDLE set (as on these machines) distribution 2.8's S3 driver panics (LoadCustomCABundleError).
@@ -114,6 +120,7 @@ export function startDistribution(workDir: string, port: number, s3?: Distributi
   };
 }
 
-export async function waitDistribution(origin: string, proc: DistributionProcess) {
-  await waitFor(`${origin}/v2/`, 200, 30_000, proc.alive);
+/** Waits until /v2/ answers (401 when the registry asks for credentials). */
+export async function waitDistribution(origin: string, proc: DistributionProcess, status = 200) {
+  await waitFor(`${origin}/v2/`, status, 30_000, proc.alive);
 }

@@ -2,8 +2,10 @@
 // small front of our own that counts the requests reaching it, can tamper with a blob, play dead, and can demand
 // plain Basic credentials or Docker token authentication (its own token endpoint, with Basic credentials) as Docker
 // Hub does. Images are pushed upstream with skopeo; podman and skopeo pull them through /v2/PROXY/. The core
-// behaviour (coalescing, digests, access) runs on both databases.
+// behaviour (coalescing, digests, access, paged tag lists, referrers) runs on both databases. A second
+// distribution with its own htpasswd Basic auth is an upstream no front emulates.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -13,6 +15,8 @@ import { DISTRIBUTION_BIN, startDistribution, waitDistribution, type Distributio
 import { systemActor } from '../../src/core/auth/actor.ts';
 import { CountingProxy, stampede } from '../helpers/counting-proxy.ts';
 import { dialects } from '../helpers/databases.ts';
+import { blob, cosignSignature, emptyConfig, imageManifest, MEDIA, pushImage, pushManifest, sha256, type Manifest } from '../helpers/oci.ts';
+import { TAG_LIST_LIMITS } from '../../src/formats/oci/proxy.ts';
 import { freePort, spawnWharf, startWharf, tempDir, type ChildServer, type TestServer } from '../helpers/wharf.ts';
 import { wharf } from './helpers-npm.ts';
 import { buildImage, Machine, ok, parseJson, readImageFile, refDescriptor, writeImageIndex } from './helpers-oci.ts';
@@ -31,6 +35,11 @@ class Front extends CountingProxy {
   auth: 'none' | 'basic' | 'token' = 'none';
   /** Blob GETs are redirected to /cdn/… on this front, as Docker Hub sends layers to its CDN. */
   redirectBlobs = false;
+  /**
+   * Tag lists are answered here in pages of this many tags, with `Link: <…>; rel="next"` as OCI distribution 1.1
+   * pages them (distribution 2.8 itself ignores `n`); 0: passed on as asked.
+   */
+  tagPage = 0;
   /** What reached /cdn/: the URL and whether it carried credentials. */
   readonly cdn: { url: string; auth: boolean }[] = [];
   readonly tokens = new Set<string>();
@@ -38,6 +47,24 @@ class Front extends CountingProxy {
 
   constructor(target: string) {
     super(target, { isFile: (url) => url.includes('/blobs/'), tamperKey: (url) => url.replace(/^.*\/blobs\//, ''), stripAuth: true });
+    this.upstream = target;
+  }
+
+  private readonly upstream: string;
+
+  /** A page of the upstream's whole tag list: `n` (default tagPage) after `last`, a Link to the next one. */
+  private async tagListPage(url: string, res: http.ServerResponse) {
+    const u = new URL(url, 'http://front');
+    const r = await fetch(`${this.upstream}${u.pathname}`);
+    if (r.status !== 200) return res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text());
+    const doc = (await r.json()) as { name: string; tags: string[] };
+    const n = Number(u.searchParams.get('n') ?? this.tagPage);
+    const last = u.searchParams.get('last');
+    const rest = [...doc.tags].sort().filter((t) => !last || t > last);
+    const page = rest.slice(0, n);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (rest.length > n) headers.link = `<${u.pathname}?n=${n}&last=${encodeURIComponent(page[page.length - 1])}>; rel="next"`;
+    res.writeHead(200, headers).end(JSON.stringify({ name: doc.name, tags: page }));
   }
 
   private basicOk = (h: string | undefined) => h === `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
@@ -66,6 +93,10 @@ class Front extends CountingProxy {
       return (res.writeHead(401, { 'www-authenticate': `Bearer realm="${this.origin}/token",service="upstream"${scope}` }).end(), null);
     }
     if (this.redirectBlobs && url.includes('/blobs/')) return (res.writeHead(307, { location: `${this.origin}/cdn${url}` }).end(), null);
+    if (this.tagPage && /\/tags\/list(\?|$)/.test(url)) {
+      this.tagListPage(url, res).catch(() => res.destroy());
+      return null;
+    }
     return url;
   }
 }
@@ -76,6 +107,21 @@ let work: string;
 let layout: string;
 let pusher: Machine;
 const digests: Record<string, string> = {};
+/** The tags of library/paged upstream (more than a page of them). */
+const PAGED_TAGS = ['v1', 'v10', 'V2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8', 'v9', 'latest', 'beta'];
+/** library/signed upstream: an image and a cosign-like signature listed under the referrers tag schema's tag. */
+let signed: { image: Manifest; sig: Manifest };
+const SIG_TYPE = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+
+/** A bcrypt htpasswd entry (distribution reads no other scheme): htpasswd -B, or Python's crypt. */
+function htpasswdLine(user: string, password: string): string {
+  try {
+    return execFileSync('htpasswd', ['-nbB', user, password], { encoding: 'utf8' }).trim();
+  } catch {
+    const py = 'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))';
+    return `${user}:${execFileSync('python3', ['-W', 'ignore', '-c', py, password], { encoding: 'utf8' }).trim()}`;
+  }
+}
 
 /** Copies reference `ref` of the layout to the upstream as `repo:tag` (an index with every platform). */
 async function push(ref: string, repoTag: string) {
@@ -103,6 +149,19 @@ before(async () => {
   await push('app1', 'library/tampered:1');
   await push('app2', 'library/many:1');
   await push('multi', 'library/multi:1');
+  const origin = `http://${upstreamHost}`;
+  const paged = await pushImage(origin, 'library/paged', PAGED_TAGS[0], imageManifest({ config: emptyConfig(), layers: [blob(32)] }));
+  for (const tag of PAGED_TAGS.slice(1)) assert.equal((await pushManifest(origin, 'library/paged', tag, paged)).status, 201);
+  // An image, a signature of it, and the referrers tag schema's index listing the signature (distribution 2.8
+  // has no referrers API: the tag `sha256-<hex>` is where a client of it puts and finds referrers).
+  const image = await pushImage(origin, 'library/signed', '1', imageManifest({ config: emptyConfig(), layers: [blob(48)] }));
+  const signature = cosignSignature(`${upstreamHost}/library/signed`, image.digest);
+  const sig = await pushImage(origin, 'library/signed', signature.digest, signature);
+  signed = { image, sig };
+  const fallbackDoc = { schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [{ mediaType: sig.mediaType, digest: sig.digest, size: sig.size, artifactType: SIG_TYPE, annotations: { 'org.example.kind': 'signature' } }] };
+  const fallbackBytes = Buffer.from(JSON.stringify(fallbackDoc));
+  const r = await pushManifest(origin, 'library/signed', image.digest.replace(':', '-'), { bytes: fallbackBytes, digest: sha256(fallbackBytes), size: fallbackBytes.length, mediaType: MEDIA.ociIndex });
+  assert.equal(r.status, 201, await r.text());
 });
 
 after(async () => {
@@ -199,6 +258,69 @@ describe('real clients through a container proxy', { timeout: 900_000 }, () => {
     } finally {
       front.down = false;
     }
+  });
+});
+
+describe('a real distribution 2.8 with its own htpasswd Basic auth as the upstream', { timeout: 600_000 }, () => {
+  let upstream: DistributionProcess;
+  let server: TestServer;
+  let dir: string;
+  let host: string;
+  const machines: Machine[] = [];
+  const machine = () => (machines.push(new Machine()), machines[machines.length - 1]);
+
+  before(async () => {
+    dir = tempDir('wharf-oci-htpasswd-');
+    const htpasswd = path.join(dir, 'htpasswd');
+    fs.writeFileSync(htpasswd, `${htpasswdLine(USER, PASSWORD)}\n`);
+    const port = await freePort();
+    upstream = startDistribution(dir, port, undefined, { htpasswd });
+    const uhost = `127.0.0.1:${port}`;
+    await waitDistribution(`http://${uhost}`, upstream, 401);
+    assert.equal((await fetch(`http://${uhost}/v2/`, { headers: { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` } })).status, 200, 'the htpasswd entry is accepted');
+    ok(await pusher.skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', `${USER}:${PASSWORD}`, `oci:${layout}:app1`, `docker://${uhost}/library/x:1`]), 'skopeo copy with credentials');
+    server = await startWharf();
+    host = server.url.replace(/^http:\/\//, '');
+    for (const [name, password] of [['htp', PASSWORD], ['htpbad', 'not-the-password']]) {
+      const r = await server.cli(['proxy', 'create', name, '--format', 'container', '--upstream', `http://${uhost}`, '--username', USER, '--password-stdin'], password);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+    }
+  });
+
+  after(async () => {
+    await server?.stop();
+    await upstream?.stop();
+    for (const m of machines) m.dispose();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('podman pull NAME/library/x through the proxy, which signs in with its username and password', T, async () => {
+    const m = machine();
+    ok(await m.podman(['pull', tls, `${host}/htp/library/x:1`]), 'podman pull through the htpasswd upstream');
+    const digest = ok(await m.podman(['image', 'inspect', '--format', '{{.Digest}}', `${host}/htp/library/x:1`]), 'podman image inspect').stdout.trim();
+    assert.equal(digest, digests.app1);
+    const tags = await fetch(`${server.url}/v2/htp/library/x/tags/list`);
+    assert.deepEqual(await tags.json(), { name: 'htp/library/x', tags: ['1'] });
+  });
+
+  test('wrong credentials: a gateway error (502, not 500) saying the upstream refused the proxy; nothing is cached', T, async () => {
+    const m = machine();
+    const r = await m.podman(['pull', tls, `${host}/htpbad/library/x:1`]);
+    assert.notEqual(r.code, 0, r.output);
+    // podman shows a 5xx by its status alone; the reason is in the error body (below) and the server's log.
+    assert.match(r.output, /502 Bad Gateway/, r.output);
+    assert.doesNotMatch(r.output, /\b500\b|internal/i, r.output);
+    for (const p of ['manifests/1', 'tags/list', `blobs/${digests.app1}`]) {
+      const res = await fetch(`${server.url}/v2/htpbad/library/x/${p}`);
+      assert.equal(res.status, 502, p);
+      const body = (await res.json()) as { errors: { message: string }[] };
+      assert.match(body.errors[0].message, /answered 401.*refused the proxy's credentials/, p);
+    }
+    const pkg = await server.core.packages.find('htpbad', 'container', 'library/x');
+    assert.ok(!pkg || (await server.core.packages.versions(pkg.id)).length === 0, 'no manifest kept');
+    const proxy = (await server.core.proxies.byName('htpbad'))!;
+    const docs = await server.core.db.selectFrom('proxy_documents').select('key').where('owner_id', '=', proxy.ownerId).execute();
+    assert.deepEqual(docs, []);
   });
 });
 
@@ -319,6 +441,77 @@ for (const dialect of dialects()) {
       assert.equal(r.status, 401);
       assert.match(r.headers.get('www-authenticate') ?? '', /scope="repository:secret\/library\/app:pull"/);
       assert.equal(front.seen.length, n);
+    });
+
+    test('a paged upstream tag list is followed to its end, kept whole, and paged for clients as Wharf pages its own', T, async () => {
+      const pagingFront = new Front(`http://${upstreamHost}`);
+      pagingFront.tagPage = 5;
+      await pagingFront.start();
+      const limit = TAG_LIST_LIMITS.tags;
+      try {
+        await server.core.proxies.create(systemActor, 'paging', { format: 'container', upstream: pagingFront.origin, ttlSeconds: 300 });
+        const base = `${server.url}/v2/paging/library/paged/tags/list`;
+        // Beyond the bound: refused with a clear 502, nothing kept.
+        TAG_LIST_LIMITS.tags = 10;
+        const over = await fetch(base);
+        assert.equal(over.status, 502);
+        assert.match(((await over.json()) as { errors: { message: string }[] }).errors[0].message, /more than 10 tags/);
+        TAG_LIST_LIMITS.tags = limit;
+        const before = pagingFront.count((u) => u.includes('/tags/list'));
+        const all = await fetch(base);
+        assert.equal(all.status, 200);
+        const sorted = ['beta', 'latest', 'v1', 'v10', 'V2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8', 'v9'];
+        assert.deepEqual(await all.json(), { name: 'paging/library/paged', tags: sorted });
+        // 12 tags, 5 a page: three upstream pages, each asked once.
+        const pages = pagingFront.seen.filter((s) => s.url.includes('/tags/list')).slice(before);
+        assert.equal(pages.length, 3, JSON.stringify(pages));
+        // The client pages the kept list with n and last, following Link, exactly as for a pushed repository.
+        const got: string[] = [];
+        let next: string | undefined = '/v2/paging/library/paged/tags/list?n=4';
+        while (next) {
+          const r: Response = await fetch(`${server.url}${next}`);
+          assert.equal(r.status, 200);
+          got.push(...((await r.json()) as { tags: string[] }).tags);
+          next = /<([^>]+)>;\s*rel="next"/.exec(r.headers.get('link') ?? '')?.[1];
+        }
+        assert.deepEqual(got, sorted);
+        const after = await fetch(`${base}?last=v5&n=3`);
+        assert.deepEqual(((await after.json()) as { tags: string[] }).tags, ['v6', 'v7', 'v8']);
+        assert.equal((await fetch(`${base}?n=-1`)).status, 400);
+        // Served from the kept document: no further upstream request.
+        assert.equal(pagingFront.count((u) => u.includes('/tags/list')), before + 3);
+      } finally {
+        TAG_LIST_LIMITS.tags = limit;
+        await pagingFront.stop();
+      }
+    });
+
+    test('referrers through the proxy: the upstream has no referrers API, its referrers tag schema index is served', T, async () => {
+      const { image, sig } = signed;
+      const url = `${server.url}/v2/up/library/signed/referrers/${image.digest}`;
+      const r = await fetch(url);
+      assert.equal(r.status, 200, await r.clone().text());
+      assert.equal(r.headers.get('content-type'), MEDIA.ociIndex);
+      const index = (await r.json()) as { manifests: Record<string, unknown>[] };
+      assert.deepEqual(index.manifests, [{ mediaType: sig.mediaType, digest: sig.digest, size: sig.size, artifactType: SIG_TYPE, annotations: { 'org.example.kind': 'signature' } }]);
+      // Asked of the referrers API first (404 from distribution 2.8), then of the fallback tag.
+      assert.ok(front.count((u) => u.includes(`/referrers/${image.digest}`)) === 1);
+      assert.ok(front.count((u) => u.includes(`/manifests/${image.digest.replace(':', '-')}`)) === 1);
+      const filtered = await fetch(`${url}?artifactType=${encodeURIComponent(SIG_TYPE)}`);
+      assert.equal(filtered.headers.get('oci-filters-applied'), 'artifactType');
+      assert.equal(((await filtered.json()) as { manifests: unknown[] }).manifests.length, 1);
+      const other = await fetch(`${url}?artifactType=application%2Fexample`);
+      assert.equal(other.headers.get('oci-filters-applied'), 'artifactType');
+      assert.deepEqual(((await other.json()) as { manifests: unknown[] }).manifests, []);
+      // The signature itself pulls through the proxy by digest, byte for byte.
+      const m = await fetch(`${server.url}/v2/up/library/signed/manifests/${sig.digest}`, { headers: { accept: MEDIA.ociManifest } });
+      assert.equal(m.status, 200);
+      assert.ok(Buffer.from(await m.arrayBuffer()).equals(sig.bytes));
+      // A manifest nobody refers to: an empty index, not an error.
+      const none = await fetch(`${server.url}/v2/up/library/signed/referrers/${sig.digest}`);
+      assert.equal(none.status, 200);
+      assert.deepEqual(((await none.json()) as { manifests: unknown[] }).manifests, []);
+      assert.equal((await fetch(`${server.url}/v2/up/library/signed/referrers/sha256:zz`)).status, 400);
     });
 
     test('a proxy is read-only, and hostile paths are 4xx', T, async () => {

@@ -39,6 +39,21 @@ export interface DocumentRequest {
   check(bytes: Buffer): void;
   /** The Docker token scope the upstream may ask for (`repository:NAME:pull`). */
   scope?: string;
+  /**
+   * For a document made of several upstream answers (a paged list, an API with a fallback): fetches it whole, in
+   * place of the single GET of `url` (no conditional revalidation then: every refresh fetches it all). Throws
+   * NotFound when the upstream has none, Upstream when it failed (the cached copy serves then).
+   */
+  load?(): Promise<Buffer>;
+}
+
+/** The error for an upstream status a proxy cannot use; a 401/403 says that the proxy's own credentials were refused. */
+export function statusError(status: number, what?: string): Error {
+  const of = what ? ` for ${what}` : '';
+  if (status === 401 || status === 403) {
+    return upstreamError(`the upstream answered ${status}${of}: it refused the proxy's credentials (or wants some): check the proxy's username and password`);
+  }
+  return upstreamError(`the upstream answered ${status}${of}`);
 }
 
 export interface FileRequest {
@@ -213,6 +228,11 @@ export class ProxyCache {
     return source.pipe(guard);
   }
 
+  /** A response's whole body (for a format's load()), bounded by `maxBytes`, guarded like body(). */
+  readBody(proxy: ProxyConfig, res: Response, abort: AbortController, maxBytes: number): Promise<Buffer> {
+    return this.readAll(this.body(proxy, res, abort), maxBytes);
+  }
+
   private async readAll(stream: Readable, maxBytes: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let n = 0;
@@ -254,6 +274,7 @@ export class ProxyCache {
   }
 
   private async refresh(proxy: ProxyConfig, req: DocumentRequest, cached: Omit<DocumentRef, 'stale'> | undefined): Promise<DocumentRef> {
+    if (req.load) return this.store(proxy, req, await req.load(), null, null);
     const headers: Record<string, string> = { accept: req.accept };
     if (cached?.etag) headers['if-none-match'] = cached.etag;
     if (cached?.lastModified) headers['if-modified-since'] = cached.lastModified;
@@ -271,13 +292,19 @@ export class ProxyCache {
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => {});
       // Its 401/403 is the proxy's misconfiguration, not the client's: a gateway error.
-      throw upstreamError(`the upstream answered ${res.status}`);
+      throw statusError(res.status);
     }
     const bytes = await this.readAll(this.body(proxy, res, abort), req.maxBytes);
+    return this.store(proxy, req, bytes, res.headers.get('etag'), res.headers.get('last-modified'));
+  }
+
+  /** Checks and keeps a document's bytes as the proxy's copy of `req.key`. */
+  private async store(proxy: ProxyConfig, req: DocumentRequest, bytes: Buffer, etag: string | null, lastModified: string | null): Promise<DocumentRef> {
+    const now = nowIso();
     req.check(bytes);
     const staged = await this.blobs.putBytes(bytes);
     await this.publisher.commitBlobs([staged]);
-    const doc = { blob_digest: staged.digest, etag: res.headers.get('etag'), last_modified: res.headers.get('last-modified'), fetched_at: now, checked_at: now };
+    const doc = { blob_digest: staged.digest, etag, last_modified: lastModified, fetched_at: now, checked_at: now };
     await this.db
       .insertInto('proxy_documents')
       .values({ owner_id: proxy.ownerId, key: req.key, ...doc })
@@ -397,7 +424,7 @@ export class ProxyCache {
         }
         if (res.status !== 200) {
           await res.body?.cancel().catch(() => {});
-          throw upstreamError(`the upstream answered ${res.status} for ${req.what}`);
+          throw statusError(res.status, req.what);
         }
         declared = Number(res.headers.get('content-length') ?? NaN);
         if (declared > req.maxSize) {

@@ -109,6 +109,9 @@ export function ociErrorHandler(base: (req: FastifyRequest) => string, service: 
       spec = ociErrorOf(err);
       status = spec.status;
       message = BARE_MESSAGES.has(err.message) ? spec.message : err.message;
+      // A proxy's upstream failing (refused credentials, a 5xx): clients show only "502 Bad Gateway", so the reason
+      // is in the server's log for whoever runs it.
+      if (err.kind === 'Upstream') req.log.warn({ url: req.url, reason: err.message }, 'registry: the upstream of a proxy failed');
     } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! >= 400 && (err as FastifyError).statusCode! < 500) {
       // Fastify's own refusals (a body over its limit, a malformed request): their status, the nearest code.
       status = (err as FastifyError).statusCode!;

@@ -2,7 +2,11 @@
 // /v2/NAME/ as the upstream names them (`/v2/hub/library/alpine` for Docker Hub's `library/alpine`). Each
 // repository is a package of the proxy's organization, as a pushed image would be:
 //   - a tag (and the tag list) is a mutable document: core/proxy's document(), revalidated after the proxy's TTL and
-//     served stale when the upstream is down; the manifest it names is recorded as a version, the tag set on it;
+//     served stale when the upstream is down; the manifest it names is recorded as a version, the tag set on it.
+//     The tag list is the upstream's whole list, every page followed (bounded: TAG_LIST_LIMITS), paged here for
+//     clients as a pushed repository's is;
+//   - a manifest's referrers are a mutable document too: the upstream's referrers API, or the referrers tag
+//     schema's index (`sha256-<hex>`) when it has none;
 //   - a manifest by digest (a platform manifest of an index, a pinned pull) is immutable: fetched once, kept only if
 //     its bytes hash to the digest asked for, recorded as a version;
 //   - a blob is immutable: streamed into the store (the client that asked first reads along), kept only if its
@@ -14,23 +18,30 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { systemActor } from '../../core/auth/actor.ts';
 import type { StagedBlob } from '../../core/blobs/blob-store.ts';
 import type { Core } from '../../core/core.ts';
-import { isWharfError, unauthorized, upstreamError } from '../../core/errors.ts';
+import { isWharfError, notFound, unauthorized, upstreamError } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { ProxyConfig } from '../../core/proxy/proxies.ts';
+import { statusError } from '../../core/proxy/proxy-cache.ts';
 import type { PackageVersion } from '../../db/tables.ts';
 import { sendBlob, sendLive } from '../../http/blob-reply.ts';
 import { TYPE } from './access.ts';
 import { parseRange } from './handlers/blobs.ts';
+import { sendTagPage } from './handlers/tags.ts';
+import type { Q } from './handlers/route.ts';
 import { acceptable } from './handlers/manifests.ts';
 import { ociError } from './errors.ts';
-import { ALL_MANIFEST_TYPES, parseManifest, uniqueBlobs, type VersionMeta } from './manifests.ts';
+import { ALL_MANIFEST_TYPES, MEDIA, parseManifest, uniqueBlobs, type Descriptor, type VersionMeta } from './manifests.ts';
 import { checkDigest, parseOciName, parseReference } from './names.ts';
 
-const PATHS: { kind: 'manifest' | 'blob' | 'tags'; re: RegExp }[] = [
+const PATHS: { kind: 'manifest' | 'blob' | 'tags' | 'referrers'; re: RegExp }[] = [
   { kind: 'manifest', re: /^(.+)\/manifests\/([^/]+)$/ },
   { kind: 'blob', re: /^(.+)\/blobs\/([^/]+)$/ },
   { kind: 'tags', re: /^(.+)\/tags\/list$/ },
+  { kind: 'referrers', re: /^(.+)\/referrers\/([^/]+)$/ },
 ];
+
+/** Bounds on an upstream's tag list, followed page by page: beyond them the list is refused (502), not cut short. */
+export const TAG_LIST_LIMITS = { tags: 10_000, pages: 500, pageBytes: 4 * 1024 * 1024 };
 
 /** What a request under a proxy names: the proxy, the repository as the upstream names it, and our package. */
 interface Target {
@@ -53,7 +64,7 @@ export class OciProxy {
     const proxy = await this.core.proxies.byName(path.slice(0, slash));
     if (!proxy || proxy.format !== TYPE) return undefined;
     const found = PATHS.map((p) => ({ kind: p.kind, m: p.re.exec(path) })).find((x) => x.m);
-    if (!found) throw ociError('NAME_UNKNOWN', 'a proxy serves manifests, blobs and tag lists');
+    if (!found) throw ociError('NAME_UNKNOWN', 'a proxy serves manifests, blobs, tag lists and referrers');
     const n = parseOciName(found.m![1]);
     const t: Target = { proxy, name: n.name, full: n.full };
     req.ociScope = { name: n.full, actions: 'pull' };
@@ -61,7 +72,8 @@ export class OciProxy {
     const pkg = await this.allowRead(req, t);
     if (found.kind === 'manifest') return this.manifest(req, reply, t, pkg, found.m![2]);
     if (found.kind === 'blob') return this.blob(req, reply, t, pkg, found.m![2]);
-    return this.tags(reply, t);
+    if (found.kind === 'referrers') return this.referrers(req, reply, t, found.m![2]);
+    return this.tags(req, reply, t);
   }
 
   /**
@@ -146,7 +158,7 @@ export class OciProxy {
     }
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => {});
-      throw upstreamError(`the upstream answered ${res.status} for manifest ${digest}`);
+      throw statusError(res.status, `manifest ${digest}`);
     }
     const max = this.core.config.maxManifestSize;
     if (Number(res.headers.get('content-length') ?? 0) > max) {
@@ -264,17 +276,142 @@ export class OciProxy {
     return { size: staged.size };
   }
 
-  /** The upstream's tag list, as a document (paged lists are not followed: the first page the upstream gives). */
-  private async tags(reply: FastifyReply, t: Target) {
+  /**
+   * The upstream's tag list, as a document: every page of it (the upstream's `Link: <…>; rel="next"`, OCI
+   * distribution 1.1), within TAG_LIST_LIMITS; a client's `n` and `last` are answered from it as for a pushed
+   * repository.
+   */
+  private async tags(req: FastifyRequest, reply: FastifyReply, t: Target) {
     const doc = await this.core.proxyCache.document(t.proxy, {
-      key: `tags:${t.name}`, url: this.url(t, 'tags/list'), accept: 'application/json', scope: this.scope(t), maxBytes: 4 * 1024 * 1024,
+      key: `tags:${t.name}`, url: this.url(t, 'tags/list'), accept: 'application/json', scope: this.scope(t), maxBytes: TAG_LIST_LIMITS.pageBytes,
+      load: () => this.loadTags(t),
       check: (bytes) => {
         if (!tagsOf(bytes)) throw upstreamError(`the upstream's tag list of ${t.name} is not a tag list`);
       },
     });
     const tags = tagsOf(await this.core.proxyCache.read(doc.digest)) ?? [];
-    return reply.send({ name: t.full, tags });
+    return sendTagPage(reply, t.full, tags, req.query as Q);
   }
+
+  /** Fetches every page of the upstream's tag list; the whole list as one tag list document. */
+  private async loadTags(t: Target): Promise<Buffer> {
+    const origin = new URL(t.proxy.upstream).origin;
+    const all = new Set<string>();
+    const asked = new Set<string>();
+    let url: string | undefined = this.url(t, 'tags/list');
+    for (let page = 0; url; page++) {
+      if (page >= TAG_LIST_LIMITS.pages) throw upstreamError(`the upstream's tag list of ${t.name} has more than ${TAG_LIST_LIMITS.pages} pages: refused`);
+      if (asked.has(url)) throw upstreamError(`the upstream's tag list of ${t.name} links back to a page already read (${new URL(url).search})`);
+      asked.add(url);
+      const { res, abort } = await this.core.proxyCache.request(t.proxy, url, { accept: 'application/json' }, this.scope(t));
+      if (res.status === 404 || res.status === 410) {
+        await res.body?.cancel().catch(() => {});
+        // A repository that vanished between pages is an upstream failure, not an empty repository.
+        if (page === 0) throw notFound(`${t.name} is not in the upstream registry`);
+        throw upstreamError(`the upstream's tag list of ${t.name} ended with ${res.status} on page ${page + 1}`);
+      }
+      if (res.status !== 200) {
+        await res.body?.cancel().catch(() => {});
+        throw statusError(res.status, `the tag list of ${t.name}`);
+      }
+      const tags = tagsOf(await this.core.proxyCache.readBody(t.proxy, res, abort, TAG_LIST_LIMITS.pageBytes));
+      if (!tags) throw upstreamError(`the upstream's tag list of ${t.name} is not a tag list (page ${page + 1})`);
+      for (const tag of tags) all.add(tag);
+      if (all.size > TAG_LIST_LIMITS.tags) throw upstreamError(`the upstream's tag list of ${t.name} has more than ${TAG_LIST_LIMITS.tags} tags: refused`);
+      const next = nextLink(res.headers.get('link'));
+      url = undefined;
+      if (next) {
+        // The next page is asked of the upstream itself, with its credentials: a link elsewhere is refused.
+        let u: URL;
+        try {
+          u = new URL(next, origin);
+        } catch {
+          throw upstreamError(`the upstream's tag list of ${t.name} links to an invalid URL`);
+        }
+        if (u.origin !== origin) throw upstreamError(`the upstream's tag list of ${t.name} links to another origin (${u.origin})`);
+        url = u.toString();
+      }
+    }
+    return Buffer.from(JSON.stringify({ name: t.name, tags: [...all] }));
+  }
+
+  /**
+   * The referrers of a manifest (OCI distribution 1.1): the upstream's referrers API, or, when it has none (a 404,
+   * as distribution 2.8 answers), the referrers tag schema's index (`sha256-<hex>`); kept as a document of the
+   * proxy (revalidated after the TTL), filtered here by `artifactType`.
+   */
+  private async referrers(req: FastifyRequest, reply: FastifyReply, t: Target, digestParam: string) {
+    const digest = checkDigest(digestParam);
+    const doc = await this.core.proxyCache.document(t.proxy, {
+      key: `referrers:${t.name}:${digest}`, url: this.url(t, `referrers/${digest}`), accept: MEDIA.ociIndex, scope: this.scope(t), maxBytes: this.core.config.maxManifestSize,
+      load: () => this.loadReferrers(t, digest),
+      check: (bytes) => {
+        if (!referrersOf(bytes)) throw upstreamError(`the upstream's referrers of ${t.name}@${digest} are not an image index`);
+      },
+    });
+    let manifests = referrersOf(await this.core.proxyCache.read(doc.digest)) ?? [];
+    const artifactType = (req.query as Q).artifactType;
+    if (artifactType) {
+      manifests = manifests.filter((m) => m.artifactType === artifactType);
+      reply.header('oci-filters-applied', 'artifactType');
+    }
+    // Serialized here so the Content-Type carries no charset parameter (the spec names the exact type).
+    return reply.header('content-type', MEDIA.ociIndex).send(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests })));
+  }
+
+  private async loadReferrers(t: Target, digest: string): Promise<Buffer> {
+    const max = this.core.config.maxManifestSize;
+    const get = async (rest: string, what: string): Promise<Buffer | undefined> => {
+      const { res, abort } = await this.core.proxyCache.request(t.proxy, this.url(t, rest), { accept: MEDIA.ociIndex }, this.scope(t));
+      if (res.status === 404) {
+        await res.body?.cancel().catch(() => {});
+        return undefined;
+      }
+      if (res.status !== 200) {
+        await res.body?.cancel().catch(() => {});
+        throw statusError(res.status, what);
+      }
+      return this.core.proxyCache.readBody(t.proxy, res, abort, max);
+    };
+    // A registry with the referrers API answers 200 (an empty index at least); a 404 means it has none.
+    const api = await get(`referrers/${digest}`, `the referrers of ${digest}`);
+    if (api && referrersOf(api)) return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: referrersOf(api) }));
+    if (api) throw upstreamError(`the upstream's referrers of ${t.name}@${digest} are not an image index`);
+    const tag = digest.replace(':', '-').slice(0, 128);
+    const fallback = await get(`manifests/${tag}`, `the referrers tag ${tag}`);
+    return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: (fallback && referrersOf(fallback)) ?? [] }));
+  }
+}
+
+/** The URL of a `Link` header's rel="next", if any. */
+export function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const m = /^\s*<([^>]*)>(.*)$/.exec(part);
+    if (m && /;\s*rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?\s*(;|$)/i.test(m[2])) return m[1];
+  }
+  return undefined;
+}
+
+/** The descriptors of an image index (a referrers answer, or a referrers tag schema index), or undefined when it is not one. */
+export function referrersOf(bytes: Buffer): Descriptor[] | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const list = (doc as { manifests?: unknown })?.manifests;
+  if (list === null || list === undefined) return (doc as { schemaVersion?: unknown })?.schemaVersion === 2 ? [] : undefined;
+  if (!Array.isArray(list)) return undefined;
+  const out: Descriptor[] = [];
+  for (const d of list as Record<string, unknown>[]) {
+    if (!d || typeof d !== 'object' || typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || !/^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$/.test(d.digest) || !Number.isSafeInteger(d.size) || (d.size as number) < 0) return undefined;
+    if (d.artifactType !== undefined && typeof d.artifactType !== 'string') return undefined;
+    const annotations = d.annotations && typeof d.annotations === 'object' && Object.values(d.annotations).every((v) => typeof v === 'string') ? (d.annotations as Record<string, string>) : undefined;
+    out.push({ mediaType: d.mediaType, digest: d.digest, size: d.size as number, ...(d.artifactType ? { artifactType: d.artifactType as string } : {}), ...(annotations ? { annotations } : {}) });
+  }
+  return out;
 }
 
 /** The tags of a tag list document, or undefined when it is not one. */

@@ -6,22 +6,29 @@ import type { OciContext, OciResource, Q, Target } from './route.ts';
 /** The tags resource: `<name>/tags/list`. */
 export function tagResources({ core }: OciContext): OciResource[] {
   async function listTags(req: FastifyRequest, reply: FastifyReply, { n, pkg }: Target) {
-    const q = req.query as Q;
-    // Lexical order, case-insensitive as the spec words it (ties by bytes, so the order is total for `last`).
-    let tags = (await core.packages.tags(pkg.id)).map((t) => t.name).sort(tagOrder);
-    if (q.last) tags = tags.filter((t) => tagOrder(t, q.last!) > 0);
-    if (q.n !== undefined) {
-      const count = Number(q.n);
-      if (!Number.isInteger(count) || count < 0) throw ociError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer');
-      if (tags.length > count && count > 0) {
-        tags = tags.slice(0, count);
-        reply.header('link', `</v2/${n.full}/tags/list?n=${count}&last=${encodeURIComponent(tags[tags.length - 1])}>; rel="next"`);
-      } else tags = tags.slice(0, count);
-    }
-    return reply.send({ name: n.full, tags });
+    const tags = (await core.packages.tags(pkg.id)).map((t) => t.name);
+    return sendTagPage(reply, n.full, tags, req.query as Q);
   }
 
   return [{ path: /^(.+)\/tags\/list$/, methods: { GET: { access: 'pull', handler: listTags } } }];
+}
+
+/**
+ * Answers a tag list request: `tags` in the spec's order (lexical, case-insensitive as the spec words it, ties by
+ * bytes so the order is total for `last`), after `last`, at most `n` with a Link to the next page.
+ */
+export function sendTagPage(reply: FastifyReply, full: string, all: string[], q: Q) {
+  let tags = [...all].sort(tagOrder);
+  if (q.last) tags = tags.filter((t) => tagOrder(t, q.last!) > 0);
+  if (q.n !== undefined) {
+    const count = Number(q.n);
+    if (!Number.isInteger(count) || count < 0) throw ociError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer');
+    if (tags.length > count && count > 0) {
+      tags = tags.slice(0, count);
+      reply.header('link', `</v2/${full}/tags/list?n=${count}&last=${encodeURIComponent(tags[tags.length - 1])}>; rel="next"`);
+    } else tags = tags.slice(0, count);
+  }
+  return reply.send({ name: full, tags });
 }
 
 /** Case-insensitive lexical order of tags, ties broken by bytes. */
