@@ -30,7 +30,8 @@ export function distributionVersion(): string | undefined {
  * The config: filesystem storage under `dataDir`, `delete.enabled: true`, the in-memory blob descriptor cache
  * (as Debian's packaged config has), no access log (Wharf runs at log level warn too), no auth.
  */
-export function distributionConfig(dataDir: string, port: number, s3?: DistributionS3): string {
+/** `proxyOf`: run as a pull-through cache of that registry (`proxy: remoteurl:`), as bench/proxy.ts does. */
+export function distributionConfig(dataDir: string, port: number, s3?: DistributionS3, proxyOf?: string): string {
   const storage = s3
     ? [
         '  s3:',
@@ -61,6 +62,7 @@ export function distributionConfig(dataDir: string, port: number, s3?: Distribut
     '    blobdescriptor: inmemory',
     'http:',
     `  addr: 127.0.0.1:${port}`,
+    ...(proxyOf ? ['proxy:', `  remoteurl: ${JSON.stringify(proxyOf)}`] : []),
     '',
   ].join('\n');
 }
@@ -77,11 +79,11 @@ export interface DistributionS3 {
   redirect: boolean;
 }
 
-export function startDistribution(workDir: string, port: number, s3?: DistributionS3): DistributionProcess {
+export function startDistribution(workDir: string, port: number, s3?: DistributionS3, proxyOf?: string): DistributionProcess {
   const dataDir = path.join(workDir, 'distribution-data');
   fs.mkdirSync(dataDir, { recursive: true });
   const config = path.join(workDir, 'distribution.yml');
-  fs.writeFileSync(config, distributionConfig(dataDir, port, s3));
+  fs.writeFileSync(config, distributionConfig(dataDir, port, s3, proxyOf));
   const logFile = path.join(workDir, 'distribution.log');
   const log = fs.openSync(logFile, 'w');
   // With AWS_CA_BUNDLE set (as on these machines) distribution 2.8's S3 driver panics (LoadCustomCABundleError).
