@@ -13,7 +13,8 @@
 // Peer: a second Verdaccio with an uplink to the same upstream and `proxy:` on its packages.
 // Images: an upstream distribution 2.8 holding one image (N layers of random bytes) pushed by the bench. Wharf: a
 // container proxy of it (/v2/PROXY/…). Peer: a second distribution in pull-through cache mode (`proxy: remoteurl:`).
-// The upstreams' CPU is nobody's server CPU. Not a test: it prints markdown (also to bench/.work/last-proxy-run.md).
+// The upstreams' CPU is nobody's server CPU. Each cold round also runs the same install / pull straight from the
+// upstream (no proxy), as the reference. Not a test: it prints markdown (also to bench/.work/last-proxy-run.md).
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -53,7 +54,7 @@ for (const a of argv) {
   }
 }
 if (flag('help')) {
-  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 16).join('\n'));
+  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 17).join('\n'));
   process.exit(0);
 }
 const quick = flag('quick');
@@ -262,7 +263,7 @@ async function coldInstall(s: Server, upstreamPid: number, expected: Set<string>
 interface NpmResults {
   full?: PhaseResult;
   abbrev?: PhaseResult;
-  install: { wharf: Timed[]; verdaccio: Timed[] };
+  install: { wharf: Timed[]; verdaccio: Timed[]; direct: Timed[] };
   closure: number;
 }
 
@@ -280,7 +281,9 @@ async function benchNpm(): Promise<NpmResults> {
   log(`  upstream on ${upstream}, pid ${upProc.pid}`);
   const expected = closure();
 
-  const out: NpmResults = { install: { wharf: [], verdaccio: [] }, closure: expected.size };
+  const out: NpmResults = { install: { wharf: [], verdaccio: [], direct: [] }, closure: expected.size };
+  // The reference: npm straight from the upstream, no proxy in between (what neither proxy can beat by much).
+  const direct: Server = { name: 'verdaccio', origin: upstream, pid: upProc.pid, alive: upProc.alive, logFile: upProc.logFile, stop: async () => {} };
   // (a) cached packument GETs: one Wharf and one Verdaccio proxy, both warmed with every packument.
   {
     const w = await startWharfProxy(upstream);
@@ -301,8 +304,8 @@ async function benchNpm(): Promise<NpmResults> {
   // (b) cold installs, a fresh proxy (new data dir / storage) and a fresh npm cache every round, alternating.
   log(`  cold npm install of ${O.install} packages (${expected.size} with their dependencies), ${O.repeat} round(s), alternating`);
   for (let round = 0; round < O.repeat; round++) {
-    for (const which of ['verdaccio', 'wharf'] as const) {
-      const s = which === 'wharf' ? await startWharfProxy(upstream) : (await startVerdaccioAt(fresh('verdaccio-proxy'), upstream)).server;
+    for (const which of ['verdaccio', 'wharf', 'direct'] as const) {
+      const s = which === 'direct' ? direct : which === 'wharf' ? await startWharfProxy(upstream) : (await startVerdaccioAt(fresh('verdaccio-proxy'), upstream)).server;
       try {
         const r = await coldInstall(s, upProc.pid, expected);
         log(`    ${which} round ${round + 1}: ${r.seconds.toFixed(2)} s, server ${r.serverCpu.toFixed(2)} CPU-s, upstream ${r.upstreamCpu.toFixed(2)} CPU-s, machine ${(r.machineBusy * 100).toFixed(0)}% busy`);
@@ -407,7 +410,7 @@ async function coldPull(s: Server, upstreamPid: number, image: Image): Promise<T
 
 interface OciResults {
   manifest?: PhaseResult;
-  pull: { wharf: Timed[]; distribution: Timed[] };
+  pull: { wharf: Timed[]; distribution: Timed[]; direct: Timed[] };
   version: string;
   imageBytes: number;
 }
@@ -418,7 +421,7 @@ async function benchOci(): Promise<OciResults> {
   const up = await startDistributionAt(fresh('distribution-upstream'));
   const image = await pushImage(up.origin);
   log(`  upstream on ${up.origin}, pid ${up.pid}; pushed ${REPO}:${TAG} (${image.manifestDigest})`);
-  const out: OciResults = { pull: { wharf: [], distribution: [] }, version, imageBytes: image.layers.reduce((a, l) => a + l.size, image.config.size) };
+  const out: OciResults = { pull: { wharf: [], distribution: [], direct: [] }, version, imageBytes: image.layers.reduce((a, l) => a + l.size, image.config.size) };
   // (a) cached manifest GET by tag: both pulled the image once.
   {
     const w = await startWharfProxy(undefined, up.origin);
@@ -439,8 +442,8 @@ async function benchOci(): Promise<OciResults> {
   // (b) cold pulls through fresh proxies, alternating.
   log(`  cold pull of the image (manifest + config + ${O.layers} layers in parallel), ${O.repeat} round(s), alternating`);
   for (let round = 0; round < O.repeat; round++) {
-    for (const which of ['distribution', 'wharf'] as const) {
-      const s = which === 'wharf' ? await startWharfProxy(undefined, up.origin) : await startDistributionAt(fresh('distribution-proxy'), up.origin);
+    for (const which of ['distribution', 'wharf', 'direct'] as const) {
+      const s = which === 'direct' ? { ...up, stop: async () => {} } : which === 'wharf' ? await startWharfProxy(undefined, up.origin) : await startDistributionAt(fresh('distribution-proxy'), up.origin);
       try {
         const r = await coldPull(s, up.pid, image);
         log(`    ${which} round ${round + 1}: ${r.seconds.toFixed(2)} s (${(r.count / MB / r.seconds).toFixed(0)} MiB/s), server ${r.serverCpu.toFixed(2)} CPU-s, upstream ${r.upstreamCpu.toFixed(2)} CPU-s, machine ${(r.machineBusy * 100).toFixed(0)}% busy`);
@@ -532,6 +535,7 @@ async function main() {
       '',
       ...busyLines([npm.abbrev!, npm.full!]),
       `- cold install rounds: Wharf ${rounds(npm.install.wharf)}; Verdaccio ${rounds(npm.install.verdaccio)}.`,
+      `- reference, the same install straight from the upstream (no proxy; fresh npm cache): median ${med(npm.install.direct, (t) => t.seconds).toFixed(2)} s, upstream ${med(npm.install.direct, (t) => t.serverCpu).toFixed(2)} CPU-s (rounds ${rounds(npm.install.direct)}).`,
       `- install: \`npm install --registry R --cache FRESH --prefer-online --no-audit --no-fund --package-lock=false --ignore-scripts\` (npm ${await npmVersion()}), empty userconfig, no lockfile; a fresh proxy (new Wharf data dir / new Verdaccio storage) every round; startup not timed.`,
       '',
     );
@@ -549,6 +553,7 @@ async function main() {
       '',
       ...busyLines([oci.manifest!]),
       `- cold pull rounds: Wharf ${rounds(oci.pull.wharf)}; distribution ${rounds(oci.pull.distribution)}.`,
+      `- reference, the same pull straight from the upstream (no proxy): median ${med(oci.pull.direct, (t) => t.seconds).toFixed(2)} s, upstream ${med(oci.pull.direct, (t) => t.serverCpu).toFixed(2)} CPU-s (rounds ${rounds(oci.pull.direct)}).`,
       '- pull: a node client, one connection per blob, sha256 of every blob checked; a fresh proxy (new Wharf data dir / new distribution storage) every round.',
       '',
     );
