@@ -10,6 +10,8 @@ export interface Target {
   origin: string;
   /** The server's pid, or several (nodes and the nginx in front): their CPU seconds add up. */
   pid: number | number[];
+  /** This server's own paths for a phase, when they differ from the phase's (a registry under a prefix). */
+  paths?: string[];
 }
 
 export interface Phase {
@@ -54,7 +56,7 @@ export async function comparePhase(phase: Phase, servers: Target[], o: CompareOp
   for (let k = 0; k < o.repeat; k++) {
     for (const s of servers) {
       await waitIdle(o.waitIdle, o.log);
-      const r = await measure({ origin: s.origin, paths: phase.paths, headers: phase.headers ?? {}, connections: o.connections, warmupSeconds: o.warmup, seconds: o.seconds, pid: s.pid });
+      const r = await measure({ origin: s.origin, paths: s.paths ?? phase.paths, headers: phase.headers ?? {}, connections: o.connections, warmupSeconds: o.warmup, seconds: o.seconds, pid: s.pid });
       o.log(`${phase.name} on ${s.name} (${k + 1}/${o.repeat}): ${r.rps.toFixed(0)} rps, p99 ${r.p99} ms, ${r.reqPerCpuSecond.toFixed(0)} req/CPU-s, machine ${(r.machineBusy * 100).toFixed(0)}% busy, other processes ${r.otherCpuSeconds.toFixed(1)} CPU-s`);
       if (r.non2xx) throw new Error(`${phase.name} on ${s.name}: ${r.non2xx} non-2xx answers (${JSON.stringify(r.statusCodes)})`);
       // Errors are timeouts (30 s) or resets: a figure, reported in the table, not a reason to stop.

@@ -62,6 +62,7 @@ export function distributionConfig(dataDir: string, port: number, s3?: Distribut
     ...(opts.htpasswd ? ['auth:', '  htpasswd:', '    realm: distribution', `    path: ${JSON.stringify(opts.htpasswd)}`] : []),
     'http:',
     `  addr: 127.0.0.1:${port}`,
+    ...(opts.proxyOf ? ['proxy:', `  remoteurl: ${JSON.stringify(opts.proxyOf)}`] : []),
     '',
   ].join('\n');
 }
@@ -69,6 +70,8 @@ export function distributionConfig(dataDir: string, port: number, s3?: Distribut
 export interface DistributionOptions {
   /** distribution's own Basic auth: the path of an htpasswd file (bcrypt entries only, as distribution reads them). */
   htpasswd?: string;
+  /** Run as a pull-through cache of that registry (`proxy: remoteurl:`), as bench/proxy.ts does. */
+  proxyOf?: string;
 }
 
 /** distribution's own S3 driver (the bucket must exist). */

@@ -13,7 +13,7 @@ export interface Row {
   /** For latency and memory: lower is better, and the ratio cell says by how much. */
   better?: Better;
   /** Target: a minimum ratio, or a maximum absolute Wharf value. */
-  target?: { minRatio?: number; maxWharf?: number };
+  target?: { minRatio?: number; maxRatio?: number; maxWharf?: number };
   note?: string;
 }
 
@@ -37,6 +37,12 @@ export function targetCell(r: Row): string {
     if (ratio === undefined) return `${want} (no peer figure)`;
     return `${want}: ${ratio >= t.minRatio ? 'met' : 'MISSED'}`;
   }
+  if (t.maxRatio !== undefined) {
+    const ratio = ratioOf(r);
+    const want = `≤ ${t.maxRatio}×`;
+    if (ratio === undefined) return `${want} (no peer figure)`;
+    return `${want}: ${ratio <= t.maxRatio ? 'met' : 'MISSED'}`;
+  }
   if (t.maxWharf !== undefined) {
     const want = `< ${t.maxWharf} ${r.unit ?? ''}`.trim();
     if (r.wharf === undefined) return want;
@@ -45,8 +51,9 @@ export function targetCell(r: Row): string {
   return '';
 }
 
-export function table(rows: Row[]): string {
-  const lines = ['| metric | Wharf | Verdaccio 6.8.0 | ratio (Wharf/Verdaccio) | target |', '|---|---:|---:|---:|---|'];
+/** `peer`: the other column's heading (the `verdaccio` field of each row holds its figures). */
+export function table(rows: Row[], peer = 'Verdaccio 6.8.0', peerShort = 'Verdaccio'): string {
+  const lines = [`| metric | Wharf | ${peer} | ratio (Wharf/${peerShort}) | target |`, '|---|---:|---:|---:|---|'];
   for (const r of rows) {
     const ratio = ratioOf(r);
     const metric = r.note ? `${r.metric} (${r.note})` : r.metric;

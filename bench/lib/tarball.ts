@@ -32,13 +32,15 @@ export function pseudoRandom(seed: string, size: number): Buffer {
   return keystream(seed).update(Buffer.alloc(size));
 }
 
-export function manifestOf(name: string, version: string) {
+/** `extra`: more package.json fields (dependencies, for a project whose packages depend on each other). */
+export function manifestOf(name: string, version: string, extra: Record<string, unknown> = {}) {
   return {
     name,
     version,
     description: `Benchmark package ${name}`,
     main: 'index.js',
     license: 'MIT',
+    ...extra,
   };
 }
 
@@ -50,7 +52,7 @@ export function digestsOf(bytes: Buffer): Omit<Tarball, 'bytes'> {
 }
 
 /** A real .tgz with package/package.json, package/index.js and `paddingBytes` of incompressible padding. */
-export async function makeTarball(name: string, version: string, paddingBytes = 17_000): Promise<Tarball> {
+export async function makeTarball(name: string, version: string, paddingBytes = 17_000, extra: Record<string, unknown> = {}): Promise<Tarball> {
   const pack = tar.pack();
   const entry = (file: string, content: Buffer) =>
     new Promise<void>((resolve, reject) =>
@@ -62,7 +64,7 @@ export async function makeTarball(name: string, version: string, paddingBytes = 
     pack.on('end', resolve);
     pack.on('error', reject);
   });
-  await entry('package.json', Buffer.from(JSON.stringify(manifestOf(name, version), null, 2) + '\n'));
+  await entry('package.json', Buffer.from(JSON.stringify(manifestOf(name, version, extra), null, 2) + '\n'));
   await entry('index.js', Buffer.from(`module.exports = ${JSON.stringify(`${name}@${version}`)};\n`));
   await entry('padding.bin', pseudoRandom(`${name}@${version}`, paddingBytes));
   pack.finalize();

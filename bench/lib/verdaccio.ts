@@ -41,7 +41,17 @@ export function ensureVerdaccio(dir: string, log: (s: string) => void): string {
   return bin;
 }
 
-export function writeConfig(dir: string, port: number): string {
+/** Options for a Verdaccio that is not the seeded peer of bench/npm.ts (bench/proxy.ts). */
+export interface ConfigOptions {
+  /** Who reads the packages: `$authenticated` (the default) or `$all` (anonymous reads, as a proxy's users do). */
+  access?: string;
+  /** An uplink named `upstream` at this URL, with `proxy: upstream` on every package (Verdaccio's proxy mode). */
+  uplink?: string;
+  /** How long Verdaccio trusts a cached uplink packument before asking the uplink again (its `maxage`). */
+  maxage?: string;
+}
+
+export function writeConfig(dir: string, port: number, o: ConfigOptions = {}): string {
   const storage = path.join(dir, 'storage');
   fs.mkdirSync(storage, { recursive: true });
   const file = path.join(dir, 'config.yaml');
@@ -61,16 +71,15 @@ export function writeConfig(dir: string, port: number): string {
       '  web:',
       '    sign:',
       '      expiresIn: 7d',
-      'uplinks: {}',
+      ...(o.uplink ? ['uplinks:', '  upstream:', `    url: ${JSON.stringify(o.uplink)}`, `    maxage: ${o.maxage ?? '2m'}`, '    timeout: 60s'] : ['uplinks: {}']),
       'packages:',
-      "  '@*/*':",
-      '    access: $authenticated',
-      '    publish: $authenticated',
-      '    unpublish: $authenticated',
-      "  '**':",
-      '    access: $authenticated',
-      '    publish: $authenticated',
-      '    unpublish: $authenticated',
+      ...["'@*/*'", "'**'"].flatMap((p) => [
+        `  ${p}:`,
+        `    access: ${o.access ?? '$authenticated'}`,
+        '    publish: $authenticated',
+        '    unpublish: $authenticated',
+        ...(o.uplink ? ['    proxy: upstream'] : []),
+      ]),
       'log: { type: stdout, format: pretty, level: warn }',
       `listen: 127.0.0.1:${port}`,
       '',
@@ -104,7 +113,15 @@ export async function verdaccioToken(origin: string, name: string): Promise<stri
  * publishing over HTTP takes minutes; the bench checks that a seeded packument has the same shape as one
  * published over HTTP.
  */
-export async function seedStorage(storage: string, registry: string, names: string[], versions: number, onPackage?: () => void) {
+export async function seedStorage(
+  storage: string,
+  registry: string,
+  names: string[],
+  versions: number,
+  onPackage?: () => void,
+  /** package.json fields for every version of a package (its dependencies): in the tarball and the packument. */
+  extraOf?: (name: string) => Record<string, unknown>,
+) {
   const dbFile = path.join(storage, '.verdaccio-db.json');
   const db = fs.existsSync(dbFile) ? JSON.parse(fs.readFileSync(dbFile, 'utf8')) : { list: [], secret: randomBytes(16).toString('hex') };
   const start = Date.now() - 3_600_000;
@@ -127,10 +144,11 @@ export async function seedStorage(storage: string, registry: string, names: stri
     };
     for (let i = 0; i < versions; i++) {
       const version = versionAt(i);
-      const tgz = await makeTarball(name, version);
+      const extra = extraOf?.(name) ?? {};
+      const tgz = await makeTarball(name, version, undefined, extra);
       fs.writeFileSync(path.join(dir, `${short}-${version}.tgz`), tgz.bytes);
       const { readme, ...v } = versionDoc(registry, name, version, tgz);
-      doc.versions[version] = { ...v, contributors: [] };
+      doc.versions[version] = { ...v, ...extra, contributors: [] };
       const at = new Date(start + i * 20).toISOString();
       doc.time[version] = at;
       doc.time.modified = at;

@@ -151,6 +151,12 @@ describe('real clients through the npm proxy', { timeout: 900_000 }, () => {
     assert.notEqual(missing.code, 0, missing.output);
     assert.match(server.output(), /serving a stale document/);
   });
+
+  // serve() once returned the reply, a thenable resolving to undefined: every proxied request then ran the
+  // registry's own route too, which failed or answered a second time into the finished reply (and logged it).
+  test('no proxied request ran the registry\'s own route too', () => {
+    assert.doesNotMatch(server.output(), /reply\.sent = true|Reply was already sent/);
+  });
 });
 
 for (const dialect of dialects()) {

@@ -90,11 +90,16 @@ export class NpmProxy {
     return proxy;
   }
 
-  /** Answers the request if a proxy serves it; undefined otherwise (the caller's own route answers). */
-  async serve(req: FastifyRequest, reply: FastifyReply, segments: string[]): Promise<FastifyReply | undefined> {
+  /**
+   * Answers the request if a proxy serves it (true, once answered); false otherwise (the caller's own route answers).
+   * A boolean, not the reply: a FastifyReply is a thenable that resolves to undefined, so `await serve() ?? own()`
+   * ran Wharf's own route too after every proxied answer (it failed, and logged the failure as an error).
+   */
+  async serve(req: FastifyRequest, reply: FastifyReply, segments: string[]): Promise<boolean> {
     const t = await this.resolve(segments);
-    if (!t) return undefined;
-    return t.file === undefined ? this.packument(req, reply, t) : this.tarball(req, reply, t, t.file);
+    if (!t) return false;
+    await (t.file === undefined ? this.packument(req, reply, t) : this.tarball(req, reply, t, t.file));
+    return true;
   }
 
   /**

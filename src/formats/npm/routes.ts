@@ -125,25 +125,24 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
   app.get('/-/ping', async () => ({}));
   // A proxy's registry (/npm/PROXY/...) and names that fall through to the default proxy are answered by
   // NpmProxy (proxy.ts) first; everything else is Wharf's own.
-  app.get('/:pkg', async (req, reply) => (await proxy.serve(req, reply, [(req.params as Params).pkg])) ?? getPackument(req, reply, nameOf(req.params as Params)));
+  app.get('/:pkg', async (req, reply) => ((await proxy.serve(req, reply, [(req.params as Params).pkg])) ? reply : getPackument(req, reply, nameOf(req.params as Params))));
   app.get('/:scope/:name', async (req, reply) => {
     const p = req.params as Params;
-    const proxied = await proxy.serve(req, reply, [p.scope, p.name]);
-    if (proxied) return proxied;
+    if (await proxy.serve(req, reply, [p.scope, p.name])) return reply;
     // `@scope%2fname/1.0.0` decodes to a scope holding a slash: a request for one version's document.
     if (p.scope.includes('/')) return getVersionDoc(req, reply, parseNpmName(p.scope), p.name);
     return getPackument(req, reply, nameOf(p));
   });
   app.get('/:pkg/-/:file', async (req, reply) => {
     const p = req.params as Params;
-    return (await proxy.serve(req, reply, [p.pkg, '-', p.file])) ?? getTarball(req, reply, nameOf(p), p.file);
+    return (await proxy.serve(req, reply, [p.pkg, '-', p.file])) ? reply : getTarball(req, reply, nameOf(p), p.file);
   });
   app.get('/:scope/:name/-/:file', async (req, reply) => {
     const p = req.params as Params;
-    return (await proxy.serve(req, reply, [p.scope, p.name, '-', p.file])) ?? getTarball(req, reply, nameOf(p), p.file);
+    return (await proxy.serve(req, reply, [p.scope, p.name, '-', p.file])) ? reply : getTarball(req, reply, nameOf(p), p.file);
   });
   // Only a proxy's registry has these: a scoped package under /npm/PROXY/, and its tarballs.
-  const proxyOnly = async (req: FastifyRequest, reply: FastifyReply, segments: string[]) => (await proxy.serve(req, reply, segments)) ?? reply.code(404).send({ error: 'not found' });
+  const proxyOnly = async (req: FastifyRequest, reply: FastifyReply, segments: string[]) => (await proxy.serve(req, reply, segments)) ? reply : reply.code(404).send({ error: 'not found' });
   app.get('/:owner/:scope/:name', (req, reply) => {
     const p = req.params as Params;
     return proxyOnly(req, reply, [p.owner, p.scope, p.name]);

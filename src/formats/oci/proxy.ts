@@ -57,12 +57,16 @@ const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('h
 export class OciProxy {
   constructor(private readonly core: Core) {}
 
-  /** Answers a /v2/ request under a container proxy; undefined when the path is not under one. */
-  async serve(req: FastifyRequest, reply: FastifyReply, path: string): Promise<FastifyReply | undefined> {
+  /**
+   * Answers a /v2/ request under a container proxy (true, once answered); false when the path is not under one.
+   * A boolean, not the reply: a FastifyReply is a thenable that resolves to undefined, so a caller testing the
+   * awaited reply ran the registry's own routes too after every proxied answer.
+   */
+  async serve(req: FastifyRequest, reply: FastifyReply, path: string): Promise<boolean> {
     const slash = path.indexOf('/');
-    if (slash < 1) return undefined;
+    if (slash < 1) return false;
     const proxy = await this.core.proxies.byName(path.slice(0, slash));
-    if (!proxy || proxy.format !== TYPE) return undefined;
+    if (!proxy || proxy.format !== TYPE) return false;
     const found = PATHS.map((p) => ({ kind: p.kind, m: p.re.exec(path) })).find((x) => x.m);
     if (!found) throw ociError('NAME_UNKNOWN', 'a proxy serves manifests, blobs, tag lists and referrers');
     const n = parseOciName(found.m![1]);
@@ -70,10 +74,11 @@ export class OciProxy {
     req.ociScope = { name: n.full, actions: 'pull' };
     if (req.method !== 'GET' && req.method !== 'HEAD') throw ociError('DENIED', `${proxy.name} is a pull-through proxy of ${proxy.upstream}: it is read-only`);
     const pkg = await this.allowRead(req, t);
-    if (found.kind === 'manifest') return this.manifest(req, reply, t, pkg, found.m![2]);
-    if (found.kind === 'blob') return this.blob(req, reply, t, pkg, found.m![2]);
-    if (found.kind === 'referrers') return this.referrers(req, reply, t, found.m![2]);
-    return this.tags(req, reply, t);
+    if (found.kind === 'manifest') await this.manifest(req, reply, t, pkg, found.m![2]);
+    else if (found.kind === 'blob') await this.blob(req, reply, t, pkg, found.m![2]);
+    else if (found.kind === 'referrers') await this.referrers(req, reply, t, found.m![2]);
+    else await this.tags(req, reply, t);
+    return true;
   }
 
   /**

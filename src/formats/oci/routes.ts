@@ -71,8 +71,7 @@ export async function ociRoutes(app: FastifyInstance, core: Core): Promise<void>
     handler: async (req, reply) => {
       const path = (req.params as { '*': string })['*'];
       // A container proxy's repositories (/v2/PROXY/...) are answered by its upstream (proxy.ts).
-      const proxied = await proxy.serve(req, reply, path);
-      if (proxied) return proxied;
+      if (await proxy.serve(req, reply, path)) return reply;
       const found = matchRoute(resources, req.method, path);
       if (!found) throw ociError('NAME_UNKNOWN');
       const n = parseOciName(found.name);
