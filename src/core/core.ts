@@ -85,7 +85,7 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
   events.on(() => webhooks.afterChange());
   let closed = false;
   const packages = new Packages(db, changes);
-  const publisher = new Publisher(db, events, authz, config.restoreDays, deps.durable, audit, async (digest) => !!(await blobs.stat(digest)), config.quota, dialect === 'sqlite');
+  const publisher = new Publisher(db, events, authz, config.restoreDays, deps.durable, audit, async (digest) => !!(await blobs.stat(digest)), config.quota);
   const core: Core = {
     config, db, dialect, changes, blobs, identity, audit,
     blobCache: new BlobCache(blobs, config.blobCacheBytes), tokens, events, downloads,

@@ -5,7 +5,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
-import { GroupCommit } from '../db/group-commit.ts';
 import type { Package, PackageVersion, Role, Visibility } from '../db/tables.ts';
 import { AuditLog, type AuditAction } from './audit/audit.ts';
 import type { Actor } from './auth/actor.ts';
@@ -67,15 +66,10 @@ export class Publisher {
     /** Whether the blob store holds a digest (stored content named without its `blobs` row: see commitBlobs). */
     private readonly storeHas: (digest: string) => Promise<boolean> = async () => true,
     quotaDefaults?: QuotaDefaults,
-    /** SQLite: concurrent changes commit together (db/group-commit.ts). */
-    groupCommit = false,
   ) {
     this.usage = new Usage(db, quotaDefaults, authz);
     this.marks = new Marks(db);
-    this.group = groupCommit ? new GroupCommit(db) : null;
   }
-
-  private readonly group: GroupCommit | null;
 
   /** Blob marks of concurrent changes, written together (blobs/fence.ts). */
   private readonly marks: Marks;
@@ -124,12 +118,12 @@ export class Publisher {
 
   /** Runs `fn` in one transaction that also records the event it returns; announces the event once durable. */
   private async change<T>(fn: (trx: Db) => Promise<{ result: T; event: PackageEvent }>): Promise<T> {
-    const run = async (trx: Db) => {
+    const { result, event } = await this.db.transaction().execute(async (t) => {
+      const trx = t as unknown as Db;
       const r = await fn(trx);
       await this.events.record(trx, r.event);
       return r;
-    };
-    const { result, event } = this.group ? await this.group.run(run) : await this.db.transaction().execute((t) => run(t as unknown as Db));
+    });
     await this.durable();
     this.events.emit(event);
     return result;

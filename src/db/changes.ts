@@ -134,10 +134,9 @@ export function writtenTables(query: CompiledQuery): string[] | null {
     case 'DeleteQueryNode':
       return known((node.from?.froms ?? []).map(tableName));
     default: {
-      // Raw SQL and anything else: a write (of unknown tables) unless it plainly reads, or only marks a savepoint
-      // (group-commit.ts: what a rollback to one undoes was counted when it was written).
+      // Raw SQL and anything else: a write (of unknown tables) unless it plainly reads.
       const text = query.sql.trimStart().slice(0, 16).toLowerCase();
-      return /^(select|pragma|show|savepoint|release|rollback to)\b/.test(text) ? [] : null;
+      return text.startsWith('select') || text.startsWith('pragma') || text.startsWith('show') ? [] : null;
     }
   }
 }
