@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchArgs } from './lib/args.ts';
 import { agent, getJson, request, sleep } from './lib/http.ts';
 import { measure, type LoadResult } from './lib/load.ts';
 import { escapeName, packageName, preparePublish, preparePublishes, publishConcurrently, publishPrepared, publishStreamed, versionAt, type Registry } from './lib/npm-publish.ts';
@@ -36,26 +37,12 @@ const PEERS = path.join(BENCH, '.peers');
 
 // ---------------------------------------------------------------------------------------------- options
 
-const argv = process.argv.slice(2);
-const flag = (name: string) => argv.includes(`--${name}`);
-const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-const num = (name: string, dflt: number) => {
-  const v = opt(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || (n === 0 && name !== 'wait-idle')) throw new Error(`--${name}=${v}: expected a positive number`);
-  return n;
-};
-for (const a of argv) {
-  if (!/^--(quick|keep|help|cpu-prof|no-ceiling|publish-only|(only|packages|versions|seconds|warmup|connections|big-mb|publish-packages|one-package|repeat|wait-idle)=.+)$/.test(a)) {
-    console.error(`unknown argument ${a}; see the header of bench/npm.ts`);
-    process.exit(2);
-  }
-}
-if (flag('help')) {
-  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 13).join('\n'));
-  process.exit(0);
-}
+const { flag, opt, num } = benchArgs(import.meta.url, {
+  flags: ['quick', 'keep', 'cpu-prof', 'no-ceiling', 'publish-only'],
+  options: ['only', 'packages', 'versions', 'seconds', 'warmup', 'connections', 'big-mb', 'publish-packages', 'one-package', 'repeat', 'wait-idle'],
+  helpLines: 13,
+  zeroOk: ['wait-idle'],
+});
 const quick = flag('quick');
 const only = opt('only');
 if (only && only !== 'wharf' && only !== 'verdaccio') throw new Error(`--only=${only}: expected wharf or verdaccio`);

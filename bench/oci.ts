@@ -42,6 +42,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchArgs } from './lib/args.ts';
 import { RawGetClient } from './lib/raw-get.ts';
 import { buildSinkGet, SinkGetClient } from './lib/sink-get.ts';
 import { distributionVersion, startDistribution, waitDistribution, type DistributionProcess, type DistributionS3 } from './lib/distribution.ts';
@@ -57,26 +58,11 @@ const MiB = 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------- options
 
-const argv = process.argv.slice(2);
-const flag = (name: string) => argv.includes(`--${name}`);
-const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-const num = (name: string, dflt: number) => {
-  const v = opt(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || (name === 'repeat' && !Number.isInteger(n))) throw new Error(`--${name}=${v}: expected a positive number${name === 'repeat' ? ' (whole)' : ''}`);
-  return n;
-};
-for (const a of argv) {
-  if (!/^--(quick|keep|help|cpu-prof|skip-skopeo|no-ceiling|nginx|no-redirect|sink|(only|seconds|warmup|connections|repeat|store|phases)=.+)$/.test(a)) {
-    console.error(`unknown argument ${a}; see the header of bench/oci.ts`);
-    process.exit(2);
-  }
-}
-if (flag('help')) {
-  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 33).join('\n'));
-  process.exit(0);
-}
+const { flag, opt, num } = benchArgs(import.meta.url, {
+  flags: ['quick', 'keep', 'cpu-prof', 'skip-skopeo', 'no-ceiling', 'nginx', 'no-redirect', 'sink'],
+  options: ['only', 'seconds', 'warmup', 'connections', 'repeat', 'store', 'phases'],
+  helpLines: 33,
+});
 const quick = flag('quick');
 const only = opt('only');
 if (only && only !== 'wharf' && only !== 'distribution') throw new Error(`--only=${only}: expected wharf or distribution`);

@@ -22,6 +22,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchArgs } from './lib/args.ts';
 import { busyLines, comparePhase, machine, median, waitIdle, type PhaseResult, type Target as LoadTarget } from './lib/compare.ts';
 import { startDistribution, distributionVersion, waitDistribution, type DistributionProcess } from './lib/distribution.ts';
 import { agent, request } from './lib/http.ts';
@@ -37,26 +38,12 @@ const PEERS = path.join(ROOT, 'bench', '.peers');
 
 // ---------------------------------------------------------------------------------------------- options
 
-const argv = process.argv.slice(2);
-const flag = (name: string) => argv.includes(`--${name}`);
-const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-const num = (name: string, dflt: number) => {
-  const v = opt(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || (n === 0 && name !== 'wait-idle')) throw new Error(`--${name}=${v}: expected a positive number`);
-  return n;
-};
-for (const a of argv) {
-  if (!/^--(quick|keep|help|cpu-prof|(only|repeat|seconds|warmup|connections|packages|install|layers|layer-mb|ttl|wait-idle)=.+)$/.test(a)) {
-    console.error(`unknown argument ${a}; see the header of bench/proxy.ts`);
-    process.exit(2);
-  }
-}
-if (flag('help')) {
-  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 17).join('\n'));
-  process.exit(0);
-}
+const { flag, opt, num } = benchArgs(import.meta.url, {
+  flags: ['quick', 'keep', 'cpu-prof'],
+  options: ['only', 'repeat', 'seconds', 'warmup', 'connections', 'packages', 'install', 'layers', 'layer-mb', 'ttl', 'wait-idle'],
+  helpLines: 17,
+  zeroOk: ['wait-idle'],
+});
 const quick = flag('quick');
 const only = opt('only');
 if (only && only !== 'npm' && only !== 'oci') throw new Error(`--only=${only}: expected npm or oci`);
