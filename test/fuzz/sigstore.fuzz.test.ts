@@ -49,6 +49,35 @@ describe('Sigstore parsers', () => {
     );
   });
 
+  test('a keyless certificate damaged at every position: build facts are read or left out, never a crash', () => {
+    // The certificate's extensions are parsed lazily: a damaged one used to throw a TypeError out of buildFacts (the
+    // fuzz test above found it with a mutated bundle; which mutation does it depends on the mock's fresh keys, so
+    // this sweeps every position of the certificate's DER instead of waiting for a seed to land on one).
+    const bundle = JSON.parse(bundleText);
+    const chain = bundle.verificationMaterial.x509CertificateChain ?? { certificates: [bundle.verificationMaterial.certificate] };
+    const der = Buffer.from(chain.certificates[0].rawBytes, 'base64');
+    let parsed = 0;
+    for (let at = 0; at < der.length; at++) {
+      for (const flip of [0x01, 0x80, 0xff]) {
+        const damaged = Buffer.from(der);
+        damaged[at] ^= flip;
+        const b = structuredClone(bundle);
+        const certs = b.verificationMaterial.x509CertificateChain?.certificates ?? [b.verificationMaterial.certificate];
+        certs[0].rawBytes = damaged.toString('base64');
+        let parsedBundle;
+        try {
+          parsedBundle = parseBundle(Buffer.from(JSON.stringify(b)));
+        } catch {
+          continue; // refused as a bundle: fine
+        }
+        parsed++;
+        const facts = verifier.buildFacts(parsedBundle);
+        assert.equal(typeof facts, 'object');
+      }
+    }
+    assert.ok(parsed > der.length, `most damaged certificates still parse as bundles (${parsed})`);
+  });
+
   test('identity policies: a compiled pattern and an issuer, or a client error', (t) => {
     fc.assert(
       fc.property(fc.oneof(fc.string({ maxLength: 40 }), mutatedText('https://github\\.com/alice/.*', ['(', ')', '[', '\\', '(?<', '{2,}', '*'])), fc.oneof(fc.string({ maxLength: 40 }), mutatedText(GITHUB_ISSUER)), (identity, issuer) => {

@@ -166,10 +166,12 @@ function buildFacts(bundle: Bundle): BuildFacts {
     return {};
   }
   if (!cert) return {};
+  // The certificate's extensions are parsed when first asked for: a malformed one throws there (a TypeError from
+  // deep inside the parser, found by the fuzz test), and is then a fact the certificate does not state.
   const read = (oid: string) => {
-    const ext = cert.extension(oid);
-    if (!ext) return undefined;
     try {
+      const ext = cert.extension(oid);
+      if (!ext) return undefined;
       return ASN1Obj.parseBuffer(Buffer.from(ext.value)).value.toString('utf8');
     } catch {
       return undefined;
