@@ -17,9 +17,9 @@ import { GenerationCache } from '../../db/changes.ts';
 import type { Owner } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
 import { Urls, visibleVersions, type NuGetVersionMeta, type NuGetVersionRow, type SearchFilter } from './documents.ts';
-import { DEFAULT_NUPKG_LIMITS, readNupkg } from './nupkg.ts';
+import { DEFAULT_NUPKG_LIMITS, readNupkg, versionMeta } from './nupkg.ts';
 import { TYPE, type NuGetContext } from './context.ts';
-import { checkId, isSemVer2, parseVersion } from './versions.ts';
+import { checkId, parseVersion } from './versions.ts';
 
 export { TYPE };
 
@@ -200,16 +200,7 @@ export class NuGetFeed implements NuGetContext {
       const nupkg = await core.blobs.put(fs.createReadStream(tmp, { start, end: end - 1 }), { maxSize: core.config.maxBlobSize, extraDigests: ['sha512'] });
       const nuspecBlob = await core.blobs.putBytes(facts.nuspecXml, { maxSize: core.config.maxBlobSize });
       try {
-        const meta: NuGetVersionMeta = {
-          id: name, version, originalVersion: spec.version, listed: true, semVer2: isSemVer2(spec.version),
-          title: spec.title, authors: spec.authors, owners: spec.owners, description: spec.description, summary: spec.summary, releaseNotes: spec.releaseNotes,
-          tags: spec.tags, language: spec.language, projectUrl: spec.projectUrl, iconUrl: spec.iconUrl, icon: spec.icon, licenseUrl: spec.licenseUrl,
-          licenseExpression: spec.license?.type === 'expression' ? spec.license.value : undefined,
-          licenseFile: spec.license?.type === 'file' ? spec.license.value : undefined,
-          readme: facts.readme, repositoryUrl: spec.repository?.url, requireLicenseAcceptance: spec.requireLicenseAcceptance,
-          minClientVersion: spec.minClientVersion, packageTypes: spec.packageTypes, dependencyGroups: spec.dependencyGroups, frameworks: facts.frameworks,
-          sha512: Buffer.from(nupkg.extra.sha512 ?? '', 'hex').toString('base64'), size: nupkg.size,
-        };
+        const meta = versionMeta(facts, { id: name, version, listed: true, blob: nupkg });
         const lid = name.toLowerCase();
         await core.publisher.createVersion({
           ownerId: owner.id, type: TYPE, name, version, metadata: meta,

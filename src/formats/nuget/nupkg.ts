@@ -7,7 +7,9 @@ import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { invalid, tooLarge } from '../../core/errors.ts';
 import { checkInflation, DEFAULT_INFLATION, type InflationLimits } from '../../core/inflation.ts';
+import type { NuGetVersionMeta } from './documents.ts';
 import { MAX_NUSPEC_BYTES, parseNuspec, type Nuspec } from './nuspec.ts';
+import { isSemVer2 } from './versions.ts';
 
 /** `maxUnpacked` and `maxRatio` bound the sum of the entries' declared uncompressed sizes. */
 export interface NupkgLimits extends InflationLimits {
@@ -114,4 +116,22 @@ export async function readNupkg(file: string, offset: number, length: number, li
   } finally {
     zip.close();
   }
+}
+
+/**
+ * A version's metadata from its package's facts, as a push records it and a proxy records what it fetched:
+ * `id` as the feed names the package, `version` normalized, `blob` the stored .nupkg (its sha512 and size).
+ */
+export function versionMeta(facts: NupkgFacts, o: { id: string; version: string; listed: boolean; blob: { size: number; extra: { sha512?: string } } }): NuGetVersionMeta {
+  const spec = facts.nuspec;
+  return {
+    id: o.id, version: o.version, originalVersion: spec.version, listed: o.listed, semVer2: isSemVer2(spec.version),
+    title: spec.title, authors: spec.authors, owners: spec.owners, description: spec.description, summary: spec.summary, releaseNotes: spec.releaseNotes,
+    tags: spec.tags, language: spec.language, projectUrl: spec.projectUrl, iconUrl: spec.iconUrl, icon: spec.icon, licenseUrl: spec.licenseUrl,
+    licenseExpression: spec.license?.type === 'expression' ? spec.license.value : undefined,
+    licenseFile: spec.license?.type === 'file' ? spec.license.value : undefined,
+    readme: facts.readme, repositoryUrl: spec.repository?.url, requireLicenseAcceptance: spec.requireLicenseAcceptance,
+    minClientVersion: spec.minClientVersion, packageTypes: spec.packageTypes, dependencyGroups: spec.dependencyGroups, frameworks: facts.frameworks,
+    sha512: Buffer.from(o.blob.extra.sha512 ?? '', 'hex').toString('base64'), size: o.blob.size,
+  };
 }

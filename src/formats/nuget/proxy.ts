@@ -18,7 +18,7 @@ import type { Core } from '../../core/core.ts';
 import { isWharfError, notFound, unauthorized, upstreamError } from '../../core/errors.ts';
 import type { ProxyConfig } from '../../core/proxy/proxies.ts';
 import type { NuGetVersionMeta, NuGetVersionRow } from './documents.ts';
-import { DEFAULT_NUPKG_LIMITS, readNupkg, type NupkgFacts } from './nupkg.ts';
+import { DEFAULT_NUPKG_LIMITS, readNupkg, versionMeta, type NupkgFacts } from './nupkg.ts';
 import { checkId, isSemVer2, parseVersion } from './versions.ts';
 
 const TYPE = 'nuget';
@@ -282,16 +282,7 @@ export class NuGetProxy {
         if (spec.id.toLowerCase() !== lid || sv?.normalized.toLowerCase() !== lv) {
           throw upstreamError(`the upstream's ${fileName} holds ${spec.id} ${spec.version}, not ${id} ${v.normalized}`);
         }
-        const meta: NuGetVersionMeta = {
-          id: name, version: sv.normalized, originalVersion: spec.version, listed: listed.row.meta.listed, semVer2: isSemVer2(spec.version),
-          title: spec.title, authors: spec.authors, owners: spec.owners, description: spec.description, summary: spec.summary, releaseNotes: spec.releaseNotes,
-          tags: spec.tags, language: spec.language, projectUrl: spec.projectUrl, iconUrl: spec.iconUrl, icon: spec.icon, licenseUrl: spec.licenseUrl,
-          licenseExpression: spec.license?.type === 'expression' ? spec.license.value : undefined,
-          licenseFile: spec.license?.type === 'file' ? spec.license.value : undefined,
-          readme: facts.readme, repositoryUrl: spec.repository?.url, requireLicenseAcceptance: spec.requireLicenseAcceptance,
-          minClientVersion: spec.minClientVersion, packageTypes: spec.packageTypes, dependencyGroups: spec.dependencyGroups, frameworks: facts.frameworks,
-          sha512: Buffer.from(staged.extra.sha512 ?? '', 'hex').toString('base64'), size: staged.size,
-        };
+        const meta = versionMeta(facts, { id: name, version: sv.normalized, listed: listed.row.meta.listed, blob: staged });
         return { metadata: meta, packageMetadata: sv.release ? undefined : { description: spec.description, latest: sv.normalized } };
       },
       metadata: {},
