@@ -4,7 +4,7 @@
 // Real clients (npm, yarn, pnpm) install through the default proxy at /npm/ and through /npm/PROXY/; the core
 // behaviour (coalescing, integrity, TTL, stale serving, dependency confusion) runs on both databases.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -52,6 +52,8 @@ before(async () => {
   await pub.publish('@alice/secret', '1.0.0');
   await pub.publish('@outside/free', '1.0.0');
   await pub.publish('internal-tool', '1.0.0');
+  await pub.publish('px-early', '1.0.0');
+  await pub.publish('px-unkept', '1.0.0');
 });
 
 after(async () => {
@@ -207,7 +209,11 @@ for (const dialect of dialects()) {
     test('a cached version deleted in Wharf is not served, not listed, and not fetched again', T, async () => {
       const { systemActor } = await import('../../src/core/auth/actor.ts');
       const tgz = `${server.url}/npm/up/px-app/-/px-app-1.0.0.tgz`;
-      assert.equal((await fetch(tgz)).status, 200);
+      const res = await fetch(tgz);
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      // The client has the tarball once it is verified; the cache records it right after.
+      await server.core.proxyCache.settle();
       const pkg = (await server.core.packages.find('up', 'npm', 'px-app'))!;
       const v = (await server.core.packages.version(pkg.id, '1.0.0'))!;
       await server.core.publisher.deleteVersion(pkg.id, v.id, systemActor);
@@ -219,6 +225,55 @@ for (const dialect of dialects()) {
         assert.deepEqual(Object.keys(doc.versions), ['1.1.0'], accept);
         assert.equal(doc['dist-tags'].latest, '1.1.0');
       }
+    });
+
+    test('clients get a checked packument and a verified tarball without waiting for the cache to keep them', T, async () => {
+      const { core } = server;
+      const blobs = core.blobs as unknown as Record<string, unknown>;
+      const publisher = core.publisher as unknown as Record<string, unknown>;
+      const [putBytes, createVersion] = [blobs.putBytes as (...a: unknown[]) => Promise<unknown>, publisher.createVersion as (...a: unknown[]) => Promise<unknown>];
+      // Every write that keeps a copy waits until the clients have their answers.
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      blobs.putBytes = async (...a: unknown[]) => (await gate, putBytes(...a));
+      publisher.createVersion = async (...a: unknown[]) => (await gate, createVersion.apply(core.publisher, a));
+      const packuments = () => upstream.count((u) => u === '/px-early');
+      try {
+        const doc = await (await fetch(`${server.url}/npm/up/px-early`)).json();
+        const dist = doc.versions['1.0.0'].dist;
+        const again = await fetch(`${server.url}/npm/up/px-early`, { headers: { accept: 'application/vnd.npm.install-v1+json' } });
+        assert.equal(again.status, 200);
+        assert.equal(packuments(), 1, 'the second request is served from the copy being kept');
+        const tgz = await fetch(dist.tarball);
+        assert.equal(tgz.status, 200);
+        const bytes = Buffer.from(await tgz.arrayBuffer());
+        assert.equal(`sha512-${createHash('sha512').update(bytes).digest('base64')}`, dist.integrity);
+        const pkg = await core.packages.find('up', 'npm', 'px-early');
+        assert.equal(pkg ? (await core.packages.versions(pkg.id)).length : 0, 0, 'not recorded yet');
+      } finally {
+        delete blobs.putBytes;
+        delete publisher.createVersion;
+        open();
+      }
+      await core.proxyCache.settle();
+      const pkg = (await core.packages.find('up', 'npm', 'px-early'))!;
+      assert.deepEqual((await core.packages.versions(pkg.id)).map((v) => v.version), ['1.0.0']);
+      assert.ok(await core.db.selectFrom('proxy_documents').select('key').where('key', '=', 'px-early').executeTakeFirst(), 'the packument is kept');
+      assert.equal(packuments(), 1);
+
+      // A copy that could not be kept is not a failure for the client; the next request asks the upstream again.
+      blobs.putBytes = async () => {
+        throw new Error('disk full');
+      };
+      try {
+        assert.equal((await fetch(`${server.url}/npm/up/px-unkept`)).status, 200);
+        await core.proxyCache.settle();
+      } finally {
+        delete blobs.putBytes;
+      }
+      assert.equal(await core.db.selectFrom('proxy_documents').select('key').where('key', '=', 'px-unkept').executeTakeFirst(), undefined);
+      assert.equal((await fetch(`${server.url}/npm/up/px-unkept`)).status, 200);
+      assert.equal(upstream.count((u) => u === '/px-unkept'), 2);
     });
 
     test('an integrity mismatch from the upstream is refused (502) and nothing is kept', T, async () => {

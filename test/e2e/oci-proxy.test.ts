@@ -400,6 +400,8 @@ for (const dialect of dialects()) {
       assert.equal(bytes, layer.size);
       // The client had bytes while the upstream was still holding back the second half.
       assert.ok(first && first < front.resumedAt, `first byte ${front.resumedAt - first} ms before the upstream sent the rest`);
+      // The client has the layer once it is verified; the cache records it right after.
+      await server.core.proxyCache.settle();
       const pkg = (await server.core.packages.find('up', 'container', 'library/slow'))!;
       assert.ok(await server.core.packages.heldBlob(pkg.id, layer.digest), 'the layer is kept');
     });

@@ -5,12 +5,16 @@ import { recordBlobOp, type BlobOutcome } from '../stats.ts';
 
 export type ExtraDigest = 'sha1' | 'sha512' | 'md5';
 
-export interface StagedBlob {
+/** What hashing some content found: enough to verify it against a digest declared beforehand. */
+export interface Hashed {
   /** `sha256:<hex>` */
   readonly digest: string;
   readonly size: number;
   /** Hex digests of the extra algorithms asked for. */
   readonly extra: Partial<Record<ExtraDigest, string>>;
+}
+
+export interface StagedBlob extends Hashed {
   /** Makes the content durable under its digest (atomic rename). Idempotent. */
   commit(): Promise<void>;
   /** Drops the staged content. Safe to call twice, and after commit (then it does nothing). */
@@ -21,6 +25,11 @@ export interface PutOptions {
   /** Fail with TooLarge past this many bytes, while streaming. */
   maxSize?: number;
   extraDigests?: ExtraDigest[];
+  /**
+   * Called once every byte is hashed, before the content is made durable (fsync, upload): a reader of the same
+   * bytes (a proxy's first client) can be answered then. At the latest when put() resolves.
+   */
+  hashed?: (h: Hashed) => void;
 }
 
 export interface ByteRange {

@@ -273,9 +273,14 @@ export class FsBlobStore implements BlobStore {
     const fh = await fsp.open(tmp, 'wx', 0o644);
     const extras: ExtraDigest[] = options.extraDigests ?? [];
     const sink = new HashingFileSink(fh, ['sha256', ...extras], options.maxSize ?? Number.MAX_SAFE_INTEGER);
+    let digest: string;
+    const extra: Partial<Record<ExtraDigest, string>> = {};
     try {
       await pipeline(source, sink);
       source.off('error', early);
+      digest = `sha256:${sink.hashes.get('sha256')!.digest('hex')}`;
+      for (const a of extras) extra[a] = sink.hashes.get(a)!.digest('hex');
+      options.hashed?.({ digest, size: sink.size, extra });
       await fh.sync();
     } catch (err) {
       await fh.close().catch(() => {});
@@ -283,9 +288,6 @@ export class FsBlobStore implements BlobStore {
       throw err;
     }
     await fh.close();
-    const digest = `sha256:${sink.hashes.get('sha256')!.digest('hex')}`;
-    const extra: Partial<Record<ExtraDigest, string>> = {};
-    for (const a of extras) extra[a] = sink.hashes.get(a)!.digest('hex');
     return this.staged(tmp, digest, sink.size, extra);
   }
 
@@ -297,6 +299,7 @@ export class FsBlobStore implements BlobStore {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const extra: Partial<Record<ExtraDigest, string>> = {};
     for (const a of extras) extra[a] = createHash(a).update(bytes).digest('hex');
+    options.hashed?.({ digest, size: bytes.length, extra });
     const tmp = path.join(this.tmpDir, randomUUID());
     const fd = await openFile(tmp, 'wx', 0o644);
     try {

@@ -235,10 +235,15 @@ export class S3BlobStore implements BlobStore {
     } finally {
       source.off('error', early);
     }
+    let hashed: { digest: string; extra: Partial<Record<ExtraDigest, string>> } | undefined;
+    // Once, when the source has ended (a Hash gives its digest once); the caller may hear of it before the upload ends.
     const result = () => {
+      if (hashed) return hashed;
       const extra: Partial<Record<ExtraDigest, string>> = {};
       for (const a of extras) extra[a] = hashes.get(a)!.digest('hex');
-      return { digest: `sha256:${hashes.get('sha256')!.digest('hex')}`, extra };
+      hashed = { digest: `sha256:${hashes.get('sha256')!.digest('hex')}`, extra };
+      options.hashed?.({ ...hashed, size });
+      return hashed;
     };
     if (ended) {
       const { digest, extra } = result();
@@ -250,7 +255,10 @@ export class S3BlobStore implements BlobStore {
       yield* head.splice(0);
       for (;;) {
         const b = await take();
-        if (!b) return;
+        if (!b) {
+          result();
+          return;
+        }
         yield b;
       }
     }
@@ -264,7 +272,9 @@ export class S3BlobStore implements BlobStore {
     if (bytes.length > max) throw tooLarge(`content exceeds ${max} bytes`);
     const extra: Partial<Record<ExtraDigest, string>> = {};
     for (const a of options.extraDigests ?? []) extra[a] = createHash(a).update(bytes).digest('hex');
-    return this.stagedBytes(bytes, `sha256:${createHash('sha256').update(bytes).digest('hex')}`, extra);
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    options.hashed?.({ digest, size: bytes.length, extra });
+    return this.stagedBytes(bytes, digest, extra);
   }
 
   /** Content hashed in memory: commit() writes it once to its digest key. */

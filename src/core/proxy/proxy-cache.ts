@@ -8,11 +8,12 @@
 //     that file, so search, the UI, download counts, retention and `wharf gc` see it like any other.
 // Both coalesce: concurrent requests for the same thing share one upstream request. The fetch belongs to no
 // client: one that disconnects leaves it running for the others (and for the cache).
+import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/database.ts';
 import { systemActor } from '../auth/actor.ts';
-import type { BlobStore, ExtraDigest, StagedBlob } from '../blobs/blob-store.ts';
+import type { BlobStore, ExtraDigest, Hashed, StagedBlob } from '../blobs/blob-store.ts';
 import { nowIso } from '../clock.ts';
 import { isWharfError, notFound, tooLarge, upstreamError } from '../errors.ts';
 import type { FileRow, Packages } from '../model/packages.ts';
@@ -69,7 +70,7 @@ export interface FileRequest {
   /** The Docker token scope the upstream may ask for. */
   scope?: string;
   /** Throws when the content is not what the upstream's index declared: nothing is kept then. */
-  verify(staged: StagedBlob): void;
+  verify(hashed: Hashed): void;
   /** The version's metadata as the format stores it, and what to merge into the package's. */
   metadata: unknown;
   packageMetadata?: Record<string, unknown>;
@@ -104,7 +105,7 @@ export interface BlobRequest<T> {
   /** Follow the upstream's redirects, without credentials (content checked by `verify` against a digest known beforehand). */
   redirects?: boolean;
   /** Throws when the content is not what was declared: nothing is kept then. */
-  verify(staged: StagedBlob): void;
+  verify(hashed: Hashed): void;
   /** A reader the body passes through on its way to the store; what it found is given to `record`. */
   inspect?(): { through: Transform; result: Promise<unknown> };
   /** Records the verified content (commits it, or cancels it when another copy is kept). */
@@ -115,7 +116,8 @@ export interface BlobRequest<T> {
 export interface Fetching<T> {
   /**
    * The upstream's bytes as they arrive, for the caller whose request started the fetch (if it asked): its
-   * response can begin at once. The stream fails if the content is refused; its end means verified and kept.
+   * response can begin at once. The stream fails if the content is refused; its end means verified (and, for an
+   * inspected file, kept: a plain file is being kept as the client gets its last bytes).
    */
   live?: { body: Readable; size: number | null };
   /** What was kept, once verified and recorded: the same for every caller. */
@@ -146,6 +148,13 @@ export class ProxyCache {
   /** Upstream requests made, by proxy name (for /metrics and the tests' counting). */
   readonly upstreamRequests = new Map<string, number>();
   private readonly tokens = new UpstreamTokens();
+  /**
+   * Documents fetched and checked whose copy is being kept (store()), by `owner|key`: served from memory until
+   * their row is written, so that no request waits for the cache's own durability.
+   */
+  private readonly keeping = new Map<string, { ref: DocumentRef; bytes: Buffer; done: Promise<void> }>();
+  /** Packages being created for a proxy in the background (ensurePackageSoon). */
+  private readonly creating = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly db: Db,
@@ -247,8 +256,16 @@ export class ProxyCache {
     return Buffer.concat(chunks);
   }
 
+  /** Resolves once every fetch, and every copy being kept, has ended (before the database closes). */
+  async settle(): Promise<void> {
+    while (this.inflight.size || this.keeping.size || this.creating.size) {
+      await Promise.allSettled([...this.inflight.values(), ...[...this.keeping.values()].map((k) => k.done), ...this.creating.values()]);
+    }
+  }
+
   /** A cached document's bytes (documents are bounded by their request's maxBytes). */
   async read(digest: string): Promise<Buffer> {
+    for (const k of this.keeping.values()) if (k.ref.digest === digest) return k.bytes;
     const chunks: Buffer[] = [];
     for await (const c of await this.blobs.open(digest)) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
@@ -256,6 +273,8 @@ export class ProxyCache {
 
   /** The document, from the cache while fresh, else revalidated or fetched (see the top of this file). */
   async document(proxy: ProxyConfig, req: DocumentRequest): Promise<DocumentRef> {
+    const keeping = this.keeping.get(`${proxy.ownerId}|${req.key}`);
+    if (keeping) return keeping.ref;
     const row = await this.db.selectFrom('proxy_documents').selectAll().where('owner_id', '=', proxy.ownerId).where('key', '=', req.key).executeTakeFirst();
     const cached = row ? { digest: row.blob_digest, etag: row.etag, lastModified: row.last_modified, fetchedAt: row.fetched_at, stale: false } : undefined;
     if (row && Date.parse(row.checked_at) + proxy.ttlSeconds * 1000 > Date.now()) return cached!;
@@ -298,19 +317,32 @@ export class ProxyCache {
     return this.store(proxy, req, bytes, res.headers.get('etag'), res.headers.get('last-modified'));
   }
 
-  /** Checks and keeps a document's bytes as the proxy's copy of `req.key`. */
-  private async store(proxy: ProxyConfig, req: DocumentRequest, bytes: Buffer, etag: string | null, lastModified: string | null): Promise<DocumentRef> {
-    const now = nowIso();
+  /**
+   * Checks a document's bytes and keeps them as the proxy's copy of `req.key`. The answer does not wait for the
+   * copy to be durable: the document is served from memory until its row is written (a cache: should keeping
+   * fail, it is logged and the next request asks the upstream again). Only a checked document is ever kept.
+   */
+  private store(proxy: ProxyConfig, req: DocumentRequest, bytes: Buffer, etag: string | null, lastModified: string | null): DocumentRef {
     req.check(bytes);
-    const staged = await this.blobs.putBytes(bytes);
-    await this.publisher.commitBlobs([staged]);
-    const doc = { blob_digest: staged.digest, etag, last_modified: lastModified, fetched_at: now, checked_at: now };
-    await this.db
-      .insertInto('proxy_documents')
-      .values({ owner_id: proxy.ownerId, key: req.key, ...doc })
-      .onConflict((oc) => oc.columns(['owner_id', 'key']).doUpdateSet(doc))
-      .execute();
-    return { digest: doc.blob_digest, etag: doc.etag, lastModified: doc.last_modified, fetchedAt: now, stale: false };
+    const now = nowIso();
+    const ref: DocumentRef = { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, etag, lastModified, fetchedAt: now, stale: false };
+    const k = `${proxy.ownerId}|${req.key}`;
+    const done = (async () => {
+      const staged = await this.blobs.putBytes(bytes);
+      await this.publisher.commitBlobs([staged]);
+      const doc = { blob_digest: staged.digest, etag, last_modified: lastModified, fetched_at: now, checked_at: now };
+      await this.db
+        .insertInto('proxy_documents')
+        .values({ owner_id: proxy.ownerId, key: req.key, ...doc })
+        .onConflict((oc) => oc.columns(['owner_id', 'key']).doUpdateSet(doc))
+        .execute();
+    })()
+      .catch((err) => this.logger?.warn({ err, proxy: proxy.name, key: req.key }, 'proxy: keeping a document failed (the next request fetches it again)'))
+      .finally(() => {
+        if (this.keeping.get(k)?.ref === ref) this.keeping.delete(k);
+      });
+    this.keeping.set(k, { ref, bytes, done });
+    return ref;
   }
 
   /**
@@ -322,6 +354,20 @@ export class ProxyCache {
     if (found) return found;
     await this.publisher.ensurePackage({ ownerId: proxy.ownerId, type, name, repositoryId: null, inheritAccess: false, visibility: proxy.visibility, actor: systemActor });
     return (await this.packages.find(proxy.name, type, name))!;
+  }
+
+  /**
+   * ensurePackage() without waiting for it, for a document served before its package is recorded (a packument
+   * first seen: the package appears in search and the UI moments later). A failure is logged; the file fetches
+   * that follow ensure the package again, and report it.
+   */
+  ensurePackageSoon(proxy: ProxyConfig, type: string, name: string): void {
+    const k = `${proxy.ownerId}|${type}|${name.toLowerCase()}`;
+    if (this.creating.has(k)) return;
+    const p = this.ensurePackage(proxy, type, name)
+      .catch((err) => this.logger?.warn({ err, proxy: proxy.name, name }, 'proxy: recording a package failed'))
+      .finally(() => this.creating.delete(k));
+    this.creating.set(k, p);
   }
 
   /** The file, from the model when cached, else fetched, verified, stored and recorded (once, however many ask). */
@@ -450,9 +496,22 @@ export class ProxyCache {
         before.on('error', (e) => inspector.through.destroy(e));
         input = before.pipe(inspector.through);
       }
+      // Without an inspector, the content is whole once hashed: verified then, the reading client gets its last
+      // bytes before the store makes them durable and records them (its copy does not depend on the cache's; a
+      // failure after that leaves nothing cached, and the next request fetches again).
+      const early = tee && !inspector
+        ? (h: Hashed) => {
+            try {
+              req.verify(h);
+            } catch {
+              return; // refused below, by the same verify on what was staged
+            }
+            tee!.release();
+          }
+        : undefined;
       let staged: StagedBlob;
       try {
-        staged = await this.blobs.put(input, { maxSize: req.maxSize, extraDigests: req.extraDigests });
+        staged = await this.blobs.put(input, { maxSize: req.maxSize, extraDigests: req.extraDigests, hashed: early });
       } catch (e) {
         // The inspector refusing the upstream's bytes (a client's error for a push) is the upstream's fault here.
         const err = !inspector || (isWharfError(e) && (e.kind === 'Upstream' || e.kind === 'TooLarge')) ? e : upstreamError(`the upstream's ${req.what} could not be read: ${(e as Error).message}`);
@@ -481,8 +540,8 @@ export class ProxyCache {
         tee?.fail(e as Error);
         throw e;
       }
-      // Verified and kept: the reading client gets its last bytes (held back until now, so it never completes a
-      // refused file, and what it read is in the cache when it has it all).
+      // Verified and kept (an inspected file): the reading client gets its last bytes, held back until now so that
+      // it never completes a refused file. release() is idempotent (done already when verified early).
       tee?.release();
       return out;
     })();
@@ -502,6 +561,7 @@ class LiveTee extends Transform {
   readonly live = new PassThrough({ highWaterMark: 1024 * 1024 });
   private held: Buffer | undefined;
   private gone = false;
+  private released = false;
 
   constructor() {
     super();
@@ -522,15 +582,16 @@ class LiveTee extends Transform {
     this.live.on('close', go);
   }
 
-  /** The content was verified: the client gets the rest. */
+  /** The content was verified: the client gets the rest (once; later calls do nothing). */
   release(): void {
-    if (this.gone) return;
+    if (this.gone || this.released) return;
+    this.released = true;
     if (this.held) this.live.end(this.held);
     else this.live.end();
   }
 
   /** The content was refused or could not be stored: the client's response is cut short. */
   fail(e: Error): void {
-    if (!this.gone) this.live.destroy(e);
+    if (!this.gone && !this.released) this.live.destroy(e);
   }
 }

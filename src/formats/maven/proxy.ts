@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../../core/auth/actor.ts';
-import type { StagedBlob } from '../../core/blobs/blob-store.ts';
+import type { Hashed } from '../../core/blobs/blob-store.ts';
 import type { Core } from '../../core/core.ts';
 import { isWharfError, notFound, unauthorized, upstreamError } from '../../core/errors.ts';
 import type { FileRow, PackageRow } from '../../core/model/packages.ts';
@@ -186,7 +186,7 @@ export class MavenProxy {
 }
 
 /** The file is what the upstream's checksum says, or it is refused (and nothing is kept). */
-export function verifyChecksum(staged: StagedBlob, expected: { algo: 'sha1' | 'sha256'; hex: string }, what: string): void {
+export function verifyChecksum(staged: Hashed, expected: { algo: 'sha1' | 'sha256'; hex: string }, what: string): void {
   const got = expected.algo === 'sha256' ? staged.digest.slice(7) : staged.extra.sha1;
   if (got !== expected.hex) throw upstreamError(`checksum mismatch: the upstream's ${what} has ${expected.algo} ${got}, its .${expected.algo} says ${expected.hex}`);
 }

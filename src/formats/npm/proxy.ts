@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Actor } from '../../core/auth/actor.ts';
-import type { StagedBlob } from '../../core/blobs/blob-store.ts';
+import type { Hashed } from '../../core/blobs/blob-store.ts';
 import type { Core } from '../../core/core.ts';
 import { notFound, unauthorized, upstreamError } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
@@ -139,16 +139,17 @@ export class NpmProxy {
   }
 
   private async packument(req: FastifyRequest, reply: FastifyReply, t: Target) {
-    await this.allowRead(req.actor, t);
+    const pkg = await this.allowRead(req.actor, t);
     const { parsed, digest } = await this.upstreamDocument(t);
-    const pkg = await this.core.proxyCache.ensurePackage(t.proxy, TYPE, t.name.full);
+    // A package first seen is recorded while the answer goes out (nothing of it can have been deleted here yet).
+    if (!pkg) this.core.proxyCache.ensurePackageSoon(t.proxy, TYPE, t.name.full);
     const abbreviated = (req.headers.accept ?? '').includes(CORGI);
     const base = baseUrlOf(this.core, req);
     // The package's revision moves when a version is deleted here: the document is built again without it.
-    const key = `${t.proxy.ownerId}|${digest}|${pkg.revision}|${abbreviated ? 'a' : 'f'}|${base}`;
+    const key = `${t.proxy.ownerId}|${digest}|${pkg?.revision ?? 'new'}|${abbreviated ? 'a' : 'f'}|${base}`;
     let entry = this.documents.get(key, 0);
     if (!entry) {
-      const deleted = new Set((await this.core.packages.versions(pkg.id, { includeDeleted: true })).filter((v) => v.deleted_at).map((v) => v.version));
+      const deleted = new Set(pkg ? (await this.core.packages.versions(pkg.id, { includeDeleted: true })).filter((v) => v.deleted_at).map((v) => v.version) : []);
       const input = { name: t.name, parsed, deleted, tarballUrl: (v: string) => this.tarballUrl(base, t, v) };
       const body = Buffer.from(JSON.stringify(abbreviated ? proxiedAbbreviatedPackument(input) : proxiedFullPackument(input)));
       entry = { revision: 0, body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
@@ -212,7 +213,7 @@ export class NpmProxy {
 }
 
 /** The tarball is what the kept document declared, or it is refused (and nothing is kept). */
-export function verifyTarball(staged: StagedBlob, expected: { sha512?: string[]; sha1?: string }, what: string): void {
+export function verifyTarball(staged: Hashed, expected: { sha512?: string[]; sha1?: string }, what: string): void {
   if (expected.sha512) {
     const got = Buffer.from(staged.extra.sha512!, 'hex').toString('base64');
     if (!expected.sha512.includes(got)) throw upstreamError(`integrity mismatch: the upstream's tarball of ${what} is sha512-${got}, its document says sha512-${expected.sha512[0]}`);
