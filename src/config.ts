@@ -20,6 +20,7 @@ const schema = z.object({
   WHARF_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest npm publish body accepted, in bytes (the tarball travels base64-encoded inside it). */
   WHARF_NPM_MAX_BODY: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
+  WHARF_NPM_PREFETCH: z.enum(['off', 'packuments', 'all']).default('all'),
   /** How often buffered download counts are written to the database, in milliseconds. */
   WHARF_DOWNLOAD_FLUSH_MS: z.coerce.number().int().positive().default(5000),
   /** Memory for small package files kept by digest (npm tarballs, POMs, small layers ≤ 1 MiB), in MiB; 0 turns it off. */
@@ -125,6 +126,8 @@ export type Config = Readonly<{
   databaseUrl: string;
   logLevel: z.infer<typeof schema>['WHARF_LOG_LEVEL'];
   npmMaxBody: number;
+  /** What an npm proxy fetches ahead of a client (src/formats/npm/prefetch.ts). */
+  npmPrefetch: 'off' | 'packuments' | 'all';
   downloadFlushMs: number;
   restoreDays: number;
   /** The instance's default quota (null: unlimited); src/core/usage.ts. */
@@ -179,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.WHARF_DATABASE_URL ?? `sqlite:${path.join(dataDir, 'wharf.db')}`,
     logLevel: e.WHARF_LOG_LEVEL,
     npmMaxBody: e.WHARF_NPM_MAX_BODY,
+    npmPrefetch: e.WHARF_NPM_PREFETCH,
     downloadFlushMs: e.WHARF_DOWNLOAD_FLUSH_MS,
     restoreDays: e.WHARF_RESTORE_DAYS,
     quota: Object.freeze({ storageBytes: e.WHARF_QUOTA_STORAGE === '' ? null : parseSize(e.WHARF_QUOTA_STORAGE)!, packages: e.WHARF_QUOTA_PACKAGES === '' ? null : e.WHARF_QUOTA_PACKAGES }),

@@ -110,8 +110,8 @@ export function createCore(deps: { config: Config; db: Db; dialect: DialectName;
       if (closed) return;
       closed = true;
       webhooks.stop();
-      // Proxied content still being kept (fetches the clients already have, copies of documents) ends first.
-      await core.proxyCache.settle().catch(() => {});
+      // Proxied content still being fetched or kept (prefetches, copies the clients already have) ends first.
+      await core.proxyCache.close().catch(() => {});
       await core.flush().catch((err) => deps.logger?.error({ err }, 'final flush failed'));
       await deps.durable?.().catch((err) => deps.logger?.error({ err }, 'final sync failed'));
       await db.destroy();

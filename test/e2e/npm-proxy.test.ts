@@ -53,7 +53,14 @@ before(async () => {
   await pub.publish('@outside/free', '1.0.0');
   await pub.publish('internal-tool', '1.0.0');
   await pub.publish('px-early', '1.0.0');
+  await pub.publish('px-early', '1.1.0');
   await pub.publish('px-unkept', '1.0.0');
+  // A tree to fetch ahead: px-tree needs px-leaf1 (which needs px-leaf2), a package in a Wharf owner's scope and
+  // a blocked name (neither may be asked upstream through the default proxy).
+  await pub.publish('px-leaf2', '1.0.0');
+  await pub.publish('px-leaf1', '1.0.0', { 'px-leaf2': '^1.0.0' });
+  await pub.publish('px-blocked', '1.0.0');
+  await pub.publish('px-tree', '1.0.0', { 'px-leaf1': '^1.0.0', '@alice/secret': '^1.0.0', 'px-blocked': '^1.0.0' });
 });
 
 after(async () => {
@@ -240,6 +247,7 @@ for (const dialect of dialects()) {
       const packuments = () => upstream.count((u) => u === '/px-early');
       try {
         const doc = await (await fetch(`${server.url}/npm/up/px-early`)).json();
+        // 1.0.0, not the latest: the proxy fetches the latest's tarball ahead of the client on its own.
         const dist = doc.versions['1.0.0'].dist;
         const again = await fetch(`${server.url}/npm/up/px-early`, { headers: { accept: 'application/vnd.npm.install-v1+json' } });
         assert.equal(again.status, 200);
@@ -257,7 +265,7 @@ for (const dialect of dialects()) {
       }
       await core.proxyCache.settle();
       const pkg = (await core.packages.find('up', 'npm', 'px-early'))!;
-      assert.deepEqual((await core.packages.versions(pkg.id)).map((v) => v.version), ['1.0.0']);
+      assert.deepEqual((await core.packages.versions(pkg.id)).map((v) => v.version).sort(), ['1.0.0', '1.1.0']);
       assert.ok(await core.db.selectFrom('proxy_documents').select('key').where('key', '=', 'px-early').executeTakeFirst(), 'the packument is kept');
       assert.equal(packuments(), 1);
 
@@ -276,6 +284,26 @@ for (const dialect of dialects()) {
       assert.equal(upstream.count((u) => u === '/px-unkept'), 2);
     });
 
+    test('a packument makes the proxy fetch ahead what the client asks next: the latest\'s dependencies and tarballs, never a Wharf scope or a blocked name', T, async () => {
+      const { systemActor } = await import('../../src/core/auth/actor.ts');
+      await server.core.proxies.block(systemActor, 'npm', 'px-blocked');
+      await server.core.proxyCache.settle();
+      const n = upstream.seen.length;
+      const asked = () => upstream.seen.slice(n).map((r) => r.url).sort();
+      assert.equal((await fetch(`${server.url}/npm/px-tree`)).status, 200);
+      await server.core.proxyCache.settle();
+      assert.deepEqual(asked(), [
+        '/px-leaf1', '/px-leaf1/-/px-leaf1-1.0.0.tgz', '/px-leaf2', '/px-leaf2/-/px-leaf2-1.0.0.tgz', '/px-tree', '/px-tree/-/px-tree-1.0.0.tgz',
+      ]);
+      const leaf = await (await fetch(`${server.url}/npm/px-leaf1`)).json();
+      const tgz = await fetch(leaf.versions['1.0.0'].dist.tarball);
+      assert.equal(tgz.status, 200);
+      await tgz.arrayBuffer();
+      assert.equal(upstream.seen.length - n, 6, 'the client\'s requests were answered from the cache');
+      const pkg = (await server.core.packages.find('up', 'npm', 'px-leaf2'))!;
+      assert.deepEqual((await server.core.packages.versions(pkg.id)).map((v) => v.version), ['1.0.0']);
+    });
+
     test('an integrity mismatch from the upstream is refused (502) and nothing is kept', T, async () => {
       upstream.tamper.add('/px-tampered/-/px-tampered-1.0.0.tgz');
       const bad = await fetch(`${server.url}/npm/px-tampered/-/px-tampered-1.0.0.tgz`.replace('/npm/', '/npm/up/'));
@@ -289,6 +317,7 @@ for (const dialect of dialects()) {
     });
 
     test('a scope that is a Wharf owner never resolves upstream; other scopes and blocked names as configured', T, async () => {
+      await server.core.proxyCache.settle();
       const n = upstream.seen.length;
       assert.equal((await fetch(`${server.url}/npm/@alice%2fsecret`)).status, 401);
       const token = (await server.core.tokens.createPersonal((await import('../../src/core/auth/actor.ts')).systemActor, 'alice', { scopes: 'read:packages' })).token;

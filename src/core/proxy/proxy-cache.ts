@@ -19,6 +19,7 @@ import { isWharfError, notFound, tooLarge, upstreamError } from '../errors.ts';
 import type { FileRow, Packages } from '../model/packages.ts';
 import type { Publisher } from '../publish.ts';
 import type { ProxyConfig } from './proxies.ts';
+import { DEFAULT_PREFETCH, Prefetcher } from './prefetch.ts';
 import { basicOf, parseChallenge, UpstreamTokens } from './upstream-auth.ts';
 
 export interface DocumentRef {
@@ -112,6 +113,9 @@ export interface BlobRequest<T> {
   record(staged: StagedBlob, found?: unknown): Promise<T>;
 }
 
+/** Resolves after the I/O callbacks due now: background work starts once the answers in progress are sent. */
+export const later = () => new Promise<void>((r) => setImmediate(r));
+
 /** A fetch as its callers see it. */
 export interface Fetching<T> {
   /**
@@ -155,6 +159,8 @@ export class ProxyCache {
   private readonly keeping = new Map<string, { ref: DocumentRef; bytes: Buffer; done: Promise<void> }>();
   /** Packages being created for a proxy in the background (ensurePackageSoon). */
   private readonly creating = new Map<string, Promise<unknown>>();
+  /** What the formats' proxies fetch ahead of their clients (npm: a tree's packuments and tarballs). */
+  readonly ahead: Prefetcher;
 
   constructor(
     private readonly db: Db,
@@ -162,7 +168,9 @@ export class ProxyCache {
     private readonly publisher: Publisher,
     private readonly packages: Packages,
     private readonly logger?: Logger,
-  ) {}
+  ) {
+    this.ahead = new Prefetcher(DEFAULT_PREFETCH, logger);
+  }
 
   /** Runs `fn` once for concurrent callers with the same key; its result or error goes to all of them. */
   coalesce<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -256,11 +264,17 @@ export class ProxyCache {
     return Buffer.concat(chunks);
   }
 
-  /** Resolves once every fetch, and every copy being kept, has ended (before the database closes). */
+  /** Resolves once every fetch (prefetches included), and every copy being kept, has ended. */
   async settle(): Promise<void> {
-    while (this.inflight.size || this.keeping.size || this.creating.size) {
-      await Promise.allSettled([...this.inflight.values(), ...[...this.keeping.values()].map((k) => k.done), ...this.creating.values()]);
+    while (this.inflight.size || this.keeping.size || this.creating.size || this.ahead.pending) {
+      await Promise.allSettled([...this.inflight.values(), ...[...this.keeping.values()].map((k) => k.done), ...this.creating.values(), this.ahead.idle()]);
     }
+  }
+
+  /** Before the database closes: nothing more is fetched ahead, and what runs ends. */
+  async close(): Promise<void> {
+    await this.ahead.stop();
+    await this.settle();
   }
 
   /** A cached document's bytes (documents are bounded by their request's maxBytes). */
@@ -328,6 +342,7 @@ export class ProxyCache {
     const ref: DocumentRef = { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, etag, lastModified, fetchedAt: now, stale: false };
     const k = `${proxy.ownerId}|${req.key}`;
     const done = (async () => {
+      await later(); // after the answer: its client is waiting, the copy is not
       const staged = await this.blobs.putBytes(bytes);
       await this.publisher.commitBlobs([staged]);
       const doc = { blob_digest: staged.digest, etag, last_modified: lastModified, fetched_at: now, checked_at: now };
@@ -364,7 +379,8 @@ export class ProxyCache {
   ensurePackageSoon(proxy: ProxyConfig, type: string, name: string): void {
     const k = `${proxy.ownerId}|${type}|${name.toLowerCase()}`;
     if (this.creating.has(k)) return;
-    const p = this.ensurePackage(proxy, type, name)
+    const p = later()
+      .then(() => this.ensurePackage(proxy, type, name))
       .catch((err) => this.logger?.warn({ err, proxy: proxy.name, name }, 'proxy: recording a package failed'))
       .finally(() => this.creating.delete(k));
     this.creating.set(k, p);

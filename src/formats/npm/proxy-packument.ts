@@ -127,3 +127,27 @@ export function proxiedAbbreviatedPackument(input: RewriteInput): Record<string,
   const modified = isObject(doc.time) && typeof doc.time.modified === 'string' ? doc.time.modified : undefined;
   return { name: input.name.full, ...(modified ? { modified } : {}), 'dist-tags': liveTags(input), versions };
 }
+
+/**
+ * The registry names a version depends on (dependencies, optional and peer ones; an alias `npm:name@range` names
+ * `name`), as npm resolving a tree would ask for them next. Specs that are not registry ranges (files, git,
+ * URLs, `user/repo`) and names that are not names are left out; at most `max`.
+ */
+export function dependencyNames(m: Record<string, any>, max = 1000): string[] {
+  const out = new Set<string>();
+  for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) {
+    const deps = m[field];
+    if (!isObject(deps)) continue;
+    for (const [name, spec] of Object.entries(deps)) {
+      if (out.size >= max) return [...out];
+      if (typeof spec !== 'string') continue;
+      let real = name;
+      if (spec.startsWith('npm:')) {
+        const at = spec.indexOf('@', spec.startsWith('npm:@') ? 5 : 4);
+        real = at < 0 ? spec.slice(4) : spec.slice(4, at);
+      } else if (spec.includes(':') || (spec.includes('/') && !spec.startsWith('@'))) continue;
+      if (parseUpstreamName(real)) out.add(real);
+    }
+  }
+  return [...out];
+}

@@ -11,12 +11,13 @@ import type { Core } from '../../core/core.ts';
 import { notFound, unauthorized, upstreamError } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { ProxyConfig } from '../../core/proxy/proxies.ts';
+import type { FileRequest } from '../../core/proxy/proxy-cache.ts';
 import { GenerationCache } from '../../db/changes.ts';
 import { baseUrlOf } from '../../http/actor.ts';
 import { sendBlob, sendLive } from '../../http/blob-reply.ts';
 import { PackumentCache } from './cache.ts';
 import {
-  expectedDigests, parseUpstreamName, parseUpstreamPackument, proxiedAbbreviatedPackument, proxiedFullPackument, versionOfTarball,
+  dependencyNames, expectedDigests, parseUpstreamName, parseUpstreamPackument, proxiedAbbreviatedPackument, proxiedFullPackument, versionOfTarball,
   type UpstreamName, type UpstreamPackument,
 } from './proxy-packument.ts';
 
@@ -30,6 +31,8 @@ interface Target {
   name: UpstreamName;
   /** A tarball's file name; none for the packument. */
   file?: string;
+  /** Reached through the default proxy at /npm/ (a name that falls through), not at /npm/PROXY/. */
+  viaDefault?: boolean;
 }
 
 /** `[name]`, `[@scope/name]`, `[@scope, name]`, each optionally followed by `-`, FILE. */
@@ -74,7 +77,7 @@ export class NpmProxy {
     const p = packagePath(segments);
     if (!p) return undefined;
     const proxy = await this.fallThrough(p.name.full);
-    return proxy ? { proxy, ...p } : undefined;
+    return proxy ? { proxy, ...p, viaDefault: true } : undefined;
   }
 
   /** The default proxy, if `name` may fall through to it. */
@@ -114,13 +117,16 @@ export class NpmProxy {
     return pkg;
   }
 
-  private async upstreamDocument(t: Target): Promise<{ parsed: UpstreamPackument; digest: string; stale: boolean }> {
+  /** The upstream's document; `fresh` when this call fetched it (for the one caller of concurrent ones that did). */
+  private async upstreamDocument(t: Target): Promise<{ parsed: UpstreamPackument; digest: string; stale: boolean; fresh: boolean }> {
     const url = `${t.proxy.upstream}/${t.name.full.replace('/', '%2f')}`;
+    let fresh = false;
     const ref = await this.core.proxyCache.document(t.proxy, {
       key: t.name.full, url, accept: 'application/json', maxBytes: MAX_PACKUMENT,
       check: (bytes) => {
         const parsed = parseUpstreamPackument(bytes, t.name.full);
         this.parsed.set(createHash('sha256').update(bytes).digest('hex'), parsed);
+        fresh = true;
       },
     });
     const hex = ref.digest.slice(7);
@@ -131,7 +137,36 @@ export class NpmProxy {
     }
     // A small bound on parsed documents kept (the serialized responses are cached by bytes, below).
     if (this.parsed.size > 256) this.parsed.delete(this.parsed.keys().next().value!);
-    return { parsed, digest: ref.digest, stale: ref.stale };
+    return { parsed, digest: ref.digest, stale: ref.stale, fresh };
+  }
+
+  /**
+   * Fetches ahead what a client resolving a tree asks for after this packument (WHARF_NPM_PREFETCH): the
+   * packuments of the latest version's dependencies (and theirs, as each arrives), and with `all` the latest
+   * version's tarball. npm walks a tree one packument at a time, then fetches the tarballs: the proxy fetches the
+   * same documents concurrently meanwhile (at most 8 at once), so most of its answers come from the cache. Only
+   * what a client could reach the same way: a name behind the default proxy must fall through to it.
+   */
+  private prefetchFrom(t: Target, parsed: UpstreamPackument): void {
+    const mode = this.core.config.npmPrefetch;
+    if (mode === 'off') return;
+    const latest = parsed.doc['dist-tags']?.latest;
+    const m = typeof latest === 'string' ? parsed.versions[latest] : undefined;
+    if (!m) return;
+    const ahead = this.core.proxyCache.ahead;
+    if (mode === 'all') {
+      ahead.add(`npm|${t.proxy.ownerId}|${t.name.full}@${latest}`, () =>
+        this.core.proxyCache.file(t.proxy, this.fileRequest(t, latest, `${t.name.short}-${latest}.tgz`, parsed)));
+    }
+    for (const dep of dependencyNames(m)) {
+      ahead.add(`npm|${t.proxy.ownerId}|${dep}`, async () => {
+        const name = parseUpstreamName(dep)!;
+        if (t.viaDefault && (await this.fallThrough(name.full))?.ownerId !== t.proxy.ownerId) return;
+        const next = { proxy: t.proxy, name, viaDefault: t.viaDefault };
+        const doc = await this.upstreamDocument(next);
+        if (doc.fresh) this.prefetchFrom(next, doc.parsed);
+      });
+    }
   }
 
   private tarballUrl(base: string, t: Target, version: string): string {
@@ -140,7 +175,8 @@ export class NpmProxy {
 
   private async packument(req: FastifyRequest, reply: FastifyReply, t: Target) {
     const pkg = await this.allowRead(req.actor, t);
-    const { parsed, digest } = await this.upstreamDocument(t);
+    const { parsed, digest, fresh } = await this.upstreamDocument(t);
+    if (fresh) this.prefetchFrom(t, parsed);
     // A package first seen is recorded while the answer goes out (nothing of it can have been deleted here yet).
     if (!pkg) this.core.proxyCache.ensurePackageSoon(t.proxy, TYPE, t.name.full);
     const abbreviated = (req.headers.accept ?? '').includes(CORGI);
@@ -168,21 +204,7 @@ export class NpmProxy {
     let f = pkg ? await this.core.packages.file(pkg.id, version, file) : undefined;
     if (!f) {
       const { parsed } = await this.upstreamDocument(t);
-      const m = parsed.versions[version];
-      if (!m) throw notFound(`version ${version} of ${t.name.full} not found`);
-      const url = this.upstreamTarballUrl(t, m.dist.tarball);
-      const expected = expectedDigests(m.dist);
-      const got = await this.core.proxyCache.fileLive(t.proxy, {
-        type: TYPE, packageName: t.name.full, version, fileName: file, contentType: 'application/octet-stream', url,
-        maxSize: this.core.config.npmMaxBody, extraDigests: ['sha1', 'sha512'],
-        verify: (staged) => verifyTarball(staged, expected, `${t.name.full}@${version}`),
-        metadata: m,
-        packageMetadata: {
-          ...(typeof parsed.doc.description === 'string' ? { description: parsed.doc.description } : {}),
-          ...(Array.isArray(parsed.doc.keywords) ? { keywords: parsed.doc.keywords.filter((k: unknown) => typeof k === 'string') } : {}),
-          ...(typeof parsed.doc['dist-tags']?.latest === 'string' ? { latest: parsed.doc['dist-tags'].latest } : {}),
-        },
-      }, true);
+      const got = await this.core.proxyCache.fileLive(t.proxy, this.fileRequest(t, version, file, parsed), true);
       if ('live' in got && got.live) {
         // The first client reads as the tarball arrives; it is counted once stored.
         void got.result.then((stored) => this.core.downloads.record(stored.version_id), () => {});
@@ -194,6 +216,24 @@ export class NpmProxy {
     this.core.downloads.record(f.version_id);
     reply.type('application/octet-stream').header('etag', `"${f.blob_digest}"`).header('cache-control', 'private, max-age=31536000, immutable');
     return sendBlob(this.core, reply, { digest: f.blob_digest, size: f.size }, { redirect: true });
+  }
+
+  /** How the tarball of `version` is fetched, verified against the kept document, and recorded. */
+  private fileRequest(t: Target, version: string, file: string, parsed: UpstreamPackument): FileRequest {
+    const m = parsed.versions[version];
+    if (!m) throw notFound(`version ${version} of ${t.name.full} not found`);
+    const expected = expectedDigests(m.dist);
+    return {
+      type: TYPE, packageName: t.name.full, version, fileName: file, contentType: 'application/octet-stream', url: this.upstreamTarballUrl(t, m.dist.tarball),
+      maxSize: this.core.config.npmMaxBody, extraDigests: ['sha1', 'sha512'],
+      verify: (staged) => verifyTarball(staged, expected, `${t.name.full}@${version}`),
+      metadata: m,
+      packageMetadata: {
+        ...(typeof parsed.doc.description === 'string' ? { description: parsed.doc.description } : {}),
+        ...(Array.isArray(parsed.doc.keywords) ? { keywords: parsed.doc.keywords.filter((k: unknown) => typeof k === 'string') } : {}),
+        ...(typeof parsed.doc['dist-tags']?.latest === 'string' ? { latest: parsed.doc['dist-tags'].latest } : {}),
+      },
+    };
   }
 
   /**
