@@ -5,7 +5,7 @@ import { Prefetcher } from './prefetch.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('runs at most `concurrency` jobs at once, each key once while remembered, and drops past the queue bound', async () => {
-  const ahead = new Prefetcher({ concurrency: 2, maxQueued: 5, rememberMs: 60_000, remember: 100 });
+  const ahead = new Prefetcher({ concurrency: 2, thenConcurrency: 1, maxQueued: 5, rememberMs: 60_000, remember: 100 });
   let running = 0;
   let most = 0;
   const ran: string[] = [];
@@ -26,7 +26,7 @@ test('runs at most `concurrency` jobs at once, each key once while remembered, a
 });
 
 test('a failed job is forgotten; stop() drops what waits and waits for what runs', async () => {
-  const ahead = new Prefetcher({ concurrency: 1, maxQueued: 10, rememberMs: 60_000, remember: 100 });
+  const ahead = new Prefetcher({ concurrency: 1, thenConcurrency: 1, maxQueued: 10, rememberMs: 60_000, remember: 100 });
   const ran: string[] = [];
   ahead.add('bad', async () => {
     throw new Error('upstream down');
@@ -45,7 +45,7 @@ test('a failed job is forgotten; stop() drops what waits and waits for what runs
 });
 
 test('a key is queued again once it is no longer remembered', async () => {
-  const ahead = new Prefetcher({ concurrency: 1, maxQueued: 10, rememberMs: 60_000, remember: 2 });
+  const ahead = new Prefetcher({ concurrency: 1, thenConcurrency: 1, maxQueued: 10, rememberMs: 60_000, remember: 2 });
   const noop = async () => {};
   assert.equal(ahead.add('a', noop), true);
   assert.equal(ahead.add('b', noop), true);
@@ -53,4 +53,24 @@ test('a key is queued again once it is no longer remembered', async () => {
   assert.equal(ahead.add('a', noop), true);
   assert.equal(ahead.add('c', noop), false);
   await ahead.idle();
+});
+
+test('`first` jobs run before `then` jobs, and at most `thenConcurrency` of those at once', async () => {
+  const ahead = new Prefetcher({ concurrency: 3, thenConcurrency: 1, maxQueued: 100, rememberMs: 60_000, remember: 100 });
+  const order: string[] = [];
+  let then = 0;
+  let mostThen = 0;
+  const job = (k: string) => async () => {
+    const isThen = k.startsWith('t');
+    if (isThen) mostThen = Math.max(mostThen, ++then);
+    order.push(k);
+    await sleep(5);
+    if (isThen) then--;
+  };
+  for (const k of ['t1', 't2', 't3']) ahead.add(k, job(k), 'then');
+  for (const k of ['d1', 'd2']) ahead.add(k, job(k));
+  await ahead.idle();
+  assert.deepEqual(order.slice(0, 2), ['d1', 'd2'], 'documents first');
+  assert.deepEqual(order.slice(2), ['t1', 't2', 't3']);
+  assert.equal(mostThen, 1);
 });

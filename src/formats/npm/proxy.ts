@@ -144,7 +144,8 @@ export class NpmProxy {
    * Fetches ahead what a client resolving a tree asks for after this packument (WHARF_NPM_PREFETCH): the
    * packuments of the latest version's dependencies (and theirs, as each arrives), and with `all` the latest
    * version's tarball. npm walks a tree one packument at a time, then fetches the tarballs: the proxy fetches the
-   * same documents concurrently meanwhile (at most 8 at once), so most of its answers come from the cache. Only
+   * same documents concurrently meanwhile (at most 8 at once; tarballs once no document waits), so most of its
+   * answers come from the cache. Only
    * what a client could reach the same way: a name behind the default proxy must fall through to it.
    */
   private prefetchFrom(t: Target, parsed: UpstreamPackument): void {
@@ -156,7 +157,7 @@ export class NpmProxy {
     const ahead = this.core.proxyCache.ahead;
     if (mode === 'all') {
       ahead.add(`npm|${t.proxy.ownerId}|${t.name.full}@${latest}`, () =>
-        this.core.proxyCache.file(t.proxy, this.fileRequest(t, latest, `${t.name.short}-${latest}.tgz`, parsed)));
+        this.core.proxyCache.file(t.proxy, this.fileRequest(t, latest, `${t.name.short}-${latest}.tgz`, parsed)), 'then');
     }
     for (const dep of dependencyNames(m)) {
       ahead.add(`npm|${t.proxy.ownerId}|${dep}`, async () => {
