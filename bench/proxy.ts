@@ -9,7 +9,8 @@
 //                --cpu-prof (Wharf runs with node --cpu-prof; profiles in bench/.work/prof)  --keep (keep scratch data)
 //
 // npm: an upstream Verdaccio 6.8 seeded (by writing its storage) with packages that depend on each other, real
-// tarballs. Wharf: an npm proxy of it made the default (`wharf proxy create … --default`), so /npm/ falls through.
+// tarballs. Wharf: an npm proxy of it made the default (`wharf proxy create … --default`), so /npm/ falls through;
+// it runs with its defaults, fetching ahead included (WHARF_NPM_PREFETCH=all).
 // Peer: a second Verdaccio with an uplink to the same upstream and `proxy:` on its packages.
 // Images: an upstream distribution 2.8 holding one image (N layers of random bytes) pushed by the bench. Wharf: a
 // container proxy of it (/v2/PROXY/…). Peer: a second distribution in pull-through cache mode (`proxy: remoteurl:`).
