@@ -104,6 +104,25 @@ export function blobStoreContract(
       await cleanup();
     });
 
+    test('put and putBytes report the digests once every byte is hashed, once, before they resolve', async () => {
+      const { store, cleanup } = await make();
+      // Small (kept in memory by some drivers) and larger than any driver keeps in memory.
+      for (const data of [randomBytes(70_000), randomBytes(20 * MiB + 7)]) {
+        for (const how of ['put', 'putBytes'] as const) {
+          const heard: { digest: string; size: number; extra: Record<string, string | undefined> }[] = [];
+          let resolved = false;
+          const options = { extraDigests: ['sha512' as const], hashed: (h: (typeof heard)[number]) => heard.push({ ...h, resolved } as never) };
+          const p = how === 'put' ? store.put(chunked(data, [65_536, 1_000_000]), options) : store.putBytes(data, options);
+          const staged = await p.then((r) => ((resolved = true), r));
+          assert.equal(heard.length, 1, `${how} ${data.length}: once`);
+          assert.deepEqual(heard[0], { digest: staged.digest, size: data.length, extra: { sha512: createHash('sha512').update(data).digest('hex') }, resolved: false });
+          assert.equal(staged.digest, sha256(data));
+          await staged.cancel();
+        }
+      }
+      await cleanup();
+    });
+
     test('cancel drops staged content and is safe to call twice or after commit', async () => {
       const { store, cleanup } = await make();
       const staged = await store.put(Readable.from([Buffer.from('cancel me')]));
