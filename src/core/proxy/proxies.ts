@@ -4,7 +4,7 @@
 // any other; only how a missing file is found differs (core/proxy/proxy-cache.ts, and each format's proxy routes).
 // An org rather than a third owner kind: owners are users or orgs everywhere (REST /orgs/NAME/packages, pages,
 // audit rows, authorize's owner checks), and a proxy is administered like an org with no members.
-import { GenerationCache, type ChangeGeneration } from '../../db/changes.ts';
+import { GenerationCache, scopedGeneration, type ChangeGeneration } from '../../db/changes.ts';
 import { isUniqueViolation, type Db } from '../../db/database.ts';
 import type { Proxy, Visibility } from '../../db/tables.ts';
 import type { AuditLog } from '../audit/audit.ts';
@@ -102,8 +102,9 @@ export class Proxies {
   private readonly blockCache: GenerationCache<string[]>;
 
   constructor(private readonly db: Db, private readonly authz: Authorizer, private readonly audit: AuditLog, changes: ChangeGeneration) {
-    this.all = new GenerationCache(changes, 4, 'proxies');
-    this.blockCache = new GenerationCache(changes, 16, 'proxies');
+    // Following only the tables they read: a publish or a proxy's cached file elsewhere does not empty them.
+    this.all = new GenerationCache(scopedGeneration(changes, ['proxies', 'owners']), 4, 'proxies');
+    this.blockCache = new GenerationCache(scopedGeneration(changes, ['proxy_blocks']), 16, 'proxies');
   }
 
   /** Every proxy (a handful: read once per change generation). */

@@ -12,7 +12,7 @@ import { notFound, unauthorized, upstreamError } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
 import type { ProxyConfig } from '../../core/proxy/proxies.ts';
 import type { FileRequest } from '../../core/proxy/proxy-cache.ts';
-import { GenerationCache } from '../../db/changes.ts';
+import { GenerationCache, scopedGeneration } from '../../db/changes.ts';
 import { baseUrlOf } from '../../http/actor.ts';
 import { sendBlob, sendLive } from '../../http/blob-reply.ts';
 import { PackumentCache } from './cache.ts';
@@ -61,7 +61,7 @@ export class NpmProxy {
   private readonly owners: GenerationCache<boolean>;
 
   constructor(private readonly core: Core) {
-    this.owners = new GenerationCache(core.changes, 10_000, 'npm_proxy_scopes');
+    this.owners = new GenerationCache(scopedGeneration(core.changes, ['owners']), 10_000, 'npm_proxy_scopes');
   }
 
   /**
