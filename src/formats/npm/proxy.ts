@@ -145,8 +145,8 @@ export class NpmProxy {
    * packuments of the latest version's dependencies (and theirs, as each arrives), and with `all` the latest
    * version's tarball. npm walks a tree one packument at a time, then fetches the tarballs: the proxy fetches the
    * same documents concurrently meanwhile (at most 8 at once; tarballs once no document waits), so most of its
-   * answers come from the cache. Only
-   * what a client could reach the same way: a name behind the default proxy must fall through to it.
+   * answers come from the cache. Only what a client could reach the same way: a name behind the default proxy
+   * must fall through to it.
    */
   private prefetchFrom(t: Target, parsed: UpstreamPackument): void {
     const mode = this.core.config.npmPrefetch;
