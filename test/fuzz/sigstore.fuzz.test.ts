@@ -157,8 +157,13 @@ describe('Sigstore over HTTP with hostile input', { timeout: 600_000 }, () => {
       }),
       params(t, 60),
     );
-    const list = await (await fetch(`${s.url}/api/v1/users/alice/packages/container/fuzzed/versions?per_page=100`, { headers: { authorization: auth } })).json();
-    const v = list.find((x: any) => x.name === img.digest);
+    // Every run pushed a version of its own (newest first): page until the image's.
+    let v: any;
+    for (let page = 1; !v; page++) {
+      const list = await (await fetch(`${s.url}/api/v1/users/alice/packages/container/fuzzed/versions?per_page=100&page=${page}`, { headers: { authorization: auth } })).json();
+      assert.ok(list.length, `version ${img.digest} is not listed`);
+      v = list.find((x: any) => x.name === img.digest);
+    }
     const detail = await fetch(`${s.url}/api/v1/users/alice/packages/container/fuzzed/versions/${v.id}`, { headers: { authorization: auth } });
     assert.equal(detail.status, 200);
     assert.equal((await detail.json()).metadata.container.signature.state, 'invalid');
