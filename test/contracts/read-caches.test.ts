@@ -8,6 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { CompiledQuery } from 'kysely';
 import { loadConfig } from '../../src/config.ts';
 import { ALL_SCOPES, anonymous, type Actor } from '../../src/core/auth/actor.ts';
+import { ROLE_TABLES } from '../../src/core/auth/authorize.ts';
+import { cacheStats } from '../../src/core/stats.ts';
 import { openCore, type Core } from '../../src/core/core.ts';
 import { Changes, GenerationCache, isRelevantWrite, scopedGeneration, writtenTables } from '../../src/db/changes.ts';
 import { createDatabase, dialects, type TestDatabase } from '../helpers/databases.ts';
@@ -99,6 +101,51 @@ for (const dialect of dialects()) {
       await a.tokens.revoke(systemActor, token);
       assert.notEqual(gen.current(), before);
       assert.equal(await a.tokens.authenticate(token), null);
+    });
+
+    test('cached roles outlive publishing; memberships, collaborators and visibility (from either process) move them', async () => {
+      const acme = await a.identity.createOrg(systemActor, 'acme', 'alice');
+      const repo = await a.identity.createRepo(systemActor, 'acme', 'site', 'private');
+      await a.publisher.createVersion({
+        ownerId: acme.id, type: 'test', name: 'site', version: '1.0.0', metadata: {},
+        files: [{ name: 'site-1.0.0.bin', blob: await a.blobs.put(Readable.from([randomBytes(32)])), contentType: 'application/octet-stream' }],
+        repositoryId: repo.id, actor: alice,
+      });
+      const pkg = async () => (await a.packages.find('acme', 'test', 'site'))!;
+      const roles = scopedGeneration(a.changes, ROLE_TABLES);
+      assert.equal(await a.authz.canRead(bob, await pkg()), false, 'bob is not in acme');
+      if (dialect === 'postgres') await new Promise((r) => setTimeout(r, 300)); // this node's own NOTIFYs first
+      const before = roles.current();
+      const site = await pkg();
+      const misses = cacheStats('access').misses;
+      await publish(a, 'busy', '1.0.0');
+      assert.equal(roles.current(), before, 'a publish writes none of the tables a role is read from');
+      assert.equal(await a.authz.canRead(bob, site), false);
+      assert.equal(cacheStats('access').misses, misses, "bob's role came from the cache: the publish did not empty it");
+      if (dialect === 'postgres') {
+        // Another node names the tables it wrote (on SQLite another process's commit names none: every cache moves).
+        await publish(b, 'busy', '2.0.0');
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(roles.current(), before, "another node's publish neither");
+      }
+      await b.identity.addOrgMember(systemActor, 'acme', 'bob');
+      await seen(async () => a.authz.canRead(bob, await pkg()), 'a member of acme reads its repository');
+      await b.identity.removeOrgMember(systemActor, 'acme', 'bob');
+      await seen(async () => !(await a.authz.canRead(bob, await pkg())), 'removed from acme');
+      await b.identity.grantRepo(systemActor, 'acme/site', 'bob', 'read');
+      await seen(async () => a.authz.canRead(bob, await pkg()), 'a collaborator');
+      await b.identity.revokeRepo(systemActor, 'acme/site', 'bob');
+      await seen(async () => !(await a.authz.canRead(bob, await pkg())), 'no longer a collaborator');
+      assert.equal(await a.authz.canRead(anonymous, await pkg()), false);
+      await b.identity.setRepoVisibility(systemActor, repo.id, 'public');
+      await seen(async () => a.authz.canRead(anonymous, await pkg()), 'the repository made public');
+      await a.identity.setRepoVisibility(systemActor, repo.id, 'private');
+      assert.equal(await a.authz.canRead(anonymous, await pkg()), false, 'made private here: at once');
+      // A deleted user takes memberships and grants with it by cascade: the owners statement moves the roles.
+      const moved = roles.current();
+      await a.identity.createUser(systemActor, { name: 'carol' });
+      await a.identity.deleteUser(systemActor, 'carol');
+      assert.notEqual(roles.current(), moved);
     });
 
     test('this process sees its own changes at once', async () => {

@@ -14,7 +14,7 @@
 // for credentials) — a private package is indistinguishable from a missing one.
 // Management (`manage`): each kind of change needs its scope (GitHub's: repo, admin:org, admin:org_hook,
 // admin:repo_hook, user, site_admin) and a role on its target; job and registry tokens manage nothing.
-import { GenerationCache, type ChangeGeneration } from '../../db/changes.ts';
+import { GenerationCache, scopedGeneration, type ChangeGeneration } from '../../db/changes.ts';
 import type { Db } from '../../db/database.ts';
 import type { Owner, Package, Role, Visibility } from '../../db/tables.ts';
 import { WharfError, forbidden, notFound, unauthorized } from '../errors.ts';
@@ -78,16 +78,26 @@ function grants(access: RepositoryAccess[], name: string, action: string): boole
 }
 const REGISTRY_ACTION: Record<Action, string> = { read: 'pull', write: 'push', delete: 'delete', admin: 'admin' };
 
+/**
+ * The tables a cached role is read from (computeRole; the package's own columns are part of its key). Owners and
+ * repositories carry the foreign-key cascades: a deleted user, organization or repository takes its memberships,
+ * collaborators and grants with it, and only the owners or repositories statement is seen.
+ */
+export const ROLE_TABLES = ['owners', 'org_members', 'repositories', 'repo_collaborators', 'package_access'];
+
 export class Authorizer {
-  /** Roles and repository visibilities, for the current change generation (any grant, membership or visibility change moves it). */
+  /**
+   * Roles, repository visibilities and owner names, until a table they are read from changes (a grant, a
+   * membership, a visibility, a deleted owner): publishing, downloads and everything else leave them cached.
+   */
   private readonly roles: GenerationCache<Role | null>;
   private readonly repoVisibility: GenerationCache<Visibility | undefined>;
   private readonly ownerNames: GenerationCache<string | undefined>;
 
   constructor(private readonly db: Db, changes: ChangeGeneration) {
-    this.roles = new GenerationCache(changes, undefined, 'access');
-    this.repoVisibility = new GenerationCache(changes, undefined, 'access');
-    this.ownerNames = new GenerationCache(changes, undefined, 'access');
+    this.roles = new GenerationCache(scopedGeneration(changes, ROLE_TABLES), undefined, 'access');
+    this.repoVisibility = new GenerationCache(scopedGeneration(changes, ['repositories', 'owners']), undefined, 'access');
+    this.ownerNames = new GenerationCache(scopedGeneration(changes, ['owners']), undefined, 'access');
   }
 
   /** The registry repository name of a package (OWNER/NAME), for matching a registry token's grants. */
