@@ -113,21 +113,21 @@ for (const dialect of dialects()) {
       });
       const pkg = async () => (await a.packages.find('acme', 'test', 'site'))!;
       const roles = scopedGeneration(a.changes, ROLE_TABLES);
-      assert.equal(await a.authz.canRead(bob, await pkg()), false, 'bob is not in acme');
-      if (dialect === 'postgres') await new Promise((r) => setTimeout(r, 300)); // this node's own NOTIFYs first
-      const before = roles.current();
       const site = await pkg();
-      const misses = cacheStats('access').misses;
-      await publish(a, 'busy', '1.0.0');
-      assert.equal(roles.current(), before, 'a publish writes none of the tables a role is read from');
-      assert.equal(await a.authz.canRead(bob, site), false);
-      assert.equal(cacheStats('access').misses, misses, "bob's role came from the cache: the publish did not empty it");
-      if (dialect === 'postgres') {
-        // Another node names the tables it wrote (on SQLite another process's commit names none: every cache moves).
-        await publish(b, 'busy', '2.0.0');
-        await new Promise((r) => setTimeout(r, 300));
-        assert.equal(roles.current(), before, "another node's publish neither");
-      }
+      // On PostgreSQL this node also hears its own NOTIFYs of the writes above, a little later (later still on a
+      // loaded machine), and those do move the roles: the check is repeated until none arrives in between. With
+      // roles that every write empties, it never holds.
+      let attempt = 0;
+      await eventually(async () => {
+        assert.equal(await a.authz.canRead(bob, site), false, 'bob is not in acme'); // cached now
+        const before = roles.current();
+        const misses = cacheStats('access').misses;
+        await publish(a, 'busy', `1.0.${attempt++}`);
+        if (dialect === 'postgres') await publish(b, 'busy', `1.0.${attempt++}`); // another node names what it wrote
+        await new Promise((r) => setTimeout(r, dialect === 'postgres' ? 200 : 0));
+        assert.equal(await a.authz.canRead(bob, site), false);
+        return roles.current() === before && cacheStats('access').misses === misses;
+      }, "bob's role stays cached while packages are published (here, and on another node)", 10_000);
       await b.identity.addOrgMember(systemActor, 'acme', 'bob');
       await seen(async () => a.authz.canRead(bob, await pkg()), 'a member of acme reads its repository');
       await b.identity.removeOrgMember(systemActor, 'acme', 'bob');
