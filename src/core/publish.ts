@@ -139,7 +139,9 @@ export class Publisher {
    */
   async commitBlobs(blobs: (StagedBlob | StoredBlob)[]): Promise<void> {
     await markWritten(this.db, blobs.map((b) => b.digest), blobs.filter((b) => !('commit' in b)).map((b) => b.digest), this.storeHas, this.marks);
-    for (const b of blobs) if ('commit' in b) await b.commit();
+    // In parallel: each commit waits on the file system's flush, and concurrent flushes share the journal's.
+    const results = await Promise.allSettled(blobs.filter((b): b is StagedBlob => 'commit' in b).map((b) => b.commit()));
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
   /** Records stored blobs (idempotent). */

@@ -51,16 +51,53 @@ describe('filesystem blob store: a duplicate is durable before its commit return
     t.hold.on = true;
     let firstDone = false;
     let secondDone = false;
-    // commit() renames synchronously, then waits on the directory's sync (held here).
+    // Small content is written under its final name at commit(), then its data and directory are synced (held here).
     const a = first.commit().then(() => (firstDone = true));
-    assert.ok(fs.existsSync(store.localPath(first.digest)), 'renamed into place');
     const b = second.commit().then(() => (secondDone = true));
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal(firstDone, false);
-    assert.equal(secondDone, false, 'the duplicate must not return while the first rename may still be lost');
+    assert.ok(fs.existsSync(store.localPath(first.digest)), 'written in place');
+    assert.deepEqual(t.synced, [path.dirname(store.localPath(first.digest))], 'one write, one directory sync');
+    assert.equal(firstDone, false, 'a commit returns only once its directory entry is durable');
+    assert.equal(secondDone, false, 'the duplicate must not return while the first write may still be lost');
     t.release();
     await Promise.all([a, b]);
-    assert.equal(fs.readdirSync(path.join(t.dir, 'tmp')).length, 0, "the duplicate's temp file is gone");
+    assert.deepEqual(fs.readFileSync(store.localPath(first.digest)), data);
+    assert.equal(fs.readdirSync(path.join(t.dir, 'tmp')).length, 0, 'no temp file was used');
+    t.cleanup();
+  });
+
+  test('a torn file a crash left under the content address is not trusted: stat says absent, a commit replaces it', async () => {
+    const t = setup();
+    const store = new FsBlobStore(t.dir, { sync: t.sync });
+    const data = randomBytes(5000);
+    const staged = await store.putBytes(data);
+    const target = store.localPath(staged.digest);
+    await staged.cancel();
+    assert.equal(fs.existsSync(target), false, 'nothing is written before commit');
+    // What a power cut may leave of a direct write: the name, and fewer (or zeroed) bytes than were written.
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    for (const torn of [data.subarray(0, 1234), Buffer.alloc(data.length)]) {
+      fs.writeFileSync(target, torn);
+      assert.equal(await new FsBlobStore(t.dir).stat(staged.digest), null, 'a torn file is not the blob');
+      const again = await new FsBlobStore(t.dir, { sync: t.sync }).putBytes(data);
+      await again.commit();
+      assert.deepEqual(fs.readFileSync(target), data, 'replaced by the whole content');
+      assert.deepEqual(await store.stat(staged.digest), { size: data.length });
+    }
+    assert.equal(fs.readdirSync(path.join(t.dir, 'tmp')).length, 0, 'the replacement went through a temp file, now renamed');
+    t.cleanup();
+  });
+
+  test('large content still goes through a temp file: durable before it is renamed into place', async () => {
+    const t = setup();
+    const store = new FsBlobStore(t.dir, { sync: t.sync });
+    const data = randomBytes(300 * 1024);
+    const staged = await store.putBytes(data);
+    assert.equal(fs.readdirSync(path.join(t.dir, 'tmp')).length, 1, 'staged in tmp/');
+    assert.equal(fs.existsSync(store.localPath(staged.digest)), false);
+    await staged.commit();
+    assert.deepEqual(fs.readFileSync(store.localPath(staged.digest)), data);
+    assert.equal(fs.readdirSync(path.join(t.dir, 'tmp')).length, 0);
     t.cleanup();
   });
 
