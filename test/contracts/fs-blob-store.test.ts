@@ -88,6 +88,26 @@ describe('filesystem blob store: a duplicate is durable before its commit return
     t.cleanup();
   });
 
+  test('a direct write whose sync fails leaves nothing under the address, and the commit can be tried again', async () => {
+    const t = setup();
+    let fail = true;
+    const store = new FsBlobStore(t.dir, {
+      sync: async (file) => {
+        if (fail) throw Object.assign(new Error('EIO: the disk went away'), { code: 'EIO' });
+        await t.sync(file);
+      },
+    });
+    const data = randomBytes(2000);
+    const staged = await store.putBytes(data);
+    await assert.rejects(staged.commit(), /EIO/);
+    assert.equal(fs.existsSync(store.localPath(staged.digest)), false, 'the unsynced file is removed');
+    assert.equal(await store.stat(staged.digest), null);
+    fail = false;
+    await staged.commit();
+    assert.deepEqual(fs.readFileSync(store.localPath(staged.digest)), data);
+    t.cleanup();
+  });
+
   test('large content still goes through a temp file: durable before it is renamed into place', async () => {
     const t = setup();
     const store = new FsBlobStore(t.dir, { sync: t.sync });

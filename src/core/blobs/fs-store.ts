@@ -314,7 +314,6 @@ export class FsBlobStore implements BlobStore {
    * a bad one replaces it through the temp-file path.
    */
   private direct(bytes: Buffer, digest: string, extra: Partial<Record<ExtraDigest, string>>): StagedBlob {
-    const target = this.localPath(digest);
     let done = false;
     return {
       digest,
@@ -325,35 +324,39 @@ export class FsBlobStore implements BlobStore {
       },
       commit: async () => {
         if (done) return;
+        await this.commitDirect(this.localPath(digest), bytes, digest);
         done = true;
-        const dir = path.dirname(target);
-        if (!this.dirs.has(dir)) {
-          fs.mkdirSync(dir, { recursive: true });
-          this.dirs.add(dir);
-        }
-        for (;;) {
-          const pending = this.committing.get(target);
-          if (pending) {
-            // The same content is being written by this process: its outcome is ours (a failed one is retried).
-            if (await pending.then(() => true, () => false)) return;
-            continue;
-          }
-          if (fs.existsSync(target)) return this.commitExisting(target, dir, bytes, digest);
-          // Registered before the first await, so a concurrent commit of the same content waits for this one.
-          const writing = this.writeDirect(target, dir, bytes);
-          this.committing.set(target, writing);
-          try {
-            await writing;
-            return;
-          } catch (e) {
-            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-            // Created by another process just now: checked like any file found there.
-          } finally {
-            if (this.committing.get(target) === writing) this.committing.delete(target);
-          }
-        }
       },
     };
+  }
+
+  private async commitDirect(target: string, bytes: Buffer, digest: string): Promise<void> {
+    const dir = path.dirname(target);
+    if (!this.dirs.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
+    for (;;) {
+      const pending = this.committing.get(target);
+      if (pending) {
+        // The same content is being written by this process: its outcome is ours (a failed one is retried).
+        if (await pending.then(() => true, () => false)) return;
+        continue;
+      }
+      if (fs.existsSync(target)) return this.commitExisting(target, dir, bytes, digest);
+      // Registered before the first await, so a concurrent commit of the same content waits for this one.
+      const writing = this.writeDirect(target, dir, bytes);
+      this.committing.set(target, writing);
+      try {
+        await writing;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        // Created by another process just now: checked like any file found there.
+      } finally {
+        if (this.committing.get(target) === writing) this.committing.delete(target);
+      }
+    }
   }
 
   private async writeDirect(target: string, dir: string, bytes: Buffer): Promise<void> {
