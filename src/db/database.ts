@@ -46,7 +46,17 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     const file = url.slice('sqlite:'.length);
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     const sqlite = new SQLite(file);
-    sqlite.pragma('journal_mode = WAL');
+    // Several nodes opening a fresh file at once: switching it to WAL takes an exclusive lock, and where two
+    // connections would deadlock upgrading their locks SQLite answers BUSY at once, without its busy wait.
+    for (const deadline = Date.now() + 10_000; ; ) {
+      try {
+        sqlite.pragma('journal_mode = WAL');
+        break;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
+      }
+    }
     // Commits do not fsync on the event loop (better-sqlite3 is synchronous, so FULL would block every request
     // for the length of a disk flush); instead durable() fsyncs the write-ahead log in libuv's thread pool, and
     // every change is acknowledged only after it. Concurrent commits share one flush (group commit), and an
