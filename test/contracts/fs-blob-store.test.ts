@@ -56,13 +56,51 @@ describe('filesystem blob store: a duplicate is durable before its commit return
     const b = second.commit().then(() => (secondDone = true));
     await new Promise((r) => setTimeout(r, 50));
     assert.ok(fs.existsSync(store.localPath(first.digest)), 'written in place');
-    assert.deepEqual(t.synced, [path.dirname(store.localPath(first.digest))], 'one write, one directory sync');
+    const fanOut = path.dirname(store.localPath(first.digest));
+    assert.deepEqual(t.synced, [path.dirname(fanOut), fanOut], 'one write; its folder, and the new folder\'s entry in sha256/, synced');
     assert.equal(firstDone, false, 'a commit returns only once its directory entry is durable');
     assert.equal(secondDone, false, 'the duplicate must not return while the first write may still be lost');
     t.release();
     await Promise.all([a, b]);
     assert.deepEqual(fs.readFileSync(store.localPath(first.digest)), data);
     assert.equal(fs.readdirSync(path.join(t.dir, 'tmp')).length, 0, 'no temp file was used');
+    t.cleanup();
+  });
+
+  test('a new fan-out folder is durable with the first file in it: sha256/ is synced beside that file, once per folder', async () => {
+    const t = setup();
+    const store = new FsBlobStore(t.dir, { sync: t.sync });
+    const sha = path.join(t.dir, 'sha256');
+    // Two contents whose digests share a fan-out folder, found by trying.
+    const byFolder = new Map<string, Buffer[]>();
+    while (![...byFolder.values()].some((l) => l.length >= 2)) {
+      const data = randomBytes(100);
+      const staged = await store.putBytes(data);
+      const folder = path.dirname(store.localPath(staged.digest));
+      await staged.cancel();
+      byFolder.set(folder, [...(byFolder.get(folder) ?? []), data]);
+    }
+    const [folder, [small, other]] = [...byFolder].find(([, l]) => l.length >= 2)!;
+    t.hold.on = true;
+    let done = false;
+    const first = (await store.putBytes(small)).commit().then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(t.synced, [sha, folder], 'the folder\'s entry in sha256/ and the file\'s entry in the folder');
+    assert.equal(done, false, 'the commit waits for both');
+    t.release();
+    await first;
+    t.hold.on = false;
+    t.synced.length = 0;
+    await (await store.putBytes(other)).commit();
+    assert.deepEqual(t.synced, [folder], 'a folder synced once is not synced again');
+    // Content staged through a temp file takes the same path (a fresh store: a process that just started).
+    t.synced.length = 0;
+    const fresh = new FsBlobStore(t.dir, { sync: t.sync });
+    const big = randomBytes(300 * 1024);
+    const staged = await fresh.putBytes(big);
+    await staged.commit();
+    const bigFolder = path.dirname(fresh.localPath(staged.digest));
+    assert.deepEqual(t.synced.sort(), [sha, bigFolder].sort(), 'a renamed file in a folder this process had not synced');
     t.cleanup();
   });
 
@@ -129,7 +167,8 @@ describe('filesystem blob store: a duplicate is durable before its commit return
     const again = await store.putBytes(data);
     await again.commit();
     assert.equal(store.localPath(again.digest), target);
-    assert.deepEqual(t.synced.sort(), [path.dirname(target), target].sort());
+    // And sha256/: the first commit into that folder in this process (the folder may be another process's, not yet synced).
+    assert.deepEqual(t.synced.sort(), [path.dirname(path.dirname(target)), path.dirname(target), target].sort());
     t.cleanup();
   });
 

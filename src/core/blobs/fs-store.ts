@@ -36,6 +36,16 @@ async function syncPath(file: string): Promise<void> {
   }
 }
 
+/** fsyncs the directory at `dir` on the calling thread (start-up only). */
+function syncPathSync(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Writes to an open file handle, hashing every chunk on the way, and enforcing a size limit. */
 class HashingFileSink extends Writable {
   size = 0;
@@ -74,8 +84,12 @@ export class FsBlobStore implements BlobStore {
    * finds the file already there waits for that one rather than trusting a directory entry a crash could undo.
    */
   private readonly committing = new Map<string, Promise<void>>();
-  /** Fan-out directories known to exist (at most 256), to skip a mkdir per commit. */
+  /**
+   * Fan-out directories known to exist with their entry in sha256/ on disk (at most 256), to skip a mkdir per
+   * commit; and those whose entry is being synced (fanOut()).
+   */
   private readonly dirs = new Set<string>();
+  private readonly makingDirs = new Map<string, Promise<void>>();
   private readonly uploadsDir: string;
   /** Running sha256 of uploads appended through this process, so finishing needs no second read. */
   private readonly running = new Map<string, { size: number; hash: Hash }>();
@@ -86,7 +100,35 @@ export class FsBlobStore implements BlobStore {
     this.uploadsDir = path.join(root, 'uploads');
     fs.mkdirSync(this.tmpDir, { recursive: true });
     fs.mkdirSync(this.uploadsDir, { recursive: true });
-    fs.mkdirSync(path.join(root, 'sha256'), { recursive: true });
+    // The folders that name every blob are made durable once, when this call creates them (their parents'
+    // entries: a crash must not lose a folder whose files were synced).
+    const sha = path.join(root, 'sha256');
+    const first = fs.mkdirSync(sha, { recursive: true });
+    if (first) for (let d = sha; ; d = path.dirname(d)) {
+      syncPathSync(path.dirname(d));
+      if (d === first) break;
+    }
+  }
+
+  /**
+   * Creates the fan-out folder `dir` (sha256/xx) when missing. The first commit into each of them in this process
+   * also syncs sha256/, so that the folder's own entry is on disk with the file it names (POSIX asks for that
+   * flush; ext4 happens to order it): the returned promise, awaited beside the file's flushes, not after them.
+   * Undefined once that is done.
+   */
+  private fanOut(dir: string): Promise<void> | undefined {
+    if (this.dirs.has(dir)) return undefined;
+    let ready = this.makingDirs.get(dir);
+    if (!ready) {
+      fs.mkdirSync(dir, { recursive: true });
+      ready = this.sync(path.dirname(dir)).then(() => {
+        this.dirs.add(dir);
+      });
+      const settled = ready.finally(() => this.makingDirs.delete(dir)).catch(() => {});
+      void settled;
+      this.makingDirs.set(dir, ready);
+    }
+    return ready;
   }
 
   /** Throws unless the store's folders can be written (readiness: GET /readyz). */
@@ -219,12 +261,9 @@ export class FsBlobStore implements BlobStore {
       cancel,
       commit: async () => {
         if (done) return;
-        // Synchronous metadata calls (usually a few microseconds); only the directory's fsync goes to the thread pool.
+        // Synchronous metadata calls (usually a few microseconds); only the directories' fsyncs go to the thread pool.
         const dir = path.dirname(target);
-        if (!this.dirs.has(dir)) {
-          fs.mkdirSync(dir, { recursive: true });
-          this.dirs.add(dir);
-        }
+        const dirReady = this.fanOut(dir);
         // Same content already stored: keep the existing file (content-addressed, so identical), and mark it
         // as just written so garbage collection's grace period protects it until the metadata refers to it.
         if (fs.existsSync(target)) {
@@ -248,6 +287,7 @@ export class FsBlobStore implements BlobStore {
               if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // collected meanwhile: checked below
             }
           }
+          await dirReady;
           if (fs.existsSync(target)) return;
           // Collected in between: the temp file is gone, so the caller must retry (rare, and reported).
           throw new Error(`blob ${digest} was garbage-collected while being committed`);
@@ -255,7 +295,7 @@ export class FsBlobStore implements BlobStore {
         fs.renameSync(tmp, target);
         done = true;
         // The rename is durable only once the directory entry is on disk.
-        const synced = this.sync(dir);
+        const synced = Promise.all([this.sync(dir), dirReady]).then(() => {});
         this.committing.set(target, synced);
         try {
           await synced;
@@ -332,10 +372,7 @@ export class FsBlobStore implements BlobStore {
 
   private async commitDirect(target: string, bytes: Buffer, digest: string): Promise<void> {
     const dir = path.dirname(target);
-    if (!this.dirs.has(dir)) {
-      fs.mkdirSync(dir, { recursive: true });
-      this.dirs.add(dir);
-    }
+    const dirReady = this.fanOut(dir);
     for (;;) {
       const pending = this.committing.get(target);
       if (pending) {
@@ -343,9 +380,12 @@ export class FsBlobStore implements BlobStore {
         if (await pending.then(() => true, () => false)) return;
         continue;
       }
-      if (fs.existsSync(target)) return this.commitExisting(target, dir, bytes, digest);
+      if (fs.existsSync(target)) {
+        await Promise.all([this.commitExisting(target, dir, bytes, digest), dirReady]);
+        return;
+      }
       // Registered before the first await, so a concurrent commit of the same content waits for this one.
-      const writing = this.writeDirect(target, dir, bytes);
+      const writing = this.writeDirect(target, dir, bytes, dirReady);
       this.committing.set(target, writing);
       try {
         await writing;
@@ -359,11 +399,11 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  private async writeDirect(target: string, dir: string, bytes: Buffer): Promise<void> {
+  private async writeDirect(target: string, dir: string, bytes: Buffer, dirReady: Promise<void> | undefined): Promise<void> {
     const fd = await openFile(target, 'wx', 0o644);
     try {
       for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at);
-      await Promise.all([fsync(fd), this.sync(dir)]);
+      await Promise.all([fsync(fd), this.sync(dir), dirReady]);
     } catch (err) {
       fs.closeSync(fd);
       fs.rmSync(target, { force: true });
