@@ -112,9 +112,9 @@ export class FsBlobStore implements BlobStore {
 
   /**
    * Creates the fan-out folder `dir` (sha256/xx) when missing. The first commit into each of them in this process
-   * also syncs sha256/, so that the folder's own entry is on disk with the file it names (POSIX asks for that
-   * flush; ext4 happens to order it): the returned promise, awaited beside the file's flushes, not after them.
-   * Undefined once that is done.
+   * also syncs sha256/, so that the folder's own entry is on disk with the file it names. POSIX asks for that
+   * flush; ext4 does it on its own (its journal orders it; without one it syncs a new entry's parents), other file
+   * systems need not. Returns that flush, to be awaited beside the file's, not after it; undefined once done.
    */
   private fanOut(dir: string): Promise<void> | undefined {
     if (this.dirs.has(dir)) return undefined;
