@@ -124,8 +124,8 @@ export class FsBlobStore implements BlobStore {
       ready = this.sync(path.dirname(dir)).then(() => {
         this.dirs.add(dir);
       });
-      const settled = ready.finally(() => this.makingDirs.delete(dir)).catch(() => {});
-      void settled;
+      // Forgotten once settled: a failed flush is tried again by the next commit into the folder.
+      void ready.finally(() => this.makingDirs.delete(dir)).catch(() => {});
       this.makingDirs.set(dir, ready);
     }
     return ready;
