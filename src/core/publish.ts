@@ -185,6 +185,12 @@ export class Publisher {
       // A member publishing into an org administers what they created (GitHub gives the publisher admin).
       await trx.insertInto('package_access').values({ package_id: pkg.id, user_id: v.actor.user.id, repository_id: null, role: 'admin' }).execute();
     }
+    if (inserted && v.actor.kind === 'job') {
+      // A job's repository keeps write on what the job created (GitHub: the workflow's repository is granted the
+      // package), shown with the package's other grants: it lasts if the package stops inheriting (and an OCI
+      // image a job starts inherits only once its manifest confirms the link), until an admin revokes it.
+      await trx.insertInto('package_access').values({ package_id: pkg.id, user_id: null, repository_id: v.actor.repositoryId, role: 'write' }).execute();
+    }
     if (pkg.deleted_at) {
       // Publishing into a deleted package revives it; its old versions stay deleted (restorable on their own).
       await trx.updateTable('package_versions').set({ deleted_at: pkg.deleted_at }).where('package_id', '=', pkg.id).where('deleted_at', 'is', null).execute();

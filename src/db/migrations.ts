@@ -511,6 +511,24 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await recomputeUsage(db, { inTransaction: true });
       },
     },
+    '0023-job-created-grants': {
+      async up(db: Kysely<any>) {
+        // A job token reached a linked package whether or not it inherited; now only one that inherits, or one
+        // its repository was granted (a job's new package gets that grant). An image a job had started (linked,
+        // not yet inheriting, no version) keeps its job's reach through the grant the job would get today.
+        await db.insertInto('package_access')
+          .columns(['package_id', 'user_id', 'repository_id', 'role'])
+          .expression((eb: any) =>
+            eb.selectFrom('packages')
+              .select(['packages.id', sql`null`.as('user_id'), 'packages.repository_id', sql`'write'`.as('role')])
+              .where('packages.inherit_access', '=', 0)
+              .where('packages.repository_id', 'is not', null)
+              .where(({ not, exists, selectFrom }: any) => not(exists(selectFrom('package_versions').select('package_versions.id').whereRef('package_versions.package_id', '=', 'packages.id'))))
+              .where(({ not, exists, selectFrom }: any) => not(exists(selectFrom('package_access as pa').select('pa.package_id').whereRef('pa.package_id', '=', 'packages.id').whereRef('pa.repository_id', '=', 'packages.repository_id')))),
+          )
+          .execute();
+      },
+    },
   };
 }
 

@@ -115,6 +115,30 @@ for (const dialect of dialects()) {
       await rx.close();
     });
 
+    test('a repository hook hears nothing of a linked package that does not inherit the repository\'s access', async () => {
+      // The repository's admins may not see such a package (it keeps its own grants): its events are not theirs.
+      const rx = await receiver();
+      const hook = await createHook('/repos/alice/hello/hooks', rx.url);
+      const ownerRx = await receiver();
+      const ownerHook = await createHook('/users/alice/hooks', ownerRx.url);
+      const repo = { repository: 'https://github.com/alice/hello.git' };
+      assert.equal((await publish(s.url, token, '@alice/apart', '1.0.0', repo)).status, 201);
+      await until('published 1.0.0 to the repository hook', () => rx.got.find((g) => g.json.package?.name === 'apart'));
+      const off = await api('/users/alice/packages/npm/apart', { method: 'PATCH', body: JSON.stringify({ inherit_access: false }) });
+      assert.equal(off.status, 200, await off.clone().text());
+      assert.equal((await publish(s.url, token, '@alice/apart', '1.0.1', repo)).status, 201);
+      // The owner's hook hears of 1.0.1; by then the repository's would have been queued in the same transaction.
+      await until('1.0.1 to the owner hook', () => ownerRx.got.find((g) => g.json.package?.package_version?.version === '1.0.1'));
+      const deliveries = await (await api(`/repos/alice/hello/hooks/${hook.id}/deliveries`)).json();
+      const payloads = await Promise.all(deliveries.map(async (d: any) => (await (await api(`/repos/alice/hello/hooks/${hook.id}/deliveries/${d.id}`)).json()).request.payload));
+      assert.deepEqual(payloads.filter((p: any) => p.package?.name === 'apart').map((p: any) => p.package.package_version.version), ['1.0.0']);
+      assert.ok(!rx.got.some((g) => g.json.package?.package_version?.version === '1.0.1'));
+      assert.equal((await api(`/repos/alice/hello/hooks/${hook.id}`, { method: 'DELETE' })).status, 204);
+      assert.equal((await api(`/users/alice/hooks/${ownerHook.id}`, { method: 'DELETE' })).status, 204);
+      await rx.close();
+      await ownerRx.close();
+    });
+
     test('a Maven deploy: the first file publishes the version, each later file is an update naming it', async () => {
       const rx = await receiver();
       await createHook('/users/alice/hooks', rx.url);

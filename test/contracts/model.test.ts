@@ -204,6 +204,28 @@ for (const dialect of dialects()) {
         await assert.rejects(core.authz.authorize(job, 'write', (await core.packages.byId(lib.id))!), (e: any) => e.kind === 'Forbidden');
       });
 
+      test('a job reaches a linked package while it inherits; after that only through a grant (a job keeps what it created)', async () => {
+        const repo = await core.identity.createRepo(systemActor, 'alice', 'ci2', 'private');
+        const job: Actor = { kind: 'job', repositoryId: repo.id, repositoryOwnerId: repo.owner_id, repositoryName: 'alice/ci2', scopes: parseScopes('read:packages,write:packages'), tokenId: 0 };
+        // Published by a person, linked to the repository: the job writes it while it inherits.
+        const { pkg: byAlice } = await publish(users.alice, 'alice', 'by-alice', '1.0.0', repo.id);
+        assert.equal(await core.authz.authorize(job, 'write', byAlice), 'write');
+        await core.publisher.updateSettings(byAlice.id, { inheritAccess: false }, users.alice);
+        const restricted = (await core.packages.byId(byAlice.id))!;
+        await assert.rejects(core.authz.authorize(job, 'read', restricted), (e: any) => e.kind === 'NotFound', 'managed on its own: the job is no one to it');
+        await assert.rejects(publish(job, 'alice', 'by-alice', '1.0.1', repo.id), (e: any) => e.kind === 'NotFound');
+        await core.publisher.grant(byAlice.id, { repositoryId: repo.id }, 'write', users.alice);
+        assert.equal(await core.authz.authorize(job, 'write', (await core.packages.byId(byAlice.id))!), 'write', 'granted again, explicitly');
+        // Created by the job: its repository is granted write with the package, and keeps it past inheritance.
+        const { pkg: byJob } = await publish(job, 'alice', 'by-job', '1.0.0', repo.id);
+        const grants = await core.db.selectFrom('package_access').selectAll().where('package_id', '=', byJob.id).execute();
+        assert.deepEqual(grants.map((g) => [g.user_id, g.repository_id, g.role]), [[null, repo.id, 'write']]);
+        await core.publisher.updateSettings(byJob.id, { inheritAccess: false }, users.alice);
+        assert.equal(await core.authz.authorize(job, 'write', (await core.packages.byId(byJob.id))!), 'write');
+        await core.publisher.revoke(byJob.id, { repositoryId: repo.id }, users.alice);
+        await assert.rejects(core.authz.authorize(job, 'read', (await core.packages.byId(byJob.id))!), (e: any) => e.kind === 'NotFound', 'revoked: gone');
+      });
+
       test('a fine-grained token reaches only what it names, as far as it names it, and manages nothing', async () => {
         const dave = await userActor('dave');
         const daveOwner = await core.identity.requireOwner('dave');
@@ -245,6 +267,9 @@ for (const dialect of dialects()) {
         assert.equal(await core.authz.canReadRepo(limited, hidden), false);
         assert.equal(await core.authz.canReadRepo(limited, repo), true);
         assert.equal(await core.authz.canSeeMembers(limited, daveOwner), false);
+        // A repository names the packages that inherit its access: one managed on its own is outside it.
+        await core.publisher.updateSettings(inRepo.id, { inheritAccess: false }, dave);
+        await assert.rejects(core.authz.authorize(limited, 'read', await fresh(inRepo)), (e: any) => e.kind === 'NotFound');
         // The person behind it, unlimited, still reaches everything.
         assert.equal(await core.authz.authorize(dave, 'delete', await fresh(other)), 'admin');
       });

@@ -3,8 +3,8 @@
 // a verb runs; nothing else decides. For packages, in order:
 //   1. the role: public is readable by all, internal by any signed-in actor; site admins, the owning user and
 //      org owners are admin; a package that inherits takes the actor's role on its linked repository, otherwise
-//      its own package_access rows; a job token writes the packages linked to its repository and has the roles
-//      its repository was granted (never admin);
+//      its own package_access rows; a job token writes the packages that inherit from its repository and has
+//      the roles its repository was granted (never admin);
 //   2. the credential's scopes cap the role (read:packages, write:packages, delete:packages);
 //   3. a fine-grained credential (`actor.limit`) reaches only the resources it names, as far as it names them,
 //      and what is public for reading; a trusted publisher (OIDC) holds exactly the reach its policy names;
@@ -171,7 +171,9 @@ export class Authorizer {
         role = max(role, row?.role ?? null);
       }
     } else if (actor.kind === 'job') {
-      if (pkg.repository_id === actor.repositoryId) role = max(role, 'write');
+      // Its repository's packages, while they inherit its access. One whose inheritance is off is managed on its
+      // own: the job reaches it only through a grant to its repository (GitHub's "Manage Actions access").
+      if (pkg.inherit_access && pkg.repository_id === actor.repositoryId) role = max(role, 'write');
       const row = await this.db.selectFrom('package_access').select('role').where('package_id', '=', pkg.id).where('repository_id', '=', actor.repositoryId).executeTakeFirst();
       // A job never administers: its grant is capped at write.
       role = max(role, row?.role === 'admin' ? 'write' : (row?.role ?? null));
@@ -195,7 +197,8 @@ export class Authorizer {
     let facts: { type: string; name: string } | undefined;
     for (const r of limit.resources) {
       if (r.ownerId !== pkg.owner_id) continue;
-      if (r.repositoryId != null && r.repositoryId !== pkg.repository_id) continue;
+      // A repository names the packages that inherit its access (one whose inheritance is off is managed on its own).
+      if (r.repositoryId != null && (r.repositoryId !== pkg.repository_id || !pkg.inherit_access)) continue;
       if (r.packageId != null && r.packageId !== pkg.id) continue;
       if (r.type != null || r.name != null) {
         facts ??= await this.packageFacts(pkg);

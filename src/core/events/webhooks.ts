@@ -333,7 +333,9 @@ export class Webhooks {
     if (!this.builder) return 0;
     const any = await this.anyActive.get('', async () => !!(await trx.selectFrom('webhooks').select('id').where('active', '=', 1).limit(1).executeTakeFirst()));
     if (!any) return 0;
-    // One statement: the owner's hooks and the linked repository's, through the package row.
+    // One statement: the owner's hooks and the linked repository's, through the package row. A repository's hooks
+    // hear of the packages that inherit its access only: one whose inheritance is off may be hidden from the
+    // repository's admins, and its events with it.
     const rows = await trx
       .selectFrom('webhooks')
       .innerJoin('packages', (join) => join.on('packages.id', '=', e.packageId))
@@ -342,7 +344,7 @@ export class Webhooks {
       .where((eb) =>
         eb.or([
           eb.and([eb('webhooks.owner_id', '=', eb.ref('packages.owner_id')), eb('webhooks.repository_id', 'is', null)]),
-          eb('webhooks.repository_id', '=', eb.ref('packages.repository_id')),
+          eb.and([eb('webhooks.repository_id', '=', eb.ref('packages.repository_id')), eb('packages.inherit_access', '=', 1)]),
         ]),
       )
       .execute();
