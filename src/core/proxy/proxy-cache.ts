@@ -246,8 +246,13 @@ export class ProxyCache {
   }
 
   /** A response's whole body (for a format's load()), bounded by `maxBytes`, guarded like body(). */
-  readBody(proxy: ProxyConfig, res: Response, abort: AbortController, maxBytes: number): Promise<Buffer> {
-    return this.readAll(this.body(proxy, res, abort), maxBytes);
+  async readBody(proxy: ProxyConfig, res: Response, abort: AbortController, maxBytes: number): Promise<Buffer> {
+    try {
+      return await this.readAll(this.body(proxy, res, abort), maxBytes);
+    } catch (e) {
+      abort.abort(e); // too large or broken: the rest is not read
+      throw e;
+    }
   }
 
   private async readAll(stream: Readable, maxBytes: number): Promise<Buffer> {

@@ -3,7 +3,7 @@
 // scope=…`, the token endpoint (the realm) is asked with the proxy's Basic credentials (or none: Docker Hub gives
 // anonymous pull tokens), and the request is sent again with `Authorization: Bearer <token>`. Tokens are kept per
 // proxy and scope until shortly before they expire, so later requests carry them at once (one round trip, not three).
-import { upstreamError } from '../errors.ts';
+import { isWharfError, upstreamError } from '../errors.ts';
 import type { ProxyConfig } from './proxies.ts';
 
 export interface Challenge {
@@ -43,6 +43,7 @@ export class UpstreamTokens {
    * `scope` (else the challenge's own scope) and returns it. Fails with Upstream: the upstream refused us.
    */
   async fetch(proxy: ProxyConfig, challenge: Challenge, scope: string | undefined, signal: AbortSignal): Promise<string> {
+    // The realm is any URL the upstream names: its answer is read only as far as a token can be long.
     const realm = challenge.params.realm;
     let url: URL;
     try {
@@ -68,8 +69,7 @@ export class UpstreamTokens {
       await res.body?.cancel().catch(() => {});
       throw upstreamError(`the upstream's token endpoint answered ${res.status}${basic ? ' (check the proxy\'s username and password)' : ''}`);
     }
-    const text = await res.text();
-    if (text.length > 64 * 1024) throw upstreamError('the upstream\'s token is too large');
+    const text = await boundedText(res, MAX_TOKEN_ANSWER);
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       body = JSON.parse(text);
@@ -87,4 +87,29 @@ export class UpstreamTokens {
     }
     return token;
   }
+}
+
+/** The most of a token endpoint's answer that is read: a token is a few KiB. */
+const MAX_TOKEN_ANSWER = 64 * 1024;
+
+/** A response's text, refused (and the rest not read) once it passes `max` bytes; a broken body is the upstream's failure. */
+async function boundedText(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const chunks: Buffer[] = [];
+  let n = 0;
+  const reader = res.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      n += value.byteLength;
+      if (n > max) throw upstreamError(`the upstream's token answer is larger than ${max} bytes`);
+      chunks.push(Buffer.from(value));
+    }
+  } catch (e) {
+    await reader.cancel().catch(() => {});
+    if (isWharfError(e)) throw e;
+    throw upstreamError(`reading the upstream's token answer failed: ${(e as Error).message}`);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -162,8 +162,8 @@ export class MavenProxy {
         abort.abort();
         throw upstreamError(`the upstream's ${rel}.${algo} is larger than ${MAX_CHECKSUM} bytes`);
       }
-      const bytes = Buffer.from(await res.arrayBuffer());
-      if (bytes.length > MAX_CHECKSUM) throw upstreamError(`the upstream's ${rel}.${algo} is larger than ${MAX_CHECKSUM} bytes`);
+      // Read as any upstream body is: bounded (a hostile one never ends), guarded against stalls, its failures a 502.
+      const bytes = await this.core.proxyCache.readBody(proxy, res, abort, MAX_CHECKSUM);
       return { algo, hex: parseUpstreamChecksum(bytes, algo) };
     }
     // No checksum at all: either the file is not there either (a clean 404 lets Maven try its next repository)
