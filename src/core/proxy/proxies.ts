@@ -79,10 +79,13 @@ export function checkBlockPattern(p: string): string {
   return p;
 }
 
-/** Does `name` (`lodash`, `@types/node`) match a block pattern? */
+/**
+ * Does `name` (`lodash`, `@types/node`) match a block pattern? Whatever its case: Wharf's names are one whatever
+ * their case, and an upstream's old mixed-case name (`Padder`) must not slip past a block of `padder`.
+ */
 export function blockMatches(pattern: string, name: string): boolean {
   const p = pattern.startsWith('@') && !pattern.includes('/') ? `${pattern}/*` : pattern;
-  const re = new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`, 'i');
   return re.test(name);
 }
 

@@ -15,8 +15,8 @@ import type { Db } from '../../db/database.ts';
 import { systemActor } from '../auth/actor.ts';
 import type { BlobStore, ExtraDigest, Hashed, StagedBlob } from '../blobs/blob-store.ts';
 import { nowIso } from '../clock.ts';
-import { isWharfError, notFound, tooLarge, upstreamError } from '../errors.ts';
-import type { FileRow, Packages } from '../model/packages.ts';
+import { conflict, isWharfError, notFound, tooLarge, upstreamError } from '../errors.ts';
+import type { FileRow, PackageRow, Packages } from '../model/packages.ts';
 import type { Publisher } from '../publish.ts';
 import type { ProxyConfig } from './proxies.ts';
 import { DEFAULT_PREFETCH, Prefetcher } from './prefetch.ts';
@@ -77,6 +77,8 @@ export interface FileRequest {
   packageMetadata?: Record<string, unknown>;
   /** Whether the file is its version's primary one (default true: one file per version, as npm's tarball). */
   primary?: boolean;
+  /** The upstream's package names are case-sensitive (npm, Maven, RubyGems): see keptPackage(). */
+  exactName?: boolean;
   /**
    * A reader the body passes through on its way to the store (a format's archive inspector, as for a push), and
    * what it found. Once the file is verified, `describe` turns that into the version's metadata (replacing
@@ -369,11 +371,25 @@ export class ProxyCache {
    * The proxy's package `name`, created with the proxy's visibility when missing (a package of a proxy is as
    * visible as its proxy: authorize() decides on the row like on any other).
    */
-  async ensurePackage(proxy: ProxyConfig, type: string, name: string) {
-    const found = await this.packages.find(proxy.name, type, name);
+  async ensurePackage(proxy: ProxyConfig, type: string, name: string, exact = false) {
+    const found = await this.keptPackage(proxy, type, name, exact);
     if (found) return found;
     await this.publisher.ensurePackage({ ownerId: proxy.ownerId, type, name, repositoryId: null, inheritAccess: false, visibility: proxy.visibility, actor: systemActor });
-    return (await this.packages.find(proxy.name, type, name))!;
+    return (await this.keptPackage(proxy, type, name, exact))!;
+  }
+
+  /**
+   * The proxy's kept package `name`, if any. `exact`: the upstream's names are case-sensitive (npm's old
+   * mixed-case names, Maven coordinates, gems), while Wharf holds one package per name whatever its case. A kept
+   * package whose name differs only in case is another upstream package: refused (Conflict), never served, nor
+   * added to, under this name.
+   */
+  async keptPackage(proxy: ProxyConfig, type: string, name: string, exact: boolean): Promise<PackageRow | undefined> {
+    const pkg = await this.packages.find(proxy.name, type, name);
+    if (pkg && exact && pkg.name !== name) {
+      throw conflict(`the proxy ${proxy.name} keeps ${pkg.name}, whose name differs from ${name} only in case: it holds one package per name whatever its case, so ${name} cannot be served through it`);
+    }
+    return pkg;
   }
 
   /**
@@ -381,11 +397,11 @@ export class ProxyCache {
    * first seen: the package appears in search and the UI moments later). A failure is logged; the file fetches
    * that follow ensure the package again, and report it.
    */
-  ensurePackageSoon(proxy: ProxyConfig, type: string, name: string): void {
+  ensurePackageSoon(proxy: ProxyConfig, type: string, name: string, exact = false): void {
     const k = `${proxy.ownerId}|${type}|${name.toLowerCase()}`;
     if (this.creating.has(k)) return;
     const p = later()
-      .then(() => this.ensurePackage(proxy, type, name))
+      .then(() => this.ensurePackage(proxy, type, name, exact))
       .catch((err) => this.logger?.warn({ err, proxy: proxy.name, name }, 'proxy: recording a package failed'))
       .finally(() => this.creating.delete(k));
     this.creating.set(k, p);
@@ -402,7 +418,7 @@ export class ProxyCache {
    * are handed over as they arrive (see Fetching); otherwise the cached file, or the fetch's result to wait for.
    */
   async fileLive(proxy: ProxyConfig, req: FileRequest, live: boolean): Promise<{ cached: FileRow } | Fetching<FileRow>> {
-    const pkg = await this.ensurePackage(proxy, req.type, req.packageName);
+    const pkg = await this.ensurePackage(proxy, req.type, req.packageName, req.exactName);
     const have = await this.packages.file(pkg.id, req.version, req.fileName);
     if (have) return { cached: have };
     return this.fetchBlob(proxy, {

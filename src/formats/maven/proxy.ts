@@ -73,7 +73,7 @@ export class MavenProxy {
    * Anonymous clients get the challenge (Maven sends credentials only after a 401).
    */
   private async allowRead(actor: Actor, proxy: ProxyConfig, name: string): Promise<PackageRow | undefined> {
-    const pkg = await this.core.packages.find(proxy.name, TYPE, name);
+    const pkg = await this.core.proxyCache.keptPackage(proxy, TYPE, name, true);
     const ref = pkg ?? { id: 0, owner_id: proxy.ownerId, visibility: proxy.visibility, repository_id: null, inherit_access: 0, type: TYPE, name };
     const missing = () => (actor.kind === 'anonymous' ? unauthorized('authentication required') : notFound('not found'));
     await this.core.authz.authorizeFound(actor, 'read', ref, missing);
@@ -110,7 +110,7 @@ export class MavenProxy {
       key: `maven:${docPath}`, url: `${proxy.upstream}/${docPath}`, accept: 'application/xml, text/xml, */*', maxBytes: MAX_METADATA,
       check: checkUpstreamMetadata,
     });
-    await this.core.proxyCache.ensurePackage(proxy, TYPE, packageName(p.groupId, p.artifactId));
+    await this.core.proxyCache.ensurePackage(proxy, TYPE, packageName(p.groupId, p.artifactId), true);
     let sums = this.sums.get(ref.digest);
     const body = !sums || !p.checksum ? await this.core.proxyCache.read(ref.digest) : undefined;
     if (!sums) {
@@ -137,7 +137,7 @@ export class MavenProxy {
         type: TYPE, packageName: name, version: p.version, fileName: p.file, contentType: contentTypeOf(p.file),
         url: `${proxy.upstream}/${rel}`, maxSize: this.core.config.maxBlobSize, extraDigests: ['sha1', 'sha512', 'md5'],
         verify: (staged) => verifyChecksum(staged, expected, `${name}:${p.version} ${p.file}`),
-        metadata: {}, primary: parts.classifier === null && parts.extension === 'pom',
+        metadata: {}, primary: parts.classifier === null && parts.extension === 'pom', exactName: true,
       });
     });
   }

@@ -110,7 +110,7 @@ export class NpmProxy {
    * one — on the row it will be (the proxy's owner and visibility), so a private proxy never fetches for strangers.
    */
   private async allowRead(actor: Actor, t: Target): Promise<PackageRow | undefined> {
-    const pkg = await this.core.packages.find(t.proxy.name, TYPE, t.name.full);
+    const pkg = await this.core.proxyCache.keptPackage(t.proxy, TYPE, t.name.full, true);
     const ref = pkg ?? { id: 0, owner_id: t.proxy.ownerId, visibility: t.proxy.visibility, repository_id: null, inherit_access: 0, type: TYPE, name: t.name.full };
     const missing = () => (actor.kind === 'anonymous' ? unauthorized() : notFound(`package ${t.name.full} not found`));
     await this.core.authz.authorizeFound(actor, 'read', ref, missing);
@@ -179,7 +179,7 @@ export class NpmProxy {
     const { parsed, digest, fresh } = await this.upstreamDocument(t);
     if (fresh) this.prefetchFrom(t, parsed);
     // A package first seen is recorded while the answer goes out (nothing of it can have been deleted here yet).
-    if (!pkg) this.core.proxyCache.ensurePackageSoon(t.proxy, TYPE, t.name.full);
+    if (!pkg) this.core.proxyCache.ensurePackageSoon(t.proxy, TYPE, t.name.full, true);
     const abbreviated = (req.headers.accept ?? '').includes(CORGI);
     const base = baseUrlOf(this.core, req);
     // The package's revision moves when a version is deleted here: the document is built again without it.
@@ -226,7 +226,7 @@ export class NpmProxy {
     const expected = expectedDigests(m.dist);
     return {
       type: TYPE, packageName: t.name.full, version, fileName: file, contentType: 'application/octet-stream', url: this.upstreamTarballUrl(t, m.dist.tarball),
-      maxSize: this.core.config.npmMaxBody, extraDigests: ['sha1', 'sha512'],
+      maxSize: this.core.config.npmMaxBody, extraDigests: ['sha1', 'sha512'], exactName: true,
       verify: (staged) => verifyTarball(staged, expected, `${t.name.full}@${version}`),
       metadata: m,
       packageMetadata: {

@@ -84,7 +84,7 @@ export class RubygemsProxy {
    * row, or on the row it will be: a private proxy never fetches for strangers.
    */
   async allowRead(actor: Actor, proxy: ProxyConfig, name: string | null): Promise<void> {
-    const pkg = name === null ? undefined : await this.core.packages.find(proxy.name, TYPE, name);
+    const pkg = name === null ? undefined : await this.core.proxyCache.keptPackage(proxy, TYPE, name, true);
     const ref = pkg ?? { id: 0, owner_id: proxy.ownerId, visibility: proxy.visibility, repository_id: null, inherit_access: 0, type: TYPE, name: name ?? '' };
     const missing = () => (actor.kind === 'anonymous' ? unauthorized('this gem source needs credentials') : notFound(`gem ${name ?? ''} not found`));
     await this.core.authz.authorizeFound(actor, 'read', ref, missing);
@@ -145,7 +145,7 @@ export class RubygemsProxy {
     });
     for (const name of names) {
       const key = base.slice(name.length + 1);
-      const pkg = await this.core.packages.find(proxy.name, TYPE, name);
+      const pkg = await this.core.proxyCache.keptPackage(proxy, TYPE, name, true);
       if (pkg && (await this.core.packages.file(pkg.id, key, fileName))) return;
       await this.allowRead(actor, proxy, name);
       let lines: Map<string, InfoLine>;
@@ -159,7 +159,7 @@ export class RubygemsProxy {
       if (!line) continue;
       await this.core.proxyCache.file(proxy, {
         type: TYPE, packageName: name, version: key, fileName, contentType: 'application/octet-stream',
-        url: `${proxy.upstream}/gems/${fileName}`, maxSize: this.core.config.maxBlobSize, extraDigests: [],
+        url: `${proxy.upstream}/gems/${fileName}`, maxSize: this.core.config.maxBlobSize, extraDigests: [], exactName: true,
         verify: (staged) => {
           const got = staged.digest.slice('sha256:'.length);
           if (got !== line.checksum) throw upstreamError(`checksum mismatch: the upstream's ${fileName} has sha256 ${got}, its info/${name} says ${line.checksum}`);
