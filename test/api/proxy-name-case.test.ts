@@ -1,13 +1,17 @@
-// Upstream names are case-sensitive (npm's old mixed-case packages, Maven coordinates, gems); Wharf holds one
-// package per name whatever its case. Two upstream packages whose names differ only in case must never share a
-// kept package: the second is refused (409), and nobody gets one's bytes under the other's name.
+// What a proxy keeps is its upstream's, byte for byte, under the upstream's own names:
+// - upstream names are case-sensitive (npm's old mixed-case packages, Maven coordinates, gems), while Wharf holds
+//   one package per name whatever its case: two upstream packages whose names differ only in case never share a
+//   kept package (the second is refused, 409), and nobody gets one's bytes under the other's name;
+// - nobody publishes into a proxy's organization, site admins included: a version published there would be
+//   served in place of the upstream's.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { systemActor } from '../../src/core/auth/actor.ts';
-import { startWharf, type TestServer } from '../helpers/wharf.ts';
+import { publish } from '../helpers/npm-body.ts';
+import { EVERY_SCOPE, startWharf, type TestServer } from '../helpers/wharf.ts';
 
 const sha = (algo: string, b: Buffer) => createHash(algo).update(b).digest('hex');
 
@@ -86,6 +90,23 @@ describe('proxies keep upstream names exactly', () => {
     }
     // Padder itself is still served, from what was kept.
     assert.equal((await get('/npm/npmup/Padder/-/Padder-1.0.0.tgz')).body.toString(), 'the tarball of Padder');
+  });
+
+  test('nobody publishes into a proxy\'s organization, a site admin neither; the proxy keeps what it fetches', async () => {
+    const admin = await server.userWithToken('root', EVERY_SCOPE, { admin: true });
+    for (const name of ['@npmup/padder', '@npmup/fresh']) {
+      const r = await publish(server.url, admin, name, '9.9.9');
+      assert.equal(r.status, 403, `${name}: ${await r.text()}`);
+    }
+    const jar = await fetch(`${server.url}/maven/mvn/com/Example/lib/9.9/lib-9.9.jar`, { method: 'PUT', body: 'evil', headers: { authorization: `Bearer ${admin}` } });
+    assert.ok([403, 404, 405].includes(jar.status), `maven deploy into a proxy: ${jar.status}`);
+    const kept = (await server.core.packages.find('npmup', 'npm', 'Padder'))!;
+    await assert.rejects(server.core.authz.authorize({ ...(await server.core.authn.fromAuthorization(`Bearer ${admin}`, {}))!, via: undefined } as never, 'write', kept), /pull-through proxy/);
+    // The proxy itself still keeps what it fetches (the system actor), and an admin may still delete a cached version.
+    assert.equal((await get('/npm/npmup/Padder/-/Padder-1.0.0.tgz')).body.toString(), 'the tarball of Padder');
+    const versions = await (await fetch(`${server.url}/api/v1/orgs/npmup/packages/npm/Padder/versions`, { headers: { authorization: `Bearer ${admin}` } })).json();
+    const del = await fetch(`${server.url}/api/v1/orgs/npmup/packages/npm/Padder/versions/${versions[0].id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+    assert.equal(del.status, 204);
   });
 
   test('Maven: com.Example:lib is kept; com.example:lib is refused, and its checksum is never the other jar\'s', async () => {

@@ -93,11 +93,24 @@ export class Authorizer {
   private readonly roles: GenerationCache<Role | null>;
   private readonly repoVisibility: GenerationCache<Visibility | undefined>;
   private readonly ownerNames: GenerationCache<string | undefined>;
+  private readonly proxyOwners: GenerationCache<boolean>;
 
   constructor(private readonly db: Db, changes: ChangeGeneration) {
     this.roles = new GenerationCache(scopedGeneration(changes, ROLE_TABLES), undefined, 'access');
     this.repoVisibility = new GenerationCache(scopedGeneration(changes, ['repositories', 'owners']), undefined, 'access');
     this.ownerNames = new GenerationCache(scopedGeneration(changes, ['owners']), undefined, 'access');
+    this.proxyOwners = new GenerationCache(scopedGeneration(changes, ['proxies', 'owners']), undefined, 'access');
+  }
+
+  /**
+   * Refuses a write into a pull-through proxy's organization to everyone, site admins included: its packages are
+   * its upstream's, kept by the proxy itself (the system actor). A version published there would be served in
+   * place of the upstream's. Deleting cached versions stays possible (retention, an admin's cleanup).
+   */
+  private async refuseProxyWrite(actor: Actor, ownerId: number): Promise<void> {
+    if (actor.kind === 'system') return;
+    const proxy = await this.proxyOwners.get(String(ownerId), async () => !!(await this.db.selectFrom('proxies').select('owner_id').where('owner_id', '=', ownerId).executeTakeFirst()));
+    if (proxy) throw forbidden('this organization is a pull-through proxy: its packages come from its upstream, and nobody publishes into them');
   }
 
   /** The registry repository name of a package (OWNER/NAME), for matching a registry token's grants. */
@@ -262,6 +275,7 @@ export class Authorizer {
       const name = await this.registryName(pkg);
       if (!grants(actor.registry, name, REGISTRY_ACTION[action])) throw unauthorized(`the registry token does not grant ${REGISTRY_ACTION[action]} on ${name}`);
     }
+    if (action === 'write') await this.refuseProxyWrite(actor, pkg.owner_id);
     return role;
   }
 
@@ -299,6 +313,7 @@ export class Authorizer {
     if (actor.kind === 'anonymous') throw unauthorized();
     if (actor.kind === 'system') return;
     if (!actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope');
+    await this.refuseProxyWrite(actor, owner.id);
     if (actor.registry) {
       const name = `${owner.name}/${target?.name ?? ''}`;
       // 401: a container client asks for a token granting push; anything else is out of a registry token's reach.
@@ -329,6 +344,7 @@ export class Authorizer {
     if (actor.kind === 'system') return;
     if (!actor.scopes.has('write:packages')) throw forbidden('your token lacks the write:packages scope');
     if (actor.registry) throw forbidden('a registry token is good only for the container registry');
+    await this.refuseProxyWrite(actor, owner.id);
     if (actor.limit && !(await this.limitMayPushUnder(actor.limit, owner.id, type))) {
       throw forbidden(`this token may not publish ${type} packages to ${owner.name}`);
     }
