@@ -528,9 +528,16 @@ export class Publisher {
     });
   }
 
+  /**
+   * Soft-deletes a package with all its versions (restorable for `restoreDays`). Like deleting a version, it is
+   * refused while a protected tag is set on it: an owner admin removes that tag first, with an explicit override.
+   */
   async deletePackage(packageId: number, actor: Actor): Promise<void> {
     await this.allow(actor, 'delete', packageId);
     await this.change(async (trx) => {
+      for (const t of await trx.selectFrom('package_tags').select('name').where('package_id', '=', packageId).execute()) {
+        await this.guardTag(trx, packageId, t.name, null, actor, false);
+      }
       const r = await trx.updateTable('packages').set((eb) => ({ deleted_at: nowIso(), revision: eb('revision', '+', 1) })).where('id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!Number(r.numUpdatedRows)) throw notFound('package not found');
       const p = await trx.selectFrom('packages').select('owner_id').where('id', '=', packageId).executeTakeFirstOrThrow();

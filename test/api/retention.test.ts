@@ -306,5 +306,24 @@ for (const dialect of dialects()) {
       assert.equal(doc.versions['1.2.0'], undefined, 'nothing written on a refusal');
       void createHash;
     });
+
+    test('a package holding a set protected tag is not deleted whole either (REST, npm unpublish); without one it is', async () => {
+      const own = await owner();
+      await s.core.retention.protectTag(systemActor, own, 'npm', 'golden');
+      const name = '@alice/keeper';
+      assert.equal((await publish(s.url, alice, name, '1.0.0')).status, 201);
+      const tag = await fetch(`${s.url}/npm/-/package/@alice%2fkeeper/dist-tags/golden`, { method: 'PUT', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' }, body: '"1.0.0"' });
+      assert.equal(tag.status, 201);
+      const api = (method: string, p: string, token: string) => fetch(`${s.url}/api/v1${p}`, { method, headers: { authorization: `Bearer ${token}` } });
+      const rest = await api('DELETE', '/users/alice/packages/npm/keeper', alice);
+      assert.equal(rest.status, 403, await rest.text());
+      const doc = await (await fetch(`${s.url}/npm/@alice%2fkeeper`, { headers: { authorization: `Bearer ${alice}` } })).json();
+      const unpublish = await fetch(`${s.url}/npm/@alice%2fkeeper/-rev/${doc._rev}`, { method: 'DELETE', headers: { authorization: `Bearer ${alice}` } });
+      assert.equal(unpublish.status, 403, await unpublish.text());
+      assert.equal((await fetch(`${s.url}/npm/@alice%2fkeeper`, { headers: { authorization: `Bearer ${alice}` } })).status, 200, 'still there');
+      // A package whose tags are not protected goes as before.
+      assert.equal((await publish(s.url, alice, '@alice/loose', '1.0.0')).status, 201);
+      assert.equal((await api('DELETE', '/users/alice/packages/npm/loose', alice)).status, 204);
+    });
   });
 }
