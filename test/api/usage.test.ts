@@ -1,6 +1,7 @@
 // Storage usage over REST and the web UI on every dialect: who manages the owner sees it, others do not; site admins
 // set quotas; the figures follow publishes and deletes (core/usage.ts).
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Sessions } from '../../src/core/auth/sessions.ts';
 import { dialects } from '../helpers/databases.ts';
@@ -47,6 +48,17 @@ for (const dialect of dialects()) {
       assert.equal(r.statusCode, 413, r.body);
       assert.match(r.body, /storage quota exceeded for alice: 30 bytes used of 40 bytes, and this upload adds 100 bytes/);
       assert.equal((await w.app.inject({ method: 'GET', url: '/generic/alice/one/1.0.0/file.bin', headers: { authorization: `Bearer ${alice}` } })).statusCode, 200, 'reads are never blocked');
+      assert.equal((await call('GET', '/api/v1/users/alice/settings/billing/packages', alice)).body.package_count, 2);
+      assert.equal((await call('DELETE', '/api/v1/admin/quotas/alice', admin)).status, 204);
+    });
+
+    test('a first OCI upload over the quota is refused (403 DENIED) before its repository appears', async () => {
+      assert.equal((await call('PUT', '/api/v1/admin/quotas/alice', admin, { storage: 40, packages: null })).status, 200);
+      const digest = `sha256:${createHash('sha256').update(Buffer.alloc(100, 2)).digest('hex')}`;
+      const r = await w.app.inject({ method: 'POST', url: `/v2/alice/over/blobs/uploads/?digest=${digest}`, headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(100, 2) });
+      assert.equal(r.statusCode, 403, r.body);
+      assert.match(r.body, /DENIED/);
+      assert.equal(await w.core.packages.find('alice', 'container', 'over'), undefined, 'no repository was made');
       assert.equal((await call('GET', '/api/v1/users/alice/settings/billing/packages', alice)).body.package_count, 2);
       assert.equal((await call('DELETE', '/api/v1/admin/quotas/alice', admin)).status, 204);
     });

@@ -88,6 +88,10 @@ export function accessHelpers(core: Core): Access {
         throw e;
       }
     }
+    // A first upload that would take the owner over its quota is refused before the repository appears (the
+    // upload route checks the declared body again against the repository it then holds).
+    const declared = Number(req.headers['content-length'] ?? 0);
+    await core.publisher.checkQuota(owner.id, { packages: 1, ...(declared > 0 ? { bytes: declared } : {}) });
     // A job's new image is tied to its repository (so the job may keep pushing to it) but does not inherit the
     // repository's visibility until its manifest confirms the link: blobs of a refused push stay private.
     await core.publisher.ensurePackage({ ownerId: owner.id, type: TYPE, name: n.name, repositoryId: actor.kind === 'job' ? actor.repositoryId : null, inheritAccess: actor.kind !== 'job', actor });
