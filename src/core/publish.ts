@@ -85,6 +85,11 @@ export class Publisher {
     return this.usage.check(ownerId, adding);
   }
 
+  /** What a body of undeclared size may add under the owner's storage quota (null: no limit); see Usage.headroom. */
+  quotaHeadroom(ownerId: number): Promise<number | null> {
+    return this.usage.headroom(ownerId);
+  }
+
   /** Throws unless `actor` may do `action` on the package (deleted or not). */
   private async allow(actor: Actor, action: Action, packageId: number): Promise<void> {
     const pkg = await this.db.selectFrom('packages').select(['id', 'owner_id', 'type', 'name', 'visibility', 'repository_id', 'inherit_access']).where('id', '=', packageId).executeTakeFirst();

@@ -172,6 +172,17 @@ export class Usage {
     throw quotaExceeded(`package quota exceeded for ${owner}: ${u.packages} packages of ${q.packages} allowed`);
   }
 
+  /**
+   * Bytes the owner may still add under its storage quota, for a body whose size is not declared (a streamed
+   * upload is cut off there); null when nothing limits it (no storage quota, or a proxy owner).
+   */
+  async headroom(ownerId: number): Promise<number | null> {
+    const q = await this.quota(ownerId);
+    if (q.storageBytes == null) return null;
+    if (await this.db.selectFrom('proxies').select('owner_id').where('owner_id', '=', ownerId).executeTakeFirst()) return null;
+    return Math.max(0, q.storageBytes - (await this.owner(ownerId)).bytes);
+  }
+
   /** Bytes of `files` the owner does not hold yet (what publishing them adds to its usage). */
   async newBytes(trx: Db, ownerId: number, files: CountedFile[]): Promise<number> {
     const sizes = new Map(files.map((f) => [f.digest, Number(f.size)]));

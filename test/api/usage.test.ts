@@ -63,6 +63,36 @@ for (const dialect of dialects()) {
       assert.equal((await call('DELETE', '/api/v1/admin/quotas/alice', admin)).status, 204);
     });
 
+    test('an OCI body of undeclared size (chunked) is cut off where the quota ends: DENIED, and nothing is kept', async () => {
+      assert.equal((await call('PUT', '/api/v1/admin/quotas/alice', admin, { storage: 40, packages: null })).status, 200);
+      // A repository of alice's to push into (made while the quota allows it).
+      const small = Buffer.alloc(4, 3);
+      const smallDigest = `sha256:${createHash('sha256').update(small).digest('hex')}`;
+      assert.equal((await w.app.inject({ method: 'POST', url: `/v2/alice/streamed/blobs/uploads/?digest=${smallDigest}`, headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/octet-stream' }, payload: small })).statusCode, 201);
+      const big = Buffer.alloc(200, 4);
+      const bigDigest = `sha256:${createHash('sha256').update(big).digest('hex')}`;
+      // fetch with a stream body sends it chunked, with no Content-Length (as docker's PATCH does).
+      const streamed = (method: string, url: string) => fetch(`${w.url}${url}`, {
+        method, headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/octet-stream' }, body: new Blob([big]).stream(), duplex: 'half',
+      } as RequestInit);
+      const mono = await streamed('POST', `/v2/alice/streamed/blobs/uploads/?digest=${bigDigest}`);
+      const monoBody = await mono.text();
+      assert.equal(mono.status, 403, monoBody);
+      assert.match(monoBody, /DENIED.*quota|quota.*DENIED/s);
+      assert.equal(await w.core.blobs.stat(bigDigest), null, 'nothing kept');
+      const start = await w.app.inject({ method: 'POST', url: '/v2/alice/streamed/blobs/uploads/', headers: { authorization: `Bearer ${alice}` } });
+      assert.equal(start.statusCode, 202);
+      const location = String(start.headers.location);
+      const patch = await streamed('PATCH', location);
+      assert.equal(patch.status, 403, await patch.text());
+      const status = await w.app.inject({ method: 'GET', url: location, headers: { authorization: `Bearer ${alice}` } });
+      assert.equal(status.headers.range, '0-0', 'the refused chunk is not kept in the upload');
+      assert.equal((await call('DELETE', '/api/v1/admin/quotas/alice', admin)).status, 204);
+      // Without a quota the same streamed body goes through.
+      const ok = await streamed('POST', `/v2/alice/streamed/blobs/uploads/?digest=${bigDigest}`);
+      assert.equal(ok.status, 201, await ok.text());
+    });
+
     test('the Storage settings page: its owner sees figures, another user gets 404', async () => {
       const sessions = new Sessions(w.core.db);
       const as = async (name: string) => `wharf_session=${(await sessions.create((await w.core.identity.findOwner(name))!.id)).secret}`;

@@ -44,13 +44,14 @@ export class UploadSessions {
   }
 
   /** Appends a chunk that must start at `offset` (null: wherever the upload is). Returns the new size. */
-  async append(id: string, packageId: number, source: Readable, offset: number | null): Promise<number> {
+  /** `limit`: the most the whole upload may hold (below the largest blob: what a quota leaves). */
+  async append(id: string, packageId: number, source: Readable, offset: number | null, limit = Infinity): Promise<number> {
     return this.locked(id, async () => {
       const s = await this.get(id, packageId);
       const at = offset ?? s.size;
       if (at !== s.size) throw new WharfError('Invalid', `chunk starts at ${at} but the upload is at ${s.size}`, 'RANGE');
       try {
-        const size = await this.store.appendUpload(id, source, at, this.maxBlobSize);
+        const size = await this.store.appendUpload(id, source, at, Math.min(this.maxBlobSize, limit));
         await this.db.updateTable('upload_sessions').set({ size, updated_at: nowIso() }).where('id', '=', id).execute();
         return size;
       } catch (e) {

@@ -4,6 +4,7 @@
 // period is over: see core/blobs/gc.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { WharfError } from '../../../core/errors.ts';
+import { formatSize, quotaExceeded } from '../../../core/usage.ts';
 import { ociError } from '../errors.ts';
 import { checkDigest, type OciName } from '../names.ts';
 import { blobLocation, body, hasBody, type OciContext, type OciResource, type OciRoute, type Q, type Target } from './route.ts';
@@ -29,7 +30,8 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
       // Monolithic upload: the whole blob in this request.
       const digest = checkDigest(q.digest);
       await withinQuota(req, pkg);
-      const staged = await core.blobs.put(body(req), { maxSize: core.config.maxBlobSize });
+      const limit = await undeclaredLimit(req, pkg);
+      const staged = await quotaBound(limit, () => core.blobs.put(body(req), { maxSize: Math.min(core.config.maxBlobSize, limit) }));
       if (staged.digest !== digest) {
         await staged.cancel();
         throw ociError('DIGEST_INVALID', `content digest ${staged.digest} does not match ${digest}`);
@@ -39,8 +41,9 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
       return reply.code(201).header('location', blobLocation(n, digest)).header('docker-content-digest', digest).header('content-length', 0).send();
     }
     if (hasBody(req)) await withinQuota(req, pkg);
+    const limit = hasBody(req) ? await undeclaredLimit(req, pkg) : Infinity;
     const { id } = await core.uploads.create(pkg.id);
-    if (hasBody(req)) await core.uploads.append(id, pkg.id, body(req), 0);
+    if (hasBody(req)) await quotaBound(limit, () => core.uploads.append(id, pkg.id, body(req), 0, limit));
     return reply
       .code(202)
       .header('location', uploadLocation(n, id))
@@ -57,6 +60,28 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
   async function withinQuota(req: FastifyRequest, pkg: Target['pkg'], sofar = 0) {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > 0 || sofar > 0) await core.publisher.checkQuota(pkg.owner_id, { bytes: sofar + declared });
+  }
+
+  /**
+   * The most an upload may hold when its body's size is not declared (a chunked PATCH, as docker and containerd
+   * send one): what the owner's storage quota leaves, so a streamed body is cut off there rather than checked only
+   * at its manifest. Infinity when the size is declared (withinQuota decided) or no quota applies.
+   */
+  async function undeclaredLimit(req: FastifyRequest, pkg: Target['pkg']): Promise<number> {
+    if (req.headers['content-length'] !== undefined) return Infinity;
+    return (await core.publisher.quotaHeadroom(pkg.owner_id)) ?? Infinity;
+  }
+
+  /** Runs a write bounded by `limit`: going past a bound that the quota set is the quota's refusal (DENIED). */
+  async function quotaBound<T>(limit: number, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      if (limit < core.config.maxBlobSize && e instanceof WharfError && e.kind === 'TooLarge' && e.code !== 'QUOTA_EXCEEDED') {
+        throw quotaExceeded(`storage quota exceeded: this upload goes past the ${formatSize(limit)} its owner's quota leaves`);
+      }
+      throw e;
+    }
   }
 
   function checkLength(req: FastifyRequest, size: number) {
@@ -83,7 +108,8 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
   async function patchUpload(req: FastifyRequest, reply: FastifyReply, { n, pkg, params: [id] }: Target) {
     const start = chunkStart(req);
     await withinQuota(req, pkg, (await core.uploads.get(id, pkg.id)).size);
-    const size = await core.uploads.append(id, pkg.id, body(req), start);
+    const limit = await undeclaredLimit(req, pkg);
+    const size = await quotaBound(limit, () => core.uploads.append(id, pkg.id, body(req), start, limit));
     return reply.code(202).header('location', uploadLocation(n, id)).header('docker-upload-uuid', id).header('range', rangeOf(size)).header('content-length', 0).send();
   }
 
@@ -94,7 +120,8 @@ export function uploadResources({ core, access }: OciContext): OciResource[] {
     });
     if (hasBody(req)) {
       await withinQuota(req, pkg, (await core.uploads.get(id, pkg.id)).size);
-      await core.uploads.append(id, pkg.id, body(req), chunkStart(req));
+      const limit = await undeclaredLimit(req, pkg);
+      await quotaBound(limit, () => core.uploads.append(id, pkg.id, body(req), chunkStart(req), limit));
     }
     const staged = await core.uploads.finish(id, pkg.id, digest);
     await core.publisher.attachBlob(pkg.id, staged);
