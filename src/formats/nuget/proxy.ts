@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { finished, Transform } from 'node:stream';
 import type { Actor } from '../../core/auth/actor.ts';
 import type { Core } from '../../core/core.ts';
 import { isWharfError, notFound, unauthorized, upstreamError } from '../../core/errors.ts';
@@ -150,33 +150,62 @@ export function parseUpstreamRegistrationPage(bytes: Buffer, id: string): Upstre
   return items.map((l) => entryOf(l, id));
 }
 
-/** A pass-through that spools what goes through it to `file`, then reads the .nupkg there. */
-function nupkgSpool(file: string, limits: typeof DEFAULT_NUPKG_LIMITS): { through: Transform; result: Promise<NupkgFacts> } {
+/**
+ * A pass-through that spools what goes through it to `file`, then reads the .nupkg there. The spool's own errors
+ * (a disk that fails, a write cut short when the body fails midway) fail this fetch, never the process.
+ */
+export function nupkgSpool(file: string, limits: typeof DEFAULT_NUPKG_LIMITS): { through: Transform; result: Promise<NupkgFacts> } {
   let size = 0;
   let flushed = false;
+  let failed: Error | null = null;
   let settle!: { resolve: (f: NupkgFacts) => void; reject: (e: Error) => void };
   const result = new Promise<NupkgFacts>((resolve, reject) => (settle = { resolve, reject }));
+  // Not a rejection anyone must wait for: the fetch's own error is what its callers see.
+  result.catch(() => {});
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const out = fs.createWriteStream(file);
+  out.on('error', (e) => (failed ??= e));
   const cleanup = () => fs.promises.rm(file, { force: true }).catch(() => {});
+  /** Resolves once the spool takes more; fails if it errs or closes first. */
+  const drained = () =>
+    new Promise<void>((resolve, reject) => {
+      const off = () => {
+        out.off('drain', onDrain);
+        out.off('error', onError);
+        out.off('close', onClose);
+      };
+      const onDrain = () => (off(), resolve());
+      const onError = (e: Error) => (off(), reject(e));
+      const onClose = () => (off(), reject(failed ?? new Error('the spool was closed')));
+      out.on('drain', onDrain).on('error', onError).on('close', onClose);
+    });
   const through = new Transform({
     transform(chunk: Buffer, _enc, done) {
+      if (failed || out.destroyed) return done(failed ?? new Error('the spool was closed'));
       size += chunk.length;
-      if (out.write(chunk)) done(null, chunk);
-      else out.once('drain', () => done(null, chunk));
+      if (out.write(chunk)) return done(null, chunk);
+      drained().then(() => done(null, chunk), done);
     },
     flush(done) {
       flushed = true;
-      out.end(() => {
+      // Settles on the spool's finish, or on its error or early close (which end()'s callback alone may miss).
+      finished(out, (err) => {
+        const e = failed ?? err;
+        if (e) {
+          settle.reject(e);
+          void cleanup();
+          return done(e);
+        }
         readNupkg(file, 0, size, limits).then(settle.resolve, settle.reject).finally(cleanup);
         done();
       });
+      out.end();
     },
     destroy(err, done) {
       // After a flush the file is being read (and removed once read); before one, the body failed.
       if (!flushed) {
         out.destroy();
-        settle.reject(err ?? new Error('the body ended early'));
+        settle.reject(err ?? failed ?? new Error('the body ended early'));
         void cleanup();
       }
       done(err);
