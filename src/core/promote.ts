@@ -298,9 +298,60 @@ export function authorization(c: RemoteCredentials): string | undefined {
   return undefined;
 }
 
+/**
+ * The start of a target's answer, at most `max` bytes; the rest is not read. A target is any server a package
+ * admin names: nothing it sends is read without a bound.
+ */
+async function headOf(res: Response, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  const reader = res.body?.getReader();
+  if (!reader) return Buffer.alloc(0);
+  try {
+    while (n < max) {
+      const { done, value } = await reader.read();
+      if (done) return Buffer.concat(chunks);
+      chunks.push(Buffer.from(value));
+      n += value.byteLength;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A target's document, read whole up to `max` bytes (a 502 past it, or when it is not JSON). */
+export async function targetJson<T>(res: Response, max: number, what: string): Promise<T> {
+  const bytes = await headOf(res, max + 1).catch((e) => {
+    throw upstreamError(`reading ${what} from the target failed: ${(e as Error).message}`);
+  });
+  if (bytes.length > max) throw upstreamError(`the target's ${what} is larger than ${max} bytes`);
+  try {
+    return JSON.parse(bytes.toString('utf8')) as T;
+  } catch {
+    throw upstreamError(`the target's ${what} is not JSON`);
+  }
+}
+
+/** A target's file, read whole up to `max` bytes (a 502 past it): small documents only. */
+export async function targetBytes(res: Response, max: number, what: string): Promise<Buffer> {
+  const bytes = await headOf(res, max + 1).catch((e) => {
+    throw upstreamError(`reading ${what} from the target failed: ${(e as Error).message}`);
+  });
+  if (bytes.length > max) throw upstreamError(`the target's ${what} is larger than ${max} bytes`);
+  return bytes;
+}
+
+/** The hash of a response body, computed as it streams (content is never held whole). */
+export async function bodyHash(res: Response, algo: 'sha256' | 'sha512'): Promise<Buffer> {
+  const h = createHash(algo);
+  for await (const chunk of res.body ?? []) h.update(chunk as Uint8Array);
+  return h.digest();
+}
+
 /** A refusal by the target, as an Upstream error carrying its status and the start of its answer. */
 export async function refused(res: Response, what: string): Promise<never> {
-  const text = (await res.text().catch(() => '')).slice(0, 300).trim();
+  const text = (await headOf(res, 300).catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 300).trim();
   throw upstreamError(`the target registry refused ${what}: ${res.status} ${res.statusText}${text ? ` (${text})` : ''}`);
 }
 
@@ -314,9 +365,7 @@ export function compare(file: string, ours: string, theirs: string | undefined |
 export async function servedDigest(get: typeof fetch, url: string | URL, headers: Record<string, string>, what: string): Promise<string> {
   const res = await get(url, { headers });
   if (!res.ok) return refused(res, `the download of ${what}`);
-  const h = createHash('sha256');
-  for await (const chunk of res.body ?? []) h.update(chunk as Uint8Array);
-  return `sha256:${h.digest('hex')}`;
+  return `sha256:${(await bodyHash(res, 'sha256')).toString('hex')}`;
 }
 
 /**

@@ -142,6 +142,38 @@ for (const dialect of dialects()) {
       }
     });
 
+    test('a target whose answers never end: its refusal and its packument are read only so far (502), nothing recorded', async () => {
+      let sent = 0;
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const endless = http.createServer((req, res) => {
+        // The publish is taken; the packument shown after it, and a refusal's body, never end.
+        if (req.method === 'PUT') return void req.resume().on('end', () => res.end('{"ok":true}'));
+        res.writeHead(req.url?.includes('refuse') ? 403 : 200, { 'content-type': 'application/json' });
+        const pump = () => {
+          while (!res.destroyed) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+        };
+        pump();
+      });
+      await new Promise<void>((r) => endless.listen(0, '127.0.0.1', () => r()));
+      try {
+        const id = await versionId('alice', 'npm', 'hello', '1.1.0');
+        const before = ((await (await api(alice, promotions('npm', 'hello', id))).json()) as unknown[]).length;
+        const port = (endless.address() as AddressInfo).port;
+        const r = await api(alice, promotions('npm', 'hello', id), { method: 'POST', body: JSON.stringify({ to: `http://127.0.0.1:${port}/`, token: 't' }) });
+        assert.equal(r.status, 502);
+        assert.match(((await r.json()) as { message: string }).message, /larger than/);
+        assert.ok(sent < 256 * 1024 * 1024, `the target wrote ${sent} bytes`);
+        const after = ((await (await api(alice, promotions('npm', 'hello', id))).json()) as unknown[]).length;
+        assert.equal(after, before, 'nothing recorded');
+      } finally {
+        endless.closeAllConnections();
+        await new Promise((r) => endless.close(r));
+      }
+    });
+
     test('container: an index with its platforms and its cosign signature travels whole; the same digests there', async () => {
       const auth = basic('alice', alice);
       const image = multiPlatform();

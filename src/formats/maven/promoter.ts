@@ -4,9 +4,8 @@
 // does, the artifact's maven-metadata.xml: the target's own (if any) with this version added, PUT with its checksums,
 // so that a bare file server resolves version ranges and LATEST too (Wharf derives its own and drops what it is sent).
 import { createHash } from 'node:crypto';
-import { upstreamError } from '../../core/errors.ts';
 import { nowIso } from '../../core/clock.ts';
-import { authorization, compare, refused, servedDigest, type Check, type Promoter } from '../../core/promote.ts';
+import { authorization, compare, refused, servedDigest, targetBytes, type Check, type Promoter } from '../../core/promote.ts';
 import { splitPackageName } from './coordinates.ts';
 import { artifactMetadata, lastUpdatedOf } from './maven-metadata.ts';
 import { MAX_METADATA, parseXml } from './pom.ts';
@@ -26,9 +25,7 @@ async function targetMetadata(get: typeof fetch, url: URL, headers: Record<strin
     return null;
   }
   if (!res.ok) return refused(res, 'the download of maven-metadata.xml');
-  const buf = Buffer.from(await res.arrayBuffer());
-  if (buf.length > MAX_METADATA) throw upstreamError(`the target's maven-metadata.xml is larger than ${MAX_METADATA} bytes`);
-  return buf;
+  return targetBytes(res, MAX_METADATA, 'maven-metadata.xml');
 }
 
 export const mavenPromoter: Promoter = {

@@ -4,13 +4,15 @@
 // must carry our `dist.integrity`, and the tarball it serves must hash to it. A provenance bundle goes with it, as
 // npm sends one; a target that serves npm's attestations endpoint must then serve that very bundle.
 import { createHash } from 'node:crypto';
-import { authorization, compare, refused, type Promoter, type PromotedVersion, type RemotePush } from '../../core/promote.ts';
+import { authorization, bodyHash, compare, refused, targetJson, type Promoter, type PromotedVersion, type RemotePush } from '../../core/promote.ts';
 import { upstreamError } from '../../core/errors.ts';
 import { parseNpmName, tarballName } from './names.ts';
 
 type Manifest = Record<string, unknown> & { dist?: Record<string, unknown> };
 
 /** A registry URL's base with one trailing slash, and the path of a scoped name as npm writes it (`@a%2fb`). */
+/** The most of a target's packument or attestations read (the public registry's largest documents are tens of MiB). */
+const MAX_TARGET_DOCUMENT = 64 * 1024 * 1024;
 const base = (u: URL) => u.toString().replace(/\/?$/, '/');
 const docPath = (full: string) => full.replace('/', '%2f');
 
@@ -67,20 +69,19 @@ export const npmPromoter: Promoter = {
     // The target's integrity answer, then the bytes it serves.
     const got = await p.fetch(`${root}${docPath(full)}`, { headers });
     if (!got.ok) await refused(got, `to show ${full} after the publish`);
-    const packument = (await got.json()) as { versions?: Record<string, Manifest> };
+    const packument = await targetJson<{ versions?: Record<string, Manifest> }>(got, MAX_TARGET_DOCUMENT, `packument of ${full}`);
     const dist = packument.versions?.[version]?.dist;
     const checks = [compare(`${filename} (dist.integrity)`, integrity, dist?.integrity as string | undefined)];
     if (typeof dist?.tarball !== 'string') throw upstreamError(`the target's packument of ${full}@${version} has no tarball URL`);
     const dl = await p.fetch(new URL(dist.tarball, root), { headers });
     if (!dl.ok) await refused(dl, `the download of ${filename}`);
-    const served = Buffer.from(await dl.arrayBuffer());
-    checks.push(compare(`${filename} (downloaded)`, integrity, `sha512-${createHash('sha512').update(served).digest('base64')}`));
+    checks.push(compare(`${filename} (downloaded)`, integrity, `sha512-${(await bodyHash(dl, 'sha512')).toString('base64')}`));
     // A target that serves attestations (npmjs, Wharf) must serve this bundle; one that does not keeps it unseen.
     const attestations = (dist?.attestations as { url?: unknown } | undefined)?.url;
     if (bundle !== undefined && typeof attestations === 'string') {
       const res = await p.fetch(new URL(attestations, root), { headers });
       if (!res.ok) await refused(res, `the attestations of ${full}@${version}`);
-      const list = ((await res.json()) as { attestations?: { bundle?: unknown }[] }).attestations ?? [];
+      const list = (await targetJson<{ attestations?: { bundle?: unknown }[] }>(res, MAX_TARGET_DOCUMENT, `attestations of ${full}@${version}`)).attestations ?? [];
       const digest = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
       const ours = digest(JSON.stringify(JSON.parse(bundle)));
       const theirs = list.map((a) => digest(JSON.stringify(a.bundle))).find((d) => d === ours);

@@ -3,7 +3,7 @@
 // then downloaded from the flat container and hashed. The id is inside the nuspec: it never changes.
 import { randomUUID } from 'node:crypto';
 import { upstreamError } from '../../core/errors.ts';
-import { authorization, compare, refused, servedDigest, type Promoter } from '../../core/promote.ts';
+import { authorization, compare, refused, servedDigest, targetJson, type Promoter } from '../../core/promote.ts';
 
 export const nugetPromoter: Promoter = {
   renames: false,
@@ -15,7 +15,7 @@ export const nugetPromoter: Promoter = {
     const read: Record<string, string> = username !== undefined ? { authorization: authorization({ username, password })! } : token ? { authorization: `Bearer ${token}` } : {};
     const res = await p.fetch(index, { headers: read });
     if (!res.ok) await refused(res, 'to show its service index');
-    const doc = (await res.json()) as { resources?: { '@id': string; '@type': string | string[] }[] };
+    const doc = await targetJson<{ resources?: { '@id': string; '@type': string | string[] }[] }>(res, 4 * 1024 * 1024, 'service index');
     const find = (type: string) => doc.resources?.find((r) => [r['@type']].flat().some((t) => t.startsWith(type)))?.['@id'];
     const publish = find('PackagePublish/2.0.0');
     const flat = find('PackageBaseAddress/3.0.0');

@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import { upstreamError } from '../../core/errors.ts';
 import type { PackageVersion } from '../../db/tables.ts';
-import { compare, refused, type Check, type Promoter, type RemoteCredentials, type RemotePush } from '../../core/promote.ts';
+import { compare, refused, targetJson, type Check, type Promoter, type RemoteCredentials, type RemotePush } from '../../core/promote.ts';
 import type { VersionMeta } from './manifests.ts';
 
 const MANIFEST_FILE = 'manifest.json';
@@ -45,7 +45,7 @@ class Registry {
     if (this.creds.username) u.searchParams.set('account', this.creds.username);
     const t = await this.get(u, { headers: basic ? { authorization: basic } : {} });
     if (!t.ok) await refused(t, 'a token for the push');
-    const body = (await t.json()) as { token?: string; access_token?: string };
+    const body = await targetJson<{ token?: string; access_token?: string }>(t, 64 * 1024, 'token answer');
     const token = body.token ?? body.access_token;
     if (!token) throw upstreamError('the target registry\'s token endpoint answered without a token');
     this.auth = `Bearer ${token}`;
