@@ -43,8 +43,10 @@ export class UploadSessions {
     return { id, size };
   }
 
-  /** Appends a chunk that must start at `offset` (null: wherever the upload is). Returns the new size. */
-  /** `limit`: the most the whole upload may hold (below the largest blob: what a quota leaves). */
+  /**
+   * Appends a chunk that must start at `offset` (null: wherever the upload is). Returns the new size. `limit`: the
+   * most the whole upload may hold, below the largest blob (what an owner's quota leaves a body of undeclared size).
+   */
   async append(id: string, packageId: number, source: Readable, offset: number | null, limit = Infinity): Promise<number> {
     return this.locked(id, async () => {
       const s = await this.get(id, packageId);
