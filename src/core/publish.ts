@@ -315,7 +315,9 @@ export class Publisher {
       const v = await trx.selectFrom('package_versions').select('id').where('id', '=', versionId).where('package_id', '=', packageId).where('deleted_at', 'is', null).executeTakeFirst();
       if (!v) throw notFound('version not found');
       const live = await this.usage.versionFiles(trx, versionId);
-      if (live) await this.usage.check(live.ownerId, { bytes: await this.usage.newBytes(trx, live.ownerId, files.map((f) => f.blob)) }, trx);
+      // Replacing files is judged by what it adds net of what it frees, once both are applied (below).
+      const before = live && opts.replace ? (await this.usage.owner(live.ownerId, trx)).bytes : undefined;
+      if (live && before === undefined) await this.usage.check(live.ownerId, { bytes: await this.usage.newBytes(trx, live.ownerId, files.map((f) => f.blob)) }, trx);
       await this.insertBlobs(trx, files.map((f) => f.blob), now);
       const added: { digest: string; size: number }[] = [];
       const replaced: { digest: string; size: number }[] = [];
@@ -341,6 +343,7 @@ export class Publisher {
       if (live) {
         await this.usage.apply(trx, live.ownerId, live.packageId, added, 1);
         await this.usage.apply(trx, live.ownerId, live.packageId, replaced, -1);
+        if (before !== undefined) await this.usage.checkGrowth(trx, live.ownerId, before);
       }
       for (const p of properties) await trx.insertInto('package_properties').values({ ref_type: 'version', ref_id: versionId, name: p.name, value: p.value }).execute();
       const versionSet: Record<string, unknown> = { updated_at: now };

@@ -154,13 +154,14 @@ export class Usage {
    * QUOTA_EXCEEDED when adding `adding` would take the owner over a limit. Nothing added never fails (an owner over
    * a lowered quota can still delete, tag, and read). Proxy owners are never refused: their writes are reads.
    */
-  async check(ownerId: number, adding: Adding, db: Db = this.db): Promise<void> {
+  async check(ownerId: number, adding: Adding, db: Db = this.db, usedBytes?: number): Promise<void> {
     const bytes = adding.bytes ?? 0;
     const pkgs = adding.packages ?? 0;
     if (bytes <= 0 && pkgs <= 0) return;
     const q = await this.quota(ownerId, db);
     if (q.storageBytes == null && q.packages == null) return;
     const u = await this.owner(ownerId, db);
+    if (usedBytes !== undefined) u.bytes = usedBytes;
     const overStorage = bytes > 0 && q.storageBytes != null && u.bytes + bytes > q.storageBytes;
     const overPackages = pkgs > 0 && q.packages != null && u.packages + pkgs > q.packages;
     if (!overStorage && !overPackages) return;
@@ -170,6 +171,16 @@ export class Usage {
       throw quotaExceeded(`storage quota exceeded for ${owner}: ${formatSize(u.bytes)} used of ${formatSize(q.storageBytes!)}, and this upload adds ${formatSize(bytes)}`);
     }
     throw quotaExceeded(`package quota exceeded for ${owner}: ${u.packages} packages of ${q.packages} allowed`);
+  }
+
+  /**
+   * After a change that both added and removed files (a SNAPSHOT file deployed again replaces the old one), in its
+   * transaction: refused as check() refuses only when the owner's bytes grew past `before` and over the quota. A
+   * replacement that frees what it adds passes, however full the owner is.
+   */
+  async checkGrowth(trx: Db, ownerId: number, before: number): Promise<void> {
+    const after = (await this.owner(ownerId, trx)).bytes;
+    if (after > before) await this.check(ownerId, { bytes: after - before }, trx, before);
   }
 
   /**

@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { systemActor } from '../../src/core/auth/actor.ts';
 import { Sessions } from '../../src/core/auth/sessions.ts';
+import { buildNupkg } from '../../src/formats/nuget/nupkg-fixture.ts';
+import { buildPortablePdb, buildSnupkg, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
 import { dialects } from '../helpers/databases.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
 
@@ -101,6 +104,67 @@ for (const dialect of dialects()) {
       assert.match(page.body, /Storage and quota/);
       assert.match(page.body, /30 bytes/);
       assert.equal((await w.app.inject({ method: 'GET', url: '/alice/-/settings/usage', headers: { cookie: await as('bob') } })).statusCode, 404);
+    });
+
+    test('a Maven SNAPSHOT file deployed again counts net of the file it replaces; growing past the quota is refused', async () => {
+      await w.core.identity.createRepo(systemActor, 'bob', 'lib', 'public');
+      const jar = (n: number, fill: number) => w.app.inject({
+        method: 'PUT', url: '/maven/bob/lib/com/example/snap/1.0-SNAPSHOT/snap-1.0-20300101.120000-1.jar',
+        headers: { authorization: `Bearer ${bob}`, 'content-type': 'application/java-archive' }, payload: Buffer.alloc(n, fill),
+      });
+      assert.equal((await jar(50, 1)).statusCode, 201);
+      const used = async () => (await call('GET', '/api/v1/users/bob/settings/billing/packages', bob)).body.storage_bytes as number;
+      assert.equal(await used(), 50);
+      // Full to the byte: the same size again (a rebuild) frees what it adds.
+      assert.equal((await call('PUT', '/api/v1/admin/quotas/bob', admin, { storage: 50, packages: null })).status, 200);
+      const again = await jar(50, 2);
+      assert.equal(again.statusCode, 201, again.body);
+      assert.equal(await used(), 50);
+      // Smaller is fine too; larger than the quota allows is refused, before (declared length) and in the core.
+      assert.equal((await jar(40, 3)).statusCode, 201);
+      assert.equal(await used(), 40);
+      const over = await jar(60, 4);
+      assert.equal(over.statusCode, 413, over.body);
+      assert.match(over.body, /storage quota exceeded for bob: 40 bytes used of 50 bytes, and this upload adds 20 bytes/);
+      // The transaction's own check, without the route's early one (a body of undeclared length).
+      const pkg = (await w.core.packages.find('bob', 'maven', 'com.example:snap'))!;
+      const version = await w.core.db.selectFrom('package_versions').select('id').where('package_id', '=', pkg.id).executeTakeFirstOrThrow();
+      const staged = await w.core.blobs.putBytes(Buffer.alloc(60, 5));
+      await assert.rejects(
+        w.core.publisher.addFiles(pkg.id, version.id, [{ name: 'snap-1.0-20300101.120000-1.jar', blob: staged, contentType: 'application/java-archive', primary: true }], [], systemActor, { replace: true }),
+        /storage quota exceeded for bob: 40 bytes used of 50 bytes, and this upload adds 20 bytes/,
+      );
+      const served = await w.app.inject({ method: 'GET', url: '/maven/bob/lib/com/example/snap/1.0-SNAPSHOT/snap-1.0-20300101.120000-1.jar', headers: { authorization: `Bearer ${bob}` } });
+      assert.deepEqual(served.rawPayload, Buffer.alloc(40, 3), 'the refused deploys changed nothing');
+      assert.equal(await used(), 40);
+      assert.equal((await call('DELETE', '/api/v1/admin/quotas/bob', admin)).status, 204);
+    });
+
+    test('a NuGet symbol package over the quota is refused, and nothing is attached', async () => {
+      const push = (endpoint: string, file: Buffer) => {
+        const b = 'quota-boundary-7f3e';
+        const body = Buffer.concat([Buffer.from(`--${b}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=package; filename=package.nupkg\r\n\r\n`), file, Buffer.from(`\r\n--${b}--\r\n`)]);
+        return w.app.inject({ method: 'PUT', url: `/nuget/bob/api/v2/${endpoint}/`, headers: { 'x-nuget-apikey': bob, 'content-type': `multipart/form-data; boundary=${b}` }, payload: body });
+      };
+      const nupkg = buildNupkg({ id: 'Bob.Sym', version: '1.0.0' });
+      const pushed = await push('package', nupkg);
+      assert.equal(pushed.statusCode, 201, pushed.body);
+      const before = (await call('GET', '/api/v1/users/bob/settings/billing/packages', bob)).body.storage_bytes as number;
+      assert.equal((await call('PUT', '/api/v1/admin/quotas/bob', admin, { storage: before + 10, packages: null })).status, 200);
+      const snupkg = buildSnupkg('Bob.Sym', '1.0.0', { 'lib/net6.0/Bob.Sym.pdb': buildPortablePdb(pdbIdOf('0123456789abcdef0123456789abcdef')) });
+      const refused = await push('symbolpackage', snupkg);
+      assert.equal(refused.statusCode, 413, refused.body);
+      assert.match(refused.body, /storage quota exceeded for bob/);
+      assert.equal((await call('GET', '/api/v1/users/bob/settings/billing/packages', bob)).body.storage_bytes, before);
+      const pkg = (await w.core.packages.find('bob', 'nuget', 'Bob.Sym'))!;
+      const files = await w.core.db.selectFrom('package_files').innerJoin('package_versions', 'package_versions.id', 'package_files.version_id').select('package_files.name').where('package_versions.package_id', '=', pkg.id).execute();
+      assert.deepEqual(files.map((f) => f.name.toLowerCase()).filter((n) => n.endsWith('.snupkg')), [], 'no symbol package attached');
+      // Within the quota, the same push goes through.
+      assert.equal((await call('DELETE', '/api/v1/admin/quotas/bob', admin)).status, 204);
+      const ok = await push('symbolpackage', snupkg);
+      assert.equal(ok.statusCode, 201, ok.body);
+      const after = await w.core.db.selectFrom('package_files').innerJoin('package_versions', 'package_versions.id', 'package_files.version_id').select('package_files.name').where('package_versions.package_id', '=', pkg.id).execute();
+      assert.equal(after.filter((f) => f.name.toLowerCase().endsWith('.snupkg')).length, 1);
     });
   });
 }

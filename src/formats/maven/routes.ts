@@ -336,9 +336,12 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
     const released = pkg && !snapshot ? await store.file(pkg.id, p.version, p.file) : undefined;
     const immutable = () => conflict(`${p.file} already exists with other content: release versions are immutable (deploy a new version)`);
     if (released && req.headers['content-length'] !== undefined && Number(req.headers['content-length']) !== released.size) throw immutable();
-    // Over the owner's quota, refused before the body is stored (the core decides again when the file is added).
+    // Over the owner's quota, refused before the body is stored (the core decides again when the file is added). A
+    // SNAPSHOT file deployed again replaces the old one: only what it adds beyond that counts.
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > 0 && !released) await core.publisher.checkQuota(t.owner.id, { bytes: declared });
+    const replaced = pkg && snapshot && declared > 0 ? await store.file(pkg.id, p.version, p.file) : undefined;
+    const grows = declared - (replaced?.size ?? 0);
+    if (grows > 0 && !released) await core.publisher.checkQuota(t.owner.id, { bytes: grows });
     let pom: PomFacts | undefined;
     let source: Readable;
     if (name.classifier === null && name.extension === 'pom') {
