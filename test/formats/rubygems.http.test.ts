@@ -172,6 +172,19 @@ for (const dialect of dialects()) {
       assert.deepEqual(tmpFiles(s.dataDir), []);
     });
 
+    test('a gem cannot claim another gem\'s file name: a platform starting with a digit is refused, nothing written', async () => {
+      // Gem `baz-4` 2.1 is stored as baz-4-2.1.gem; gem `baz` 4 for platform `2.1` would have the same file name.
+      await pushGem({ name: 'baz-4', version: '2.1' });
+      const genuine = pushed.get('baz-4-2.1')!;
+      const before = storedBlobs(s.dataDir).length;
+      const r = await push(await buildGem({ name: 'baz', version: '4', platform: '2.1' }));
+      assert.equal(r.status, 400, await r.clone().text());
+      assert.match(await r.text(), /invalid gem platform "2\.1": a platform starts with a letter/);
+      assert.equal(storedBlobs(s.dataDir).length, before);
+      assert.equal(await s.core.packages.find('alice', 'rubygems', 'baz'), undefined);
+      assert.deepEqual(Buffer.from(await (await get('/gems/baz-4-2.1.gem', { authorization: basic('alice', aliceRead) })).arrayBuffer()), genuine);
+    });
+
     test('a private gem: hidden from anonymous indexes, 401 + Basic challenge for its files, readable with Basic user:token', async () => {
       await pushGem({ name: 'secret', version: '1.0.0' });
       assert.ok(!(await (await get('/versions')).text()).includes('secret'));

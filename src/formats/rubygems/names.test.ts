@@ -9,7 +9,7 @@ test('gem names, versions and platforms: good ones pass, hostile ones are refuse
   for (const v of ['1', '1.0.0', '1.0.0.pre', '2.0.0.rc1', '0.1.a.2']) assert.equal(checkGemVersion(v), v);
   for (const v of ['', '1.0-beta', 'v1', '1..0', '1.0/..', ' 1.0']) assert.throws(() => checkGemVersion(v), /invalid gem version/);
   for (const p of ['x86_64-linux', 'arm64-darwin-22', 'java', 'x64-mingw-ucrt']) assert.equal(checkPlatform(p), p);
-  for (const p of ['', '../x', 'a b', '-x']) assert.throws(() => checkPlatform(p), /invalid gem platform/);
+  for (const p of ['', '../x', 'a b', '-x', '2.1', '_x86', '4-linux']) assert.throws(() => checkPlatform(p), /invalid gem platform/);
   assert.equal(fullName('x', '1.0', 'ruby'), 'x-1.0');
   assert.equal(fullName('x', '1.0', 'x86_64-linux'), 'x-1.0-x86_64-linux');
   assert.equal(isPrerelease('1.0.0.pre'), true);

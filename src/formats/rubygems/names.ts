@@ -19,9 +19,14 @@ export function checkGemVersion(version: string): string {
   return version;
 }
 
-/** A platform other than 'ruby', as RubyGems spells it (x86_64-linux, arm64-darwin-22, java). */
+/**
+ * A platform other than 'ruby', as RubyGems spells it (x86_64-linux, arm64-darwin-22, java): starting with a letter,
+ * as every real one does. That keeps each file name NAME-VERSION[-PLATFORM] one gem's: a version starts with a digit
+ * and has no '-', so a platform starting with a digit would let gem `a` 4 (platform `2.1`) claim the file name of
+ * gem `a-4` 2.1, and serve its bytes in its place.
+ */
 export function checkPlatform(platform: string): string {
-  if (platform.length > 64 || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(platform)) throw invalid(`invalid gem platform "${platform}"`);
+  if (platform.length > 64 || !/^[A-Za-z][A-Za-z0-9_.-]*$/.test(platform)) throw invalid(`invalid gem platform "${platform}": a platform starts with a letter (x86_64-linux, java)`);
   return platform;
 }
 

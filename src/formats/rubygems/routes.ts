@@ -160,6 +160,8 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
       .where('packages.deleted_at', 'is', null)
       .where('package_versions.deleted_at', 'is', null)
       .where('package_files.lower_name', '=', lower)
+      // One gem per file name (checkPlatform); a clash stored before that rule resolves to the first published.
+      .orderBy('package_files.version_id')
       .executeTakeFirst();
   }
 
