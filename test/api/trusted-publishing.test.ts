@@ -60,6 +60,7 @@ for (const dialect of dialects()) {
       assert.equal(add.status, 201);
       const p = (await add.json()) as Json;
       assert.equal(p.scope, 'package');
+      assert.equal(p.url, `${s.url}/api/v1${path}/${p.id}`);
       assert.equal(p.provider, 'github');
       assert.deepEqual(p.claims, { repository: 'acme/app', workflow_ref: 'acme/app/.github/workflows/release.yml@*' });
       const list = (await (await api(path, alice)).json()) as Json[];
@@ -74,6 +75,16 @@ for (const dialect of dialects()) {
         { issuer: issuer.url, provider: 'github', claims: { repository: 'acme/app', nonsense: 'x' } },
         { issuer: 'https://evil.example', claims: { sub: 'x' } }, // not an issuer the operator accepts
         { issuer: issuer.url, provider: 'generic', jwks_url: 'https://elsewhere.example/jwks', claims: { sub: 'x' } },
+        // Bindings that trust strangers: no owner spelled out, an id with a wildcard.
+        { issuer: issuer.url, provider: 'github', claims: { sub: 'repo:*' } },
+        { issuer: issuer.url, provider: 'github', claims: { repository: 'ac*/app' } },
+        { issuer: issuer.url, provider: 'github', claims: { repository_id: '1*' } },
+        { issuer: issuer.url, provider: 'gitlab', claims: { sub: 'project_path:*' } },
+        { issuer: issuer.url, provider: 'gitlab', claims: { project_path: '*/app' } },
+        // GitHub's own issuer is read by GitHub's rules, with its own keys.
+        { provider: 'generic', issuer: 'https://token.actions.githubusercontent.com', claims: { sub: 'repo:acme/app:ref:refs/heads/main' } },
+        { provider: 'gitlab', issuer: 'https://token.actions.githubusercontent.com', claims: { project_path: 'acme/app' } },
+        { provider: 'github', jwks_url: 'https://token.actions.githubusercontent.com/.well-known/jwks', claims: { repository: 'acme/app' } },
       ]) {
         const r = await api(path, alice, { method: 'POST', body });
         assert.equal(r.status, 400, JSON.stringify(body));
@@ -225,6 +236,64 @@ for (const dialect of dialects()) {
       const wrong = await exchange(await issuer.sign(githubClaims('acme/app'), { aud: NPM_AUD }));
       assert.equal(wrong.status, 401);
       assert.match(((await wrong.json()) as Json).message, /audience is not wharf:127\.0\.0\.1/);
+    });
+
+    test('the generic exchange gives one owner\'s token: another owner\'s policy on the same job neither joins it, sees the run, nor ends it', async () => {
+      const ownPolicy = (await (await api('/orgs/acme/trusted-publishers', alice, { method: 'POST', body: { issuer: issuer.url, provider: 'github', package_type: 'npm', package_name: 'mine', claims: { repository: 'acme/app' } } })).json()) as Json;
+      // bob trusts acme's repository for a package of his own.
+      assert.equal((await publishNpm(s.url, bob, { scope: 'bob', name: 'p1', version: '1.0.0' })).status, 201);
+      const bobPolicy = (await (await api('/users/bob/packages/npm/p1/trusted-publishers', bob, { method: 'POST', body: { issuer: issuer.url, provider: 'github', claims: { repository: 'acme/app' } } })).json()) as Json;
+      assert.ok(bobPolicy.id > ownPolicy.id);
+      const bobAudit = async () => ((await (await api('/user/audit-log?phrase=action:trusted_publisher.exchange', bob)).json()) as Json[]).length;
+      const seen = await bobAudit();
+      const r = await exchange(await issuer.sign(githubClaims('acme/app'), { aud: AUD }));
+      assert.equal(r.status, 201, await r.clone().text());
+      const t = (await r.json()) as Json;
+      assert.ok(t.trusted_publisher_ids.includes(ownPolicy.id), "the job's own owner (its repository_owner claim) is the one meant");
+      assert.ok(!t.trusted_publisher_ids.includes(bobPolicy.id), "bob's policy does not join acme's token");
+      assert.equal(await bobAudit(), seen, "bob's audit log does not get acme's run");
+      // bob removing his policy does not end acme's token.
+      assert.equal((await api(`/users/bob/packages/npm/p1/trusted-publishers/${bobPolicy.id}`, bob, { method: 'DELETE' })).status, 204);
+      assert.equal((await fetch(`${s.url}/npm/-/whoami`, { headers: { authorization: `Bearer ${t.token}` } })).status, 200);
+      // A job whose owner has no policy, trusted by two owners: it must say which (409), and then gets that one's.
+      const zetaA = (await (await api('/orgs/acme/trusted-publishers', alice, { method: 'POST', body: { issuer: issuer.url, provider: 'github', package_type: 'npm', package_name: 'z', claims: { repository: 'zeta/app' } } })).json()) as Json;
+      await api('/users/bob/packages/npm/p1/trusted-publishers', bob, { method: 'POST', body: { issuer: issuer.url, provider: 'github', claims: { repository: 'zeta/app' } } });
+      const both = await exchange(await issuer.sign(githubClaims('zeta/app'), { aud: AUD }));
+      assert.equal(both.status, 409, await both.clone().text());
+      assert.match(((await both.json()) as Json).message, /policies of 2 owners accept this job: name the owner/);
+      const named = await api('/oidc/token', null, { method: 'POST', body: { id_token: await issuer.sign(githubClaims('zeta/app'), { aud: AUD }), owner: 'acme' } });
+      assert.equal(named.status, 201, await named.clone().text());
+      assert.deepEqual(((await named.json()) as Json).trusted_publisher_ids, [zetaA.id]);
+      // A token covering two policies of one owner loses only what a removed one gave it.
+      const second = (await (await api('/orgs/acme/trusted-publishers', alice, { method: 'POST', body: { issuer: issuer.url, provider: 'github', package_type: 'npm', package_name: 'mine2', claims: { repository: 'acme/app' } } })).json()) as Json;
+      const two = (await (await exchange(await issuer.sign(githubClaims('acme/app'), { aud: AUD }))).json()) as Json;
+      assert.ok(two.trusted_publisher_ids.includes(ownPolicy.id) && two.trusted_publisher_ids.includes(second.id));
+      assert.equal((await api(`/orgs/acme/trusted-publishers/${second.id}`, alice, { method: 'DELETE' })).status, 204);
+      assert.equal((await publishNpm(s.url, two.token, { scope: 'acme', name: 'mine', version: '1.0.0' })).status, 201, 'what the remaining policy gave stays');
+      assert.notEqual((await publishNpm(s.url, two.token, { scope: 'acme', name: 'mine2', version: '1.0.0' })).status, 201, 'what the removed one gave is gone');
+      for (const id of [ownPolicy.id, zetaA.id]) await api(`/orgs/acme/trusted-publishers/${id}`, alice, { method: 'DELETE' });
+    });
+
+    test('a policy whose own keys also verify the token, made first, does not keep the discovery-based policies from matching', async () => {
+      // A server of its own, so that bob's policy is the issuer's first.
+      const w = await startWharf({ dialect, env: { WHARF_OIDC_ISSUERS: issuer.url, WHARF_OIDC_CA_FILE: issuer.caFile } });
+      try {
+        const wAlice = await w.userWithToken('alice', EVERY_SCOPE);
+        const wBob = await w.userWithToken('bob', EVERY_SCOPE);
+        const call = (path: string, token: string | null, body?: unknown) => fetch(`${w.url}/api/v1${path}`, {
+          method: body !== undefined ? 'POST' : 'GET', headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body: body !== undefined ? JSON.stringify(body) : undefined,
+        });
+        assert.equal((await publishNpm(w.url, wBob, { scope: 'bob', name: 'p2', version: '1.0.0' })).status, 201);
+        const early = await call('/users/bob/packages/npm/p2/trusted-publishers', wBob, { issuer: issuer.url, provider: 'generic', jwks_url: `${issuer.url}/.well-known/jwks`, claims: { sub: 'repo:bob/unrelated:*' } });
+        assert.equal(early.status, 201, await early.clone().text());
+        const own = (await (await call('/users/alice/trusted-publishers', wAlice, { issuer: issuer.url, provider: 'github', package_type: 'npm', package_name: 'keys', claims: { repository: 'alice/app' } })).json()) as Json;
+        const r = await call('/oidc/token', null, { id_token: await issuer.sign(githubClaims('alice/app'), { aud: AUD }) });
+        assert.equal(r.status, 201, await r.clone().text());
+        assert.deepEqual(((await r.json()) as Json).trusted_publisher_ids, [own.id]);
+      } finally {
+        await w.stop();
+      }
     });
 
     test('removing a policy revokes the live tokens it issued; a token lives at most 15 minutes', async () => {

@@ -82,6 +82,14 @@ for (const dialect of dialects()) {
       await rx.close();
     });
 
+    test('events that are not names are a 422 (Validation Failed), not a 500', async () => {
+      for (const events of [[{ toString: 1 }], [1], 'package']) {
+        const r = await api('/users/alice/hooks', { method: 'POST', body: JSON.stringify({ config: { url: 'http://x.invalid/' }, events }) });
+        assert.equal(r.status, 422, `${JSON.stringify(events)}: ${await r.clone().text()}`);
+        assert.match(JSON.stringify(await r.json()), /Validation Failed.*events must be an array of event names/);
+      }
+    });
+
     test('a repository hook receives published, updated, deleted and restored, signed like GitHub', async () => {
       const rx = await receiver();
       const hook = await createHook('/repos/alice/hello/hooks', rx.url);

@@ -10,7 +10,7 @@ import type { TrustedPublishersTable } from '../../db/tables.ts';
 import type { Selectable } from 'kysely';
 import { AuditLog } from '../audit/audit.ts';
 import { nowIso } from '../clock.ts';
-import { forbidden, invalid, notFound, unauthorized } from '../errors.ts';
+import { conflict, forbidden, invalid, notFound, unauthorized } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { AccessLimit, Actor, LimitResource } from './actor.ts';
 import type { Authorizer } from './authorize.ts';
@@ -197,6 +197,12 @@ export class TrustedPublishers {
     if (!issuer) throw invalid('a generic provider needs its issuer URL');
     if (!this.verifier.accepts(issuer)) throw invalid(`this server does not accept ID tokens from ${issuer} (the operator lists accepted issuers in WHARF_OIDC_ISSUERS: ${this.verifier.acceptedIssuers.join(', ')})`);
     const provider = providerOf(issuer, given);
+    // GitHub's and gitlab.com's issuers are shared by every repository there: their claims are read by their own
+    // rules, with their own keys (discovery). A policy naming another provider for them, or keys of its own on
+    // their origin (gitlab.com serves any project's raw files there), would let its author sign their own claims.
+    const known = issuer === GITHUB_ISSUER ? 'github' : issuer === GITLAB_ISSUER ? 'gitlab' : null;
+    if (known && provider !== known) throw invalid(`${issuer} issues ${known} ID tokens: the policy's provider must be ${known}`);
+    if (known && input.jwks_url) throw invalid(`${issuer}'s keys come from its discovery document: a policy may not name a jwks_url for it`);
     const jwksUrl = input.jwks_url ? checkJwksUrl(input.jwks_url, issuer) : null;
     const claims = checkClaims(provider, input.claims);
     let packageType: string | null = null;
@@ -245,9 +251,22 @@ export class TrustedPublishers {
     await this.db.transaction().execute(async (t) => {
       const trx = t as unknown as Db;
       await trx.deleteFrom('trusted_publishers').where('id', '=', id).execute();
-      // Live publisher tokens are few (15 minutes each): those naming this policy among theirs end with it.
+      // Live publisher tokens are few (15 minutes each). Those naming this policy lose what it let them write; a
+      // token left with nothing ends. What other policies gave a token stays: removing one's own policy cannot end
+      // a token another owner's policy issued too.
       const live = await trx.selectFrom('tokens').select(['id', 'publisher']).where('kind', '=', 'publisher').where('revoked_at', 'is', null).where('expires_at', '>', nowIso()).execute();
-      const ended = live.filter((r) => r.publisher && (JSON.parse(r.publisher) as PublisherJson).policies.includes(id)).map((r) => r.id);
+      const ended: number[] = [];
+      for (const r of live) {
+        const pj = r.publisher ? (JSON.parse(r.publisher) as PublisherJson) : null;
+        const at = pj ? pj.policies.indexOf(id) : -1;
+        if (!pj || at < 0) continue;
+        if (pj.policies.length === 1) {
+          ended.push(r.id);
+          continue;
+        }
+        const narrowed: PublisherJson = { ...pj, policies: pj.policies.filter((_, i) => i !== at), limit: { resources: pj.limit.resources.filter((_, i) => i !== at) } };
+        await trx.updateTable('tokens').set({ publisher: JSON.stringify(narrowed), trusted_publisher_id: narrowed.policies[0] }).where('id', '=', r.id).execute();
+      }
       if (ended.length) await trx.updateTable('tokens').set({ revoked_at: nowIso() }).where('id', 'in', ended).execute();
       await this.audit.record(trx, {
         action: 'trusted_publisher.delete', actor, ownerId: owner.id, repositoryName: p.repository,
@@ -272,21 +291,23 @@ export class TrustedPublishers {
    * publish (npm names it in the URL): only policies covering it count. Unauthorized for a token that does not
    * verify (or was used before), Forbidden when no policy accepts the workflow; nothing is written then.
    */
-  async exchange(idToken: string, o: { audience: string; pkg?: { owner: string; type: string; name: string }; actor?: Actor }): Promise<{ token: string; expiresAt: string; name: string; limit: AccessLimit; policies: number[] }> {
+  async exchange(idToken: string, o: { audience: string; pkg?: { owner: string; type: string; name: string }; owner?: string; actor?: Actor }): Promise<{ token: string; expiresAt: string; name: string; limit: AccessLimit; policies: number[] }> {
     if (typeof idToken !== 'string' || idToken.length > 16 * 1024) throw unauthorized('an ID token is required');
     const iss = this.verifier.claimedIssuer(idToken);
-    const candidates = await this.candidates(normalizeIssuer(iss), o.pkg);
-    // Verified once per key source among the candidates (a policy may name a JWKS URL; the rest use discovery).
+    // Policies made before today's rules for a sound one (sound()) are not trusted either.
+    const candidates = (await this.candidates(normalizeIssuer(iss), o.pkg ?? (o.owner !== undefined ? { owner: o.owner } : undefined))).filter(sound);
+    // Verified with each key source among the candidates (a policy may name a JWKS URL; the rest use discovery). A
+    // policy counts only if the token verifies with its own source: one whose keys do not sign this token (however
+    // early it was made) neither matches nor keeps the others from matching.
     const sources = [...new Set(candidates.map((p) => p.jwks_url ?? ''))];
     if (!sources.length) sources.push('');
     let payload: Awaited<ReturnType<IdTokenVerifier['verify']>> | undefined;
-    let verifiedSource = '';
+    const verified = new Set<string>();
     let firstError: unknown;
     for (const src of sources) {
       try {
         payload = await this.verifier.verify(idToken, iss, o.audience, src || null);
-        verifiedSource = src;
-        break;
+        verified.add(src);
       } catch (e) {
         firstError ??= e;
       }
@@ -294,7 +315,17 @@ export class TrustedPublishers {
     if (!payload) throw firstError;
     const claims: Record<string, string> = {};
     for (const [k, v] of Object.entries(payload)) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') claims[k] = String(v);
-    const matched = candidates.filter((p) => (p.jwks_url ?? '') === verifiedSource && policyMatches(p, claims));
+    let matched = candidates.filter((p) => verified.has(p.jwks_url ?? '') && policyMatches(p, claims));
+    // One owner per token. Without a package or owner named, policies of several owners may accept the same job
+    // (anyone may trust anyone's repository for their own packages): the job's own owner, as its claims name it, is
+    // the one meant; otherwise the job must say which. Another owner's policy then neither joins the job's token nor
+    // sees its run in its audit log.
+    const owners = new Set(matched.map((p) => p.owner_id));
+    if (owners.size > 1) {
+      const own = await this.identity.findOwner(jobOwnerOf(claims) ?? '');
+      if (own && owners.has(own.id)) matched = matched.filter((p) => p.owner_id === own.id);
+      else throw conflict(`policies of ${owners.size} owners accept this job: name the owner to publish to ({"owner": "NAME"} in the request)`);
+    }
     const provider = (matched[0] ?? candidates[0])?.provider ?? providerOf(iss);
     if (!matched.length) {
       const who = publisherName(provider, claims);
@@ -335,19 +366,23 @@ export class TrustedPublishers {
     return { token, expiresAt, name, limit, policies: json.policies };
   }
 
-  /** The policies of `issuer` that could cover `pkg` (all of the issuer's when no package is named). */
-  private async candidates(issuer: string, pkg?: { owner: string; type: string; name: string }): Promise<PolicyRow[]> {
+  /**
+   * The policies of `issuer` that could cover `pkg` (all of its owner's when only the owner is named; all of the
+   * issuer's when neither is).
+   */
+  private async candidates(issuer: string, pkg?: { owner: string; type?: string; name?: string }): Promise<PolicyRow[]> {
     let q = this.db.selectFrom('trusted_publishers').selectAll().where('issuer', '=', issuer);
     if (pkg) {
       const owner = await this.identity.findOwner(pkg.owner);
       if (!owner) return [];
       q = q.where('owner_id', '=', owner.id);
       const rows = await q.orderBy('id').execute();
+      if (pkg.type === undefined || pkg.name === undefined) return rows;
       const p = await this.db.selectFrom('packages').select(['id', 'repository_id']).where('owner_id', '=', owner.id).where('type', '=', pkg.type).where('lower_name', '=', pkg.name.toLowerCase()).executeTakeFirst();
       return rows.filter((r) =>
         r.package_id != null ? r.package_id === p?.id
         : r.repository_id != null ? !p || p.repository_id === r.repository_id
-        : r.package_type === pkg.type && r.package_name?.toLowerCase() === pkg.name.toLowerCase());
+        : r.package_type === pkg.type && r.package_name?.toLowerCase() === pkg.name!.toLowerCase());
     }
     return q.orderBy('id').execute();
   }
@@ -379,10 +414,45 @@ function checkClaims(provider: Provider, raw: Record<string, unknown>): Record<s
     }
     out[k] = v;
   }
-  if (!known.binding.some((k) => out[k] !== undefined && !out[k].startsWith('*'))) {
-    throw invalid(`a ${provider} policy must pin ${known.binding.join(' or ')} (without a leading *): every job of the issuer gets ID tokens`);
+  if (!known.binding.some((k) => out[k] !== undefined && pins(provider, k, out[k]))) {
+    throw invalid(`a ${provider} policy must pin ${BINDING_HELP[provider]}: every job of the issuer gets ID tokens`);
   }
   return out;
+}
+
+/**
+ * Whether a binding claim's pattern names whose jobs it trusts: the owner (GitHub's user or organization, GitLab's
+ * top-level group) spelled out before any `*`, an id exactly, a generic subject not starting with `*`. `acme/*` trusts
+ * the jobs of acme's repositories; `repo:*`, `a*` or `1*` would trust strangers'.
+ */
+function pins(provider: Provider, claim: string, pattern: string): boolean {
+  if (claim === 'repository_id' || claim === 'project_id') return /^[0-9]+$/.test(pattern);
+  if (claim === 'repository' || claim === 'project_path') return /^[^*/]+\//.test(pattern);
+  if (provider === 'github') return /^repo:[^*/:]+\//.test(pattern);
+  if (provider === 'gitlab') return /^project_path:[^*/:]+\//.test(pattern);
+  return !pattern.startsWith('*');
+}
+
+const BINDING_HELP: Record<Provider, string> = {
+  github: 'the repository (`repository`: OWNER/REPO, or OWNER/* for all of an owner\'s), its `repository_id` exactly, or a `sub` of the form repo:OWNER/…',
+  gitlab: 'the project (`project_path`: GROUP/PROJECT, or GROUP/*), its `project_id` exactly, or a `sub` of the form project_path:GROUP/…',
+  generic: '`sub` (without a leading *)',
+};
+
+/** Whether a stored policy meets the rules add() holds new ones to (a provider and keys its issuer's own, a pinned binding claim). */
+function sound(p: PolicyRow): boolean {
+  const known = p.issuer === GITHUB_ISSUER ? 'github' : p.issuer === GITLAB_ISSUER ? 'gitlab' : null;
+  if (known && (p.provider !== known || p.jwks_url)) return false;
+  const rules = JSON.parse(p.claims) as Record<string, string>;
+  return PROVIDER_CLAIMS[p.provider].binding.some((k) => rules[k] !== undefined && pins(p.provider, k, rules[k]));
+}
+
+/** The owner a job's claims name: GitHub's repository owner, GitLab's top-level group. */
+function jobOwnerOf(c: Record<string, string>): string | undefined {
+  if (c.repository_owner) return c.repository_owner;
+  if (c.repository) return c.repository.split('/')[0];
+  if (c.project_path) return c.project_path.split('/')[0];
+  return undefined;
 }
 
 /** A generic issuer's JWKS URL: https, on the issuer's own origin (so a policy cannot point Wharf elsewhere). */

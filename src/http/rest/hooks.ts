@@ -62,8 +62,8 @@ function hookInput(body: unknown, partial: boolean): Partial<HookInput> {
   if (config.secret !== undefined) out.secret = String(config.secret);
   if (config.content_type !== undefined) out.contentType = config.content_type === 'form' ? 'form' : 'json';
   if (b.events !== undefined) {
-    if (!Array.isArray(b.events)) throw invalid('events must be an array');
-    out.events = b.events.map(String);
+    if (!Array.isArray(b.events) || !b.events.every((e): e is string => typeof e === 'string')) throw invalid('events must be an array of event names');
+    out.events = b.events;
   }
   if (b.active !== undefined) out.active = !!b.active;
   return out;

@@ -20,7 +20,7 @@ export async function trustedPublisherRoutes(app: FastifyInstance, core: Core): 
 
   /** The three routes of a policy list at `path`; `target` reads the URL (and, for an owner, the body). */
   const routes = (path: string, target: (req: FastifyRequest, forCreate: boolean) => PolicyTarget) => {
-    const baseOf = (req: FastifyRequest) => `${baseUrlOf(core, req)}/api/v1${req.url.split('?')[0].replace(/\/trusted-publishers(\/.*)?$/, '')}/trusted-publishers`;
+    const baseOf = (req: FastifyRequest) => `${baseUrlOf(core, req)}${req.url.split('?')[0].replace(/\/trusted-publishers(\/.*)?$/, '')}/trusted-publishers`;
     app.get(path, async (req) => (await core.trustedPublishers.list(req.actor, target(req, false))).map((p) => json(p, baseOf(req))));
     app.post(path, async (req, reply) => {
       const b = bodyObject(req.body);
@@ -68,7 +68,8 @@ export async function trustedPublisherRoutes(app: FastifyInstance, core: Core): 
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
     const idToken = typeof b.id_token === 'string' ? b.id_token : bearer;
     if (!idToken) throw unauthorized('an ID token is required: {"id_token": "…"}');
-    const r = await core.trustedPublishers.exchange(idToken, { audience: genericAudience(audienceHostOf(core, req)), actor: req.actor });
+    if (b.owner !== undefined && (typeof b.owner !== 'string' || !b.owner || b.owner.length > 100)) throw invalid('owner must be the name of the user or organization to publish to');
+    const r = await core.trustedPublishers.exchange(idToken, { audience: genericAudience(audienceHostOf(core, req)), owner: b.owner as string | undefined, actor: req.actor });
     // `username`: what to pair the token with where a client wants one (Basic auth splits at the first colon, so
     // the publisher's name, `github:OWNER/REPO`, would not do); any name works with a token.
     return reply.code(201).send({ token: r.token, expires_at: r.expiresAt, username: 'oidc', publisher: r.name, trusted_publisher_ids: r.policies });
