@@ -697,6 +697,41 @@ for (const dialect of dialects()) {
       assert.equal(await status(packument('alice', 'app-pkg', job)), 401);
     });
 
+    test('a job token ends with its minter\'s right to mint it (removed, suspended); the repository\'s admins list and revoke its job tokens', async () => {
+      await expect(as(alice).post('/user/repos', { name: 'ci', private: true }), 201);
+      const collaborate = async () => assert.equal((await as(alice).put('/repos/alice/ci/collaborators/bob', { permission: 'write' })).status < 300, true);
+      await collaborate();
+      const mint = async () => (await expect(as(bob).post('/repos/alice/ci/job-tokens', { ttl: '1h' }), 201)) as { token: string; id: number };
+      let n = 0;
+      const ci = (job: string, status = 201) => publish(job, { scope: 'alice', name: 'ci-pkg', version: `1.0.${n++}`, repository: 'https://github.com/alice/ci.git' }, status);
+      // Removed from the repository: the job token bob minted ends with it.
+      const first = await mint();
+      await ci(first.token);
+      const listed = (await expect(as(alice).get('/repos/alice/ci/job-tokens'), 200)) as Json[];
+      assert.deepEqual(listed.map((t) => [t.id, t.created_by]), [[first.id, 'bob']]);
+      assert.ok(!JSON.stringify(listed).includes(first.token), 'the list never shows a token');
+      await expectError(as(bob).get('/repos/alice/ci/job-tokens'), 403); // write is not admin
+      assert.equal((await as(alice).delete('/repos/alice/ci/collaborators/bob')).status, 204);
+      await ci(first.token, 401);
+      // Suspended: the same.
+      await collaborate();
+      const second = await mint();
+      await ci(second.token);
+      assert.equal((await as(root).put('/users/bob/suspended')).status, 204);
+      await ci(second.token, 401);
+      assert.equal((await as(root).delete('/users/bob/suspended')).status, 204);
+      await ci(second.token); // reinstated, still a collaborator: it works again until it expires
+      // The repository's admin revokes it (and only its job tokens: another id there is 404).
+      await expectError(as(alice).delete(`/repos/alice/ci/job-tokens/${second.id + 100000}`), 404);
+      assert.equal((await as(alice).delete(`/repos/alice/ci/job-tokens/${second.id}`)).status, 204);
+      await ci(second.token, 401);
+      // bob revokes one he minted; carol, a stranger, cannot.
+      const third = await mint();
+      await expectError(as(carol).delete(`/repos/alice/ci/job-tokens/${third.id}`), 404);
+      assert.equal((await as(bob).delete(`/repos/alice/ci/job-tokens/${third.id}`)).status, 204);
+      await ci(third.token, 401);
+    });
+
     // ---- errors ----
 
     test('errors are JSON {message} with the right status', async () => {

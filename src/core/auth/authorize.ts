@@ -430,6 +430,14 @@ export class Authorizer {
   }
 
   /** Does the person (whatever their credential) have the role the change needs? */
+  /**
+   * Whether the user who minted a job token still may (write on its repository, not suspended): a job token acts
+   * for the repository, but never outlives its minter's right to make it.
+   */
+  async minterStillMay(u: { id: number; isAdmin: boolean; suspended: boolean }, repo: RepoRef): Promise<boolean> {
+    return !u.suspended && this.hasRole(u, { what: 'job-token', repo });
+  }
+
   private async hasRole(u: { id: number; isAdmin: boolean }, m: Management): Promise<boolean> {
     if (u.isAdmin) return true;
     switch (m.what) {

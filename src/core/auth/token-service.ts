@@ -14,7 +14,7 @@ import { publisherActor } from './trusted-publishers.ts';
 import { hashToken, looksLikeToken, mintToken, parseScopes, sameHash, type Scope } from './tokens.ts';
 
 /** A token's row as lookups need it, with the limit of a fine-grained token. */
-type TokenRow = NonNullable<Awaited<ReturnType<TokenService['loadRow']>>> & { limit?: AccessLimit };
+type TokenRow = NonNullable<Awaited<ReturnType<TokenService['loadRow']>>> & { limit?: AccessLimit; minter_gone?: boolean };
 
 /** One resource of a fine-grained token, as lists show it (the REST shape of `resources`). */
 export interface ResourceInfo {
@@ -54,8 +54,11 @@ const info = (t: Token, resources: ResourceInfo[] | null = null): TokenInfo => (
   resources,
 });
 
-/** Every table loadRow and withLimit read. */
-const TOKEN_ROW_TABLES = ['tokens', 'owners', 'repositories', 'token_resources'];
+/**
+ * Every table loadRow and withLimit read (a job token's row also says whether its minter still may mint it:
+ * memberships and collaborators move that).
+ */
+const TOKEN_ROW_TABLES = ['tokens', 'owners', 'repositories', 'token_resources', 'org_members', 'repo_collaborators'];
 
 export class TokenService {
   /** last_used_at is written in batches, never on the request path. */
@@ -136,6 +139,15 @@ export class TokenService {
     return this.insert(actor, { kind: 'job', userId: actor.kind === 'user' ? actor.user.id : null, name: `job:${repo.owner_name}/${repo.name}`, scopes: ['read:packages', 'write:packages'], repositoryId: repo.id, expiresInMs: ttl }, repo.owner_id);
   }
 
+  /** A repository's live job tokens, for its admins (who may revoke them: revoke()). */
+  async listJobs(actor: Actor, repoSlug: string): Promise<(TokenInfo & { created_by: string | null })[]> {
+    const repo = await this.identity.requireRepo(repoSlug);
+    await this.authz.manage(actor, { what: 'repo', repo });
+    const rows = await this.db.selectFrom('tokens').leftJoin('owners', 'owners.id', 'tokens.user_id').selectAll('tokens').select('owners.name as minter')
+      .where('tokens.kind', '=', 'job').where('tokens.repository_id', '=', repo.id).where('tokens.revoked_at', 'is', null).where('tokens.expires_at', '>', nowIso()).orderBy('tokens.id').execute();
+    return rows.map((r) => ({ ...info(r), created_by: r.minter }));
+  }
+
   /** Stores a new token's hash and records its creation in the audit log, in one transaction. */
   private async insert(actor: Actor, v: { kind: 'pat' | 'job'; userId: number | null; name: string; scopes: Scope[]; repositoryId: number | null; expiresInMs: number | null; resources?: ResourceRow[] | null }, ownerId: number) {
     const token = mintToken(v.kind);
@@ -207,19 +219,27 @@ export class TokenService {
   }
 
   /**
-   * Revokes a token given the token itself or its numeric id; `ownerId` limits it to that user's tokens. One's
-   * own tokens need the `user` scope; anyone else's (or a job token) `site_admin`.
+   * Revokes a token given the token itself or its numeric id; `ownerId` limits it to that user's tokens
+   * (`repositoryId` to that repository's job tokens). One's own tokens need the `user` scope (a job token one
+   * minted included); a repository's job tokens, admin on it (`repo`); anyone else's `site_admin`.
    */
-  async revoke(actor: Actor, tokenOrId: string | number, ownerId?: number): Promise<TokenInfo> {
+  async revoke(actor: Actor, tokenOrId: string | number, ownerId?: number, repositoryId?: number): Promise<TokenInfo> {
     let q = this.db.selectFrom('tokens').selectAll();
     if (typeof tokenOrId === 'number' || /^\d+$/.test(tokenOrId)) q = q.where('id', '=', Number(tokenOrId));
     else q = q.where('token_hash', '=', hashToken(tokenOrId));
     if (ownerId !== undefined) q = q.where('user_id', '=', ownerId);
+    if (repositoryId !== undefined) q = q.where('kind', '=', 'job').where('repository_id', '=', repositoryId);
     const row = await q.executeTakeFirst();
     if (!row) throw notFound('no such token');
     // A credential may always end itself (npm logout revokes the token it presents, whatever its scopes).
     const itself = (actor.kind === 'user' || actor.kind === 'job') && actor.tokenId === row.id && !actor.registry;
-    if (!itself) await this.authz.manage(actor, row.kind === 'pat' && row.user_id != null && this.isSelf(actor, row.user_id) ? { what: 'tokens', userId: row.user_id } : { what: 'site' });
+    if (!itself) {
+      const repo = repositoryId !== undefined && row.repository_id != null ? await this.db.selectFrom('repositories').select(['id', 'owner_id', 'visibility']).where('id', '=', row.repository_id).executeTakeFirst() : undefined;
+      await this.authz.manage(actor,
+        (row.kind === 'pat' || row.kind === 'job') && row.user_id != null && this.isSelf(actor, row.user_id) ? { what: 'tokens', userId: row.user_id }
+        : repo ? { what: 'repo', repo }
+        : { what: 'site' });
+    }
     await this.db.transaction().execute(async (t) => {
       const trx = t as unknown as Db;
       const r = await trx.updateTable('tokens').set({ revoked_at: nowIso() }).where('id', '=', row.id).where('revoked_at', 'is', null).executeTakeFirst();
@@ -257,7 +277,7 @@ export class TokenService {
     const scopes = parseScopes(row.scopes);
     if (row.kind === 'publisher') return publisherActor(row.id, row.publisher, scopes);
     if (row.kind === 'job') {
-      if (row.repository_id == null || row.repo_owner_id == null) return null;
+      if (row.repository_id == null || row.repo_owner_id == null || row.minter_gone) return null;
       return { kind: 'job', repositoryId: row.repository_id, repositoryOwnerId: row.repo_owner_id, repositoryName: `${row.repo_owner_name}/${row.repo_name}`, scopes, tokenId: row.id };
     }
     // A suspended user's tokens are refused until the suspension is lifted (the row cache follows `owners`).
@@ -280,8 +300,17 @@ export class TokenService {
     return q.executeTakeFirst();
   }
 
-  /** A personal token's row with the limit its resources make, if it has any (a fine-grained token). */
+  /**
+   * A personal token's row with the limit its resources make, if it has any (a fine-grained token); a job token's
+   * with whether its minter is gone (suspended, or no longer allowed to mint it: removed from the repository or the
+   * organization), which ends it as revoking would.
+   */
   private async withLimit(row: Awaited<ReturnType<TokenService['loadRow']>>): Promise<TokenRow | undefined> {
+    if (row?.kind === 'job' && row.user_id != null && row.repository_id != null && row.repo_owner_id != null) {
+      const repo = await this.db.selectFrom('repositories').select(['id', 'owner_id', 'visibility']).where('id', '=', row.repository_id).executeTakeFirst();
+      const may = repo ? await this.authz.minterStillMay({ id: row.user_id, isAdmin: row.is_admin === 1, suspended: !!row.suspended_at }, repo) : false;
+      return { ...row, minter_gone: !may };
+    }
     if (!row || row.kind !== 'pat') return row;
     const rows = await this.db.selectFrom('token_resources').selectAll().where('token_id', '=', row.id).orderBy('id').execute();
     if (!rows.length) return row;

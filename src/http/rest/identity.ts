@@ -6,7 +6,7 @@ import { forbidden, invalid, notFound } from '../../core/errors.ts';
 import { checkRole, checkVisibility } from '../../core/identity/identity.ts';
 import type { Owner, Repository, Role } from '../../db/tables.ts';
 import { baseUrlOf } from '../actor.ts';
-import { bodyObject, ownerJson, packageJson, pageOf, repoJson, requireAdmin, requireUser, sendPage, str } from './common.ts';
+import { bodyObject, idParam, ownerJson, packageJson, pageOf, repoJson, requireAdmin, requireUser, sendPage, str } from './common.ts';
 
 type P = Record<string, string>;
 
@@ -161,5 +161,16 @@ export async function identityRoutes(app: FastifyInstance, core: Core): Promise<
     }
     const { token, info } = await core.tokens.createJob(req.actor, `${owner.name}/${repo.name}`, { ttlMs });
     return reply.code(201).send({ token, id: info.id, expires_at: info.expires_at, repository: `${owner.name}/${repo.name}` });
+  });
+
+  // A repository's live job tokens, and revoking one: its admins (org owners included).
+  app.get('/repos/:owner/:repo/job-tokens', async (req) => {
+    const { repo, owner } = await repoFor(req);
+    return (await core.tokens.listJobs(req.actor, `${owner.name}/${repo.name}`)).map((t) => ({ id: t.id, token_prefix: t.token_prefix, created_by: t.created_by, created_at: t.created_at, expires_at: t.expires_at, last_used_at: t.last_used_at }));
+  });
+  app.delete('/repos/:owner/:repo/job-tokens/:id', async (req, reply) => {
+    const { repo } = await repoFor(req);
+    await core.tokens.revoke(req.actor, idParam((req.params as P).id), undefined, repo.id);
+    return reply.code(204).send();
   });
 }
