@@ -17,6 +17,8 @@ export const TYPE = 'rubygems';
 export interface GemPackage {
   id: number;
   name: string;
+  /** Always `rubygems`: lets the authorizer match a credential's limit and a registry token without a lookup. */
+  type: string;
   owner_id: number;
   revision: number;
   visibility: Visibility;
@@ -85,7 +87,7 @@ export class GemSource {
       .selectFrom('packages')
       .leftJoin('repositories', 'repositories.id', 'packages.repository_id')
       .select([
-        'packages.id', 'packages.name', 'packages.owner_id', 'packages.revision', 'packages.visibility', 'packages.repository_id',
+        'packages.id', 'packages.name', 'packages.type', 'packages.owner_id', 'packages.revision', 'packages.visibility', 'packages.repository_id',
         'packages.inherit_access', 'repositories.visibility as repo_visibility', 'packages.created_at', 'packages.deleted_at',
       ])
       .where('packages.type', '=', TYPE);
@@ -99,18 +101,25 @@ export class GemSource {
   }
 
   /**
-   * The owner's gems the actor may read, by name. One query; public (and, for a signed-in actor, internal)
-   * gems need no further check, nor does the owner themself; the rest go through the one access decision.
+   * The owner's gems the actor may read, by name: exactly those the authorizer's canRead lets it read (what
+   * /info/NAME, the files and the JSON API answer for). One query; the common readers take shortcuts that give
+   * the same answer without a decision per gem: anonymous readers see the public gems, the owner themself and
+   * site admins everything, any other signed-in actor the public and internal gems without one. A credential
+   * narrowed by a fine-grained limit or a registry token has no shortcut: each gem goes through canRead, so it
+   * sees what its limit reaches (a registry token no gem at all), never its person's whole view.
    */
   async readable(actor: Actor, owner: Owner): Promise<GemPackage[]> {
     if (actor.kind !== 'anonymous' && !actor.scopes.has('read:packages')) return [];
-    const ownerSelf = actor.kind === 'user' && (actor.user.isAdmin || actor.user.id === owner.id);
+    const narrowed = actor.kind !== 'anonymous' && (actor.limit != null || actor.registry != null);
+    // Only these two classes are cached here: their sets depend on the owner's gems alone (the fingerprint),
+    // never on grants, memberships or a credential's limit, so one key serves every actor of the class.
+    const ownerSelf = !narrowed && actor.kind === 'user' && (actor.user.isAdmin || actor.user.id === owner.id);
     const cls = actor.kind === 'anonymous' ? 'anonymous' : ownerSelf ? 'owner' : null;
-    if (!cls) return this.computeReadable(actor, owner, false);
+    if (!cls) return this.computeReadable(actor, owner, false, narrowed);
     const key = `${owner.id}|${cls}|${await this.fingerprint(owner.id)}`;
     const hit = this.readableSets.get(key);
     if (hit) return hit;
-    const set = await this.computeReadable(actor, owner, ownerSelf);
+    const set = await this.computeReadable(actor, owner, ownerSelf, false);
     this.readableSets.set(key, set);
     return set;
   }
@@ -141,12 +150,17 @@ export class GemSource {
     return `${r.n}:${r.revisions}:${r.last}:${r.repos}:${r.open}`;
   }
 
-  private async computeReadable(actor: Actor, owner: Owner, ownerSelf: boolean): Promise<GemPackage[]> {
+  /**
+   * `ownerSelf` (an unnarrowed owner or site admin) reads everything; a `narrowed` credential gets the
+   * authorizer's answer for every gem; anyone else the public gems, when signed in the internal ones too, and
+   * the authorizer's answer for the rest (canRead gives the same for the shortcuts, only slower).
+   */
+  private async computeReadable(actor: Actor, owner: Owner, ownerSelf: boolean, narrowed: boolean): Promise<GemPackage[]> {
     const all = (await this.packagesQuery().where('packages.owner_id', '=', owner.id).where('packages.deleted_at', 'is', null).orderBy('packages.lower_name').execute()) as GemPackage[];
     const out: GemPackage[] = [];
     for (const p of all) {
       const visibility = p.inherit_access && p.repository_id != null && p.repo_visibility ? p.repo_visibility : p.visibility;
-      if (ownerSelf || visibility === 'public' || (visibility === 'internal' && actor.kind !== 'anonymous')) out.push(p);
+      if (ownerSelf || (!narrowed && (visibility === 'public' || (visibility === 'internal' && actor.kind !== 'anonymous')))) out.push(p);
       else if (actor.kind !== 'anonymous' && (await this.core.authz.canRead(actor, p))) out.push(p);
     }
     return out;
