@@ -7,9 +7,17 @@ import { invalid, notFound } from './errors.ts';
 import type { PackageRow } from './model/packages.ts';
 
 export function packageSettings(core: Core) {
-  /** A grantee is a user name or an OWNER/REPO slug. */
-  async function grantee(who: string): Promise<{ userId: number } | { repositoryId: number }> {
-    if (who.includes('/')) return { repositoryId: (await core.identity.requireRepo(who)).id };
+  /** A repository the actor may see: one they cannot is missing to them, as everywhere (its name is not confirmed). */
+  async function visibleRepo(slug: string, actor: Actor, grantedOn?: number) {
+    const repo = await core.identity.requireRepo(slug);
+    if (await core.authz.canReadRepo(actor, repo)) return repo;
+    // A grant the package already holds names the repository in its access list: it can be revoked.
+    if (grantedOn !== undefined && (await core.db.selectFrom('package_access').select('package_id').where('package_id', '=', grantedOn).where('repository_id', '=', repo.id).executeTakeFirst())) return repo;
+    throw notFound(`no repository ${slug}`);
+  }
+  /** A grantee is a user name or an OWNER/REPO slug (`revoking`: the package whose grant goes). */
+  async function grantee(who: string, actor: Actor, revoking?: number): Promise<{ userId: number } | { repositoryId: number }> {
+    if (who.includes('/')) return { repositoryId: (await visibleRepo(who, actor, revoking)).id };
     return { userId: (await core.identity.requireUser(who)).id };
   }
   return {
@@ -24,7 +32,7 @@ export function packageSettings(core: Core) {
       if (s.repository !== undefined) {
         if (s.repository === null) repositoryId = null;
         else {
-          const repo = await core.identity.requireRepo(s.repository);
+          const repo = await visibleRepo(s.repository, actor);
           if (repo.owner_id !== pkg.owner_id) throw invalid('a package can only be linked to a repository of its own owner');
           repositoryId = repo.id;
         }
@@ -32,10 +40,10 @@ export function packageSettings(core: Core) {
       await core.publisher.updateSettings(pkg.id, { visibility: s.visibility, repositoryId, inheritAccess: s.inheritAccess }, actor);
     },
     async grant(pkg: PackageRow, who: string, role: Role, actor: Actor) {
-      await core.publisher.grant(pkg.id, await grantee(who), role, actor);
+      await core.publisher.grant(pkg.id, await grantee(who, actor), role, actor);
     },
     async revoke(pkg: PackageRow, who: string, actor: Actor) {
-      await core.publisher.revoke(pkg.id, await grantee(who), actor);
+      await core.publisher.revoke(pkg.id, await grantee(who, actor, pkg.id), actor);
     },
   };
 }

@@ -732,6 +732,36 @@ for (const dialect of dialects()) {
       await ci(third.token, 401);
     });
 
+    test('who leaves an organization leaves its packages: the admin a member got on what they published there goes', async () => {
+      await expect(as(alice).post('/admin/organizations', { login: 'lab' }), 201);
+      assert.ok((await as(alice).put('/orgs/lab/memberships/bob', { role: 'member' })).status < 300);
+      await publish(bob, { scope: 'lab', name: 'tool', version: '1.0.0' });
+      await publish(bob, { scope: 'bob', name: 'mine', version: '1.0.0' });
+      const grants = async () => ((await expect(as(alice).get('/orgs/lab/packages/npm/tool/access'), 200)) as Json);
+      assert.match(JSON.stringify(await grants()), /"bob"/);
+      assert.equal(await status(packument('lab', 'tool', bob)), 200);
+      assert.equal((await as(alice).delete('/orgs/lab/memberships/bob')).status, 204);
+      assert.equal(await status(packument('lab', 'tool', bob)), 404);
+      await publish(bob, { scope: 'lab', name: 'tool', version: '1.0.1' }, 404);
+      await expectError(as(bob).patch('/orgs/lab/packages/npm/tool', { visibility: 'public' }), 404);
+      assert.doesNotMatch(JSON.stringify(await grants()), /"bob"/);
+      assert.equal(await status(packument('bob', 'mine', bob)), 200, 'his own packages stay his');
+      const log = (await expect(as(alice).get('/orgs/lab/audit-log?phrase=action:org.remove_member'), 200)) as Json[];
+      assert.equal(log[0].revoked_package_grants, 1);
+    });
+
+    test('package settings do not confirm a private repository one cannot see: linking or granting it is 404, as a missing one', async () => {
+      await expect(as(carol).post('/user/repos', { name: 'hidden', private: true }), 201);
+      await publish(bob, { scope: 'bob', name: 'probe', version: '1.0.0' });
+      for (const slug of ['carol/hidden', 'carol/nothere']) {
+        await expectError(as(bob).patch('/users/bob/packages/npm/probe', { repository: slug }), 404, /no repository/);
+        await expectError(as(bob).put(`/users/bob/packages/npm/probe/access/repos/${slug}`, { role: 'read' }), 404, /no repository/);
+      }
+      // carol herself may grant her repository on a package of hers.
+      await publish(carol, { scope: 'carol', name: 'own', version: '1.0.0' });
+      assert.ok((await as(carol).put('/users/carol/packages/npm/own/access/repos/carol/hidden', { role: 'read' })).status < 300);
+    });
+
     // ---- errors ----
 
     test('errors are JSON {message} with the right status', async () => {

@@ -227,7 +227,12 @@ export class Identity {
     await this.db.transaction().execute(async (t) => {
       const trx = t as unknown as Db;
       const old = await trx.deleteFrom('org_members').where('org_id', '=', org.id).where('user_id', '=', user.id).returning('role').executeTakeFirst();
-      if (old) await this.audit.record(trx, { action: 'org.remove_member', actor, ownerId: org.id, userId: user.id, target: user.name, details: { previous_role: old.role } });
+      if (!old) return;
+      // Who leaves the organization leaves its packages: the admin a member got on what they published there (and
+      // any grant to them on the org's packages) goes too, as on GitHub. Their own packages stay theirs.
+      const grants = await trx.deleteFrom('package_access').where('user_id', '=', user.id)
+        .where('package_id', 'in', trx.selectFrom('packages').select('id').where('owner_id', '=', org.id)).executeTakeFirst();
+      await this.audit.record(trx, { action: 'org.remove_member', actor, ownerId: org.id, userId: user.id, target: user.name, details: { previous_role: old.role, revoked_package_grants: Number(grants.numDeletedRows) } });
     });
   }
 
