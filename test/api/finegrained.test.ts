@@ -72,11 +72,13 @@ for (const dialect of dialects()) {
       // Private, outside: does not exist. New packages: refused. Linked to the repository: not named, not seen.
       assert.equal((await npmGet(t, '@alice/other')).status, 404);
       assert.equal((await npmGet(aliceFull, '@alice/other')).status, 200, 'its person may');
+      // Publishing into the hidden package is refused exactly as creating a new one: its existence is not confirmed.
       const other = await publishNpm(s.url, t, { scope: 'alice', name: 'other', version: '1.0.1' });
-      assert.equal(other.status, 404, await other.text());
       const fresh = await publishNpm(s.url, t, { scope: 'alice', name: 'brand-new', version: '1.0.0' });
-      assert.equal(fresh.status, 403, await fresh.text());
-      assert.equal((await publishNpm(s.url, t, { scope: 'acme', name: 'lib', version: '1.0.1' })).status, 404);
+      assert.equal(other.status, 403);
+      assert.equal(fresh.status, 403);
+      assert.equal(await other.text(), await fresh.text());
+      assert.equal((await publishNpm(s.url, t, { scope: 'acme', name: 'lib', version: '1.0.1' })).status, 403);
       assert.equal(await s.core.packages.find('alice', 'npm', 'brand-new'), undefined);
       // REST: the owner's list shows only what it reaches; management of any kind → 403.
       const pkgs: Json[] = (await api(t, 'GET', '/users/alice/packages')).body;

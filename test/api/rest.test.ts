@@ -679,8 +679,10 @@ for (const dialect of dialects()) {
       await publish(job, { scope: 'alice', name: 'unlinked', version: '1.0.0' }, 403);
       await publish(job, { scope: 'alice', name: 'elsewhere-pkg', version: '1.0.0', repository: 'https://github.com/alice/elsewhere.git' }, 403);
       await publish(job, { scope: 'bob', name: 'app-pkg', version: '1.0.0', repository: 'https://github.com/alice/app.git' }, 403);
-      // A private package not linked to its repository (and not granted to it) does not exist for the job.
-      await publish(job, { scope: 'alice', name: 'getme', version: '9.0.0' }, 404);
+      // A private package not linked to its repository (and not granted to it) does not exist for the job: refused
+      // as a new package not linked to its repository is.
+      const hidden = await (await publish(job, { scope: 'alice', name: 'getme', version: '9.0.0' }, 403)).text();
+      assert.equal(hidden, await (await publish(job, { scope: 'alice', name: 'unlinked2', version: '1.0.0' }, 403)).text());
       assert.equal(await status(packument('alice', 'unlinked', alice)), 404, 'nothing was written');
       // A job is not a person.
       await expectError(as(job).get('/user'), 403);
@@ -742,7 +744,7 @@ for (const dialect of dialects()) {
       assert.equal(await status(packument('lab', 'tool', bob)), 200);
       assert.equal((await as(alice).delete('/orgs/lab/memberships/bob')).status, 204);
       assert.equal(await status(packument('lab', 'tool', bob)), 404);
-      await publish(bob, { scope: 'lab', name: 'tool', version: '1.0.1' }, 404);
+      await publish(bob, { scope: 'lab', name: 'tool', version: '1.0.1' }, 403); // as for any name under lab now
       await expectError(as(bob).patch('/orgs/lab/packages/npm/tool', { visibility: 'public' }), 404);
       assert.doesNotMatch(JSON.stringify(await grants()), /"bob"/);
       assert.equal(await status(packument('bob', 'mine', bob)), 200, 'his own packages stay his');

@@ -309,6 +309,22 @@ export class Authorizer {
    * themselves and to orgs they belong to; a job only to its repository's owner, linked to its repository.
    * `target` names the package to be (a registry token may create only a container image it was granted push on).
    */
+  /**
+   * Publishing into `owner`: into a package that exists (`pkg`) needs write on it, a new one the right to create it
+   * (authorizeCreate). A package the actor may not see answers exactly as a missing one they may not create: its
+   * existence is never confirmed (only someone who could have created it learns, by a 404, that the name is taken).
+   */
+  async authorizePublish(actor: Actor, owner: Pick<Owner, 'id' | 'kind' | 'name'>, pkg: PackageRef | undefined, repositoryId: number | null, target?: { type: string; name: string }): Promise<void> {
+    if (!pkg) return this.authorizeCreate(actor, owner, repositoryId, target);
+    try {
+      await this.authorize(actor, 'write', pkg);
+    } catch (e) {
+      if (!(e instanceof WharfError && e.kind === 'NotFound')) throw e;
+      await this.authorizeCreate(actor, owner, repositoryId, target);
+      throw e;
+    }
+  }
+
   async authorizeCreate(actor: Actor, owner: Pick<Owner, 'id' | 'kind' | 'name'>, repositoryId: number | null, target?: { type: string; name: string }): Promise<void> {
     if (actor.kind === 'anonymous') throw unauthorized();
     if (actor.kind === 'system') return;

@@ -108,11 +108,8 @@ export async function genericRoutes(app: FastifyInstance, core: Core): Promise<v
     // Everything is decided before the body is read: access, the version's state, the file's novelty.
     const pkg = await core.packages.find(owner.name, TYPE, p.name, { includeDeleted: true });
     let repositoryId: number | null = pkg?.repository_id ?? null;
-    if (pkg) await core.authz.authorize(actor, 'write', { ...pkg, deleted_at: null } as PackageRow);
-    else {
-      repositoryId = await repositoryFor(req, owner.id, owner.name);
-      await core.authz.authorizeCreate(actor, owner, repositoryId, { type: TYPE, name: p.name });
-    }
+    if (!pkg) repositoryId = await repositoryFor(req, owner.id, owner.name);
+    await core.authz.authorizePublish(actor, owner, pkg ? ({ ...pkg, deleted_at: null } as PackageRow) : undefined, repositoryId, { type: TYPE, name: p.name });
     const existing = pkg ? await core.packages.version(pkg.id, p.version, { includeDeleted: true }) : undefined;
     if (existing?.deleted_at) throw conflict(`version ${p.version} of ${p.owner}/${p.name} was deleted: restore it, or upload another version`);
     if (pkg && (await core.packages.file(pkg.id, p.version, file))) throw conflict(`${file} already exists in ${p.owner}/${p.name} ${p.version}: uploaded files are immutable (upload a new version)`);

@@ -191,7 +191,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     // A package's row names its owner: a second lookup only for a new package.
     const owner = existing ? { id: existing.owner_id, kind: existing.owner_kind, name: existing.owner_name } : await core.identity.findOwner(n.scope);
     if (!owner) throw notFound(`no user or organization named "${n.scope}": the scope must be a Wharf owner`);
-    if (existing) await core.authz.authorize(actor, 'write', existing);
+    if (existing) await core.authz.authorizePublish(actor, owner, existing, null);
     else if (actor.kind === 'job') {
       if (owner.id !== actor.repositoryOwnerId) throw forbidden(`a job token of ${actor.repositoryName} may not publish to @${n.scope}`);
     } else await core.authz.authorizeCreate(actor, owner, null);

@@ -192,8 +192,7 @@ export class NuGetFeed implements NuGetContext {
       const existing = await core.packages.find(owner.name, TYPE, id, { includeDeleted: true });
       const repo = await core.identity.repoForSourceUrl(owner.id, spec.repository?.url ?? spec.projectUrl ?? null);
       // Then on the package itself, now that its id is known.
-      if (existing) await core.authz.authorize(actor, 'write', existing);
-      else await core.authz.authorizeCreate(actor, owner, repo?.id ?? null);
+      await core.authz.authorizePublish(actor, owner, existing, repo?.id ?? null);
       if (existing && (await core.packages.version(existing.id, version, { includeDeleted: true }))) throw conflict(`${id} ${version} already exists: a version cannot be pushed twice`);
       const name = existing?.name ?? id;
 

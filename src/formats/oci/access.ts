@@ -59,9 +59,11 @@ export function accessHelpers(core: Core): Access {
 
   async function recheckPush(actor: Actor, pkg: PackageRow, n: OciName): Promise<void> {
     try {
-      await core.authz.authorize(actor, 'write', pkg);
+      // A repository the actor may not see is refused as a missing one they may not create (authorizePublish).
+      await core.authz.authorizePublish(actor, { id: pkg.owner_id, kind: pkg.owner_kind, name: pkg.owner_name }, pkg, null, { type: TYPE, name: n.name });
     } catch (e) {
-      if (e instanceof WharfError && (e.kind === 'NotFound' || e.kind === 'Forbidden')) throw ociError('DENIED', `you may not push to ${n.full}`);
+      if (e instanceof WharfError && e.kind === 'Forbidden') throw ociError('DENIED', e.message);
+      if (e instanceof WharfError && e.kind === 'NotFound') throw ociError('NAME_UNKNOWN', `repository ${n.full} not found`);
       throw e;
     }
   }
