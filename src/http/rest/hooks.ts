@@ -10,8 +10,8 @@ import { bodyObject, idParam, requireUser, restErrorHandler } from './common.ts'
 
 type P = Record<string, string>;
 
-const hookJson = (h: Webhook, url: string) => ({
-  type: h.repository_id ? 'Repository' : 'Organization',
+const hookJson = (h: Webhook, url: string, kind: 'repos' | 'orgs' | 'users') => ({
+  type: kind === 'repos' ? 'Repository' : kind === 'orgs' ? 'Organization' : 'User',
   id: h.id,
   name: 'web',
   active: h.active === 1,
@@ -94,22 +94,22 @@ export async function hookRoutes(app: FastifyInstance, core: Core): Promise<void
 
     app.get(list, async (req) => {
       const { scope, path } = await scopeOf(req, kind);
-      return (await core.webhooks.list(req.actor, scope)).map((h) => hookJson(h, urlOf(req, path, h.id)));
+      return (await core.webhooks.list(req.actor, scope)).map((h) => hookJson(h, urlOf(req, path, h.id), kind));
     });
     app.post(list, { errorHandler: hookErrorHandler }, async (req, reply) => {
       const { scope, path } = await scopeOf(req, kind);
       const h = await core.webhooks.create(req.actor, scope, hookInput(req.body, false) as HookInput);
-      return reply.code(201).send(hookJson(h, urlOf(req, path, h.id)));
+      return reply.code(201).send(hookJson(h, urlOf(req, path, h.id), kind));
     });
     app.get(one, async (req) => {
       const { scope, path } = await scopeOf(req, kind);
       const h = await core.webhooks.get(req.actor, scope, idOf(req));
-      return hookJson(h, urlOf(req, path, h.id));
+      return hookJson(h, urlOf(req, path, h.id), kind);
     });
     app.patch(one, { errorHandler: hookErrorHandler }, async (req) => {
       const { scope, path } = await scopeOf(req, kind);
       const h = await core.webhooks.update(req.actor, scope, idOf(req), hookInput(req.body, true));
-      return hookJson(h, urlOf(req, path, h.id));
+      return hookJson(h, urlOf(req, path, h.id), kind);
     });
     app.delete(one, async (req, reply) => {
       const { scope } = await scopeOf(req, kind);
