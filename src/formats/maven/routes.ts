@@ -290,6 +290,13 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
   async function deploy(req: FastifyRequest, reply: FastifyReply) {
     const { t, pkg } = await writeTarget(req);
     const p = t.path;
+    if (pkg && p.kind !== 'artifact-metadata') {
+      // Versions are stored case-insensitively, but only an upper-case -SNAPSHOT is a snapshot: 2.0-snapshot is a
+      // release, and a write to 2.0-SNAPSHOT would be one to it with a snapshot's rights (files replaced, a fresh
+      // file dropped on a wrong checksum). A version is written under its stored spelling only.
+      const v = await core.packages.version(pkg.id, p.version, { includeDeleted: true });
+      if (v && v.version !== p.version) throw conflict(`${pkg.name} has version ${v.version}: ${p.version} differs from it only in case (and a SNAPSHOT only in capitals), deploy to ${v.version}`);
+    }
     if (p.kind !== 'file') {
       // Wharf derives maven-metadata.xml from its model: what the client sends is checked for sense and dropped.
       if (p.checksum) parseChecksumBody((await smallBody(req, 1024)).toString('latin1'), p.checksum);

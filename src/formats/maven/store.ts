@@ -115,8 +115,11 @@ export class MavenStore {
   /** The next file of an existing version (a SNAPSHOT file deployed again replaces the old one). */
   private async addFile(f: NewMavenFile): Promise<Package> {
     const pkg = await this.core.db.selectFrom('packages').selectAll().where('owner_id', '=', f.ownerId).where('type', '=', TYPE).where('lower_name', '=', f.name.toLowerCase()).executeTakeFirstOrThrow();
-    const v = await this.core.db.selectFrom('package_versions').select(['id', 'deleted_at']).where('package_id', '=', pkg.id).where('lower_version', '=', f.version.toLowerCase()).executeTakeFirstOrThrow();
+    const v = await this.core.db.selectFrom('package_versions').select(['id', 'version', 'deleted_at']).where('package_id', '=', pkg.id).where('lower_version', '=', f.version.toLowerCase()).executeTakeFirstOrThrow();
     if (v.deleted_at) throw conflict(`version ${f.version} of ${f.name} was deleted: restore it, or deploy another version`);
+    // Checked by the routes too, but a version created meanwhile in another case (2.0-snapshot, a release) must
+    // not get this file with a SNAPSHOT's right to replace.
+    if (v.version !== f.version) throw conflict(`${f.name} has version ${v.version}: ${f.version} differs from it only in case, deploy to ${v.version}`);
     try {
       await this.core.publisher.addFiles(pkg.id, v.id, [{ name: f.file, blob: f.blob, contentType: f.contentType, primary: f.primary }], [], f.actor, {
         replace: f.snapshot, versionMetadata: f.versionMetadata, packageMetadata: f.packageMetadata,
