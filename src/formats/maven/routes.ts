@@ -1,6 +1,9 @@
 // The Maven repository under /maven: GET, HEAD and PUT of any file in the standard layout, at two roots:
 //   /maven/OWNER/REPO/…  the packages linked to that repository; a new package deployed here links to it
 //   /maven/OWNER/…       every package of the owner the actor may read (one repository entry per owner)
+// Below OWNER, a first segment naming a repository reads both ways (REPO then the rest, or a group segment), yet
+// a URL names one package: a package whose URL another package already has is not created (shadowing), and of two
+// stored before that refusal, the older is the one the URL reads and writes.
 // A package is `groupId:artifactId` under OWNER; a version is the Maven version (a SNAPSHOT's base version
 // holds its timestamped builds); every file is a package file backed by a blob. maven-metadata.xml and all
 // checksums are computed by Wharf from the model; what a client uploads for them is checked, then dropped.
@@ -135,22 +138,26 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
       .where('packages.lower_name', 'in', names)
       .where('packages.deleted_at', 'is', null)
       .execute());
+    // One URL names one package. Creating a package that another reading of its URLs already names is refused
+    // (shadowing below), but both may be stored from before that: then the package that existed first (lower id)
+    // is the one, for every reader. One who may not read it is denied, never served the other package instead.
+    const found = readings
+      .flatMap((r) => {
+        const row = rows.find((x) => x.lower_name === r.name && (r.repo === null || x.repo_name === r.repo));
+        return row ? [{ path: r.path, row }] : [];
+      })
+      .sort((a, b) => a.row.id - b.row.id);
     let hidden = false;
-    for (const r of readings) {
-      const row = rows.find((x) => x.lower_name === r.name && (r.repo === null || x.repo_name === r.repo));
-      if (!row) continue;
-      const { repo_name: _, ...pkg } = row;
+    if (found.length) {
+      const { repo_name: _, ...pkg } = found[0].row;
       try {
         await core.authz.authorize(req.actor, 'read', pkg);
+        return { path: found[0].path, pkg };
       } catch (e) {
         // Same answer, word for word, as for a package that does not exist.
-        if (e instanceof WharfError && (e.kind === 'NotFound' || e.kind === 'Unauthorized')) {
-          hidden = true;
-          continue;
-        }
-        throw e;
+        if (!(e instanceof WharfError && (e.kind === 'NotFound' || e.kind === 'Unauthorized'))) throw e;
+        hidden = true;
       }
-      return { path: r.path, pkg };
     }
     // Nothing there. Anonymous clients get the challenge (a private package looks missing), except below a
     // public repository's root, which holds public packages: there a clean 404 lets Gradle and Maven move
@@ -263,11 +270,24 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
     const actor = req.actor;
     if (actor.kind === 'anonymous') throw unauthorized('authentication required to deploy');
     const { owner, list } = await candidates(req);
-    const t = list[0];
+    const found = await Promise.all(list.map((c) => core.packages.find(owner.name, TYPE, packageName(c.path.groupId, c.path.artifactId), { includeDeleted: true })));
+    // A PUT writes the package its URL reads as (readTarget): the repository reading's package when it is linked
+    // to that repository, else the owner-wide reading's, the older one when both are; with neither, the
+    // repository reading (a new package, or one linked elsewhere: refused below).
+    const linked = list[0].repo && found[0]?.repository_id === list[0].repo.id ? found[0] : undefined;
+    const i = list.length === 2 && found[1] && (!linked || found[1].id < linked.id) ? 1 : 0;
+    const t = list[i];
     const name = packageName(t.path.groupId, t.path.artifactId);
-    const pkg = await core.packages.find(owner.name, TYPE, name, { includeDeleted: true });
+    const pkg = found[i];
     if (pkg) {
-      await core.authz.authorize(actor, 'write', { ...pkg, deleted_at: null } as PackageRow);
+      try {
+        await core.authz.authorize(actor, 'write', { ...pkg, deleted_at: null } as PackageRow);
+      } catch (e) {
+        // The URL reads as an owner-wide package, and also as a new package below its repository: one who may not
+        // write the first is (likely) creating the second, and is told why that cannot be.
+        if (i === 1 && !found[0] && list[0].repo && e instanceof WharfError) await mayCreate(req, owner, list[0] as Target & { repo: Repository });
+        throw e;
+      }
       if (t.repo && pkg.repository_id !== t.repo.id) {
         const linked = pkg.repository_id != null ? await core.identity.repoById(pkg.repository_id) : undefined;
         throw conflict(`${name} is ${linked ? `linked to ${linked.owner_name}/${linked.name}: deploy to ${baseUrlOf(core, req)}/maven/${linked.owner_name}/${linked.name}` : `not linked to ${owner.name}/${t.repo.name}: deploy to ${baseUrlOf(core, req)}/maven/${owner.name}`}`);
@@ -279,12 +299,44 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
       // packages that exist (a mistyped repository name must not turn into a group segment of a new package).
       throw notFound(`no repository named ${owner.name}/${segments(req)[1]}: deploy new packages to ${baseUrlOf(core, req)}/maven/${owner.name}/REPOSITORY`);
     }
+    await mayCreate(req, owner, t as Target & { repo: Repository });
+    return { t, pkg: undefined };
+  }
+
+  /** Refuses creating the package of `t` in its repository unless the actor may, and its URLs are its own. */
+  async function mayCreate(req: FastifyRequest, owner: Owner, t: Target & { repo: Repository }): Promise<void> {
+    const actor = req.actor;
     if (actor.kind === 'user' && !(await core.authz.canReadRepo(actor, t.repo))) {
       // A repository the person cannot see is not there.
       throw notFound(`no repository named ${owner.name}/${t.repo.name}`);
     }
     await core.authz.authorizeCreate(actor, owner, t.repo.id);
-    return { t, pkg: undefined };
+    const other = await shadowing(owner, t.repo, t.path.groupId, t.path.artifactId);
+    if (other) {
+      throw conflict(`${packageName(t.path.groupId, t.path.artifactId)} cannot be created in ${owner.name}/${t.repo.name}: its URL ${baseUrlOf(core, req)}/maven/${other.url}/ already names the package ${other.name} of ${owner.name}, and a Maven URL names one package (choose another groupId or repository)`);
+    }
+  }
+
+  /**
+   * The existing package (live or deleted) that a new package G:A in REPO would share a URL with, if any. The
+   * owner-wide root reads /maven/OWNER/X/… both as X/… below repository X and as group X.… (candidates), so:
+   *   - the new package's URL below its repository, OWNER/REPO/G/A, is the owner-wide URL of REPO.G:A;
+   *   - its owner-wide URL OWNER/G/A, when G is R.REST for a repository R (names may hold dots), is the URL
+   *     below R of REST:A, if that package is linked to R.
+   * Either way one URL would serve two packages, and the one deployed later could shadow the other.
+   */
+  async function shadowing(owner: Owner, repo: Repository, groupId: string, artifactId: string): Promise<{ name: string; url: string } | undefined> {
+    const path = `${groupId.replace(/\./g, '/')}/${artifactId}`;
+    const rooted = await core.packages.find(owner.name, TYPE, packageName(`${repo.name}.${groupId}`, artifactId), { includeDeleted: true });
+    if (rooted) return { name: rooted.name, url: `${owner.name}/${repo.name}/${path}` };
+    const parts = groupId.split('.');
+    for (let n = 1; n < parts.length; n++) {
+      const r = await core.identity.findRepo(owner.name, parts.slice(0, n).join('.'));
+      if (!r) continue;
+      const below = await core.packages.find(owner.name, TYPE, packageName(parts.slice(n).join('.'), artifactId), { includeDeleted: true });
+      if (below && below.repository_id === r.id) return { name: below.name, url: `${owner.name}/${r.name}/${parts.slice(n).join('/')}/${artifactId}` };
+    }
+    return undefined;
   }
 
   async function deploy(req: FastifyRequest, reply: FastifyReply) {
