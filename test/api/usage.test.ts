@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { systemActor } from '../../src/core/auth/actor.ts';
 import { Sessions } from '../../src/core/auth/sessions.ts';
 import { buildNupkg } from '../../src/formats/nuget/nupkg-fixture.ts';
-import { buildPortablePdb, buildSnupkg, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
+import { buildAssemblyFor, buildPortablePdb, buildSnupkg, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
 import { dialects } from '../helpers/databases.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
 
@@ -146,12 +146,13 @@ for (const dialect of dialects()) {
         const body = Buffer.concat([Buffer.from(`--${b}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=package; filename=package.nupkg\r\n\r\n`), file, Buffer.from(`\r\n--${b}--\r\n`)]);
         return w.app.inject({ method: 'PUT', url: `/nuget/bob/api/v2/${endpoint}/`, headers: { 'x-nuget-apikey': bob, 'content-type': `multipart/form-data; boundary=${b}` }, payload: body });
       };
-      const nupkg = buildNupkg({ id: 'Bob.Sym', version: '1.0.0' });
+      const pdb = buildPortablePdb(pdbIdOf('0123456789abcdef0123456789abcdef'));
+      const nupkg = buildNupkg({ id: 'Bob.Sym', version: '1.0.0', dll: buildAssemblyFor(pdb) });
       const pushed = await push('package', nupkg);
       assert.equal(pushed.statusCode, 201, pushed.body);
       const before = (await call('GET', '/api/v1/users/bob/settings/billing/packages', bob)).body.storage_bytes as number;
       assert.equal((await call('PUT', '/api/v1/admin/quotas/bob', admin, { storage: before + 10, packages: null })).status, 200);
-      const snupkg = buildSnupkg('Bob.Sym', '1.0.0', { 'lib/net6.0/Bob.Sym.pdb': buildPortablePdb(pdbIdOf('0123456789abcdef0123456789abcdef')) });
+      const snupkg = buildSnupkg('Bob.Sym', '1.0.0', { 'lib/net6.0/Bob.Sym.pdb': pdb });
       const refused = await push('symbolpackage', snupkg);
       assert.equal(refused.statusCode, 413, refused.body);
       assert.match(refused.body, /storage quota exceeded for bob/);

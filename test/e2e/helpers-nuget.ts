@@ -1,5 +1,6 @@
 // NuGet.exe 5.8 (npm package nuget-exe, run on mono from apt `nuget`) for the end-to-end tests: its own HOME,
 // NUGET_PACKAGES and NuGet.Config per client, so no cache or credential leaks between runs.
+import { buildAssemblyFor } from '../../src/formats/nuget/pdb-fixture.ts';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,14 +40,14 @@ export class NuGetClient {
 
   /**
    * Writes a .nuspec and a content file into a temp dir and packs it; returns the .nupkg path. With `pdb`, the
-   * package also has lib/net472/ID.dll and ID.pdb and is packed with `-Symbols -SymbolPackageFormat snupkg`,
+   * package also has lib/net472/ID.dll (an assembly whose debug directory names that PDB) and ID.pdb and is packed with `-Symbols -SymbolPackageFormat snupkg`,
    * so an ID.VERSION.snupkg sits next to the .nupkg.
    */
   async pack(id: string, version: string, opts: { deps?: [string, string][]; repository?: string; pdb?: Buffer } = {}): Promise<string> {
     const dir = tempDir('wharf-nuget-pack-');
     fs.writeFileSync(path.join(dir, 'hello.txt'), `${id} ${version}\n`);
     if (opts.pdb) {
-      fs.writeFileSync(path.join(dir, `${id}.dll`), 'MZ');
+      fs.writeFileSync(path.join(dir, `${id}.dll`), buildAssemblyFor(opts.pdb, { name: `${id}.pdb` }));
       fs.writeFileSync(path.join(dir, `${id}.pdb`), opts.pdb);
     }
     const libs = opts.pdb ? `<file src="${id}.dll" target="lib/net472/${id}.dll" /><file src="${id}.pdb" target="lib/net472/${id}.pdb" />` : '';

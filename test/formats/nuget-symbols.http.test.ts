@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildNupkg, zipOf } from '../../src/formats/nuget/nupkg-fixture.ts';
-import { buildPortablePdb, buildSnupkg, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
+import { buildAssemblyFor, buildPortablePdb, buildSnupkg, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
 import { dialects } from '../helpers/databases.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
 
@@ -66,7 +66,7 @@ for (const dialect of dialects()) {
       const snupkg = buildSnupkg('Contoso.Sym', '1.0.0', { 'lib/net6.0/Contoso.Sym.pdb': PDB, 'lib/netstandard2.0/Contoso.Sym.pdb': PDB, 'lib/net6.0/Other.pdb': PDB2 });
       const early = await pushSymbols(snupkg);
       assert.equal(early.status, 404, await early.text());
-      const r = await put('package', buildNupkg({ id: 'Contoso.Sym', version: '1.0', extra: '<repository url="https://github.com/alice/hello" />' }));
+      const r = await put('package', buildNupkg({ id: 'Contoso.Sym', version: '1.0', extra: '<repository url="https://github.com/alice/hello" />', dll: buildAssemblyFor(PDB), files: { 'lib/net6.0/Other.dll': buildAssemblyFor(PDB2) } }));
       assert.equal(r.status, 201, await r.text());
       const ok = await pushSymbols(snupkg);
       assert.equal(ok.status, 201, await ok.text());
@@ -107,7 +107,7 @@ for (const dialect of dialects()) {
     test('a PDB larger than the head kept for its id: stored whole, its checksum over every byte', async () => {
       const id = pdbIdOf('aa'.repeat(16));
       const big = buildPortablePdb(id, randomBytes(300_000));
-      assert.equal((await put('package', buildNupkg({ id: 'Big.Sym', version: '1.0.0', extra: '<repository url="https://github.com/alice/hello" />' }))).status, 201);
+      assert.equal((await put('package', buildNupkg({ id: 'Big.Sym', version: '1.0.0', extra: '<repository url="https://github.com/alice/hello" />', dll: buildAssemblyFor(big) }))).status, 201);
       assert.equal((await pushSymbols(buildSnupkg('Big.Sym', '1.0.0', { 'lib/net6.0/Big.pdb': big }))).status, 201);
       const at = big.indexOf(id);
       const sum = createHash('sha256').update(Buffer.concat([big.subarray(0, at), Buffer.alloc(20), big.subarray(at + 20)])).digest('hex');
@@ -117,7 +117,7 @@ for (const dialect of dialects()) {
     });
 
     test('access follows the package: private symbols are 401 to anonymous, 404 to strangers; strangers may not push', async () => {
-      assert.equal((await put('package', buildNupkg({ id: 'Secret.Sym', version: '2.0.0' }))).status, 201);
+      assert.equal((await put('package', buildNupkg({ id: 'Secret.Sym', version: '2.0.0', dll: buildAssemblyFor(PDB2) }))).status, 201);
       assert.equal((await pushSymbols(buildSnupkg('Secret.Sym', '2.0.0', { 'lib/net6.0/Secret.pdb': PDB2 }), { 'x-nuget-apikey': bob })).status, 403);
       assert.equal((await pushSymbols(buildSnupkg('Secret.Sym', '2.0.0', { 'lib/net6.0/Secret.pdb': PDB2 }), {})).status, 401);
       assert.equal((await pushSymbols(buildSnupkg('Secret.Sym', '2.0.0', { 'lib/net6.0/Secret.pdb': PDB2 }), { authorization: basic('alice', alice) })).status, 201);
@@ -132,8 +132,29 @@ for (const dialect of dialects()) {
       assert.equal((await pushSymbols(buildSnupkg('Contoso.Sym', '1.0.0', { 'x.pdb': PDB }), { 'x-nuget-apikey': bob })).status, 403);
     });
 
+    test('a PDB no assembly of its own package was built with → 400, nothing stored: nobody serves their PDB under another\'s key', async () => {
+      // A package of one's own whose .nupkg has no assembly for the PDB, and one with a copy of Contoso's assembly.
+      assert.equal((await put('package', buildNupkg({ id: 'Evil.Sym', version: '1.0.0' }))).status, 201);
+      assert.equal((await put('package', buildNupkg({ id: 'Evil2.Sym', version: '1.0.0', dll: buildAssemblyFor(PDB) }))).status, 201);
+      const before = storedBlobs(s.dataDir).length;
+      const noAssembly = await pushSymbols(buildSnupkg('Evil.Sym', '1.0.0', { 'lib/net6.0/Contoso.Sym.pdb': PDB }));
+      assert.equal(noAssembly.status, 400);
+      assert.match(await noAssembly.text(), /is not the PDB of an assembly in Evil\.Sym 1\.0\.0/);
+      // Contoso's real assembly copied in, with a PDB of the same id but other content: its checksum gives it away.
+      const forged = buildPortablePdb(pdbIdOf(GUID_BYTES), Buffer.from('a source link to elsewhere'));
+      const wrongSum = await pushSymbols(buildSnupkg('Evil2.Sym', '1.0.0', { 'lib/net6.0/Contoso.Sym.pdb': forged }));
+      assert.equal(wrongSum.status, 400, await wrongSum.clone().text());
+      assert.equal((await get(`/symbols/contoso.sym.pdb/${KEY}/contoso.sym.pdb`)).status, 200);
+      assert.deepEqual(Buffer.from(await (await get(`/symbols/contoso.sym.pdb/${KEY}/contoso.sym.pdb`)).arrayBuffer()), PDB, 'the genuine PDB is still what is served');
+      assert.equal(storedBlobs(s.dataDir).length, before, 'nothing of the refused symbol packages was stored');
+      // An assembly recording no checksum is matched by its CodeView entry.
+      const plain = buildPortablePdb(pdbIdOf('11'.repeat(16)));
+      assert.equal((await put('package', buildNupkg({ id: 'Plain.Sym', version: '1.0.0', dll: buildAssemblyFor(plain, { checksum: false }) }))).status, 201);
+      assert.equal((await pushSymbols(buildSnupkg('Plain.Sym', '1.0.0', { 'lib/net6.0/Plain.pdb': plain }))).status, 201);
+    });
+
     test('hostile symbol packages → 400 with nothing stored', async () => {
-      assert.equal((await put('package', buildNupkg({ id: 'Bad.Sym', version: '1.0.0' }))).status, 201);
+      assert.equal((await put('package', buildNupkg({ id: 'Bad.Sym', version: '1.0.0', dll: buildAssemblyFor(PDB) }))).status, 201);
       const before = storedBlobs(s.dataDir).length;
       const windowsPdb = Buffer.concat([Buffer.from('Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0'), Buffer.alloc(64)]);
       const noPdbStream = Buffer.from(PDB);

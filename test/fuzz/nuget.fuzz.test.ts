@@ -12,9 +12,10 @@ import type { BlobStore, StagedBlob } from '../../src/core/blobs/blob-store.ts';
 import { buildNupkg, nuspecOf, zipOf } from '../../src/formats/nuget/nupkg-fixture.ts';
 import { DEFAULT_NUPKG_LIMITS, readNupkg } from '../../src/formats/nuget/nupkg.ts';
 import { parseNuspec } from '../../src/formats/nuget/nuspec.ts';
-import { buildPortablePdb, buildSnupkg, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
+import { buildAssemblyFor, buildPortablePdb, buildSnupkg, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
 import { PDB_HEAD_BYTES, portablePdbId } from '../../src/formats/nuget/pdb.ts';
 import { readSnupkg } from '../../src/formats/nuget/snupkg.ts';
+import { assemblyDebugInfo, pdbMatches } from '../../src/formats/nuget/pe.ts';
 import { comparator, evaluate, parseFilter, parseOrderBy, PROPERTIES, type Row } from '../../src/formats/nuget/v2-odata.ts';
 import { startWharf, tempDir, type TestServer } from '../helpers/wharf.ts';
 import { assertClientStatus, mutated, mutatedText, params, returnsOrRefuses, returnsOrRefusesSync } from './property.ts';
@@ -106,6 +107,20 @@ describe('NuGet parsers', () => {
     const pdb = buildPortablePdb(pdbIdOf('00112233445566778899aabbccddeeff'));
     await fc.assert(
       fc.property(fc.oneof(mutated(pdb), fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b))), (bytes) => returnsOrRefusesSync(() => portablePdbId(bytes.subarray(0, PDB_HEAD_BYTES), 'x.pdb'))),
+      params(t, 2000),
+    );
+  });
+
+  test('assembly debug-directory reader on corrupt PE files: records, null, never a throw; a PDB matches only its own', async (t) => {
+    const pdb = buildPortablePdb(pdbIdOf('00112233445566778899aabbccddeeff'));
+    const dll = buildAssemblyFor(pdb);
+    const other = buildPortablePdb(pdbIdOf('ffeeddccbbaa99887766554433221100'));
+    await fc.assert(
+      fc.property(fc.oneof(mutated(dll), fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.from(b))), (bytes) => {
+        const info = assemblyDebugInfo(bytes);
+        // Whatever the bytes, another PDB's id never matches through them unless they name it.
+        if (info && !info.codeView.some((c) => c.guid === 'ffeeddccbbaa99887766554433221100')) assert.equal(pdbMatches(info, portablePdbId(other, 'o.pdb').id, '0'.repeat(64)), false);
+      }),
       params(t, 2000),
     );
   });

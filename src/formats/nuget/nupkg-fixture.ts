@@ -11,6 +11,8 @@ export interface FixturePackage {
   deps?: [string, string][];
   /** Extra entries, name → content. */
   files?: Record<string, string | Buffer>;
+  /** The bytes of lib/net6.0/ID.dll (default: not a real assembly); see pdb-fixture.ts's buildAssemblyFor. */
+  dll?: Buffer;
 }
 
 /** A zip of `entries` (name → content), deflated. */
@@ -75,5 +77,5 @@ export function nuspecOf(p: FixturePackage): string {
 
 /** A .nupkg with a .nuspec at its root and `lib/net6.0/ID.dll`. */
 export function buildNupkg(p: FixturePackage): Buffer {
-  return zipOf([[`${p.id}.nuspec`, nuspecOf(p)], [`lib/net6.0/${p.id}.dll`, 'MZ fake'], ...Object.entries(p.files ?? {})]);
+  return zipOf([[`${p.id}.nuspec`, nuspecOf(p)], [`lib/net6.0/${p.id}.dll`, p.dll ?? 'MZ fake'], ...Object.entries(p.files ?? {})]);
 }

@@ -1,7 +1,9 @@
 // Builds a small, well-formed portable PDB for tests: a metadata root ("BSJB", version "PDB v1.00") with the
 // #Pdb stream (id, entry point, no referenced type-system tables), an empty #~ table stream and the standard
 // heaps, laid out as the compilers lay them out (#Pdb first); and .snupkg files holding them.
+import { createHash } from 'node:crypto';
 import { zipOf } from './nupkg-fixture.ts';
+import { portablePdbId } from './pdb.ts';
 
 function pad4(b: Buffer): Buffer {
   return b.length % 4 ? Buffer.concat([b, Buffer.alloc(4 - (b.length % 4))]) : b;
@@ -55,4 +57,61 @@ export function buildSnupkg(id: string, version: string, files: Record<string, B
 <package xmlns="http://schemas.microsoft.com/packaging/2010/07/nuspec.xsd"><metadata><id>${id}</id><version>${version}</version><description>d</description>
 <packageTypes><packageType name="${opts.packageType ?? 'SymbolsPackage'}" /></packageTypes></metadata></package>`;
   return zipOf([['_rels/.rels', '<Relationships />'], [`${id}.nuspec`, nuspec], ...Object.entries(files), ['[Content_Types].xml', '<Types />']]);
+}
+
+/**
+ * A minimal PE32 assembly built with `pdb` (a portable PDB): a debug directory with the CodeView entry naming the
+ * PDB's id (GUID, age 1, stamp) and, unless `checksum` is false, the PdbChecksum entry (SHA256 of the PDB with its
+ * id zeroed), as the .NET compilers write them. `checksumOf` overrides the PDB whose hash is recorded.
+ */
+export function buildAssemblyFor(pdb: Buffer, opts: { name?: string; checksum?: boolean; checksumOf?: Buffer } = {}): Buffer {
+  const id = portablePdbId(pdb, 'fixture');
+  const idBytes = Buffer.from(id.id, 'hex');
+  const summed = opts.checksumOf ?? pdb;
+  const summedId = portablePdbId(summed, 'fixture');
+  const sha = createHash('sha256').update(Buffer.concat([summed.subarray(0, summedId.offset), Buffer.alloc(20), summed.subarray(summedId.offset + 20)])).digest();
+  const codeView = Buffer.concat([Buffer.from('RSDS'), idBytes.subarray(0, 16), Buffer.from([1, 0, 0, 0]), Buffer.from(`${opts.name ?? 'Fixture.pdb'}\0`)]);
+  const checksum = Buffer.concat([Buffer.from('SHA256\0'), sha]);
+  const records: { type: number; major: number; minor: number; stamp: number; data: Buffer }[] = [
+    { type: 2, major: 0x0100, minor: 0x504d, stamp: idBytes.readUInt32LE(16), data: codeView },
+    ...(opts.checksum === false ? [] : [{ type: 19, major: 1, minor: 0, stamp: 0, data: checksum }]),
+  ];
+  const RAW = 0x200;
+  const VA = 0x2000;
+  const dirSize = records.length * 28;
+  const section = Buffer.alloc(0x400);
+  let dataAt = dirSize;
+  records.forEach((r, i) => {
+    const e = i * 28;
+    section.writeUInt32LE(r.stamp, e + 4);
+    section.writeUInt16LE(r.major, e + 8);
+    section.writeUInt16LE(r.minor, e + 10);
+    section.writeUInt32LE(r.type, e + 12);
+    section.writeUInt32LE(r.data.length, e + 16);
+    section.writeUInt32LE(VA + dataAt, e + 20);
+    section.writeUInt32LE(RAW + dataAt, e + 24);
+    r.data.copy(section, dataAt);
+    dataAt += Math.ceil(r.data.length / 4) * 4;
+  });
+  const head = Buffer.alloc(RAW);
+  head.write('MZ', 0, 'latin1');
+  head.writeUInt32LE(0x80, 0x3c);
+  head.write('PE\0\0', 0x80, 'latin1');
+  const coff = 0x84;
+  head.writeUInt16LE(0x14c, coff);
+  head.writeUInt16LE(1, coff + 2);
+  head.writeUInt16LE(0xe0, coff + 16);
+  head.writeUInt16LE(0x2102, coff + 18);
+  const opt = coff + 20;
+  head.writeUInt16LE(0x10b, opt);
+  head.writeUInt32LE(16, opt + 92);
+  head.writeUInt32LE(VA, opt + 96 + 6 * 8);
+  head.writeUInt32LE(dirSize, opt + 96 + 6 * 8 + 4);
+  const sec = opt + 0xe0;
+  head.write('.text', sec, 'latin1');
+  head.writeUInt32LE(section.length, sec + 8);
+  head.writeUInt32LE(VA, sec + 12);
+  head.writeUInt32LE(section.length, sec + 16);
+  head.writeUInt32LE(RAW, sec + 20);
+  return Buffer.concat([head, section]);
 }

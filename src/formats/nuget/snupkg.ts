@@ -11,6 +11,7 @@ import { invalid, tooLarge } from '../../core/errors.ts';
 import { DEFAULT_NUPKG_LIMITS, listEntries, RangeReader, readEntry, type NupkgLimits } from './nupkg.ts';
 import { MAX_NUSPEC_BYTES, parseNuspec, type Nuspec } from './nuspec.ts';
 import { PDB_HEAD_BYTES, portablePdbId } from './pdb.ts';
+import { assemblyDebugInfo, type AssemblyDebugInfo } from './pe.ts';
 
 export interface SymbolFile {
   /** The entry's path in the .snupkg. */
@@ -19,6 +20,8 @@ export interface SymbolFile {
   name: string;
   /** SSQP key: `{guid}FFFFFFFF`. */
   key: string;
+  /** The 20-byte PDB id, hex (GUID, then stamp). */
+  id: string;
   /** SHA-256 of the PDB with its id zeroed, hex (the PdbChecksum debug directory entry's). */
   checksum: string;
   blob: StagedBlob;
@@ -45,7 +48,7 @@ function openZip(file: string, offset: number, length: number): Promise<yauzl.Zi
  * read its id, then hashed with the id zeroed: that SHA-256 is the PDB checksum an assembly's debug directory
  * records and debuggers send as `SymbolChecksum: SHA256:<hex>`. Returns the staged blob, SSQP key and checksum.
  */
-function stagePdb(zip: yauzl.ZipFile, entry: yauzl.Entry, blobs: BlobStore, maxSize: number): Promise<{ blob: StagedBlob; key: string; checksum: string }> {
+function stagePdb(zip: yauzl.ZipFile, entry: yauzl.Entry, blobs: BlobStore, maxSize: number): Promise<{ blob: StagedBlob; key: string; id: string; checksum: string }> {
   return new Promise((resolve, reject) => {
     if (entry.uncompressedSize > maxSize) return reject(tooLarge(`${entry.fileName} is larger than ${maxSize} bytes`));
     zip.openReadStream(entry, (err, stream) => {
@@ -54,11 +57,13 @@ function stagePdb(zip: yauzl.ZipFile, entry: yauzl.Entry, blobs: BlobStore, maxS
       let held: Buffer[] | null = [];
       let heldBytes = 0;
       let key = '';
+      let pdbId = '';
       const release = () => {
         const head = Buffer.concat(held!);
         held = null;
         const id = portablePdbId(head.subarray(0, PDB_HEAD_BYTES), entry.fileName);
         key = id.key;
+        pdbId = id.id;
         hash.update(Buffer.concat([head.subarray(0, id.offset), Buffer.alloc(20), head.subarray(id.offset + 20)]));
       };
       const tap = new Transform({
@@ -85,7 +90,7 @@ function stagePdb(zip: yauzl.ZipFile, entry: yauzl.Entry, blobs: BlobStore, maxS
       });
       tap.on('error', () => stream.destroy());
       stream.on('error', (e) => tap.destroy(e instanceof Error && 'kind' in e ? e : invalid(`the .snupkg is corrupt: ${e.message}`)));
-      blobs.put(stream.pipe(tap), { maxSize }).then((blob) => resolve({ blob, key, checksum: hash.digest('hex') }), reject);
+      blobs.put(stream.pipe(tap), { maxSize }).then((blob) => resolve({ blob, key, id: pdbId, checksum: hash.digest('hex') }), reject);
     });
   });
 }
@@ -112,8 +117,8 @@ export async function readSnupkg(file: string, offset: number, length: number, b
       }
       if (!name.toLowerCase().endsWith('.pdb')) throw invalid(`a .snupkg holds only .pdb files: ${e.fileName} is not one`);
       if (!/^[^\s/\\]{1,200}$/.test(name)) throw invalid(`${e.fileName}: bad PDB file name`);
-      const { blob, key, checksum } = await stagePdb(zip, e, blobs, maxBlobSize);
-      pdbs.push({ path: e.fileName, name, key, checksum, blob });
+      const { blob, key, id, checksum } = await stagePdb(zip, e, blobs, maxBlobSize);
+      pdbs.push({ path: e.fileName, name, key, id, checksum, blob });
       // The same PDB copied under two frameworks is one symbol.
       const k = `${name.toLowerCase()}/${key.toLowerCase()}`;
       if (seen.has(k)) {
@@ -127,6 +132,29 @@ export async function readSnupkg(file: string, offset: number, length: number, b
   } catch (e) {
     for (const p of pdbs) await p.blob.cancel();
     throw e;
+  } finally {
+    zip.close();
+  }
+}
+
+/** The largest assembly whose debug directory is read (the whole entry is inflated into memory, bounded). */
+export const MAX_ASSEMBLY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The debug records of every assembly (.dll, .exe) in the .nupkg at `file` (from `offset`, `length` bytes), with
+ * the bounds of nupkg.ts; an assembly over MAX_ASSEMBLY_BYTES is refused (its PDBs could not be matched).
+ */
+export async function assembliesOf(file: string, offset: number, length: number, limits: NupkgLimits = DEFAULT_NUPKG_LIMITS): Promise<AssemblyDebugInfo[]> {
+  const zip = await openZip(file, offset, length);
+  try {
+    const out: AssemblyDebugInfo[] = [];
+    for (const e of await listEntries(zip, length, limits, '.nupkg')) {
+      if (!/\.(dll|exe)$/i.test(e.fileName)) continue;
+      if (e.uncompressedSize > MAX_ASSEMBLY_BYTES) throw tooLarge(`${e.fileName} is larger than ${MAX_ASSEMBLY_BYTES} bytes: its symbols cannot be checked`);
+      const info = assemblyDebugInfo(await readEntry(zip, e, MAX_ASSEMBLY_BYTES));
+      if (info) out.push(info);
+    }
+    return out;
   } finally {
     zip.close();
   }

@@ -11,14 +11,16 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.ts';
-import { conflict, notFound, tooLarge, WharfError } from '../../core/errors.ts';
+import { conflict, invalid, notFound, tooLarge, WharfError } from '../../core/errors.ts';
 import type { NewFile } from '../../core/publish.ts';
 import { sendBlob } from '../../http/blob-reply.ts';
 import { TYPE, type NuGetContext, type Params } from './context.ts';
 import { DEFAULT_NUPKG_LIMITS } from './nupkg.ts';
-import { readSnupkg } from './snupkg.ts';
+import { pdbMatches } from './pe.ts';
+import { assembliesOf, readSnupkg, type SymbolFile } from './snupkg.ts';
 import { parseVersion } from './versions.ts';
 
 export const SYMBOL_PROPERTY = 'nuget.symbol';
@@ -31,6 +33,28 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
   async function matchesChecksum(packageId: number, versionId: number, key: string, wanted: string[]): Promise<boolean> {
     for (const c of wanted) if ((await core.packages.versionsWithProperty(packageId, CHECKSUM_PROPERTY, `${key} ${c}`)).some((v) => v.id === versionId)) return true;
     return false;
+  }
+
+  /**
+   * Each PDB must belong to an assembly of the version's own .nupkg (nuget.org's rule): a CodeView entry naming its
+   * id, and the PDB checksum the assembly records. The symbol server answers by key across the owner's packages,
+   * so without this a member could push, for a package of their own, a PDB under the key of another's assembly.
+   */
+  async function checkAgainstAssemblies(id: string, version: string, versionId: number, pdbs: SymbolFile[]): Promise<void> {
+    const nupkg = await core.db.selectFrom('package_files').select(['blob_digest', 'size']).where('version_id', '=', versionId).where('is_primary', '=', 1).executeTakeFirst();
+    if (!nupkg) throw notFound(`${id} ${version} has no .nupkg`);
+    const tmp = path.join(ctx.spool, `${randomUUID()}.nupkg`);
+    try {
+      await pipeline(await core.blobs.open(nupkg.blob_digest), fs.createWriteStream(tmp));
+      const assemblies = await assembliesOf(tmp, 0, nupkg.size, { ...DEFAULT_NUPKG_LIMITS, ...core.config.inflation });
+      for (const p of pdbs) {
+        if (!assemblies.some((a) => pdbMatches(a, p.id, p.checksum))) {
+          throw invalid(`${p.path} is not the PDB of an assembly in ${id} ${version}: a symbol package carries the PDBs of its own package's DLLs (their debug directory names each PDB's id and checksum)`);
+        }
+      }
+    } finally {
+      await fs.promises.rm(tmp, { force: true });
+    }
   }
 
   const pushSymbols = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -54,6 +78,7 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
         if (!row) throw notFound(`${pkg.name} ${version} not found: push the .nupkg before its symbols`);
         const name = snupkgName(pkg.name, version);
         if (await core.packages.file(pkg.id, version, name)) throw conflict(`${pkg.name} ${version} already has symbols`);
+        await checkAgainstAssemblies(pkg.name, version, row.id, facts.pdbs);
         const snupkg = await core.blobs.put(fs.createReadStream(tmp, { start, end: end - 1 }), { maxSize: core.config.maxBlobSize, extraDigests: ['sha512'] });
         staged.push(snupkg);
         const files: NewFile[] = [
