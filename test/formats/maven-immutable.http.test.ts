@@ -4,14 +4,11 @@
 // bytes again (a retried deploy) and SNAPSHOT files stay as Maven needs them.
 import assert from 'node:assert/strict';
 import { systemActor } from '../../src/core/auth/actor.ts';
-import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { dialects } from '../helpers/databases.ts';
+import { basic, hex, mavenHttp, pom } from '../helpers/maven-http.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
 
-const hex = (algo: string, b: Buffer | string) => createHash(algo).update(b).digest('hex');
-const basic = (user: string, secret: string) => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
-const pom = (g: string, a: string, v: string) => `<project><modelVersion>4.0.0</modelVersion><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></project>`;
 
 for (const dialect of dialects()) {
   describe(`Maven: released files are immutable on ${dialect}`, () => {
@@ -22,12 +19,7 @@ for (const dialect of dialects()) {
     const SNAP = '/maven/alice/core/com/acme/core/2.0-SNAPSHOT';
     const jar = Buffer.from('PK\x03\x04 the released jar');
 
-    const put = (p: string, body: string | Buffer, auth: string) => fetch(`${s.url}${p}`, { method: 'PUT', headers: { authorization: auth }, body: new Uint8Array(Buffer.from(body)) });
-    const bytes = async (p: string) => {
-      const r = await fetch(`${s.url}${p}`, { headers: { authorization: aliceAuth } });
-      assert.equal(r.status, 200, `GET ${p} → ${r.status}`);
-      return Buffer.from(await r.arrayBuffer());
-    };
+    const { put, bytes } = mavenHttp(() => s.url, () => aliceAuth);
     async function deploy(base: string, files: Record<string, string | Buffer>, auth: string) {
       for (const [name, body] of Object.entries(files)) {
         assert.equal((await put(`${base}/${name}`, body, auth)).status, 201, `PUT ${name}`);

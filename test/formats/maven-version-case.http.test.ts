@@ -4,14 +4,11 @@
 // checksum). Every write under a spelling other than the stored one is a 409 naming the stored spelling.
 import assert from 'node:assert/strict';
 import { systemActor } from '../../src/core/auth/actor.ts';
-import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { dialects } from '../helpers/databases.ts';
+import { basic, hex, mavenHttp, pom } from '../helpers/maven-http.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
 
-const hex = (algo: string, b: Buffer | string) => createHash(algo).update(b).digest('hex');
-const basic = (user: string, secret: string) => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
-const pom = (g: string, a: string, v: string) => `<project><modelVersion>4.0.0</modelVersion><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></project>`;
 
 for (const dialect of dialects()) {
   describe(`Maven: a version's case alias is not a SNAPSHOT on ${dialect}`, () => {
@@ -23,12 +20,7 @@ for (const dialect of dialects()) {
     const relPom = pom('org.w', 'lib', '2.0-snapshot');
     const jar = Buffer.from('PK\x03\x04 released as 2.0-snapshot');
 
-    const put = (p: string, body: string | Buffer, auth: string) => fetch(`${s.url}${p}`, { method: 'PUT', headers: { authorization: auth }, body: new Uint8Array(Buffer.from(body)) });
-    const bytes = async (p: string) => {
-      const r = await fetch(`${s.url}${p}`, { headers: { authorization: aliceAuth } });
-      assert.equal(r.status, 200, `GET ${p} → ${r.status}`);
-      return Buffer.from(await r.arrayBuffer());
-    };
+    const { put, bytes } = mavenHttp(() => s.url, () => aliceAuth);
     async function refused(p: string, body: string | Buffer, auth: string) {
       const r = await put(p, body, auth);
       const text = await r.text();
