@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import { buildNupkg } from '../../src/formats/nuget/nupkg-fixture.ts';
-import { buildPortablePdb, buildSnupkg, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
+import { buildAssemblyFor, buildPortablePdb, buildSnupkg, pdbIdOf } from '../../src/formats/nuget/pdb-fixture.ts';
 import { dialects } from '../helpers/databases.ts';
 import { startWharf, type TestServer } from '../helpers/wharf.ts';
 
@@ -164,7 +164,7 @@ for (const dialect of dialects()) {
 
     test('dotnet nuget push: the service index, then the .nupkg to PackagePublish and the .snupkg to SymbolPackagePublish', async () => {
       const repo = '<repository type="git" url="https://github.com/alice/app" />';
-      await dotnetPush(A(), alice, buildNupkg({ id: 'Contoso.App', version: '1.0.0', extra: repo, deps: [['Carol.Lib', '1.0.0']] }), buildSnupkg('Contoso.App', '1.0.0', { 'lib/net6.0/Contoso.App.pdb': PDB }));
+      await dotnetPush(A(), alice, buildNupkg({ id: 'Contoso.App', version: '1.0.0', extra: repo, deps: [['Carol.Lib', '1.0.0']], dll: buildAssemblyFor(PDB) }), buildSnupkg('Contoso.App', '1.0.0', { 'lib/net6.0/Contoso.App.pdb': PDB }));
       await dotnetPush(A(), alice, buildNupkg({ id: 'Contoso.App', version: '2.0.0-beta.1', extra: repo }));
       await dotnetPush(A(), alice, buildNupkg({ id: 'Contoso.Tools', version: '1.0.0', extra: repo }));
       await dotnetPush(B(), carol, buildNupkg({ id: 'Carol.Lib', version: '1.0.0' }));

@@ -37,8 +37,8 @@ describe('fine-grained tokens in the web UI', () => {
     assert.match((await row.textContent()) ?? '', /limited to\s*npm:alice\/hello=write/);
     await shot(page, 'tokens-fine-grained');
     assert.equal((await publishNpm(s.url, token, { scope: 'alice', name: 'hello', version: '1.0.1' })).status, 201);
-    // Another private package of alice's does not exist for it.
-    assert.equal((await publishNpm(s.url, token, { scope: 'alice', name: 'other', version: '1.0.1' })).status, 404);
+    // Another private package of alice's does not exist for it: refused as a new package would be.
+    assert.equal((await publishNpm(s.url, token, { scope: 'alice', name: 'other', version: '1.0.1' })).status, 403);
     // A classic token says it reaches everything.
     assert.match((await page.getByRole('row').filter({ hasText: 'token' }).first().textContent()) ?? '', /everything you can reach/);
   });
