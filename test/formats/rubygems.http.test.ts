@@ -236,7 +236,12 @@ for (const dialect of dialects()) {
       await pushGem({ name: 'hello', version: '3.0.0', metadata: { github_repo: 'alice/hello' } }, carol);
       const create = await push(await buildGem({ name: 'carols', version: '1.0.0', metadata: { github_repo: 'alice/hello' } }), carol);
       assert.equal(create.status, 403);
-      assert.match(await create.text(), /may not publish packages to alice/);
+      const refusal = await create.text();
+      assert.match(refusal, /may not publish packages to alice/);
+      // alice's private gem `secret`, in another case: refused exactly as a new gem (its name was confirmed by a 409).
+      const hidden = await push(await buildGem({ name: 'SECRET', version: '9.0.0', metadata: { github_repo: 'alice/hello' } }), carol);
+      assert.equal(hidden.status, 403);
+      assert.equal(await hidden.text(), refusal);
     });
 
     test('gem signin: POST /api/v1/api_key with Basic user:password → a token that pushes; a token buys no other token', async () => {

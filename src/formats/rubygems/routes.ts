@@ -295,12 +295,11 @@ export async function rubygemsRoutes(app: FastifyInstance, core: Core): Promise<
       const spec = facts.spec;
       const key = versionKey(spec.version, spec.platform);
       const existing = await source.find(owner.id, spec.name, { includeDeleted: true });
-      if (existing && existing.name !== spec.name) throw conflict(`the gem ${spec.name} would collide with ${existing.name}, which differs only by case`);
       const repoUrl = spec.metadata.github_repo ?? spec.metadata.source_code_uri ?? null;
       const repo = await core.identity.repoForSourceUrl(owner.id, repoUrl);
-      // Then on the gem itself, now that its name is known.
-      if (existing) await core.authz.authorize(actor, 'write', { ...existing, deleted_at: null } as GemPackage);
-      else await core.authz.authorizeCreate(actor, owner, repo?.id ?? null);
+      // Then on the gem itself, now that its name is known (a gem the actor cannot see is refused as a new one).
+      await core.authz.authorizePublish(actor, owner, existing ? ({ ...existing, deleted_at: null } as GemPackage) : undefined, repo?.id ?? null);
+      if (existing && existing.name !== spec.name) throw conflict(`the gem ${spec.name} would collide with ${existing.name}, which differs only by case`);
       if (existing && (await core.packages.version(existing.id, key, { includeDeleted: true }))) throw republished(spec.name, key);
 
       const { name: _n, ...rest } = spec;
