@@ -246,8 +246,13 @@ for (const dialect of dialects()) {
       assert.equal(await text(`${base}/private-1.0.jar`, aliceAuth), 'secret bytes');
       assert.equal(await text(`${base}/private-1.0.jar`, basic('alice', 'alice-pw')), 'secret bytes');
       assert.equal(await text(`${base}/private-1.0.jar`, `Bearer ${alice}`), 'secret bytes');
-      // bob may not deploy into alice's package, nor create packages under alice.
-      assert.equal((await put(`${base}/private-1.0-x.jar`, 'x', bobAuth)).status, 404);
+      // bob may not deploy into alice's package, nor create packages under alice: the package he cannot see is
+      // refused exactly as a new one in the same repository.
+      const hidden = await put(`${base}/private-1.0-x.jar`, 'x', bobAuth);
+      const fresh = await put('/maven/alice/secret/com/example/nothing/1.0/nothing-1.0.jar', 'x', bobAuth);
+      assert.equal(hidden.status, fresh.status);
+      assert.equal(await hidden.text(), await fresh.text());
+      assert.equal(hidden.status, 404);
       assert.equal((await put('/maven/alice/lib/com/bob/thing/1.0/thing-1.0.jar', 'x', bobAuth)).status, 403);
       // Granting bob read on the repository lets him resolve.
       await s.core.identity.grantRepo(systemActor, 'alice/secret', 'bob', 'read');

@@ -286,6 +286,11 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
         // The URL reads as an owner-wide package, and also as a new package below its repository: one who may not
         // write the first is (likely) creating the second, and is told why that cannot be.
         if (i === 1 && !found[0] && list[0].repo && e instanceof WharfError) await mayCreate(req, owner, list[0] as Target & { repo: Repository });
+        // A package the actor cannot see is refused as a new one at this URL would be: its name is not confirmed.
+        if (e instanceof WharfError && e.kind === 'NotFound') {
+          if (!t.repo) throw newOnlyInRepository(req, owner);
+          await mayCreate(req, owner, t as Target & { repo: Repository });
+        }
         throw e;
       }
       if (t.repo && pkg.repository_id !== t.repo.id) {
@@ -297,11 +302,14 @@ export async function mavenRoutes(app: FastifyInstance, core: Core): Promise<voi
     if (!t.repo) {
       // A new package links to the repository of its URL: the owner-wide root resolves, and deploys only to
       // packages that exist (a mistyped repository name must not turn into a group segment of a new package).
-      throw notFound(`no repository named ${owner.name}/${segments(req)[1]}: deploy new packages to ${baseUrlOf(core, req)}/maven/${owner.name}/REPOSITORY`);
+      throw newOnlyInRepository(req, owner);
     }
     await mayCreate(req, owner, t as Target & { repo: Repository });
     return { t, pkg: undefined };
   }
+
+  const newOnlyInRepository = (req: FastifyRequest, owner: Owner) =>
+    notFound(`no repository named ${owner.name}/${segments(req)[1]}: deploy new packages to ${baseUrlOf(core, req)}/maven/${owner.name}/REPOSITORY`);
 
   /** Refuses creating the package of `t` in its repository unless the actor may, and its URLs are its own. */
   async function mayCreate(req: FastifyRequest, owner: Owner, t: Target & { repo: Repository }): Promise<void> {
