@@ -764,6 +764,20 @@ for (const dialect of dialects()) {
       assert.ok((await as(carol).put('/users/carol/packages/npm/own/access/repos/carol/hidden', { role: 'read' })).status < 300);
     });
 
+    test('npm search: total is every match the caller may read, whatever the page; others\' private ones are not counted', async () => {
+      for (const n of ['pager-a', 'pager-b', 'pager-c']) await publish(alice, { scope: 'alice', name: n, version: '1.0.0' });
+      await publish(carol, { scope: 'carol', name: 'pager-z', version: '1.0.0' });
+      const search = async (token: string | null, q: string) => (await (await fetch(`${s.url}/npm/-/v1/search?${q}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })).json()) as Json;
+      const first = await search(alice, 'text=pager&size=1');
+      assert.equal(first.total, 3);
+      assert.equal(first.objects.length, 1);
+      const second = await search(alice, 'text=pager&size=1&from=1');
+      assert.equal(second.total, 3);
+      assert.notEqual(second.objects[0].package.name, first.objects[0].package.name);
+      assert.equal((await search(alice, 'text=pager&from=5')).objects.length, 0);
+      assert.equal((await search(null, 'text=pager')).total, 0);
+    });
+
     // ---- errors ----
 
     test('errors are JSON {message} with the right status', async () => {

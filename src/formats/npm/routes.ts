@@ -492,18 +492,18 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     const base = baseUrlOf(core, req);
     const objects = [];
     let offset = 0;
-    let skipped = 0;
-    // Filter by access in pages, so a user sees exactly the packages they may read.
-    while (objects.length < size) {
+    let readable = 0;
+    // Filter by access in pages, so a user sees exactly the packages they may read; `total` counts them (the
+    // matches after the page are counted up to SEARCH_COUNT_LIMIT candidates, past which it is a lower bound).
+    for (;;) {
+      if (objects.length >= size && offset >= SEARCH_COUNT_LIMIT) break;
       const page = await core.packages.search(TYPE, text, 200, offset);
       if (!page.length) break;
       offset += page.length;
       for (const pkg of page) {
         if (!(await core.authz.canRead(req.actor, pkg))) continue;
-        if (skipped < from) {
-          skipped += 1;
-          continue;
-        }
+        readable += 1;
+        if (readable <= from || objects.length >= size) continue;
         const meta = JSON.parse(pkg.metadata) as { description?: string; keywords?: string[]; latest?: string };
         const full = npmDisplayName(pkg);
         objects.push({
@@ -515,12 +515,14 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
           score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
           searchScore: 1,
         });
-        if (objects.length >= size) break;
       }
     }
-    return { objects, total: objects.length + skipped, time: new Date().toUTCString() };
+    return { objects, total: readable, time: new Date().toUTCString() };
   });
 }
+
+/** How many search candidates are looked at, at most, to count a search's total once its page is full. */
+const SEARCH_COUNT_LIMIT = 2000;
 
 /** Sorts versions newest first by semver (for the REST API and UI). */
 export const bySemverDesc = (a: string, b: string) => (semver.valid(a) && semver.valid(b) ? semver.rcompare(a, b) : b.localeCompare(a));
