@@ -49,8 +49,16 @@ export function oneOf<T extends string>(value: string, allowed: readonly T[], wh
  * Rows under a header, in columns padded to the widest cell (as `docker ps` prints them); the last column is not
  * padded. Empty cells print as "-" so that every row splits into as many fields as the header.
  */
+/**
+ * Text from the database as a terminal may show it: control characters (an escape sequence in a token's name could
+ * retitle or clear the operator's terminal) and bidirectional overrides are written as \uXXXX.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function table(header: string[], rows: (string | number | null | undefined)[][]): string[] {
-  const cells = [header, ...rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))))];
+  const cells = [header, ...rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : printable(String(c)))))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd());
 }

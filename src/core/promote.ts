@@ -80,6 +80,8 @@ export interface Promoter {
   rename?(v: PromotedVersion, to: { owner: string; name: string }): { metadata: unknown; files: Map<string, string>; packageMetadata?: Record<string, unknown> };
   /** Whether a promotion may change the name (false where the name is inside the content: a pom, a gemspec, a nuspec). */
   readonly renames: boolean;
+  /** Refuses (Invalid) a name this format does not take under `owner`: a promotion's new name meets the format's rules. */
+  checkName?(owner: string, name: string): void;
   /** Copies to a remote registry of this format; returns the target's integrity answers, each already compared. */
   push?(p: RemotePush): Promise<Check[]>;
 }
@@ -150,6 +152,10 @@ export class Promotions {
     if ('owner' in req.to) {
       const name = req.to.name ?? pkg.name;
       if (name !== pkg.name && !promoter.renames) throw invalid(`a ${pkg.type} package's name is inside its files: it keeps its name (${pkg.name}) when promoted`);
+      if (name !== pkg.name) {
+        if (typeof name !== 'string' || !promoter.checkName) throw invalid(`a ${pkg.type} package keeps its name when promoted`);
+        promoter.checkName(req.to.owner, name);
+      }
       const r = await this.toOwner(actor, pkg, [...before, main, ...after], main, req.to.owner, name, promoter);
       target = `${r.owner}/${name}`;
       targetVersionId = r.versionId;
@@ -203,8 +209,8 @@ export class Promotions {
     if (!owner) throw notFound(`no user or organization named ${ownerName}`);
     if (owner.id === pkg.owner_id && name.toLowerCase() === pkg.name.toLowerCase()) throw invalid('a version cannot be promoted to its own package');
     const existing = await this.packages.find(owner.name, pkg.type, name, { includeDeleted: true });
-    if (existing && !existing.deleted_at) await this.authz.authorize(actor, 'write', existing);
-    else await this.authz.authorizeCreate(actor, owner, null, { type: pkg.type, name });
+    // A package there the actor cannot see is refused as a new one would be (authorizePublish).
+    await this.authz.authorizePublish(actor, owner, existing && !existing.deleted_at ? existing : undefined, null, { type: pkg.type, name });
     if (existing && (await this.packages.version(existing.id, main.version.version))) throw conflict(`version ${main.version.version} of ${owner.name}/${name} already exists`, 'EPUBLISHCONFLICT');
 
     let versionId: number | null = null;

@@ -406,6 +406,7 @@ export class Publisher {
   /** Points a tag at a live version of the package (`override`: move a protected tag, as an owner admin). */
   async setTag(packageId: number, tag: string, version: string, actor: Actor, opts: { override?: boolean } = {}): Promise<void> {
     await this.allow(actor, 'write', packageId);
+    checkTagName(tag);
     await this.change(async (trx) => {
       const v = await trx.selectFrom('package_versions').select('id').where('package_id', '=', packageId).where('lower_version', '=', version.toLowerCase()).where('deleted_at', 'is', null).executeTakeFirst();
       if (!v) throw notFound(`version ${version} not found`);
@@ -679,8 +680,11 @@ export function globMatches(pattern: string, tag: string): boolean {
   return new RegExp(`^${re}$`).test(tag);
 }
 
-/** Checks a tag name: letters, digits, '.', '_', '-', not a valid semver-like version (npm's rule). */
+/**
+ * Checks a tag name, whatever sets it (a format's route, the REST API, the CLI): letters, digits, '.', '_', '-', at
+ * most 128, not starting with '.' or '-' (OCI's tag grammar; npm's dist-tags, checked by its routes, are a subset).
+ */
 export function checkTagName(tag: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(tag)) throw invalid(`invalid tag name "${tag}"`);
+  if (typeof tag !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(tag)) throw invalid(`invalid tag name "${String(tag).slice(0, 200)}": use letters, digits, '.', '_' and '-' (at most 128)`);
   return tag;
 }

@@ -121,6 +121,33 @@ for (const dialect of dialects()) {
       assert.equal(((await (await api(alice, promotions('npm', 'hello', id))).json()) as unknown[]).length, 1);
     });
 
+    test('a new name meets the format\'s rules; an org\'s package promotes over /orgs/…; a hidden package there is refused as a new one', async () => {
+      assert.equal((await publish(s.url, alice, '@alice/hello', '1.3.0')).status, 201);
+      const id = await versionId('alice', 'npm', 'hello', '1.3.0');
+      const post = (token: string, body: unknown, path = promotions('npm', 'hello', id)) => api(token, path, { method: 'POST', body: JSON.stringify(body) });
+      for (const name of ['esc\u001b]0;pwned\u0007', '../../etc', 'UPPER', 'a b<script>', '']) {
+        const r = await post(alice, { to_owner: 'acme', name });
+        assert.equal(r.status, 400, `${JSON.stringify(name)}: ${await r.clone().text()}`);
+      }
+      assert.equal((await s.core.db.selectFrom('packages').select('name').where('name', 'like', '%pwned%').execute()).length, 0);
+      // An organization's package: its promotions route (it was a 404 for every org).
+      const r = await post(alice, { to_owner: 'acme', name: 'org-src' });
+      assert.equal(r.status, 201, await r.clone().text());
+      const orgId = ((await (await api(alice, '/orgs/acme/packages/npm/org-src/versions')).json()) as { id: number }[])[0].id;
+      const fromOrg = await post(alice, { to_owner: 'alice', name: 'back' }, `/orgs/acme/packages/npm/org-src/versions/${orgId}/promotions`);
+      assert.equal(fromOrg.status, 201, await fromOrg.clone().text());
+      assert.equal((await api(alice, `/orgs/acme/packages/npm/org-src/versions/${orgId}/promotions`)).status, 200);
+      // mallory promotes her own package into alice's namespace: the hidden `hello` and a missing name answer alike.
+      assert.equal((await publish(s.url, mallory, '@mallory/mine', '1.0.0')).status, 201);
+      const mid = ((await (await api(mallory, '/users/mallory/packages/npm/mine/versions')).json()) as { id: number }[])[0].id;
+      const into = (name: string) => api(mallory, `/users/mallory/packages/npm/mine/versions/${mid}/promotions`, { method: 'POST', body: JSON.stringify({ to_owner: 'alice', name }) });
+      const hidden = await into('hello');
+      const missing = await into('nothere');
+      assert.equal(hidden.status, 403);
+      assert.equal(missing.status, 403);
+      assert.equal(await hidden.text(), await missing.text());
+    });
+
     test('a target registry that refuses → 502 with its answer, nothing recorded; an address not allowed → 400', async () => {
       const refusing = http.createServer((_req, res) => {
         res.statusCode = 403;

@@ -325,5 +325,24 @@ for (const dialect of dialects()) {
       assert.equal((await publish(s.url, alice, '@alice/loose', '1.0.0')).status, 201);
       assert.equal((await api('DELETE', '/users/alice/packages/npm/loose', alice)).status, 204);
     });
+
+    test('settings of a package one cannot see answer as a missing one; tag names are checked on every route that sets them', async () => {
+      const api = (token: string, method: string, path: string, body?: unknown) =>
+        fetch(`${s.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined });
+      await s.core.publisher.ensurePackage({ ownerId: (await owner()).id, type: 'generic', name: 'hidden-one', repositoryId: null, inheritAccess: true, actor: systemActor });
+      for (const [method, suffix, body] of [['GET', '/retention', undefined], ['PUT', '/retention', { keep_last: 1 }], ['DELETE', '/retention', undefined], ['POST', '/retention/preview', {}], ['PUT', '/tags/x', { version: '1.0.0' }], ['DELETE', '/tags/x', undefined]] as const) {
+        const hidden = await api(bob, method, `/users/alice/packages/generic/hidden-one${suffix}`, body);
+        const missing = await api(bob, method, `/users/alice/packages/generic/no-such-one${suffix}`, body);
+        assert.equal(hidden.status, 404, `${method} ${suffix}`);
+        assert.equal(await hidden.text(), await missing.text(), `${method} ${suffix}`);
+      }
+      const put = await fetch(`${s.url}/generic/alice/tagged/1.0.0/f.bin`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'application/octet-stream' }, body: 'x' });
+      assert.equal(put.status, 201);
+      for (const tag of ['a b<script>', 'red\u001b[31m', 'v1\ninjected', 'x:y', '.hidden', '\u202eevil', 'x'.repeat(129)]) {
+        const r = await api(alice, 'PUT', `/users/alice/packages/generic/tagged/tags/${encodeURIComponent(tag)}`, { version: '1.0.0' });
+        assert.equal(r.status, 400, `${JSON.stringify(tag)}: ${await r.clone().text()}`);
+      }
+      assert.equal((await api(alice, 'PUT', '/users/alice/packages/generic/tagged/tags/stable_1.x', { version: '1.0.0' })).status, 200);
+    });
   });
 }

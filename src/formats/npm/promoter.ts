@@ -24,6 +24,9 @@ function primary(v: PromotedVersion) {
 
 export const npmPromoter: Promoter = {
   renames: true,
+  checkName(owner, name) {
+    parseNpmName(`@${owner.toLowerCase()}/${name}`);
+  },
 
   rename(v, to) {
     const n = parseNpmName(`@${to.owner.toLowerCase()}/${to.name}`);

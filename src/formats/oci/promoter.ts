@@ -8,6 +8,7 @@ import { upstreamError } from '../../core/errors.ts';
 import type { PackageVersion } from '../../db/tables.ts';
 import { compare, refused, targetJson, type Check, type Promoter, type RemoteCredentials, type RemotePush } from '../../core/promote.ts';
 import type { VersionMeta } from './manifests.ts';
+import { parseOciName } from './names.ts';
 
 const MANIFEST_FILE = 'manifest.json';
 const REFERRER_TAG = /^sha256-([a-f0-9]{64})\.(sig|att|sbom)$/;
@@ -65,6 +66,9 @@ function targetOf(p: RemotePush): { root: string; repo: string } {
 
 export const ociPromoter: Promoter = {
   renames: true,
+  checkName(owner, name) {
+    parseOciName(`${owner.toLowerCase()}/${name}`);
+  },
 
   async companions({ packages, pkg, version }) {
     const before: PackageVersion[] = [];

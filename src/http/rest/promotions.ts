@@ -16,10 +16,9 @@ export const promotionJson = (p: PromotionRow) => ({
 
 export async function promotionRoutes(app: FastifyInstance, core: Core): Promise<void> {
   /** The version named by the URL, if the actor may read its package (404 otherwise, as everywhere). */
-  async function versionFor(req: FastifyRequest) {
+  async function versionFor(req: FastifyRequest, kind: 'user' | 'org') {
     const p = req.params as P;
     const owner = await core.identity.findOwner(p.owner ?? '');
-    const kind = req.routeOptions.url?.startsWith('/orgs/') ? 'org' : 'user';
     if (!owner || owner.kind !== kind || !formatOf(p.type)) throw notFound('Package not found.');
     const pkg = await core.packages.find(owner.name, p.type, p.name);
     if (!pkg || !(await core.authz.canRead(req.actor, pkg))) throw notFound('Package not found.');
@@ -28,17 +27,19 @@ export async function promotionRoutes(app: FastifyInstance, core: Core): Promise
     return { pkg, v };
   }
 
-  for (const pre of ['/users/:owner', '/orgs/:owner']) {
+  // (The owner's kind comes from the route: req.routeOptions.url carries the /api/v1 prefix, so testing it for
+  // '/orgs/' made every organization's package 404 here.)
+  for (const [pre, kind] of [['/users/:owner', 'user'], ['/orgs/:owner', 'org']] as const) {
     const path = `${pre}/packages/:type/:name/versions/:id/promotions`;
     app.get(path, async (req) => {
-      const { pkg, v } = await versionFor(req);
+      const { pkg, v } = await versionFor(req, kind);
       await core.authz.authorize(req.actor, 'admin', pkg);
       return (await core.promotions.list(v.id)).map(promotionJson);
     });
 
     // Body: `{ "to": URL, "token" | "username" + "password" }` or `{ "to_owner": ORG, "name"?: NEW }`.
     app.post(path, async (req, reply) => {
-      const { pkg, v } = await versionFor(req);
+      const { pkg, v } = await versionFor(req, kind);
       const b = bodyObject(req.body);
       const opt = (k: string) => (b[k] === undefined || b[k] === null ? undefined : str(b[k], k));
       if ((b.to === undefined) === (b.to_owner === undefined)) throw invalid('give either to (a registry URL) or to_owner (an owner of this Wharf)');

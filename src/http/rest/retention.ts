@@ -33,7 +33,8 @@ export async function retentionRoutes(app: FastifyInstance, core: Core): Promise
     if (p.type !== undefined && !formatOf(p.type)) throw notFound(`unknown package type "${p.type}"`);
     if (p.name === undefined) return { owner, type: p.type };
     const pkg = await core.packages.find(owner.name, p.type, p.name);
-    if (!pkg) throw notFound('Package not found.');
+    // A package the actor cannot see is missing, with the same answer (its settings' refusals would name it).
+    if (!pkg || !(await core.authz.canRead(req.actor, pkg))) throw notFound('Package not found.');
     return { owner, pkg };
   }
   /** The rule of a PUT: the body itself, or its `rule`. */
