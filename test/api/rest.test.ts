@@ -722,11 +722,18 @@ for (const dialect of dialects()) {
       assert.equal((await as(root).put('/users/bob/suspended')).status, 204);
       await ci(second.token, 401);
       assert.equal((await as(root).delete('/users/bob/suspended')).status, 204);
-      await ci(second.token); // reinstated, still a collaborator: it works again until it expires
-      // The repository's admin revokes it (and only its job tokens: another id there is 404).
-      await expectError(as(alice).delete(`/repos/alice/ci/job-tokens/${second.id + 100000}`), 404);
-      assert.equal((await as(alice).delete(`/repos/alice/ci/job-tokens/${second.id}`)).status, 204);
-      await ci(second.token, 401);
+      await ci(second.token, 401); // reinstated, still a collaborator: the token stays ended (it may have leaked)
+      // Demoted to read and back, without the token used in between: it stays ended too.
+      const demoted = await mint();
+      assert.equal((await as(alice).put('/repos/alice/ci/collaborators/bob', { permission: 'read' })).status < 300, true);
+      await collaborate();
+      await ci(demoted.token, 401);
+      // The repository's admin revokes one (and only its job tokens: another id there is 404).
+      const fourth = await mint();
+      await ci(fourth.token);
+      await expectError(as(alice).delete(`/repos/alice/ci/job-tokens/${fourth.id + 100000}`), 404);
+      assert.equal((await as(alice).delete(`/repos/alice/ci/job-tokens/${fourth.id}`)).status, 204);
+      await ci(fourth.token, 401);
       // bob revokes one he minted; carol, a stranger, cannot.
       const third = await mint();
       await expectError(as(carol).delete(`/repos/alice/ci/job-tokens/${third.id}`), 404);
@@ -741,15 +748,19 @@ for (const dialect of dialects()) {
       await publish(bob, { scope: 'bob', name: 'mine', version: '1.0.0' });
       const grants = async () => ((await expect(as(alice).get('/orgs/lab/packages/npm/tool/access'), 200)) as Json);
       assert.match(JSON.stringify(await grants()), /"bob"/);
+      // bob, its admin, grants a repository of his own: a job there would keep what he loses.
+      await expect(as(bob).post('/user/repos', { name: 'lab-ci' }), 201);
+      assert.ok((await as(bob).put('/orgs/lab/packages/npm/tool/access/repos/bob/lab-ci', { role: 'write' })).status < 300);
+      assert.match(JSON.stringify(await grants()), /bob\/lab-ci/);
       assert.equal(await status(packument('lab', 'tool', bob)), 200);
       assert.equal((await as(alice).delete('/orgs/lab/memberships/bob')).status, 204);
       assert.equal(await status(packument('lab', 'tool', bob)), 404);
       await publish(bob, { scope: 'lab', name: 'tool', version: '1.0.1' }, 403); // as for any name under lab now
       await expectError(as(bob).patch('/orgs/lab/packages/npm/tool', { visibility: 'public' }), 404);
-      assert.doesNotMatch(JSON.stringify(await grants()), /"bob"/);
+      assert.doesNotMatch(JSON.stringify(await grants()), /"bob"|bob\/lab-ci/);
       assert.equal(await status(packument('bob', 'mine', bob)), 200, 'his own packages stay his');
       const log = (await expect(as(alice).get('/orgs/lab/audit-log?phrase=action:org.remove_member'), 200)) as Json[];
-      assert.equal(log[0].revoked_package_grants, 1);
+      assert.equal(log[0].revoked_package_grants, 2);
     });
 
     test('package settings do not confirm a private repository one cannot see: linking or granting it is 404, as a missing one', async () => {

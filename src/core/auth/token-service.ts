@@ -309,6 +309,12 @@ export class TokenService {
     if (row?.kind === 'job' && row.user_id != null && row.repository_id != null && row.repo_owner_id != null) {
       const repo = await this.db.selectFrom('repositories').select(['id', 'owner_id', 'visibility']).where('id', '=', row.repository_id).executeTakeFirst();
       const may = repo ? await this.authz.minterStillMay({ id: row.user_id, isAdmin: row.is_admin === 1, suspended: !!row.suspended_at }, repo) : false;
+      if (!may && !row.revoked_at) {
+        // Ended for good, as revoking would: the minter getting their rights back does not revive a token that may
+        // have leaked meanwhile.
+        await this.db.updateTable('tokens').set({ revoked_at: nowIso() }).where('id', '=', row.id).where('revoked_at', 'is', null).execute();
+        return { ...row, revoked_at: nowIso(), minter_gone: true };
+      }
       return { ...row, minter_gone: !may };
     }
     if (!row || row.kind !== 'pat') return row;

@@ -124,6 +124,7 @@ export class Identity {
       await trx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
       await this.audit.record(trx as unknown as Db, { action: 'user.suspend', actor: by, ownerId: user.id, userId: user.id, target: user.name });
     });
+    await this.endJobTokensOf(user.id);
     return (await this.ownerById(user.id))!;
   }
 
@@ -217,6 +218,22 @@ export class Identity {
       await trx.insertInto('org_members').values({ org_id: org.id, user_id: user.id, role }).onConflict((oc) => oc.columns(['org_id', 'user_id']).doUpdateSet({ role })).execute();
       await this.audit.record(trx, { action: old ? 'org.update_member' : 'org.add_member', actor, ownerId: org.id, userId: user.id, target: user.name, details: { role, ...(old ? { previous_role: old.role } : {}) } });
     });
+    await this.endJobTokensOf(user.id);
+  }
+
+  /**
+   * After a user lost rights (suspended, removed or demoted in an org or repository): the job tokens they minted
+   * that they could no longer mint end now, for good (the token lookup also refuses them at once; this makes it
+   * stick when the rights come back).
+   */
+  private async endJobTokensOf(userId: number): Promise<void> {
+    const rows = await this.db.selectFrom('tokens').innerJoin('repositories', 'repositories.id', 'tokens.repository_id').innerJoin('owners', 'owners.id', 'tokens.user_id')
+      .select(['tokens.id', 'repositories.id as repo_id', 'repositories.owner_id', 'repositories.visibility', 'owners.is_admin', 'owners.suspended_at'])
+      .where('tokens.kind', '=', 'job').where('tokens.user_id', '=', userId).where('tokens.revoked_at', 'is', null).execute();
+    for (const r of rows) {
+      const may = await this.authz.minterStillMay({ id: userId, isAdmin: r.is_admin === 1, suspended: !!r.suspended_at }, { id: r.repo_id, owner_id: r.owner_id, visibility: r.visibility });
+      if (!may) await this.db.updateTable('tokens').set({ revoked_at: nowIso() }).where('id', '=', r.id).where('revoked_at', 'is', null).execute();
+    }
   }
 
   async removeOrgMember(actor: Actor, orgName: string, userName: string): Promise<void> {
@@ -230,10 +247,14 @@ export class Identity {
       if (!old) return;
       // Who leaves the organization leaves its packages: the admin a member got on what they published there (and
       // any grant to them on the org's packages) goes too, as on GitHub. Their own packages stay theirs.
-      const grants = await trx.deleteFrom('package_access').where('user_id', '=', user.id)
-        .where('package_id', 'in', trx.selectFrom('packages').select('id').where('owner_id', '=', org.id)).executeTakeFirst();
+      // Grants to their own repositories go too (a job of theirs would otherwise keep what they lost).
+      const orgPackages = trx.selectFrom('packages').select('id').where('owner_id', '=', org.id);
+      const grants = await trx.deleteFrom('package_access').where('package_id', 'in', orgPackages)
+        .where((eb) => eb.or([eb('user_id', '=', user.id), eb('repository_id', 'in', trx.selectFrom('repositories').select('id').where('owner_id', '=', user.id))]))
+        .executeTakeFirst();
       await this.audit.record(trx, { action: 'org.remove_member', actor, ownerId: org.id, userId: user.id, target: user.name, details: { previous_role: old.role, revoked_package_grants: Number(grants.numDeletedRows) } });
     });
+    await this.endJobTokensOf(user.id);
   }
 
   /** An org always keeps an owner: nobody can lock everyone out by demoting or removing the last one. */
@@ -348,6 +369,7 @@ export class Identity {
       await trx.insertInto('repo_collaborators').values({ repository_id: repo.id, user_id: user.id, role }).onConflict((oc) => oc.columns(['repository_id', 'user_id']).doUpdateSet({ role })).execute();
       await this.audit.record(trx, { action: 'repo.add_member', actor, ownerId: repo.owner_id, repositoryId: repo.id, repositoryName: `${repo.owner_name}/${repo.name}`, userId: user.id, target: user.name, details: { permission: role, ...(old ? { previous_permission: old.role } : {}) } });
     });
+    await this.endJobTokensOf(user.id);
   }
 
   async revokeRepo(actor: Actor, slug: string, userName: string): Promise<void> {
@@ -359,6 +381,7 @@ export class Identity {
       const old = await trx.deleteFrom('repo_collaborators').where('repository_id', '=', repo.id).where('user_id', '=', user.id).returning('role').executeTakeFirst();
       if (old) await this.audit.record(trx, { action: 'repo.remove_member', actor, ownerId: repo.owner_id, repositoryId: repo.id, repositoryName: `${repo.owner_name}/${repo.name}`, userId: user.id, target: user.name, details: { previous_permission: old.role } });
     });
+    await this.endJobTokensOf(user.id);
   }
 
   async repoCollaboratorRole(repoId: number, userId: number): Promise<Role | null> {
