@@ -678,7 +678,10 @@ for (const dialect of dialects()) {
       await publish(job, { scope: 'alice', name: 'app-pkg', version: '1.0.1', repository: 'https://github.com/alice/app.git' });
       await publish(job, { scope: 'alice', name: 'unlinked', version: '1.0.0' }, 403);
       await publish(job, { scope: 'alice', name: 'elsewhere-pkg', version: '1.0.0', repository: 'https://github.com/alice/elsewhere.git' }, 403);
-      await publish(job, { scope: 'bob', name: 'app-pkg', version: '1.0.0', repository: 'https://github.com/alice/app.git' }, 403);
+      // Under another owner: a package there it cannot see is refused exactly as a new one.
+      await publish(bob, { scope: 'bob', name: 'bobs-private', version: '1.0.0' });
+      const elsewhere = await (await publish(job, { scope: 'bob', name: 'app-pkg', version: '1.0.0', repository: 'https://github.com/alice/app.git' }, 403)).text();
+      assert.equal(await (await publish(job, { scope: 'bob', name: 'bobs-private', version: '9.0.0' }, 403)).text(), elsewhere);
       // A private package not linked to its repository (and not granted to it) does not exist for the job: refused
       // as a new package not linked to its repository is.
       const hidden = await (await publish(job, { scope: 'alice', name: 'getme', version: '9.0.0' }, 403)).text();

@@ -190,6 +190,9 @@ for (const dialect of dialects()) {
       assert.ok(!(await (await get('/versions')).text()).includes('secret'));
       const info = await get('/info/secret');
       assert.equal(info.status, 401);
+      const nosuch = await get('/info/nosuch');
+      assert.equal(nosuch.status, 401);
+      assert.equal(await info.clone().text(), await nosuch.text(), 'a hidden gem is challenged exactly as a missing one');
       assert.match(info.headers.get('www-authenticate')!, /^Basic /);
       assert.equal((await get('/gems/secret-1.0.0.gem')).status, 401);
       assert.equal((await get('/quick/Marshal.4.8/secret-1.0.0.gemspec.rz')).status, 401);

@@ -289,6 +289,8 @@ export class Authorizer {
       await this.authorize(actor, action, pkg);
     } catch (e) {
       if (e instanceof WharfError && e.kind === 'NotFound') throw missing();
+      // An anonymous client is challenged for a hidden package exactly as for a missing one (same message).
+      if (e instanceof WharfError && e.kind === 'Unauthorized' && actor.kind === 'anonymous' && (await this.roleOn(actor, pkg)) === null) throw missing();
       throw e;
     }
     return pkg;
@@ -341,7 +343,8 @@ export class Authorizer {
     // A trusted publisher's policy is its grant: what it covers may be created.
     if (actor.kind === 'publisher') return;
     if (actor.kind === 'job') {
-      if (owner.id === actor.repositoryOwnerId && repositoryId === actor.repositoryId) return;
+      if (owner.id !== actor.repositoryOwnerId) throw jobElsewhere(actor.repositoryName, owner.name);
+      if (repositoryId === actor.repositoryId) return;
       throw forbidden(`a job token of ${actor.repositoryName} may only create packages linked to that repository`);
     }
     const u = actor.user;
@@ -527,6 +530,9 @@ export class Authorizer {
     return (await this.orgRole(orgId, userId)) === 'owner';
   }
 }
+
+/** A job token's refusal under another owner, the same wherever it is decided (routes check it before a body is read). */
+export const jobElsewhere = (repositoryName: string, owner: string) => forbidden(`a job token of ${repositoryName} may not publish to ${owner}`);
 
 const FORBIDDEN: Record<Management['what'], string> = {
   owner: 'you must be an owner of this organization',

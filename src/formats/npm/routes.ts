@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import semver from 'semver';
 import { actorName, type Actor } from '../../core/auth/actor.ts';
-import type { Action } from '../../core/auth/authorize.ts';
+import { jobElsewhere, type Action } from '../../core/auth/authorize.ts';
 import type { StagedBlob } from '../../core/blobs/blob-store.ts';
 import type { Core } from '../../core/core.ts';
 import { conflict, forbidden, invalid, notFound, unauthorized, WharfError } from '../../core/errors.ts';
@@ -193,7 +193,7 @@ export async function npmRoutes(app: FastifyInstance, core: Core): Promise<void>
     if (!owner) throw notFound(`no user or organization named "${n.scope}": the scope must be a Wharf owner`);
     if (existing) await core.authz.authorizePublish(actor, owner, existing, null);
     else if (actor.kind === 'job') {
-      if (owner.id !== actor.repositoryOwnerId) throw forbidden(`a job token of ${actor.repositoryName} may not publish to @${n.scope}`);
+      if (owner.id !== actor.repositoryOwnerId) throw jobElsewhere(actor.repositoryName, owner.name);
     } else await core.authz.authorizeCreate(actor, owner, null);
     // A new package over the owner's package quota is refused before the body is read; storage is decided exactly
     // when the version is created (the body's length is not the tarball's: it is base64 inside JSON).

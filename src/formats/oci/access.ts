@@ -5,7 +5,7 @@
 // who may not see a private repository gets NAME_UNKNOWN (anonymous: 401, so the client fetches a token).
 import type { FastifyRequest } from 'fastify';
 import type { Actor } from '../../core/auth/actor.ts';
-import type { Action } from '../../core/auth/authorize.ts';
+import { jobElsewhere, type Action } from '../../core/auth/authorize.ts';
 import type { Core } from '../../core/core.ts';
 import { WharfError, unauthorized } from '../../core/errors.ts';
 import type { PackageRow } from '../../core/model/packages.ts';
@@ -81,7 +81,7 @@ export function accessHelpers(core: Core): Access {
     const actor = req.actor;
     if (actor.kind === 'job') {
       // Whether the image will link to the job's repository is known at its manifest; the owner must match now.
-      if (owner.id !== actor.repositoryOwnerId) throw ociError('DENIED', `a job token of ${actor.repositoryName} may not push to ${n.owner}`);
+      if (owner.id !== actor.repositoryOwnerId) throw ociError('DENIED', jobElsewhere(actor.repositoryName, owner.name).message);
     } else {
       try {
         await core.authz.authorizeCreate(actor, owner, null, { type: TYPE, name: n.name });
