@@ -147,6 +147,17 @@ for (const dialect of dialects()) {
       assert.equal((await get(`/symbols/contoso.sym.pdb/${KEY}/contoso.sym.pdb`)).status, 200);
       assert.deepEqual(Buffer.from(await (await get(`/symbols/contoso.sym.pdb/${KEY}/contoso.sym.pdb`)).arrayBuffer()), PDB, 'the genuine PDB is still what is served');
       assert.equal(storedBlobs(s.dataDir).length, before, 'nothing of the refused symbol packages was stored');
+      // A DLL of one's own naming another package's PDB id (read from its published DLL), without a checksum: the id
+      // belongs to the package whose assembly named it first.
+      const victimPdb = buildPortablePdb(pdbIdOf('22'.repeat(16)));
+      assert.equal((await put('package', buildNupkg({ id: 'Victim.Sym', version: '1.0.0', dll: buildAssemblyFor(victimPdb) }))).status, 201);
+      const evilPdb = buildPortablePdb(pdbIdOf('22'.repeat(16)), Buffer.from('EVIL-PDB-SOURCELINK'));
+      assert.equal((await put('package', buildNupkg({ id: 'Mal.Sym', version: '1.0.0', dll: buildAssemblyFor(evilPdb, { checksum: false }) }))).status, 201);
+      const claimed = await pushSymbols(buildSnupkg('Mal.Sym', '1.0.0', { 'lib/net6.0/Victim.Sym.pdb': evilPdb }));
+      assert.equal(claimed.status, 409, await claimed.clone().text());
+      assert.match(await claimed.text(), /named by an assembly another package published first/);
+      assert.equal((await get(`/symbols/victim.sym.pdb/${'22'.repeat(16)}FFFFFFFF/victim.sym.pdb`, { authorization: basic('alice', alice) })).status, 404);
+      assert.equal((await pushSymbols(buildSnupkg('Victim.Sym', '1.0.0', { 'lib/net6.0/Victim.Sym.pdb': victimPdb }))).status, 201);
       // An assembly recording no checksum is matched by its CodeView entry.
       const plain = buildPortablePdb(pdbIdOf('11'.repeat(16)));
       assert.equal((await put('package', buildNupkg({ id: 'Plain.Sym', version: '1.0.0', dll: buildAssemblyFor(plain, { checksum: false }) }))).status, 201);

@@ -18,6 +18,8 @@ import type { Owner } from '../../db/tables.ts';
 import { baseUrlOf } from '../../http/actor.ts';
 import { Urls, visibleVersions, type NuGetVersionMeta, type NuGetVersionRow, type SearchFilter } from './documents.ts';
 import { DEFAULT_NUPKG_LIMITS, readNupkg, versionMeta } from './nupkg.ts';
+import { assembliesOf } from './snupkg.ts';
+import { assemblyProperties } from './symbols.ts';
 import { TYPE, type NuGetContext } from './context.ts';
 import { checkId, parseVersion } from './versions.ts';
 
@@ -185,6 +187,8 @@ export class NuGetFeed implements NuGetContext {
       const { start, end } = /^multipart\//i.test(ct) ? await multipartRange(tmp, size, ct) : { start: 0, end: size };
       if (end - start > core.config.maxBlobSize) throw tooLarge(`the package is larger than ${core.config.maxBlobSize} bytes`);
       const facts = await readNupkg(tmp, start, end - start, { ...DEFAULT_NUPKG_LIMITS, ...core.config.inflation });
+      // Which PDBs its assemblies name (and their checksums): what its symbol package may carry (symbols.ts).
+      const assemblies = assemblyProperties(await assembliesOf(tmp, start, end - start, { ...DEFAULT_NUPKG_LIMITS, ...core.config.inflation }));
       const spec = facts.nuspec;
       const version = parseVersion(spec.version)!.normalized;
       const id = spec.id;
@@ -208,7 +212,7 @@ export class NuGetFeed implements NuGetContext {
             { name: `${lid}.${version.toLowerCase()}.nupkg`, blob: nupkg, contentType: 'application/octet-stream', primary: true },
             { name: `${lid}.nuspec`, blob: nuspecBlob, contentType: 'application/xml' },
           ],
-          repositoryId: repo?.id ?? null, actor,
+          properties: assemblies, repositoryId: repo?.id ?? null, actor,
         });
       } catch (e) {
         await nupkg.cancel();

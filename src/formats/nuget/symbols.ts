@@ -19,11 +19,33 @@ import type { NewFile } from '../../core/publish.ts';
 import { sendBlob } from '../../http/blob-reply.ts';
 import { TYPE, type NuGetContext, type Params } from './context.ts';
 import { DEFAULT_NUPKG_LIMITS } from './nupkg.ts';
-import { pdbMatches } from './pe.ts';
+import { pdbMatches, type AssemblyDebugInfo } from './pe.ts';
 import { assembliesOf, readSnupkg, type SymbolFile } from './snupkg.ts';
 import { parseVersion } from './versions.ts';
 
 export const SYMBOL_PROPERTY = 'nuget.symbol';
+/** On a pushed version: the 20-byte id (hex) of a portable PDB an assembly of its .nupkg names (pe.ts). */
+export const ASSEMBLY_PROPERTY = 'nuget.assembly';
+/** On a pushed version: `pdbid sha256hex`, the PDB checksum an assembly records for that PDB. */
+export const ASSEMBLY_CHECKSUM_PROPERTY = 'nuget.assemblychecksum';
+
+/** The properties a .nupkg's assemblies give its version: which PDBs they name (and their checksums). */
+export function assemblyProperties(assemblies: AssemblyDebugInfo[]): { name: string; value: string }[] {
+  const out = new Map<string, { name: string; value: string }>();
+  for (const a of assemblies) {
+    for (const c of a.codeView.filter((x) => x.portable)) {
+      const stamp = Buffer.alloc(4);
+      stamp.writeUInt32LE(c.stamp >>> 0);
+      const id = `${c.guid}${stamp.toString('hex')}`;
+      out.set(`a ${id}`, { name: ASSEMBLY_PROPERTY, value: id });
+      for (const sum of a.checksums.filter((x) => x.algorithm === 'SHA256')) out.set(`c ${id} ${sum.hex}`, { name: ASSEMBLY_CHECKSUM_PROPERTY, value: `${id} ${sum.hex}` });
+    }
+  }
+  return [...out.values()];
+}
+
+/** One old-style check (reading a stored .nupkg's assemblies) at a time per process: each inflates up to its DLLs' size. */
+let reading: Promise<unknown> = Promise.resolve();
 /** `name/key sha256:<hex>`: the PDB checksum, checked against a request's SymbolChecksum header. */
 export const CHECKSUM_PROPERTY = 'nuget.symbolchecksum';
 export const snupkgName = (id: string, version: string) => `${id.toLowerCase()}.${version.toLowerCase()}.snupkg`;
@@ -40,21 +62,49 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
    * id, and the PDB checksum the assembly records. The symbol server answers by key across the owner's packages,
    * so without this a member could push, for a package of their own, a PDB under the key of another's assembly.
    */
-  async function checkAgainstAssemblies(id: string, version: string, versionId: number, pdbs: SymbolFile[]): Promise<void> {
+  async function checkAgainstAssemblies(packageId: number, id: string, version: string, versionId: number, pdbs: SymbolFile[]): Promise<void> {
+    const props = await core.db.selectFrom('package_properties').select(['name', 'value']).where('ref_type', '=', 'version').where('ref_id', '=', versionId)
+      .where('name', 'in', [ASSEMBLY_PROPERTY, ASSEMBLY_CHECKSUM_PROPERTY]).execute();
+    const named = new Set(props.filter((p) => p.name === ASSEMBLY_PROPERTY).map((p) => p.value));
+    const sums = new Set(props.filter((p) => p.name === ASSEMBLY_CHECKSUM_PROPERTY).map((p) => p.value));
+    const ours = props.length
+      ? (p: SymbolFile) => named.has(p.id) && (![...sums].some((v) => v.startsWith(`${p.id} `)) || sums.has(`${p.id} ${p.checksum}`))
+      : await matcherFromStoredNupkg(id, version, versionId);
+    for (const p of pdbs) {
+      if (!ours(p)) {
+        throw invalid(`${p.path} is not the PDB of an assembly in ${id} ${version}: a symbol package carries the PDBs of its own package's DLLs (their debug directory names each PDB's id and checksum)`);
+      }
+      // Anyone can build a DLL naming any PDB id: the id belongs to the package whose assembly named it first (one
+      // can learn another's id only from their published DLL, so theirs came first).
+      // A DLL both packages ship (the same build) records the same checksum: the same PDB is then fine from either.
+      const first = await core.db.selectFrom('package_properties').innerJoin('package_versions', 'package_versions.id', 'package_properties.ref_id').innerJoin('packages', 'packages.id', 'package_versions.package_id')
+        .select(['packages.id', 'package_versions.id as version_id']).where('package_properties.ref_type', '=', 'version').where('package_properties.name', '=', ASSEMBLY_PROPERTY).where('package_properties.value', '=', p.id)
+        .where('packages.owner_id', '=', (await core.db.selectFrom('packages').select('owner_id').where('id', '=', packageId).executeTakeFirstOrThrow()).owner_id)
+        .orderBy('package_versions.id').limit(1).executeTakeFirst();
+      if (first && first.id !== packageId) {
+        const same = await core.db.selectFrom('package_properties').select('ref_id').where('ref_type', '=', 'version').where('ref_id', '=', first.version_id)
+          .where('name', '=', ASSEMBLY_CHECKSUM_PROPERTY).where('value', '=', `${p.id} ${p.checksum}`).executeTakeFirst();
+        if (!same) throw conflict(`${p.path}: its PDB id is named by an assembly another package published first, and this is not the PDB that assembly records; symbols for it come from that package`);
+      }
+    }
+  }
+
+  /** For a version pushed before assemblies were recorded at push: its stored .nupkg is read (one at a time). */
+  async function matcherFromStoredNupkg(id: string, version: string, versionId: number): Promise<(p: SymbolFile) => boolean> {
     const nupkg = await core.db.selectFrom('package_files').select(['blob_digest', 'size']).where('version_id', '=', versionId).where('is_primary', '=', 1).executeTakeFirst();
     if (!nupkg) throw notFound(`${id} ${version} has no .nupkg`);
-    const tmp = path.join(ctx.spool, `${randomUUID()}.nupkg`);
-    try {
-      await pipeline(await core.blobs.open(nupkg.blob_digest), fs.createWriteStream(tmp));
-      const assemblies = await assembliesOf(tmp, 0, nupkg.size, { ...DEFAULT_NUPKG_LIMITS, ...core.config.inflation });
-      for (const p of pdbs) {
-        if (!assemblies.some((a) => pdbMatches(a, p.id, p.checksum))) {
-          throw invalid(`${p.path} is not the PDB of an assembly in ${id} ${version}: a symbol package carries the PDBs of its own package's DLLs (their debug directory names each PDB's id and checksum)`);
-        }
+    const run = reading.then(async () => {
+      const tmp = path.join(ctx.spool, `${randomUUID()}.nupkg`);
+      try {
+        await pipeline(await core.blobs.open(nupkg.blob_digest), fs.createWriteStream(tmp));
+        return await assembliesOf(tmp, 0, nupkg.size, { ...DEFAULT_NUPKG_LIMITS, ...core.config.inflation });
+      } finally {
+        await fs.promises.rm(tmp, { force: true });
       }
-    } finally {
-      await fs.promises.rm(tmp, { force: true });
-    }
+    });
+    reading = run.catch(() => {});
+    const assemblies = await run;
+    return (p) => assemblies.some((a) => pdbMatches(a, p.id, p.checksum));
   }
 
   const pushSymbols = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -78,7 +128,7 @@ export function symbolRoutes(app: FastifyInstance, core: Core, ctx: NuGetContext
         if (!row) throw notFound(`${pkg.name} ${version} not found: push the .nupkg before its symbols`);
         const name = snupkgName(pkg.name, version);
         if (await core.packages.file(pkg.id, version, name)) throw conflict(`${pkg.name} ${version} already has symbols`);
-        await checkAgainstAssemblies(pkg.name, version, row.id, facts.pdbs);
+        await checkAgainstAssemblies(pkg.id, pkg.name, version, row.id, facts.pdbs);
         const snupkg = await core.blobs.put(fs.createReadStream(tmp, { start, end: end - 1 }), { maxSize: core.config.maxBlobSize, extraDigests: ['sha512'] });
         staged.push(snupkg);
         const files: NewFile[] = [
